@@ -1,0 +1,67 @@
+/**
+ * The Klaviyo operations this project calls, with their documented rate limits.
+ *
+ * Limits come from each operation's `x-klaviyo-ratelimit` in Klaviyo's OpenAPI spec
+ * (klaviyo/openapi stable.json, revision 2026-07-15): a fixed 1 s "burst" window and a
+ * fixed 60 s "steady" window, per Klaviyo account. The simulator enforces them and the
+ * quota governor stays under them; both read this one table.
+ */
+export type EndpointName =
+  | 'create_event'
+  | 'bulk_create_events'
+  | 'create_or_update_profile'
+  | 'create_profile'
+  | 'update_profile'
+  | 'bulk_import_profiles'
+  | 'get_bulk_import_profiles_job'
+  | 'get_bulk_import_profiles_job_errors'
+  | 'add_profiles_to_list'
+  | 'remove_profiles_from_list'
+  | 'bulk_subscribe_profiles'
+  | 'bulk_unsubscribe_profiles'
+  | 'get_profiles'
+  | 'get_accounts';
+
+export interface EndpointSpec {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Path template under the API root, `{id}` for a path parameter. */
+  readonly path: string;
+  /** Requests per fixed 1-second window, per account. */
+  readonly burst: number;
+  /** Requests per fixed 60-second window, per account. */
+  readonly steady: number;
+  /** Largest number of items one request may carry, where the operation is a bulk one. */
+  readonly maxItems?: number;
+}
+
+export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
+  create_event: { method: 'POST', path: '/api/events', burst: 350, steady: 3500 },
+  bulk_create_events: { method: 'POST', path: '/api/event-bulk-create-jobs', burst: 10, steady: 150, maxItems: 1000 },
+  create_or_update_profile: { method: 'POST', path: '/api/profile-import', burst: 75, steady: 750 },
+  create_profile: { method: 'POST', path: '/api/profiles', burst: 75, steady: 750 },
+  update_profile: { method: 'PATCH', path: '/api/profiles/{id}', burst: 75, steady: 750 },
+  bulk_import_profiles: { method: 'POST', path: '/api/profile-bulk-import-jobs', burst: 10, steady: 150, maxItems: 10000 },
+  get_bulk_import_profiles_job: { method: 'GET', path: '/api/profile-bulk-import-jobs/{id}', burst: 10, steady: 150 },
+  get_bulk_import_profiles_job_errors: { method: 'GET', path: '/api/profile-bulk-import-jobs/{id}/import-errors', burst: 10, steady: 150 },
+  add_profiles_to_list: { method: 'POST', path: '/api/lists/{id}/relationships/profiles', burst: 10, steady: 150, maxItems: 1000 },
+  remove_profiles_from_list: { method: 'DELETE', path: '/api/lists/{id}/relationships/profiles', burst: 10, steady: 150, maxItems: 1000 },
+  bulk_subscribe_profiles: { method: 'POST', path: '/api/profile-subscription-bulk-create-jobs', burst: 75, steady: 750, maxItems: 1000 },
+  bulk_unsubscribe_profiles: { method: 'POST', path: '/api/profile-subscription-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_profiles: { method: 'GET', path: '/api/profiles', burst: 75, steady: 750 },
+  get_accounts: { method: 'GET', path: '/api/accounts', burst: 1, steady: 15 },
+};
+
+/** The gateway's own limit: requests per second per Maton API key, across all connections. */
+export const GATEWAY_REQUESTS_PER_SECOND = 10;
+
+/** Klaviyo's documented payload limits (OpenAPI descriptions of the event and profile operations). */
+export const KLAVIYO_LIMITS = {
+  maxRequestBytes: 5 * 1024 * 1024,
+  maxStringBytes: 100 * 1024,
+  maxEventProperties: 400,
+  maxMetricNameLength: 127,
+  maxProfileBytes: 100 * 1024,
+} as const;
+
+/** Klaviyo's list, profile and job ids: base62-ish, no slashes, dots or query characters. */
+export const KLAVIYO_ID = /^[A-Za-z0-9_-]{1,64}$/;
