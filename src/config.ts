@@ -1,0 +1,162 @@
+/**
+ * The service's settings: one zod schema over the environment.
+ *
+ * Only entry points call `loadConfig`; everything else receives the frozen `Config` (or the part
+ * of it that it needs). Every problem is reported at once, as a readable list, so a user fixes
+ * their environment in one go instead of one error per restart.
+ */
+import { z } from 'zod';
+
+/** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+
+/** Klaviyo's revision header: a date, optionally with a suffix such as `.pre`. */
+const revision = z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/, 'must look like 2026-01-15');
+
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  MATON_API_KEY: optionalString,
+  MATON_GATEWAY_URL: url.default('https://gateway.maton.ai'),
+  MATON_CONNECTION_ID: optionalString,
+  KLAVIYO_API_KEY: optionalString,
+  KLAVIYO_BASE_URL: url.default('https://a.klaviyo.com'),
+  KLAVIYO_REVISION: revision.default('2026-01-15'),
+  KLAVIYO_TIMEOUT_MS: int(100, 300_000).default(15_000),
+
+  RELAY_API_KEYS: optionalString,
+  RELAY_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, 'letters, digits, _ . - { } only')
+    .default('relay'),
+  RELAY_MAX_BODY_BYTES: int(1024, 50 * 1024 * 1024).default(5 * 1024 * 1024),
+  RELAY_DEDUP_TTL_S: int(0, 30 * 86_400).default(86_400),
+  RELAY_JOB_ATTEMPTS: int(1, 100).default(12),
+  RELAY_RETRY_BASE_MS: int(1, 3_600_000).default(1_000),
+  RELAY_RETRY_MAX_MS: int(1, 86_400_000).default(600_000),
+  RELAY_BATCH_LINGER_MS: int(0, 10_000).default(200),
+  RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
+  RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+  RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
+  RELAY_SANDBOX_PORT: int(0, 65535).default(0),
+  RELAY_START_REDIS: z.stringbool().default(true),
+});
+
+export type Mode = 'gateway' | 'direct' | 'sandbox';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly logLevel: string;
+  readonly queuePrefix: string;
+  /** Where and how the workers reach Klaviyo. In sandbox mode the entry point fills in the simulator's URL. */
+  readonly klaviyo: {
+    readonly mode: Mode;
+    readonly gatewayUrl: string;
+    readonly baseUrl: string;
+    readonly matonApiKey?: string;
+    readonly connectionId?: string;
+    readonly apiKey?: string;
+    readonly revision: string;
+    readonly timeoutMs: number;
+  };
+  /** Bearer keys accepted from backends. In sandbox mode with none set, the documented dev key. */
+  readonly apiKeys: readonly string[];
+  readonly usingDevKey: boolean;
+  readonly ingest: { readonly maxBodyBytes: number; readonly dedupTtlMs: number };
+  readonly jobs: {
+    readonly attempts: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly keepCompletedS: number;
+  };
+  readonly worker: { readonly concurrency: number; readonly lingerMs: number };
+  readonly shutdownTimeoutMs: number;
+  readonly sandboxPort: number;
+  readonly startRedis: boolean;
+}
+
+/** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
+export const SANDBOX_DEV_KEY = 'dev-key';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.') || '(environment)';
+      problems.push(`${name}: ${issue.message} (got ${JSON.stringify(env[name as string] ?? null)})`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const mode: Mode = e.MATON_API_KEY ? 'gateway' : e.KLAVIYO_API_KEY ? 'direct' : 'sandbox';
+  if (e.MATON_API_KEY && e.KLAVIYO_API_KEY) {
+    problems.push('MATON_API_KEY and KLAVIYO_API_KEY are both set: choose the gateway or direct mode, not both');
+  }
+  const apiKeys = (e.RELAY_API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+  for (const k of apiKeys) {
+    if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
+  }
+  if (apiKeys.length === 0 && mode !== 'sandbox') {
+    problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>"');
+  }
+  if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
+    problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const usingDevKey = apiKeys.length === 0;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    queuePrefix: e.RELAY_QUEUE_PREFIX,
+    klaviyo: Object.freeze({
+      mode,
+      gatewayUrl: e.MATON_GATEWAY_URL,
+      baseUrl: e.KLAVIYO_BASE_URL,
+      matonApiKey: e.MATON_API_KEY,
+      connectionId: e.MATON_CONNECTION_ID,
+      apiKey: e.KLAVIYO_API_KEY,
+      revision: e.KLAVIYO_REVISION,
+      timeoutMs: e.KLAVIYO_TIMEOUT_MS,
+    }),
+    apiKeys: Object.freeze(usingDevKey ? [SANDBOX_DEV_KEY] : apiKeys),
+    usingDevKey,
+    ingest: Object.freeze({ maxBodyBytes: e.RELAY_MAX_BODY_BYTES, dedupTtlMs: e.RELAY_DEDUP_TTL_S * 1000 }),
+    jobs: Object.freeze({
+      attempts: e.RELAY_JOB_ATTEMPTS,
+      retryBaseMs: e.RELAY_RETRY_BASE_MS,
+      retryMaxMs: e.RELAY_RETRY_MAX_MS,
+      keepCompletedS: e.RELAY_KEEP_COMPLETED_S,
+    }),
+    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS }),
+    shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
+    sandboxPort: e.RELAY_SANDBOX_PORT,
+    startRedis: e.RELAY_START_REDIS,
+  });
+}

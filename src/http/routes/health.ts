@@ -1,0 +1,14 @@
+/** GET /healthz: the process is alive. GET /readyz: Redis answers and (where run here) workers run. */
+import { Hono } from 'hono';
+import type { AppDeps } from '../app.ts';
+
+export function healthRoutes(deps: AppDeps) {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+  });
+  return app;
+}

@@ -1,0 +1,78 @@
+/**
+ * Puts accepted items into BullMQ, once.
+ *
+ * Dedupe has three steps, ordered so that a crash between any two never loses an item:
+ *   1. look up each item's key (`…:id:<key>`); items already seen are duplicates;
+ *   2. add the rest as jobs whose ids derive from their keys (identical concurrent requests
+ *      collapse into one job: BullMQ ignores an add whose job id exists);
+ *   3. record the keys (SET NX with a TTL), pointing at the job.
+ * A crash after 2 and before 3 means a retry adds the same job id again (a no-op while the job
+ * exists); past that, a second delivery is absorbed by Klaviyo's unique_id. Claiming first would
+ * be cheaper and wrong: a crash after the claim would turn the client's retry into a silent loss.
+ *
+ * The caller answers only after this resolves: Redis has acknowledged every job.
+ */
+import type { Redis } from 'ioredis';
+import { jobIdForItems } from '../model/ids.ts';
+import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
+
+export interface EnqueueItem {
+  readonly k: string;
+}
+
+export interface EnqueueResult {
+  /** Items that were new and are now in jobs. */
+  readonly enqueued: number;
+  /** Items already accepted before (same source and id). */
+  readonly duplicates: number;
+  readonly jobIds: readonly string[];
+}
+
+export interface Enqueuer {
+  enqueue<I extends EnqueueItem>(
+    kind: JobKind,
+    lane: string,
+    items: readonly I[],
+    makeData: (items: I[]) => object,
+  ): Promise<EnqueueResult>;
+}
+
+export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number): Enqueuer {
+  return {
+    async enqueue(kind, lane, items, makeData) {
+      // The same id twice in one request is one item.
+      const unique = new Map<string, (typeof items)[number]>();
+      for (const it of items) if (!unique.has(it.k)) unique.set(it.k, it);
+      let fresh = [...unique.values()];
+
+      const dedupKey = (k: string) => queues.key(kind, lane, `id:${k}`);
+      if (dedupTtlMs > 0 && fresh.length > 0) {
+        const seen = await redis.mget(fresh.map((it) => dedupKey(it.k)));
+        fresh = fresh.filter((_, i) => seen[i] === null);
+      }
+      const duplicates = items.length - fresh.length;
+      if (fresh.length === 0) return { enqueued: 0, duplicates, jobIds: [] };
+
+      const queue = queues.get(kind, lane);
+      const jobs: { name: string; data: object; opts: { jobId: string } }[] = [];
+      const keysByJob: [string, string[]][] = [];
+      for (let i = 0; i < fresh.length; i += MAX_ITEMS_PER_JOB) {
+        const chunk = fresh.slice(i, i + MAX_ITEMS_PER_JOB);
+        const keys = chunk.map((it) => it.k);
+        const jobId = jobIdForItems(kind, keys);
+        jobs.push({ name: kind, data: makeData(chunk), opts: { jobId } });
+        keysByJob.push([jobId, keys]);
+      }
+      await queue.addBulk(jobs);
+
+      if (dedupTtlMs > 0) {
+        const pipe = redis.pipeline();
+        for (const [jobId, keys] of keysByJob) for (const k of keys) pipe.set(dedupKey(k), jobId, 'PX', dedupTtlMs, 'NX');
+        // The jobs are safely in Redis at this point: a failed claim only means a later resend is
+        // not recognised here (Klaviyo's unique_id still absorbs it), so it must not fail the request.
+        await pipe.exec().catch(() => undefined);
+      }
+      return { enqueued: fresh.length, duplicates, jobIds: keysByJob.map(([id]) => id) };
+    },
+  };
+}

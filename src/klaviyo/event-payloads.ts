@@ -1,0 +1,103 @@
+/**
+ * Our event → Klaviyo's JSON:API bodies for create_event and bulk_create_events
+ * (reference/klaviyo-api.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
+ */
+import type { EventInput } from '../model/event.ts';
+import type { EventProfile } from '../model/profile.ts';
+
+/** One event ready to send: the validated input and its deterministic unique_id. */
+export interface OutboundEvent {
+  readonly uniqueId: string;
+  readonly event: EventInput;
+}
+
+function profileAttributes(p: EventProfile): Record<string, unknown> {
+  // The validated profile already uses Klaviyo's attribute names; copy only what is set.
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function eventAttributes(e: OutboundEvent): Record<string, unknown> {
+  const ev = e.event;
+  const attrs: Record<string, unknown> = {
+    properties: ev.properties ?? {},
+    metric: { data: { type: 'metric', attributes: { name: ev.event } } },
+    unique_id: e.uniqueId,
+  };
+  if (ev.time !== undefined) attrs.time = ev.time;
+  if (ev.value !== undefined) attrs.value = ev.value;
+  if (ev.value_currency !== undefined) attrs.value_currency = ev.value_currency;
+  if (ev.backfill !== undefined) attrs.backfill = ev.backfill;
+  return attrs;
+}
+
+/** POST /api/events */
+export function createEventBody(e: OutboundEvent): unknown {
+  return {
+    data: {
+      type: 'event',
+      attributes: {
+        ...eventAttributes(e),
+        profile: { data: { type: 'profile', attributes: profileAttributes(e.event.profile) } },
+      },
+    },
+  };
+}
+
+export interface BulkEventsBody {
+  readonly body: unknown;
+  /** For each bulk entry (one per distinct profile), the indexes of the input events it carries, in order. */
+  readonly groups: readonly (readonly number[])[];
+}
+
+/**
+ * POST /api/event-bulk-create-jobs. Klaviyo groups bulk events per profile; events whose profile
+ * objects are identical share an entry. Callers must not pass two events with the same unique_id
+ * (Klaviyo fails the whole request then).
+ */
+export function bulkCreateEventsBody(events: readonly OutboundEvent[]): BulkEventsBody {
+  const byProfile = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    const key = JSON.stringify(e.event.profile);
+    const group = byProfile.get(key);
+    if (group) group.push(i);
+    else byProfile.set(key, [i]);
+  });
+  const groups = [...byProfile.values()];
+  const data = groups.map((idx) => ({
+    type: 'event-bulk-create',
+    attributes: {
+      profile: { data: { type: 'profile', attributes: profileAttributes(events[idx[0]!]!.event.profile) } },
+      events: { data: idx.map((i) => ({ type: 'event', attributes: eventAttributes(events[i]!) })) },
+    },
+  }));
+  return {
+    body: { data: { type: 'event-bulk-create-job', attributes: { 'events-bulk-create': { data } } } },
+    groups,
+  };
+}
+
+/**
+ * Which input events a bulk 400's `source.pointer` blames, e.g.
+ * `/data/attributes/events-bulk-create/data/3/attributes/events/data/0/attributes/time` → group 3,
+ * event 0; a pointer into a group's profile blames every event of that group. Undefined when the
+ * pointer does not name an item (then the caller isolates by splitting).
+ */
+export function blamedByPointer(pointer: string | undefined, groups: BulkEventsBody['groups']): number[] | undefined {
+  if (!pointer) return undefined;
+  const m = /^\/data\/attributes\/events-bulk-create\/data\/(\d+)(?:\/attributes\/(profile|events)(?:\/data\/(\d+))?)?/.exec(pointer);
+  if (!m) return undefined;
+  const group = groups[Number(m[1])];
+  if (!group) return undefined;
+  if (m[2] === 'events' && m[3] !== undefined) {
+    const idx = group[Number(m[3])];
+    return idx === undefined ? undefined : [idx];
+  }
+  return [...group];
+}
+
+/** Serialized size of one event inside a bulk body, for the 5 MB request limit. */
+export function approxEventBytes(e: OutboundEvent): number {
+  return Buffer.byteLength(JSON.stringify(e.event)) + 200;
+}

@@ -1,0 +1,56 @@
+/**
+ * Lanes: one per Klaviyo account we deliver to. Each lane has its own queues, its own batchers and
+ * its own quota buckets, so a paused or throttled account never holds up another.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from './config.ts';
+import type { KlaviyoTarget } from './klaviyo/client.ts';
+import { DEFAULT_LANE } from './queues.ts';
+
+/** Who shares which quota bucket (see workers/quota-governor.ts). */
+export interface QuotaScope {
+  /** Hash-safe id of the Maton API key (gateway) or of the Klaviyo key (direct): one Redis hash slot each. */
+  readonly scope: string;
+  /** The Klaviyo account whose endpoint windows apply (Maton connection, or the direct key's id). */
+  readonly account: string;
+  /** Whether the gateway's per-key limit applies. */
+  readonly viaGateway: boolean;
+}
+
+export interface Lane {
+  readonly name: string;
+  readonly target: KlaviyoTarget;
+  readonly scope: QuotaScope;
+}
+
+function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+}
+
+/** The connection the sandbox's fake gateway sees; its state in the simulator is under this id. */
+export const SANDBOX_CONNECTION = 'sandbox';
+export const SANDBOX_GATEWAY_KEY = 'sandbox-maton-key';
+
+export function laneFor(name: string, target: KlaviyoTarget): Lane {
+  const viaGateway = target.mode === 'gateway';
+  const keyId = shortHash(target.apiKey);
+  return {
+    name,
+    target,
+    scope: { scope: keyId, account: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
+  };
+}
+
+/** The single lane configured by environment variables. `sandboxUrl` is the in-process simulator's URL. */
+export function defaultLane(cfg: Config, sandboxUrl?: string): Lane {
+  const k = cfg.klaviyo;
+  const common = { revision: k.revision, timeoutMs: k.timeoutMs };
+  if (k.mode === 'gateway') {
+    return laneFor(DEFAULT_LANE, { mode: 'gateway', baseUrl: k.gatewayUrl, apiKey: k.matonApiKey!, connectionId: k.connectionId, ...common });
+  }
+  if (k.mode === 'direct') {
+    return laneFor(DEFAULT_LANE, { mode: 'direct', baseUrl: k.baseUrl, apiKey: k.apiKey!, ...common });
+  }
+  if (!sandboxUrl) throw new Error('sandbox mode needs the simulator URL');
+  return laneFor(DEFAULT_LANE, { mode: 'gateway', baseUrl: sandboxUrl, apiKey: SANDBOX_GATEWAY_KEY, connectionId: SANDBOX_CONNECTION, ...common });
+}

@@ -1,0 +1,113 @@
+/**
+ * Queue names, job data (versioned), default job options.
+ *
+ * One queue per job kind and lane. A lane is one Klaviyo account (a Maton connection, or a direct
+ * key): pausing or rate-limiting one account never holds up another.
+ *
+ * A job carries up to MAX_ITEMS_PER_JOB items from one request. Storing a 1,000-event request as
+ * ten jobs instead of a thousand is what lets ingest keep up (BullMQ's add costs ~50 µs per job on
+ * the client alone) and keeps Redis near a few hundred bytes per queued event; the workers still
+ * give every item its own outcome.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EventInput } from './model/event.ts';
+
+export const JOB_KINDS = ['events'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const MAX_ITEMS_PER_JOB = 100;
+
+export const DEFAULT_LANE = 'default';
+
+export function queueName(kind: JobKind, lane: string): string {
+  return `${kind}.${lane}`;
+}
+
+/** Where an item's failure came from, kept on the job so dead letters say why. */
+export interface ItemError {
+  readonly status: number;
+  readonly origin: 'gateway' | 'klaviyo' | 'network' | 'timeout' | 'relay';
+  readonly code?: string;
+  readonly detail?: string;
+  readonly pointer?: string;
+  readonly endpoint?: string;
+  readonly at: number;
+}
+
+export interface EventItem {
+  /** Deterministic unique_id (src/model/ids.ts). */
+  readonly k: string;
+  /** The caller's id (or the generated one). */
+  readonly id: string;
+  readonly e: EventInput;
+}
+
+export interface DeadItem<I> {
+  readonly item: I;
+  readonly error: ItemError;
+}
+
+export interface EventsJobData {
+  readonly v: 1;
+  /** Source: who sent it (an API key's stable id). */
+  readonly src: string;
+  readonly lane: string;
+  /** When the relay accepted it (ms since epoch), for end-to-end latency. */
+  readonly at: number;
+  /** Items not yet delivered. */
+  readonly items: EventItem[];
+  /** Items Klaviyo rejected for good, with its error: dead letters inside the job. */
+  readonly dead?: DeadItem<EventItem>[];
+}
+
+export interface JobPolicy {
+  readonly attempts: number;
+  readonly keepCompletedS: number;
+}
+
+/** BullMQ owns retries: attempts and backoff are set once here; the strategy is workers/retry-policy.ts. */
+export function defaultJobOptions(p: JobPolicy): JobsOptions {
+  return {
+    attempts: p.attempts,
+    backoff: { type: 'relay' },
+    removeOnComplete: { age: p.keepCompletedS, count: 100_000 },
+    // Failed jobs are the dead letters: kept until replayed or removed by an operator.
+    removeOnFail: false,
+  };
+}
+
+/** Opens queues lazily and closes them together. */
+export class Queues {
+  private readonly open = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    readonly prefix: string,
+    private readonly policy: JobPolicy,
+  ) {}
+
+  get(kind: JobKind, lane: string): Queue {
+    const name = queueName(kind, lane);
+    let q = this.open.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: defaultJobOptions(this.policy) });
+      this.open.set(name, q);
+    }
+    return q;
+  }
+
+  /** The Redis key under a queue's namespace (same hash slot as the queue's own keys). */
+  key(kind: JobKind, lane: string, suffix: string): string {
+    return `${this.prefix}:${queueName(kind, lane)}:${suffix}`;
+  }
+
+  all(): Queue[] {
+    return [...this.open.values()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((q) => q.close()));
+    this.open.clear();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What the three entry points share: read the environment, make sure Redis answers (or start a
+ * private one), start the sandbox when no credentials are set, run the service, print a banner,
+ * and shut down cleanly on SIGTERM/SIGINT (exit 0).
+ */
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { ensureRedis, RedisUnavailableError, type PrivateRedis } from './ensure-redis.ts';
+import { startSandbox, type Sandbox } from './sandbox.ts';
+import { startService, type Service } from './service.ts';
+
+export interface EntryRoles {
+  readonly api: boolean;
+  readonly workers: boolean;
+}
+
+export async function runEntry(roles: EntryRoles): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`klaviyo-relay: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+
+  let privateRedis: PrivateRedis | undefined;
+  try {
+    privateRedis = await ensureRedis(config.redisUrl, config.startRedis);
+  } catch (err) {
+    if (err instanceof RedisUnavailableError) {
+      process.stderr.write(`klaviyo-relay: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  // The sandbox is needed where Klaviyo is called (workers); the API alone never calls Klaviyo.
+  let sandbox: Sandbox | undefined;
+  if (config.klaviyo.mode === 'sandbox' && roles.workers) sandbox = await startSandbox(config.sandboxPort);
+
+  let service: Service;
+  try {
+    service = await startService({ config, log, ...roles, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view });
+  } catch (err) {
+    log.fatal({ err }, 'could not start');
+    await sandbox?.close();
+    await privateRedis?.stop();
+    process.exit(1);
+  }
+
+  process.stderr.write(banner(config, roles, service, sandbox, privateRedis));
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    try {
+      await service.close();
+      await sandbox?.close();
+      await privateRedis?.stop();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function banner(config: Config, roles: EntryRoles, service: Service, sandbox: Sandbox | undefined, privateRedis: PrivateRedis | undefined): string {
+  const lines: string[] = [''];
+  const what = roles.api && roles.workers ? 'API + workers' : roles.api ? 'API' : 'workers';
+  lines.push(`klaviyo-relay ${what} running`);
+  if (service.url) lines.push(`  listening on ${service.url}`);
+  lines.push(`  redis: ${config.redisUrl}${privateRedis ? ` (private redis-server started here, pid ${privateRedis.pid}, data in ./.data/redis)` : ''}`);
+  const k = config.klaviyo;
+  if (k.mode === 'gateway') lines.push(`  klaviyo: via the Maton gateway ${k.gatewayUrl}${k.connectionId ? `, connection ${k.connectionId}` : ' (no MATON_CONNECTION_ID: the gateway picks the default connection)'}`);
+  if (k.mode === 'direct') lines.push(`  klaviyo: direct to ${k.baseUrl} with a private API key`);
+  if (k.mode === 'sandbox') {
+    lines.push('  SANDBOX MODE: no MATON_API_KEY or KLAVIYO_API_KEY set; nothing leaves this machine.');
+    if (sandbox) lines.push(`  the built-in Klaviyo simulator listens on ${sandbox.url}; see what it received at ${service.url ?? sandbox.url}/sandbox/events`);
+  }
+  if (config.usingDevKey && service.url) {
+    lines.push(`  API key: "${config.apiKeys[0]}" (sandbox only; set RELAY_API_KEYS for real use)`);
+    lines.push(`  try: curl -X POST ${service.url}/v1/events -H 'Authorization: Bearer ${config.apiKeys[0]}' -H 'Content-Type: application/json' \\`);
+    lines.push(`         -d '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}'`);
+  }
+  lines.push('');
+  return lines.join('\n') + '\n';
+}

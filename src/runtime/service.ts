@@ -1,0 +1,123 @@
+/**
+ * Builds and runs the service from a Config: the HTTP API, the workers, or both. Entry points call
+ * it after reading the environment; integration tests call it with a Config of their own.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import { createApp } from '../http/app.ts';
+import { createEnqueuer } from '../ingest/enqueue.ts';
+import type { FetchLike } from '../klaviyo/client.ts';
+import { defaultLane, type Lane } from '../lanes.ts';
+import type { Logger } from '../log.ts';
+import { Queues } from '../queues.ts';
+import { createRedis } from '../redis.ts';
+import { SourceRegistry } from '../sources.ts';
+import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
+import { createQuotaGovernor } from '../../workers/quota-governor.ts';
+
+export interface ServiceOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly api: boolean;
+  readonly workers: boolean;
+  /** The in-process simulator's URL in sandbox mode. */
+  readonly sandboxUrl?: string;
+  /** Mounted at /sandbox in sandbox mode: a read-only view of what the sandbox received. */
+  readonly sandboxView?: Hono;
+  readonly fetch?: FetchLike;
+}
+
+export interface Service {
+  /** Where the API listens (when it runs). */
+  readonly url?: string;
+  readonly lanes: readonly Lane[];
+  readonly queues: Queues;
+  readonly workers?: WorkerRuntime;
+  /** Graceful stop: stop accepting, finish in-flight requests and active jobs (bounded), close connections. */
+  close(): Promise<void>;
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { config, log } = opts;
+  const lanes = [defaultLane(config, opts.sandboxUrl)];
+  const sources = SourceRegistry.fromApiKeys(config.apiKeys);
+  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
+
+  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api') : undefined;
+  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker') : undefined;
+  const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
+
+  let workers: WorkerRuntime | undefined;
+  if (workerRedis) {
+    workers = await startWorkers({
+      connection: workerRedis,
+      prefix: config.queuePrefix,
+      lanes,
+      governor: createQuotaGovernor(workerRedis, config.queuePrefix),
+      log,
+      concurrency: config.worker.concurrency,
+      lingerMs: config.worker.lingerMs,
+      backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
+      fetch: opts.fetch,
+    });
+  }
+
+  let server: ServerType | undefined;
+  let url: string | undefined;
+  if (apiRedis) {
+    const app = createApp({
+      sources,
+      enqueuer: createEnqueuer(apiRedis, queues, config.ingest.dedupTtlMs),
+      maxBodyBytes: config.ingest.maxBodyBytes,
+      log,
+      readiness: async () => {
+        const checks: Record<string, boolean> = { redis: await apiRedis.ping().then((r) => r === 'PONG', () => false) };
+        if (workers) checks.workers = workers.isRunning();
+        return checks;
+      },
+      sandboxView: opts.sandboxView,
+    });
+    server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    });
+    const addr = server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    url = `http://${host}:${addr.port}`;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    lanes,
+    queues,
+    workers,
+    close() {
+      closing ??= (async () => {
+        const deadline = Date.now() + config.shutdownTimeoutMs;
+        if (server) await closeServer(server, config.shutdownTimeoutMs);
+        if (workers) await workers.close(Math.max(0, deadline - Date.now()));
+        await queues.close();
+        await Promise.all([apiRedis?.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Stop accepting connections, let in-flight requests finish (bounded), drop idle keep-alives. */
+function closeServer(server: ServerType, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+  });
+}

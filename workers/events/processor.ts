@@ -1,0 +1,15 @@
+/** Processor for `events.<lane>` jobs: every item goes through the lane's batcher. */
+import type { Job } from 'bullmq';
+import type { EventItem, EventsJobData } from '../../src/queues.ts';
+import type { Batcher } from '../batcher.ts';
+import type { ItemOutcome } from '../retry-policy.ts';
+import { settle, type SettleResult } from '../settle.ts';
+
+export type EventBatcher = Batcher<EventItem, ItemOutcome, 'create_event' | 'bulk_create_events'>;
+
+export function eventsProcessor(batcher: EventBatcher) {
+  return async function processEvents(job: Job<EventsJobData>): Promise<SettleResult> {
+    const outcomes = await Promise.all(job.data.items.map((item) => batcher.submit(item)));
+    return settle(job, outcomes);
+  };
+}

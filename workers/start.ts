@@ -1,0 +1,110 @@
+/**
+ * Starts the BullMQ workers for every lane and stops them cleanly.
+ *
+ * Concurrency is what feeds the batcher: to fill a 1,000-event bulk request the worker must hold
+ * many jobs active at once. Jobs carry 1 to 100 items, so the number of active jobs adapts to keep
+ * about TARGET_ITEMS_IN_FLIGHT items in memory: enough for full batches, flat memory on a backlog.
+ */
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
+import type { Lane } from '../src/lanes.ts';
+import type { Logger } from '../src/log.ts';
+import { queueName, type EventsJobData } from '../src/queues.ts';
+import { Batcher } from './batcher.ts';
+import { eventsProcessor, type EventBatcher } from './events/processor.ts';
+import { eventSender } from './events/sender.ts';
+import type { QuotaGovernor } from './quota-governor.ts';
+import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
+import type { SettleResult } from './settle.ts';
+
+export interface WorkerRuntimeDeps {
+  /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly lanes: readonly Lane[];
+  readonly governor: QuotaGovernor;
+  readonly log: Logger;
+  /** Upper bound on jobs active at once per worker. */
+  readonly concurrency: number;
+  readonly lingerMs: number;
+  readonly backoff: BackoffSettings;
+  readonly fetch?: FetchLike;
+}
+
+export interface WorkerRuntime {
+  readonly workers: readonly Worker[];
+  isRunning(): boolean;
+  /** Stop taking jobs, flush batches, wait for active jobs up to `timeoutMs`, then force. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+const TARGET_ITEMS_IN_FLIGHT = 3000;
+const MIN_CONCURRENCY = 8;
+
+export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
+  const workers: Worker[] = [];
+  const batchers: EventBatcher[] = [];
+
+  for (const lane of deps.lanes) {
+    const log = deps.log.child({ lane: lane.name });
+    const client = createKlaviyoClient(lane.target, deps.fetch);
+    const sender = eventSender({ client, governor: deps.governor, scope: lane.scope, log });
+    const batcher: EventBatcher = new Batcher({
+      ...sender,
+      lingerMs: deps.lingerMs,
+      maxInFlight: 8,
+      onError: (err) => log.warn({ err }, 'event batcher: retrying after an error'),
+    });
+    batchers.push(batcher);
+
+    const worker = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher), {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
+      settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, deps.backoff) },
+    });
+    adaptConcurrency(worker, deps.concurrency);
+    worker.on('failed', (job, err) => {
+      const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
+      log[final ? 'warn' : 'info']({ jobId: job?.id, queue: worker.name, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed: dead letter' : 'job will be retried');
+    });
+    worker.on('error', (err) => log.error({ err }, 'worker error'));
+    workers.push(worker);
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  let closing = false;
+  return {
+    workers,
+    isRunning: () => !closing && workers.every((w) => w.isRunning()),
+    async close(timeoutMs) {
+      closing = true;
+      const closed = Promise.all(workers.map((w) => w.close()));
+      // Lingering items would hold their jobs open: send them now.
+      void Promise.all(batchers.map((b) => b.drain()));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        closed.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        deps.log.warn({ timeoutMs }, 'workers did not finish in time; forcing close (their jobs return to the queue when their locks expire)');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}
+
+/** Keeps about TARGET_ITEMS_IN_FLIGHT items active, whatever the number of items per job. */
+function adaptConcurrency(worker: Worker<EventsJobData>, max: number): void {
+  let avgItems = 1;
+  worker.on('active', (job) => {
+    avgItems = avgItems * 0.9 + Math.max(1, job.data.items.length) * 0.1;
+    const want = Math.max(MIN_CONCURRENCY, Math.min(max, Math.round(TARGET_ITEMS_IN_FLIGHT / avgItems)));
+    if (Math.abs(want - worker.concurrency) / worker.concurrency > 0.1) worker.concurrency = want;
+  });
+}
+
+export type { ItemOutcome };
