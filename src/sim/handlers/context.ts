@@ -1,0 +1,31 @@
+/** What an endpoint handler receives and returns; handlers are synchronous and pure over state. */
+import type { EndpointName } from '../../klaviyo/endpoints.ts';
+import type { ResolvedOptions } from '../options.ts';
+import type { BulkImportJob, SimAccount } from '../state.ts';
+
+export interface HandlerContext {
+  account: SimAccount;
+  endpoint: EndpointName;
+  params: Record<string, string>;
+  /** Parsed, schema- and rule-checked JSON body (undefined for GET). */
+  body: unknown;
+  query: URLSearchParams;
+  /** Origin for `links` (klaviyoOrigin through the gateway, the request's own origin direct). */
+  linkOrigin: string;
+  now: number;
+  options: ResolvedOptions;
+  /** Arranges for a bulk import job to be processed at `job.dueAt`. */
+  scheduleJob(account: SimAccount, job: BulkImportJob): void;
+}
+
+export interface HandlerResult {
+  status: number;
+  body?: unknown;
+}
+
+export type Handler = (ctx: HandlerContext) => HandlerResult;
+
+export type Obj = Record<string, unknown>;
+export const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+export const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);

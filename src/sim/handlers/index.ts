@@ -1,0 +1,26 @@
+/** Endpoint name → handler. Every endpoint of endpoints.ts has one. */
+import type { EndpointName } from '../../klaviyo/endpoints.ts';
+import { bulkImportProfiles, getBulkImportProfilesJob, getBulkImportProfilesJobErrors } from './bulk-import.ts';
+import type { Handler } from './context.ts';
+import { bulkCreateEvents, createEvent } from './events.ts';
+import { addProfilesToList, removeProfilesFromList } from './lists.ts';
+import { createOrUpdateProfile, createProfile, updateProfile } from './profiles.ts';
+import { getAccounts, getProfiles } from './reads.ts';
+import { bulkSubscribeProfiles, bulkUnsubscribeProfiles } from './subscriptions.ts';
+
+export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
+  create_event: createEvent,
+  bulk_create_events: bulkCreateEvents,
+  create_or_update_profile: createOrUpdateProfile,
+  create_profile: createProfile,
+  update_profile: updateProfile,
+  bulk_import_profiles: bulkImportProfiles,
+  get_bulk_import_profiles_job: getBulkImportProfilesJob,
+  get_bulk_import_profiles_job_errors: getBulkImportProfilesJobErrors,
+  add_profiles_to_list: addProfilesToList,
+  remove_profiles_from_list: removeProfilesFromList,
+  bulk_subscribe_profiles: bulkSubscribeProfiles,
+  bulk_unsubscribe_profiles: bulkUnsubscribeProfiles,
+  get_profiles: getProfiles,
+  get_accounts: getAccounts,
+};

@@ -1,0 +1,78 @@
+/**
+ * Simulator options and their defaults. The simulator never reads the environment; only
+ * `main.ts` does.
+ */
+import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../klaviyo/endpoints.ts';
+
+export interface EndpointLimit {
+  burst: number;
+  steady: number;
+}
+
+export interface SimulatorOptions {
+  /** Maton API keys the fake gateway accepts; undefined → any non-empty bearer token. */
+  gatewayKeys?: string[];
+  /** Klaviyo private keys accepted in direct mode; undefined → any key starting "pk_". */
+  apiKeys?: string[];
+  /** Known Maton connection ids; undefined → any id is accepted (an account is created on first use). */
+  connections?: string[];
+  /** Enforce gateway and Klaviyo rate limits (429). Default true. Windows are counted either way. */
+  enforceLimits?: boolean;
+  limits?: {
+    gatewayPerSecond?: number;
+    endpoints?: Partial<Record<EndpointName, EndpointLimit>>;
+  };
+  /** Origin Klaviyo puts in `links` (default https://a.klaviyo.com); the gateway does not rewrite links. */
+  klaviyoOrigin?: string;
+  /** Default true; false keeps only what dedupe and counting need (million-event benchmarks). */
+  retainEventBodies?: boolean;
+  /** Clock, default Date.now. Rate windows, event receive times and job/connection timers use it. */
+  now?: () => number;
+  /** Delay before a connection created through `POST /connections` becomes ACTIVE. Default 1000 ms. */
+  connectionActivateMs?: number;
+  /** Delay before a bulk profile import job is processed. Default 0 (processed at once, reported `queued` in the 202). */
+  bulkImportDelayMs?: number;
+  /** Random source in [0,1) for fault `rate`. Default Math.random. */
+  random?: () => number;
+  /** How many requests `requests()` keeps (oldest dropped first). Default 10,000. */
+  maxRecordedRequests?: number;
+}
+
+export interface ResolvedOptions {
+  readonly gatewayKeys: ReadonlySet<string> | null;
+  readonly apiKeys: ReadonlySet<string> | null;
+  readonly connections: readonly string[] | null;
+  readonly enforceLimits: boolean;
+  readonly gatewayPerSecond: number;
+  readonly endpointLimits: Readonly<Record<EndpointName, EndpointLimit>>;
+  readonly klaviyoOrigin: string;
+  readonly retainEventBodies: boolean;
+  readonly now: () => number;
+  readonly connectionActivateMs: number;
+  readonly bulkImportDelayMs: number;
+  readonly random: () => number;
+  readonly maxRecordedRequests: number;
+}
+
+export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
+  const endpointLimits = {} as Record<EndpointName, EndpointLimit>;
+  for (const [name, spec] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
+    const override = opts.limits?.endpoints?.[name];
+    endpointLimits[name] = { burst: override?.burst ?? spec.burst, steady: override?.steady ?? spec.steady };
+  }
+  return {
+    gatewayKeys: opts.gatewayKeys ? new Set(opts.gatewayKeys) : null,
+    apiKeys: opts.apiKeys ? new Set(opts.apiKeys) : null,
+    connections: opts.connections ? [...opts.connections] : null,
+    enforceLimits: opts.enforceLimits ?? true,
+    gatewayPerSecond: opts.limits?.gatewayPerSecond ?? GATEWAY_REQUESTS_PER_SECOND,
+    endpointLimits,
+    klaviyoOrigin: (opts.klaviyoOrigin ?? 'https://a.klaviyo.com').replace(/\/+$/, ''),
+    retainEventBodies: opts.retainEventBodies ?? true,
+    now: opts.now ?? Date.now,
+    connectionActivateMs: opts.connectionActivateMs ?? 1000,
+    bulkImportDelayMs: opts.bulkImportDelayMs ?? 0,
+    random: opts.random ?? Math.random,
+    maxRecordedRequests: opts.maxRecordedRequests ?? 10_000,
+  };
+}
