@@ -220,6 +220,10 @@ function subscriptionErrors(body: Obj, endpoint: 'bulk_subscribe_profiles' | 'bu
 
 /** Semantic errors for a schema-valid body of `endpoint` (bulk import's per-profile rules live in its handler). */
 export function semanticErrors(endpoint: EndpointName, body: unknown, now: number): RuleError[] {
+  return [...oversizedStrings(body), ...endpointErrors(endpoint, body, now)];
+}
+
+function endpointErrors(endpoint: EndpointName, body: unknown, now: number): RuleError[] {
   const b = obj(body);
   const data = obj(b['data']);
   switch (endpoint) {
