@@ -104,8 +104,10 @@ export function validateRequestBody(operationId: BodyOperationId, body: unknown)
   if (validate(body)) return { ok: true };
   const byPointer = new Map<string, BodyValidationError>();
   for (const e of validate.errors ?? []) {
-    // anyOf wrappers (from nullable) add a vague summary; the branch errors say more.
+    // anyOf wrappers (from nullable) add a vague summary and a "must be null" from their null
+    // branch, at an ancestor of the real problem; the other branch's errors say more.
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
+    if (e.keyword === 'type' && (e.params as { type?: unknown }).type === 'null') continue;
     const err = toError(e);
     if (!byPointer.has(err.pointer)) byPointer.set(err.pointer, err);
   }

@@ -1,0 +1,273 @@
+/**
+ * Contract between the project and Klaviyo's OpenAPI spec (klaviyo/openapi stable.json,
+ * revision 2026-07-15): the extracted subset still says what the spec says, endpoints.ts agrees
+ * with it, and the validator accepts the documented bodies (klaviyo-api.md) and rejects broken
+ * ones at the right pointer.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
+import { BODY_OPERATION_IDS, OPENAPI, type OperationId } from '../../src/klaviyo/openapi/operations.ts';
+import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const specPath = resolve(root, '../shared/reference/klaviyo-openapi-stable.json');
+
+/** endpoints.ts names that differ from Klaviyo's operationIds. */
+const OPERATION_OF: Record<EndpointName, OperationId> = {
+  create_event: 'create_event',
+  bulk_create_events: 'bulk_create_events',
+  create_or_update_profile: 'create_or_update_profile',
+  create_profile: 'create_profile',
+  update_profile: 'update_profile',
+  bulk_import_profiles: 'bulk_import_profiles',
+  get_bulk_import_profiles_job: 'get_bulk_import_profiles_job',
+  get_bulk_import_profiles_job_errors: 'get_errors_for_bulk_import_profiles_job',
+  add_profiles_to_list: 'add_profiles_to_list',
+  remove_profiles_from_list: 'remove_profiles_from_list',
+  bulk_subscribe_profiles: 'bulk_subscribe_profiles',
+  bulk_unsubscribe_profiles: 'bulk_unsubscribe_profiles',
+  get_profiles: 'get_profiles',
+  get_accounts: 'get_accounts',
+};
+
+const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');
+
+function refsIn(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) node.forEach((n) => refsIn(n, out));
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'example' || k === 'examples') continue;
+      if (k === '$ref' && typeof v === 'string') out.add(v);
+      else refsIn(v, out);
+    }
+  }
+  return out;
+}
+
+describe('operations.json against the spec', () => {
+  it('finds the reference spec', () => {
+    expect(existsSync(specPath), `expected Klaviyo's spec at ${specPath}`).toBe(true);
+  });
+
+  const spec = JSON.parse(readFileSync(specPath, 'utf8')) as {
+    info: { version: string };
+    paths: Record<string, Record<string, { operationId?: string; 'x-klaviyo-ratelimit'?: unknown; requestBody?: any }>>;
+    components: { schemas: Record<string, unknown> };
+  };
+  const specOps = new Map<string, { method: string; path: string; op: any }>();
+  for (const [path, methods] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      if (op && typeof op === 'object' && op.operationId) specOps.set(op.operationId, { method: method.toUpperCase(), path, op });
+    }
+  }
+
+  it('is extracted from revision 2026-07-15', () => {
+    expect(spec.info.version).toBe('2026-07-15');
+    expect(OPENAPI.source.revision).toBe('2026-07-15');
+  });
+
+  it('has every operation with the spec’s method, path, rate limit and request schema', () => {
+    const ids = Object.keys(OPENAPI.operations).sort();
+    expect(ids).toEqual([...new Set(Object.values(OPERATION_OF))].sort());
+    for (const id of ids) {
+      const ours = OPENAPI.operations[id as OperationId];
+      const theirs = specOps.get(id);
+      expect(theirs, id).toBeDefined();
+      expect(ours.method, id).toBe(theirs!.method);
+      expect(ours.path, id).toBe(theirs!.path);
+      expect(ours['x-klaviyo-ratelimit'], id).toEqual(theirs!.op['x-klaviyo-ratelimit']);
+      const specSchema = theirs!.op.requestBody?.content?.['application/vnd.api+json']?.schema;
+      expect(ours.requestBody?.schema, id).toEqual(specSchema);
+    }
+    for (const id of BODY_OPERATION_IDS) expect(OPENAPI.operations[id].requestBody, id).toBeDefined();
+  });
+
+  it('carries exactly the referenced component schemas, unchanged', () => {
+    const needed = new Set<string>();
+    const queue = [...refsIn(Object.values(OPENAPI.operations).map((o) => o.requestBody?.schema))];
+    while (queue.length) {
+      const ref = queue.pop()!;
+      expect(ref.startsWith('#/components/schemas/')).toBe(true);
+      const name = ref.slice('#/components/schemas/'.length);
+      if (needed.has(name)) continue;
+      needed.add(name);
+      expect(OPENAPI.components.schemas[name], name).toBeDefined();
+      queue.push(...refsIn(OPENAPI.components.schemas[name]));
+    }
+    expect(Object.keys(OPENAPI.components.schemas).sort()).toEqual([...needed].sort());
+    for (const name of needed) expect(OPENAPI.components.schemas[name], name).toEqual(spec.components.schemas[name]);
+  });
+
+  it('agrees with endpoints.ts on method, path and limits', () => {
+    for (const [name, ep] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
+      const op = OPENAPI.operations[OPERATION_OF[name]];
+      expect(ep.method, name).toBe(op.method);
+      expect(templ(ep.path), name).toBe(templ(op.path));
+      expect(`${ep.burst}/s`, name).toBe(op['x-klaviyo-ratelimit']?.burst);
+      expect(`${ep.steady}/m`, name).toBe(op['x-klaviyo-ratelimit']?.steady);
+    }
+  });
+
+  it('ships the MIT licence with its source line', () => {
+    const licence = readFileSync(resolve(root, 'src/klaviyo/openapi/LICENSE'), 'utf8');
+    expect(licence).toMatch(/klaviyo\/openapi.*2026-07-15/);
+    expect(licence).toContain('MIT License');
+    expect(licence).toContain('Copyright (c) 2022 Klaviyo');
+  });
+});
+
+// Bodies from klaviyo-api.md §1–§4.
+const metricRef = () => ({ data: { type: 'metric', attributes: { name: 'Placed Order' } } });
+const createEvent = () => ({
+  data: {
+    type: 'event',
+    attributes: {
+      properties: { OrderId: '123' },
+      time: '2022-11-08T00:00:00+00:00',
+      value: 9.99,
+      value_currency: 'USD',
+      unique_id: 'order-123',
+      backfill: false,
+      metric: metricRef(),
+      profile: {
+        data: {
+          type: 'profile',
+          attributes: { email: 'a@b.c', phone_number: '+15551234567', external_id: 'u1', first_name: 'A', properties: { plan: 'pro' } },
+        },
+      },
+    },
+  },
+});
+const bulkEvents = () => ({
+  data: {
+    type: 'event-bulk-create-job',
+    attributes: {
+      'events-bulk-create': {
+        data: [
+          {
+            type: 'event-bulk-create',
+            attributes: {
+              profile: { data: { type: 'profile', attributes: { email: 'a@b.c' } } },
+              events: { data: [{ type: 'event', attributes: { properties: {}, time: '2022-11-08T00:00:00Z', value: 1, unique_id: 'x', metric: metricRef() } }] },
+            },
+          },
+        ],
+      },
+    },
+  },
+});
+const profileImport = () => ({
+  data: {
+    type: 'profile',
+    attributes: { email: 'a@b.c', phone_number: null, first_name: 'A', location: null, properties: { plan: 'pro' } },
+    meta: { patch_properties: { append: { tags: 'x' }, unset: ['old'] } },
+  },
+});
+const subscribe = () => ({
+  data: {
+    type: 'profile-subscription-bulk-create-job',
+    attributes: {
+      custom_source: 'Checkout',
+      historical_import: false,
+      profiles: {
+        data: [
+          {
+            type: 'profile',
+            attributes: {
+              email: 'a@b.c',
+              phone_number: '+15551234567',
+              subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } }, sms: { marketing: { consent: 'SUBSCRIBED' } } },
+            },
+          },
+        ],
+      },
+    },
+    relationships: { list: { data: { type: 'list', id: 'Y6nRLr' } } },
+  },
+});
+
+describe('validateRequestBody', () => {
+  it('accepts the documented bodies', () => {
+    const good: [Parameters<typeof validateRequestBody>[0], unknown][] = [
+      ['create_event', createEvent()],
+      ['bulk_create_events', bulkEvents()],
+      ['create_or_update_profile', profileImport()],
+      ['create_profile', { data: { type: 'profile', attributes: { email: 'a@b.c' } } }],
+      ['update_profile', { data: { type: 'profile', id: '01M1PAAR5HBCRHA3NN9NG5WRTA', attributes: { first_name: null } } }],
+      [
+        'bulk_import_profiles',
+        {
+          data: {
+            type: 'profile-bulk-import-job',
+            attributes: { profiles: { data: [profileImport().data] } },
+            relationships: { lists: { data: [{ type: 'list', id: 'Y6nRLr' }] } },
+          },
+        },
+      ],
+      ['add_profiles_to_list', { data: [{ type: 'profile', id: '01M1PAAR5HBCRHA3NN9NG5WRTA' }] }],
+      ['remove_profiles_from_list', { data: [{ type: 'profile', id: '01M1PAAR5HBCRHA3NN9NG5WRTA' }] }],
+      ['bulk_subscribe_profiles', subscribe()],
+      [
+        'bulk_unsubscribe_profiles',
+        {
+          data: {
+            type: 'profile-subscription-bulk-delete-job',
+            attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'a@b.c', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] } },
+          },
+        },
+      ],
+    ];
+    for (const [op, body] of good) expect(validateRequestBody(op, body), op).toEqual({ ok: true });
+  });
+
+  const pointersOf = (r: ReturnType<typeof validateRequestBody>) => (r.ok ? [] : r.errors.map((e) => e.pointer));
+
+  it('rejects broken bodies at the right pointer', () => {
+    const noName = createEvent();
+    delete (noName.data.attributes.metric.data.attributes as Partial<ReturnType<typeof metricRef>['data']['attributes']>).name;
+    expect(pointersOf(validateRequestBody('create_event', noName))).toEqual(['/data/attributes/metric/data/attributes/name']);
+
+    const badTime = createEvent();
+    badTime.data.attributes.time = '08/11/2022';
+    expect(pointersOf(validateRequestBody('create_event', badTime))).toEqual(['/data/attributes/time']);
+
+    const wrongType = createEvent();
+    wrongType.data.type = 'events';
+    expect(pointersOf(validateRequestBody('create_event', wrongType))).toEqual(['/data/type']);
+
+    const noProperties = createEvent();
+    delete (noProperties.data.attributes as Partial<ReturnType<typeof createEvent>['data']['attributes']>).properties;
+    expect(pointersOf(validateRequestBody('create_event', noProperties))).toEqual(['/data/attributes/properties']);
+
+    const badValue = bulkEvents();
+    (badValue.data.attributes['events-bulk-create'].data[0]!.attributes.events.data[0]!.attributes as { value: unknown }).value = 'one';
+    expect(pointersOf(validateRequestBody('bulk_create_events', badValue))).toEqual([
+      '/data/attributes/events-bulk-create/data/0/attributes/events/data/0/attributes/value',
+    ]);
+
+    const badConsent = subscribe();
+    (badConsent.data.attributes.profiles.data[0]!.attributes.subscriptions.email.marketing as { consent: string }).consent = 'YES';
+    expect(pointersOf(validateRequestBody('bulk_subscribe_profiles', badConsent))).toEqual([
+      '/data/attributes/profiles/data/0/attributes/subscriptions/email/marketing/consent',
+    ]);
+
+    expect(pointersOf(validateRequestBody('add_profiles_to_list', { data: [{ type: 'profile' }] }))).toEqual(['/data/0/id']);
+  });
+
+  it('handles OpenAPI 3.0 nullable beside $ref and oneOf', () => {
+    const withNullLocation = profileImport();
+    expect(validateRequestBody('create_or_update_profile', withNullLocation)).toEqual({ ok: true });
+    const numberLocation = profileImport();
+    (numberLocation.data.attributes as Record<string, unknown>)['location'] = 5;
+    expect(pointersOf(validateRequestBody('create_or_update_profile', numberLocation))).toEqual(['/data/attributes/location']);
+    const latitude = profileImport();
+    (latitude.data.attributes as Record<string, unknown>)['location'] = { latitude: null, longitude: '-71.06' };
+    expect(validateRequestBody('create_or_update_profile', latitude)).toEqual({ ok: true });
+    const nullUnset = profileImport();
+    nullUnset.data.meta.patch_properties.unset = null as never;
+    expect(validateRequestBody('create_or_update_profile', nullUnset)).toEqual({ ok: true });
+  });
+});
