@@ -77,7 +77,7 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
 function banner(config: Config, roles: EntryRoles, service: Service, sandbox: Sandbox | undefined, privateRedis: PrivateRedis | undefined): string {
   const lines: string[] = [''];
   const what = roles.api && roles.workers ? 'API + workers' : roles.api ? 'API' : 'workers';
-  lines.push(`klaviyo-relay ${what} running`);
+  lines.push(`klaviyo-relay ${what} running (pid ${process.pid})`);
   if (service.url) lines.push(`  listening on ${service.url}`);
   lines.push(`  redis: ${config.redisUrl}${privateRedis ? ` (private redis-server started here, pid ${privateRedis.pid}, data in ./.data/redis)` : ''}`);
   const k = config.klaviyo;

@@ -1,0 +1,55 @@
+/**
+ * The README's quick start, for real: `npm start` as a child process in sandbox mode, one curl,
+ * the event arrives in the built-in sandbox; SIGTERM stops it with exit code 0.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteKeys, uniquePrefix } from '../support/redis.ts';
+import { eventually } from '../support/wait.ts';
+
+const prefix = uniquePrefix('npm-start');
+afterAll(async () => {
+  await deleteKeys(`${prefix}:*`);
+});
+
+describe('npm start (sandbox mode)', () => {
+  it('delivers one curl-posted event end to end, then exits 0 on SIGTERM', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn' };
+    for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
+    const child = spawn('npm', ['start', '--silent'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await eventually(() => /listening on (http:\/\/\S+)/.exec(output)?.[1], 30_000);
+      expect(output).toContain('SANDBOX MODE');
+
+      const { stdout } = await promisify(execFile)('curl', [
+        '-s', '-X', 'POST', `${url}/v1/events`,
+        '-H', 'Authorization: Bearer dev-key',
+        '-H', 'Content-Type: application/json',
+        '-d', '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}',
+      ]);
+      expect(JSON.parse(stdout)).toEqual({ accepted: 1, ids: ['order-1001'], duplicates: 0 });
+
+      const received = await eventually(async () => {
+        const r = (await (await fetch(`${url}/sandbox/events`)).json()) as { count: number; events: { metric: string; value: number; profile: { email: string } }[] };
+        return r.count > 0 && r;
+      }, 15_000);
+      expect(received.count).toBe(1);
+      expect(received.events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, profile: { email: 'ada@example.com' } });
+
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+    } finally {
+      // SIGTERM the service process itself (as an orchestrator would); npm then exits with its code.
+      const pid = Number(/running \(pid (\d+)\)/.exec(output)?.[1]);
+      if (pid) process.kill(pid, 'SIGTERM');
+      else child.kill('SIGKILL');
+    }
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
+    expect(code, output).toBe(0);
+  }, 60_000);
+});
