@@ -6,7 +6,7 @@
  *   /__sim/…         its own control API (state, requests, stats, faults, reset)
  * keeping every account's state in memory. See api-pipeline.ts for the order of checks.
  */
-import { Hono } from 'hono';
+import { Hono, type Context, type Next } from 'hono';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
 import { handleApiRequest, type SimCore } from './api-pipeline.ts';
 import { ConnectionRegistry, connectionRoutes, type ConnectionControl } from './connections.ts';
@@ -95,6 +95,25 @@ class SimulatorImpl implements Simulator, SimCore {
     const app = new Hono();
     app.all('/klaviyo/*', (c) => handleApiRequest(this, c.req.raw, 'gateway'));
     app.all('/api/*', (c) => handleApiRequest(this, c.req.raw, 'direct'));
+    // Connection API calls are recorded too (mode 'connections'), but use no gateway quota:
+    // Maton documents the 10 req/s limit for the gateway only.
+    const recordConnections = async (c: Context, next: Next): Promise<void> => {
+      const at = this.options.now();
+      await next();
+      const url = new URL(c.req.url);
+      this.log.add({
+        at,
+        method: c.req.method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries(c.req.raw.headers),
+        mode: 'connections',
+        status: c.res.status,
+        durationMs: this.options.now() - at,
+      });
+      this.counters.note('connections', c.res.status);
+    };
+    app.use('/connections/*', recordConnections);
     app.route('/connections', connectionRoutes(this.connections, (h) => this.authorizeGateway(h)));
     app.route('/__sim', controlRoutes(this));
     app.get('/', (c) =>
@@ -150,9 +169,11 @@ class SimulatorImpl implements Simulator, SimCore {
   scheduleJob(account: SimAccount, job: BulkImportJob): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      // With a fake clock the due time may not have come; settleJobs checks on the next request.
       this.settleJobs(account);
-    }, Math.max(0, job.dueAt - this.options.now()));
+      // A timer may fire a little early against the clock (or a fake clock may lag): try again
+      // after the remaining delay. Requests and state reads also settle due jobs.
+      if (job.pending !== null) this.scheduleJob(account, job);
+    }, Math.max(1, job.dueAt - this.options.now()));
     timer.unref();
     this.timers.add(timer);
   }
@@ -181,7 +202,7 @@ class SimulatorImpl implements Simulator, SimCore {
   }
 
   eventsFor(accountId: string, filter: EventFilter = {}): SimEvent[] {
-    const account = this.state.accounts.get(accountId);
+    const account = this.account(accountId);
     if (!account) return [];
     let profileId = filter.profileId;
     if (filter.email !== undefined) {
@@ -198,7 +219,7 @@ class SimulatorImpl implements Simulator, SimCore {
   }
 
   profileByEmail(accountId: string, email: string): SimProfile | undefined {
-    const account = this.state.accounts.get(accountId);
+    const account = this.account(accountId);
     return account ? findBy(account, 'email', email) : undefined;
   }
 

@@ -80,3 +80,20 @@ describe('Maton connection API stand-in', () => {
     expect((await ctl(srv.url, 'right')('/connections', { method: 'POST', body: {} })).status).toBe(400);
   });
 });
+
+describe('connection API bookkeeping', () => {
+  it('records connection API calls without using gateway quota', async () => {
+    const clock = fakeClock();
+    srv = await startSimulator({ port: 0, now: clock.now, limits: { gatewayPerSecond: 1 } });
+    const api = ctl(srv.url);
+    for (let i = 0; i < 3; i++) expect((await api('/connections')).status).toBe(200);
+    expect((await gateway(srv.url, { key: 'maton-key', connection: 'c' })('/api/events', { body: eventBody() })).status).toBe(202);
+    const recorded = srv.sim.requests({ mode: 'connections' });
+    expect(recorded.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['GET', '/connections', 200],
+      ['GET', '/connections', 200],
+      ['GET', '/connections', 200],
+    ]);
+    expect(srv.sim.stats().requests.byEndpoint['connections']).toEqual({ '200': 3 });
+  });
+});
