@@ -2,7 +2,11 @@
  * Extracts the subset of Klaviyo's OpenAPI spec this project uses into
  * `src/klaviyo/openapi/operations.json`, and copies the spec's MIT licence beside it.
  *
- *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]
+ *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write)
+ *   npx tsx scripts/extract-openapi.ts --check [path-to-stable.json]   (exit 1 if the committed file differs)
+ *
+ * `npm run openapi:check` runs the check against ../shared/reference. It is a development tool,
+ * not a test: a clean checkout elsewhere has no copy of the 3 MB spec, only the extracted subset.
  *
  * Source: https://github.com/klaviyo/openapi `openapi/stable.json`, revision 2026-07-15 (MIT).
  * For every operation we call we keep its method, path, `x-klaviyo-ratelimit` and request-body
@@ -45,7 +49,10 @@ type JsonObject = { [k: string]: Json };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const specPath = resolve(process.cwd(), process.argv[2] ?? resolve(root, '../shared/reference/klaviyo-openapi-stable.json'));
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const specArg = args.find((a) => a !== '--check');
+const specPath = resolve(process.cwd(), specArg ?? resolve(root, '../shared/reference/klaviyo-openapi-stable.json'));
 const outDir = resolve(root, 'src/klaviyo/openapi');
 
 const spec = JSON.parse(readFileSync(specPath, 'utf8')) as JsonObject;
@@ -145,8 +152,18 @@ const output = {
   components: { schemas: componentSchemas },
 };
 
+const text = JSON.stringify(sorted(output as unknown as Json), null, 2) + '\n';
+if (check) {
+  const committed = readFileSync(resolve(outDir, 'operations.json'), 'utf8');
+  if (committed !== text) {
+    console.error(`src/klaviyo/openapi/operations.json differs from what ${specPath} gives: re-run npx tsx scripts/extract-openapi.ts`);
+    process.exit(1);
+  }
+  console.log(`operations.json matches ${specPath}`);
+  process.exit(0);
+}
 mkdirSync(outDir, { recursive: true });
-writeFileSync(resolve(outDir, 'operations.json'), JSON.stringify(sorted(output as unknown as Json), null, 2) + '\n');
+writeFileSync(resolve(outDir, 'operations.json'), text);
 
 const licence = readFileSync(resolve(dirname(specPath), 'klaviyo-openapi-LICENSE'), 'utf8');
 writeFileSync(
