@@ -18,8 +18,9 @@ console.log(`Klaviyo + Maton gateway simulator listening on ${url}
   direct mode:   ${url}/api/...           Authorization: Klaviyo-API-Key pk_<anything>
   connections:   ${url}/connections
   control:       ${url}/__sim/state  /__sim/requests  /__sim/stats  /__sim/faults  POST /__sim/reset
-Point the relay at it by setting its Maton gateway base URL to ${url}/klaviyo
-(and the Maton connection API URL to ${url}), or its Klaviyo base URL to ${url} in direct mode.`);
+Point the relay at it:
+  gateway mode:  MATON_API_KEY=any MATON_GATEWAY_URL=${url} MATON_CONNECTION_ID=c1 RELAY_API_KEYS=<key> npm start
+  direct mode:   KLAVIYO_API_KEY=pk_any KLAVIYO_BASE_URL=${url} RELAY_API_KEYS=<key> npm start`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
