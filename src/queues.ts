@@ -12,8 +12,9 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventInput } from './model/event.ts';
+import type { ProfileOp } from './model/profile-op.ts';
 
-export const JOB_KINDS = ['events'] as const;
+export const JOB_KINDS = ['events', 'profiles'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const MAX_ITEMS_PER_JOB = 100;
@@ -59,6 +60,30 @@ export interface EventsJobData {
   readonly items: EventItem[];
   /** Items Klaviyo rejected for good, with its error: dead letters inside the job. */
   readonly dead?: DeadItem<EventItem>[];
+}
+
+/** A profile operation with its place in the per-profile order (src/profile-order.ts). */
+export interface ProfileItem {
+  readonly k: string;
+  readonly id: string;
+  /** Per-profile ordering key: a hash of the profile's primary identifier. */
+  readonly pk: string;
+  /** Position in the lane's order of arrival; set when enqueued. */
+  seq: number;
+  /** The member of the profile's pending set that stands for this item. */
+  m?: string;
+  readonly o: ProfileOp;
+}
+
+export interface ProfilesJobData {
+  readonly v: 1;
+  readonly src: string;
+  readonly lane: string;
+  readonly at: number;
+  readonly items: ProfileItem[];
+  readonly dead?: DeadItem<ProfileItem>[];
+  /** How many times items were put back to wait for an earlier operation on the same profile. */
+  readonly waits?: number;
 }
 
 export interface JobPolicy {

@@ -28,18 +28,32 @@ export interface EnqueueResult {
   readonly jobIds: readonly string[];
 }
 
+export interface PlannedJob<I> {
+  readonly jobId: string;
+  readonly items: I[];
+}
+
+export interface EnqueueOptions<I> {
+  /**
+   * Runs after dedupe and before the jobs are added, with the job each new item will be in
+   * (e.g. to give profile operations their place in the per-profile order).
+   */
+  readonly prepare?: (jobs: readonly PlannedJob<I>[]) => Promise<void>;
+}
+
 export interface Enqueuer {
   enqueue<I extends EnqueueItem>(
     kind: JobKind,
     lane: string,
     items: readonly I[],
     makeData: (items: I[]) => object,
+    opts?: EnqueueOptions<I>,
   ): Promise<EnqueueResult>;
 }
 
 export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number): Enqueuer {
   return {
-    async enqueue(kind, lane, items, makeData) {
+    async enqueue(kind, lane, items, makeData, opts) {
       // The same id twice in one request is one item.
       const unique = new Map<string, (typeof items)[number]>();
       for (const it of items) if (!unique.has(it.k)) unique.set(it.k, it);
@@ -54,16 +68,14 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
       if (fresh.length === 0) return { enqueued: 0, duplicates, jobIds: [] };
 
       const queue = queues.get(kind, lane);
-      const jobs: { name: string; data: object; opts: { jobId: string } }[] = [];
-      const keysByJob: [string, string[]][] = [];
+      const planned: PlannedJob<(typeof fresh)[number]>[] = [];
       for (let i = 0; i < fresh.length; i += MAX_ITEMS_PER_JOB) {
         const chunk = fresh.slice(i, i + MAX_ITEMS_PER_JOB);
-        const keys = chunk.map((it) => it.k);
-        const jobId = jobIdForItems(kind, keys);
-        jobs.push({ name: kind, data: makeData(chunk), opts: { jobId } });
-        keysByJob.push([jobId, keys]);
+        planned.push({ jobId: jobIdForItems(kind, chunk.map((it) => it.k)), items: chunk });
       }
-      await queue.addBulk(jobs);
+      await opts?.prepare?.(planned);
+      await queue.addBulk(planned.map((p) => ({ name: kind, data: makeData(p.items), opts: { jobId: p.jobId } })));
+      const keysByJob: [string, string[]][] = planned.map((p) => [p.jobId, p.items.map((it) => it.k)]);
 
       if (dedupTtlMs > 0) {
         const pipe = redis.pipeline();

@@ -1,0 +1,36 @@
+/**
+ * The profile operations the workers carry out, whatever route or rule they came from.
+ */
+import type { ProfileUpsertInput } from './profile-ops.ts';
+
+/** Identifies a profile: any of Klaviyo's identifiers, or Klaviyo's own profile id (`kid`) when we know it. */
+export interface ProfileRef {
+  readonly email?: string;
+  readonly phone_number?: string;
+  readonly external_id?: string;
+  readonly anonymous_id?: string;
+  readonly kid?: string;
+}
+
+export type Channel = 'email' | 'sms';
+
+export type ProfileOp =
+  | { readonly op: 'upsert'; readonly profile: Omit<ProfileUpsertInput, 'lists' | 'id'> & { readonly kid?: string } }
+  | { readonly op: 'list-add' | 'list-remove'; readonly listId: string; readonly member: ProfileRef }
+  | { readonly op: 'subscribe'; readonly listId: string | null; readonly member: ProfileRef; readonly channels: readonly Channel[]; readonly source?: string }
+  | { readonly op: 'unsubscribe'; readonly listId: string | null; readonly member: ProfileRef; readonly channels: readonly Channel[]; readonly source?: string };
+
+const IDENTIFIER_ORDER = ['email', 'phone_number', 'external_id', 'anonymous_id', 'kid'] as const;
+
+/** The identifier a profile is ordered and cached by: the first present of email, phone, external id, anonymous id, Klaviyo id. */
+export function primaryIdentifier(ref: ProfileRef): { field: (typeof IDENTIFIER_ORDER)[number]; value: string } | undefined {
+  for (const field of IDENTIFIER_ORDER) {
+    const v = ref[field];
+    if (typeof v === 'string' && v !== '') return { field, value: field === 'email' ? v.trim().toLowerCase() : v.trim() };
+  }
+  return undefined;
+}
+
+export function refOf(op: ProfileOp): ProfileRef {
+  return op.op === 'upsert' ? op.profile : op.member;
+}

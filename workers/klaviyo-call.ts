@@ -1,0 +1,124 @@
+/**
+ * The two ways workers call Klaviyo, shared by every job kind:
+ *
+ * - `call`: one request, with the governor told about the rate-limit headers it saw;
+ * - `sendIsolating`: one bulk request for many items, with per-item outcomes. A bulk 400 rejects
+ *   the whole request and applies nothing (Klaviyo's bulk operations are all-or-nothing), so the
+ *   items the error's `source.pointer`s name are rejected and the rest are handed back
+ *   (`REQUEUE`) to go out in the next batch; when no pointer names an item, the batch is split in
+ *   halves until the bad items are isolated. A 429 hands every item back: the governor holds the
+ *   lane for Retry-After.
+ */
+import type { z } from 'zod';
+import type { EndpointName } from '../src/klaviyo/endpoints.ts';
+import type { KlaviyoClient, KlaviyoResponse, RequestOptions } from '../src/klaviyo/client.ts';
+import { KlaviyoApiError } from '../src/errors.ts';
+import type { QuotaScope } from '../src/lanes.ts';
+import type { Logger } from '../src/log.ts';
+import { REQUEUE, type SendResult } from './batcher.ts';
+import type { QuotaGovernor } from './quota-governor.ts';
+import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
+
+export interface CallDeps {
+  readonly client: KlaviyoClient;
+  readonly governor: QuotaGovernor;
+  readonly scope: QuotaScope;
+  readonly log: Logger;
+  readonly onCall?: (endpoint: EndpointName, status: number, items: number, ms: number) => void;
+}
+
+export async function call<S extends z.ZodType | undefined = undefined>(
+  deps: CallDeps,
+  opts: RequestOptions<S>,
+  items = 1,
+): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
+  const started = performance.now();
+  try {
+    const res = await deps.client.request(opts);
+    deps.onCall?.(opts.endpoint, res.status, items, performance.now() - started);
+    if (res.rateLimit.remaining === 0) await deps.governor.observe(deps.scope, opts.endpoint, { ...res.rateLimit, status: res.status });
+    return res;
+  } catch (err) {
+    if (err instanceof KlaviyoApiError) {
+      deps.onCall?.(opts.endpoint, err.status, items, performance.now() - started);
+      if (err.status === 429) await deps.governor.observe(deps.scope, opts.endpoint, { retryAfterMs: err.retryAfterMs, status: 429, origin: err.origin });
+    }
+    throw err;
+  }
+}
+
+export interface BulkRequest {
+  readonly endpoint: EndpointName;
+  readonly pathParams?: Readonly<Record<string, string>>;
+  readonly body: unknown;
+  /** Which input items an error's `source.pointer` blames; undefined when it names none. */
+  readonly blame: (pointer: string | undefined) => readonly number[] | undefined;
+}
+
+/**
+ * Sends `items` as one bulk request built by `build`. `tokenHeld`: the batcher already took this
+ * request's quota token; the halves of a split take their own.
+ */
+export async function sendIsolating<I>(
+  deps: CallDeps,
+  items: readonly I[],
+  build: (items: readonly I[]) => BulkRequest,
+  tokenHeld: boolean,
+): Promise<SendResult<ItemOutcome>[]> {
+  const req = build(items);
+  if (!tokenHeld) await deps.governor.take(deps.scope, req.endpoint);
+  try {
+    await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: req.body }, items.length);
+    return items.map(() => DELIVERED);
+  } catch (err) {
+    if (classify(err) === 'rate-limited') return items.map((): SendResult<ItemOutcome> => REQUEUE);
+    if (!(err instanceof KlaviyoApiError) || err.status !== 400) return items.map(() => outcomeOf(err));
+
+    const blamed = new Map<number, (typeof err.errors)[number]>();
+    let allNamed = err.errors.length > 0;
+    for (const e of err.errors) {
+      const idx = req.blame(e.source?.pointer);
+      if (!idx) allNamed = false;
+      else for (const i of idx) if (!blamed.has(i)) blamed.set(i, e);
+    }
+    if (allNamed && blamed.size > 0) {
+      deps.log.warn({ endpoint: req.endpoint, rejected: blamed.size, of: items.length }, 'Klaviyo rejected items of a bulk request; re-sending the rest');
+      return items.map((_, i) => {
+        const e = blamed.get(i);
+        return e ? { kind: 'rejected', error: toItemError(err, e) } : REQUEUE;
+      });
+    }
+    if (items.length === 1) return [{ kind: 'rejected', error: toItemError(err, err.errors[0]) }];
+    const mid = Math.ceil(items.length / 2);
+    const left = await sendIsolating(deps, items.slice(0, mid), build, false);
+    const right = await sendIsolating(deps, items.slice(mid), build, false);
+    return [...left, ...right];
+  }
+}
+
+/** For bodies whose items sit at `<prefix>/<index>`: the index a pointer names. */
+export function blameByIndex(prefix: string): (pointer: string | undefined) => number[] | undefined {
+  const re = new RegExp(`^${prefix.replace(/[/\-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`);
+  return (pointer) => {
+    const m = pointer ? re.exec(pointer) : null;
+    return m ? [Number(m[1])] : undefined;
+  };
+}
+
+/** Two jobs may carry the same item (a resend racing its original): send each key once, give every copy its outcome. */
+export async function sendDistinct<I>(items: readonly I[], key: (item: I) => string, send: (distinct: I[]) => Promise<SendResult<ItemOutcome>[]>): Promise<SendResult<ItemOutcome>[]> {
+  const first = new Map<string, number>();
+  const distinct: I[] = [];
+  const slot = items.map((it) => {
+    const k = key(it);
+    let i = first.get(k);
+    if (i === undefined) {
+      i = distinct.length;
+      first.set(k, i);
+      distinct.push(it);
+    }
+    return i;
+  });
+  const results = await send(distinct);
+  return slot.map((i) => results[i]!);
+}
