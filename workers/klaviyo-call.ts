@@ -122,3 +122,22 @@ export async function sendDistinct<I>(items: readonly I[], key: (item: I) => str
   const results = await send(distinct);
   return slot.map((i) => results[i]!);
 }
+
+/**
+ * One call that waits for quota first and, on a 429, waits out Retry-After (the governor now
+ * holds the lane) and tries again: a throttled call never costs the job an attempt. Other
+ * errors are thrown for the caller to classify.
+ */
+export async function callWithQuota<S extends z.ZodType | undefined = undefined>(
+  deps: CallDeps,
+  opts: RequestOptions<S>,
+): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
+  for (;;) {
+    await deps.governor.take(deps.scope, opts.endpoint, opts.signal);
+    try {
+      return await call(deps, opts);
+    } catch (err) {
+      if (classify(err) !== 'rate-limited') throw err;
+    }
+  }
+}

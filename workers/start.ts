@@ -10,10 +10,14 @@ import type { Redis } from 'ioredis';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
-import { queueName, type EventsJobData } from '../src/queues.ts';
+import { createProfileOrder } from '../src/profile-order.ts';
+import { queueName, Queues, type EventsJobData, type ProfilesJobData } from '../src/queues.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
+import { createIdCache } from './profiles/id-cache.ts';
+import { createProfileDispatcher } from './profiles/dispatcher.ts';
+import { profilesProcessor } from './profiles/processor.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
 import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
 import type { SettleResult } from './settle.ts';
@@ -44,33 +48,54 @@ const MIN_CONCURRENCY = 8;
 
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
   const workers: Worker[] = [];
-  const batchers: EventBatcher[] = [];
+  const drains: (() => Promise<void>)[] = [];
 
-  for (const lane of deps.lanes) {
-    const log = deps.log.child({ lane: lane.name });
-    const client = createKlaviyoClient(lane.target, deps.fetch);
-    const sender = eventSender({ client, governor: deps.governor, scope: lane.scope, log });
-    const batcher: EventBatcher = new Batcher({
-      ...sender,
-      lingerMs: deps.lingerMs,
-      maxInFlight: 8,
-      onError: (err) => log.warn({ err }, 'event batcher: retrying after an error'),
-    });
-    batchers.push(batcher);
+  const queues = new Queues(deps.connection, deps.prefix, { attempts: 1, keepCompletedS: 0 }); // for key names only
+  const order = createProfileOrder(deps.connection, queues);
+  const idCache = createIdCache(deps.connection, deps.prefix);
+  const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-    const worker = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher), {
-      connection: deps.connection,
-      prefix: deps.prefix,
-      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
-      settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, deps.backoff) },
-    });
-    adaptConcurrency(worker, deps.concurrency);
+  function watch(worker: Worker, log: Logger): Worker {
     worker.on('failed', (job, err) => {
+      if (err.name === 'DelayedError') return;
       const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
       log[final ? 'warn' : 'info']({ jobId: job?.id, queue: worker.name, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed: dead letter' : 'job will be retried');
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
     workers.push(worker);
+    return worker;
+  }
+
+  for (const lane of deps.lanes) {
+    const log = deps.log.child({ lane: lane.name });
+    const callDeps = { client: createKlaviyoClient(lane.target, deps.fetch), governor: deps.governor, scope: lane.scope, log };
+
+    const batcher: EventBatcher = new Batcher({
+      ...eventSender(callDeps),
+      lingerMs: deps.lingerMs,
+      maxInFlight: 8,
+      onError: (err) => log.warn({ err }, 'event batcher: retrying after an error'),
+    });
+    drains.push(() => batcher.drain());
+    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher), {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
+      settings,
+    });
+    adaptConcurrency(events, deps.concurrency);
+    watch(events, log);
+
+    const dispatcher = createProfileDispatcher(callDeps, idCache, lane.name, deps.lingerMs);
+    drains.push(() => dispatcher.drain());
+    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order), {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
+      settings,
+    });
+    adaptConcurrency(profiles, deps.concurrency);
+    watch(profiles, log);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
@@ -82,7 +107,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       closing = true;
       const closed = Promise.all(workers.map((w) => w.close()));
       // Lingering items would hold their jobs open: send them now.
-      void Promise.all(batchers.map((b) => b.drain()));
+      void Promise.all(drains.map((d) => d()));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         closed.then(() => false),
@@ -98,7 +123,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
 }
 
 /** Keeps about TARGET_ITEMS_IN_FLIGHT items active, whatever the number of items per job. */
-function adaptConcurrency(worker: Worker<EventsJobData>, max: number): void {
+function adaptConcurrency<D extends { items: readonly unknown[] }>(worker: Worker<D, SettleResult>, max: number): void {
   let avgItems = 1;
   worker.on('active', (job) => {
     avgItems = avgItems * 0.9 + Math.max(1, job.data.items.length) * 0.1;

@@ -4,17 +4,20 @@
  */
 import { Hono } from 'hono';
 import type { Logger } from '../log.ts';
-import type { Enqueuer } from '../ingest/enqueue.ts';
+import type { Ingest } from '../ingest/ingest.ts';
 import type { SourceRegistry } from '../sources.ts';
 import { bearerAuth, type AuthEnv } from './middleware/bearer-auth.ts';
 import { jsonBody, type JsonBodyEnv } from './middleware/json-body.ts';
 import { eventsRoutes } from './routes/events.ts';
+import { listsRoutes } from './routes/lists.ts';
+import { ordersRoutes } from './routes/orders.ts';
+import { profilesRoutes } from './routes/profiles.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jsonError } from './errors.ts';
 
 export interface AppDeps {
   readonly sources: SourceRegistry;
-  readonly enqueuer: Enqueuer;
+  readonly ingest: Ingest;
   readonly maxBodyBytes: number;
   readonly log: Logger;
   /** Named checks for /readyz; every one must be true. */
@@ -23,13 +26,16 @@ export interface AppDeps {
   readonly sandboxView?: Hono;
 }
 
+/** What /v1 routes find in their context: the authenticated source and the parsed body. */
+export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] };
+
 export function createApp(deps: AppDeps) {
   const app = new Hono();
 
   app.route('/', healthRoutes(deps));
 
-  const v1 = new Hono<{ Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] }>();
-  const readBody = jsonBody<{ Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] }>(deps.maxBodyBytes);
+  const v1 = new Hono<V1Env>();
+  const readBody = jsonBody<V1Env>(deps.maxBodyBytes);
   v1.use('*', bearerAuth(deps.sources));
   v1.use('*', async function writesHaveJsonBodies(c, next) {
     // Every v1 write carries a JSON body; reading it once here keeps each route about its fields.
@@ -37,6 +43,9 @@ export function createApp(deps: AppDeps) {
     return readBody(c, next);
   });
   v1.route('/events', eventsRoutes(deps));
+  v1.route('/profiles', profilesRoutes(deps));
+  v1.route('/lists', listsRoutes(deps));
+  v1.route('/orders', ordersRoutes(deps));
   app.route('/v1', v1);
   if (deps.sandboxView) app.route('/sandbox', deps.sandboxView);
 

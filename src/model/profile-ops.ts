@@ -7,20 +7,22 @@
  */
 import { z } from 'zod';
 import { KLAVIYO_ID } from '../klaviyo/endpoints.ts';
-import { AttributeFields, IdentifierFields, requireIdentifier } from './profile.ts';
+import { AttributeFields, IdentifierFields, requireLookupIdentifier } from './profile.ts';
+
+const { anonymous_id: _anonymous, ...LookupIdentifierFields } = IdentifierFields;
 
 export const ListIdSchema = z.string().regex(KLAVIYO_ID, 'must be a Klaviyo list id (letters, digits, - and _ only)');
 
 export const ProfileUpsertSchema = z
   .object({
     id: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-    ...IdentifierFields,
+    ...LookupIdentifierFields,
     ...AttributeFields,
     /** Lists to add the profile to, after the upsert. */
     lists: z.array(ListIdSchema).max(20, 'at most 20 lists per profile').optional(),
   })
   .strict()
-  .superRefine(requireIdentifier);
+  .superRefine(requireLookupIdentifier);
 
 export type ProfileUpsertInput = z.infer<typeof ProfileUpsertSchema>;
 
@@ -31,13 +33,13 @@ export const ProfilesBatchSchema = z
   .strict();
 
 /** Who a list operation is about: identifiers only. */
-export const MemberSchema = z.object({ ...IdentifierFields }).strict().superRefine(requireIdentifier);
+export const MemberSchema = z.object({ ...LookupIdentifierFields }).strict().superRefine(requireLookupIdentifier);
 export type MemberInput = z.infer<typeof MemberSchema>;
 
 export const ConsentSchema = z
   .object({ email: z.boolean().optional(), sms: z.boolean().optional() })
   .strict()
-  .refine((c) => c.email !== undefined || c.sms !== undefined, 'must name at least one channel: email or sms');
+  .refine((c) => c.email === true || c.sms === true, 'must set at least one channel to true: email or sms');
 
 export const ListMembersSchema = z
   .object({

@@ -69,12 +69,22 @@ export const AttributeFields = {
 };
 
 export function requireIdentifier(p: Partial<Record<ProfileIdentifier, unknown>>, ctx: z.RefinementCtx): void {
-  if (!PROFILE_IDENTIFIERS.some((k) => typeof p[k] === 'string')) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `needs at least one identifier: ${PROFILE_IDENTIFIERS.join(', ')}`,
-      path: [],
-    });
+  requireOneOf(PROFILE_IDENTIFIERS, p, ctx);
+}
+
+/**
+ * Identifiers Klaviyo's profile-import and profile filters accept. `anonymous_id` is not among
+ * them (OpenAPI ProfileUpsertQuery), so routes that upsert or look up profiles require one of these.
+ */
+export const LOOKUP_IDENTIFIERS = ['email', 'phone_number', 'external_id'] as const;
+
+export function requireLookupIdentifier(p: Partial<Record<ProfileIdentifier, unknown>>, ctx: z.RefinementCtx): void {
+  requireOneOf(LOOKUP_IDENTIFIERS, p, ctx);
+}
+
+function requireOneOf(fields: readonly ProfileIdentifier[], p: Partial<Record<ProfileIdentifier, unknown>>, ctx: z.RefinementCtx): void {
+  if (!fields.some((k) => typeof p[k] === 'string')) {
+    ctx.addIssue({ code: 'custom', message: `needs at least one identifier: ${fields.join(', ')}`, path: [] });
   }
 }
 

@@ -8,7 +8,7 @@ import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
-import { createEnqueuer } from '../ingest/enqueue.ts';
+import { createIngest } from '../ingest/ingest.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
 import { defaultLane, type Lane } from '../lanes.ts';
 import type { Logger } from '../log.ts';
@@ -70,7 +70,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (apiRedis) {
     const app = createApp({
       sources,
-      enqueuer: createEnqueuer(apiRedis, queues, config.ingest.dedupTtlMs),
+      ingest: createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
       maxBodyBytes: config.ingest.maxBodyBytes,
       log,
       readiness: async () => {

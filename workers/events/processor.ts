@@ -10,6 +10,6 @@ export type EventBatcher = Batcher<EventItem, ItemOutcome, 'create_event' | 'bul
 export function eventsProcessor(batcher: EventBatcher) {
   return async function processEvents(job: Job<EventsJobData>): Promise<SettleResult> {
     const outcomes = await Promise.all(job.data.items.map((item) => batcher.submit(item)));
-    return settle(job, outcomes);
+    return settle(job, job.data.items, outcomes);
   };
 }

@@ -7,54 +7,27 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import { EventSchema, EventsBatchSchema, type EventInput } from '../../model/event.ts';
+import { EventSchema, MAX_EVENTS_PER_REQUEST } from '../../model/event.ts';
 import { itemKey } from '../../model/ids.ts';
-import type { EventItem, EventsJobData } from '../../queues.ts';
-import type { AuthEnv } from '../middleware/bearer-auth.ts';
-import type { JsonBodyEnv } from '../middleware/json-body.ts';
-import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';
-import type { AppDeps } from '../app.ts';
+import type { EventItem } from '../../queues.ts';
+import type { AppDeps, V1Env } from '../app.ts';
+import { jsonError } from '../errors.ts';
 import { enqueueOr503 } from '../enqueue-or-503.ts';
-
-type Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] };
+import { parseSingleOrBatch } from '../parse-batch.ts';
 
 export function eventsRoutes(deps: AppDeps) {
-  const app = new Hono<Env>();
+  const app = new Hono<V1Env>();
 
   app.post('/', async (c) => {
-    const body = c.get('body');
+    const parsed = parseSingleOrBatch(c.get('body'), 'events', EventSchema, MAX_EVENTS_PER_REQUEST);
+    if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
-
-    const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body;
-    let raw: unknown[];
-    if (isBatch) {
-      const batch = EventsBatchSchema.safeParse(body);
-      if (!batch.success) return jsonError(c, 400, 'validation_failed', 'The request body is not valid', zodIssues(batch.error));
-      raw = batch.data.events;
-    } else {
-      raw = [body];
-    }
-
-    const issues: FieldIssue[] = [];
-    const events: EventInput[] = [];
-    raw.forEach((item, i) => {
-      const parsed = EventSchema.safeParse(item);
-      if (parsed.success) events.push(parsed.data);
-      else issues.push(...(isBatch ? zodIssues(parsed.error, ['events', i], i) : zodIssues(parsed.error)));
-    });
-    if (issues.length > 0) {
-      const bad = new Set(issues.map((x) => x.index)).size;
-      const message = isBatch ? `${bad} of ${raw.length} events are not valid; nothing was accepted` : 'The event is not valid';
-      return jsonError(c, 400, 'validation_failed', message, issues);
-    }
-
-    const items: EventItem[] = events.map((e) => {
+    const items: EventItem[] = parsed.items.map((e) => {
       const id = e.id ?? randomUUID();
       return { k: itemKey(source.id, id), id, e: { ...e, id } };
     });
-    const at = Date.now();
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.enqueuer.enqueue('events', source.lane, items, (chunk): EventsJobData => ({ v: 1, src: source.id, lane: source.lane, at, items: chunk }));
+      const result = await deps.ingest.events(source, items);
       return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates }, 202);
     });
   });

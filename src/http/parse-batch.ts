@@ -1,0 +1,36 @@
+/**
+ * Request bodies that carry one item, or `{"<plural>": [...]}` with several. Every item is
+ * validated; one bad item fails the request with every problem named (field and index), so a
+ * request is accepted whole or not at all.
+ */
+import { z } from 'zod';
+import { zodIssues, type FieldIssue } from './errors.ts';
+
+export type Parsed<T> = { ok: true; items: T[]; isBatch: boolean } | { ok: false; issues: FieldIssue[]; message: string };
+
+export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: string, schema: S, max: number): Parsed<z.infer<S>> {
+  const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && plural in body;
+  let raw: unknown[];
+  if (isBatch) {
+    const batch = z
+      .object({ [plural]: z.array(z.unknown()).min(1, `must contain at least one item`).max(max, `must contain at most ${max} items`) })
+      .strict()
+      .safeParse(body);
+    if (!batch.success) return { ok: false, issues: zodIssues(batch.error), message: 'The request body is not valid' };
+    raw = batch.data[plural] as unknown[];
+  } else {
+    raw = [body];
+  }
+  const issues: FieldIssue[] = [];
+  const items: z.infer<S>[] = [];
+  raw.forEach((item, i) => {
+    const parsed = schema.safeParse(item);
+    if (parsed.success) items.push(parsed.data);
+    else issues.push(...(isBatch ? zodIssues(parsed.error, [plural, i], i) : zodIssues(parsed.error)));
+  });
+  if (issues.length > 0) {
+    const bad = new Set(issues.map((x) => x.index)).size;
+    return { ok: false, issues, message: isBatch ? `${bad} of ${raw.length} ${plural} are not valid; nothing was accepted` : 'The request body is not valid' };
+  }
+  return { ok: true, items, isBatch };
+}

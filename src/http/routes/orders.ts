@@ -1,0 +1,39 @@
+/**
+ * POST /v1/orders — one order, or {"orders": [...]} with up to 100. Each becomes "Placed Order",
+ * one "Ordered Product" per line and, for a fulfilled/cancelled/refunded status, that event
+ * (src/model/order-events.ts). Posting the same order again with a new status adds only the
+ * status event: the others are recognised as already accepted.
+ */
+import { Hono } from 'hono';
+import { itemKey } from '../../model/ids.ts';
+import { OrderSchema } from '../../model/order.ts';
+import { orderEvents } from '../../model/order-events.ts';
+import type { EventItem } from '../../queues.ts';
+import type { AppDeps, V1Env } from '../app.ts';
+import { jsonError } from '../errors.ts';
+import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { parseSingleOrBatch } from '../parse-batch.ts';
+
+export const MAX_ORDERS_PER_REQUEST = 100;
+
+export function ordersRoutes(deps: AppDeps) {
+  const app = new Hono<V1Env>();
+
+  app.post('/', async (c) => {
+    const parsed = parseSingleOrBatch(c.get('body'), 'orders', OrderSchema, MAX_ORDERS_PER_REQUEST);
+    if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
+    const source = c.get('source');
+    const items: EventItem[] = parsed.items.flatMap((order) =>
+      orderEvents(order).map(({ suffix, event }) => {
+        const id = `${order.id}#${suffix}`;
+        return { k: itemKey(source.id, order.id, suffix), id, e: { ...event, id } };
+      }),
+    );
+    return enqueueOr503(c, deps, async () => {
+      const result = await deps.ingest.events(source, items);
+      return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates }, 202);
+    });
+  });
+
+  return app;
+}

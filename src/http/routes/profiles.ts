@@ -1,0 +1,42 @@
+/**
+ * POST /v1/profiles — upsert one profile, or {"profiles": [...]} with up to 1,000. A field set
+ * to null clears it, an omitted one is left alone (Klaviyo's profile-import semantics).
+ * Optional "lists" adds the profile to those lists after the upsert (per-profile order).
+ *
+ * `id` identifies this update (not the person): the same id from the same key is applied once.
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { itemKey } from '../../model/ids.ts';
+import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-ops.ts';
+import type { NewProfileOp } from '../../ingest/ingest.ts';
+import type { AppDeps, V1Env } from '../app.ts';
+import { jsonError } from '../errors.ts';
+import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { parseSingleOrBatch } from '../parse-batch.ts';
+
+export function profilesRoutes(deps: AppDeps) {
+  const app = new Hono<V1Env>();
+
+  app.post('/', async (c) => {
+    const parsed = parseSingleOrBatch(c.get('body'), 'profiles', ProfileUpsertSchema, MAX_PROFILES_PER_REQUEST);
+    if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
+    const source = c.get('source');
+    const ids: string[] = [];
+    const ops: NewProfileOp[] = [];
+    for (const p of parsed.items) {
+      const { id: given, lists, ...profile } = p;
+      const id = given ?? randomUUID();
+      ids.push(id);
+      ops.push({ k: itemKey(source.id, id, 'upsert'), id, o: { op: 'upsert', profile } });
+      const member = { email: profile.email, phone_number: profile.phone_number, external_id: profile.external_id };
+      for (const listId of new Set(lists ?? [])) ops.push({ k: itemKey(source.id, id, `list-add:${listId}`), id, o: { op: 'list-add', listId, member } });
+    }
+    return enqueueOr503(c, deps, async () => {
+      const result = await deps.ingest.profileOps(source, ops);
+      return c.json({ accepted: ids.length, ids, duplicates: result.duplicates }, 202);
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,127 @@
+/**
+ * Routes each profile operation to the call that carries it out:
+ *   upsert      → profile-import (one profile per call; 409s resolved in upsert.ts)
+ *   list-add    → profile id (cache, else profile-import of the identifier, which creates a new
+ *                 profile) → batched POST lists/{id}/relationships/profiles (≤1,000 ids)
+ *   list-remove → profile id (cache, else a lookup; unknown profile = nothing to remove) →
+ *                 batched DELETE lists/{id}/relationships/profiles (≤1,000 ids)
+ *   subscribe   → batched profile-subscription-bulk-create-jobs per (list, source) (≤1,000)
+ *   unsubscribe → batched profile-subscription-bulk-delete-jobs per list (≤100); the list is
+ *                 always named unless a global unsubscribe was asked for explicitly
+ */
+import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
+import { identifierOnly, listMembersBody, profileFilter, profileImportBody, subscribeBody, unsubscribeBody } from '../../src/klaviyo/profile-payloads.ts';
+import { ProfileResponseSchema, ProfilesPageSchema } from '../../src/klaviyo/schemas.ts';
+import type { ProfileRef } from '../../src/model/profile-op.ts';
+import type { ProfileItem } from '../../src/queues.ts';
+import { Batcher, type SendResult } from '../batcher.ts';
+import { blameByIndex, callWithQuota, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';
+import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
+import type { IdCache } from './id-cache.ts';
+import { upsertProfile } from './upsert.ts';
+
+export interface ProfileDispatcher {
+  submit(item: ProfileItem): Promise<ItemOutcome>;
+  drain(): Promise<void>;
+}
+
+type Consent = Extract<ProfileItem['o'], { op: 'subscribe' | 'unsubscribe' }>;
+
+export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: string, lingerMs: number): ProfileDispatcher {
+  const batchers = new Map<string, Batcher<unknown, ItemOutcome, EndpointName>>();
+
+  /** One batcher per target (endpoint + list + source): items in one request must share them. */
+  function batcher<I>(key: string, endpoint: EndpointName, maxItems: number, send: (items: I[]) => Promise<SendResult<ItemOutcome>[]>) {
+    let b = batchers.get(key) as Batcher<I, ItemOutcome, EndpointName> | undefined;
+    if (!b) {
+      b = new Batcher<I, ItemOutcome, EndpointName>({
+        maxItems,
+        maxBytes: 4 * 1024 * 1024,
+        lingerMs,
+        maxInFlight: 4,
+        sizeOf: () => 200,
+        acquire: async () => {
+          await deps.governor.take(deps.scope, endpoint);
+          return { maxItems, tag: endpoint };
+        },
+        send: (items) => send(items),
+        onError: (err) => deps.log.warn({ err, endpoint }, 'profile batcher: retrying after an error'),
+      });
+      batchers.set(key, b as Batcher<unknown, ItemOutcome, EndpointName>);
+    }
+    return b;
+  }
+
+  async function resolveId(ref: ProfileRef, create: boolean): Promise<string | null> {
+    if (ref.kid) return ref.kid;
+    const cached = await cache.get(lane, ref);
+    if (cached) return cached;
+    let id: string | null;
+    if (create) {
+      const res = await callWithQuota(deps, { endpoint: 'create_or_update_profile', body: profileImportBody(identifierOnly(ref)), schema: ProfileResponseSchema });
+      id = res.data.data.id;
+    } else {
+      const res = await callWithQuota(deps, { endpoint: 'get_profiles', query: { filter: profileFilter(ref), 'fields[profile]': 'email,phone_number,external_id' }, schema: ProfilesPageSchema });
+      id = res.data.data[0]?.id ?? null;
+    }
+    if (id) await cache.set(lane, [ref], id);
+    return id;
+  }
+
+  function membership(op: 'list-add' | 'list-remove', listId: string) {
+    const endpoint = op === 'list-add' ? 'add_profiles_to_list' : 'remove_profiles_from_list';
+    return batcher<string>(`${endpoint}|${listId}`, endpoint, ENDPOINTS[endpoint].maxItems!, (ids) =>
+      sendDistinct(ids, (id) => id, (distinct) =>
+        sendIsolating(deps, distinct, (batch) => ({ endpoint, pathParams: { id: listId }, body: listMembersBody(batch), blame: blameByIndex('/data') }), true),
+      ),
+    );
+  }
+
+  function consent(o: Consent) {
+    const subscribe = o.op === 'subscribe';
+    const endpoint = subscribe ? 'bulk_subscribe_profiles' : 'bulk_unsubscribe_profiles';
+    const key = `${endpoint}|${o.listId ?? '(global)'}|${subscribe ? (o.source ?? '') : ''}`;
+    return batcher<Consent>(key, endpoint, ENDPOINTS[endpoint].maxItems!, (ops) =>
+      sendIsolating(
+        deps,
+        ops,
+        (batch) => {
+          const members = batch.map((b) => ({ ref: b.member, channels: b.channels }));
+          return {
+            endpoint,
+            body: subscribe ? subscribeBody(members, o.listId, o.source) : unsubscribeBody(members, o.listId),
+            blame: blameByIndex('/data/attributes/profiles/data'),
+          };
+        },
+        true,
+      ),
+    );
+  }
+
+  return {
+    async submit(item) {
+      const o = item.o;
+      switch (o.op) {
+        case 'upsert':
+          return upsertProfile(deps, cache, lane, item);
+        case 'list-add':
+        case 'list-remove': {
+          let id: string | null;
+          try {
+            id = await resolveId(o.member, o.op === 'list-add');
+          } catch (err) {
+            return outcomeOf(err);
+          }
+          if (id === null) return DELIVERED; // not in Klaviyo, so not in the list: nothing to remove
+          return membership(o.op, o.listId).submit(id);
+        }
+        case 'subscribe':
+        case 'unsubscribe':
+          return consent(o).submit(o);
+      }
+    },
+    async drain() {
+      await Promise.all([...batchers.values()].map((b) => b.drain()));
+    },
+  };
+}

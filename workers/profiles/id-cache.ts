@@ -1,0 +1,45 @@
+/**
+ * Klaviyo profile ids by identifier. List membership calls take profile ids only (OpenAPI
+ * ListMembersAddQuery), so every id learned from a profile-import or a lookup is kept here,
+ * shared by all workers, to spare the next list operation for that person a call.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-op.ts';
+
+const TTL_S = 30 * 86_400;
+
+export interface IdCache {
+  get(lane: string, ref: ProfileRef): Promise<string | null>;
+  set(lane: string, refs: readonly ProfileRef[], kid: string): Promise<void>;
+  forget(lane: string, ref: ProfileRef): Promise<void>;
+}
+
+export function createIdCache(redis: Redis, prefix: string): IdCache {
+  const key = (lane: string, field: string, value: string) =>
+    `${prefix}:kid:${lane}:${createHash('sha256').update(`${field}\n${value}`).digest().subarray(0, 12).toString('base64url')}`;
+  const keyOf = (lane: string, ref: ProfileRef) => {
+    const id = primaryIdentifier(ref);
+    return id && id.field !== 'kid' ? key(lane, id.field, id.value) : undefined;
+  };
+  return {
+    async get(lane, ref) {
+      const k = keyOf(lane, ref);
+      return k ? redis.get(k) : null;
+    },
+    async set(lane, refs, kid) {
+      const pipe = redis.pipeline();
+      for (const ref of refs) {
+        for (const field of ['email', 'phone_number', 'external_id'] as const) {
+          const v = ref[field];
+          if (typeof v === 'string' && v !== '') pipe.set(key(lane, field, field === 'email' ? v.trim().toLowerCase() : v.trim()), kid, 'EX', TTL_S);
+        }
+      }
+      await pipe.exec();
+    },
+    async forget(lane, ref) {
+      const k = keyOf(lane, ref);
+      if (k) await redis.del(k);
+    },
+  };
+}
