@@ -36,6 +36,7 @@ const EnvSchema = z.object({
   KLAVIYO_TIMEOUT_MS: int(100, 300_000).default(15_000),
 
   RELAY_API_KEYS: optionalString,
+  RELAY_CONFIG: optionalString,
   RELAY_QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, 'letters, digits, _ . - { } only')
@@ -72,6 +73,8 @@ export interface Config {
     readonly revision: string;
     readonly timeoutMs: number;
   };
+  /** Path of the optional config file (accounts, sources, webhooks, rules). */
+  readonly relayConfigPath?: string;
   /** Bearer keys accepted from backends. In sandbox mode with none set, the documented dev key. */
   readonly apiKeys: readonly string[];
   readonly usingDevKey: boolean;
@@ -120,15 +123,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const k of apiKeys) {
     if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
   }
-  if (apiKeys.length === 0 && mode !== 'sandbox') {
-    problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>"');
+  if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
+    problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)');
   }
   if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
     problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const usingDevKey = apiKeys.length === 0;
+  // The dev key exists only for the sandbox quick start, never next to real credentials.
+  const usingDevKey = apiKeys.length === 0 && mode === 'sandbox';
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -145,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       revision: e.KLAVIYO_REVISION,
       timeoutMs: e.KLAVIYO_TIMEOUT_MS,
     }),
+    relayConfigPath: e.RELAY_CONFIG,
     apiKeys: Object.freeze(usingDevKey ? [SANDBOX_DEV_KEY] : apiKeys),
     usingDevKey,
     ingest: Object.freeze({ maxBodyBytes: e.RELAY_MAX_BODY_BYTES, dedupTtlMs: e.RELAY_DEDUP_TTL_S * 1000 }),

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { KlaviyoTarget } from './klaviyo/client.ts';
 import { DEFAULT_LANE } from './queues.ts';
+import type { RelayFile } from './relay-config.ts';
 
 /** Who shares which quota bucket (see workers/quota-governor.ts). */
 export interface QuotaScope {
@@ -53,4 +54,22 @@ export function defaultLane(cfg: Config, sandboxUrl?: string): Lane {
   }
   if (!sandboxUrl) throw new Error('sandbox mode needs the simulator URL');
   return laneFor(DEFAULT_LANE, { mode: 'gateway', baseUrl: sandboxUrl, apiKey: SANDBOX_GATEWAY_KEY, connectionId: SANDBOX_CONNECTION, ...common });
+}
+
+/** The default lane plus one per account in the config file. */
+export function buildLanes(cfg: Config, file: RelayFile, sandboxUrl?: string): Lane[] {
+  const base = defaultLane(cfg, sandboxUrl);
+  const lanes = [base];
+  for (const [name, acct] of Object.entries(file.accounts)) {
+    if (name === DEFAULT_LANE) continue;
+    if (cfg.klaviyo.mode === 'direct') {
+      if (!acct.klaviyoApiKey) throw new Error(`accounts.${name}: direct mode (KLAVIYO_API_KEY) needs klaviyoApiKey for every account`);
+      lanes.push(laneFor(name, { ...base.target, apiKey: acct.klaviyoApiKey }));
+    } else {
+      // Gateway mode, and the sandbox (which impersonates the gateway): one Maton connection per account.
+      if (!acct.connection && cfg.klaviyo.mode === 'gateway') throw new Error(`accounts.${name}: gateway mode (MATON_API_KEY) needs a connection for every account`);
+      lanes.push(laneFor(name, { ...base.target, connectionId: acct.connection ?? name }));
+    }
+  }
+  return lanes;
 }

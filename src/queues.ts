@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-op.ts';
 
-export const JOB_KINDS = ['events', 'profiles'] as const;
+export const JOB_KINDS = ['events', 'profiles', 'webhooks'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const MAX_ITEMS_PER_JOB = 100;
@@ -84,6 +84,23 @@ export interface ProfilesJobData {
   readonly dead?: DeadItem<ProfileItem>[];
   /** How many times items were put back to wait for an earlier operation on the same profile. */
   readonly waits?: number;
+}
+
+/** One item of a Klaviyo system webhook delivery, or one flow webhook call; rules decide what it becomes. */
+export interface WebhookItem {
+  readonly k: string;
+  /** Klaviyo's `external_id`, or the flow body's id (or hash). */
+  readonly id: string;
+  readonly w: { readonly topic: string; readonly payload: unknown } | { readonly flow: string; readonly body: unknown };
+}
+
+export interface WebhooksJobData {
+  readonly v: 1;
+  readonly src: string;
+  readonly lane: string;
+  readonly at: number;
+  readonly items: WebhookItem[];
+  readonly dead?: DeadItem<WebhookItem>[];
 }
 
 export interface JobPolicy {

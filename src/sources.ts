@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { sourceIdForKey } from './model/ids.ts';
 import { DEFAULT_LANE } from './queues.ts';
+import type { RelayFile } from './relay-config.ts';
 
 export interface Source {
   /** Stable id scoping event ids and dedupe keys. */
@@ -22,6 +23,7 @@ export function keyDigest(key: string): string {
 
 export class SourceRegistry {
   private readonly byDigest = new Map<string, Source>();
+  private readonly signers: { source: Source; secrets: readonly string[] }[] = [];
 
   /** `RELAY_API_KEYS`: each key is its own source, all on the default lane. */
   static fromApiKeys(keys: readonly string[], lane = DEFAULT_LANE): SourceRegistry {
@@ -30,8 +32,28 @@ export class SourceRegistry {
     return reg;
   }
 
+  /** RELAY_API_KEYS plus the config file's sources (keys by digest; their ids stay stable across key rotation). */
+  static fromConfig(apiKeys: readonly string[], file: RelayFile): SourceRegistry {
+    const reg = SourceRegistry.fromApiKeys(apiKeys);
+    for (const s of file.sources) {
+      const source: Source = { id: `src-${s.name}`, name: s.name, lane: s.account };
+      for (const digest of s.keySha256 ?? []) reg.add(digest.toLowerCase(), source);
+      if (s.signingSecret) reg.addSigner(source, s.signingSecret);
+    }
+    return reg;
+  }
+
   add(digest: string, source: Source): void {
     this.byDigest.set(digest, source);
+  }
+
+  /** A source that authenticates with Standard Webhooks signatures instead of (or besides) a key. */
+  addSigner(source: Source, secrets: readonly string[]): void {
+    this.signers.push({ source, secrets });
+  }
+
+  signing(): readonly { source: Source; secrets: readonly string[] }[] {
+    return this.signers;
   }
 
   byKey(key: string): Source | undefined {
@@ -39,6 +61,6 @@ export class SourceRegistry {
   }
 
   lanes(): string[] {
-    return [...new Set([...this.byDigest.values()].map((s) => s.lane))];
+    return [...new Set([...this.byDigest.values(), ...this.signers.map((s) => s.source)].map((s) => s.lane))];
   }
 }

@@ -11,7 +11,10 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { queueName, Queues, type EventsJobData, type ProfilesJobData } from '../src/queues.ts';
+import { queueName, Queues, type EventsJobData, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import type { Ingest } from '../src/ingest/ingest.ts';
+import type { Rule } from '../src/relay-config.ts';
+import { webhooksProcessor, type Count, type WebhookResult } from './webhooks/processor.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
@@ -34,6 +37,10 @@ export interface WorkerRuntimeDeps {
   readonly lingerMs: number;
   readonly backoff: BackoffSettings;
   readonly fetch?: FetchLike;
+  readonly rules: readonly Rule[];
+  /** Where webhook rules put the work they produce. */
+  readonly ingest: Ingest;
+  readonly count: Count;
 }
 
 export interface WorkerRuntime {
@@ -55,14 +62,14 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const idCache = createIdCache(deps.connection, deps.prefix);
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-  function watch(worker: Worker, log: Logger): Worker {
+  function watch<D, R>(worker: Worker<D, R>, log: Logger): Worker<D, R> {
     worker.on('failed', (job, err) => {
       if (err.name === 'DelayedError') return;
       const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
       log[final ? 'warn' : 'info']({ jobId: job?.id, queue: worker.name, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed: dead letter' : 'job will be retried');
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
-    workers.push(worker);
+    workers.push(worker as Worker);
     return worker;
   }
 
@@ -96,6 +103,17 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     });
     adaptConcurrency(profiles, deps.concurrency);
     watch(profiles, log);
+
+    // Webhook items only fan out into other queues: light work, modest concurrency.
+    watch(
+      new Worker<WebhooksJobData, WebhookResult>(queueName('webhooks', lane.name), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
+        connection: deps.connection,
+        prefix: deps.prefix,
+        concurrency: 16,
+        settings,
+      }),
+      log,
+    );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 

@@ -6,8 +6,10 @@ import { Hono } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { SourceRegistry } from '../sources.ts';
-import { bearerAuth, type AuthEnv } from './middleware/bearer-auth.ts';
-import { jsonBody, type JsonBodyEnv } from './middleware/json-body.ts';
+import { authenticate, type AuthEnv } from './middleware/authenticate.ts';
+import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
+import type { Rule } from '../relay-config.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -22,8 +24,18 @@ export interface AppDeps {
   readonly log: Logger;
   /** Named checks for /readyz; every one must be true. */
   readonly readiness: () => Promise<Record<string, boolean>>;
+  readonly webhooks: WebhookSettings;
+  /** Counters kept in Redis (shared by every API process): webhook topics matched, unmatched… */
+  readonly count: (counter: string, fields: Readonly<Record<string, number>>) => Promise<void>;
   /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
   readonly sandboxView?: Hono;
+}
+
+export interface WebhookSettings {
+  /** Klaviyo system webhooks; absent = the route answers 404. */
+  readonly klaviyo?: { readonly secrets: readonly string[]; readonly toleranceMs: number; readonly lane: string };
+  readonly flows: Readonly<Record<string, { readonly header: string; readonly secret: string; readonly lane: string }>>;
+  readonly rules: readonly Rule[];
 }
 
 /** What /v1 routes find in their context: the authenticated source and the parsed body. */
@@ -34,19 +46,21 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
 
+  // Every v1 route is a write with a JSON body. It is read (bounded) before authentication because
+  // Standard Webhooks signatures cover the raw bytes; it is parsed only once the sender is known.
   const v1 = new Hono<V1Env>();
-  const readBody = jsonBody<V1Env>(deps.maxBodyBytes);
-  v1.use('*', bearerAuth(deps.sources));
-  v1.use('*', async function writesHaveJsonBodies(c, next) {
-    // Every v1 write carries a JSON body; reading it once here keeps each route about its fields.
-    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
-    return readBody(c, next);
-  });
+  const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
+  const parse = parseJson<V1Env>();
+  const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
+  v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
+  v1.use('*', authenticate<V1Env>(deps.sources));
+  v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
   v1.route('/events', eventsRoutes(deps));
   v1.route('/profiles', profilesRoutes(deps));
   v1.route('/lists', listsRoutes(deps));
   v1.route('/orders', ordersRoutes(deps));
   app.route('/v1', v1);
+  app.route('/webhooks', webhookRoutes(deps));
   if (deps.sandboxView) app.route('/sandbox', deps.sandboxView);
 
   app.notFound((c) => jsonError(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`));

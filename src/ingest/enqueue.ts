@@ -39,6 +39,8 @@ export interface EnqueueOptions<I> {
    * (e.g. to give profile operations their place in the per-profile order).
    */
   readonly prepare?: (jobs: readonly PlannedJob<I>[]) => Promise<void>;
+  /** At most this many items per job (default MAX_ITEMS_PER_JOB). */
+  readonly itemsPerJob?: number;
 }
 
 export interface Enqueuer {
@@ -69,8 +71,9 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
 
       const queue = queues.get(kind, lane);
       const planned: PlannedJob<(typeof fresh)[number]>[] = [];
-      for (let i = 0; i < fresh.length; i += MAX_ITEMS_PER_JOB) {
-        const chunk = fresh.slice(i, i + MAX_ITEMS_PER_JOB);
+      const perJob = opts?.itemsPerJob ?? MAX_ITEMS_PER_JOB;
+      for (let i = 0; i < fresh.length; i += perJob) {
+        const chunk = fresh.slice(i, i + perJob);
         planned.push({ jobId: jobIdForItems(kind, chunk.map((it) => it.k)), items: chunk });
       }
       await opts?.prepare?.(planned);

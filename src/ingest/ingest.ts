@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
 import { refOf, type ProfileOp } from '../model/profile-op.ts';
-import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues } from '../queues.ts';
+import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import { createEnqueuer, type EnqueueResult } from './enqueue.ts';
 
@@ -20,6 +20,7 @@ export interface NewProfileOp {
 export interface Ingest {
   events(origin: Origin, items: readonly EventItem[]): Promise<EnqueueResult>;
   profileOps(origin: Origin, ops: readonly NewProfileOp[]): Promise<EnqueueResult>;
+  webhooks(origin: Origin, items: readonly WebhookItem[]): Promise<EnqueueResult>;
 }
 
 export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number): Ingest {
@@ -35,6 +36,11 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number): 
       return enqueuer.enqueue('profiles', origin.lane, items, (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), {
         prepare: (jobs) => enterPending(redis, queues, origin.lane, jobs),
       });
+    },
+    webhooks(origin, items) {
+      const at = Date.now();
+      // One job per item: each webhook item is its own unit of work and dead letter.
+      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1 });
     },
   };
 }

@@ -11,11 +11,15 @@ export interface OutboundEvent {
   readonly event: EventInput;
 }
 
-function profileAttributes(p: EventProfile): Record<string, unknown> {
-  // The validated profile already uses Klaviyo's attribute names; copy only what is set.
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(p)) if (v !== undefined) out[k] = v;
-  return out;
+/**
+ * The profile part of an event. The validated profile already uses Klaviyo's attribute names;
+ * only what is set is copied. `kid` (a Klaviyo profile id, known for webhook-triggered events)
+ * becomes the resource's `id`.
+ */
+function profileData(p: EventProfile & { kid?: string }): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) if (v !== undefined && k !== 'kid') attributes[k] = v;
+  return { type: 'profile', ...(p.kid ? { id: p.kid } : {}), attributes };
 }
 
 function eventAttributes(e: OutboundEvent): Record<string, unknown> {
@@ -39,7 +43,7 @@ export function createEventBody(e: OutboundEvent): unknown {
       type: 'event',
       attributes: {
         ...eventAttributes(e),
-        profile: { data: { type: 'profile', attributes: profileAttributes(e.event.profile) } },
+        profile: { data: profileData(e.event.profile) },
       },
     },
   };
@@ -68,7 +72,7 @@ export function bulkCreateEventsBody(events: readonly OutboundEvent[]): BulkEven
   const data = groups.map((idx) => ({
     type: 'event-bulk-create',
     attributes: {
-      profile: { data: { type: 'profile', attributes: profileAttributes(events[idx[0]!]!.event.profile) } },
+      profile: { data: profileData(events[idx[0]!]!.event.profile) },
       events: { data: idx.map((i) => ({ type: 'event', attributes: eventAttributes(events[i]!) })) },
     },
   }));

@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../log.ts';
+import { loadRelayConfig, RelayConfigError, type RelayFile } from '../relay-config.ts';
 import { ensureRedis, RedisUnavailableError, type PrivateRedis } from './ensure-redis.ts';
 import { startSandbox, type Sandbox } from './sandbox.ts';
 import { startService, type Service } from './service.ts';
@@ -25,6 +26,18 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
     }
     throw err;
   }
+  let file: RelayFile | undefined;
+  if (config.relayConfigPath) {
+    try {
+      file = loadRelayConfig(config.relayConfigPath, process.env);
+    } catch (err) {
+      if (err instanceof RelayConfigError) {
+        process.stderr.write(`klaviyo-relay: ${err.message}\n`);
+        process.exit(1);
+      }
+      throw err;
+    }
+  }
   const log = createLogger(config.logLevel);
 
   let privateRedis: PrivateRedis | undefined;
@@ -44,9 +57,9 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
 
   let service: Service;
   try {
-    service = await startService({ config, log, ...roles, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view });
+    service = await startService({ config, log, ...roles, file, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view });
   } catch (err) {
-    log.fatal({ err }, 'could not start');
+    process.stderr.write(`klaviyo-relay: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
     await sandbox?.close();
     await privateRedis?.stop();
     process.exit(1);

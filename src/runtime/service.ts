@@ -10,7 +10,8 @@ import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
-import { defaultLane, type Lane } from '../lanes.ts';
+import { buildLanes, type Lane } from '../lanes.ts';
+import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
 import { Queues } from '../queues.ts';
 import { createRedis } from '../redis.ts';
@@ -28,6 +29,8 @@ export interface ServiceOptions {
   /** Mounted at /sandbox in sandbox mode: a read-only view of what the sandbox received. */
   readonly sandboxView?: Hono;
   readonly fetch?: FetchLike;
+  /** The RELAY_CONFIG file, already validated (accounts, sources, webhooks, rules). */
+  readonly file?: RelayFile;
 }
 
 export interface Service {
@@ -42,17 +45,29 @@ export interface Service {
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
-  const lanes = [defaultLane(config, opts.sandboxUrl)];
-  const sources = SourceRegistry.fromApiKeys(config.apiKeys);
+  const file = opts.file ?? EMPTY_RELAY_FILE;
+  const lanes = buildLanes(config, file, opts.sandboxUrl);
+  const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api') : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker') : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 
+  const count = (redis: Redis) => async (counter: string, fields: Readonly<Record<string, number>>) => {
+    const nonZero = Object.entries(fields).filter(([, n]) => n !== 0);
+    if (nonZero.length === 0) return;
+    const pipe = redis.pipeline();
+    for (const [field, n] of nonZero) pipe.hincrby(`${config.queuePrefix}:stats:${counter}`, field, n);
+    await pipe.exec();
+  };
+
   let workers: WorkerRuntime | undefined;
   if (workerRedis) {
     workers = await startWorkers({
+      rules: file.rules,
+      ingest: createIngest(workerRedis, queues, config.ingest.dedupTtlMs),
+      count: count(workerRedis),
       connection: workerRedis,
       prefix: config.queuePrefix,
       lanes,
@@ -79,6 +94,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return checks;
       },
       sandboxView: opts.sandboxView,
+      count: count(apiRedis),
+      webhooks: {
+        rules: file.rules,
+        klaviyo: file.klaviyoWebhooks && {
+          secrets: file.klaviyoWebhooks.secrets,
+          toleranceMs: file.klaviyoWebhooks.toleranceSeconds * 1000,
+          lane: file.klaviyoWebhooks.account,
+        },
+        flows: Object.fromEntries(Object.entries(file.flows).map(([name, f]) => [name, { header: f.header, secret: f.secret, lane: f.account }])),
+      },
     });
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));

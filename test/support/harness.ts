@@ -4,6 +4,7 @@
  */
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
+import type { RelayFile } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './redis.ts';
@@ -24,7 +25,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { env?: Record<string, string>; sim?: SimulatorOptions; api?: boolean; workers?: boolean; name?: string } = {},
+  opts: { env?: Record<string, string>; sim?: SimulatorOptions; api?: boolean; workers?: boolean; name?: string; file?: RelayFile } = {},
 ): Promise<Harness> {
   const prefix = uniquePrefix(opts.name);
   const sim = await startSimulator({ port: 0, gatewayKeys: [MATON_KEY], ...opts.sim });
@@ -45,7 +46,7 @@ export async function startHarness(
     ...opts.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true });
+  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file });
 
   return {
     prefix,

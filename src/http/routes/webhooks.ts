@@ -1,0 +1,87 @@
+/**
+ * Klaviyo's own webhooks.
+ *
+ * POST /webhooks/klaviyo — system webhooks, signed (src/webhooks/klaviyo-signature.ts). A
+ *   delivery is a batch; each item whose topic some rule listens to becomes one job, deduped on
+ *   Klaviyo's `external_id`. Items no rule listens to are acknowledged and counted. Anything
+ *   failing verification gets 401 and nothing is enqueued.
+ * POST /webhooks/klaviyo/flows/{name} — flow webhook actions, unsigned by Klaviyo, authenticated
+ *   by the flow's shared-secret header. The item id is the body's `id` if it has one, else a
+ *   hash of the body: Klaviyo's retries of the same action (up to 17 in 24 h) are recognised.
+ *
+ * Klaviyo only needs a 2xx, fast; the work happens in the workers.
+ */
+import { createHash } from 'node:crypto';
+import { Hono } from 'hono';
+import { itemKey } from '../../model/ids.ts';
+import type { WebhookItem } from '../../queues.ts';
+import { triggers } from '../../rules/engine.ts';
+import { verifyKlaviyoWebhook } from '../../webhooks/klaviyo-signature.ts';
+import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
+import type { AppDeps } from '../app.ts';
+import { jsonError } from '../errors.ts';
+import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { rawBody, type JsonBodyEnv } from '../middleware/json-body.ts';
+
+export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
+export const flowSource = (name: string) => `flow-${name}`;
+
+export function webhookRoutes(deps: AppDeps) {
+  const app = new Hono<JsonBodyEnv>();
+  const { rules } = deps.webhooks;
+  // Klaviyo's content type is not documented well enough to insist on it; the signature is the check.
+  app.use('*', rawBody<JsonBodyEnv>(deps.maxBodyBytes, { requireJsonType: false }));
+
+  app.post('/klaviyo', async (c) => {
+    const cfg = deps.webhooks.klaviyo;
+    if (!cfg) return jsonError(c, 404, 'not_configured', 'Klaviyo system webhooks are not configured (klaviyoWebhooks in RELAY_CONFIG)');
+    const v = verifyKlaviyoWebhook({
+      rawBody: c.get('rawBody'),
+      signature: c.req.header('klaviyo-signature'),
+      timestamp: c.req.header('klaviyo-timestamp'),
+      webhookId: c.req.header('klaviyo-webhook-id'),
+      secrets: cfg.secrets,
+      toleranceMs: cfg.toleranceMs,
+    });
+    if (!v.ok) {
+      await deps.count('webhooks', { [`rejected:${v.reason}`]: 1 }).catch(() => undefined);
+      return jsonError(c, 401, 'unauthorized', `Webhook verification failed: ${v.reason}`);
+    }
+    const items: WebhookItem[] = [];
+    const counts: Record<string, number> = {};
+    for (const d of v.body.data) {
+      const known = rules.some((r) => triggers(r, { topic: d.topic }));
+      counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] = (counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] ?? 0) + 1;
+      if (known) items.push({ k: itemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, w: { topic: d.topic, payload: d.payload } });
+    }
+    return enqueueOr503(c, deps, async () => {
+      const result = items.length > 0 ? await deps.ingest.webhooks({ id: KLAVIYO_WEBHOOK_SOURCE, lane: cfg.lane }, items) : { duplicates: 0, enqueued: 0 };
+      await deps.count('webhooks', counts).catch(() => undefined);
+      return c.json({ received: v.body.data.length, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: v.body.data.length - items.length }, 200);
+    });
+  });
+
+  app.post('/klaviyo/flows/:name', async (c) => {
+    const name = c.req.param('name');
+    const flow = Object.hasOwn(deps.webhooks.flows, name) ? deps.webhooks.flows[name] : undefined;
+    if (!flow) return jsonError(c, 404, 'not_found', `No flow webhook named ${JSON.stringify(name)} is configured`);
+    if (!sharedSecretMatches(c.req.header(flow.header), flow.secret)) return jsonError(c, 401, 'unauthorized', `Send the flow's shared secret in the ${flow.header} header`);
+    let body: unknown;
+    try {
+      body = JSON.parse(c.get('rawBody'));
+    } catch (err) {
+      return jsonError(c, 400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`, [{ field: '(body)', message: 'is not valid JSON' }]);
+    }
+    const given = body && typeof body === 'object' && typeof (body as Record<string, unknown>).id === 'string' ? ((body as Record<string, unknown>).id as string) : undefined;
+    const id = given ?? `sha256:${createHash('sha256').update(c.get('rawBody')).digest('hex').slice(0, 32)}`;
+    const known = rules.some((r) => triggers(r, { flow: name }));
+    const origin = { id: flowSource(name), lane: flow.lane };
+    return enqueueOr503(c, deps, async () => {
+      const result = known ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }]) : { duplicates: 0, enqueued: 0 };
+      await deps.count('webhooks', { [`${known ? 'matched' : 'unmatched'}:flow:${name}`]: 1 }).catch(() => undefined);
+      return c.json({ received: 1, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: known ? 0 : 1 }, 200);
+    });
+  });
+
+  return app;
+}

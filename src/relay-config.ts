@@ -1,0 +1,179 @@
+/**
+ * The optional config file (`RELAY_CONFIG`, JSON or YAML): several Klaviyo accounts, several
+ * sources, Klaviyo's webhooks and flow webhooks, and the rules that turn webhooks into work.
+ * Validated with zod when the service starts; every problem is reported at once with its path.
+ *
+ * Secrets are never required inline: any secret may be written `env:NAME` to read it from the
+ * environment. Source keys are stored as SHA-256 digests only (`printf %s "$KEY" | sha256sum`).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { KLAVIYO_ID } from './klaviyo/endpoints.ts';
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const name = (what: string) => z.string().regex(NAME, `${what} names use a-z, 0-9, _ and - (at most 32)`);
+/** A secret, or `env:NAME` to take it from the environment (resolved below). */
+const secret = z.string().min(1);
+const listId = z.string().regex(KLAVIYO_ID, 'must be a Klaviyo list id');
+
+const AccountSchema = z
+  .object({
+    /** Gateway (and sandbox) mode: the Maton connection for this Klaviyo account. */
+    connection: z.string().min(1).optional(),
+    /** Direct mode: this account's Klaviyo private key. */
+    klaviyoApiKey: secret.optional(),
+  })
+  .strict()
+  .refine((a) => a.connection !== undefined || a.klaviyoApiKey !== undefined, 'needs `connection` (gateway) or `klaviyoApiKey` (direct)');
+
+const SourceSchema = z
+  .object({
+    name: name('source'),
+    /** SHA-256 (hex) of each bearer key this source may use; several allow rotation. */
+    keySha256: z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/i, 'must be a SHA-256 hex digest (64 hex characters)'))).optional(),
+    /** Standard Webhooks signing secret(s) (`whsec_…`), as an alternative to bearer keys. */
+    signingSecret: z.union([secret, z.array(secret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
+    account: name('account').default('default'),
+  })
+  .strict()
+  .refine((s) => s.keySha256 !== undefined || s.signingSecret !== undefined, 'needs `keySha256` or `signingSecret`');
+
+const KlaviyoWebhooksSchema = z
+  .object({
+    /** Every secret accepted (rotation: old and new). */
+    secrets: z.array(secret).min(1),
+    toleranceSeconds: z.number().int().min(1).max(86_400).default(300),
+    account: name('account').default('default'),
+  })
+  .strict();
+
+const FlowSchema = z
+  .object({
+    /** The header Klaviyo's flow webhook action sends the shared secret in. */
+    header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('X-Relay-Secret'),
+    secret,
+    account: name('account').default('default'),
+  })
+  .strict();
+
+const Predicate = z
+  .object({
+    equals: z.unknown().optional(),
+    notEquals: z.unknown().optional(),
+    in: z.array(z.unknown()).optional(),
+    exists: z.boolean().optional(),
+    contains: z.string().optional(),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'needs a test: equals, notEquals, in, exists, contains, gt, gte, lt or lte');
+
+const ActionSchema = z.union([
+  z.object({ addToList: listId }).strict(),
+  z.object({ removeFromList: listId }).strict(),
+  z.object({ updateProfile: z.object({ properties: z.record(z.string(), z.unknown()) }).strict() }).strict(),
+  z
+    .object({
+      createEvent: z
+        .object({ metric: z.string().min(1).max(127), properties: z.record(z.string(), z.unknown()).optional(), value: z.number().optional() })
+        .strict(),
+    })
+    .strict(),
+]);
+
+const RuleSchema = z
+  .object({
+    name: z.string().optional(),
+    on: z.union([z.object({ topic: z.string().min(1) }).strict(), z.object({ flow: name('flow') }).strict()]),
+    /** Every condition must hold. Keys are dotted paths into the webhook item: `properties.Campaign Name`, `payload.data.id`, `body.tier`. */
+    when: z.record(z.string().min(1), Predicate).optional(),
+    do: z.array(ActionSchema).min(1),
+  })
+  .strict();
+
+const FileSchema = z
+  .object({
+    accounts: z.record(name('account'), AccountSchema).default({}),
+    sources: z.array(SourceSchema).default([]),
+    klaviyoWebhooks: KlaviyoWebhooksSchema.optional(),
+    flows: z.record(name('flow'), FlowSchema).default({}),
+    rules: z.array(RuleSchema).default([]),
+  })
+  .strict();
+
+export type RelayFile = z.infer<typeof FileSchema>;
+export type Rule = z.infer<typeof RuleSchema>;
+export type RuleAction = z.infer<typeof ActionSchema>;
+export type RulePredicate = z.infer<typeof Predicate>;
+
+export class RelayConfigError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid config file ${path}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'RelayConfigError';
+  }
+}
+
+export const EMPTY_RELAY_FILE: RelayFile = FileSchema.parse({});
+
+/** Reads, parses and validates the file; resolves `env:NAME` secrets from `env`. */
+export function loadRelayConfig(path: string, env: NodeJS.ProcessEnv): RelayFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RelayConfigError(path, [`cannot read it: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new RelayConfigError(path, [`not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`]);
+  }
+  return parseRelayConfig(raw ?? {}, env, path);
+}
+
+export function parseRelayConfig(raw: unknown, env: NodeJS.ProcessEnv, path = '(config)'): RelayFile {
+  const problems: string[] = [];
+  const resolved = resolveSecrets(raw, env, [], problems);
+  const parsed = FileSchema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  } else {
+    const cfg = parsed.data;
+    const accounts = new Set(['default', ...Object.keys(cfg.accounts)]);
+    const refs: [string, string][] = [
+      ...cfg.sources.map((s, i): [string, string] => [`sources.${i}.account`, s.account]),
+      ...(cfg.klaviyoWebhooks ? [['klaviyoWebhooks.account', cfg.klaviyoWebhooks.account] as [string, string]] : []),
+      ...Object.entries(cfg.flows).map(([n, f]): [string, string] => [`flows.${n}.account`, f.account]),
+    ];
+    for (const [where, acct] of refs) if (!accounts.has(acct)) problems.push(`${where}: no account named "${acct}" (known: ${[...accounts].join(', ')})`);
+    const names = cfg.sources.map((s) => s.name);
+    for (const n of new Set(names)) if (names.filter((x) => x === n).length > 1) problems.push(`sources: the name "${n}" is used twice`);
+    cfg.rules.forEach((r, i) => {
+      if ('flow' in r.on && !(r.on.flow in cfg.flows)) problems.push(`rules.${i}.on.flow: no flow named "${r.on.flow}" under flows`);
+    });
+    if (problems.length === 0) return cfg;
+  }
+  throw new RelayConfigError(path, problems);
+}
+
+/** Replaces every string `env:NAME` with that variable's value, noting the missing ones. */
+function resolveSecrets(node: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: string[]): unknown {
+  if (typeof node === 'string') {
+    const m = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(node);
+    if (!m) return node;
+    const v = env[m[1]!];
+    if (v === undefined || v === '') problems.push(`${path.join('.')}: environment variable ${m[1]} is not set`);
+    return v ?? '';
+  }
+  if (Array.isArray(node)) return node.map((v, i) => resolveSecrets(v, env, [...path, i], problems));
+  if (node && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolveSecrets(v, env, [...path, k], problems)]));
+  return node;
+}

@@ -1,0 +1,88 @@
+/**
+ * Verifies a Klaviyo system webhook (developers.klaviyo.com/en/docs/working_with_system_webhooks):
+ *
+ *   Klaviyo-Signature = hex(HMAC-SHA256(key = webhook secret, message = raw body + Klaviyo-Timestamp))
+ *
+ * Pure, and in a fixed order: headers present → timestamp within tolerance → HMAC with each
+ * accepted secret (rotation) → constant-time compare → only then parse the body → the body's
+ * `meta.klaviyo_webhook_id` must equal the `Klaviyo-Webhook-Id` header. The timestamp is hashed
+ * exactly as received; it may be an HTTP-date or ISO-8601.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface KlaviyoWebhookInput {
+  readonly rawBody: string;
+  readonly signature: string | undefined;
+  readonly timestamp: string | undefined;
+  readonly webhookId: string | undefined;
+  readonly secrets: readonly string[];
+  readonly toleranceMs: number;
+  readonly now?: number;
+}
+
+export type VerifyFailure = 'missing_header' | 'bad_timestamp' | 'stale_timestamp' | 'bad_signature' | 'invalid_body' | 'webhook_id_mismatch';
+
+export type KlaviyoWebhookResult = { ok: true; body: KlaviyoWebhookBody } | { ok: false; reason: VerifyFailure };
+
+export interface KlaviyoWebhookItem {
+  readonly topic: string;
+  readonly external_id: string;
+  readonly payload: unknown;
+}
+
+export interface KlaviyoWebhookBody {
+  readonly data: readonly KlaviyoWebhookItem[];
+  readonly meta: { readonly klaviyo_webhook_id: string; readonly [k: string]: unknown };
+}
+
+export function parseWebhookTime(value: string): number | undefined {
+  const v = value.trim();
+  // Unix seconds are not in Klaviyo's examples, but cost nothing to accept.
+  if (/^\d{9,11}$/.test(v)) return Number(v) * 1000;
+  const ms = Date.parse(v); // HTTP-date ("Tue, 14 Apr 2026 03:50:12 GMT") and ISO-8601 both parse
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function klaviyoSignature(secret: string, rawBody: string, timestamp: string): string {
+  return createHmac('sha256', secret).update(rawBody).update(timestamp).digest('hex');
+}
+
+export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhookResult {
+  const { signature, timestamp, webhookId } = input;
+  if (!signature || !timestamp || !webhookId) return { ok: false, reason: 'missing_header' };
+
+  const at = parseWebhookTime(timestamp);
+  if (at === undefined) return { ok: false, reason: 'bad_timestamp' };
+  if (Math.abs((input.now ?? Date.now()) - at) > input.toleranceMs) return { ok: false, reason: 'stale_timestamp' };
+
+  const given = Buffer.from(signature.trim().toLowerCase(), 'utf8');
+  let matched = false;
+  for (const secret of input.secrets) {
+    const expected = Buffer.from(klaviyoSignature(secret, input.rawBody, timestamp), 'utf8');
+    // Length first (timingSafeEqual needs equal lengths); a truncated signature fails here.
+    if (given.length === expected.length && timingSafeEqual(given, expected)) matched = true;
+  }
+  if (!matched) return { ok: false, reason: 'bad_signature' };
+
+  let body: unknown;
+  try {
+    body = JSON.parse(input.rawBody);
+  } catch {
+    return { ok: false, reason: 'invalid_body' };
+  }
+  if (!isWebhookBody(body)) return { ok: false, reason: 'invalid_body' };
+  if (body.meta.klaviyo_webhook_id !== webhookId) return { ok: false, reason: 'webhook_id_mismatch' };
+  return { ok: true, body };
+}
+
+function isWebhookBody(b: unknown): b is KlaviyoWebhookBody {
+  if (!b || typeof b !== 'object') return false;
+  const o = b as Record<string, unknown>;
+  const meta = o.meta as Record<string, unknown> | undefined;
+  return (
+    Array.isArray(o.data) &&
+    o.data.every((d) => d && typeof d === 'object' && typeof (d as Record<string, unknown>).topic === 'string' && typeof (d as Record<string, unknown>).external_id === 'string') &&
+    !!meta &&
+    typeof meta.klaviyo_webhook_id === 'string'
+  );
+}
