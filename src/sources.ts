@@ -5,7 +5,7 @@
  * takes the same time whatever its content, and the keys themselves are never kept in memory
  * longer than parsing the configuration.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { sourceIdForKey } from './model/ids.ts';
 import { DEFAULT_LANE } from './queues.ts';
 import type { RelayFile } from './relay-config.ts';
@@ -18,11 +18,13 @@ export interface Source {
 }
 
 export function keyDigest(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex') as string;
 }
 
 export class SourceRegistry {
   private readonly byDigest = new Map<string, Source>();
+  /** Keys already found valid: only real keys get in, so the map is as small as the key list. */
+  private readonly seen = new Map<string, Source>();
   private readonly signers: { source: Source; secrets: readonly string[] }[] = [];
 
   /** `RELAY_API_KEYS`: each key is its own source, all on the default lane. */
@@ -57,7 +59,11 @@ export class SourceRegistry {
   }
 
   byKey(key: string): Source | undefined {
-    return this.byDigest.get(keyDigest(key));
+    const hit = this.seen.get(key);
+    if (hit) return hit;
+    const source = this.byDigest.get(keyDigest(key));
+    if (source) this.seen.set(key, source);
+    return source;
   }
 
   lanes(): string[] {

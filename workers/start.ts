@@ -11,7 +11,8 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { queueName, Queues, type EventsJobData, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { queueName, Queues, type EventsJobData, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { markDone } from '../src/ingest/enqueue.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
 import type { Rule } from '../src/relay-config.ts';
 import { webhooksProcessor, type Count, type WebhookResult } from './webhooks/processor.ts';
@@ -62,7 +63,11 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const idCache = createIdCache(deps.connection, deps.prefix);
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-  function watch<D, R>(worker: Worker<D, R>, log: Logger): Worker<D, R> {
+  function watch<D extends { lane: string; items: readonly { k: string }[] }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
+    // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
+    worker.on('completed', (job) => {
+      markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map((it) => it.k)).catch((err) => log.warn({ err }, 'could not mark items done'));
+    });
     worker.on('failed', (job, err) => {
       if (err.name === 'DelayedError') return;
       const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
@@ -91,7 +96,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       settings,
     });
     adaptConcurrency(events, deps.concurrency);
-    watch(events, log);
+    watch(events, 'events', log);
 
     const dispatcher = createProfileDispatcher(callDeps, idCache, lane.name, deps.lingerMs);
     drains.push(() => dispatcher.drain());
@@ -102,7 +107,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       settings,
     });
     adaptConcurrency(profiles, deps.concurrency);
-    watch(profiles, log);
+    watch(profiles, 'profiles', log);
 
     // Webhook items only fan out into other queues: light work, modest concurrency.
     watch(
@@ -112,6 +117,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         concurrency: 16,
         settings,
       }),
+      'webhooks',
       log,
     );
   }

