@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { KLAVIYO_ID } from './klaviyo/endpoints.ts';
+import { ENDPOINTS, KLAVIYO_ID, type EndpointName } from './klaviyo/endpoints.ts';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const name = (what: string) => z.string().regex(NAME, `${what} names use a-z, 0-9, _ and - (at most 32)`);
@@ -95,8 +95,19 @@ const RuleSchema = z
   })
   .strict();
 
+const WindowLimit = z.object({ burst: z.number().int().min(1), steady: z.number().int().min(1) }).strict();
+
+/** Overrides of the documented rate limits (e.g. an account with a raised quota, or a test rig). */
+const LimitsSchema = z
+  .object({
+    gatewayPerSecond: z.number().int().min(1).optional(),
+    endpoints: z.partialRecord(z.enum(Object.keys(ENDPOINTS) as [EndpointName, ...EndpointName[]]), WindowLimit).optional(),
+  })
+  .strict();
+
 const FileSchema = z
   .object({
+    limits: LimitsSchema.default({}),
     accounts: z.record(name('account'), AccountSchema).default({}),
     sources: z.array(SourceSchema).default([]),
     klaviyoWebhooks: KlaviyoWebhooksSchema.optional(),

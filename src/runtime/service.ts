@@ -17,7 +17,7 @@ import { Queues } from '../queues.ts';
 import { createRedis } from '../redis.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
-import { createQuotaGovernor } from '../../workers/quota-governor.ts';
+import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
 
 export interface ServiceOptions {
   readonly config: Config;
@@ -71,7 +71,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       connection: workerRedis,
       prefix: config.queuePrefix,
       lanes,
-      governor: createQuotaGovernor(workerRedis, config.queuePrefix),
+      governor: createQuotaGovernor(workerRedis, config.queuePrefix, {
+        ...DEFAULT_LIMITS,
+        gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
+        endpoints: file.limits.endpoints ?? {},
+      }),
       log,
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
