@@ -98,7 +98,7 @@ describe('bulk isolation', () => {
     const q = h.service.queues.get('events', 'default');
     await eventually(async () => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-      return c.waiting + c.active + c.delayed === 0 && c.completed + c.failed > 0;
+      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;
     }, 30_000, 100);
     expect(h.sim.account(CONNECTION)!.eventCount).toBe(998);
     const failed = await q.getJobs(['failed']);
