@@ -84,3 +84,19 @@ export function profileFilter(ref: ProfileRef): string {
   if (ref.external_id) return `equals(external_id,${q(ref.external_id)})`;
   throw new TypeError('no identifier Klaviyo can filter on');
 }
+
+/** POST /api/profile-bulk-import-jobs (≤10,000 profiles, ≤5 MB). */
+export function bulkImportBody(profiles: readonly UpsertProfile[]): unknown {
+  return {
+    data: {
+      type: 'profile-bulk-import-job',
+      attributes: { profiles: { data: profiles.map((p) => (profileImportBody(p) as { data: unknown }).data) } },
+    },
+  };
+}
+
+/** `/data/attributes/profiles/data/12/attributes/email` → 12. */
+export function bulkImportIndex(pointer: string | undefined): number | undefined {
+  const m = pointer ? /^\/data\/attributes\/profiles\/data\/(\d+)(?:\/|$)/.exec(pointer) : null;
+  return m ? Number(m[1]) : undefined;
+}

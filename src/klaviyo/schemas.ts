@@ -66,3 +66,28 @@ export const BulkImportJobSchema = z
 export const AccountsSchema = z
   .object({ data: z.array(z.object({ type: z.literal('account'), id: z.string() }).loose()) })
   .loose();
+
+/** GET /api/profile-bulk-import-jobs/{id}/import-errors */
+export const ImportErrorsPageSchema = z
+  .object({
+    data: z.array(
+      z
+        .object({
+          type: z.literal('import-error'),
+          id: z.string(),
+          attributes: z
+            .object({
+              code: z.string(),
+              title: z.string().optional(),
+              detail: z.string(),
+              source: z.object({ pointer: z.string().optional() }).loose().optional(),
+              original_payload: z.unknown().optional(),
+            })
+            .loose(),
+          meta: z.record(z.string(), z.unknown()).optional(),
+        })
+        .loose(),
+    ),
+    links: z.object({ next: z.string().nullish() }).loose().optional(),
+  })
+  .loose();

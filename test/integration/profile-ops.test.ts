@@ -66,6 +66,29 @@ describe('POST /v1/profiles', () => {
   });
 });
 
+describe('profile upserts on a backlog', () => {
+  it('go out as profile-bulk-import-jobs, polled to completion; a duplicate_profile import error is resolved singly', async () => {
+    const tag = uniq('bulk');
+    const a = `${tag}-a@example.com`;
+    const phoneB = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
+    await h.post('/v1/profiles', { email: a });
+    await h.post('/v1/profiles', { email: `${tag}-b@example.com`, phone_number: phoneB });
+    await eventually(() => profile(a) && h.sim.account(CONNECTION)!.index.phone_number.has(phoneB));
+    const before = h.sim.requests({ endpoint: 'bulk_import_profiles' }).length;
+    const profiles = Array.from({ length: 300 }, (_, i) => ({ email: `${tag}-${i}@example.com`, first_name: `P${i}`, properties: { n: i } }));
+    profiles.push({ email: a, phone_number: phoneB, first_name: 'Conflicted', properties: { n: -1 } } as never);
+    expect((await h.post('/v1/profiles', { profiles })).status).toBe(202);
+    await eventually(() => profiles.every((p) => profile(p.email)?.attributes.first_name === p.first_name), 20_000, 100);
+    expect(h.sim.requests({ endpoint: 'bulk_import_profiles' }).length).toBeGreaterThan(before);
+    expect(h.sim.requests({ endpoint: 'get_bulk_import_profiles_job' }).length).toBeGreaterThan(0);
+    // Far fewer calls than profiles.
+    const imports = h.sim.requests({ endpoint: 'create_or_update_profile' }).filter((r) => JSON.stringify(r.body ?? '').includes(tag));
+    expect(imports.length).toBeLessThan(20);
+    await eventually(async () => (await h.service.queues.get('profiles', 'default').getJobCounts('active', 'waiting', 'delayed')).active === 0, 10_000);
+    expect((await h.service.queues.get('profiles', 'default').getJobCounts('failed')).failed).toBe(0);
+  }, 30_000);
+});
+
 describe('/v1/lists/{listId}/members', () => {
   it('adds and removes members by identifier (ids resolved and cached)', async () => {
     const email = `${uniq('m')}@example.com`;

@@ -1,6 +1,7 @@
 /**
  * Routes each profile operation to the call that carries it out:
- *   upsert      → profile-import (one profile per call; 409s resolved in upsert.ts)
+ *   upsert      → profile-import (one profile per call; 409s resolved in upsert.ts), or on a
+ *                 backlog profile-bulk-import-jobs (≤10,000 per call; bulk-import.ts)
  *   list-add    → profile id (cache, else profile-import of the identifier, which creates a new
  *                 profile) → batched POST lists/{id}/relationships/profiles (≤1,000 ids)
  *   list-remove → profile id (cache, else a lookup; unknown profile = nothing to remove) →
@@ -19,6 +20,7 @@ import { blameByIndex, callWithQuota, sendDistinct, sendIsolating, type CallDeps
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 import type { IdCache } from './id-cache.ts';
 import { upsertProfile } from './upsert.ts';
+import { BULK_IMPORT_MIN, bulkImport } from './bulk-import.ts';
 
 export interface ProfileDispatcher {
   submit(item: ProfileItem): Promise<ItemOutcome>;
@@ -51,6 +53,23 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     }
     return b;
   }
+
+  const single = (item: ProfileItem) => upsertProfile(deps, cache, lane, item);
+  const upserts = new Batcher<ProfileItem, ItemOutcome, 'single' | 'bulk'>({
+    maxItems: ENDPOINTS.bulk_import_profiles.maxItems!,
+    maxBytes: 4.5 * 1024 * 1024,
+    lingerMs,
+    maxInFlight: 16,
+    sizeOf: (item) => JSON.stringify(item.o).length + 100,
+    // The single path takes its own token (it may need more than one call to resolve a 409).
+    acquire: async (pending) => {
+      if (pending < BULK_IMPORT_MIN) return { maxItems: 1, tag: 'single' };
+      await deps.governor.take(deps.scope, 'bulk_import_profiles');
+      return { maxItems: ENDPOINTS.bulk_import_profiles.maxItems!, tag: 'bulk' };
+    },
+    send: async (items, tag) => (tag === 'single' ? [await single(items[0]!)] : bulkImport(deps, items, single)),
+    onError: (err) => deps.log.warn({ err }, 'upsert batcher: retrying after an error'),
+  });
 
   async function resolveId(ref: ProfileRef, create: boolean): Promise<string | null> {
     if (ref.kid) return ref.kid;
@@ -103,7 +122,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
       const o = item.o;
       switch (o.op) {
         case 'upsert':
-          return upsertProfile(deps, cache, lane, item);
+          return upserts.submit(item);
         case 'list-add':
         case 'list-remove': {
           let id: string | null;
@@ -121,7 +140,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
       }
     },
     async drain() {
-      await Promise.all([...batchers.values()].map((b) => b.drain()));
+      await Promise.all([upserts.drain(), ...[...batchers.values()].map((b) => b.drain())]);
     },
   };
 }
