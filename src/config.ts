@@ -5,6 +5,7 @@
  * of it that it needs). Every problem is reported at once, as a readable list, so a user fixes
  * their environment in one go instead of one error per restart.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
@@ -52,6 +53,7 @@ const EnvSchema = z.object({
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
   RELAY_SANDBOX_PORT: int(0, 65535).default(0),
   RELAY_START_REDIS: z.stringbool().default(true),
+  RELAY_API_PROCESSES: int(0, 64).default(1),
 });
 
 export type Mode = 'gateway' | 'direct' | 'sandbox';
@@ -89,6 +91,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly sandboxPort: number;
   readonly startRedis: boolean;
+  /** HTTP API processes (node:cluster, one port); 0 = one per CPU core. */
+  readonly apiProcesses: number;
 }
 
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
@@ -163,5 +167,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,
+    apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
   });
 }

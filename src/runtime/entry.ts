@@ -3,7 +3,9 @@
  * private one), start the sandbox when no credentials are set, run the service, print a banner,
  * and shut down cleanly on SIGTERM/SIGINT (exit 0).
  */
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { forkApiProcesses, runApiChild } from './api-processes.ts';
 import { createLogger } from '../log.ts';
 import { loadRelayConfig, RelayConfigError, type RelayFile } from '../relay-config.ts';
 import { ensureRedis, RedisUnavailableError, type PrivateRedis } from './ensure-redis.ts';
@@ -15,7 +17,10 @@ export interface EntryRoles {
   readonly workers: boolean;
 }
 
-export async function runEntry(roles: EntryRoles): Promise<void> {
+export async function runEntry(requested: EntryRoles): Promise<void> {
+  // A forked API process (RELAY_API_PROCESSES > 1) runs the API only; its primary did the rest.
+  if (cluster.isWorker) return runApiChild();
+  let roles = requested;
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -55,6 +60,11 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
   let sandbox: Sandbox | undefined;
   if (config.klaviyo.mode === 'sandbox' && roles.workers) sandbox = await startSandbox(config.sandboxPort);
 
+  // Several API processes: they share the port through node:cluster; this process keeps the
+  // workers (and the sandbox) and supervises them.
+  const forked = roles.api && config.apiProcesses > 1 ? forkApiProcesses(config.apiProcesses, log) : undefined;
+  if (forked) roles = { api: false, workers: roles.workers };
+
   let service: Service;
   try {
     service = await startService({ config, log, ...roles, file, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view });
@@ -65,7 +75,8 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
     process.exit(1);
   }
 
-  process.stderr.write(banner(config, roles, service, sandbox, privateRedis));
+  const url = forked ? await forked.listening : service.url;
+  process.stderr.write(banner(config, requested, url, sandbox, privateRedis, forked ? config.apiProcesses : 1));
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -73,6 +84,7 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
+      await forked?.stop(config.shutdownTimeoutMs);
       await service.close();
       await sandbox?.close();
       await privateRedis?.stop();
@@ -87,22 +99,25 @@ export async function runEntry(roles: EntryRoles): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-function banner(config: Config, roles: EntryRoles, service: Service, sandbox: Sandbox | undefined, privateRedis: PrivateRedis | undefined): string {
+function banner(config: Config, roles: EntryRoles, url: string | undefined, sandbox: Sandbox | undefined, privateRedis: PrivateRedis | undefined, apiProcesses: number): string {
   const lines: string[] = [''];
   const what = roles.api && roles.workers ? 'API + workers' : roles.api ? 'API' : 'workers';
   lines.push(`klaviyo-relay ${what} running (pid ${process.pid})`);
-  if (service.url) lines.push(`  listening on ${service.url}`);
+  if (url) lines.push(`  listening on ${url}${apiProcesses > 1 ? ` (${apiProcesses} API processes)` : ''}`);
   lines.push(`  redis: ${config.redisUrl}${privateRedis ? ` (private redis-server started here, pid ${privateRedis.pid}, data in ./.data/redis)` : ''}`);
   const k = config.klaviyo;
   if (k.mode === 'gateway') lines.push(`  klaviyo: via the Maton gateway ${k.gatewayUrl}${k.connectionId ? `, connection ${k.connectionId}` : ' (no MATON_CONNECTION_ID: the gateway picks the default connection)'}`);
   if (k.mode === 'direct') lines.push(`  klaviyo: direct to ${k.baseUrl} with a private API key`);
   if (k.mode === 'sandbox') {
     lines.push('  SANDBOX MODE: no MATON_API_KEY or KLAVIYO_API_KEY set; nothing leaves this machine.');
-    if (sandbox) lines.push(`  the built-in Klaviyo simulator listens on ${sandbox.url}; see what it received at ${service.url ?? sandbox.url}/sandbox/events`);
+    if (sandbox) {
+      const view = url && apiProcesses === 1 ? `${url}/sandbox/events` : `${sandbox.url}/__sim/state`;
+      lines.push(`  the built-in Klaviyo simulator listens on ${sandbox.url}; see what it received at ${view}`);
+    }
   }
-  if (config.usingDevKey && service.url) {
+  if (config.usingDevKey && url) {
     lines.push(`  API key: "${config.apiKeys[0]}" (sandbox only; set RELAY_API_KEYS for real use)`);
-    lines.push(`  try: curl -X POST ${service.url}/v1/events -H 'Authorization: Bearer ${config.apiKeys[0]}' -H 'Content-Type: application/json' \\`);
+    lines.push(`  try: curl -X POST ${url}/v1/events -H 'Authorization: Bearer ${config.apiKeys[0]}' -H 'Content-Type: application/json' \\`);
     lines.push(`         -d '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}'`);
   }
   lines.push('');

@@ -36,6 +36,7 @@ export interface ServiceOptions {
 export interface Service {
   /** Where the API listens (when it runs). */
   readonly url?: string;
+  /** The Klaviyo accounts the workers deliver to (empty in an API-only process, which never calls Klaviyo). */
   readonly lanes: readonly Lane[];
   readonly queues: Queues;
   readonly workers?: WorkerRuntime;
@@ -46,7 +47,7 @@ export interface Service {
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   const file = opts.file ?? EMPTY_RELAY_FILE;
-  const lanes = buildLanes(config, file, opts.sandboxUrl);
+  const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 

@@ -53,3 +53,38 @@ describe('npm start (sandbox mode)', () => {
     expect(code, output).toBe(0);
   }, 60_000);
 });
+
+describe('RELAY_API_PROCESSES', () => {
+  it('runs the API in several processes on one port, and stops them all on SIGTERM', async () => {
+    const prefix2 = uniquePrefix('api-procs');
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix2, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_API_PROCESSES: '2' };
+    for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const url = await eventually(() => /listening on (http:\/\/\S+) \(2 API processes\)/.exec(output)?.[1], 30_000);
+      const simUrl = /simulator listens on (http:\/\/\S+);/.exec(output)![1]!;
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          fetch(`${url}/v1/events`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer dev-key', 'content-type': 'application/json' },
+            body: JSON.stringify({ id: `multi-${i}`, event: 'Placed Order', profile: { email: `multi-${i}@example.com` } }),
+          }).then((r) => r.status),
+        ),
+      );
+      expect(statuses.every((s) => s === 202)).toBe(true);
+      await eventually(async () => {
+        const stats = (await (await fetch(`${simUrl}/__sim/stats`)).json()) as { events: Record<string, { accepted: number }> };
+        return Object.values(stats.events).reduce((n, e) => n + e.accepted, 0) === 20;
+      }, 15_000);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    await deleteKeys(`${prefix2}:*`);
+  }, 60_000);
+});
