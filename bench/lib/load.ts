@@ -4,6 +4,7 @@
  * fresh ids (`{{id}}` in the body template is replaced per request; `{{n}}` by 0…k-1 inside it for
  * batch bodies). Only loopback targets, for a bounded time.
  */
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 interface LoadOptions {
@@ -18,7 +19,9 @@ interface LoadOptions {
   headers?: Record<string, string>;
 }
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
+// Options as JSON, or `@file` holding it (a 1,000-event body is too long for argv).
+const arg = process.argv[2] ?? '{}';
+const opts = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as LoadOptions;
 const target = new URL(opts.url);
 if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname)) throw new Error(`refusing to load a non-loopback target: ${target.hostname}`);
 

@@ -6,18 +6,29 @@
 import { z } from 'zod';
 import { zodIssues, type FieldIssue } from './errors.ts';
 
+// zod compiles a schema on its first use; building the wrapper per request would pay that every time.
+const wrappers = new Map<string, z.ZodType>();
+function batchWrapper(plural: string, max: number): z.ZodType {
+  const key = `${plural}:${max}`;
+  let w = wrappers.get(key);
+  if (!w) {
+    w = z
+      .object({ [plural]: z.array(z.unknown()).min(1, `must contain at least one item`).max(max, `must contain at most ${max} items`) })
+      .strict();
+    wrappers.set(key, w);
+  }
+  return w;
+}
+
 export type Parsed<T> = { ok: true; items: T[]; isBatch: boolean } | { ok: false; issues: FieldIssue[]; message: string };
 
 export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: string, schema: S, max: number): Parsed<z.infer<S>> {
   const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && plural in body;
   let raw: unknown[];
   if (isBatch) {
-    const batch = z
-      .object({ [plural]: z.array(z.unknown()).min(1, `must contain at least one item`).max(max, `must contain at most ${max} items`) })
-      .strict()
-      .safeParse(body);
+    const batch = batchWrapper(plural, max).safeParse(body);
     if (!batch.success) return { ok: false, issues: zodIssues(batch.error), message: 'The request body is not valid' };
-    raw = batch.data[plural] as unknown[];
+    raw = (batch.data as Record<string, unknown[]>)[plural]!;
   } else {
     raw = [body];
   }

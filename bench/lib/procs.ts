@@ -1,0 +1,162 @@
+/**
+ * Child processes for the benchmark: a private redis-server per scenario (so its memory can be
+ * measured and the shared Redis is never loaded), the simulator, the relay's API and workers,
+ * the baselines and the load generator — each in its own process, all on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export const DIST = 'dist';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const running = new Set<Proc>();
+
+export function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const proc: Proc = {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        running.delete(proc);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+  running.add(proc);
+  return proc;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startRedis(): Promise<{ url: string; proc: Proc; client: Redis }> {
+  const port = await freePort();
+  const proc = start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
+  const url = `redis://127.0.0.1:${port}`;
+  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  await waitFor('redis-server', async () => {
+    try {
+      if (client.status !== 'ready') await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  });
+  return { url, proc, client };
+}
+
+export async function startSim(retain: boolean): Promise<{ url: string; proc: Proc }> {
+  const proc = start(process.execPath, [`${DIST}/bench/sim-process.js`], { SIM_RETAIN: retain ? '1' : '0' });
+  const url = await waitFor('simulator', () => /^(http:\/\/\S+)/m.exec(proc.output())?.[1]);
+  return { url, proc };
+}
+
+export const BENCH_KEY = 'bench-relay-key-1';
+export const CONNECTION = 'bench';
+
+export function relayEnv(redisUrl: string, simUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl,
+    RELAY_START_REDIS: 'false',
+    MATON_API_KEY: 'bench-maton-key',
+    MATON_GATEWAY_URL: simUrl,
+    MATON_CONNECTION_ID: CONNECTION,
+    RELAY_API_KEYS: BENCH_KEY,
+    RELAY_QUEUE_PREFIX: 'relay',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    ...extra,
+  };
+}
+
+export async function startApi(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
+  const port = await freePort();
+  const proc = start(process.execPath, [`${DIST}/src/server.js`], { ...env, PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('relay API', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok);
+  return { url, proc };
+}
+
+export function startWorker(env: Record<string, string>): Proc {
+  return start(process.execPath, [`${DIST}/workers/main.js`], env);
+}
+
+export async function simStats(simUrl: string): Promise<{ events: Record<string, { accepted: number; duplicates: number }>; throttled: { gateway: number; klaviyo: number }; requests: { total?: number; byEndpoint: Record<string, Record<string, number>> } }> {
+  return (await (await fetch(`${simUrl}/__sim/stats`)).json()) as never;
+}
+
+export function delivered(stats: Awaited<ReturnType<typeof simStats>>, account = CONNECTION): number {
+  return stats.events[account]?.accepted ?? 0;
+}
+
+export function callsMade(stats: Awaited<ReturnType<typeof simStats>>): number {
+  let n = 0;
+  for (const byStatus of Object.values(stats.requests.byEndpoint)) for (const [status, c] of Object.entries(byStatus)) if (status.startsWith('2')) n += c;
+  return n;
+}
+
+/** Runs the load generator (its own process) and returns its JSON summary. */
+export async function load(opts: { url: string; connections: number; duration: number; body: string; headers?: Record<string, string>; amount?: number }): Promise<LoadResult> {
+  const file = join(mkdtempSync(join(tmpdir(), 'relay-load-')), 'opts.json');
+  writeFileSync(file, JSON.stringify(opts));
+  const proc = start(process.execPath, [`${DIST}/bench/lib/load.js`, `@${file}`]);
+  await new Promise((r) => proc.child.once('exit', r));
+  const line = proc.output().trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as LoadResult;
+  } catch {
+    throw new Error(`load generator failed: ${proc.output().slice(-500)}`);
+  }
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  durationS: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}

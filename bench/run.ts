@@ -1,0 +1,273 @@
+/**
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline]
+ *
+ * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
+ * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
+ * reports every figure beside a baseline measured in the same run:
+ *   - ingest, single-event requests: our API vs a minimal Hono + zod + queue.add handler;
+ *   - ingest, 1,000-event requests;
+ *   - delivery at steady state vs the ceiling the limits allow, and vs the naive design (one job
+ *     per event, one create_event per job, no governor);
+ *   - a backlog draining (full mode: 1,000,000 events) with worker memory sampled;
+ *   - low load: one event every ~1.5 s, delivery latency.
+ * Prints a table and writes bench/results/<date>[-quick].json. `--baseline` runs the baselines only.
+ * Each scenario uses a private redis-server on a free port; nothing is sent off this machine.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../src/klaviyo/endpoints.ts';
+import { itemKey, sourceIdForKey } from '../src/model/ids.ts';
+import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
+import {
+  BENCH_KEY,
+  callsMade,
+  CONNECTION,
+  delivered,
+  DIST,
+  freePort,
+  load,
+  relayEnv,
+  simStats,
+  start,
+  startApi,
+  startRedis,
+  startSim,
+  startWorker,
+  stopAll,
+  waitFor,
+  type LoadResult,
+} from './lib/procs.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const baselineOnly = args.includes('--baseline');
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'ingest,batch,delivery,lowload').split(','));
+
+const T = quick
+  ? { ingestS: 5, batchS: 5, backlog: 170_000, windowS: 62, baselineS: 15, lowLoadEvents: 6, lowLoadGapMs: 1500 }
+  : { ingestS: 15, batchS: 15, backlog: 1_000_000, windowS: 0, baselineS: 60, lowLoadEvents: 20, lowLoadGapMs: 2000 };
+
+const results: Record<string, unknown> = {};
+const table: [string, string, string, string][] = [];
+const row = (metric: string, ours: string, baseline: string, ratio: string) => table.push([metric, ours, baseline, ratio]);
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+const singleBody = JSON.stringify({ id: '{{id}}', event: 'Placed Order', profile: { email: 'ada@example.com' }, properties: { OrderId: '1001', Items: ['Tea', 'Cup'] }, value: 29.99, value_currency: 'USD' });
+const batchBody = (n: number) =>
+  JSON.stringify({ events: Array.from({ length: n }, (_, i) => ({ id: `{{id}}-${i}`, event: 'Placed Order', profile: { email: `user${i}@example.com` }, properties: { OrderId: `{{id}}-${i}` }, value: 10 + (i % 50) })) });
+const auth = { authorization: `Bearer ${BENCH_KEY}` };
+
+async function measureLoad(pid: number, opts: Parameters<typeof load>[0]): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const c0 = cpuMs(pid);
+  const r = await load(opts);
+  const cpu = cpuMs(pid) - c0;
+  return { ...r, cpuUsPerRequest: r.requests > 0 ? (cpu * 1000) / r.requests : 0 };
+}
+
+async function ingestSingle() {
+  log('ingest: single-event requests, 64 connections');
+  const redis = await startRedis();
+  const minimalPort = await freePort();
+  const minimal = start(process.execPath, [`${DIST}/bench/minimal-ingest.js`], { PORT: String(minimalPort), REDIS_URL: redis.url, PREFIX: 'minimal' });
+  await waitFor('minimal handler', () => /listening/.test(minimal.output()));
+  const minimalUrl = `http://127.0.0.1:${minimalPort}/v1/events`;
+  const ours = baselineOnly ? undefined : await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
+  const runs: { minimal: Awaited<ReturnType<typeof measureLoad>>[]; ours: Awaited<ReturnType<typeof measureLoad>>[] } = { minimal: [], ours: [] };
+  // Alternate, twice each: the machine is noisy, and both see the same conditions.
+  for (let round = 0; round < 2; round++) {
+    runs.minimal.push(await measureLoad(minimal.pid, { url: minimalUrl, connections: 64, duration: T.ingestS, body: singleBody }));
+    if (ours) runs.ours.push(await measureLoad(ours.proc.pid, { url: `${ours.url}/v1/events`, connections: 64, duration: T.ingestS, body: singleBody, headers: auth }));
+  }
+  const best = (xs: typeof runs.minimal) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const m = best(runs.minimal);
+  row('ingest, 1-event requests: requests/s (64 conns)', ours ? fmt(best(runs.ours).rps) : '—', fmt(m.rps), ours ? `${(best(runs.ours).rps / m.rps).toFixed(2)}×` : '');
+  if (ours) {
+    const o = best(runs.ours);
+    row('ingest, 1-event requests: p50 / p99 latency ms', `${o.latencyMs.p50} / ${o.latencyMs.p99}`, `${m.latencyMs.p50} / ${m.latencyMs.p99}`, '');
+    row('ingest, 1-event requests: API CPU µs per request', fmt(o.cpuUsPerRequest), fmt(m.cpuUsPerRequest), `${(m.cpuUsPerRequest / o.cpuUsPerRequest).toFixed(2)}× as cheap`);
+    row('ingest: API peak RSS MB', fmt(peakRssMb(ours.proc.pid)), fmt(peakRssMb(minimal.pid)), '');
+  }
+  results.ingestSingle = runs;
+  redis.client.disconnect();
+  await stopAll();
+}
+
+async function ingestBatch() {
+  log('ingest: 1,000-event requests, 8 connections');
+  const redis = await startRedis();
+  const ours = await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
+  const before = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const r = await measureLoad(ours.proc.pid, { url: `${ours.url}/v1/events`, connections: 8, duration: T.batchS, body: batchBody(1000), headers: auth });
+  const after = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const events = r.requests * 1000;
+  row('ingest, 1,000-event requests: events/s (8 conns)', fmt(r.rps * 1000), '', '');
+  row('ingest, 1,000-event requests: p50 / p99 latency ms', `${r.latencyMs.p50} / ${r.latencyMs.p99}`, '', '');
+  row('Redis bytes per queued event (jobs + dedupe keys)', fmt((after - before) / events), '', '');
+  await ours.proc.stop();
+  // The same with the API on both cores (RELAY_API_PROCESSES=2): ingest is CPU-bound.
+  const two = await startApi({ ...relayEnv(redis.url, 'http://127.0.0.1:9'), RELAY_API_PROCESSES: '2' });
+  const r2 = await load({ url: `${two.url}/v1/events`, connections: 8, duration: T.batchS, body: batchBody(1000), headers: auth });
+  row('ingest, 1,000-event requests: events/s, RELAY_API_PROCESSES=2', fmt(r2.rps * 1000), '', '');
+  results.ingestBatch = { oneProcess: { ...r, eventsPerSecond: r.rps * 1000 }, twoProcesses: { ...r2, eventsPerSecond: r2.rps * 1000 }, redisBytesPerEvent: (after - before) / events };
+  redis.client.disconnect();
+  await stopAll();
+}
+
+/** Fills a backlog through the API, then starts one worker and watches the simulator drain it. */
+async function deliveryOurs() {
+  log(`delivery: backlog of ${fmt(T.backlog)} events, then one worker process`);
+  const redis = await startRedis();
+  const sim = await startSim(false);
+  const env = relayEnv(redis.url, sim.url);
+  const api = await startApi(env);
+  const before = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  await load({ url: `${api.url}/v1/events`, connections: 8, duration: 600, amount: T.backlog / 1000, body: batchBody(1000), headers: auth });
+  const queued = T.backlog;
+  const after = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const worker = startWorker(env);
+  const samples: { t: number; delivered: number; rssMb: number }[] = [];
+  const t0 = Date.now();
+  let first = 0;
+  const deadline = quick ? T.windowS * 1000 : 30 * 60_000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const d = delivered(await simStats(sim.url));
+    samples.push({ t: Date.now() - t0, delivered: d, rssMb: rssMb(worker.pid) });
+    if (d > 0 && first === 0) first = Date.now();
+    if (d >= queued) break;
+    if (first && Date.now() - first >= deadline) break;
+  }
+  const stats = await simStats(sim.url);
+  const got = delivered(stats);
+  const elapsedS = (Date.now() - first) / 1000;
+  const rate = got / elapsedS;
+  const ceiling = (ENDPOINTS.bulk_create_events.steady / 60) * ENDPOINTS.bulk_create_events.maxItems!;
+  const rss = samples.map((s) => s.rssMb);
+  const half = Math.floor(samples.length / 2);
+  results.delivery = {
+    backlog: queued,
+    delivered: got,
+    seconds: elapsedS,
+    eventsPerSecond: rate,
+    ceiling,
+    ofCeiling: rate / ceiling,
+    callsPer1000: (callsMade(stats) / got) * 1000,
+    throttled: stats.throttled,
+    duplicatesAtKlaviyo: stats.events[CONNECTION]?.duplicates ?? 0,
+    redisBytesPerQueuedEvent: (after - before) / queued,
+    workerRssMb: { peak: peakRssMb(worker.pid), firstHalfMax: Math.max(...rss.slice(0, half)), secondHalfMax: Math.max(...rss.slice(half)) },
+    apiPeakRssMb: peakRssMb(api.proc.pid),
+    samples,
+  };
+  redis.client.disconnect();
+  await stopAll();
+  return results.delivery as { eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
+}
+
+/** The naive design on the same limits: one job per event, one create_event call per job, no governor. */
+async function deliveryBaseline() {
+  log(`delivery baseline: naive worker for ${T.baselineS} s`);
+  const redis = await startRedis();
+  const sim = await startSim(false);
+  const { Queue } = await import('bullmq');
+  const q = new Queue('naive', { connection: redis.client, prefix: 'naive' });
+  const n = 2000;
+  const src = sourceIdForKey(BENCH_KEY);
+  for (let i = 0; i < n; i += 500) {
+    await q.addBulk(
+      Array.from({ length: Math.min(500, n - i) }, (_, j) => ({
+        name: 'e',
+        data: { uniqueId: itemKey(src, `naive-${i + j}`), event: { event: 'Placed Order', profile: { email: `user${i + j}@example.com` }, properties: { OrderId: i + j }, value: 10 } },
+        opts: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true },
+      })),
+    );
+  }
+  const worker = start(process.execPath, [`${DIST}/bench/naive-worker.js`], { REDIS_URL: redis.url, PREFIX: 'naive', GATEWAY_URL: sim.url, CONNECTION });
+  await waitFor('naive worker', () => /ready/.test(worker.output()));
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, T.baselineS * 1000));
+  const stats = await simStats(sim.url);
+  const got = delivered(stats);
+  const seconds = (Date.now() - t0) / 1000;
+  results.deliveryBaseline = { delivered: got, seconds, eventsPerSecond: got / seconds, callsPer1000: got ? (callsMade(stats) / got) * 1000 : 0, throttled: stats.throttled, workerPeakRssMb: peakRssMb(worker.pid) };
+  await q.close();
+  redis.client.disconnect();
+  await stopAll();
+  return results.deliveryBaseline as { eventsPerSecond: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number } };
+}
+
+async function lowLoad() {
+  log(`low load: ${T.lowLoadEvents} events, one every ${T.lowLoadGapMs} ms`);
+  const redis = await startRedis();
+  const sim = await startSim(true);
+  const env = relayEnv(redis.url, sim.url);
+  const api = await startApi(env);
+  const worker = startWorker(env);
+  const { Queue } = await import('bullmq');
+  const events = new Queue('events.default', { connection: redis.client, prefix: 'relay' });
+  await waitFor('worker', async () => (await events.getWorkersCount()) > 0, 20_000);
+  await events.close();
+  const src = sourceIdForKey(BENCH_KEY);
+  const sent = new Map<string, number>();
+  for (let i = 0; i < T.lowLoadEvents; i++) {
+    const id = `low-${Date.now()}-${i}`;
+    const t = Date.now();
+    const res = await fetch(`${api.url}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id, event: 'Viewed Product', profile: { email: `low${i}@example.com` } }) });
+    if (res.status !== 202) throw new Error(`low load: ${res.status}`);
+    sent.set(itemKey(src, id), t);
+    await new Promise((r) => setTimeout(r, T.lowLoadGapMs));
+  }
+  const state = await waitFor('low-load deliveries', async () => {
+    const s = (await (await fetch(`${sim.url}/__sim/state?events=all`)).json()) as { accounts: Record<string, { events?: { uniqueId: string; receivedAt: number }[] }> };
+    const evs = s.accounts[CONNECTION]?.events ?? [];
+    return evs.length >= sent.size && evs;
+  }, 30_000);
+  const lat = state.map((e) => e.receivedAt - (sent.get(e.uniqueId) ?? e.receivedAt)).sort((a, b) => a - b);
+  const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;
+  results.lowLoad = { events: lat.length, latencyMs: { p50: p(0.5), p95: p(0.95), max: lat[lat.length - 1] } };
+  row('low load: delivery latency p50 / p95 ms (1 event per ~' + T.lowLoadGapMs / 1000 + ' s)', `${p(0.5)} / ${p(0.95)}`, '', '');
+  void worker;
+  redis.client.disconnect();
+  await stopAll();
+}
+
+async function main() {
+  const started = Date.now();
+  log('building (the benchmark runs the compiled service)');
+  execSync('npm run build --silent', { stdio: 'inherit' });
+  try {
+    if (only.has('ingest')) await ingestSingle();
+    if (only.has('batch') && !baselineOnly) await ingestBatch();
+    if (only.has('delivery')) {
+      const base = await deliveryBaseline();
+      if (!baselineOnly) {
+        const ours = await deliveryOurs();
+        row(`delivery: events/s ${quick ? `(first ${T.windowS} s of a backlog)` : `(draining ${fmt(T.backlog)})`}`, fmt(ours.eventsPerSecond), fmt(base.eventsPerSecond, 1), `${fmt(ours.eventsPerSecond / base.eventsPerSecond)}×`);
+        row('delivery: share of the ceiling the limits allow', `${(ours.ofCeiling * 100).toFixed(1)}% of ${fmt(ours.ceiling)}/s`, `${((base.eventsPerSecond / ours.ceiling) * 100).toFixed(2)}%`, '');
+        row('delivery: Klaviyo calls per 1,000 events', fmt(ours.callsPer1000, 1), fmt(base.callsPer1000), '');
+        row('delivery: 429s received', fmt(ours.throttled.gateway + ours.throttled.klaviyo), fmt(base.throttled.gateway + base.throttled.klaviyo), '');
+        row('delivery: worker RSS MB (peak; max 1st half / 2nd half)', `${fmt(ours.workerRssMb.peak)} (${fmt(ours.workerRssMb.firstHalfMax)} / ${fmt(ours.workerRssMb.secondHalfMax)})`, '', '');
+        row('delivery: Redis bytes per queued event', fmt(ours.redisBytesPerQueuedEvent), '', '');
+      } else {
+        row('delivery: events/s (naive design)', '', fmt(base.eventsPerSecond, 1), '');
+      }
+    }
+    if (only.has('lowload') && !baselineOnly) await lowLoad();
+  } finally {
+    await stopAll();
+  }
+
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((r) => r[i]!.length), ['metric', 'klaviyo-relay', 'baseline', 'ratio'][i]!.length));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const out = [line(['metric', 'klaviyo-relay', 'baseline', 'ratio']), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.map(line)].join('\n');
+  const date = new Date().toISOString().slice(0, 10);
+  const meta = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', baselineOnly, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), node: process.version, seconds: (Date.now() - started) / 1000, limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event } };
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}.json`;
+  writeFileSync(file, JSON.stringify({ meta, table, results }, null, 2) + '\n');
+  process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);
+}
+
+await main();
