@@ -28,6 +28,8 @@ export interface Proc {
   readonly pid: number;
   output(): string;
   stop(): Promise<void>;
+  /** SIGKILL: for the end of a measurement, when a graceful drain would only add waiting. */
+  kill(): Promise<void>;
 }
 
 const running = new Set<Proc>();
@@ -41,6 +43,13 @@ export function start(cmd: string, args: string[], env: Record<string, string> =
     child,
     pid: child.pid!,
     output: () => out,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        running.delete(proc);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         running.delete(proc);
@@ -75,7 +84,9 @@ export async function startRedis(): Promise<{ url: string; proc: Proc; client: R
   const port = await freePort();
   const proc = start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
   const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  // No reconnecting: the server is stopped at the end of each scenario.
+  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  client.on('error', () => undefined);
   await waitFor('redis-server', async () => {
     try {
       if (client.status !== 'ready') await client.connect();
