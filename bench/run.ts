@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline] [-- --backlog=N]
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -47,6 +47,9 @@ const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'in
 const T = quick
   ? { ingestS: 4, ingestRounds: 1, batchS: 4, backlog: 170_000, windowS: 62, baselineS: 30, lowLoadEvents: 6, lowLoadGapMs: 1500 }
   : { ingestS: 15, ingestRounds: 2, batchS: 15, backlog: 1_000_000, windowS: 0, baselineS: 60, lowLoadEvents: 20, lowLoadGapMs: 2000 };
+
+const backlogArg = args.find((a) => a.startsWith('--backlog='));
+if (backlogArg) (T as { backlog: number }).backlog = Math.max(1000, Math.round(Number(backlogArg.slice(10)) / 1000) * 1000);
 
 const results: Record<string, unknown> = {};
 const table: [string, string, string, string][] = [];

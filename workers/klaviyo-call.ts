@@ -56,19 +56,15 @@ export interface BulkRequest {
 }
 
 /**
- * Sends `items` as one bulk request built by `build`. `tokenHeld`: the batcher already took this
- * request's quota token; the halves of a split take their own.
+ * Sends `items` as one bulk request built by `build`: serialized first, then the quota token is
+ * taken, then it leaves (the halves of a split each take their own).
  */
-export async function sendIsolating<I>(
-  deps: CallDeps,
-  items: readonly I[],
-  build: (items: readonly I[]) => BulkRequest,
-  tokenHeld: boolean,
-): Promise<SendResult<ItemOutcome>[]> {
+export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], build: (items: readonly I[]) => BulkRequest): Promise<SendResult<ItemOutcome>[]> {
   const req = build(items);
-  if (!tokenHeld) await deps.governor.take(deps.scope, req.endpoint);
+  const payload = JSON.stringify(req.body);
+  await deps.governor.take(deps.scope, req.endpoint);
   try {
-    await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: req.body }, items.length);
+    await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: payload }, items.length);
     return items.map(() => DELIVERED);
   } catch (err) {
     if (classify(err) === 'rate-limited') return items.map((): SendResult<ItemOutcome> => REQUEUE);
@@ -90,8 +86,8 @@ export async function sendIsolating<I>(
     }
     if (items.length === 1) return [{ kind: 'rejected', error: toItemError(err, err.errors[0]) }];
     const mid = Math.ceil(items.length / 2);
-    const left = await sendIsolating(deps, items.slice(0, mid), build, false);
-    const right = await sendIsolating(deps, items.slice(mid), build, false);
+    const left = await sendIsolating(deps, items.slice(0, mid), build);
+    const right = await sendIsolating(deps, items.slice(mid), build);
     return [...left, ...right];
   }
 }
@@ -132,6 +128,7 @@ export async function callWithQuota<S extends z.ZodType | undefined = undefined>
   deps: CallDeps,
   opts: RequestOptions<S>,
 ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
+  if (opts.body !== undefined && typeof opts.body !== 'string') opts = { ...opts, body: JSON.stringify(opts.body) };
   for (;;) {
     await deps.governor.take(deps.scope, opts.endpoint, opts.signal);
     try {

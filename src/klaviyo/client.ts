@@ -44,6 +44,7 @@ export interface RequestOptions<S extends z.ZodType | undefined> {
   readonly endpoint: EndpointName;
   readonly pathParams?: Readonly<Record<string, string>>;
   readonly query?: Readonly<Record<string, string>>;
+  /** A JSON value, or an already serialized one (a string), sent as is. */
   readonly body?: unknown;
   /** Parses a 2xx body; omit for operations answering 202/204 with no body. */
   readonly schema?: S;
@@ -109,7 +110,7 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
       res = await fetchImpl(url, {
         method: spec.method,
         headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
         signal,
         redirect: 'manual',
       });

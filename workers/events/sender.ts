@@ -16,8 +16,10 @@ export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leavin
 
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
   async function sendSingle(item: EventItem): Promise<SendResult<ItemOutcome>> {
+    const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
+    await deps.governor.take(deps.scope, 'create_event');
     try {
-      await call(deps, { endpoint: 'create_event', body: createEventBody({ uniqueId: item.k, event: item.e }) });
+      await call(deps, { endpoint: 'create_event', body: payload });
       return DELIVERED;
     } catch (err) {
       return classify(err) === 'rate-limited' ? REQUEUE : outcomeOf(err);
@@ -33,15 +35,17 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     maxItems: ENDPOINTS.bulk_create_events.maxItems!,
     maxBytes: MAX_BULK_BYTES,
     sizeOf: (item) => approxEventBytes({ uniqueId: item.k, event: item.e }),
+    // Wait until a request could go, then cut the batch (it kept filling while we waited); the
+    // token itself is taken once the body is serialized.
     async acquire(pending) {
       const endpoint: Endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
-      await deps.governor.take(deps.scope, endpoint);
+      await deps.governor.waitFree(deps.scope, endpoint);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
     },
     // Klaviyo fails a bulk request that repeats a unique_id, so each is sent once.
     send: (items, endpoint) =>
       sendDistinct(items, (it) => it.k, async (distinct) =>
-        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!)] : sendIsolating(deps, distinct, bulk, true),
+        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!)] : sendIsolating(deps, distinct, bulk),
       ),
   };
 }

@@ -27,8 +27,10 @@ export async function bulkImport(
   single: (item: ProfileItem) => Promise<ItemOutcome>,
 ): Promise<SendResult<ItemOutcome>[]> {
   let jobId: string;
+  const payload = JSON.stringify(bulkImportBody(items.map((it) => (it.o as Upsert).profile)));
+  await deps.governor.take(deps.scope, 'bulk_import_profiles');
   try {
-    const res = await call(deps, { endpoint: 'bulk_import_profiles', body: bulkImportBody(items.map((it) => (it.o as Upsert).profile)), schema: BulkImportJobSchema }, items.length);
+    const res = await call(deps, { endpoint: 'bulk_import_profiles', body: payload, schema: BulkImportJobSchema }, items.length);
     jobId = res.data.data.id;
   } catch (err) {
     if (classify(err) === 'rate-limited') return items.map((): SendResult<ItemOutcome> => REQUEUE);

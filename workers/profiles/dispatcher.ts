@@ -43,7 +43,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
         maxInFlight: 4,
         sizeOf: () => 200,
         acquire: async () => {
-          await deps.governor.take(deps.scope, endpoint);
+          await deps.governor.waitFree(deps.scope, endpoint);
           return { maxItems, tag: endpoint };
         },
         send: (items) => send(items),
@@ -64,7 +64,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     // The single path takes its own token (it may need more than one call to resolve a 409).
     acquire: async (pending) => {
       if (pending < BULK_IMPORT_MIN) return { maxItems: 1, tag: 'single' };
-      await deps.governor.take(deps.scope, 'bulk_import_profiles');
+      await deps.governor.waitFree(deps.scope, 'bulk_import_profiles');
       return { maxItems: ENDPOINTS.bulk_import_profiles.maxItems!, tag: 'bulk' };
     },
     send: async (items, tag) => (tag === 'single' ? [await single(items[0]!)] : bulkImport(deps, items, single)),
@@ -91,7 +91,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     const endpoint = op === 'list-add' ? 'add_profiles_to_list' : 'remove_profiles_from_list';
     return batcher<string>(`${endpoint}|${listId}`, endpoint, ENDPOINTS[endpoint].maxItems!, (ids) =>
       sendDistinct(ids, (id) => id, (distinct) =>
-        sendIsolating(deps, distinct, (batch) => ({ endpoint, pathParams: { id: listId }, body: listMembersBody(batch), blame: blameByIndex('/data') }), true),
+        sendIsolating(deps, distinct, (batch) => ({ endpoint, pathParams: { id: listId }, body: listMembersBody(batch), blame: blameByIndex('/data') })),
       ),
     );
   }
@@ -112,7 +112,6 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
             blame: blameByIndex('/data/attributes/profiles/data'),
           };
         },
-        true,
       ),
     );
   }
