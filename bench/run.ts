@@ -145,14 +145,23 @@ async function deliveryOurs() {
   const stats = await simStats(sim.url);
   const got = delivered(stats);
   const elapsedS = (Date.now() - first) / 1000;
-  const rate = got / elapsedS;
   const ceiling = (ENDPOINTS.bulk_create_events.steady / 60) * ENDPOINTS.bulk_create_events.maxItems!;
+  // Steady state: whole 60-s windows after the first minute, whose unused burst budget lets any
+  // drain start faster than the ceiling. A short (quick) run has no such window: its first minute is reported.
+  const firstAt = samples.find((x) => x.delivered > 0)!.t;
+  const from = samples.find((x) => x.t >= firstAt + 61_000);
+  const last = samples[samples.length - 1]!;
+  const windows = from ? Math.floor((last.t - from.t) / 60_000) : 0;
+  const to = windows > 0 ? samples.find((x) => x.t >= from!.t + windows * 60_000)! : undefined;
+  const rate = from && to && to.delivered < queued ? (to.delivered - from.delivered) / ((to.t - from.t) / 1000) : got / elapsedS;
   const rss = samples.map((s) => s.rssMb);
   const half = Math.floor(samples.length / 2);
   results.delivery = {
     backlog: queued,
     delivered: got,
     seconds: elapsedS,
+    averageEventsPerSecond: got / elapsedS,
+    steadyWindowSeconds: from && to ? (to.t - from.t) / 1000 : 0,
     eventsPerSecond: rate,
     ceiling,
     ofCeiling: rate / ceiling,
@@ -166,7 +175,7 @@ async function deliveryOurs() {
   };
   redis.client.disconnect();
   await Promise.all([worker.kill(), api.proc.stop(), sim.proc.stop(), redis.proc.stop()]);
-  return results.delivery as { eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
+  return results.delivery as { averageEventsPerSecond: number; steadyWindowSeconds: number; eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
 }
 
 /** The naive design on the same limits: one job per event, one create_event call per job, no governor. */
@@ -250,7 +259,13 @@ async function main() {
       // The naive worker is light (≈10 calls/s): it runs beside ours, on its own Redis and simulator.
       const [base, ours] = await Promise.all([deliveryBaseline(), baselineOnly ? undefined : deliveryOurs()]);
       if (ours) {
-        row(`delivery: events/s ${quick ? `(first ${T.windowS} s of a backlog)` : `(draining ${fmt(T.backlog)})`}`, fmt(ours.eventsPerSecond), fmt(base.eventsPerSecond, 1), `${fmt(ours.eventsPerSecond / base.eventsPerSecond)}×`);
+        row(
+          `delivery: events/s ${ours.steadyWindowSeconds ? `at steady state (${fmt(ours.steadyWindowSeconds)} s after the first minute)` : `(first ${fmt(ours.seconds)} s of a backlog)`}`,
+          fmt(ours.eventsPerSecond),
+          fmt(base.eventsPerSecond, 1),
+          `${fmt(ours.eventsPerSecond / base.eventsPerSecond)}×`,
+        );
+        row(`delivery: ${fmt(ours.delivered)} events drained in (s), average events/s`, `${fmt(ours.seconds)} s, ${fmt(ours.averageEventsPerSecond)}/s`, '', '');
         row('delivery: share of the ceiling the limits allow', `${(ours.ofCeiling * 100).toFixed(1)}% of ${fmt(ours.ceiling)}/s`, `${((base.eventsPerSecond / ours.ceiling) * 100).toFixed(2)}%`, '');
         row('delivery: Klaviyo calls per 1,000 events', fmt(ours.callsPer1000, 1), fmt(base.callsPer1000), '');
         row('delivery: 429s received', fmt(ours.throttled.gateway + ours.throttled.klaviyo), fmt(base.throttled.gateway + base.throttled.klaviyo), '');
