@@ -3,7 +3,7 @@
  * measured and the shared Redis is never loaded), the simulator, the relay's API and workers,
  * the baselines and the load generator — each in its own process, all on loopback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -98,8 +98,16 @@ export async function startRedis(): Promise<{ url: string; proc: Proc; client: R
   return { url, proc, client };
 }
 
+/**
+ * The simulator stands in for Klaviyo's and Maton's own machines. On this shared 2-core box it
+ * runs at a higher priority (when allowed), so that it counts requests when they arrive rather
+ * than when our own load leaves it a moment: a starved simulator bunches arrivals up and reports
+ * 429s that a remote service would not.
+ */
 export async function startSim(retain: boolean): Promise<{ url: string; proc: Proc }> {
-  const proc = start(process.execPath, [`${DIST}/bench/sim-process.js`], { SIM_RETAIN: retain ? '1' : '0' });
+  const node = [process.execPath, `${DIST}/bench/sim-process.js`];
+  const canRaise = spawnSync('nice', ['-n', '-10', 'true']).status === 0;
+  const proc = canRaise ? start('nice', ['-n', '-10', ...node], { SIM_RETAIN: retain ? '1' : '0' }) : start(node[0]!, node.slice(1), { SIM_RETAIN: retain ? '1' : '0' });
   const url = await waitFor('simulator', () => /^(http:\/\/\S+)/m.exec(proc.output())?.[1]);
   return { url, proc };
 }
