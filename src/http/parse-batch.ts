@@ -22,7 +22,11 @@ function batchWrapper(plural: string, max: number): z.ZodType {
 
 export type Parsed<T> = { ok: true; items: T[]; isBatch: boolean } | { ok: false; issues: FieldIssue[]; message: string };
 
-export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: string, schema: S, max: number): Parsed<z.infer<S>> {
+/**
+ * `fast`, when given, may accept an item without zod; it must only say yes to items the schema
+ * would accept unchanged (see src/model/event-fast-path.ts).
+ */
+export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: string, schema: S, max: number, fast?: (item: unknown) => boolean): Parsed<z.infer<S>> {
   const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && plural in body;
   let raw: unknown[];
   if (isBatch) {
@@ -35,6 +39,10 @@ export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: s
   const issues: FieldIssue[] = [];
   const items: z.infer<S>[] = [];
   raw.forEach((item, i) => {
+    if (fast?.(item)) {
+      items.push(item as z.infer<S>);
+      return;
+    }
     const parsed = schema.safeParse(item);
     if (parsed.success) items.push(parsed.data);
     else issues.push(...(isBatch ? zodIssues(parsed.error, [plural, i], i) : zodIssues(parsed.error)));

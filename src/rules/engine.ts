@@ -67,7 +67,7 @@ export function evaluate(rules: readonly Rule[], ctx: RuleContext, origin: { id:
       else if ('updateProfile' in action) out.ops.push({ k, id, o: { op: 'upsert', profile: { ...member, properties: action.updateProfile.properties } } });
       else {
         const { metric, properties, value } = action.createEvent;
-        out.events.push({ k, id, e: { id, event: metric, profile: member, properties: { ...properties }, ...(value !== undefined ? { value } : {}) } });
+        out.events.push({ k, id, e: { event: metric, profile: member, properties: { ...properties }, ...(value !== undefined ? { value } : {}) } });
       }
     });
   });

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { EventSchema, MAX_EVENTS_PER_REQUEST } from '../../model/event.ts';
+import { isPlainValidEvent } from '../../model/event-fast-path.ts';
 import { itemKey } from '../../model/ids.ts';
 import type { EventItem } from '../../queues.ts';
 import type { AppDeps, V1Env } from '../app.ts';
@@ -19,12 +20,13 @@ export function eventsRoutes(deps: AppDeps) {
   const app = new Hono<V1Env>();
 
   app.post('/', async (c) => {
-    const parsed = parseSingleOrBatch(c.get('body'), 'events', EventSchema, MAX_EVENTS_PER_REQUEST);
+    const parsed = parseSingleOrBatch(c.get('body'), 'events', EventSchema, MAX_EVENTS_PER_REQUEST, isPlainValidEvent);
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
+    // `e` is zod's own copy of the input: stored as it is (no second copy; the id lives on the item).
     const items: EventItem[] = parsed.items.map((e) => {
       const id = e.id ?? randomUUID();
-      return { k: itemKey(source.id, id), id, e: { ...e, id } };
+      return { k: itemKey(source.id, id), id, e };
     });
     return enqueueOr503(c, deps, async () => {
       const result = await deps.ingest.events(source, items);

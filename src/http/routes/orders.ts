@@ -26,7 +26,7 @@ export function ordersRoutes(deps: AppDeps) {
     const items: EventItem[] = parsed.items.flatMap((order) =>
       orderEvents(order).map(({ suffix, event }) => {
         const id = `${order.id}#${suffix}`;
-        return { k: itemKey(source.id, order.id, suffix), id, e: { ...event, id } };
+        return { k: itemKey(source.id, order.id, suffix), id, e: event };
       }),
     );
     return enqueueOr503(c, deps, async () => {
