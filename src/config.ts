@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   RELAY_SANDBOX_PORT: int(0, 65535).default(0),
   RELAY_START_REDIS: z.stringbool().default(true),
   RELAY_API_PROCESSES: int(0, 64).default(1),
+  RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
 });
 
 export type Mode = 'gateway' | 'direct' | 'sandbox';
@@ -87,7 +88,7 @@ export interface Config {
     readonly retryMaxMs: number;
     readonly keepCompletedS: number;
   };
-  readonly worker: { readonly concurrency: number; readonly lingerMs: number };
+  readonly worker: { readonly concurrency: number; readonly lingerMs: number; readonly pauseProbeMs: number };
   readonly shutdownTimeoutMs: number;
   readonly sandboxPort: number;
   readonly startRedis: boolean;
@@ -163,7 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: e.RELAY_RETRY_MAX_MS,
       keepCompletedS: e.RELAY_KEEP_COMPLETED_S,
     }),
-    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS }),
+    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,

@@ -49,6 +49,8 @@ export class Batcher<I, O, T> {
   private acquiring = false;
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
+  /** Set by yieldAll: every item from now on resolves at once with this outcome. */
+  private yielding: { outcome: O } | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: BatcherOptions<I, O, T>) {}
@@ -58,6 +60,7 @@ export class Batcher<I, O, T> {
   }
 
   submit(item: I): Promise<O> {
+    if (this.yielding) return Promise.resolve(this.yielding.outcome);
     return new Promise<O>((resolve, reject) => {
       const size = this.opts.sizeOf(item);
       this.buffer.push({ item, size, at: Date.now(), resolve, reject });
@@ -72,6 +75,19 @@ export class Batcher<I, O, T> {
     this.schedule();
     if (this.buffer.length === 0 && this.inFlight === 0 && !this.acquiring) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Shutdown past its grace period: every item not yet in a request resolves with `outcome` (its
+   * job goes back to the queue untouched); requests already sent are left to finish.
+   */
+  yieldAll(outcome: O): void {
+    this.yielding = { outcome };
+    const entries = this.buffer;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    for (const e of entries) e.resolve(outcome);
+    this.schedule();
   }
 
   private schedule(): void {

@@ -8,7 +8,7 @@
  * | 2xx                                      | delivered                                       |
  * | 429 (gateway or Klaviyo)                 | lane blocked for Retry-After, item re-sent, no attempt spent |
  * | 408, 5xx, network, timeout, odd 2xx body | retried with exponential backoff + jitter, Retry-After as a floor |
- * | 401/403                                  | retried with backoff (credentials, not the item, are wrong) |
+ * | 401/403 (gateway or Klaviyo)             | the lane pauses (jobs kept, no attempt spent); a probe resumes it (lane-control.ts) |
  * | other 4xx                                | rejected: dead letter with Klaviyo's error, never retried |
  */
 import { KlaviyoApiError, KlaviyoResponseError, KlaviyoTransportError } from '../src/errors.ts';
@@ -17,17 +17,22 @@ import type { ItemError } from '../src/queues.ts';
 export type ItemOutcome =
   | { readonly kind: 'delivered' }
   | { readonly kind: 'rejected'; readonly error: ItemError }
-  | { readonly kind: 'retry'; readonly error: ItemError; readonly retryAfterMs?: number };
+  | { readonly kind: 'retry'; readonly error: ItemError; readonly retryAfterMs?: number }
+  /** The credentials were refused: the item waits, unharmed, until the lane is resumed. */
+  | { readonly kind: 'paused'; readonly error: ItemError }
+  /** Not attempted: the worker is shutting down; the item goes back to the queue as it was. */
+  | { readonly kind: 'yield' };
 
 export const DELIVERED: ItemOutcome = Object.freeze({ kind: 'delivered' });
 
-export type FailureClass = 'rate-limited' | 'retry' | 'reject';
+export type FailureClass = 'rate-limited' | 'retry' | 'reject' | 'unauthorized';
 
 export function classify(err: unknown): FailureClass {
   if (err instanceof KlaviyoApiError) {
     if (err.status === 429) return 'rate-limited';
     if (err.status === 408 || err.status >= 500) return 'retry';
-    if (err.status === 401 || err.status === 403) return 'retry';
+    // Burning attempts on a refused credential would only fill the dead letters: pause instead.
+    if (err.status === 401 || err.status === 403) return 'unauthorized';
     return 'reject';
   }
   if (err instanceof KlaviyoTransportError || err instanceof KlaviyoResponseError) return 'retry';
@@ -55,7 +60,9 @@ export function toItemError(err: unknown, pointerError?: { code?: string; detail
 /** Outcome of an error that applies to every item of a request alike. */
 export function outcomeOf(err: unknown): ItemOutcome {
   const error = toItemError(err);
-  if (classify(err) === 'reject') return { kind: 'rejected', error };
+  const kind = classify(err);
+  if (kind === 'reject') return { kind: 'rejected', error };
+  if (kind === 'unauthorized') return { kind: 'paused', error };
   return { kind: 'retry', error, retryAfterMs: err instanceof KlaviyoApiError ? err.retryAfterMs : undefined };
 }
 

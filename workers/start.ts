@@ -14,7 +14,7 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { queueName, Queues, type EventsJobData, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { queueName, Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
 import { markDone } from '../src/ingest/enqueue.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
 import type { Rule } from '../src/relay-config.ts';
@@ -27,6 +27,9 @@ import { createProfileDispatcher } from './profiles/dispatcher.ts';
 import { profilesProcessor } from './profiles/processor.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
 import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
+import { startLaneControl } from './lane-control.ts';
+
+const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { SettleResult } from './settle.ts';
 
 export interface WorkerRuntimeDeps {
@@ -45,6 +48,8 @@ export interface WorkerRuntimeDeps {
   /** Where webhook rules put the work they produce. */
   readonly ingest: Ingest;
   readonly count: Count;
+  /** How often a paused lane is probed (GET /api/accounts) to see if its credentials work again. */
+  readonly pauseProbeMs: number;
 }
 
 export interface WorkerRuntime {
@@ -60,10 +65,13 @@ const MIN_CONCURRENCY = 8;
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
   const workers: Worker[] = [];
   const drains: (() => Promise<void>)[] = [];
+  const yields: (() => void)[] = [];
 
   const queues = new Queues(deps.connection, deps.prefix, { attempts: 1, keepCompletedS: 0 }); // for key names only
   const order = createProfileOrder(deps.connection, queues);
   const idCache = createIdCache(deps.connection, deps.prefix);
+  const lanes = startLaneControl({ redis: deps.connection, queues, lanes: deps.lanes, governor: deps.governor, log: deps.log, probeIntervalMs: deps.pauseProbeMs, fetch: deps.fetch });
+  const onPaused = (lane: string, error: ItemError) => lanes.pause(lane, error);
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
   function watch<D extends { lane: string; items: readonly { k: string }[] }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
@@ -92,7 +100,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       onError: (err) => log.warn({ err }, 'event batcher: retrying after an error'),
     });
     drains.push(() => batcher.drain());
-    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher), {
+    yields.push(() => batcher.yieldAll(YIELD));
+    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher, onPaused), {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
@@ -103,7 +112,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
 
     const dispatcher = createProfileDispatcher(callDeps, idCache, lane.name, deps.lingerMs);
     drains.push(() => dispatcher.drain());
-    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order), {
+    yields.push(() => dispatcher.yieldAll());
+    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order, onPaused), {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
@@ -130,17 +140,25 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   return {
     workers,
     isRunning: () => !closing && workers.every((w) => w.isRunning()),
+    /**
+     * Stop taking jobs and send what is buffered. Half-way through the allowance, whatever has not
+     * gone out yet is handed back: its jobs return to the queue untouched (no attempt spent, no
+     * lock left behind), and only requests already on the wire are waited for. Past the whole
+     * allowance, the close is forced (those jobs return when their locks expire).
+     */
     async close(timeoutMs) {
       closing = true;
+      lanes.stop();
       const closed = Promise.all(workers.map((w) => w.close()));
-      // Lingering items would hold their jobs open: send them now.
       void Promise.all(drains.map((d) => d()));
+      const yieldTimer = setTimeout(() => yields.forEach((y) => y()), timeoutMs / 2);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         closed.then(() => false),
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
       ]);
       clearTimeout(timer);
+      clearTimeout(yieldTimer);
       if (timedOut) {
         deps.log.warn({ timeoutMs }, 'workers did not finish in time; forcing close (their jobs return to the queue when their locks expire)');
         await Promise.all(workers.map((w) => w.close(true)));

@@ -80,6 +80,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       log,
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
+      pauseProbeMs: config.worker.pauseProbeMs,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
     });

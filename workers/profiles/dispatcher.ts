@@ -18,6 +18,8 @@ import type { ProfileItem } from '../../src/queues.ts';
 import { Batcher, type SendResult } from '../batcher.ts';
 import { blameByIndex, callWithQuota, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
+
+const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { IdCache } from './id-cache.ts';
 import { upsertProfile } from './upsert.ts';
 import { BULK_IMPORT_MIN, bulkImport } from './bulk-import.ts';
@@ -25,6 +27,8 @@ import { BULK_IMPORT_MIN, bulkImport } from './bulk-import.ts';
 export interface ProfileDispatcher {
   submit(item: ProfileItem): Promise<ItemOutcome>;
   drain(): Promise<void>;
+  /** Shutdown: items not yet sent go back to their jobs untouched. */
+  yieldAll(): void;
 }
 
 type Consent = Extract<ProfileItem['o'], { op: 'subscribe' | 'unsubscribe' }>;
@@ -116,8 +120,10 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     );
   }
 
+  let stopping = false;
   return {
     async submit(item) {
+      if (stopping) return YIELD;
       const o = item.o;
       switch (o.op) {
         case 'upsert':
@@ -140,6 +146,10 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     },
     async drain() {
       await Promise.all([upserts.drain(), ...[...batchers.values()].map((b) => b.drain())]);
+    },
+    yieldAll() {
+      stopping = true;
+      for (const b of [upserts, ...batchers.values()]) b.yieldAll(YIELD);
     },
   };
 }

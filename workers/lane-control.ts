@@ -1,0 +1,101 @@
+/**
+ * Pausing a lane whose credentials are refused, and resuming it.
+ *
+ * A 401/403 from the gateway or Klaviyo says nothing about the item and everything about the
+ * account's connection (an expired OAuth grant, a revoked key): retrying would burn every job's
+ * attempts into dead letters. Instead the lane's queues are paused (BullMQ keeps every job; no
+ * attempt is spent), the pause is recorded with its reason and logged, and a probe — a cheap
+ * GET /api/accounts, one process at a time — resumes the lane once the credentials work again.
+ * Operators can resume by hand too (ops API).
+ */
+import type { Redis } from 'ioredis';
+import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
+import { AccountsSchema } from '../src/klaviyo/schemas.ts';
+import type { Lane } from '../src/lanes.ts';
+import type { Logger } from '../src/log.ts';
+import type { ItemError, Queues } from '../src/queues.ts';
+import type { QuotaGovernor } from './quota-governor.ts';
+
+/** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */
+const PAUSABLE = ['events', 'profiles'] as const;
+
+export interface PauseInfo {
+  readonly since: number;
+  readonly status: number;
+  readonly origin: ItemError['origin'];
+  readonly detail?: string;
+  readonly lastProbe?: number;
+}
+
+export function pausedKey(prefix: string, lane: string): string {
+  return `${prefix}:lane:${lane}:paused`;
+}
+
+export async function readPause(redis: Redis, prefix: string, lane: string): Promise<PauseInfo | null> {
+  const raw = await redis.get(pausedKey(prefix, lane));
+  return raw ? (JSON.parse(raw) as PauseInfo) : null;
+}
+
+export async function pauseLane(redis: Redis, queues: Queues, lane: string, info: PauseInfo): Promise<boolean> {
+  const first = (await redis.set(pausedKey(queues.prefix, lane), JSON.stringify(info), 'NX')) === 'OK';
+  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).pause()));
+  return first;
+}
+
+export async function resumeLane(redis: Redis, queues: Queues, lane: string): Promise<void> {
+  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).resume()));
+  await redis.del(pausedKey(queues.prefix, lane));
+}
+
+export interface LaneControl {
+  pause(lane: string, error: ItemError): Promise<void>;
+  stop(): void;
+}
+
+export function startLaneControl(deps: {
+  redis: Redis;
+  queues: Queues;
+  lanes: readonly Lane[];
+  governor: QuotaGovernor;
+  log: Logger;
+  probeIntervalMs: number;
+  fetch?: FetchLike;
+  onChange?: (lane: string, paused: boolean) => void;
+}): LaneControl {
+  const { redis, queues, log } = deps;
+  const clients = new Map(deps.lanes.map((l) => [l.name, { lane: l, client: createKlaviyoClient(l.target, deps.fetch) }]));
+
+  async function probe(): Promise<void> {
+    for (const { lane, client } of clients.values()) {
+      const info = await readPause(redis, queues.prefix, lane.name);
+      if (!info) continue;
+      // One prober per lane across every worker process.
+      const mine = (await redis.set(`${pausedKey(queues.prefix, lane.name)}:probe`, '1', 'PX', deps.probeIntervalMs, 'NX')) === 'OK';
+      if (!mine) continue;
+      try {
+        await deps.governor.take(lane.scope, 'get_accounts');
+        await client.request({ endpoint: 'get_accounts', schema: AccountsSchema });
+        await resumeLane(redis, queues, lane.name);
+        log.warn({ lane: lane.name, pausedForMs: Date.now() - info.since }, 'lane resumed: the credentials work again');
+        deps.onChange?.(lane.name, false);
+      } catch (err) {
+        await redis.set(pausedKey(queues.prefix, lane.name), JSON.stringify({ ...info, lastProbe: Date.now() }), 'XX');
+        log.info({ lane: lane.name, err: err instanceof Error ? err.message : String(err) }, 'lane still paused');
+      }
+    }
+  }
+
+  const timer = setInterval(() => void probe().catch((err) => log.warn({ err }, 'lane probe failed')), deps.probeIntervalMs);
+  timer.unref();
+
+  return {
+    async pause(lane, error) {
+      const first = await pauseLane(redis, queues, lane, { since: Date.now(), status: error.status, origin: error.origin, detail: error.detail });
+      if (first) {
+        log.error({ lane, status: error.status, origin: error.origin, detail: error.detail }, 'lane paused: the gateway or Klaviyo refused the credentials; jobs are kept and a probe will resume it');
+        deps.onChange?.(lane, true);
+      }
+    },
+    stop: () => clearInterval(timer),
+  };
+}
