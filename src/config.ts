@@ -55,6 +55,9 @@ const EnvSchema = z.object({
   RELAY_START_REDIS: z.stringbool().default(true),
   RELAY_API_PROCESSES: int(0, 64).default(1),
   RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
+  RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
+  RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
+  RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
 });
 
 export type Mode = 'gateway' | 'direct' | 'sandbox';
@@ -81,7 +84,15 @@ export interface Config {
   /** Bearer keys accepted from backends. In sandbox mode with none set, the documented dev key. */
   readonly apiKeys: readonly string[];
   readonly usingDevKey: boolean;
-  readonly ingest: { readonly maxBodyBytes: number; readonly dedupTtlMs: number };
+  readonly ingest: {
+    readonly maxBodyBytes: number;
+    readonly dedupTtlMs: number;
+    /** Local spool for when Redis is unreachable; maxBytes 0 = none (answer 503 instead). */
+    readonly spoolDir: string;
+    readonly spoolMaxBytes: number;
+    /** Backpressure: jobs waiting per queue above which ingest answers 503; 0 = no limit. */
+    readonly maxQueuedJobs: number;
+  };
   readonly jobs: {
     readonly attempts: number;
     readonly retryBaseMs: number;
@@ -157,7 +168,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     relayConfigPath: e.RELAY_CONFIG,
     apiKeys: Object.freeze(usingDevKey ? [SANDBOX_DEV_KEY] : apiKeys),
     usingDevKey,
-    ingest: Object.freeze({ maxBodyBytes: e.RELAY_MAX_BODY_BYTES, dedupTtlMs: e.RELAY_DEDUP_TTL_S * 1000 }),
+    ingest: Object.freeze({
+      maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
+      dedupTtlMs: e.RELAY_DEDUP_TTL_S * 1000,
+      spoolDir: e.RELAY_SPOOL_DIR,
+      spoolMaxBytes: e.RELAY_SPOOL_MAX_BYTES,
+      maxQueuedJobs: e.RELAY_MAX_QUEUED_JOBS,
+    }),
     jobs: Object.freeze({
       attempts: e.RELAY_JOB_ATTEMPTS,
       retryBaseMs: e.RELAY_RETRY_BASE_MS,

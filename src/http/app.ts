@@ -22,8 +22,8 @@ export interface AppDeps {
   readonly ingest: Ingest;
   readonly maxBodyBytes: number;
   readonly log: Logger;
-  /** Named checks for /readyz; every one must be true. */
-  readonly readiness: () => Promise<Record<string, boolean>>;
+  /** For /readyz: whether the service can take work, and the checks behind it. */
+  readonly readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   readonly webhooks: WebhookSettings;
   /** Counters kept in Redis (shared by every API process): webhook topics matched, unmatched… */
   readonly count: (counter: string, fields: Readonly<Record<string, number>>) => Promise<void>;

@@ -5,13 +5,29 @@
 import type { Context } from 'hono';
 import type { AppDeps } from './app.ts';
 import { jsonError } from './errors.ts';
+import { BacklogFullError } from '../ingest/backlog.ts';
+import { SpoolFullError } from '../ingest/spool.ts';
 
 export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promise<Response>): Promise<Response> {
   try {
     return await work();
   } catch (err) {
+    if (err instanceof BacklogFullError) {
+      c.header('Retry-After', '30');
+      return jsonError(c, 503, 'backlog_full', `${err.message}; retry later with the same ids`);
+    }
+    if (err instanceof SpoolFullError) {
+      deps.log.error({ err: err.message }, 'Redis is unavailable and the local spool is full');
+      c.header('Retry-After', '10');
+      return jsonError(c, 503, 'unavailable', 'Redis is unavailable and the local spool is full; retry later with the same ids');
+    }
     deps.log.error({ err }, 'enqueue failed');
     c.header('Retry-After', '5');
     return jsonError(c, 503, 'unavailable', 'The queue is unavailable; retry with the same ids (they are deduplicated)');
   }
+}
+
+/** `{"spooled": true}` in a 2xx when Redis was away and the work went to the local spool. */
+export function spooled(result: { spooled?: boolean }): { spooled?: true } {
+  return result.spooled ? { spooled: true } : {};
 }

@@ -31,6 +31,8 @@ export interface EnqueueResult {
   /** Items already accepted before (same source and id). */
   readonly duplicates: number;
   readonly jobIds: readonly string[];
+  /** Redis could not take it: it is in this process's local spool (fsync'ed), and moves to Redis later. */
+  readonly spooled?: boolean;
 }
 
 export interface PlannedJob<I> {

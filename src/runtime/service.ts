@@ -9,6 +9,9 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createIngest } from '../ingest/ingest.ts';
+import { createBacklogGuard } from '../ingest/backlog.ts';
+import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
+import { Spool } from '../ingest/spool.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
 import { buildLanes, type Lane } from '../lanes.ts';
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
@@ -88,16 +91,29 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   let server: ServerType | undefined;
   let url: string | undefined;
+  let durable: DurableIngest | undefined;
   if (apiRedis) {
+    const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
+    durable = createDurableIngest(
+      createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
+      apiRedis,
+      spool,
+      config.ingest.maxQueuedJobs > 0 ? createBacklogGuard(queues, config.ingest.maxQueuedJobs) : undefined,
+      log,
+    );
+    const ingest = durable;
     const app = createApp({
       sources,
-      ingest: createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
+      ingest,
       maxBodyBytes: config.ingest.maxBodyBytes,
       log,
+      // Ready = work can be accepted (Redis answers, or the spool has room) and, where they run
+      // here, the workers run. `redis` is reported on its own so a degraded state is visible.
       readiness: async () => {
-        const checks: Record<string, boolean> = { redis: await apiRedis.ping().then((r) => r === 'PONG', () => false) };
+        const redis = await apiRedis.ping().then((r) => r === 'PONG', () => false);
+        const checks: Record<string, boolean> = { redis, accepting: redis || ingest.canAccept() };
         if (workers) checks.workers = workers.isRunning();
-        return checks;
+        return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
       count: count(apiRedis),
@@ -129,6 +145,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       closing ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
         if (server) await closeServer(server, config.shutdownTimeoutMs);
+        durable?.stop();
         if (workers) await workers.close(Math.max(0, deadline - Date.now()));
         await queues.close();
         await Promise.all([apiRedis?.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);

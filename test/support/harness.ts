@@ -2,6 +2,9 @@
  * An in-process relay (API + workers) on real Redis under a unique prefix, and the simulator on a
  * real loopback socket standing in for the Maton gateway. Tests talk to both over HTTP.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { RelayFile } from '../../src/relay-config.ts';
@@ -43,6 +46,9 @@ export async function startHarness(
     RELAY_BATCH_LINGER_MS: '20',
     KLAVIYO_TIMEOUT_MS: '2000',
     RELAY_SHUTDOWN_TIMEOUT_MS: '5000',
+    // Each harness spools into its own directory: a spool file left behind is drained by the next
+    // process that finds it, which in a test run could belong to another test's prefix.
+    RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), `relay-spool-${prefix}-`)),
     ...opts.env,
   });
   const log = createLogger(config.logLevel);

@@ -31,7 +31,12 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
     // path (reading the Node request directly) is safe and avoids building a web stream; without
     // one (chunked), the stream is read and cut off at the limit.
     const bytes = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw.body, maxBytes);
-    if (bytes === 'too-large') return tooLarge(c, maxBytes);
+    if (bytes === 'too-large') {
+      // The rest of the body was not read (the stream is cancelled): this connection cannot carry
+      // another request, and a keep-alive client must be told so, or its next request on it fails.
+      c.header('Connection', 'close');
+      return tooLarge(c, maxBytes);
+    }
     try {
       c.set('rawBody', utf8.decode(bytes));
     } catch {

@@ -13,7 +13,7 @@ import { itemKey } from '../../model/ids.ts';
 import type { EventItem } from '../../queues.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
 export function eventsRoutes(deps: AppDeps) {
@@ -30,7 +30,7 @@ export function eventsRoutes(deps: AppDeps) {
     });
     return enqueueOr503(c, deps, async () => {
       const result = await deps.ingest.events(source, items);
-      return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates }, 202);
+      return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });
 

@@ -6,9 +6,8 @@ export function healthRoutes(deps: AppDeps) {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+    const { ready, checks } = await deps.readiness();
+    return c.json({ status: ready ? (checks.redis === false ? 'degraded' : 'ready') : 'not ready', checks }, ready ? 200 : 503);
   });
   return app;
 }

@@ -16,7 +16,7 @@ import { ListIdSchema, ListMembersSchema } from '../../model/profile-ops.ts';
 import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';
-import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 
 export function listsRoutes(deps: AppDeps) {
   const app = new Hono<V1Env>();
@@ -52,7 +52,7 @@ export function listsRoutes(deps: AppDeps) {
       });
       return enqueueOr503(c, deps, async () => {
         const result = await deps.ingest.profileOps(source, ops);
-        return c.json({ accepted: ops.length, id, duplicates: result.duplicates }, 202);
+        return c.json({ accepted: ops.length, id, duplicates: result.duplicates, ...spooled(result) }, 202);
       });
     };
 

@@ -11,7 +11,7 @@ import { orderEvents } from '../../model/order-events.ts';
 import type { EventItem } from '../../queues.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
 export const MAX_ORDERS_PER_REQUEST = 100;
@@ -31,7 +31,7 @@ export function ordersRoutes(deps: AppDeps) {
     );
     return enqueueOr503(c, deps, async () => {
       const result = await deps.ingest.events(source, items);
-      return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates }, 202);
+      return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });
 

@@ -12,7 +12,7 @@ import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profi
 import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
 export function profilesRoutes(deps: AppDeps) {
@@ -34,7 +34,7 @@ export function profilesRoutes(deps: AppDeps) {
     }
     return enqueueOr503(c, deps, async () => {
       const result = await deps.ingest.profileOps(source, ops);
-      return c.json({ accepted: ids.length, ids, duplicates: result.duplicates }, 202);
+      return c.json({ accepted: ids.length, ids, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });
 

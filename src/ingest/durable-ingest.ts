@@ -1,0 +1,91 @@
+/**
+ * Ingest that never answers 2xx for work it does not hold: straight into Redis when it can, into
+ * the local spool (fsync'ed) when Redis fails, and 503 only when the spool is full too. A loop
+ * moves the spool into Redis, in order, once Redis answers again.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import type { EnqueueResult } from './enqueue.ts';
+import type { Ingest, Origin } from './ingest.ts';
+import type { BacklogGuard } from './backlog.ts';
+import { Spool, type SpoolRecord } from './spool.ts';
+
+export interface DurableIngest extends Ingest {
+  /** Bytes waiting in this process's spool (for metrics and /readyz). */
+  spooledBytes(): number;
+  /** Whether a request could be accepted now: Redis answers, or the spool has room. */
+  canAccept(): boolean;
+  stop(): void;
+}
+
+/** A slow Redis must not hold a request forever: past this, the work goes to the spool. */
+const REDIS_TIMEOUT_MS = 2000;
+
+const KIND = { events: 'events', profileOps: 'profiles', webhooks: 'webhooks' } as const;
+
+export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | undefined, backlog: BacklogGuard | undefined, log: Logger, drainEveryMs = 500): DurableIngest {
+  let draining = false;
+
+  async function viaRedis(rec: SpoolRecord): Promise<EnqueueResult> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        (inner[rec.m] as (o: Origin, items: readonly unknown[]) => Promise<EnqueueResult>)(rec.o, rec.items),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not acknowledge within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function toSpool(rec: SpoolRecord): EnqueueResult {
+    spool!.append(rec); // fsync'ed; throws SpoolFullError when full → 503
+    return { enqueued: rec.items.length, duplicates: 0, jobIds: [], spooled: true };
+  }
+
+  async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
+    backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
+    // Order: while anything is spooled, new work goes behind it.
+    if (spool?.active) return toSpool(rec);
+    try {
+      return await viaRedis(rec);
+    } catch (err) {
+      if (!spool) throw err;
+      log.warn({ err: err instanceof Error ? err.message : String(err), items: rec.items.length }, 'Redis did not take the work; spooled it locally');
+      return toSpool(rec);
+    }
+  }
+
+  async function drain(): Promise<void> {
+    if (!spool || draining) return;
+    if (spool.pendingFiles().length === 0) return;
+    draining = true;
+    try {
+      if ((await redis.ping()) !== 'PONG') return;
+      const n = await spool.drain(async (rec) => {
+        await viaRedis(rec);
+      });
+      if (n > 0) log.info({ records: n }, 'moved spooled work into Redis');
+    } catch (err) {
+      log.debug({ err }, 'spool drain paused; Redis still unavailable');
+    } finally {
+      draining = false;
+    }
+  }
+
+  const timer = spool ? setInterval(() => void drain(), drainEveryMs) : undefined;
+  timer?.unref();
+
+  return {
+    events: (o, items) => accept({ m: 'events', o, items }),
+    profileOps: (o, items) => accept({ m: 'profileOps', o, items }),
+    webhooks: (o, items) => accept({ m: 'webhooks', o, items }),
+    spooledBytes: () => spool?.size ?? 0,
+    canAccept: () => redis.status === 'ready' || (spool?.hasRoom(64 * 1024) ?? false),
+    stop() {
+      if (timer) clearInterval(timer);
+      backlog?.stop();
+      spool?.close();
+    },
+  };
+}

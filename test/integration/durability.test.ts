@@ -1,0 +1,92 @@
+/**
+ * Issue #5: durable acknowledgement and backpressure. A 2xx means the work is in Redis or in the
+ * local spool (fsync'ed); when Redis returns, the spool moves into it in order; past the spool's
+ * limit, and past the backlog limit, the answer is 503 with Retry-After.
+ */
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
+import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { eventually } from '../support/wait.ts';
+
+let h: Harness | undefined;
+let redis: PrivateRedis | undefined;
+afterEach(async () => {
+  await h?.close().catch(() => undefined);
+  await redis?.destroy();
+  h = undefined;
+  redis = undefined;
+});
+
+const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
+const event = (tag: string, i: number) => ({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${i}@example.com` } });
+
+describe('Redis down', () => {
+  it('accepts into the fsync\'ed spool, then moves it into Redis in order: every event delivered once', async () => {
+    redis = await privateRedis();
+    h = await startHarness({ name: 'spool', env: { REDIS_URL: redis.url } });
+    const tag = uniq('sp');
+    expect((await h.post('/v1/events', event(tag, 0))).status).toBe(202);
+    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-0@example.com` }).length === 1);
+
+    await redis.stop();
+    const spooled = [];
+    for (let i = 1; i <= 20; i++) spooled.push(await h.post('/v1/events', i % 5 === 0 ? { events: [event(tag, i), event(tag, i + 100)] } : event(tag, i)));
+    for (const r of spooled) expect(r).toMatchObject({ status: 202, body: { spooled: true } });
+    const spoolDir = h.config.ingest.spoolDir;
+    expect(readdirSync(spoolDir).some((f) => f.endsWith('.log'))).toBe(true);
+    const ready = await fetch(`${h.service.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'degraded', checks: { redis: false, accepting: true } });
+
+    await redis.start();
+    const emails = [0, ...Array.from({ length: 20 }, (_, i) => i + 1), 105, 110, 115, 120].map((i) => `${tag}-${i}@example.com`);
+    await eventually(() => emails.every((email) => h!.sim.eventsFor(CONNECTION, { email }).length === 1), 30_000, 100);
+    expect(h.sim.account(CONNECTION)!.eventCount).toBe(emails.length);
+    // In order: the spool is applied record by record, so the jobs reached Redis as the requests came.
+    const jobs = (await h.service.queues.get('events', 'default').getJobs(['completed'])).filter((j) => j.data.items.some((it: { id: string }) => it.id.startsWith(`${tag}-`)));
+    const added = new Map<number, number>();
+    for (const j of jobs) for (const it of j.data.items as { id: string }[]) added.set(Number(it.id.split('-').pop()), j.timestamp);
+    const spooledOrder = Array.from({ length: 20 }, (_, i) => added.get(i + 1)!);
+    expect(spooledOrder.every((t, i) => i === 0 || t >= spooledOrder[i - 1]!)).toBe(true);
+    // A resend of a spooled event, now that it is in Redis, is a duplicate.
+    expect((await h.post('/v1/events', event(tag, 3))).body).toMatchObject({ duplicates: 1 });
+  }, 60_000);
+
+  it('past the spool\'s limit answers 503 with Retry-After, and takes work again once Redis is back', async () => {
+    redis = await privateRedis();
+    h = await startHarness({ name: 'spoolfull', env: { REDIS_URL: redis.url, RELAY_SPOOL_MAX_BYTES: '1500' } });
+    const tag = uniq('full');
+    await redis.stop();
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(event(tag, i)) });
+      statuses.push(res.status);
+      if (res.status === 503) {
+        retryAfter = res.headers.get('retry-after');
+        expect(await res.json()).toMatchObject({ error: 'unavailable' });
+      }
+    }
+    expect(statuses.filter((s) => s === 202).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    await redis.start();
+    const accepted = statuses.map((s, i) => (s === 202 ? i : -1)).filter((i) => i >= 0);
+    await eventually(() => accepted.every((i) => h!.sim.eventsFor(CONNECTION, { email: `${tag}-${i}@example.com` }).length === 1), 30_000, 100);
+    expect((await h.post('/v1/events', event(tag, 999))).status).toBe(202);
+  }, 60_000);
+});
+
+describe('backpressure', () => {
+  it('above RELAY_MAX_QUEUED_JOBS ingest answers 503 with Retry-After', async () => {
+    h = await startHarness({ name: 'backlog', workers: false, env: { RELAY_MAX_QUEUED_JOBS: '5' } });
+    const tag = uniq('bp');
+    for (let i = 0; i < 6; i++) expect((await h.post('/v1/events', event(tag, i))).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 1500)); // the counts are read once a second
+    const res = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(event(tag, 7)) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(await res.json()).toMatchObject({ error: 'backlog_full' });
+  });
+});
