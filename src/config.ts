@@ -38,6 +38,7 @@ const EnvSchema = z.object({
 
   RELAY_API_KEYS: optionalString,
   RELAY_CONFIG: optionalString,
+  RELAY_ADMIN_TOKEN: optionalString,
   RELAY_QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, 'letters, digits, _ . - { } only')
@@ -84,6 +85,8 @@ export interface Config {
   /** Bearer keys accepted from backends. In sandbox mode with none set, the documented dev key. */
   readonly apiKeys: readonly string[];
   readonly usingDevKey: boolean;
+  /** Token for /ops and the dashboard; in sandbox mode without one, the documented dev token. */
+  readonly adminToken?: string;
   readonly ingest: {
     readonly maxBodyBytes: number;
     readonly dedupTtlMs: number;
@@ -109,6 +112,8 @@ export interface Config {
 
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
 export const SANDBOX_DEV_KEY = 'dev-key';
+/** The admin token in sandbox mode when RELAY_ADMIN_TOKEN is unset. */
+export const SANDBOX_ADMIN_TOKEN = 'dev-admin';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -139,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const k of apiKeys) {
     if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
   }
+  if (e.RELAY_ADMIN_TOKEN !== undefined && e.RELAY_ADMIN_TOKEN.length < 12) problems.push('RELAY_ADMIN_TOKEN: use at least 12 characters');
   if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
     problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)');
   }
@@ -167,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     relayConfigPath: e.RELAY_CONFIG,
     apiKeys: Object.freeze(usingDevKey ? [SANDBOX_DEV_KEY] : apiKeys),
+    adminToken: e.RELAY_ADMIN_TOKEN ?? (mode === 'sandbox' ? SANDBOX_ADMIN_TOKEN : undefined),
     usingDevKey,
     ingest: Object.freeze({
       maxBodyBytes: e.RELAY_MAX_BODY_BYTES,

@@ -10,6 +10,7 @@ import { authenticate, type AuthEnv } from './middleware/authenticate.ts';
 import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
 import type { Rule } from '../relay-config.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -29,6 +30,7 @@ export interface AppDeps {
   readonly count: (counter: string, fields: Readonly<Record<string, number>>) => Promise<void>;
   /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
   readonly sandboxView?: Hono;
+  readonly ops?: OpsDeps;
 }
 
 export interface WebhookSettings {
@@ -61,6 +63,7 @@ export function createApp(deps: AppDeps) {
   v1.route('/orders', ordersRoutes(deps));
   app.route('/v1', v1);
   app.route('/webhooks', webhookRoutes(deps));
+  if (deps.ops) app.route('/ops', opsRoutes(deps.ops));
   if (deps.sandboxView) app.route('/sandbox', deps.sandboxView);
 
   app.notFound((c) => jsonError(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`));

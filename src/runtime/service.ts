@@ -16,7 +16,9 @@ import type { FetchLike } from '../klaviyo/client.ts';
 import { buildLanes, type Lane } from '../lanes.ts';
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
-import { Queues } from '../queues.ts';
+import { DEFAULT_LANE, Queues } from '../queues.ts';
+import { createDeadLetters } from '../ops/dead-letters.ts';
+import { readAudit } from '../ops/audit.ts';
 import { createRedis } from '../redis.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
@@ -51,6 +53,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
+  /** Every lane's name, known to API-only processes too (they never build Klaviyo targets). */
+  const laneNames = [DEFAULT_LANE, ...Object.keys(file.accounts).filter((n) => n !== DEFAULT_LANE)];
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
@@ -117,6 +121,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
       sandboxView: opts.sandboxView,
       count: count(apiRedis),
+      ops: {
+        adminToken: config.adminToken,
+        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames),
+        audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
+      },
       webhooks: {
         rules: file.rules,
         klaviyo: file.klaviyoWebhooks && {

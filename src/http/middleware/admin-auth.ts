@@ -1,0 +1,37 @@
+/**
+ * The operators' door (/ops): `Authorization: Bearer <RELAY_ADMIN_TOKEN>`, or HTTP Basic with the
+ * token as the password (any user name) so that a browser shows its login prompt. The token is
+ * compared as SHA-256 digests in constant time. Without a configured token the door stays shut.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
+import { jsonError } from '../errors.ts';
+import { header } from '../header.ts';
+
+export type AdminEnv = { Variables: { actor: string } };
+
+export function adminAuth(token: string | undefined): MiddlewareHandler<AdminEnv> {
+  return async function adminAuth(c, next) {
+    if (!token) return jsonError(c, 503, 'ops_disabled', 'Set RELAY_ADMIN_TOKEN to use the operations API and dashboard');
+    const h = header(c, 'authorization') ?? '';
+    let given: string | undefined;
+    let actor = 'admin';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(h);
+    if (bearer) given = bearer[1];
+    else if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      if (i >= 0) {
+        actor = decoded.slice(0, i) || 'admin';
+        given = decoded.slice(i + 1);
+      }
+    }
+    if (!sharedSecretMatches(given, token)) {
+      c.header('WWW-Authenticate', 'Basic realm="klaviyo-relay operations", charset="UTF-8"');
+      return jsonError(c, 401, 'unauthorized', 'The operations API needs the admin token (Bearer, or as the Basic password)');
+    }
+    c.set('actor', actor);
+    await next();
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * /ops — the operators' API (admin token): dead letters (list, show, replay with a dry run) and
+ * the audit log.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { JOB_KINDS } from '../../queues.ts';
+import type { DeadLetters } from '../../ops/dead-letters.ts';
+import type { AuditEntry } from '../../ops/audit.ts';
+import { adminAuth, type AdminEnv } from '../middleware/admin-auth.ts';
+import { jsonError, zodIssues } from '../errors.ts';
+
+export interface OpsDeps {
+  readonly adminToken?: string;
+  readonly deadLetters: DeadLetters;
+  readonly audit: (count: number) => Promise<(AuditEntry & { at: string })[]>;
+}
+
+const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+
+const FilterSchema = z
+  .object({
+    kind: z.enum(JOB_KINDS).optional(),
+    lane: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
+    code: z.string().min(1).max(100).optional(),
+    status: z.coerce.number().int().min(0).max(599).optional(),
+    source: z.string().min(1).max(100).optional(),
+    since: time.optional(),
+    until: time.optional(),
+  })
+  .strict();
+
+const ReplaySchema = FilterSchema.extend({
+  ids: z.array(z.string().min(3).max(300)).min(1).max(10_000).optional(),
+  /** Say what would be sent; change nothing. */
+  dryRun: z.boolean().default(false),
+  /** Required to replay every dead letter (no filter, no ids): an accident should cost nothing. */
+  all: z.boolean().optional(),
+}).strict();
+
+export function opsRoutes(deps: OpsDeps) {
+  const app = new Hono<AdminEnv>();
+  app.use('*', adminAuth(deps.adminToken));
+
+  app.get('/dead-letters', async (c) => {
+    const { limit, ...query } = c.req.query();
+    const f = FilterSchema.safeParse(query);
+    if (!f.success) return jsonError(c, 400, 'validation_failed', 'The filter is not valid', zodIssues(f.error));
+    const n = Math.min(1000, Math.max(1, Number(limit ?? 100) || 100));
+    return c.json(await deps.deadLetters.list(f.data, n));
+  });
+
+  app.get('/dead-letters/:queue/:jobId', async (c) => {
+    const dl = await deps.deadLetters.show(`${c.req.param('queue')}/${c.req.param('jobId')}`);
+    return dl ? c.json(dl) : jsonError(c, 404, 'not_found', 'No dead letter with that reference');
+  });
+
+  app.post('/dead-letters/replay', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview');
+    }
+    const r = ReplaySchema.safeParse(body);
+    if (!r.success) return jsonError(c, 400, 'validation_failed', 'The replay request is not valid', zodIssues(r.error));
+    const { dryRun, all, ...filter } = r.data;
+    if (Object.keys(filter).length === 0 && !all) {
+      return jsonError(c, 400, 'validation_failed', 'Name what to replay: a filter, "ids", or "all": true', [{ field: 'all', message: 'is required to replay every dead letter' }]);
+    }
+    return c.json(await deps.deadLetters.replay(filter, { dryRun, actor: c.get('actor') }));
+  });
+
+  app.get('/audit', async (c) => c.json({ entries: await deps.audit(Math.min(1000, Number(c.req.query('limit') ?? 100) || 100)) }));
+
+  return app;
+}

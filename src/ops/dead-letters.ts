@@ -1,0 +1,204 @@
+/**
+ * Dead letters: the jobs BullMQ holds as failed, each keeping the items Klaviyo rejected (with its
+ * error per item, `data.dead`) and any it never got to (`data.items`, when retries ran out), with
+ * BullMQ's attempt history and the source that sent them.
+ *
+ * List and filter them (queue kind, lane, error code or status, source, time), look at one, and
+ * replay one, a filtered set, or all: a replayed job goes back to its queue with all its items and
+ * through the workers like any job — batching, the quota governor, Klaviyo's unique_id (so a
+ * replay never counts twice). A dry run says what would be sent. Every replay is written to the
+ * audit stream.
+ */
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
+import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
+import { appendAudit } from './audit.ts';
+
+export interface DeadLetterFilter {
+  readonly kind?: JobKind;
+  readonly lane?: string;
+  /** Klaviyo's error code (`invalid`, `duplicate_profile`, ...) or the origin (`network`, `timeout`, ...). */
+  readonly code?: string;
+  readonly status?: number;
+  readonly source?: string;
+  /** Failed at or after / before (ms since epoch). */
+  readonly since?: number;
+  readonly until?: number;
+  /** Specific jobs, as "<kind>.<lane>/<jobId>". */
+  readonly ids?: readonly string[];
+}
+
+export interface DeadLetterSummary {
+  /** "<kind>.<lane>/<jobId>": the handle for show and replay. */
+  readonly ref: string;
+  readonly kind: JobKind;
+  readonly lane: string;
+  readonly jobId: string;
+  readonly source: string;
+  readonly acceptedAt: number;
+  readonly failedAt: number;
+  readonly attempts: number;
+  readonly reason: string;
+  /** Items in the dead letter: rejected by Klaviyo, plus any never delivered when retries ran out. */
+  readonly items: number;
+  readonly errors: readonly { readonly status: number; readonly origin: string; readonly code?: string; readonly detail?: string; readonly count: number }[];
+}
+
+interface ItemsData {
+  v: number;
+  src: string;
+  lane: string;
+  at: number;
+  items: { k: string; id: string }[];
+  dead?: DeadItem<{ k: string; id: string }>[];
+}
+
+const SCAN_PAGE = 500;
+/** A listing looks at no more than this many failed jobs per queue: the console must stay fast. */
+const SCAN_LIMIT = 20_000;
+
+export function refOf(kind: JobKind, lane: string, jobId: string): string {
+  return `${kind}.${lane}/${jobId}`;
+}
+
+export function parseRef(ref: string): { kind: JobKind; lane: string; jobId: string } | undefined {
+  const m = /^([a-z]+)\.([a-z0-9_-]+)\/(.+)$/.exec(ref);
+  if (!m || !(JOB_KINDS as readonly string[]).includes(m[1]!)) return undefined;
+  return { kind: m[1] as JobKind, lane: m[2]!, jobId: m[3]! };
+}
+
+function errorsOf(job: Job<ItemsData>): ItemError[] {
+  const out: ItemError[] = (job.data.dead ?? []).map((d) => d.error);
+  // Items left when retries ran out carry the last failure as the job's reason.
+  if (job.data.items.length > 0) out.push({ status: 0, origin: 'relay', detail: job.failedReason, at: job.finishedOn ?? 0 });
+  return out;
+}
+
+function summarize(kind: JobKind, lane: string, job: Job<ItemsData>): DeadLetterSummary {
+  const groups = new Map<string, { status: number; origin: string; code?: string; detail?: string; count: number }>();
+  for (const e of errorsOf(job)) {
+    // Grouped by kind of failure; the first detail stands as the example (details often name the item).
+    const key = `${e.status}|${e.origin}|${e.code ?? ''}`;
+    const g = groups.get(key);
+    if (g) g.count++;
+    else groups.set(key, { status: e.status, origin: e.origin, code: e.code, detail: e.detail, count: 1 });
+  }
+  return {
+    ref: refOf(kind, lane, job.id!),
+    kind,
+    lane,
+    jobId: job.id!,
+    source: job.data.src,
+    acceptedAt: job.data.at,
+    failedAt: job.finishedOn ?? 0,
+    attempts: job.attemptsMade,
+    reason: job.failedReason,
+    items: job.data.items.length + (job.data.dead?.length ?? 0),
+    errors: [...groups.values()],
+  };
+}
+
+function matches(s: DeadLetterSummary, job: Job<ItemsData>, f: DeadLetterFilter): boolean {
+  if (f.ids && !f.ids.includes(s.ref)) return false;
+  if (f.source && s.source !== f.source) return false;
+  if (f.since !== undefined && s.failedAt < f.since) return false;
+  if (f.until !== undefined && s.failedAt >= f.until) return false;
+  const errors = errorsOf(job);
+  if (f.code && !errors.some((e) => e.code === f.code || e.origin === f.code)) return false;
+  if (f.status !== undefined && !errors.some((e) => e.status === f.status)) return false;
+  return true;
+}
+
+export interface DeadLetters {
+  list(filter: DeadLetterFilter, limit?: number): Promise<{ total: number; deadLetters: DeadLetterSummary[]; truncated: boolean }>;
+  show(ref: string): Promise<(DeadLetterSummary & { data: unknown; stacktrace: string[] }) | undefined>;
+  replay(filter: DeadLetterFilter, opts: { dryRun: boolean; actor: string }): Promise<ReplayResult>;
+}
+
+export interface ReplayResult {
+  readonly dryRun: boolean;
+  readonly jobs: number;
+  readonly items: number;
+  readonly refs: readonly string[];
+  /** Dry run: the first requests that would be sent again, as Klaviyo would receive them. */
+  readonly preview?: readonly { readonly ref: string; readonly endpoint: string; readonly body: unknown }[];
+}
+
+export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[]): DeadLetters {
+  async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ kind: JobKind; lane: string; job: Job<ItemsData>; summary: DeadLetterSummary }> {
+    const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
+    if (targets) {
+      for (const t of targets) {
+        if ((filter.kind && t.kind !== filter.kind) || (filter.lane && t.lane !== filter.lane)) continue;
+        const job = (await queues.get(t.kind, t.lane).getJob(t.jobId)) as Job<ItemsData> | undefined;
+        if (job && (await job.isFailed())) yield { kind: t.kind, lane: t.lane, job, summary: summarize(t.kind, t.lane, job) };
+      }
+      return;
+    }
+    for (const kind of filter.kind ? [filter.kind] : JOB_KINDS) {
+      for (const lane of filter.lane ? [filter.lane] : lanes()) {
+        const q = queues.get(kind, lane);
+        for (let start = 0; start < SCAN_LIMIT; start += SCAN_PAGE) {
+          const page = (await q.getFailed(start, start + SCAN_PAGE - 1)) as Job<ItemsData>[];
+          for (const job of page) if (job) yield { kind, lane, job, summary: summarize(kind, lane, job) };
+          if (page.length < SCAN_PAGE) break;
+        }
+      }
+    }
+  }
+
+  return {
+    async list(filter, limit = 100) {
+      const out: DeadLetterSummary[] = [];
+      let total = 0;
+      for await (const { job, summary } of failedJobs(filter)) {
+        if (!matches(summary, job, filter)) continue;
+        total++;
+        if (out.length < limit) out.push(summary);
+      }
+      out.sort((a, b) => b.failedAt - a.failedAt);
+      return { total, deadLetters: out, truncated: total > out.length };
+    },
+
+    async show(ref) {
+      const t = parseRef(ref);
+      if (!t) return undefined;
+      const job = (await queues.get(t.kind, t.lane).getJob(t.jobId)) as Job<ItemsData> | undefined;
+      if (!job || !(await job.isFailed())) return undefined;
+      return { ...summarize(t.kind, t.lane, job), data: job.data, stacktrace: job.stacktrace ?? [] };
+    },
+
+    async replay(filter, { dryRun, actor }) {
+      const refs: string[] = [];
+      const preview: { ref: string; endpoint: string; body: unknown }[] = [];
+      let items = 0;
+      for await (const { kind, job, summary } of failedJobs(filter)) {
+        if (!matches(summary, job, filter)) continue;
+        const all = [...job.data.items, ...(job.data.dead ?? []).map((d) => d.item)];
+        refs.push(summary.ref);
+        items += all.length;
+        if (dryRun) {
+          if (preview.length < 5) preview.push({ ref: summary.ref, ...describeRequest(kind, all) });
+          continue;
+        }
+        // Everything the job still owes goes back in, and it starts over with fresh attempts.
+        await job.updateData({ ...job.data, items: all, dead: [] });
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      }
+      const result: ReplayResult = { dryRun, jobs: refs.length, items, refs, ...(dryRun ? { preview } : {}) };
+      await appendAudit(redis, queues.prefix, { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, jobs: result.jobs, items });
+      return result;
+    },
+  };
+}
+
+/** What Klaviyo would receive for these items (events: the exact body; others: the operations). */
+function describeRequest(kind: JobKind, items: readonly { k: string; id: string }[]): { endpoint: string; body: unknown } {
+  if (kind === 'events') {
+    const events = (items as EventItem[]).map((it) => ({ uniqueId: it.k, event: it.e }));
+    if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!) };
+    return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events).body };
+  }
+  return { endpoint: kind === 'profiles' ? 'profile operations' : 'webhook rules', body: items };
+}
