@@ -3,6 +3,9 @@
  * the event arrives in the built-in sandbox; SIGTERM stops it with exit code 0.
  */
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, uniquePrefix } from '../support/redis.ts';
@@ -15,7 +18,7 @@ afterAll(async () => {
 
 describe('npm start (sandbox mode)', () => {
   it('delivers one curl-posted event end to end, then exits 0 on SIGTERM', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')) };
     for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
     const child = spawn('npm', ['start', '--silent'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -57,7 +60,7 @@ describe('npm start (sandbox mode)', () => {
 describe('RELAY_API_PROCESSES', () => {
   it('runs the API in several processes on one port, and stops them all on SIGTERM', async () => {
     const prefix2 = uniquePrefix('api-procs');
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix2, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_API_PROCESSES: '2' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix2, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_API_PROCESSES: '2', RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')) };
     for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
