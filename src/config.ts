@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
+  RELAY_METRICS_PORT: int(0, 65535).default(9464),
+  RELAY_LOG_PII: z.stringbool().default(false),
 });
 
 export type Mode = 'gateway' | 'direct' | 'sandbox';
@@ -108,6 +110,10 @@ export interface Config {
   readonly startRedis: boolean;
   /** HTTP API processes (node:cluster, one port); 0 = one per CPU core. */
   readonly apiProcesses: number;
+  /** Where a process running workers but no API serves /metrics. */
+  readonly metricsPort: number;
+  /** Log emails and phone numbers as they are (default: masked). */
+  readonly logPii: boolean;
 }
 
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
@@ -193,5 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,
     apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
+    metricsPort: e.RELAY_METRICS_PORT,
+    logPii: e.RELAY_LOG_PII,
   });
 }

@@ -18,13 +18,35 @@ export const REDACT_PATHS = [
   'config.apiKeys',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+const PHONE = /\+[1-9]\d{6,14}/g;
+
+/** `ada@example.com` → `a***@example.com`, `+15005550006` → `+1500***`: enough to tell entries apart. */
+export function maskPii(text: string): string {
+  return text.replace(EMAIL, (m) => `${m[0]}***@${m.slice(m.indexOf('@') + 1)}`).replace(PHONE, (m) => `${m.slice(0, 5)}***`);
+}
+
+function maskDeep(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return maskPii(v);
+  if (v === null || typeof v !== 'object' || depth > 8) return v;
+  if (v instanceof Error) return { type: v.name, message: maskPii(v.message), stack: v.stack ? maskPii(v.stack) : undefined };
+  if (Array.isArray(v)) return v.map((x) => maskDeep(x, depth + 1));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskDeep(x, depth + 1)]));
+}
+
+/**
+ * JSON logs. Keys that can hold secrets are redacted by path; emails and phone numbers in any
+ * logged value (Klaviyo's error details often quote them) are masked unless `pii` is set.
+ */
+export function createLogger(level: string, opts: { pii?: boolean } = {}, destination?: pino.DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'klaviyo-relay' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: opts.pii ? undefined : { log: (obj) => maskDeep(obj) as Record<string, unknown> },
+      serializers: opts.pii ? undefined : { err: (e: unknown) => maskDeep(e instanceof Error ? e : e) },
     },
     destination,
   );

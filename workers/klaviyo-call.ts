@@ -24,7 +24,8 @@ export interface CallDeps {
   readonly governor: QuotaGovernor;
   readonly scope: QuotaScope;
   readonly log: Logger;
-  readonly onCall?: (endpoint: EndpointName, status: number, items: number, ms: number) => void;
+  /** Every call's result, for metrics: status 0 = no answer (timeout, network). */
+  readonly onCall?: (endpoint: EndpointName, status: number, items: number, ms: number, origin?: 'gateway' | 'klaviyo') => void;
 }
 
 export async function call<S extends z.ZodType | undefined = undefined>(
@@ -40,8 +41,10 @@ export async function call<S extends z.ZodType | undefined = undefined>(
     return res;
   } catch (err) {
     if (err instanceof KlaviyoApiError) {
-      deps.onCall?.(opts.endpoint, err.status, items, performance.now() - started);
+      deps.onCall?.(opts.endpoint, err.status, items, performance.now() - started, err.origin);
       if (err.status === 429) await deps.governor.observe(deps.scope, opts.endpoint, { retryAfterMs: err.retryAfterMs, status: 429, origin: err.origin });
+    } else {
+      deps.onCall?.(opts.endpoint, 0, items, performance.now() - started);
     }
     throw err;
   }

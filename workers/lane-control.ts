@@ -14,38 +14,8 @@ import { AccountsSchema } from '../src/klaviyo/schemas.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import type { ItemError, Queues } from '../src/queues.ts';
+import { pauseLane, pausedKey, readPause, resumeLane } from '../src/ops/lane-state.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
-
-/** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */
-const PAUSABLE = ['events', 'profiles'] as const;
-
-export interface PauseInfo {
-  readonly since: number;
-  readonly status: number;
-  readonly origin: ItemError['origin'];
-  readonly detail?: string;
-  readonly lastProbe?: number;
-}
-
-export function pausedKey(prefix: string, lane: string): string {
-  return `${prefix}:lane:${lane}:paused`;
-}
-
-export async function readPause(redis: Redis, prefix: string, lane: string): Promise<PauseInfo | null> {
-  const raw = await redis.get(pausedKey(prefix, lane));
-  return raw ? (JSON.parse(raw) as PauseInfo) : null;
-}
-
-export async function pauseLane(redis: Redis, queues: Queues, lane: string, info: PauseInfo): Promise<boolean> {
-  const first = (await redis.set(pausedKey(queues.prefix, lane), JSON.stringify(info), 'NX')) === 'OK';
-  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).pause()));
-  return first;
-}
-
-export async function resumeLane(redis: Redis, queues: Queues, lane: string): Promise<void> {
-  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).resume()));
-  await redis.del(pausedKey(queues.prefix, lane));
-}
 
 export interface LaneControl {
   pause(lane: string, error: ItemError): Promise<void>;

@@ -90,6 +90,8 @@ export interface QuotaGovernor {
   observe(scope: QuotaScope, endpoint: EndpointName, info: RateLimitInfo & { status: number; origin?: 'gateway' | 'klaviyo' }): Promise<void>;
   /** How many ms `endpoint` is blocked for (0 = free); for metrics and tests. */
   blockedFor(scope: QuotaScope, endpoint: EndpointName): Promise<number>;
+  /** Tokens left right now in each window (metrics: quota headroom). */
+  headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
 }
 
 export function createQuotaGovernor(redis: Redis | Cluster, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
@@ -145,6 +147,17 @@ export function createQuotaGovernor(redis: Redis | Cluster, prefix: string, limi
         const current = await redis.pttl(key);
         if (blockMs > current) await redis.set(key, '1', 'PX', Math.ceil(blockMs));
       }
+    },
+    async headroom(scope, endpoint) {
+      const l = limitsFor(endpoint);
+      const now = Number((await redis.time())[0]) * 1000;
+      const count = (key: string, windowMs: number) => redis.zcount(key, now - windowMs, '+inf');
+      const [b, st, gw] = await Promise.all([
+        count(`${tag(scope)}:${scope.account}:${endpoint}:1s`, 1000 + limits.burstPaddingMs),
+        count(`${tag(scope)}:${scope.account}:${endpoint}:60s`, 60_000 + limits.steadyPaddingMs),
+        scope.viaGateway ? count(`${tag(scope)}:gateway:1s`, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
+      ]);
+      return { burst: Math.max(0, l.burst - b), steady: Math.max(0, l.steady - st), ...(scope.viaGateway ? { gateway: Math.max(0, limits.gatewayPerSecond - gw) } : {}) };
     },
     async blockedFor(scope, endpoint) {
       const ms = await Promise.all([redis.pttl(endpointBlock(scope, endpoint)), scope.viaGateway ? redis.pttl(gatewayBlock(scope)) : -2]);

@@ -25,6 +25,8 @@ export interface SettleOptions<I> {
   readonly token?: string;
   /** Called when the credentials were refused, to pause the lane. */
   readonly onPaused?: (error: ItemError) => Promise<void>;
+  /** Sees every outcome (metrics). */
+  readonly observe?: (outcomes: readonly ItemOutcome[]) => void;
 }
 
 export interface SettleResult {
@@ -74,6 +76,7 @@ export async function settle<I, D extends ItemsJobData<I>>(
         break;
     }
   });
+  opts.observe?.(outcomes);
   if (paused) await opts.onPaused?.(paused);
 
   const dead = [...(job.data.dead ?? []), ...newlyDead];
@@ -103,4 +106,12 @@ export async function settle<I, D extends ItemsJobData<I>>(
 function describe(e: DeadItem<unknown>['error']): string {
   const where = e.pointer ? ` at ${e.pointer}` : '';
   return `${e.status || e.origin}${e.code ? ` ${e.code}` : ''}${e.detail ? `: ${e.detail}` : ''}${where}`;
+}
+
+/** What the worker runtime wants to hear from every processor. */
+export interface JobHooks {
+  /** The credentials were refused: pause the lane. */
+  onPaused(lane: string, error: ItemError): Promise<void>;
+  /** Every outcome, with when the work was accepted (metrics). */
+  observe(kind: 'events' | 'profiles', acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
 }

@@ -30,7 +30,9 @@ import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-po
 import { startLaneControl } from './lane-control.ts';
 
 const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
-import type { SettleResult } from './settle.ts';
+import type { JobHooks, SettleResult } from './settle.ts';
+import type { CallDeps } from './klaviyo-call.ts';
+import type { Metrics } from '../src/metrics.ts';
 
 export interface WorkerRuntimeDeps {
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
@@ -50,6 +52,7 @@ export interface WorkerRuntimeDeps {
   readonly count: Count;
   /** How often a paused lane is probed (GET /api/accounts) to see if its credentials work again. */
   readonly pauseProbeMs: number;
+  readonly metrics?: Metrics;
 }
 
 export interface WorkerRuntime {
@@ -71,18 +74,48 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const order = createProfileOrder(deps.connection, queues);
   const idCache = createIdCache(deps.connection, deps.prefix);
   const lanes = startLaneControl({ redis: deps.connection, queues, lanes: deps.lanes, governor: deps.governor, log: deps.log, probeIntervalMs: deps.pauseProbeMs, fetch: deps.fetch });
-  const onPaused = (lane: string, error: ItemError) => lanes.pause(lane, error);
+  const m = deps.metrics;
+  const hooks: JobHooks = {
+    onPaused: (lane: string, error: ItemError) => lanes.pause(lane, error),
+    observe(kind, acceptedAt, outcomes) {
+      if (!m) return;
+      const latency = (Date.now() - acceptedAt) / 1000;
+      for (const o of outcomes) {
+        m.items.inc({ kind, outcome: o.kind });
+        if (o.kind === 'delivered') m.deliveryLatency.observe({ kind }, latency);
+      }
+    },
+  };
+  if (m) {
+    m.addCollected('relay_quota_headroom', 'Calls left now in each quota window, by lane, endpoint and window (burst, steady, gateway)', ['lane', 'endpoint', 'window'], async (set) => {
+      for (const lane of deps.lanes) {
+        for (const endpoint of ['create_event', 'bulk_create_events', 'create_or_update_profile', 'bulk_import_profiles', 'add_profiles_to_list', 'bulk_subscribe_profiles'] as const) {
+          const h = await deps.governor.headroom(lane.scope, endpoint);
+          set({ lane: lane.name, endpoint, window: 'burst' }, h.burst);
+          set({ lane: lane.name, endpoint, window: 'steady' }, h.steady);
+          if (h.gateway !== undefined) set({ lane: lane.name, endpoint: 'any', window: 'gateway' }, h.gateway);
+        }
+      }
+    });
+  }
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
   function watch<D extends { lane: string; items: readonly { k: string }[] }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
-    worker.on('completed', (job) => {
+    worker.on('completed', (job, result) => {
       markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map((it) => it.k)).catch((err) => log.warn({ err }, 'could not mark items done'));
+      log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
     });
     worker.on('failed', (job, err) => {
       if (err.name === 'DelayedError') return;
       const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
-      log[final ? 'warn' : 'info']({ jobId: job?.id, queue: worker.name, attempt: job?.attemptsMade, err: err.message }, final ? 'job failed: dead letter' : 'job will be retried');
+      if (!final) m?.retries.inc({ queue: worker.name });
+      const dead = (job?.data as { dead?: { error: ItemError }[] } | undefined)?.dead;
+      const status = dead?.[dead.length - 1]?.error.status;
+      log[final ? 'warn' : 'info'](
+        { jobId: job?.id, queue: worker.name, lane: job?.data.lane, attempt: job?.attemptsMade, ...(status !== undefined ? { status } : {}), err: err.message },
+        final ? 'job failed: dead letter' : 'job will be retried',
+      );
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
     workers.push(worker as Worker);
@@ -91,7 +124,20 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
 
   for (const lane of deps.lanes) {
     const log = deps.log.child({ lane: lane.name });
-    const callDeps = { client: createKlaviyoClient(lane.target, deps.fetch), governor: deps.governor, scope: lane.scope, log };
+    const callDeps: CallDeps = {
+      client: createKlaviyoClient(lane.target, deps.fetch),
+      governor: deps.governor,
+      scope: lane.scope,
+      log,
+      onCall: m
+        ? (endpoint, status, n, ms, origin) => {
+            m.klaviyoRequests.inc({ lane: lane.name, endpoint, status: String(status) });
+            m.klaviyoDuration.observe({ endpoint }, ms / 1000);
+            m.klaviyoItems.inc({ endpoint }, n);
+            if (status === 429) m.throttled.inc({ lane: lane.name, origin: origin ?? 'klaviyo' });
+          }
+        : undefined,
+    };
 
     const batcher: EventBatcher = new Batcher({
       ...eventSender(callDeps),
@@ -101,7 +147,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     });
     drains.push(() => batcher.drain());
     yields.push(() => batcher.yieldAll(YIELD));
-    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher, onPaused), {
+    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher, hooks), {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
@@ -113,7 +159,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     const dispatcher = createProfileDispatcher(callDeps, idCache, lane.name, deps.lingerMs);
     drains.push(() => dispatcher.drain());
     yields.push(() => dispatcher.yieldAll());
-    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order, onPaused), {
+    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order, hooks), {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),

@@ -11,6 +11,8 @@ import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts'
 import type { Rule } from '../relay-config.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { opsRoutes, type OpsDeps } from './routes/ops.ts';
+import { observe, type RequestEnv } from './middleware/observe.ts';
+import type { Metrics } from '../metrics.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -31,6 +33,7 @@ export interface AppDeps {
   /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
   readonly sandboxView?: Hono;
   readonly ops?: OpsDeps;
+  readonly metrics?: Metrics;
 }
 
 export interface WebhookSettings {
@@ -44,7 +47,16 @@ export interface WebhookSettings {
 export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] };
 
 export function createApp(deps: AppDeps) {
-  const app = new Hono();
+  const app = new Hono<RequestEnv>();
+  app.use('*', observe(deps.log, deps.metrics));
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    // Unauthenticated, as Prometheus scrapes: no label carries an email, id or key.
+    app.get('/metrics', async (c) => {
+      const { contentType, body } = await metrics.render();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
 
   app.route('/', healthRoutes(deps));
 

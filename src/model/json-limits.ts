@@ -53,3 +53,15 @@ export function checkJsonValue(value: unknown, opts: { maxKeys?: number } = {}):
   if (found) problems.push(found);
   return problems;
 }
+
+/**
+ * Whether `value` holds objects or arrays nested more than `max` deep. Recursion stops at `max`,
+ * so a hostile 100,000-level body costs a bounded walk, not a stack overflow. (JSON.parse takes any
+ * depth; JSON.stringify, which storing a job needs, overflows the stack after a few thousand.)
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max <= 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (nestedDeeperThan(v, max - 1)) return true;
+  return false;
+}

@@ -8,6 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { Metrics } from '../metrics.ts';
 import { loadRelayConfig } from '../relay-config.ts';
 import { startService } from './service.ts';
 
@@ -74,8 +75,8 @@ export async function runApiChild(): Promise<void> {
     process.exit(1);
   }
   const file = config.relayConfigPath ? loadRelayConfig(config.relayConfigPath, process.env) : undefined;
-  const log = createLogger(config.logLevel).child({ apiProcess: process.pid });
-  const service = await startService({ config, log, api: true, workers: false, file });
+  const log = createLogger(config.logLevel, { pii: config.logPii }).child({ apiProcess: process.pid });
+  const service = await startService({ config, log, api: true, workers: false, file, metrics: new Metrics() });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -7,6 +7,8 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { forkApiProcesses, runApiChild } from './api-processes.ts';
 import { createLogger } from '../log.ts';
+import { Metrics } from '../metrics.ts';
+import { serveMetrics } from './metrics-server.ts';
 import { loadRelayConfig, RelayConfigError, type RelayFile } from '../relay-config.ts';
 import { ensureRedis, RedisUnavailableError, type PrivateRedis } from './ensure-redis.ts';
 import { startSandbox, type Sandbox } from './sandbox.ts';
@@ -43,7 +45,8 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
       throw err;
     }
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, { pii: config.logPii });
+  const metrics = new Metrics();
 
   let privateRedis: PrivateRedis | undefined;
   try {
@@ -67,7 +70,7 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
 
   let service: Service;
   try {
-    service = await startService({ config, log, ...roles, file, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view });
+    service = await startService({ config, log, ...roles, file, sandboxUrl: sandbox?.url, sandboxView: sandbox?.view, metrics });
   } catch (err) {
     process.stderr.write(`klaviyo-relay: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
     await sandbox?.close();
@@ -75,6 +78,8 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
     process.exit(1);
   }
 
+  // Workers without the API here: their metrics get a port of their own.
+  const metricsServer = roles.workers && !roles.api ? await serveMetrics(metrics, config.metricsPort, config.host, log) : undefined;
   const url = forked ? await forked.listening : service.url;
   process.stderr.write(banner(config, requested, url, sandbox, privateRedis, forked ? config.apiProcesses : 1));
 
@@ -86,6 +91,7 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
     try {
       await forked?.stop(config.shutdownTimeoutMs);
       await service.close();
+      metricsServer?.close();
       await sandbox?.close();
       await privateRedis?.stop();
       log.info('stopped');

@@ -19,6 +19,8 @@ import type { Logger } from '../log.ts';
 import { DEFAULT_LANE, Queues } from '../queues.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { readAudit } from '../ops/audit.ts';
+import type { Metrics } from '../metrics.ts';
+import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
@@ -36,6 +38,8 @@ export interface ServiceOptions {
   readonly fetch?: FetchLike;
   /** The RELAY_CONFIG file, already validated (accounts, sources, webhooks, rules). */
   readonly file?: RelayFile;
+  /** This process's metrics registry (the entry point makes one). */
+  readonly metrics?: Metrics;
 }
 
 export interface Service {
@@ -88,6 +92,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
       pauseProbeMs: config.worker.pauseProbeMs,
+      metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
     });
@@ -106,6 +111,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       log,
     );
     const ingest = durable;
+    if (opts.metrics) registerQueueGauges(opts.metrics, apiRedis, queues, laneNames, () => ingest.spooledBytes());
     const app = createApp({
       sources,
       ingest,
@@ -121,6 +127,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
       sandboxView: opts.sandboxView,
       count: count(apiRedis),
+      metrics: opts.metrics,
       ops: {
         adminToken: config.adminToken,
         deadLetters: createDeadLetters(apiRedis, queues, () => laneNames),

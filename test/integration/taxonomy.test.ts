@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
-import { readPause } from '../../workers/lane-control.ts';
+import { readPause } from '../../src/ops/lane-state.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { eventually } from '../support/wait.ts';
 import { Redis } from 'ioredis';

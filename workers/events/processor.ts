@@ -1,15 +1,19 @@
 /** Processor for `events.<lane>` jobs: every item goes through the lane's batcher. */
 import type { Job } from 'bullmq';
-import type { EventItem, EventsJobData, ItemError } from '../../src/queues.ts';
+import type { EventItem, EventsJobData } from '../../src/queues.ts';
 import type { Batcher } from '../batcher.ts';
 import type { ItemOutcome } from '../retry-policy.ts';
-import { settle, type SettleResult } from '../settle.ts';
+import { settle, type JobHooks, type SettleResult } from '../settle.ts';
 
 export type EventBatcher = Batcher<EventItem, ItemOutcome, 'create_event' | 'bulk_create_events'>;
 
-export function eventsProcessor(batcher: EventBatcher, onPaused: (lane: string, error: ItemError) => Promise<void>) {
+export function eventsProcessor(batcher: EventBatcher, hooks: JobHooks) {
   return async function processEvents(job: Job<EventsJobData>, token?: string): Promise<SettleResult> {
     const outcomes = await Promise.all(job.data.items.map((item) => batcher.submit(item)));
-    return settle(job, job.data.items, outcomes, { token, onPaused: (error) => onPaused(job.data.lane, error) });
+    return settle(job, job.data.items, outcomes, {
+      token,
+      onPaused: (error) => hooks.onPaused(job.data.lane, error),
+      observe: (o) => hooks.observe('events', job.data.at, o),
+    });
   };
 }

@@ -5,11 +5,11 @@
  */
 import type { Job } from 'bullmq';
 import type { ProfileOrder } from '../../src/profile-order.ts';
-import type { ItemError, ProfilesJobData } from '../../src/queues.ts';
-import { settle, type SettleResult } from '../settle.ts';
+import type { ProfilesJobData } from '../../src/queues.ts';
+import { settle, type JobHooks, type SettleResult } from '../settle.ts';
 import type { ProfileDispatcher } from './dispatcher.ts';
 
-export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileOrder, onPaused: (lane: string, error: ItemError) => Promise<void>) {
+export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileOrder, hooks: JobHooks) {
   return async function processProfiles(job: Job<ProfilesJobData>, token?: string): Promise<SettleResult> {
     const { items, lane } = job.data;
     const first = await order.firsts(lane, items);
@@ -18,6 +18,11 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
     const outcomes = await Promise.all(ready.map((item) => dispatcher.submit(item)));
     // Delivered or dead-lettered: the next operation on that profile may go. Items still to do keep their place.
     await order.release(lane, ready.filter((_, i) => outcomes[i]!.kind === 'delivered' || outcomes[i]!.kind === 'rejected'));
-    return settle(job, ready, outcomes, { waiting, token, onPaused: (error) => onPaused(lane, error) });
+    return settle(job, ready, outcomes, {
+      waiting,
+      token,
+      onPaused: (error) => hooks.onPaused(lane, error),
+      observe: (o) => hooks.observe('profiles', job.data.at, o),
+    });
   };
 }

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import { itemKey } from '../../model/ids.ts';
+import { nestedDeeperThan } from '../../model/json-limits.ts';
 import type { WebhookItem } from '../../queues.ts';
 import { triggers } from '../../rules/engine.ts';
 import { verifyKlaviyoWebhook } from '../../webhooks/klaviyo-signature.ts';
@@ -24,6 +25,14 @@ import { enqueueOr503 } from '../enqueue-or-503.ts';
 import { rawBody, type JsonBodyEnv } from '../middleware/json-body.ts';
 
 export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
+/**
+ * How deep what a webhook job stores (a Klaviyo item's payload, a flow's body) may nest. Any JSON
+ * parses, but a job is stored with JSON.stringify, which overflows the stack a few thousand levels
+ * down: such a body would be a 5xx (or a spooled record that never reaches Redis). Klaviyo's own
+ * payloads nest a handful of levels around event properties (which the relay limits to 32).
+ */
+export const MAX_WEBHOOK_DEPTH = 64;
+const tooDeep = (field: string) => [{ field, message: `is nested deeper than ${MAX_WEBHOOK_DEPTH} levels` }];
 export const flowSource = (name: string) => `flow-${name}`;
 
 export function webhookRoutes(deps: AppDeps) {
@@ -47,6 +56,8 @@ export function webhookRoutes(deps: AppDeps) {
       await deps.count('webhooks', { [`rejected:${v.reason}`]: 1 }).catch(() => undefined);
       return jsonError(c, 401, 'unauthorized', `Webhook verification failed: ${v.reason}`);
     }
+    const deep = v.body.data.findIndex((d) => nestedDeeperThan(d.payload, MAX_WEBHOOK_DEPTH));
+    if (deep >= 0) return jsonError(c, 400, 'validation_failed', 'The delivery is not valid; nothing was accepted', tooDeep(`data[${deep}].payload`));
     const items: WebhookItem[] = [];
     const counts: Record<string, number> = {};
     for (const d of v.body.data) {
@@ -72,6 +83,7 @@ export function webhookRoutes(deps: AppDeps) {
     } catch (err) {
       return jsonError(c, 400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`, [{ field: '(body)', message: 'is not valid JSON' }]);
     }
+    if (nestedDeeperThan(body, MAX_WEBHOOK_DEPTH)) return jsonError(c, 400, 'validation_failed', 'The request body is not valid', tooDeep('(body)'));
     const given = body && typeof body === 'object' && typeof (body as Record<string, unknown>).id === 'string' ? ((body as Record<string, unknown>).id as string) : undefined;
     const id = given ?? `sha256:${createHash('sha256').update(c.get('rawBody')).digest('hex').slice(0, 32)}`;
     const known = rules.some((r) => triggers(r, { flow: name }));

@@ -1,0 +1,35 @@
+/**
+ * One log line and one metric sample per request: route (the matched pattern, never the raw
+ * path, which can carry ids), method, status, duration, request id. The request id is the
+ * caller's `X-Request-Id` when it sends one, else generated, and is echoed back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+import { header } from '../header.ts';
+
+export type RequestEnv = { Variables: { requestId: string } };
+
+export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHandler<RequestEnv> {
+  return async function observe(c, next) {
+    const started = performance.now();
+    const given = header(c, 'x-request-id');
+    const requestId = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    c.set('requestId', requestId);
+    try {
+      await next();
+    } finally {
+      c.header('X-Request-Id', requestId);
+      const route = c.req.routePath || 'unmatched';
+      const status = c.res.status;
+      const seconds = (performance.now() - started) / 1000;
+      metrics?.httpRequests.inc({ route, method: c.req.method, status: String(status) });
+      metrics?.httpDuration.observe({ route, method: c.req.method }, seconds);
+      if (log.isLevelEnabled('info')) {
+        const source = (c.get as (k: string) => { name?: string } | undefined)('source')?.name;
+        log.info({ requestId, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, ...(source ? { source } : {}) }, 'request');
+      }
+    }
+  };
+}

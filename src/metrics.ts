@@ -1,0 +1,67 @@
+/**
+ * Prometheus metrics (prom-client). One registry per process, built by the entry point and handed
+ * to the HTTP app and the workers.
+ *
+ * Two kinds:
+ *  - counters and histograms of what this process did (HTTP requests, Klaviyo calls, item outcomes,
+ *    delivery latency) — each process exposes its own;
+ *  - gauges read from Redis at scrape time (jobs per queue and state, oldest waiting job, dead
+ *    letters, paused lanes, quota headroom, webhook counters) — the same from any process.
+ *
+ * Label values are queue, lane, route, endpoint, status, outcome: never an email, id or key.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({ name: 'relay_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
+  readonly httpDuration = new Histogram({
+    name: 'relay_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly klaviyoRequests = new Counter({ name: 'relay_klaviyo_requests_total', help: 'Calls to Klaviyo (through the gateway or direct), by lane, endpoint and HTTP status (0 = no answer)', labelNames: ['lane', 'endpoint', 'status'] as const, registers: [this.registry] });
+  readonly klaviyoDuration = new Histogram({
+    name: 'relay_klaviyo_request_duration_seconds',
+    help: 'Duration of calls to Klaviyo, by endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly klaviyoItems = new Counter({ name: 'relay_klaviyo_request_items_total', help: 'Items carried by calls to Klaviyo, by endpoint (items per call = this / relay_klaviyo_requests_total)', labelNames: ['endpoint'] as const, registers: [this.registry] });
+  readonly throttled = new Counter({ name: 'relay_klaviyo_throttled_total', help: '429 answers received, by lane and origin (gateway or klaviyo)', labelNames: ['lane', 'origin'] as const, registers: [this.registry] });
+  readonly items = new Counter({ name: 'relay_items_total', help: 'Item outcomes in the workers, by kind and outcome (delivered, rejected, retry, paused, yield)', labelNames: ['kind', 'outcome'] as const, registers: [this.registry] });
+  readonly retries = new Counter({ name: 'relay_job_retries_total', help: 'Jobs scheduled for another attempt, by queue', labelNames: ['queue'] as const, registers: [this.registry] });
+  readonly deliveryLatency = new Histogram({
+    name: 'relay_delivery_latency_seconds',
+    help: 'From acceptance by the API to Klaviyo\'s 2xx, by kind',
+    labelNames: ['kind'] as const,
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'relay_process_' });
+  }
+
+  /** Gauges computed at scrape time by `collect` (one callback per gauge; errors leave it empty). */
+  addCollected(name: string, help: string, labelNames: readonly string[], collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void>): void {
+    const gauge: Gauge<string> = new Gauge({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.registry],
+      async collect() {
+        gauge.reset();
+        await collect((labels, value) => gauge.set(labels, value)).catch(() => undefined);
+      },
+    });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Whether a lane is paused, and pausing or resuming it: shared by the workers (a refused
+ * credential pauses the lane, a probe resumes it) and the ops API (operators do both by hand).
+ * The pause is a Redis record with its reason plus BullMQ's own pause of the lane's queues.
+ */
+import type { Redis } from 'ioredis';
+import type { ItemError, Queues } from '../queues.ts';
+
+/** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */
+const PAUSABLE = ['events', 'profiles'] as const;
+
+export interface PauseInfo {
+  readonly since: number;
+  readonly status: number;
+  readonly origin: ItemError['origin'];
+  readonly detail?: string;
+  readonly lastProbe?: number;
+  /** Who paused it, when an operator did. */
+  readonly by?: string;
+}
+
+export function pausedKey(prefix: string, lane: string): string {
+  return `${prefix}:lane:${lane}:paused`;
+}
+
+export async function readPause(redis: Redis, prefix: string, lane: string): Promise<PauseInfo | null> {
+  const raw = await redis.get(pausedKey(prefix, lane));
+  return raw ? (JSON.parse(raw) as PauseInfo) : null;
+}
+
+export async function pauseLane(redis: Redis, queues: Queues, lane: string, info: PauseInfo): Promise<boolean> {
+  const first = (await redis.set(pausedKey(queues.prefix, lane), JSON.stringify(info), 'NX')) === 'OK';
+  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).pause()));
+  return first;
+}
+
+export async function resumeLane(redis: Redis, queues: Queues, lane: string): Promise<void> {
+  await Promise.all(PAUSABLE.map((k) => queues.get(k, lane).resume()));
+  await redis.del(pausedKey(queues.prefix, lane));
+}
