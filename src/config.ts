@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
   RELAY_METRICS_PORT: int(0, 65535).default(9464),
   RELAY_LOG_PII: z.stringbool().default(false),
+  RELAY_DASHBOARD_PII: z.stringbool().default(false),
+  RELAY_DASHBOARD_READONLY: z.stringbool().default(false),
 });
 
 export type Mode = 'gateway' | 'direct' | 'sandbox';
@@ -114,6 +116,7 @@ export interface Config {
   readonly metricsPort: number;
   /** Log emails and phone numbers as they are (default: masked). */
   readonly logPii: boolean;
+  readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
 }
 
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
@@ -201,5 +204,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
     metricsPort: e.RELAY_METRICS_PORT,
     logPii: e.RELAY_LOG_PII,
+    dashboard: Object.freeze({ showPii: e.RELAY_DASHBOARD_PII, readOnly: e.RELAY_DASHBOARD_READONLY }),
   });
 }

@@ -31,6 +31,8 @@ function shortHash(s: string): string {
 /** The connection the sandbox's fake gateway sees; its state in the simulator is under this id. */
 export const SANDBOX_CONNECTION = 'sandbox';
 export const SANDBOX_GATEWAY_KEY = 'sandbox-maton-key';
+/** Where an API-only process "points" its sandbox lanes: it only needs their names and quota scopes, never calls. */
+export const SANDBOX_PLACEHOLDER_URL = 'http://sandbox.invalid';
 
 export function laneFor(name: string, target: KlaviyoTarget): Lane {
   const viaGateway = target.mode === 'gateway';

@@ -66,6 +66,11 @@ export class SourceRegistry {
     return source;
   }
 
+  /** Every source's id (finding jobs by the caller's id needs them: ids are scoped per source). */
+  ids(): string[] {
+    return [...new Set([...this.byDigest.values(), ...this.signers.map((s) => s.source)].map((s) => s.id))];
+  }
+
   lanes(): string[] {
     return [...new Set([...this.byDigest.values(), ...this.signers.map((s) => s.source)].map((s) => s.lane))];
   }

@@ -112,6 +112,6 @@ function describe(e: DeadItem<unknown>['error']): string {
 export interface JobHooks {
   /** The credentials were refused: pause the lane. */
   onPaused(lane: string, error: ItemError): Promise<void>;
-  /** Every outcome, with when the work was accepted (metrics). */
-  observe(kind: 'events' | 'profiles', acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
+  /** Every outcome, with the lane and when the work was accepted (metrics, delivery rate). */
+  observe(kind: 'events' | 'profiles', lane: string, acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
 }

@@ -33,6 +33,7 @@ const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { JobHooks, SettleResult } from './settle.ts';
 import type { CallDeps } from './klaviyo-call.ts';
 import type { Metrics } from '../src/metrics.ts';
+import { countDelivered } from '../src/ops/status.ts';
 
 export interface WorkerRuntimeDeps {
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
@@ -77,13 +78,17 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const m = deps.metrics;
   const hooks: JobHooks = {
     onPaused: (lane: string, error: ItemError) => lanes.pause(lane, error),
-    observe(kind, acceptedAt, outcomes) {
-      if (!m) return;
+    observe(kind, lane, acceptedAt, outcomes) {
       const latency = (Date.now() - acceptedAt) / 1000;
+      let delivered = 0;
       for (const o of outcomes) {
-        m.items.inc({ kind, outcome: o.kind });
-        if (o.kind === 'delivered') m.deliveryLatency.observe({ kind }, latency);
+        m?.items.inc({ kind, outcome: o.kind });
+        if (o.kind === 'delivered') {
+          delivered++;
+          m?.deliveryLatency.observe({ kind }, latency);
+        }
       }
+      void countDelivered(deps.connection, deps.prefix, lane, kind, delivered).catch(() => undefined);
     },
   };
   if (m) {

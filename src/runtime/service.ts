@@ -13,12 +13,16 @@ import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
 import { Spool } from '../ingest/spool.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
-import { buildLanes, type Lane } from '../lanes.ts';
+import { buildLanes, SANDBOX_PLACEHOLDER_URL, type Lane } from '../lanes.ts';
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_LANE, Queues } from '../queues.ts';
+import { JOB_KINDS, Queues } from '../queues.ts';
+import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
-import { readAudit } from '../ops/audit.ts';
+import { appendAudit, readAudit } from '../ops/audit.ts';
+import { findJobs } from '../ops/find.ts';
+import { pauseLane, resumeLane } from '../ops/lane-state.ts';
+import { readStatus } from '../ops/status.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
@@ -57,8 +61,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
-  /** Every lane's name, known to API-only processes too (they never build Klaviyo targets). */
-  const laneNames = [DEFAULT_LANE, ...Object.keys(file.accounts).filter((n) => n !== DEFAULT_LANE)];
+  /** Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo). */
+  const laneScopes = buildLanes(config, file, opts.sandboxUrl ?? SANDBOX_PLACEHOLDER_URL).map((l) => ({ name: l.name, scope: l.scope }));
+  const laneNames = laneScopes.map((l) => l.name);
+  const governorLimits = {
+    ...DEFAULT_LIMITS,
+    gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
+    endpoints: file.limits.endpoints ?? {},
+  };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
@@ -83,11 +93,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       connection: workerRedis,
       prefix: config.queuePrefix,
       lanes,
-      governor: createQuotaGovernor(workerRedis, config.queuePrefix, {
-        ...DEFAULT_LIMITS,
-        gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
-        endpoints: file.limits.endpoints ?? {},
-      }),
+      governor: createQuotaGovernor(workerRedis, config.queuePrefix, governorLimits),
       log,
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
@@ -132,6 +138,21 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         adminToken: config.adminToken,
         deadLetters: createDeadLetters(apiRedis, queues, () => laneNames),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
+        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits)),
+        lanes: laneNames,
+        pause: async (lane, actor) => {
+          await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.pause', lane });
+        },
+        resume: async (lane, actor) => {
+          await resumeLane(apiRedis, queues, lane);
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane });
+        },
+        find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
+        dashboard: dashboardRoutes(
+          laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(kind, lane))),
+          { basePath: '/ops/queues', readOnly: config.dashboard.readOnly, showPii: config.dashboard.showPii },
+        ),
       },
       webhooks: {
         rules: file.rules,

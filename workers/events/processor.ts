@@ -13,7 +13,7 @@ export function eventsProcessor(batcher: EventBatcher, hooks: JobHooks) {
     return settle(job, job.data.items, outcomes, {
       token,
       onPaused: (error) => hooks.onPaused(job.data.lane, error),
-      observe: (o) => hooks.observe('events', job.data.at, o),
+      observe: (o) => hooks.observe('events', job.data.lane, job.data.at, o),
     });
   };
 }

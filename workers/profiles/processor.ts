@@ -22,7 +22,7 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
       waiting,
       token,
       onPaused: (error) => hooks.onPaused(lane, error),
-      observe: (o) => hooks.observe('profiles', job.data.at, o),
+      observe: (o) => hooks.observe('profiles', lane, job.data.at, o),
     });
   };
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { JOB_KINDS } from '../../queues.ts';
 import type { DeadLetters } from '../../ops/dead-letters.ts';
 import type { AuditEntry } from '../../ops/audit.ts';
+import type { Status } from '../../ops/status.ts';
 import { adminAuth, type AdminEnv } from '../middleware/admin-auth.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 
@@ -14,6 +15,13 @@ export interface OpsDeps {
   readonly adminToken?: string;
   readonly deadLetters: DeadLetters;
   readonly audit: (count: number) => Promise<(AuditEntry & { at: string })[]>;
+  readonly status: () => Promise<Status>;
+  readonly lanes: readonly string[];
+  readonly pause: (lane: string, actor: string) => Promise<void>;
+  readonly resume: (lane: string, actor: string) => Promise<void>;
+  readonly find: (q: { id?: string; email?: string; phone_number?: string; external_id?: string }) => Promise<unknown[]>;
+  /** Bull Board, mounted at /ops/queues behind the same token. */
+  readonly dashboard?: Hono;
 }
 
 const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
@@ -37,6 +45,16 @@ const ReplaySchema = FilterSchema.extend({
   /** Required to replay every dead letter (no filter, no ids): an accident should cost nothing. */
   all: z.boolean().optional(),
 }).strict();
+
+const FindSchema = z
+  .object({
+    id: z.string().min(1).max(255).optional(),
+    email: z.string().min(3).max(254).optional(),
+    phone_number: z.string().min(3).max(20).optional(),
+    external_id: z.string().min(1).max(255).optional(),
+  })
+  .strict()
+  .refine((q) => Object.keys(q).length > 0, 'give one of id, email, phone_number, external_id');
 
 export function opsRoutes(deps: OpsDeps) {
   const app = new Hono<AdminEnv>();
@@ -70,6 +88,25 @@ export function opsRoutes(deps: OpsDeps) {
     }
     return c.json(await deps.deadLetters.replay(filter, { dryRun, actor: c.get('actor') }));
   });
+
+  app.get('/status', async (c) => c.json(await deps.status()));
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/lanes/:lane/${action}`, async (c) => {
+      const lane = c.req.param('lane');
+      if (!deps.lanes.includes(lane)) return jsonError(c, 404, 'not_found', `No lane named ${JSON.stringify(lane)} (known: ${deps.lanes.join(', ')})`);
+      await deps[action](lane, c.get('actor'));
+      return c.json({ lane, [action === 'pause' ? 'paused' : 'resumed']: true });
+    });
+  }
+
+  app.get('/find', async (c) => {
+    const f = FindSchema.safeParse(c.req.query());
+    if (!f.success) return jsonError(c, 400, 'validation_failed', 'Give one of id, email, phone_number, external_id', zodIssues(f.error));
+    return c.json({ query: f.data, jobs: await deps.find(f.data) });
+  });
+
+  if (deps.dashboard) app.route('/queues', deps.dashboard);
 
   app.get('/audit', async (c) => c.json({ entries: await deps.audit(Math.min(1000, Number(c.req.query('limit') ?? 100) || 100)) }));
 

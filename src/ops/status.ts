@@ -1,0 +1,94 @@
+/**
+ * What the people on call look at first: per queue and per lane (Klaviyo account), how much is
+ * waiting, active, delayed, dead; how old the oldest waiting job is; how much went out in the
+ * last minute; how much quota is left; whether the lane is paused and why.
+ */
+import type { Redis } from 'ioredis';
+import type { EndpointName } from '../klaviyo/endpoints.ts';
+import type { QuotaScope } from '../lanes.ts';
+import { JOB_KINDS, queueName, type JobKind, type Queues } from '../queues.ts';
+import { readPause, type PauseInfo } from './lane-state.ts';
+
+export interface QueueStatus {
+  readonly queue: string;
+  readonly kind: JobKind;
+  readonly lane: string;
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly failed: number;
+  readonly completed: number;
+  readonly oldestWaitingSeconds: number;
+  /** Items delivered to Klaviyo in the last full minute. */
+  readonly deliveredLastMinute: number;
+}
+
+export interface LaneStatus {
+  readonly lane: string;
+  readonly paused: PauseInfo | null;
+  readonly deliveredLastMinute: number;
+  /** Calls left now in each quota window of the main endpoints. */
+  readonly headroom: Readonly<Record<string, { burst: number; steady: number; gateway?: number }>>;
+}
+
+export interface Status {
+  readonly at: string;
+  readonly queues: readonly QueueStatus[];
+  readonly lanes: readonly LaneStatus[];
+}
+
+/** Workers count what they deliver per lane, kind and minute; the status reads the last full minute. */
+export function rateKey(prefix: string, lane: string, kind: string, minute: number): string {
+  return `${prefix}:rate:${lane}:${kind}:${minute}`;
+}
+
+export async function countDelivered(redis: Redis, prefix: string, lane: string, kind: string, n: number): Promise<void> {
+  if (n <= 0) return;
+  const key = rateKey(prefix, lane, kind, Math.floor(Date.now() / 60_000));
+  await redis.pipeline().incrby(key, n).expire(key, 7200).exec();
+}
+
+export interface Headroom {
+  headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
+}
+
+const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
+
+export async function readStatus(redis: Redis, queues: Queues, lanes: readonly { name: string; scope: QuotaScope }[], governor: Headroom): Promise<Status> {
+  const lastMinute = Math.floor(Date.now() / 60_000) - 1;
+  const queueStatus: QueueStatus[] = [];
+  for (const lane of lanes) {
+    for (const kind of JOB_KINDS) {
+      const q = queues.get(kind, lane.name);
+      const [counts, oldest, delivered] = await Promise.all([
+        q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+        q.getWaiting(-1, -1),
+        redis.get(rateKey(queues.prefix, lane.name, kind, lastMinute)),
+      ]);
+      queueStatus.push({
+        queue: queueName(kind, lane.name),
+        kind,
+        lane: lane.name,
+        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+        completed: counts.completed ?? 0,
+        oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
+        deliveredLastMinute: Number(delivered ?? 0),
+      });
+    }
+  }
+  const laneStatus: LaneStatus[] = [];
+  for (const lane of lanes) {
+    const headroom: Record<string, { burst: number; steady: number; gateway?: number }> = {};
+    for (const e of HEADROOM_ENDPOINTS) headroom[e] = await governor.headroom(lane.scope, e);
+    laneStatus.push({
+      lane: lane.name,
+      paused: await readPause(redis, queues.prefix, lane.name),
+      deliveredLastMinute: queueStatus.filter((q) => q.lane === lane.name).reduce((n, q) => n + q.deliveredLastMinute, 0),
+      headroom,
+    });
+  }
+  return { at: new Date().toISOString(), queues: queueStatus, lanes: laneStatus };
+}
