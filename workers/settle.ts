@@ -11,6 +11,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { DeadItem, ItemError } from '../src/queues.ts';
 import { RetryLaterError, type ItemOutcome } from './retry-policy.ts';
+import { maskPii } from '../src/log.ts';
 
 export interface ItemsJobData<I> {
   readonly items: I[];
@@ -103,9 +104,14 @@ export async function settle<I, D extends ItemsJobData<I>>(
   return { delivered };
 }
 
+/**
+ * The job's failure reason, as BullMQ stores it and dashboards show it. Klaviyo's details often
+ * quote the email or phone number; they are masked here (the full detail stays in the job's data,
+ * which the dashboard masks unless told otherwise).
+ */
 function describe(e: DeadItem<unknown>['error']): string {
   const where = e.pointer ? ` at ${e.pointer}` : '';
-  return `${e.status || e.origin}${e.code ? ` ${e.code}` : ''}${e.detail ? `: ${e.detail}` : ''}${where}`;
+  return maskPii(`${e.status || e.origin}${e.code ? ` ${e.code}` : ''}${e.detail ? `: ${e.detail}` : ''}${where}`);
 }
 
 /** What the worker runtime wants to hear from every processor. */
