@@ -56,6 +56,7 @@ const EnvSchema = z.object({
   RELAY_START_REDIS: z.stringbool().default(true),
   RELAY_API_PROCESSES: int(0, 64).default(1),
   RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
+  RELAY_LOCK_MS: int(2000, 600_000).default(10_000),
   RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
@@ -106,7 +107,13 @@ export interface Config {
     readonly retryMaxMs: number;
     readonly keepCompletedS: number;
   };
-  readonly worker: { readonly concurrency: number; readonly lingerMs: number; readonly pauseProbeMs: number };
+  readonly worker: {
+    readonly concurrency: number;
+    readonly lingerMs: number;
+    readonly pauseProbeMs: number;
+    /** BullMQ job lock; also how often stalled jobs (a worker that died) are looked for. */
+    readonly lockMs: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly sandboxPort: number;
   readonly startRedis: boolean;
@@ -197,7 +204,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryMaxMs: e.RELAY_RETRY_MAX_MS,
       keepCompletedS: e.RELAY_KEEP_COMPLETED_S,
     }),
-    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS }),
+    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS, lockMs: e.RELAY_LOCK_MS }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,

@@ -54,6 +54,12 @@ export interface WorkerRuntimeDeps {
   /** How often a paused lane is probed (GET /api/accounts) to see if its credentials work again. */
   readonly pauseProbeMs: number;
   readonly metrics?: Metrics;
+  /**
+   * Job lock, renewed while the worker lives. A worker that dies (kill -9, a lost machine) holds its
+   * jobs until the lock expires and the stalled check finds them: BullMQ's 30 s + 30 s made a
+   * killed worker's jobs wait about a minute (fault suite, scenario a); 10 s + 10 s is ~20 s.
+   */
+  readonly lockMs: number;
 }
 
 export interface WorkerRuntime {
@@ -103,6 +109,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       }
     });
   }
+  const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
   function watch<D extends { lane: string; items: readonly { k: string }[] }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
@@ -157,6 +164,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
       settings,
+      ...locking,
     });
     adaptConcurrency(events, deps.concurrency);
     watch(events, 'events', log);
@@ -169,6 +177,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       prefix: deps.prefix,
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
       settings,
+      ...locking,
     });
     adaptConcurrency(profiles, deps.concurrency);
     watch(profiles, 'profiles', log);
@@ -180,6 +189,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         prefix: deps.prefix,
         concurrency: 16,
         settings,
+        ...locking,
       }),
       'webhooks',
       log,

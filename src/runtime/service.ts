@@ -3,6 +3,7 @@
  * it after reading the environment; integration tests call it with a Config of their own.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
 import type { Redis } from 'ioredis';
@@ -98,6 +99,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
       pauseProbeMs: config.worker.pauseProbeMs,
+      lockMs: config.worker.lockMs,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -107,6 +109,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let server: ServerType | undefined;
   let url: string | undefined;
   let durable: DurableIngest | undefined;
+  let draining = false;
+  let stopKeepAlive = () => undefined as void;
   if (apiRedis) {
     const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
     durable = createDurableIngest(
@@ -167,6 +171,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
     });
+    // Responses in flight, so that shutdown can tell their keep-alive connections to close after them.
+    const inFlight = new Set<ServerResponse>();
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (draining) res.shouldKeepAlive = false;
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+    });
+    stopKeepAlive = () => {
+      draining = true;
+      for (const res of inFlight) res.shouldKeepAlive = false;
+    };
     const addr = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     url = `http://${host}:${addr.port}`;
@@ -181,6 +196,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     close() {
       closing ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
+        // Stop accepting: no new connections, and every open keep-alive connection closes after the
+        // response it is serving (a client on one would otherwise keep sending for the whole wait).
+        stopKeepAlive();
         if (server) await closeServer(server, config.shutdownTimeoutMs);
         durable?.stop();
         if (workers) await workers.close(Math.max(0, deadline - Date.now()));
