@@ -218,7 +218,7 @@ async function lowLoad() {
   const api = await startApi(env);
   const worker = startWorker(env);
   const { Queue } = await import('bullmq');
-  const events = new Queue('events.default', { connection: redis.client, prefix: 'relay' });
+  const events = new Queue('events.default', { connection: redis.client, prefix: 'relay:{events.default}' });
   await waitFor('worker', async () => (await events.getWorkersCount()) > 0, 20_000);
   await events.close();
   const src = sourceIdForKey(BENCH_KEY);

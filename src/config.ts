@@ -25,7 +25,11 @@ const revision = z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/, 'must look l
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^(rediss?|redis\+cluster):\/\/[^\s]+$/, 'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL')
+    .default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   MATON_API_KEY: optionalString,
@@ -72,6 +76,8 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
+  /** Seed nodes of a Redis Cluster ("host:port,host:port"), when REDIS_CLUSTER_NODES is set. */
+  readonly redisClusterNodes?: string;
   readonly logLevel: string;
   readonly queuePrefix: string;
   /** Where and how the workers reach Klaviyo. In sandbox mode the entry point fills in the simulator's URL. */
@@ -175,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.RELAY_QUEUE_PREFIX,
     klaviyo: Object.freeze({

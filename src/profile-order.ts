@@ -14,7 +14,7 @@
  * by the first worker that finds it in the way.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import { primaryIdentifier, type ProfileRef } from './model/profile-op.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
 import { queueName, type ProfileItem, type Queues } from './queues.ts';
@@ -87,7 +87,7 @@ export function createProfileOrder(redis: Redis, queues: Queues): ProfileOrder {
   return {
     async firsts(lane, items) {
       if (items.length === 0) return [];
-      const qp = `${queues.prefix}:${queueName('profiles', lane)}:`;
+      const qp = queues.jobKeyPrefix('profiles', lane);
       const now = Date.now();
       const pipe = redis.pipeline();
       for (const it of items) {

@@ -10,7 +10,7 @@
  * give every item its own outcome.
  */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis.ts';
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-op.ts';
 
@@ -133,15 +133,29 @@ export class Queues {
     const name = queueName(kind, lane);
     let q = this.open.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix, defaultJobOptions: defaultJobOptions(this.policy) });
+      q = new Queue(name, { connection: this.connection as never, prefix: this.bullPrefix(kind, lane), defaultJobOptions: defaultJobOptions(this.policy) });
       this.open.set(name, q);
     }
     return q;
   }
 
-  /** The Redis key under a queue's namespace (same hash slot as the queue's own keys). */
+  /**
+   * The BullMQ prefix of one queue: `<prefix>:{<queue>}`. The braces make the queue name the hash
+   * tag of every key BullMQ and we write for that queue, so in a Redis Cluster a queue's keys share
+   * one slot (BullMQ's Lua scripts require it) while different queues spread over the cluster.
+   */
+  bullPrefix(kind: JobKind, lane: string): string {
+    return `${this.prefix}:{${queueName(kind, lane)}}`;
+  }
+
+  /** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id, and before our keys for the queue. */
+  jobKeyPrefix(kind: JobKind, lane: string): string {
+    return `${this.bullPrefix(kind, lane)}:${queueName(kind, lane)}:`;
+  }
+
+  /** A key of ours in a queue's namespace (same hash slot as the queue's own keys). */
   key(kind: JobKind, lane: string, suffix: string): string {
-    return `${this.prefix}:${queueName(kind, lane)}:${suffix}`;
+    return `${this.jobKeyPrefix(kind, lane)}${suffix}`;
   }
 
   all(): Queue[] {

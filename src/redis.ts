@@ -1,35 +1,72 @@
 /**
  * Redis connections with BullMQ's production settings (docs.bullmq.io/guide/going-to-production):
  * workers retry forever (`maxRetriesPerRequest: null`, required for their blocking connection);
- * the API fails fast (`enableOfflineQueue: false`) so a request is answered with an error instead
+ * the API fails fast (`enableOfflineQueue: false`) so a request is answered (or spooled) instead
  * of hanging while Redis is away.
+ *
+ * A Redis Cluster is used when REDIS_CLUSTER_NODES is set or REDIS_URL is
+ * `redis+cluster://host:port,host:port`. Every key the relay writes is laid out so that whatever
+ * one Lua script or pipeline touches lives in one hash slot: a queue's keys (BullMQ's and ours)
+ * share the queue's tag (src/queues.ts), the quota governor's share the quota scope's. Different
+ * queues — kinds and lanes — land in different slots, so a cluster shares the load.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
 
 export type RedisRole = 'api' | 'worker';
 
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
-  const base: RedisOptions =
-    role === 'worker'
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : // The API also auto-pipelines: commands issued by concurrent requests in the same tick share one
-        // write to Redis (measured: ingest client CPU per request 115 µs → 54 µs).
-        { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableReadyCheck: true, enableAutoPipelining: true };
-  const redis = new Redis(url, {
-    ...base,
-    // Reconnect quickly at first, then every 2 s at most: Redis restarts should heal by themselves.
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-    lazyConnect: false,
-    ...extra,
-  });
+/** `redis+cluster://a:7000,b:7001` → the seed nodes; undefined for a plain redis:// URL. */
+export function clusterNodes(url: string, explicit?: string): ClusterNode[] | undefined {
+  const list = explicit ?? (url.startsWith('redis+cluster://') ? url.slice('redis+cluster://'.length).replace(/\/.*$/, '') : undefined);
+  if (!list) return undefined;
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((hp) => {
+      const u = new URL(`redis://${hp}`);
+      return { host: u.hostname, port: Number(u.port || 6379) };
+    });
+}
+
+function roleOptions(role: RedisRole): RedisOptions {
+  return role === 'worker'
+    ? { maxRetriesPerRequest: null, enableReadyCheck: true }
+    : // The API also auto-pipelines: commands issued by concurrent requests in the same tick share one
+      // write to Redis (measured: ingest client CPU per request 115 µs → 54 µs).
+      { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableReadyCheck: true, enableAutoPipelining: true };
+}
+
+export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}, clusterSeeds?: string): RedisClient {
+  // Reconnect quickly at first, then every 2 s at most: Redis restarts should heal by themselves.
+  const retryStrategy = (times: number) => Math.min(100 * times, 2000);
+  const nodes = clusterNodes(url, clusterSeeds);
+  let client: RedisClient;
+  if (nodes) {
+    const base = roleOptions(role);
+    client = new Cluster(nodes, {
+      enableOfflineQueue: base.enableOfflineQueue ?? true,
+      enableAutoPipelining: base.enableAutoPipelining ?? false,
+      enableReadyCheck: true,
+      clusterRetryStrategy: retryStrategy,
+      // A failover moves a slot; commands follow the MOVED/ASK redirections and retry on TRYAGAIN.
+      maxRedirections: 32,
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 300,
+      redisOptions: (({ enableOfflineQueue: _o, enableAutoPipelining: _a, retryStrategy: _r, ...rest }) => rest)({ ...base, ...extra }),
+    });
+  } else {
+    client = new Redis(url, { ...roleOptions(role), retryStrategy, lazyConnect: false, ...extra });
+  }
   // Connection errors are expected while Redis restarts and are reported by what they fail
   // (readiness, the spool, job errors); without a listener ioredis prints each one.
-  redis.on('error', () => undefined);
-  return redis;
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** Resolves when `redis` answers PING, or rejects after `timeoutMs`. */
-export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<void> {
+export async function waitForRedis(redis: RedisClient, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -8,7 +8,7 @@
  * GET /api/accounts, one process at a time — resumes the lane once the credentials work again.
  * Operators can resume by hand too (ops API).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../src/redis.ts';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import { AccountsSchema } from '../src/klaviyo/schemas.ts';
 import type { Lane } from '../src/lanes.ts';

@@ -15,7 +15,7 @@
  * `RateLimit-Remaining: 0` blocks the endpoint until `RateLimit-Reset`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis, Cluster } from 'ioredis';
+import type { RedisClient } from '../src/redis.ts';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../src/klaviyo/endpoints.ts';
 import type { RateLimitInfo } from '../src/klaviyo/client.ts';
 import type { QuotaScope } from '../src/lanes.ts';
@@ -94,7 +94,7 @@ export interface QuotaGovernor {
   headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
 }
 
-export function createQuotaGovernor(redis: Redis | Cluster, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
+export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
   const tag = (scope: QuotaScope) => `${prefix}:gov:{${scope.scope}}`;
   const gatewayBlock = (s: QuotaScope) => `${tag(s)}:block:gateway`;
   const endpointBlock = (s: QuotaScope, e: EndpointName) => `${tag(s)}:block:${s.account}:${e}`;

@@ -9,7 +9,7 @@
  * (bench/results/2026-11-27.json), so the target covers eight full batches.
  */
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../src/redis.ts';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
@@ -160,8 +160,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     drains.push(() => batcher.drain());
     yields.push(() => batcher.yieldAll(YIELD));
     const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher, hooks), {
-      connection: deps.connection,
-      prefix: deps.prefix,
+      connection: deps.connection as never,
+      prefix: queues.bullPrefix('events', lane.name),
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
       settings,
       ...locking,
@@ -173,8 +173,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     drains.push(() => dispatcher.drain());
     yields.push(() => dispatcher.yieldAll());
     const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order, hooks), {
-      connection: deps.connection,
-      prefix: deps.prefix,
+      connection: deps.connection as never,
+      prefix: queues.bullPrefix('profiles', lane.name),
       concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
       settings,
       ...locking,
@@ -185,8 +185,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     // Webhook items only fan out into other queues: light work, modest concurrency.
     watch(
       new Worker<WebhooksJobData, WebhookResult>(queueName('webhooks', lane.name), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
-        connection: deps.connection,
-        prefix: deps.prefix,
+        connection: deps.connection as never,
+        prefix: queues.bullPrefix('webhooks', lane.name),
         concurrency: 16,
         settings,
         ...locking,

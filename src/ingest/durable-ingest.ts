@@ -3,7 +3,7 @@
  * the local spool (fsync'ed) when Redis fails, and 503 only when the spool is full too. A loop
  * moves the spool into Redis, in order, once Redis answers again.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import type { Logger } from '../log.ts';
 import type { EnqueueResult } from './enqueue.ts';
 import type { Ingest, Origin } from './ingest.ts';

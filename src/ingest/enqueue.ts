@@ -17,7 +17,7 @@
  *
  * The caller answers only after this resolves: Redis has acknowledged every job.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import { jobIdForItems } from '../model/ids.ts';
 import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
 
@@ -140,7 +140,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     }
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
-      const queuePrefix = `${queues.prefix}:${queueName(g.kind, g.lane)}:`;
+      const queuePrefix = queues.jobKeyPrefix(g.kind, g.lane);
       const claimed = await claiming.relayClaim(
         1,
         `${queuePrefix}meta`,

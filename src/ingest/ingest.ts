@@ -2,7 +2,7 @@
  * What every route (and every webhook rule) hands work to: events into the events queue, profile
  * operations into the profiles queue with their place in the per-profile order.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
 import { refOf, type ProfileOp } from '../model/profile-op.ts';
 import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';

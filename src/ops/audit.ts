@@ -2,7 +2,7 @@
  * The audit log: every operator action that changes what the relay does (replays, pauses,
  * resumes) is appended to a Redis stream, capped at the last 10,000 entries.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 
 export interface AuditEntry {
   readonly actor: string;

@@ -9,7 +9,7 @@ import { itemKey } from '../model/ids.ts';
 import { ORDER_STATUSES } from '../model/order.ts';
 import { JOB_KINDS, queueName, type JobKind, type Queues } from '../queues.ts';
 import { DONE, itemKeyName } from '../ingest/enqueue.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 
 export interface FoundJob {
   readonly ref: string;

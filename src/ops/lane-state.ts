@@ -3,7 +3,7 @@
  * credential pauses the lane, a probe resumes it) and the ops API (operators do both by hand).
  * The pause is a Redis record with its reason plus BullMQ's own pause of the lane's queues.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import type { ItemError, Queues } from '../queues.ts';
 
 /** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */

@@ -3,7 +3,7 @@
  * age of the oldest waiting job, dead letters, paused lanes, webhook counters, and this process's
  * spool.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import type { Metrics } from '../metrics.ts';
 import { JOB_KINDS, queueName, type Queues } from '../queues.ts';
 import { pausedKey } from './lane-state.ts';

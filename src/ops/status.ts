@@ -3,7 +3,7 @@
  * waiting, active, delayed, dead; how old the oldest waiting job is; how much went out in the
  * last minute; how much quota is left; whether the lane is paused and why.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
 import type { QuotaScope } from '../lanes.ts';
 import { JOB_KINDS, queueName, type JobKind, type Queues } from '../queues.ts';

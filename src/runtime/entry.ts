@@ -7,6 +7,7 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { forkApiProcesses, runApiChild } from './api-processes.ts';
 import { createLogger } from '../log.ts';
+import { clusterNodes } from '../redis.ts';
 import { Metrics } from '../metrics.ts';
 import { serveMetrics } from './metrics-server.ts';
 import { loadRelayConfig, RelayConfigError, type RelayFile } from '../relay-config.ts';
@@ -50,7 +51,8 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
 
   let privateRedis: PrivateRedis | undefined;
   try {
-    privateRedis = await ensureRedis(config.redisUrl, config.startRedis);
+    // A cluster is the operator's to run; a plain local URL may get a private redis-server.
+    privateRedis = clusterNodes(config.redisUrl, config.redisClusterNodes) ? undefined : await ensureRedis(config.redisUrl, config.startRedis);
   } catch (err) {
     if (err instanceof RedisUnavailableError) {
       process.stderr.write(`klaviyo-relay: ${err.message}\n`);

@@ -6,7 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createIngest } from '../ingest/ingest.ts';
@@ -73,8 +73,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
-  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api') : undefined;
-  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker') : undefined;
+  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api', {}, config.redisClusterNodes) : undefined;
+  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker', {}, config.redisClusterNodes) : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 
   const count = (redis: Redis) => async (counter: string, fields: Readonly<Record<string, number>>) => {

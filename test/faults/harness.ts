@@ -29,7 +29,7 @@ export const RELAY_KEY = 'faults-relay-key-1';
 export const MATON_KEY = 'x';
 export const CONNECTION = 'faults';
 const QUEUE_PREFIX = 'relay';
-const EVENTS_QUEUE = `${QUEUE_PREFIX}:events.default`;
+const EVENTS_QUEUE = `${QUEUE_PREFIX}:{events.default}:events.default`;
 const SOURCE_ID = sourceIdForKey(RELAY_KEY);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

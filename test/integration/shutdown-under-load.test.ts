@@ -37,7 +37,7 @@ describe('shutdown under load', () => {
       const counts = await q.getJobCounts('active', 'waiting', 'delayed', 'completed', 'failed');
       expect(counts.active).toBe(0);
       expect(counts.failed).toBe(0);
-      expect(await redis.keys(`${h.prefix}:events.default:*:lock`)).toEqual([]);
+      expect(await redis.keys(`${h.prefix}:{events.default}:events.default:*:lock`)).toEqual([]);
       const delivered = h.sim.account(CONNECTION)!.eventCount;
       expect(delivered).toBeLessThan(ids.length);
 

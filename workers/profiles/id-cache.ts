@@ -4,7 +4,7 @@
  * shared by all workers, to spare the next list operation for that person a call.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/redis.ts';
 import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-op.ts';
 
 const TTL_S = 30 * 86_400;
@@ -17,7 +17,8 @@ export interface IdCache {
 
 export function createIdCache(redis: Redis, prefix: string): IdCache {
   const key = (lane: string, field: string, value: string) =>
-    `${prefix}:kid:${lane}:${createHash('sha256').update(`${field}\n${value}`).digest().subarray(0, 12).toString('base64url')}`;
+    // The lane is the hash tag: one pipeline writes several identifiers' keys (Redis Cluster).
+    `${prefix}:kid:{${lane}}:${createHash('sha256').update(`${field}\n${value}`).digest().subarray(0, 12).toString('base64url')}`;
   const keyOf = (lane: string, ref: ProfileRef) => {
     const id = primaryIdentifier(ref);
     return id && id.field !== 'kid' ? key(lane, id.field, id.value) : undefined;

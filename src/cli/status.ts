@@ -1,0 +1,164 @@
+/** `relay status [--watch] [--json]`: per queue and per lane, from GET /ops/status. */
+import { int, noPositionals, parse } from './args.ts';
+import { CliError, UsageError } from './errors.ts';
+import { ago, count, duration, outJson, table, time } from './format.ts';
+import { relay, relayTarget, type RelayTarget } from './http.ts';
+
+interface QueueStatus {
+  queue: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  oldestWaitingSeconds: number;
+  deliveredLastMinute: number;
+}
+interface Headroom {
+  burst: number;
+  steady: number;
+  gateway?: number;
+}
+interface LaneStatus {
+  lane: string;
+  paused: { since: number; status: number; origin: string; detail?: string; by?: string; lastProbe?: number } | null;
+  deliveredLastMinute: number;
+  headroom: Record<string, Headroom | undefined>;
+}
+export interface Status {
+  at: string;
+  queues: QueueStatus[];
+  lanes: LaneStatus[];
+}
+
+const OPTIONS = {
+  watch: { type: 'boolean' },
+  interval: { type: 'string' },
+  count: { type: 'string' },
+} as const;
+
+export async function fetchStatus(t: RelayTarget): Promise<Status> {
+  return (await relay(t, '/ops/status', { auth: 'admin', label: 'reading the status' })).body as Status;
+}
+
+function pauseText(p: LaneStatus['paused'], now: number): string {
+  if (!p) return 'no';
+  const why = p.by ? `by ${p.by}` : `${p.status ? `${p.status} ` : ''}${p.origin}${p.detail ? `: ${p.detail}` : ''}`;
+  const probe = p.lastProbe ? `; probed ${ago(p.lastProbe, now)}` : '';
+  return `paused ${duration(Math.max(0, now - p.since))} (${why}${probe})`;
+}
+
+function headroomText(h: Headroom | undefined): string {
+  return h ? `${count(h.burst)}/s ${count(h.steady)}/min` : '—';
+}
+
+export function renderStatus(s: Status, now = Date.now()): string {
+  const queues = table(
+    [
+      { header: 'queue' },
+      { header: 'waiting', align: 'right' },
+      { header: 'active', align: 'right' },
+      { header: 'delayed', align: 'right' },
+      { header: 'failed', align: 'right' },
+      { header: 'oldest waiting', align: 'right' },
+      { header: 'delivered/min', align: 'right' },
+    ],
+    s.queues.map((q) => [
+      q.queue,
+      count(q.waiting),
+      count(q.active),
+      count(q.delayed),
+      count(q.failed),
+      q.waiting > 0 ? duration(q.oldestWaitingSeconds * 1000) : '—',
+      count(q.deliveredLastMinute),
+    ]),
+  );
+  const lanes = table(
+    [
+      { header: 'lane' },
+      { header: 'delivered/min', align: 'right' },
+      { header: 'bulk_create_events', align: 'right' },
+      { header: 'create_event', align: 'right' },
+      { header: 'gateway', align: 'right' },
+      { header: 'paused' },
+    ],
+    s.lanes.map((l) => {
+      const gw = l.headroom['bulk_create_events']?.gateway ?? l.headroom['create_event']?.gateway;
+      return [
+        l.lane,
+        count(l.deliveredLastMinute),
+        headroomText(l.headroom['bulk_create_events']),
+        headroomText(l.headroom['create_event']),
+        gw === undefined ? 'n/a' : `${count(gw)}/s`,
+        pauseText(l.paused, now),
+      ];
+    }),
+  );
+  const failed = s.queues.reduce((n, q) => n + q.failed, 0);
+  const paused = s.lanes.filter((l) => l.paused).map((l) => l.lane);
+  const notes = [
+    failed > 0 ? `${count(failed)} dead letter${failed === 1 ? '' : 's'}: relay dlq list` : '',
+    paused.length > 0 ? `paused: ${paused.join(', ')} (relay resume <lane>)` : '',
+  ].filter(Boolean);
+  return `${queues}\n\n${lanes}\n\nquota headroom: calls left now per second / per minute${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS, 'status');
+  noPositionals(positionals, 'status');
+  const t = await relayTarget(values, env, 'status');
+  const intervalS = int(values.interval, '--interval', 'status', 1, 3600) ?? 2;
+  const maxDraws = int(values.count, '--count', 'status', 1);
+  if (!values.watch) {
+    if (values.interval !== undefined || values.count !== undefined) throw new UsageError('--interval and --count go with --watch', 'status');
+    const s = await fetchStatus(t);
+    if (values.json) outJson(s);
+    else process.stdout.write(`${renderStatus(s)}\n`);
+    return 0;
+  }
+  return watch(t, { json: values.json === true, intervalMs: intervalS * 1000, maxDraws });
+}
+
+async function watch(t: RelayTarget, o: { json: boolean; intervalMs: number; maxDraws?: number }): Promise<number> {
+  const tty = process.stdout.isTTY === true && !o.json;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, ms);
+    });
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (tty) process.stdout.write('\x1b[?25l'); // hide the cursor while redrawing
+  try {
+    for (let draw = 1; !stopped; draw++) {
+      let s: Status;
+      try {
+        s = await fetchStatus(t);
+      } catch (err) {
+        // A relay that restarts should not end the watch: say so and try again next round.
+        if (!(err instanceof CliError)) throw err;
+        if (tty) process.stdout.write('\x1b[H\x1b[2J');
+        process.stderr.write(`relay: ${err.message} (trying again in ${duration(o.intervalMs)})\n`);
+        if (o.maxDraws !== undefined && draw >= o.maxDraws) throw err;
+        await sleep(o.intervalMs);
+        continue;
+      }
+      if (stopped) break;
+      if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else if (tty) process.stdout.write(`\x1b[H\x1b[2J${renderStatus(s)}\n\nevery ${duration(o.intervalMs)}; Ctrl-C to stop\n`);
+      else process.stdout.write(`${draw > 1 ? '\n' : ''}${renderStatus(s)}\n`);
+      if (o.maxDraws !== undefined && draw >= o.maxDraws) break;
+      await sleep(o.intervalMs);
+    }
+  } finally {
+    if (tty) process.stdout.write('\x1b[?25h');
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  return 0;
+}
