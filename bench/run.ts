@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline] [-- --backlog=N]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -31,6 +31,7 @@ import {
   simStats,
   start,
   startApi,
+  startCluster,
   startRedis,
   startSim,
   startWorker,
@@ -41,6 +42,8 @@ import {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** Also measure delivery against a 3-master Redis Cluster, beside the single Redis. */
+const withCluster = args.includes('--cluster');
 const baselineOnly = args.includes('--baseline');
 const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'ingest,batch,delivery,lowload').split(','));
 
@@ -119,16 +122,19 @@ async function ingestBatch() {
 }
 
 /** Fills a backlog through the API, then starts one worker and watches the simulator drain it. */
-async function deliveryOurs() {
-  log(`delivery: backlog of ${fmt(T.backlog)} events, then one worker process`);
-  const redis = await startRedis();
+async function deliveryOurs(onCluster = false) {
+  log(`delivery${onCluster ? ' (Redis Cluster, 3 masters)' : ''}: backlog of ${fmt(T.backlog)} events, then one worker process`);
+  const single = onCluster ? undefined : await startRedis();
+  const cluster = onCluster ? await startCluster() : undefined;
+  const redisUrl = single?.url ?? cluster!.url;
+  const usedMemory = async () => (single ? Number(/used_memory:(\d+)/.exec(await single.client.info('memory'))![1]) : cluster!.usedMemory());
   const sim = await startSim(false);
-  const env = relayEnv(redis.url, sim.url);
+  const env = relayEnv(redisUrl, sim.url);
   const api = await startApi(env);
-  const before = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const before = await usedMemory();
   await load({ url: `${api.url}/v1/events`, connections: 8, duration: 600, amount: T.backlog / 1000, body: batchBody(1000), headers: auth });
   const queued = T.backlog;
-  const after = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const after = await usedMemory();
   const worker = startWorker(env);
   const samples: { t: number; delivered: number; rssMb: number }[] = [];
   const t0 = Date.now();
@@ -156,7 +162,8 @@ async function deliveryOurs() {
   const rate = from && to && to.delivered < queued ? (to.delivered - from.delivered) / ((to.t - from.t) / 1000) : got / elapsedS;
   const rss = samples.map((s) => s.rssMb);
   const half = Math.floor(samples.length / 2);
-  results.delivery = {
+  const result = {
+    redis: onCluster ? 'cluster (3 masters)' : 'single',
     backlog: queued,
     delivered: got,
     seconds: elapsedS,
@@ -173,9 +180,10 @@ async function deliveryOurs() {
     apiPeakRssMb: peakRssMb(api.proc.pid),
     samples,
   };
-  redis.client.disconnect();
-  await Promise.all([worker.kill(), api.proc.stop(), sim.proc.stop(), redis.proc.stop()]);
-  return results.delivery as { averageEventsPerSecond: number; steadyWindowSeconds: number; eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
+  results[onCluster ? 'deliveryCluster' : 'delivery'] = result;
+  single?.client.disconnect();
+  await Promise.all([worker.kill(), api.proc.stop(), sim.proc.stop(), single?.proc.stop(), cluster?.stop()]);
+  return result as { averageEventsPerSecond: number; steadyWindowSeconds: number; eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
 }
 
 /** The naive design on the same limits: one job per event, one create_event call per job, no governor. */
@@ -271,6 +279,16 @@ async function main() {
         row('delivery: 429s received', fmt(ours.throttled.gateway + ours.throttled.klaviyo), fmt(base.throttled.gateway + base.throttled.klaviyo), '');
         row('delivery: worker RSS MB (peak; max 1st half / 2nd half)', `${fmt(ours.workerRssMb.peak)} (${fmt(ours.workerRssMb.firstHalfMax)} / ${fmt(ours.workerRssMb.secondHalfMax)})`, '', '');
         row('delivery: Redis bytes per queued event', fmt(ours.redisBytesPerQueuedEvent), '', '');
+        if (withCluster) {
+          const c = await deliveryOurs(true);
+          row(
+            `delivery on a 3-master Redis Cluster: events/s ${c.steadyWindowSeconds ? 'at steady state' : `(first ${fmt(c.seconds)} s)`}`,
+            fmt(c.eventsPerSecond),
+            `${fmt(ours.eventsPerSecond)} (single Redis)`,
+            `${(c.eventsPerSecond / ours.eventsPerSecond).toFixed(2)}×`,
+          );
+          row('delivery on the cluster: 429s, calls per 1,000 events', `${fmt(c.throttled.gateway + c.throttled.klaviyo)}, ${fmt(c.callsPer1000, 1)}`, '', '');
+        }
       } else {
         row('delivery: events/s (naive design)', '', fmt(base.eventsPerSecond, 1), '');
       }

@@ -104,6 +104,41 @@ export async function startRedis(): Promise<{ url: string; proc: Proc; client: R
  * than when our own load leaves it a moment: a starved simulator bunches arrivals up and reports
  * 429s that a remote service would not.
  */
+/**
+ * A private Redis Cluster of three masters (no replicas: the benchmark measures throughput, the
+ * cluster test measures failover). Its `url` is a redis+cluster:// URL; `client` talks to the
+ * first master (for INFO memory, summed over masters by `usedMemory`).
+ */
+export async function startCluster(): Promise<{ url: string; procs: Proc[]; nodes: Redis[]; usedMemory(): Promise<number>; stop(): Promise<void> }> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-cluster-'));
+  const procs = ports.map((port) =>
+    start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']),
+  );
+  const nodes = ports.map((port) => {
+    const c = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    return c;
+  });
+  await waitFor('cluster nodes', async () => (await Promise.all(nodes.map((n) => n.ping().catch(() => '')))).every((r) => r === 'PONG'));
+  const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
+  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+  await waitFor('cluster_state:ok', async () => (await Promise.all(nodes.map((n) => n.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:ok')), 30_000);
+  return {
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    procs,
+    nodes,
+    async usedMemory() {
+      const infos = await Promise.all(nodes.map((n) => n.info('memory')));
+      return infos.reduce((sum, i) => sum + Number(/used_memory:(\d+)/.exec(i)![1]), 0);
+    },
+    async stop() {
+      for (const n of nodes) n.disconnect();
+      await Promise.all(procs.map((p) => p.stop()));
+    },
+  };
+}
+
 export async function startSim(retain: boolean): Promise<{ url: string; proc: Proc }> {
   const node = [process.execPath, `${DIST}/bench/sim-process.js`];
   const canRaise = spawnSync('nice', ['-n', '-10', 'true']).status === 0;
