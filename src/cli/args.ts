@@ -3,9 +3,9 @@
  * value parsers commands share (integers, times given as ISO-8601 or as a duration ago).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors.ts';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { UsageError } from './errors.ts';
 
 export const COMMON_OPTIONS = {
   url: { type: 'string' },
