@@ -38,7 +38,8 @@ export function startLaneControl(deps: {
   async function probe(): Promise<void> {
     for (const { lane, client } of clients.values()) {
       const info = await readPause(redis, queues.prefix, lane.name);
-      if (!info) continue;
+      // An operator's pause stays until an operator resumes it; only refused credentials are probed.
+      if (!info || info.by) continue;
       // One prober per lane across every worker process.
       const mine = (await redis.set(`${pausedKey(queues.prefix, lane.name)}:probe`, '1', 'PX', deps.probeIntervalMs, 'NX')) === 'OK';
       if (!mine) continue;

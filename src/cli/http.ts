@@ -165,7 +165,7 @@ export function relayError(t: RelayTarget, res: JsonResponse): CliError {
       `the relay's operations API is off (no admin token configured): set RELAY_ADMIN_TOKEN (at least 12 characters) where the relay runs, restart it, and give the CLI the same token (RELAY_ADMIN_TOKEN or --token)`,
     );
   }
-  if (res.status === 401 && code === 'unauthorized' && /operations/i.test(String((res.body as { message?: string }).message ?? ''))) {
+  if (res.status === 401 && code === 'admin_unauthorized') {
     const hint = t.tokenFrom === 'sandbox default' ? ` (none was given, so the sandbox's ${t.token} was tried)` : '';
     return new CliError(`the admin token was refused${hint}: set RELAY_ADMIN_TOKEN or pass --token`);
   }

@@ -14,6 +14,7 @@ import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
 import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
 import { appendAudit } from './audit.ts';
+import { maskPii } from '../log.ts';
 
 export interface DeadLetterFilter {
   readonly kind?: JobKind;
@@ -125,7 +126,12 @@ export interface ReplayResult {
   readonly preview?: readonly { readonly ref: string; readonly endpoint: string; readonly body: unknown }[];
 }
 
-export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[]): DeadLetters {
+/**
+ * `showPii` false (the default): emails and phone numbers in what operators see are masked, as in
+ * the dashboard and the logs.
+ */
+export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false): DeadLetters {
+  const view = <T>(x: T): T => (showPii ? x : (JSON.parse(maskPii(JSON.stringify(x))) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ kind: JobKind; lane: string; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
     if (targets) {
@@ -158,7 +164,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         if (out.length < limit) out.push(summary);
       }
       out.sort((a, b) => b.failedAt - a.failedAt);
-      return { total, deadLetters: out, truncated: total > out.length };
+      return { total, deadLetters: out.map(view), truncated: total > out.length };
     },
 
     async show(ref) {
@@ -166,7 +172,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
       if (!t) return undefined;
       const job = (await queues.get(t.kind, t.lane).getJob(t.jobId)) as Job<ItemsData> | undefined;
       if (!job || !(await job.isFailed())) return undefined;
-      return { ...summarize(t.kind, t.lane, job), data: job.data, stacktrace: job.stacktrace ?? [] };
+      return view({ ...summarize(t.kind, t.lane, job), data: job.data, stacktrace: job.stacktrace ?? [] });
     },
 
     async replay(filter, { dryRun, actor }) {
@@ -179,7 +185,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         refs.push(summary.ref);
         items += all.length;
         if (dryRun) {
-          if (preview.length < 5) preview.push({ ref: summary.ref, ...describeRequest(kind, all) });
+          if (preview.length < 5) preview.push(view({ ref: summary.ref, ...describeRequest(kind, all) }));
           continue;
         }
         // Everything the job still owes goes back in, and it starts over with fresh attempts.

@@ -140,7 +140,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       metrics: opts.metrics,
       ops: {
         adminToken: config.adminToken,
-        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames),
+        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits)),
         lanes: laneNames,

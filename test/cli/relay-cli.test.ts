@@ -195,12 +195,15 @@ describe('relay CLI', () => {
       expect(show.code).toBe(0);
       expect(show.stdout).toMatch(/^ref\s+events\.default\//m);
       expect(show.stdout).toMatch(/400 klaviyo invalid: Simulated: profile blocked/);
-      expect(show.stdout).toContain(`${tag}-bad Viewed Product ${email}`);
-      expect(JSON.parse(showJson.stdout).data.dead[0].item.e.profile.email).toBe(email);
+      // Identifiers are masked for operators unless RELAY_DASHBOARD_PII is set.
+      const masked = `${email[0]}***@example.com`;
+      expect(show.stdout).toContain(`${tag}-bad Viewed Product ${masked}`);
+      expect(show.stdout).not.toContain(email);
+      expect(JSON.parse(showJson.stdout).data.dead[0].item.e.profile.email).toBe(masked);
       expect(dry.code).toBe(0);
       expect(dry.stdout).toMatch(/^Dry run: would replay 1 dead letter \(1 item\)/m);
       expect(dry.stdout).toMatch(/→ create_event:|→ bulk_create_events:/);
-      expect(dry.stdout).toContain(email);
+      expect(dry.stdout).toContain(masked);
       expect(JSON.parse(dryJson.stdout)).toMatchObject({ dryRun: true, jobs: 1, items: 1, refs: [ref] });
       expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(0);
 

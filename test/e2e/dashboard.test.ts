@@ -59,6 +59,10 @@ describe('dashboard at /ops/queues', () => {
     await page.getByText('Simulated rejection for the dashboard', { exact: false }).first().waitFor({ timeout: 15_000 });
     const html = await page.content();
     expect(html).not.toContain(email);
+    // The operations API masks them the same way.
+    const dl = await (await fetch(`${h.service.url}/ops/dead-letters`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
+    expect(dl).toContain('Simulated rejection for the dashboard');
+    expect(dl).not.toContain(email);
     mkdirSync('test/artifacts', { recursive: true });
     await page.screenshot({ path: 'test/artifacts/dashboard-failed-job.png', fullPage: true });
     expect(existsSync('test/artifacts/dashboard-failed-job.png')).toBe(true);

@@ -10,7 +10,8 @@ const bad = [`${tag}-bad1@example.com`, `${tag}-bad2@example.com`];
 const gone = `${tag}-gone@example.com`;
 
 beforeAll(async () => {
-  h = await startHarness({ name: 'dlq', env: { RELAY_ADMIN_TOKEN: ADMIN } });
+  // Operators here see identifiers (RELAY_DASHBOARD_PII); the default masks them (test/e2e/dashboard.test.ts).
+  h = await startHarness({ name: 'dlq', env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_DASHBOARD_PII: 'true' } });
 });
 afterAll(async () => {
   await h?.close();

@@ -29,7 +29,7 @@ export function adminAuth(token: string | undefined): MiddlewareHandler<AdminEnv
     }
     if (!sharedSecretMatches(given, token)) {
       c.header('WWW-Authenticate', 'Basic realm="klaviyo-relay operations", charset="UTF-8"');
-      return jsonError(c, 401, 'unauthorized', 'The operations API needs the admin token (Bearer, or as the Basic password)');
+      return jsonError(c, 401, 'admin_unauthorized', 'The operations API needs the admin token (Bearer, or as the Basic password)');
     }
     c.set('actor', actor);
     await next();
