@@ -116,11 +116,19 @@ export async function startCluster(): Promise<{ url: string; procs: Proc[]; node
     start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']),
   );
   const nodes = ports.map((port) => {
-    const c = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const c = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
     c.on('error', () => undefined);
     return c;
   });
-  await waitFor('cluster nodes', async () => (await Promise.all(nodes.map((n) => n.ping().catch(() => '')))).every((r) => r === 'PONG'));
+  const up = async (n: Redis) => {
+    try {
+      if (n.status !== 'ready') await n.connect();
+      return (await n.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  };
+  await waitFor('cluster nodes', async () => (await Promise.all(nodes.map(up))).every(Boolean));
   const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
   await waitFor('cluster_state:ok', async () => (await Promise.all(nodes.map((n) => n.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:ok')), 30_000);

@@ -15,7 +15,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { itemKey, sourceIdForKey } from '../../src/model/ids.ts';
 import type { FaultRule } from '../../src/sim/index.ts';
@@ -30,6 +30,8 @@ export const MATON_KEY = 'x';
 export const CONNECTION = 'faults';
 const QUEUE_PREFIX = 'relay';
 const EVENTS_QUEUE = `${QUEUE_PREFIX}:{events.default}:events.default`;
+/** The BullMQ key prefix of one of the default lane's queues (every key of it shares the hash tag). */
+export const queueKeyPrefix = (kind: 'events' | 'profiles' | 'webhooks' = 'events') => `${QUEUE_PREFIX}:{${kind}.default}:${kind}.default`;
 const SOURCE_ID = sourceIdForKey(RELAY_KEY);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -178,13 +180,17 @@ export class Scenario {
   sim?: Proc;
   api?: Proc;
   workers: Proc[] = [];
-  private client?: Redis;
+  protected client?: Redis | Cluster;
   private seq = 0;
   private readonly t0 = Date.now();
 
-  private constructor(readonly name: string) {
-    this.dir = mkdtempSync(join(tmpdir(), `relay-faults-${name}-`));
-    this.logDir = join(LOG_DIR, name);
+  /** `where` lets another suite (test/cluster) keep its temp dirs and logs apart; the defaults are the fault suite's. */
+  protected constructor(
+    readonly name: string,
+    where: { tmpPrefix?: string; logRoot?: string } = {},
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), `${where.tmpPrefix ?? 'relay-faults'}-${name}-`));
+    this.logDir = join(where.logRoot ?? LOG_DIR, name);
     rmSync(this.logDir, { recursive: true, force: true });
     mkdirSync(this.logDir, { recursive: true });
   }
@@ -216,7 +222,7 @@ export class Scenario {
     }
   }
 
-  private spawn(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  protected spawn(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
     const p = new Proc(name, cmd, args, env, join(this.logDir, `${name}.log`));
     this.procs.add(p);
     void p.exited.then(() => this.procs.delete(p));
@@ -293,13 +299,16 @@ export class Scenario {
     };
   }
 
-  /** The API on the scenario's fixed port (a restarted API answers at the same URL); resolves once /readyz is 200. */
-  async startApi(): Promise<Proc> {
-    const p = this.spawn(`api-${++this.seq}`, process.execPath, ['--import', 'tsx', 'src/server.ts'], this.relayEnv());
+  /**
+   * The API on the scenario's fixed port (a restarted API answers at the same URL), or on `port`
+   * (a scenario with several API processes); resolves once /readyz is 200.
+   */
+  async startApi(port: number = this.apiPort): Promise<Proc> {
+    const p = this.spawn(`api-${++this.seq}`, process.execPath, ['--import', 'tsx', 'src/server.ts'], this.relayEnv({ PORT: String(port) }));
     this.api = p;
     await waitFor('the relay API to be ready', async () => {
       if (!p.alive) throw new Error(`relay API exited: ${p.output().slice(-2000)}`);
-      const res = await fetch(`${this.apiUrl}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       await res?.body?.cancel();
       return res?.status === 200;
     }, 60_000, 100);
@@ -360,10 +369,15 @@ export class Scenario {
 
   // --- Redis ---------------------------------------------------------------------------------
 
-  /** The events queue's counts, read straight from the private Redis; undefined while Redis is away. */
-  async queueCounts(): Promise<QueueCounts | undefined> {
+  /** The test's own connection to the scenario's Redis (a subclass may return a Cluster). */
+  protected newClient(): Redis | Cluster {
+    return new Redis(this.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, connectTimeout: 1000 });
+  }
+
+  /** A queue's counts (the events queue unless told), read straight from the private Redis; undefined while Redis is away. */
+  async queueCounts(kind: 'events' | 'profiles' | 'webhooks' = 'events'): Promise<QueueCounts | undefined> {
     if (!this.client) {
-      this.client = new Redis(this.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, connectTimeout: 1000 });
+      this.client = this.newClient();
       this.client.on('error', () => undefined);
     }
     const client = this.client;
@@ -371,7 +385,7 @@ export class Scenario {
     if (starting()) await waitFor('the first connection to Redis', () => !starting(), 2000, 10).catch(() => undefined);
     if (client.status !== 'ready') return undefined;
     try {
-      const q = EVENTS_QUEUE;
+      const q = queueKeyPrefix(kind);
       const r = await client
         .pipeline()
         .llen(`${q}:wait`)
@@ -435,6 +449,11 @@ export interface SimStatsView {
   throttled: { gateway: number; klaviyo: number };
   faulted: number;
   events: Record<string, { accepted: number; duplicates: number }>;
+  /** Peak windows (src/sim/rate-limits.ts): per account × endpoint, and per (masked) Maton key. */
+  peaks?: {
+    klaviyo: Record<string, Record<string, { perSecond: number; perMinute: number; sentPerSecond: number; sentPerMinute: number }>>;
+    gateway: Record<string, { perSecond: number; sentPerSecond: number }>;
+  };
 }
 
 /** Answers with `status` across every endpoint (and 'hung' for requests never answered). */
@@ -530,6 +549,8 @@ export class Loader {
   retried = 0;
   /** Events answered 2xx that the relay reported as already seen (a retry of committed work). */
   duplicatesAtIngest = 0;
+  /** Events answered 2xx from an API's local spool (`"spooled": true`: Redis did not take them then). */
+  spooledAtIngest = 0;
 
   constructor(
     private readonly url: () => string,
@@ -553,7 +574,11 @@ export class Loader {
       });
       status = res.status;
       const text = await res.text();
-      if (status >= 200 && status < 300) duplicates = Number((JSON.parse(text) as { duplicates?: number }).duplicates ?? 0);
+      if (status >= 200 && status < 300) {
+        const body = JSON.parse(text) as { duplicates?: number; spooled?: boolean };
+        duplicates = Number(body.duplicates ?? 0);
+        if (body.spooled === true) this.spooledAtIngest += req.ids.length;
+      }
     } catch (err) {
       status = 0;
       const e = err as { name?: string; cause?: { code?: string; name?: string } };
@@ -747,12 +772,12 @@ export function formatRows(rows: readonly Verdict[]): string {
   return [line(header), sep, ...cells.map(line)].join('\n');
 }
 
-/** Prints the scenario's row and appends it to the suite's table (test/artifacts/faults-table.json). */
-export function record(v: Verdict): void {
+/** Prints the scenario's row and appends it to the suite's table (test/artifacts/faults-table.json unless told). */
+export function record(v: Verdict, tableFile: string = TABLE_FILE): void {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const rows: Verdict[] = existsSync(TABLE_FILE) ? (JSON.parse(readFileSync(TABLE_FILE, 'utf8')) as Verdict[]) : [];
+  const rows: Verdict[] = existsSync(tableFile) ? (JSON.parse(readFileSync(tableFile, 'utf8')) as Verdict[]) : [];
   rows.push(v);
-  writeFileSync(TABLE_FILE, JSON.stringify(rows, null, 2));
+  writeFileSync(tableFile, JSON.stringify(rows, null, 2));
   console.log(`${formatRows([v])}\n  notes: ${v.notes}`);
 }
 
@@ -761,8 +786,8 @@ export function describeFailure(v: Verdict): string {
 }
 
 /** Records the row, then holds the scenario to its promise: every accepted event delivered, once in effect. */
-export function verdictHolds(v: Verdict): void {
-  record(v);
+export function verdictHolds(v: Verdict, tableFile: string = TABLE_FILE): void {
+  record(v, tableFile);
   expect(v.lost, describeFailure(v)).toBe(0);
   expect(v.drained, describeFailure(v)).toBe(true);
 }
