@@ -196,6 +196,18 @@ export class ClusterScenario extends Scenario {
     }
   }
 
+  /** Just the Redis Cluster (3 masters, 3 replicas): for suites that bring their own relay and simulator. */
+  static async redisOnly(name: string): Promise<ClusterScenario> {
+    const sc = new ClusterScenario(name);
+    try {
+      await sc.startRedisCluster();
+      return sc;
+    } catch (err) {
+      await sc.cleanup();
+      throw err;
+    }
+  }
+
   /**
    * The simulator compiles each operation's OpenAPI validator on its first request (ajv, 50–250 ms
    * idle, more on a busy machine), and stamps arrivals only when its event loop gets to them: the

@@ -7,14 +7,14 @@ import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
 import { readPause } from '../../src/ops/lane-state.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { eventually } from '../support/wait.ts';
-import { Redis } from 'ioredis';
-import { REDIS_URL } from '../support/redis.ts';
+import type { Redis } from 'ioredis';
+import { testRedis } from '../support/redis.ts';
 
 let h: Harness;
 let redis: Redis;
 beforeAll(async () => {
   h = await startHarness({ name: 'taxonomy', env: { RELAY_PAUSE_PROBE_MS: '1000', KLAVIYO_TIMEOUT_MS: '1000', RELAY_RETRY_BASE_MS: '300' } });
-  redis = new Redis(REDIS_URL);
+  redis = testRedis();
 });
 afterAll(async () => {
   redis?.disconnect();

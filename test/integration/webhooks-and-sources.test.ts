@@ -3,13 +3,13 @@
  * accounts — end to end against the simulator.
  */
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
-import { REDIS_URL } from '../support/redis.ts';
+import { testRedis } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
 const EU_KEY = 'eu-shop-key-123456';
@@ -38,7 +38,7 @@ let h: Harness;
 let redis: Redis;
 beforeAll(async () => {
   h = await startHarness({ name: 'webhooks', file });
-  redis = new Redis(REDIS_URL);
+  redis = testRedis();
 });
 afterAll(async () => {
   redis?.disconnect();

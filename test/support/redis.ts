@@ -1,6 +1,11 @@
-/** Each test gets its own key prefix on the shared Redis and removes its keys afterwards (never FLUSHALL). */
+/**
+ * Each test gets its own key prefix on the shared Redis and removes its keys afterwards (never
+ * FLUSHALL). TEST_REDIS_URL points the suites elsewhere — `npm run test:cluster` runs some of them
+ * against a Redis Cluster with a `redis+cluster://` URL, which every helper here understands.
+ */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { createRedis } from '../../src/redis.ts';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -8,18 +13,41 @@ export function uniquePrefix(name = 't'): string {
   return `test-${name}-${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * A test's own connection, a Cluster for a cluster URL. Typed as Redis: the commands tests use
+ * take one key each, which a Cluster routes like a single Redis would answer them.
+ */
+export function testRedis(url = REDIS_URL): Redis {
+  return createRedis(url, 'worker') as Redis;
+}
+
 export async function deleteKeys(pattern: string, url = REDIS_URL): Promise<number> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const client = testRedis(url) as Redis | Cluster;
   let deleted = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+    // SCAN walks one node: on a cluster, every master in turn; keys are unlinked one by one
+    // there, as a multi-key UNLINK may not span slots.
+    const nodes = client instanceof Cluster ? (await waitReady(client), client.nodes('master')) : [client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        if (client instanceof Cluster) deleted += (await Promise.all(keys.map((k) => node.unlink(k)))).reduce((a, b) => a + b, 0);
+        else deleted += await node.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
   return deleted;
+}
+
+async function waitReady(cluster: Cluster): Promise<void> {
+  if (cluster.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    cluster.once('ready', resolve);
+    setTimeout(() => reject(new Error('the Redis Cluster did not become ready within 10 s')), 10_000).unref();
+  });
 }
