@@ -7,6 +7,7 @@ import type { AppDeps } from './app.ts';
 import { jsonError } from './errors.ts';
 import { BacklogFullError } from '../ingest/backlog.ts';
 import { SpoolFullError } from '../ingest/spool.ts';
+import { OrderedWorkUnavailableError } from '../ingest/durable-ingest.ts';
 
 export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promise<Response>): Promise<Response> {
   try {
@@ -20,6 +21,15 @@ export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promis
       deps.log.error({ err: err.message }, 'Redis is unavailable and the local spool is full');
       c.header('Retry-After', '10');
       return jsonError(c, 503, 'unavailable', 'Redis is unavailable and the local spool is full; retry later with the same ids');
+    }
+    if (err instanceof OrderedWorkUnavailableError) {
+      c.header('Retry-After', '2');
+      return jsonError(
+        c,
+        503,
+        'unavailable',
+        'Redis is unavailable; profile and list operations are not spooled locally, so that they keep their order — retry with the same ids',
+      );
     }
     deps.log.error({ err }, 'enqueue failed');
     c.header('Retry-After', '5');

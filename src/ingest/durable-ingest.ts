@@ -2,6 +2,12 @@
  * Ingest that never answers 2xx for work it does not hold: straight into Redis when it can, into
  * the local spool (fsync'ed) when Redis fails, and 503 only when the spool is full too. A loop
  * moves the spool into Redis, in order, once Redis answers again.
+ *
+ * Profile operations are never spooled. Their order is taken from Redis when they enter it
+ * (src/profile-order.ts), and a spool is one process's: with several API processes, a caller's
+ * next operation for the profile, sent to another process after this one's 2xx, would reach Redis
+ * — and Klaviyo — first (the cluster test saw a list unsubscribe land after the later subscribe).
+ * So while Redis cannot take them they get a 503 and the caller retries, keeping the order.
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Logger } from '../log.ts';
@@ -22,6 +28,11 @@ export interface DurableIngest extends Ingest {
 const REDIS_TIMEOUT_MS = 2000;
 
 const KIND = { events: 'events', profileOps: 'profiles', webhooks: 'webhooks' } as const;
+
+/** Redis cannot take an operation that must keep its place in a profile's order: 503, retry. */
+export class OrderedWorkUnavailableError extends Error {
+  override readonly name = 'OrderedWorkUnavailableError';
+}
 
 export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | undefined, backlog: BacklogGuard | undefined, log: Logger, drainEveryMs = 500): DurableIngest {
   let draining = false;
@@ -45,6 +56,15 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
 
   async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
     backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
+    if (rec.m === 'profileOps') {
+      // Straight to Redis, past any spooled events (events are not ordered against profile operations).
+      try {
+        return await viaRedis(rec);
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err), items: rec.items.length }, 'Redis did not take profile operations; answered 503');
+        throw new OrderedWorkUnavailableError(err instanceof Error ? err.message : String(err));
+      }
+    }
     // Order: while anything is spooled, new work goes behind it.
     if (spool?.active) return toSpool(rec);
     try {

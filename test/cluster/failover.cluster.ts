@@ -1,7 +1,8 @@
 /**
  * Issue 7: the relay on a Redis Cluster (3 masters with a replica each) with 2 API and 3 worker
- * processes, under load, while one worker is SIGKILLed and the master holding the events queue
- * is failed over (CLUSTER FAILOVER on its replica, then SIGKILL of the old master). Every
+ * processes, under load, while one worker is SIGKILLed, the master holding the events queue
+ * is failed over (CLUSTER FAILOVER on its replica, then SIGKILL of the old master), and then a
+ * worker and an API process shut down gracefully (SIGTERM; the API is restarted on its port). Every
  * accepted event must arrive exactly once in effect, the profile operations must take effect in
  * order, and the simulator (enforcing Klaviyo's and the gateway's limits) must never see the
  * relay over them.
@@ -28,7 +29,7 @@ afterEach(async () => {
 });
 
 describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', () => {
-  it('kill -9 a worker and fail over a master under load: every accepted event once, profile order kept, limits never exceeded', async () => {
+  it('kill -9 a worker, fail over a master, SIGTERM a worker and an API under load: every accepted event once, profile order kept, limits never exceeded', async () => {
     const t0 = Date.now();
     const s = (sc = await ClusterScenario.startCluster('failover', { apis: 2, workers: 3 }));
     const notes: string[] = [`cluster and relay up in ${((Date.now() - t0) / 1000).toFixed(1)} s (masters ${s.seedMasters.join(', ')})`];
@@ -66,6 +67,15 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     notes.push(
       `failover at ${fo.at} s: master ${fo.oldMaster} (events.default's slot ${events.slot}${profilesQ.port === events.port ? ', profiles.default too' : ''}${governor.port === events.port ? ', the quota governor too' : ''}) → replica ${fo.newMaster}, role:master after ${fo.promotedMs} ms, old master SIGKILLed ${fo.killedMs} ms after the CLUSTER FAILOVER`,
     );
+
+    // Then one worker and one API process shut down gracefully (SIGTERM) while the load goes on;
+    // the API comes back on its port, as a rolling restart would bring it.
+    await sleep(1500);
+    const stopped = await Promise.all([s.workers[1]!.stop('SIGTERM'), s.apis[1]!.stop('SIGTERM')]);
+    notes.push(
+      `at ${s.elapsed()} s SIGTERM: ${s.workers[1]!.name} exited ${stopped[0].code} in ${stopped[0].ms} ms${stopped[0].forced ? ' (forced)' : ''}, ${s.apis[1]!.name} exited ${stopped[1].code} in ${stopped[1].ms} ms${stopped[1].forced ? ' (forced)' : ''}`,
+    );
+    s.apis[1] = await s.startApi(s.apiPorts[1]);
 
     await load;
     await profileRun;
@@ -119,6 +129,7 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     record(row, CLUSTER_TABLE_FILE);
     s.clusterLog.push(formatRows([row]), v.notes, ...extra, ...pv.mismatches.map((m) => `profile mismatch: ${m}`));
 
+    for (const exit of stopped) expect(exit, `a graceful shutdown: exit 0 within the shutdown timeout; ${row.notes}`).toMatchObject({ code: 0, forced: false });
     expect(v.lost, `lost events, e.g. ${v.lostSample.join(', ')}; ${row.notes}`).toBe(0);
     expect(v.unexpected, row.notes).toBe(0);
     expect(v.drained, row.notes).toBe(true);

@@ -3,7 +3,8 @@
  * local spool (fsync'ed); when Redis returns, the spool moves into it in order; past the spool's
  * limit, and past the backlog limit, the answer is 503 with Retry-After.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
@@ -51,6 +52,43 @@ describe('Redis down', () => {
     expect(spooledOrder.every((t, i) => i === 0 || t >= spooledOrder[i - 1]!)).toBe(true);
     // A resend of a spooled event, now that it is in Redis, is a duplicate.
     expect((await h.post('/v1/events', event(tag, 3))).body).toMatchObject({ duplicates: 1 });
+  }, 60_000);
+
+  it('profile and list operations are not spooled (their order must come from Redis): 503 with Retry-After, accepted on the retry', async () => {
+    redis = await privateRedis();
+    h = await startHarness({ name: 'spoolorder', env: { REDIS_URL: redis.url } });
+    const tag = uniq('so');
+    const email = `${tag}@example.com`;
+    await redis.stop();
+    // Events still go to the spool…
+    expect(await h.post('/v1/events', event(tag, 1))).toMatchObject({ status: 202, body: { spooled: true } });
+    const dir = h.config.ingest.spoolDir;
+    const spoolBytes = () => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    const bytesBefore = spoolBytes();
+    expect(bytesBefore).toBeGreaterThan(0);
+    // …profile and list operations do not.
+    for (const [path, body] of [
+      ['/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' }],
+      ['/v1/lists/ListA1/members', { id: `${tag}-l`, profiles: [{ email }] }],
+    ] as const) {
+      const res = await fetch(`${h.service.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status, path).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toMatchObject({ error: 'unavailable', message: expect.stringMatching(/not spooled/) });
+    }
+    expect(spoolBytes()).toBe(bytesBefore);
+
+    await redis.start();
+    // The caller's retry, with the same ids, is accepted once Redis answers, and takes effect.
+    const retried = await eventually(async () => {
+      const r = await h!.post('/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' });
+      return r.status === 202 && r;
+    }, 20_000, 200);
+    expect(retried.body).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(await h.post('/v1/lists/ListA1/members', { id: `${tag}-l`, profiles: [{ email }] })).toMatchObject({ status: 202 });
+    await eventually(() => h!.sim.profileByEmail(CONNECTION, email)?.attributes.first_name === 'Ada', 20_000, 100);
+    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-1@example.com` }).length === 1, 20_000, 100);
   }, 60_000);
 
   it('past the spool\'s limit answers 503 with Retry-After, and takes work again once Redis is back', async () => {
