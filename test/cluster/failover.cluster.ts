@@ -125,7 +125,7 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
       `relay warnings/errors: ${digest.summary || 'none'}`,
       `cluster now: ${await s.clusterStates()}`,
     ];
-    const row: Verdict = { ...v, scenario: 'cluster: kill -9 worker + master failover', notes: [v.notes, ...extra].join('; ') };
+    const row: Verdict = { ...v, scenario: 'cluster: kill -9 worker, master failover, SIGTERM worker + API', notes: [v.notes, ...extra].join('; ') };
     record(row, CLUSTER_TABLE_FILE);
     s.clusterLog.push(formatRows([row]), v.notes, ...extra, ...pv.mismatches.map((m) => `profile mismatch: ${m}`));
 
