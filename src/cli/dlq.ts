@@ -78,20 +78,26 @@ function checkRef(ref: string, command: string): string {
 
 async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cmd = 'dlq list';
-  const { values, positionals } = parse(argv, { ...FILTER_OPTIONS, limit: { type: 'string' } }, cmd);
+  const { values, positionals } = parse(argv, { ...FILTER_OPTIONS, limit: { type: 'string' }, offset: { type: 'string' } }, cmd);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, cmd);
   const filter = filterOf(values, cmd);
   const limit = int(values.limit, '--limit', cmd, 1, 1000);
+  const offset = int(values.offset, '--offset', cmd, 0, Number.MAX_SAFE_INTEGER);
   const t = await relayTarget(values, env, cmd);
-  const q = new URLSearchParams(Object.entries({ ...filter, ...(limit !== undefined ? { limit } : {}) }).map(([k, v]): [string, string] => [k, String(v)]));
+  const page = { ...(limit !== undefined ? { limit } : {}), ...(offset !== undefined ? { offset } : {}) };
+  const q = new URLSearchParams(Object.entries({ ...filter, ...page }).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await relay(t, `/ops/dead-letters${q.size ? `?${q}` : ''}`, { auth: 'admin', label: 'reading dead letters' });
-  const body = res.body as { total: number; deadLetters: DeadLetter[]; truncated: boolean };
+  const body = res.body as { total: number; offset: number; deadLetters: DeadLetter[]; truncated: boolean; next?: number };
   if (values.json) {
     outJson(body);
     return 0;
   }
   if (body.total === 0) {
     out(`No dead letters${Object.keys(filter).length ? ' match the filter' : ''}.`);
+    return 0;
+  }
+  if (body.deadLetters.length === 0) {
+    out(`No dead letters from offset ${count(body.offset)}: there ${body.total === 1 ? 'is' : 'are'} ${count(body.total)}.`);
     return 0;
   }
   const now = Date.now();
@@ -102,7 +108,8 @@ async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     ),
   );
   out();
-  out(`${count(body.total)} dead letter${body.total === 1 ? '' : 's'}${body.truncated ? ` (showing ${body.deadLetters.length}; --limit up to 1000 or narrow the filter)` : ''}`);
+  const shown = body.truncated ? ` (showing ${count(body.offset + 1)}–${count(body.offset + body.deadLetters.length)}, newest first${body.next !== undefined ? `; next page: --offset ${body.next}` : ''})` : '';
+  out(`${count(body.total)} dead letter${body.total === 1 ? '' : 's'}${shown}`);
   out('Look at one: relay dlq show <ref>; replay: relay dlq replay --id <ref> --dry-run');
   return 0;
 }

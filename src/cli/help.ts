@@ -51,7 +51,7 @@ Options:
     usage: 'relay dlq list|show|replay …',
     help: `Dead letters: the jobs whose items Klaviyo rejected or that ran out of attempts.
 
-  relay dlq list [filters] [--limit <n>] [--json]
+  relay dlq list [filters] [--limit <n>] [--offset <n>] [--json]
   relay dlq show <ref> [--json]
   relay dlq replay (filters | --id <ref>… | --all) [--dry-run] [--json]
 
@@ -63,14 +63,15 @@ Filters:
   --source <name>    the source (API key or configured source) that sent the work
   --since <time>     failed at or after: ISO-8601 (2026-11-27T10:00:00Z) or a duration ago (30m, 1h, 2d)
   --until <time>     failed before: same forms
-  --limit <n>        list: at most n (1–1000, default 100)
+  --limit <n>        list: at most n (1–1000, default 100), newest first
+  --offset <n>       list: skip the n newest (the next page's offset is printed)
 
 A <ref> is <kind>.<lane>/<jobId>, as \`relay dlq list\` shows it.
 A replay puts the jobs back through the workers (batching, rate limits, Klaviyo's unique_id, so
 nothing counts twice). --dry-run shows what would be sent and changes nothing. Every replay is
 written to the audit log.`,
   },
-  'dlq list': { usage: 'relay dlq list [--kind k] [--lane l] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--json]', help: '' },
+  'dlq list': { usage: 'relay dlq list [--kind k] [--lane l] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--offset n] [--json]', help: '' },
   'dlq show': { usage: 'relay dlq show <kind>.<lane>/<jobId> [--json]', help: '' },
   'dlq replay': { usage: 'relay dlq replay ([filters] | --id <ref>… | --all) [--dry-run] [--json]', help: '' },
   pause: {

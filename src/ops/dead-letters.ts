@@ -112,9 +112,20 @@ function matches(s: DeadLetterSummary, job: Job<ItemsData>, f: DeadLetterFilter)
 }
 
 export interface DeadLetters {
-  list(filter: DeadLetterFilter, limit?: number): Promise<{ total: number; deadLetters: DeadLetterSummary[]; truncated: boolean }>;
+  /** Newest first (ties by ref); `offset` skips that many of them, `next` is the offset of the page after. */
+  list(filter: DeadLetterFilter, limit?: number, offset?: number): Promise<DeadLetterPage>;
   show(ref: string): Promise<(DeadLetterSummary & { data: unknown; stacktrace: string[] }) | undefined>;
   replay(filter: DeadLetterFilter, opts: { dryRun: boolean; actor: string }): Promise<ReplayResult>;
+}
+
+export interface DeadLetterPage {
+  readonly total: number;
+  readonly offset: number;
+  readonly deadLetters: DeadLetterSummary[];
+  /** More match than this page shows (before or after it). */
+  readonly truncated: boolean;
+  /** The offset of the next page, when there is one. */
+  readonly next?: number;
 }
 
 export interface ReplayResult {
@@ -155,16 +166,15 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
   }
 
   return {
-    async list(filter, limit = 100) {
-      const out: DeadLetterSummary[] = [];
-      let total = 0;
-      for await (const { job, summary } of failedJobs(filter)) {
-        if (!matches(summary, job, filter)) continue;
-        total++;
-        if (out.length < limit) out.push(summary);
-      }
-      out.sort((a, b) => b.failedAt - a.failedAt);
-      return { total, deadLetters: out.map(view), truncated: total > out.length };
+    async list(filter, limit = 100, offset = 0) {
+      // Every match is summarised (a few hundred bytes each, at most SCAN_LIMIT per queue) so that
+      // the page is the newest across all queues, not the first found in one of them.
+      const all: DeadLetterSummary[] = [];
+      for await (const { job, summary } of failedJobs(filter)) if (matches(summary, job, filter)) all.push(summary);
+      all.sort((a, b) => b.failedAt - a.failedAt || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+      const page = all.slice(offset, offset + limit);
+      const end = offset + page.length;
+      return { total: all.length, offset, deadLetters: page.map(view), truncated: all.length > page.length, ...(end < all.length ? { next: end } : {}) };
     },
 
     async show(ref) {

@@ -185,6 +185,11 @@ describe('relay CLI', () => {
       expect(ref).toMatch(/^events\.default\//);
       expect(filtered.stdout).toContain(ref);
       expect(none.stdout).toMatch(/No dead letters match the filter/);
+      const [past, badOffset] = await Promise.all([relay(['dlq', 'list', '--offset', '1'], env), relay(['dlq', 'list', '--offset=-1'], env)]);
+      expect(past).toMatchObject({ code: 0 });
+      expect(past.stdout).toMatch(/No dead letters from offset 1: there is 1\./);
+      expect(badOffset.code).toBe(2);
+      expect(badOffset.stderr).toMatch(/--offset must be a whole number/);
 
       const [show, showJson, dry, dryJson] = await Promise.all([
         relay(['dlq', 'show', ref], env),

@@ -42,6 +42,21 @@ describe('dead letters', () => {
 
     const all = (await ops('/dead-letters')).body;
     expect(all.total).toBe(2);
+    // Newest first, paged with limit and offset.
+    const first = (await ops('/dead-letters?limit=1')).body;
+    expect(first).toMatchObject({ total: 2, offset: 0, truncated: true, next: 1 });
+    expect(first.deadLetters).toHaveLength(1);
+    expect(first.deadLetters[0].errors[0].status).toBe(404);
+    const second = (await ops('/dead-letters?limit=1&offset=1')).body;
+    expect(second).toMatchObject({ total: 2, offset: 1, truncated: true });
+    expect(second.next).toBeUndefined();
+    expect(second.deadLetters[0].errors[0].status).toBe(400);
+    expect(all.deadLetters.map((d: any) => d.ref)).toEqual([first.deadLetters[0].ref, second.deadLetters[0].ref]);
+    for (const [q, field] of [['limit=0', 'limit'], ['limit=5000', 'limit'], ['offset=-1', 'offset'], ['offset=x', 'offset']]) {
+      const bad = await ops(`/dead-letters?${q}`);
+      expect(bad.status, q).toBe(400);
+      expect(bad.body.issues.map((i: any) => i.field), q).toEqual([field]);
+    }
     const rejected = (await ops('/dead-letters?status=400')).body;
     expect(rejected.total).toBe(1);
     expect(rejected.deadLetters[0]).toMatchObject({ kind: 'events', lane: 'default', items: 2, errors: [{ status: 400, origin: 'klaviyo', count: 2 }] });

@@ -56,16 +56,23 @@ const FindSchema = z
   .strict()
   .refine((q) => Object.keys(q).length > 0, 'give one of id, email, phone_number, external_id');
 
+/** `limit` (1–1000, default 100) and `offset` (default 0) of GET /ops/dead-letters. */
+const PageSchema = z.object({
+  limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
+  offset: z.coerce.number().int('must be a whole number').min(0, 'must not be negative').default(0),
+});
+
 export function opsRoutes(deps: OpsDeps) {
   const app = new Hono<AdminEnv>();
   app.use('*', adminAuth(deps.adminToken));
 
   app.get('/dead-letters', async (c) => {
-    const { limit, ...query } = c.req.query();
+    const { limit, offset, ...query } = c.req.query();
     const f = FilterSchema.safeParse(query);
     if (!f.success) return jsonError(c, 400, 'validation_failed', 'The filter is not valid', zodIssues(f.error));
-    const n = Math.min(1000, Math.max(1, Number(limit ?? 100) || 100));
-    return c.json(await deps.deadLetters.list(f.data, n));
+    const page = PageSchema.safeParse({ limit, offset });
+    if (!page.success) return jsonError(c, 400, 'validation_failed', 'The page is not valid', zodIssues(page.error));
+    return c.json(await deps.deadLetters.list(f.data, page.data.limit, page.data.offset));
   });
 
   app.get('/dead-letters/:queue/:jobId', async (c) => {
