@@ -5,13 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
+import { freePort } from '../support/ports.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
 const ADMIN = 'test-cli-admin-token';
@@ -366,14 +366,3 @@ describe('relay CLI', () => {
   });
 });
 
-/** A port nothing listens on (bound, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -1,18 +1,10 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureRedis, redisAnswers } from '../../src/runtime/ensure-redis.ts';
+import { freePort } from '../support/ports.ts';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('ensureRedis', () => {
   it('uses a Redis that answers and starts nothing', async () => {

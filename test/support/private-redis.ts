@@ -1,10 +1,10 @@
 /** A redis-server of the test's own on a free loopback port, for tests that stop or restart Redis. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisAnswers } from '../../src/runtime/ensure-redis.ts';
+import { freePort } from './ports.ts';
 
 export interface PrivateRedis {
   readonly url: string;
@@ -15,14 +15,6 @@ export interface PrivateRedis {
   destroy(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function privateRedis(opts: { aof?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
