@@ -93,7 +93,7 @@ end
 return out
 `;
 
-type ClaimingRedis = Redis & { relayClaim(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+type ClaimingRedis = Redis & { relayClaim(key: string, ...args: (string | number)[]): Promise<number[]> };
 
 export function itemKeyName(queues: Queues, kind: JobKind, lane: string, k: string): string {
   return queues.key(kind, lane, `id:${k}`);
@@ -101,7 +101,12 @@ export function itemKeyName(queues: Queues, kind: JobKind, lane: string, k: stri
 
 export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number): Enqueuer {
   // defineCommand: sent by EVALSHA once loaded, and auto-pipelined with the rest of the tick.
-  if (!('relayClaim' in redis)) redis.defineCommand('relayClaim', { lua: CLAIM });
+  // numberOfKeys is fixed so that the call's first argument is its key: ioredis routes an
+  // auto-pipelined custom command by its first argument, and a leading numkeys ("1") put the
+  // claim into the pipeline of whichever cluster node serves slot("1") — rejected whenever that
+  // was not the queue's node ("All keys in the pipeline should belong to the same slots
+  // allocation group", seen by test:cluster).
+  if (!('relayClaim' in redis)) redis.defineCommand('relayClaim', { lua: CLAIM, numberOfKeys: 1 });
   const claiming = redis as ClaimingRedis;
 
   /**
@@ -142,7 +147,6 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     if (dedupTtlMs > 0 && all.length > 0) {
       const queuePrefix = queues.jobKeyPrefix(g.kind, g.lane);
       const claimed = await claiming.relayClaim(
-        1,
         `${queuePrefix}meta`,
         itemKeyName(queues, g.kind, g.lane, ''),
         queuePrefix,

@@ -1,0 +1,63 @@
+/**
+ * On a Redis Cluster the API's connection auto-pipelines (src/redis.ts): commands of one tick are
+ * grouped per node, by the first key ioredis finds in each. The ingest claim (a custom Lua
+ * command) once led with its numkeys, so ioredis grouped it with slot("1")'s node — and the
+ * pipeline was refused whenever another command for that node went out in the same tick while the
+ * queue lived elsewhere (the webhooks suite failed on the cluster about one run in two). Here that
+ * tick is made on purpose: every enqueue must still be taken.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createRedis, waitForRedis } from '../../src/redis.ts';
+import { Queues, queueName } from '../../src/queues.ts';
+import { createEnqueuer } from '../../src/ingest/enqueue.ts';
+import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+
+const prefix = uniquePrefix('autopipe');
+let api: Redis;
+let queues: Queues;
+
+beforeAll(async () => {
+  expect(REDIS_URL, 'this suite runs on a cluster (npm run test:cluster)').toMatch(/^redis\+cluster:\/\//);
+  api = createRedis(REDIS_URL, 'api') as Redis;
+  queues = new Queues(api, prefix, { attempts: 3, keepCompletedS: 60 });
+  await waitForRedis(api, 10_000);
+});
+afterAll(async () => {
+  await queues?.close();
+  api?.disconnect();
+  await deleteKeys(`${prefix}:*`);
+});
+
+/** The master port serving a slot, from CLUSTER SLOTS. */
+async function masterOf(slot: number): Promise<number> {
+  const r = (await api.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to);
+  if (!r?.[2]) throw new Error(`no master serves slot ${slot}`);
+  return r[2][1];
+}
+
+it('an enqueue shares its tick with a command for another node: both are taken', async () => {
+  const slotOfOne = Number(await api.cluster('KEYSLOT', '1'));
+  const nodeOfOne = await masterOf(slotOfOne);
+  // A lane whose events queue lives on another master than slot("1").
+  let lane = '';
+  for (let i = 0; i < 200 && !lane; i++) {
+    const candidate = `l${i}`;
+    const slot = Number(await api.cluster('KEYSLOT', queueName('events', candidate)));
+    if ((await masterOf(slot)) !== nodeOfOne) lane = candidate;
+  }
+  expect(lane, 'a lane on another master').not.toBe('');
+  // A key of ours on slot("1")'s master: its hash tag is "1".
+  const neighbour = `${prefix}:{1}:neighbour`;
+
+  const enqueuer = createEnqueuer(api, queues, 60_000);
+  for (let round = 0; round < 20; round++) {
+    const [result] = await Promise.all([
+      enqueuer.enqueue('events', lane, [{ k: `item-${round}` }], (items) => ({ v: 1, items })),
+      api.hset(neighbour, `round-${round}`, '1'),
+    ]);
+    expect(result).toMatchObject({ enqueued: 1, duplicates: 0 });
+  }
+  expect(await queues.get('events', lane).count()).toBe(20);
+  expect(Object.keys(await api.hgetall(neighbour))).toHaveLength(20);
+});
