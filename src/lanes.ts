@@ -24,8 +24,9 @@ export interface Lane {
   readonly scope: QuotaScope;
 }
 
-function shortHash(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+/** A quota scope's id: a short hash of the API key (Maton's or Klaviyo's), never the key itself. */
+export function quotaScopeId(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex').slice(0, 12);
 }
 
 /** The connection the sandbox's fake gateway sees; its state in the simulator is under this id. */
@@ -36,7 +37,7 @@ export const SANDBOX_PLACEHOLDER_URL = 'http://sandbox.invalid';
 
 export function laneFor(name: string, target: KlaviyoTarget): Lane {
   const viaGateway = target.mode === 'gateway';
-  const keyId = shortHash(target.apiKey);
+  const keyId = quotaScopeId(target.apiKey);
   return {
     name,
     target,

@@ -56,22 +56,20 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
 
   async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
     backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
-    if (rec.m === 'profileOps') {
-      // Straight to Redis, past any spooled events (events are not ordered against profile operations).
-      try {
-        return await viaRedis(rec);
-      } catch (err) {
-        log.warn({ err: err instanceof Error ? err.message : String(err), items: rec.items.length }, 'Redis did not take profile operations; answered 503');
-        throw new OrderedWorkUnavailableError(err instanceof Error ? err.message : String(err));
-      }
-    }
-    // Order: while anything is spooled, new work goes behind it.
-    if (spool?.active) return toSpool(rec);
+    // Profile operations go straight to Redis, past any spooled events (events are not ordered
+    // against them); everything else queues behind what is spooled.
+    const ordered = rec.m === 'profileOps';
+    if (!ordered && spool?.active) return toSpool(rec);
     try {
       return await viaRedis(rec);
     } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (ordered) {
+        log.warn({ err: reason, items: rec.items.length }, 'Redis did not take profile operations; answered 503');
+        throw new OrderedWorkUnavailableError(reason);
+      }
       if (!spool) throw err;
-      log.warn({ err: err instanceof Error ? err.message : String(err), items: rec.items.length }, 'Redis did not take the work; spooled it locally');
+      log.warn({ err: reason, items: rec.items.length }, 'Redis did not take the work; spooled it locally');
       return toSpool(rec);
     }
   }

@@ -7,11 +7,11 @@
  * order, and the simulator (enforcing Klaviyo's and the gateway's limits) must never see the
  * relay over them.
  */
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECTION, MATON_KEY, drainAndCompare, formatRows, Loader, planLoad, record, sleep, waitFor, type Verdict } from '../faults/harness.ts';
+import { quotaScopeId } from '../../src/lanes.ts';
 import { maskSecret } from '../../src/sim/snapshot.ts';
 import { CLUSTER_TABLE_FILE, ClusterScenario, WARM_UP_MATON_KEY, type FailoverTimes } from './cluster-scenario.ts';
 import { BucketWatch, checkLimits, gatewayHotSeconds } from './limits.ts';
@@ -35,8 +35,8 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     const notes: string[] = [`cluster and relay up in ${((Date.now() - t0) / 1000).toFixed(1)} s (masters ${s.seedMasters.join(', ')})`];
     const events = await s.masterFor('events.default');
     const profilesQ = await s.masterFor('profiles.default');
-    // The quota governor's keys share the tag of the lane's quota scope: a hash of the Maton key (src/lanes.ts).
-    const scope = createHash('sha256').update(MATON_KEY).digest('hex').slice(0, 12);
+    // The quota governor's keys share the tag of the lane's quota scope: a hash of the Maton key.
+    const scope = quotaScopeId(MATON_KEY);
     const governor = await s.masterFor(scope);
     // Every gateway token the governor grants (workers/quota-governor.ts: `<prefix>:gov:{scope}:gateway:1s`).
     const gatewayBucket = new BucketWatch(() => s.zrangeWithScores(`relay:gov:{${scope}}:gateway:1s`));

@@ -31,7 +31,6 @@ export const RELAY_KEY = 'faults-relay-key-1';
 export const MATON_KEY = 'x';
 export const CONNECTION = 'faults';
 const QUEUE_PREFIX = 'relay';
-const EVENTS_QUEUE = `${QUEUE_PREFIX}:{events.default}:events.default`;
 /** The BullMQ key prefix of one of the default lane's queues (every key of it shares the hash tag). */
 export const queueKeyPrefix = (kind: 'events' | 'profiles' | 'webhooks' = 'events') => `${QUEUE_PREFIX}:{${kind}.default}:${kind}.default`;
 const SOURCE_ID = sourceIdForKey(RELAY_KEY);
@@ -402,9 +401,9 @@ export class Scenario {
     const client = this.client;
     if (client?.status !== 'ready') return undefined;
     try {
-      const ids = await client.zrange(`${EVENTS_QUEUE}:completed`, '0', '-1');
+      const ids = await client.zrange(`${queueKeyPrefix('events')}:completed`, '0', '-1');
       const pipe = client.pipeline();
-      for (const id of ids) pipe.hmget(`${EVENTS_QUEUE}:${id}`, 'atm', 'attemptsMade');
+      for (const id of ids) pipe.hmget(`${queueKeyPrefix('events')}:${id}`, 'atm', 'attemptsMade');
       const rows = (await pipe.exec()) ?? [];
       let retried = 0;
       let max = 0;

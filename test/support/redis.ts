@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
-import { createRedis } from '../../src/redis.ts';
+import { createRedis, waitForRedis } from '../../src/redis.ts';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -27,7 +27,7 @@ export async function deleteKeys(pattern: string, url = REDIS_URL): Promise<numb
   try {
     // SCAN walks one node: on a cluster, every master in turn; keys are unlinked one by one
     // there, as a multi-key UNLINK may not span slots.
-    const nodes = client instanceof Cluster ? (await waitReady(client), client.nodes('master')) : [client];
+    const nodes = client instanceof Cluster ? (await waitForRedis(client, 10_000), client.nodes('master')) : [client];
     for (const node of nodes) {
       let cursor = '0';
       do {
@@ -42,12 +42,4 @@ export async function deleteKeys(pattern: string, url = REDIS_URL): Promise<numb
     client.disconnect();
   }
   return deleted;
-}
-
-async function waitReady(cluster: Cluster): Promise<void> {
-  if (cluster.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    cluster.once('ready', resolve);
-    setTimeout(() => reject(new Error('the Redis Cluster did not become ready within 10 s')), 10_000).unref();
-  });
 }
