@@ -17,31 +17,42 @@ const MASK = '***';
 /**
  * Hides the password of every `scheme://user:password@host` in `text`: `redis://:p%40ss@h:6379`
  * → `redis://:***@h:6379`, `redis://u:pw@h` → `redis://u:***@h`, `redis://pw@h` → `redis://***@h`.
- * Works on the raw text, not on a parsed URL: a password written with a raw `@`, `/` or space
+ * Works on the raw text, not on a parsed URL: a password written with a raw `@`, `/` or `:`
  * (which a URL parser re-encodes or splits elsewhere) must not survive either. The credentials
- * run to the last `@` before whitespace or a quote, so a password is over-masked rather than
- * leaked. One pass, no backtracking (the text may be long).
+ * run to the last `@` before whitespace or a quote — or, with `whole`, when `text` is one
+ * setting's value, to the last `@` in it (a raw space in a password too) — so a password is
+ * over-masked rather than leaked. One pass, no backtracking.
  */
-export function maskUrlCredentials(text: string): string {
+export function maskUrlCredentials(text: string, opts: { whole?: boolean } = {}): string {
   let out = '';
+  let from = 0;
+  for (const c of credentials(text, opts.whole ?? false)) {
+    const userinfo = text.slice(c.start, c.at);
+    const colon = userinfo.indexOf(':');
+    // A lone `secret@host` is how some providers write a password-only URL: hide it as well.
+    out += text.slice(from, c.start) + (colon >= 0 ? `${userinfo.slice(0, colon)}:${MASK}` : MASK);
+    from = c.at;
+  }
+  return out + text.slice(from);
+}
+
+/** Where each URL's userinfo is: from `start` (after `://`) to `at` (its last `@`). */
+function credentials(text: string, whole: boolean): { start: number; at: number }[] {
+  const found: { start: number; at: number }[] = [];
   let from = 0;
   for (;;) {
     const scheme = text.indexOf('://', from);
-    if (scheme < 0) return out + text.slice(from);
+    if (scheme < 0) return found;
     const start = scheme + 3;
     let end = start;
-    while (end < text.length && !/[\s"'`]/.test(text[end]!)) end++;
-    const at = text.lastIndexOf('@', end - 1);
-    if (at < start) {
-      out += text.slice(from, end);
-      from = end;
-      continue;
+    let at = -1;
+    for (; end < text.length; end++) {
+      const ch = text[end]!;
+      if (!whole && /[\s"'`]/.test(ch)) break;
+      if (ch === '@') at = end;
     }
-    const userinfo = text.slice(start, at);
-    const colon = userinfo.indexOf(':');
-    // A lone `user@` is how some providers write a password-only URL: hide it as well.
-    out += text.slice(from, start) + (colon >= 0 ? `${userinfo.slice(0, colon)}:${MASK}` : MASK);
-    from = at;
+    if (at >= 0) found.push({ start, at });
+    from = end;
   }
 }
 
@@ -49,7 +60,7 @@ export function maskUrlCredentials(text: string): string {
 export function shownValue(name: string, value: string | undefined): string {
   if (value === undefined) return 'nothing';
   if (isSecretSetting(name)) return `a value of ${value.length} characters, not shown: it is a secret`;
-  return JSON.stringify(maskUrlCredentials(value));
+  return JSON.stringify(maskUrlCredentials(value, { whole: true }));
 }
 
 /**
@@ -77,22 +88,11 @@ export function secretValues(env: NodeJS.ProcessEnv): string[] {
 }
 
 function urlPasswords(value: string): string[] {
-  const passwords: string[] = [];
-  let from = 0;
-  for (;;) {
-    const scheme = value.indexOf('://', from);
-    if (scheme < 0) return passwords;
-    const start = scheme + 3;
-    let end = start;
-    while (end < value.length && !/\s/.test(value[end]!)) end++;
-    const at = value.lastIndexOf('@', end - 1);
-    if (at >= start) {
-      const userinfo = value.slice(start, at);
-      const colon = userinfo.indexOf(':');
-      passwords.push(colon >= 0 ? userinfo.slice(colon + 1) : userinfo);
-    }
-    from = end;
-  }
+  return credentials(value, true).map(({ start, at }) => {
+    const userinfo = value.slice(start, at);
+    const colon = userinfo.indexOf(':');
+    return colon >= 0 ? userinfo.slice(colon + 1) : userinfo;
+  });
 }
 
 /** `text` with URL credentials masked and every secret of `env` replaced by `***`. */

@@ -60,7 +60,7 @@ async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
   const url = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
   // Masked on the raw text: URL.password is re-encoded (a raw `@` or space comes back as %40, %20)
   // and would not be found in the URL as written.
-  const shown = maskUrlCredentials(url);
+  const shown = maskUrlCredentials(url, { whole: true });
   let u: URL;
   try {
     u = new URL(url);
@@ -81,8 +81,8 @@ async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
 
 function modeText(c: Config): string {
   const k = c.klaviyo;
-  if (k.mode === 'gateway') return `gateway mode (${maskUrlCredentials(k.gatewayUrl)}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
-  if (k.mode === 'direct') return `direct mode (${maskUrlCredentials(k.baseUrl)})`;
+  if (k.mode === 'gateway') return `gateway mode (${maskUrlCredentials(k.gatewayUrl, { whole: true })}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
+  if (k.mode === 'direct') return `direct mode (${maskUrlCredentials(k.baseUrl, { whole: true })})`;
   if (k.mode === 'none') return 'no Klaviyo credentials (an API-only process)';
   return 'sandbox mode (the built-in Klaviyo simulator)';
 }
