@@ -7,6 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { shownValue } from './mask-secrets.ts';
 
 /** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
 const optionalString = z
@@ -14,6 +15,9 @@ const optionalString = z
   .trim()
   .transform((s) => (s === '' ? undefined : s))
   .optional();
+
+/** A flag that may also be left unset (empty counts as unset), when "unset" means something of its own. */
+const optionalBool = optionalString.pipe(z.stringbool().optional());
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -24,7 +28,12 @@ const revision = z.string().regex(/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/, 'must look l
 
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(3000),
-  HOST: z.string().default('0.0.0.0'),
+  /** Unset: 127.0.0.1 in the sandbox (its dev key and PII views stay on this machine), 0.0.0.0 otherwise. */
+  HOST: optionalString,
+  /** `production` never runs the sandbox: missing credentials are an error there. */
+  NODE_ENV: optionalString,
+  /** Unset: the sandbox only for `npm start` (API + workers) without credentials; true: asked for; false: never. */
+  RELAY_SANDBOX: optionalBool,
   REDIS_URL: z
     .string()
     .regex(/^(rediss?|redis\+cluster):\/\/[^\s]+$/, 'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL')
@@ -65,12 +74,26 @@ const EnvSchema = z.object({
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
   RELAY_METRICS_PORT: int(0, 65535).default(9464),
+  /** Unset: 127.0.0.1 (a worker's /metrics is for a scraper on this machine unless said otherwise). */
+  RELAY_METRICS_HOST: optionalString,
+  RELAY_METRICS_TOKEN: optionalString,
   RELAY_LOG_PII: z.stringbool().default(false),
   RELAY_DASHBOARD_PII: z.stringbool().default(false),
   RELAY_DASHBOARD_READONLY: z.stringbool().default(false),
 });
 
-export type Mode = 'gateway' | 'direct' | 'sandbox';
+/**
+ * How Klaviyo is reached. `none`: no credentials, in an API-only process outside the sandbox — it
+ * never calls Klaviyo (the workers do), so it needs none, but it is not the sandbox either.
+ */
+export type Mode = 'gateway' | 'direct' | 'sandbox' | 'none';
+
+/** What a process runs; the sandbox is only ever picked on its own for both at once (`npm start`). */
+export interface ProcessRoles {
+  readonly api: boolean;
+  readonly workers: boolean;
+}
+export const API_AND_WORKERS: ProcessRoles = Object.freeze({ api: true, workers: true });
 
 export interface Config {
   readonly port: number;
@@ -127,6 +150,10 @@ export interface Config {
   readonly apiProcesses: number;
   /** Where a process running workers but no API serves /metrics. */
   readonly metricsPort: number;
+  /** Its interface: loopback unless RELAY_METRICS_HOST says otherwise. */
+  readonly metricsHost: string;
+  /** Bearer token /metrics requires (API and worker processes) when set. */
+  readonly metricsToken?: string;
   /** Log emails and phone numbers as they are (default: masked). */
   readonly logPii: boolean;
   readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
@@ -144,18 +171,23 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * `roles` is what the calling process runs: a process that runs only the API or only the workers
+ * never falls into the sandbox for want of credentials (only RELAY_SANDBOX=true puts it there).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessRoles = API_AND_WORKERS): Config {
   const parsed = EnvSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = issue.path.join('.') || '(environment)';
-      problems.push(`${name}: ${issue.message} (got ${JSON.stringify(env[name as string] ?? null)})`);
+      // What was wrong, and the value only when it is no secret (URLs without their password).
+      problems.push(`${name}: ${issue.message} (got ${shownValue(name, env[name as string])})`);
     }
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const mode: Mode = e.MATON_API_KEY ? 'gateway' : e.KLAVIYO_API_KEY ? 'direct' : 'sandbox';
+  const mode = chooseMode(e, roles, problems);
   if (e.MATON_API_KEY && e.KLAVIYO_API_KEY) {
     problems.push('MATON_API_KEY and KLAVIYO_API_KEY are both set: choose the gateway or direct mode, not both');
   }
@@ -167,8 +199,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
   }
   if (e.RELAY_ADMIN_TOKEN !== undefined && e.RELAY_ADMIN_TOKEN.length < 12) problems.push('RELAY_ADMIN_TOKEN: use at least 12 characters');
+  if (e.RELAY_METRICS_TOKEN !== undefined && e.RELAY_METRICS_TOKEN.length < 16) problems.push('RELAY_METRICS_TOKEN: use at least 16 characters');
   if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
-    problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)');
+    const why = mode === 'none' ? ' (without Klaviyo credentials this API-only process is not the sandbox: there is no dev key)' : '';
+    problems.push(`RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)${why}`);
   }
   if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
     problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
@@ -179,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const usingDevKey = apiKeys.length === 0 && mode === 'sandbox';
   return Object.freeze({
     port: e.PORT,
-    host: e.HOST,
+    host: e.HOST ?? (mode === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
     logLevel: e.LOG_LEVEL,
@@ -217,7 +251,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     startRedis: e.RELAY_START_REDIS,
     apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
     metricsPort: e.RELAY_METRICS_PORT,
+    metricsHost: e.RELAY_METRICS_HOST ?? '127.0.0.1',
+    metricsToken: e.RELAY_METRICS_TOKEN,
     logPii: e.RELAY_LOG_PII,
     dashboard: Object.freeze({ showPii: e.RELAY_DASHBOARD_PII, readOnly: e.RELAY_DASHBOARD_READONLY }),
   });
+}
+
+const CREDENTIALS = 'set MATON_API_KEY (+ MATON_CONNECTION_ID) or KLAVIYO_API_KEY';
+
+/**
+ * Gateway or direct when their key is set. Without one, the sandbox only where a newcomer's
+ * `npm start` (API + workers, no NODE_ENV=production) meets it, or when RELAY_SANDBOX=true asks
+ * for it: anywhere else it would answer 202 and "deliver" accepted work to an in-memory
+ * simulator, i.e. lose it. Problems are added to `problems`; the mode returned then does not matter.
+ */
+function chooseMode(e: z.infer<typeof EnvSchema>, roles: ProcessRoles, problems: string[]): Mode {
+  const production = e.NODE_ENV === 'production';
+  if (e.MATON_API_KEY || e.KLAVIYO_API_KEY) {
+    if (e.RELAY_SANDBOX === true) problems.push(`RELAY_SANDBOX: true, but ${e.MATON_API_KEY ? 'MATON_API_KEY' : 'KLAVIYO_API_KEY'} is set too: unset one (the sandbox never calls Klaviyo)`);
+    return e.MATON_API_KEY ? 'gateway' : 'direct';
+  }
+  if (e.RELAY_SANDBOX === true) {
+    if (production) problems.push(`RELAY_SANDBOX: true is refused under NODE_ENV=production: ${CREDENTIALS}`);
+    return 'sandbox';
+  }
+  // An API-only process never calls Klaviyo: it may run without credentials, but not as the sandbox.
+  if (!roles.workers) return 'none';
+  if (production) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS} (NODE_ENV=production never runs the built-in sandbox)`);
+  else if (e.RELAY_SANDBOX === false) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS} (RELAY_SANDBOX=false turns the built-in sandbox off)`);
+  else if (!roles.api) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS}; RELAY_SANDBOX=true for the built-in sandbox`);
+  return 'sandbox';
 }

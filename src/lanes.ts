@@ -55,12 +55,35 @@ export function defaultLane(cfg: Config, sandboxUrl?: string): Lane {
   if (k.mode === 'direct') {
     return laneFor(DEFAULT_LANE, { mode: 'direct', baseUrl: k.baseUrl, apiKey: k.apiKey!, ...common });
   }
+  if (k.mode === 'none') throw new Error(`no Klaviyo credentials: ${NO_CREDENTIALS_FIX}`);
   if (!sandboxUrl) throw new Error('sandbox mode needs the simulator URL');
   return laneFor(DEFAULT_LANE, { mode: 'gateway', baseUrl: sandboxUrl, apiKey: SANDBOX_GATEWAY_KEY, connectionId: SANDBOX_CONNECTION, ...common });
 }
 
+const NO_CREDENTIALS_FIX = 'set MATON_API_KEY (+ MATON_CONNECTION_ID) or KLAVIYO_API_KEY';
+
+/** Every lane's name: "default" and one per account in the config file (no credentials needed). */
+export function laneNames(file: RelayFile): string[] {
+  return [DEFAULT_LANE, ...Object.keys(file.accounts).filter((name) => name !== DEFAULT_LANE)];
+}
+
+/**
+ * Why the sandbox cannot stand in for this config file: an account that names its own Maton
+ * connection or Klaviyo key is meant for a real Klaviyo account, and the sandbox would swallow its
+ * work. Empty when there is nothing against it.
+ */
+export function sandboxRefusals(file: RelayFile): string[] {
+  return Object.entries(file.accounts)
+    .filter(([, acct]) => acct.connection !== undefined || acct.klaviyoApiKey !== undefined)
+    .map(([name, acct]) => `accounts.${name} names its own ${acct.klaviyoApiKey !== undefined ? 'klaviyoApiKey' : 'connection'}, but no credentials are set: ${NO_CREDENTIALS_FIX} (the sandbox would deliver its work nowhere)`);
+}
+
 /** The default lane plus one per account in the config file. */
 export function buildLanes(cfg: Config, file: RelayFile, sandboxUrl?: string): Lane[] {
+  if (cfg.klaviyo.mode === 'sandbox') {
+    const refused = sandboxRefusals(file);
+    if (refused.length > 0) throw new Error(refused.join('; '));
+  }
   const base = defaultLane(cfg, sandboxUrl);
   const lanes = [base];
   for (const [name, acct] of Object.entries(file.accounts)) {
@@ -69,7 +92,7 @@ export function buildLanes(cfg: Config, file: RelayFile, sandboxUrl?: string): L
       if (!acct.klaviyoApiKey) throw new Error(`accounts.${name}: direct mode (KLAVIYO_API_KEY) needs klaviyoApiKey for every account`);
       lanes.push(laneFor(name, { ...base.target, apiKey: acct.klaviyoApiKey }));
     } else {
-      // Gateway mode, and the sandbox (which impersonates the gateway): one Maton connection per account.
+      // Gateway mode: one Maton connection per account (the sandbox took none, above).
       if (!acct.connection && cfg.klaviyo.mode === 'gateway') throw new Error(`accounts.${name}: gateway mode (MATON_API_KEY) needs a connection for every account`);
       lanes.push(laneFor(name, { ...base.target, connectionId: acct.connection ?? name }));
     }

@@ -8,6 +8,7 @@ import { duration, mark, outJson } from './format.ts';
 import { requestJson } from './http.ts';
 import { withProgress } from './progress.ts';
 import type { Config } from '../config.ts';
+import { maskUrlCredentials } from '../mask-secrets.ts';
 import type { RelayFile } from '../relay-config.ts';
 
 export type CheckState = 'ok' | 'fail' | 'warn' | 'skip';
@@ -57,14 +58,16 @@ function tlsRedisAnswers(url: string, timeoutMs: number): Promise<boolean> {
 async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
   const { redisAnswers } = await import('../runtime/ensure-redis.ts');
   const url = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
+  // Masked on the raw text: URL.password is re-encoded (a raw `@` or space comes back as %40, %20)
+  // and would not be found in the URL as written.
+  const shown = maskUrlCredentials(url, { whole: true });
   let u: URL;
   try {
     u = new URL(url);
     if (!/^rediss?:$/.test(u.protocol)) throw new Error('protocol');
   } catch {
-    return { name: 'Redis', state: 'fail', detail: `REDIS_URL is not a redis:// or rediss:// URL: ${JSON.stringify(url)}`, fix: 'set REDIS_URL, e.g. redis://127.0.0.1:6379' };
+    return { name: 'Redis', state: 'fail', detail: `REDIS_URL is not a redis:// or rediss:// URL: ${JSON.stringify(shown)}`, fix: 'set REDIS_URL, e.g. redis://127.0.0.1:6379' };
   }
-  const shown = u.password ? url.replace(`:${u.password}@`, ':***@') : url;
   const ok = await withProgress(`asking Redis at ${shown}`, () => (u.protocol === 'rediss:' ? tlsRedisAnswers(url, 3000) : redisAnswers(url, 3000)));
   if (ok) return { name: 'Redis', state: 'ok', detail: `answers at ${shown}` };
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);
@@ -78,8 +81,9 @@ async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
 
 function modeText(c: Config): string {
   const k = c.klaviyo;
-  if (k.mode === 'gateway') return `gateway mode (${k.gatewayUrl}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
-  if (k.mode === 'direct') return `direct mode (${k.baseUrl})`;
+  if (k.mode === 'gateway') return `gateway mode (${maskUrlCredentials(k.gatewayUrl, { whole: true })}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
+  if (k.mode === 'direct') return `direct mode (${maskUrlCredentials(k.baseUrl, { whole: true })})`;
+  if (k.mode === 'none') return 'no Klaviyo credentials (an API-only process)';
   return 'sandbox mode (the built-in Klaviyo simulator)';
 }
 

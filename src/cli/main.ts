@@ -3,7 +3,7 @@
  * module, and turns every failure into one readable message and an exit status: 0 done, 1 failed,
  * 2 usage error. Never a stack trace (RELAY_CLI_DEBUG=1 shows one for an unexpected error).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { firstPositional } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
 import { HELP, helpFor, SUMMARY, TOP_HELP, usageFor } from './help.ts';
@@ -28,7 +28,10 @@ const SUBCOMMANDS: Record<string, readonly string[]> = {
 };
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  // src/cli/main.ts, or its compiled copy dist/src/cli/main.js (the package root is one level up).
+  const candidates = ['../../package.json', '../../../package.json'].map((p) => new URL(p, import.meta.url));
+  const file = candidates.find((u) => existsSync(u)) ?? candidates[0]!;
+  const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name: string; version: string };
   return `${pkg.name} ${pkg.version}`;
 }
 

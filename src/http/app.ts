@@ -13,6 +13,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import type { Metrics } from '../metrics.ts';
+import { metricsScrapeAllowed } from '../metrics-auth.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -34,6 +35,8 @@ export interface AppDeps {
   readonly sandboxView?: Hono;
   readonly ops?: OpsDeps;
   readonly metrics?: Metrics;
+  /** RELAY_METRICS_TOKEN: when set, /metrics needs it as a bearer token. */
+  readonly metricsToken?: string;
 }
 
 export interface WebhookSettings {
@@ -51,8 +54,12 @@ export function createApp(deps: AppDeps) {
   app.use('*', observe(deps.log, deps.metrics));
   if (deps.metrics) {
     const metrics = deps.metrics;
-    // Unauthenticated, as Prometheus scrapes: no label carries an email, id or key.
+    // No label carries an email, id or key; open unless RELAY_METRICS_TOKEN is set.
     app.get('/metrics', async (c) => {
+      if (!metricsScrapeAllowed(c.req.header('authorization'), deps.metricsToken)) {
+        c.header('WWW-Authenticate', 'Bearer realm="klaviyo-relay metrics"');
+        return jsonError(c, 401, 'metrics_unauthorized', '/metrics needs the RELAY_METRICS_TOKEN as "Authorization: Bearer <token>"');
+      }
       const { contentType, body } = await metrics.render();
       return c.body(body, 200, { 'content-type': contentType });
     });

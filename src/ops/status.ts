@@ -54,7 +54,8 @@ export interface Headroom {
 
 const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
 
-export async function readStatus(redis: Redis, queues: Queues, lanes: readonly { name: string; scope: QuotaScope }[], governor: Headroom): Promise<Status> {
+/** A lane without a scope (an API-only process without credentials cannot know it) reports no headroom. */
+export async function readStatus(redis: Redis, queues: Queues, lanes: readonly { name: string; scope?: QuotaScope }[], governor: Headroom): Promise<Status> {
   const lastMinute = Math.floor(Date.now() / 60_000) - 1;
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
@@ -82,7 +83,7 @@ export async function readStatus(redis: Redis, queues: Queues, lanes: readonly {
   const laneStatus: LaneStatus[] = [];
   for (const lane of lanes) {
     const headroom: Record<string, { burst: number; steady: number; gateway?: number }> = {};
-    for (const e of HEADROOM_ENDPOINTS) headroom[e] = await governor.headroom(lane.scope, e);
+    if (lane.scope) for (const e of HEADROOM_ENDPOINTS) headroom[e] = await governor.headroom(lane.scope, e);
     laneStatus.push({
       lane: lane.name,
       paused: await readPause(redis, queues.prefix, lane.name),

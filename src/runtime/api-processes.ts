@@ -18,14 +18,15 @@ export interface ForkedApi {
   stop(timeoutMs: number): Promise<void>;
 }
 
-export function forkApiProcesses(n: number, log: Logger): ForkedApi {
+/** `env` is added to each API process's environment (the primary's decisions it must share). */
+export function forkApiProcesses(n: number, log: Logger, env: Record<string, string> = {}): ForkedApi {
   let stopping = false;
   const live = new Set<Worker>();
   let resolveListening!: (url: string) => void;
   const listening = new Promise<string>((r) => (resolveListening = r));
 
   const fork = () => {
-    const w = cluster.fork();
+    const w = cluster.fork(env);
     live.add(w);
     w.on('listening', (addr: AddressInfo & { address: string | null }) => {
       const host = !addr.address || addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address;
@@ -69,7 +70,7 @@ export function forkApiProcesses(n: number, log: Logger): ForkedApi {
 export async function runApiChild(): Promise<void> {
   let config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, { api: true, workers: false });
   } catch (err) {
     process.stderr.write(`klaviyo-relay: ${err instanceof ConfigError ? err.message : String(err)}\n`);
     process.exit(1);

@@ -14,7 +14,7 @@ import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
 import { Spool } from '../ingest/spool.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
-import { buildLanes, SANDBOX_PLACEHOLDER_URL, type Lane } from '../lanes.ts';
+import { buildLanes, laneNames as fileLaneNames, SANDBOX_PLACEHOLDER_URL, type Lane, type QuotaScope } from '../lanes.ts';
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
 import { JOB_KINDS, Queues } from '../queues.ts';
@@ -62,8 +62,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
-  /** Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo). */
-  const laneScopes = buildLanes(config, file, opts.sandboxUrl ?? SANDBOX_PLACEHOLDER_URL).map((l) => ({ name: l.name, scope: l.scope }));
+  /**
+   * Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo).
+   * Without credentials (mode none) the scopes, hashes of the keys, are unknown: names only.
+   */
+  const laneScopes: { name: string; scope?: QuotaScope }[] =
+    config.klaviyo.mode === 'none'
+      ? fileLaneNames(file).map((name) => ({ name }))
+      : buildLanes(config, file, opts.sandboxUrl ?? SANDBOX_PLACEHOLDER_URL).map((l) => ({ name: l.name, scope: l.scope }));
   const laneNames = laneScopes.map((l) => l.name);
   const governorLimits = {
     ...DEFAULT_LIMITS,
@@ -123,6 +129,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const ingest = durable;
     if (opts.metrics) registerQueueGauges(opts.metrics, apiRedis, queues, laneNames, () => ingest.spooledBytes());
     const app = createApp({
+      metricsToken: config.metricsToken,
       sources,
       ingest,
       maxBodyBytes: config.ingest.maxBodyBytes,

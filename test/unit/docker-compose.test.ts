@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, type ProcessRoles } from '../../src/config.ts';
 
 interface Service {
   image?: string;
@@ -21,6 +21,23 @@ interface Service {
 }
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
 const dockerfile = readFileSync('Dockerfile', 'utf8');
+
+/** What each command the compose file runs is: the API alone, the workers alone, or both. */
+const ROLES: Record<string, ProcessRoles> = {
+  'dist/src/server.js': { api: true, workers: false },
+  'dist/workers/main.js': { api: false, workers: true },
+  'dist/src/main.js': { api: true, workers: true },
+};
+/** The relay services' environments, `${VAR:-default}` resolved from `shell` (the operator's) or to the default. */
+function relayServices(shell: Record<string, string> = {}) {
+  return Object.entries(compose.services)
+    .filter(([, s]) => s.build)
+    .map(([name, s]) => {
+      const cmd = s.command as string[];
+      const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_m, n: string, d: string) => shell[n] ?? d)]));
+      return { name, cmd, env, roles: ROLES[cmd[1]!]! };
+    });
+}
 
 describe('docker-compose.yml', () => {
   it('runs Redis with AOF and noeviction, the API and a worker by default', () => {
@@ -41,14 +58,33 @@ describe('docker-compose.yml', () => {
 
   it('runs files the image builds, with settings the service accepts', () => {
     expect(dockerfile).toContain('npm run build');
-    for (const [name, s] of Object.entries(compose.services)) {
-      if (!s.build) continue;
-      const cmd = s.command as string[];
+    const services = relayServices({ MATON_API_KEY: 'operator-maton-key', MATON_CONNECTION_ID: 'conn_1', RELAY_API_KEYS: 'operator-relay-key-0001' });
+    expect(services.length).toBeGreaterThan(0);
+    for (const { name, cmd, env, roles } of services) {
       expect(cmd[0], name).toBe('node');
-      expect(['dist/src/server.js', 'dist/src/main.js', 'dist/workers/main.js'], name).toContain(cmd[1]);
-      // Every variable resolves to a valid configuration (the ${VAR:-default} forms at their defaults).
-      const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
-      expect(() => loadConfig(env), name).not.toThrow();
+      expect(Object.keys(ROLES), name).toContain(cmd[1]);
+      // With the credentials the header asks for, every variable resolves to a valid configuration.
+      expect(loadConfig(env, roles).klaviyo.mode, name).toBe('gateway');
+    }
+  });
+
+  it('runs in production: without credentials it refuses to start instead of opening the sandbox', () => {
+    // The image and every relay service say NODE_ENV=production.
+    expect(dockerfile.split(/^FROM /m).at(-1)).toMatch(/^ENV NODE_ENV=production$/m);
+    for (const { name, env, roles } of relayServices()) {
+      expect(env.NODE_ENV, name).toBe('production');
+      // Nothing set in the shell: the workers name the missing credentials, the API the missing keys.
+      let message = '';
+      try {
+        const c = loadConfig(env, roles);
+        message = `started in ${c.klaviyo.mode} mode`;
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      if (roles.workers) expect(message, name).toMatch(/MATON_API_KEY \(\+ MATON_CONNECTION_ID\) or KLAVIYO_API_KEY/);
+      else expect(message, name).toMatch(/RELAY_API_KEYS: set at least one key/);
+      // Not even an explicit RELAY_SANDBOX=true opens the sandbox here.
+      expect(() => loadConfig({ ...env, RELAY_SANDBOX: 'true', RELAY_API_KEYS: 'operator-relay-key-0001' }, roles), name).toThrow(/RELAY_SANDBOX: true is refused under NODE_ENV=production/);
     }
   });
 });
