@@ -2,6 +2,7 @@
  * Structured JSON logs (pino). Secrets are redacted by path wherever they could appear.
  */
 import { pino, type Logger } from 'pino';
+import { maskPii } from './mask-pii.ts';
 
 export type { Logger };
 
@@ -18,13 +19,8 @@ export const REDACT_PATHS = [
   'config.apiKeys',
 ];
 
-const EMAIL = /[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-const PHONE = /\+[1-9]\d{6,14}/g;
-
-/** `ada@example.com` → `a***@example.com`, `+15005550006` → `+1500***`: enough to tell entries apart. */
-export function maskPii(text: string): string {
-  return text.replace(EMAIL, (m) => `${m[0]}***@${m.slice(m.indexOf('@') + 1)}`).replace(PHONE, (m) => `${m.slice(0, 5)}***`);
-}
+// Linear-time masking (a logged value may quote a 100 KB property); see mask-pii.ts.
+export { maskPii };
 
 function maskDeep(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return maskPii(v);

@@ -14,7 +14,7 @@ import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
 import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
 import { appendAudit } from './audit.ts';
-import { maskPii } from '../log.ts';
+import { maskIdentifiers } from '../mask-pii.ts';
 
 export interface DeadLetterFilter {
   readonly kind?: JobKind;
@@ -142,7 +142,7 @@ export interface ReplayResult {
  * the dashboard and the logs.
  */
 export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false): DeadLetters {
-  const view = <T>(x: T): T => (showPii ? x : (JSON.parse(maskPii(JSON.stringify(x))) as T));
+  const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ kind: JobKind; lane: string; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
     if (targets) {

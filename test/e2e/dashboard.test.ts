@@ -2,8 +2,13 @@
  * Issue #6: the queue dashboard in a real browser (Debian's chromium, driven by playwright-core):
  * without the admin token it is 401; with it, every queue is listed and a failed job shows its
  * error. A screenshot is written to test/artifacts/ (ignored by git).
+ *
+ * Issue 11: with masked data (the default) the board offers no write buttons; with
+ * RELAY_DASHBOARD_PII=true its own buttons work from the browser (same-origin Basic writes), and a
+ * page on another origin cannot make the logged-in browser pause a lane (CSRF).
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
@@ -66,6 +71,73 @@ describe('dashboard at /ops/queues', () => {
     mkdirSync('test/artifacts', { recursive: true });
     await page.screenshot({ path: 'test/artifacts/dashboard-failed-job.png', fullPage: true });
     expect(existsSync('test/artifacts/dashboard-failed-job.png')).toBe(true);
+    // Read-only while it shows masked data: no buttons that would change a queue (the server
+    // refuses the writes too: test/security/dashboard-read-only.test.ts).
+    for (const action of ['Retry all', 'Clean all']) expect(await page.getByRole('button', { name: action }).count(), action).toBe(0);
+    await context.close();
+  }, 60_000);
+});
+
+describe('dashboard writes from the browser (issue 11)', () => {
+  let writable: Harness;
+  let attacker: Server;
+  beforeAll(async () => {
+    writable = await startHarness({ name: 'dashrw', env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_DASHBOARD_PII: 'true' } });
+  }, 60_000);
+  afterAll(async () => {
+    await new Promise((r) => (attacker ? attacker.close(r) : r(undefined)));
+    await writable?.close();
+  });
+
+  it('its own "Retry all" button works when the dashboard shows real data (RELAY_DASHBOARD_PII=true)', async () => {
+    const email = `dashrw-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    writable.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection before a retry' } });
+    await writable.post('/v1/events', { id: `dashrw-${Date.now()}`, event: 'Placed Order', profile: { email } });
+    const queue = writable.service.queues.get('events', 'default');
+    await eventually(async () => (await queue.getJobCounts('failed')).failed === 1, 15_000);
+    const [failed] = await queue.getFailed();
+
+    const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    await page.goto(`${writable.service.url}/ops/queues/queue/events.default?status=failed`);
+    await page.getByText('Simulated rejection before a retry', { exact: false }).first().waitFor({ timeout: 15_000 });
+    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith('/api/queues/events.default/retry/failed'), { timeout: 15_000 });
+    await page.getByRole('button', { name: 'Retry all' }).click();
+    await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+    const res = await retried;
+    expect(res.status(), await res.text()).toBe(200);
+    expect((await res.request().allHeaders())['authorization']).toMatch(/^Basic /);
+    expect(await res.json()).toEqual({ retried: 1, skipped: 0 });
+    // The job ran again (and, its item still rejected, failed again: a dead letter is replayed
+    // through /ops/dead-letters/replay, not by a retry).
+    await eventually(async () => ((await queue.getJob(failed!.id!))?.attemptsMade ?? 0) > failed!.attemptsMade, 15_000);
+    await context.close();
+  }, 60_000);
+
+  it('a page on another origin cannot make the logged-in browser pause a lane', async () => {
+    const relay = writable.service.url!;
+    // The attacker's page: a form that posts itself to the relay as soon as it loads.
+    attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<form id="f" method="POST" action="${relay}/ops/lanes/default/pause" enctype="text/plain"><input name='{"a":"' value='"}'></form><script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
+    // Another origin: the same loopback address on another port.
+    const evil = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`;
+
+    const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN } });
+    const page = await context.newPage();
+    // Logged in to the dashboard first, as an operator would be.
+    expect((await page.goto(`${relay}/ops/queues`))?.status()).toBe(200);
+    const forged = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/ops/lanes/default/pause' && r.status() !== 401, { timeout: 15_000 });
+    await page.goto(evil);
+    const res = await forged;
+    // Same host, another port: another origin of the same site, which SameSite cookies would not stop.
+    expect((await res.request().allHeaders())['sec-fetch-site']).toBe('same-site');
+    expect(res.status()).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'cross_origin' });
+    const status = (await (await fetch(`${relay}/ops/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { lanes: { lane: string; paused: unknown }[] };
+    expect(status.lanes.find((l) => l.lane === 'default')?.paused).toBeNull();
     await context.close();
   }, 60_000);
 });

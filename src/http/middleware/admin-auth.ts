@@ -2,13 +2,16 @@
  * The operators' door (/ops): `Authorization: Bearer <RELAY_ADMIN_TOKEN>`, or HTTP Basic with the
  * token as the password (any user name) so that a browser shows its login prompt. The token is
  * compared as SHA-256 digests in constant time. Without a configured token the door stays shut.
+ * A browser sends remembered Basic credentials with requests other sites make, so a write with
+ * Basic is accepted only from our own pages (same-origin.ts); Bearer writes need no such check.
  */
 import type { MiddlewareHandler } from 'hono';
 import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
 import { jsonError } from '../errors.ts';
 import { header } from '../header.ts';
+import { crossOriginRefusal, isWrite } from './same-origin.ts';
 
-export type AdminEnv = { Variables: { actor: string } };
+export type AdminEnv = { Variables: { actor: string; adminScheme: 'bearer' | 'basic' } };
 
 export function adminAuth(token: string | undefined): MiddlewareHandler<AdminEnv> {
   return async function adminAuth(c, next) {
@@ -31,7 +34,12 @@ export function adminAuth(token: string | undefined): MiddlewareHandler<AdminEnv
       c.header('WWW-Authenticate', 'Basic realm="klaviyo-relay operations", charset="UTF-8"');
       return jsonError(c, 401, 'admin_unauthorized', 'The operations API needs the admin token (Bearer, or as the Basic password)');
     }
+    if (basic && isWrite(c.req.method)) {
+      const refusal = crossOriginRefusal(c);
+      if (refusal) return jsonError(c, 403, refusal.error, refusal.message);
+    }
     c.set('actor', actor);
+    c.set('adminScheme', bearer ? 'bearer' : 'basic');
     await next();
   };
 }

@@ -11,7 +11,7 @@ import { header } from '../header.ts';
 
 export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown } };
 
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** One decoder for all requests: constructing one per request showed up in profiles. */
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -1,6 +1,7 @@
 /**
  * /ops — the operators' API (admin token): dead letters (list, show, replay with a dry run) and
- * the audit log.
+ * the audit log. Writes take JSON bodies only (ops-body.ts); with Basic credentials only from our
+ * own pages (admin-auth.ts).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import type { AuditEntry } from '../../ops/audit.ts';
 import type { Status } from '../../ops/status.ts';
 import { adminAuth, type AdminEnv } from '../middleware/admin-auth.ts';
 import { jsonError, zodIssues } from '../errors.ts';
+import { readOpsBody } from '../ops-body.ts';
 
 export interface OpsDeps {
   readonly adminToken?: string;
@@ -56,6 +58,9 @@ const FindSchema = z
   .strict()
   .refine((q) => Object.keys(q).length > 0, 'give one of id, email, phone_number, external_id');
 
+/** The body of a lane pause or resume. */
+const EmptySchema = z.object({}).strict();
+
 /** `limit` (1–1000, default 100) and `offset` (default 0) of GET /ops/dead-letters. */
 const PageSchema = z.object({
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
@@ -81,13 +86,10 @@ export function opsRoutes(deps: OpsDeps) {
   });
 
   app.post('/dead-letters/replay', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview');
-    }
-    const r = ReplaySchema.safeParse(body);
+    const read = await readOpsBody(c, 'a filter, "ids", or "all": true ("dryRun": true to preview)');
+    if (!read.ok) return read.response;
+    if (read.body === undefined) return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview', [{ field: '(body)', message: 'is required' }]);
+    const r = ReplaySchema.safeParse(read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'The replay request is not valid', zodIssues(r.error));
     const { dryRun, all, ...filter } = r.data;
     if (Object.keys(filter).length === 0 && !all) {
@@ -102,6 +104,12 @@ export function opsRoutes(deps: OpsDeps) {
     app.post(`/lanes/:lane/${action}`, async (c) => {
       const lane = c.req.param('lane');
       if (!deps.lanes.includes(lane)) return jsonError(c, 404, 'not_found', `No lane named ${JSON.stringify(lane)} (known: ${deps.lanes.join(', ')})`);
+      // `{}` (or, with a Bearer token, no body): a pause is a write like any other, so that a
+      // browser's form cannot trigger one.
+      const read = await readOpsBody(c, '{}');
+      if (!read.ok) return read.response;
+      const empty = read.body === undefined ? undefined : EmptySchema.safeParse(read.body);
+      if (empty && !empty.success) return jsonError(c, 400, 'validation_failed', `A ${action} takes no parameters: send {}`, zodIssues(empty.error));
       await deps[action](lane, c.get('actor'));
       return c.json({ lane, [action === 'pause' ? 'paused' : 'resumed']: true });
     });
