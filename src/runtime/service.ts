@@ -27,6 +27,7 @@ import { readStatus } from '../ops/status.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
+import { verifyRedis } from './verify-redis.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -58,8 +59,17 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/**
+ * How long a starting service waits for Redis to answer. Refused credentials or TLS fail at once;
+ * this only bounds a Redis that is not up (yet), e.g. while a managed one fails over.
+ */
+const REDIS_START_TIMEOUT_MS = 10_000;
+
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
+  // Before the connections that retry forever: a wrong password would otherwise leave the workers
+  // waiting and the API spooling, looking like an outage instead of a configuration error.
+  await verifyRedis(config.redis, REDIS_START_TIMEOUT_MS);
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   /** Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo). */
@@ -73,8 +83,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
-  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api', {}, config.redisClusterNodes) : undefined;
-  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker', {}, config.redisClusterNodes) : undefined;
+  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
+  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 
   const count = (redis: Redis) => async (counter: string, fields: Readonly<Record<string, number>>) => {

@@ -52,7 +52,11 @@ export async function startHarness(
     ...opts.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file });
+  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file }).catch(async (err: unknown) => {
+    // A service that cannot start (e.g. Redis refused it) leaves no simulator behind.
+    await sim.close();
+    throw err;
+  });
 
   return {
     prefix,
