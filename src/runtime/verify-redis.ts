@@ -27,7 +27,7 @@ export class RedisRefusedError extends Error {
 const AUTH = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid (username-)?password/i;
 
 function isTlsError(err: Error & { code?: string }): boolean {
-  return /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/.test(err.code ?? '') || /certificate|ssl routines|wrong version number|tls/i.test(err.message);
+  return /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/.test(err.code ?? '') || /certificate|ssl routines|wrong version number|\bTLS\b/i.test(err.message);
 }
 
 /** A configuration error to stop on, or undefined for one worth retrying (refused, reset, timeout, LOADING…). */
