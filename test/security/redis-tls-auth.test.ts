@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createRedis } from '../../src/redis.ts';
 import { ensureRedis } from '../../src/runtime/ensure-redis.ts';
@@ -301,6 +301,7 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
       return { child, out: () => out, exited };
     };
     const ok = run({});
+    onTestFinished(() => rmSync(spool, { recursive: true, force: true }));
     try {
       const url = await eventually(() => /listening on (http:\/\/\S+)/.exec(ok.out())?.[1] ?? (ok.child.exitCode !== null && `exited: ${ok.out()}`), 30_000);
       expect(url).toMatch(/^http:/);
@@ -331,7 +332,6 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
     const keys = await admin.keys(`${prefix}:*`);
     if (keys.length) await admin.unlink(...keys);
     admin.disconnect();
-    rmSync(spool, { recursive: true, force: true });
   }, 60_000);
 });
 
