@@ -107,7 +107,7 @@ describe('Redis settings: credentials and TLS reach every connection', () => {
     }
   });
 
-  it('REDIS_USERNAME / REDIS_PASSWORD override the URL\'s; REDIS_TLS_CA_FILE and REDIS_TLS_SERVERNAME reach single and cluster connections', async () => {
+  it('REDIS_USERNAME / REDIS_PASSWORD override the URL\'s; the CA and server name reach a single Redis and its duplicates, the CA and password every cluster node', async () => {
     const port = await freePort();
     const config = loadConfig({
       REDIS_URL: `rediss://url-user:${enc('url-pw')}@127.0.0.1:${port}/2`,
@@ -338,7 +338,7 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
 describe('a Redis Cluster with TLS on every link, a password and an ACL user', () => {
   let sc: ClusterScenario | undefined;
   beforeAll(async () => {
-    sc = await ClusterScenario.redisOnly(uniq('tls-auth'), { replicas: 0, security: { password: DEFAULT_PW, users: [{ name: ACL_USER, password: ACL_PW }], tls: certs } });
+    sc = await ClusterScenario.redisOnly('security-tls-auth', { replicas: 0, security: { password: DEFAULT_PW, users: [{ name: ACL_USER, password: ACL_PW }], tls: certs } });
   }, 90_000);
   afterAll(async () => {
     await sc?.cleanup();
