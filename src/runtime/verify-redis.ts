@@ -58,7 +58,7 @@ function classify(err: Error & { code?: string }, s: RedisSettings, where: strin
  */
 export async function verifyRedis(s: RedisSettings, timeoutMs: number, opts: { once?: boolean } = {}): Promise<void> {
   const endpoint = redisEndpoint(s);
-  const where = redactRedisUrl(s.clusterNodes ? `${s.url} (nodes ${s.clusterNodes})` : s.url);
+  const where = `${redactRedisUrl(s.url)}${s.clusterNodes ? ` (nodes ${s.clusterNodes})` : ''}`;
   const deadline = Date.now() + timeoutMs;
   let last: (Error & { code?: string }) | undefined;
   for (let attempt = 0; ; attempt++) {
