@@ -122,6 +122,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let draining = false;
   let stopKeepAlive = () => undefined as void;
   if (apiRedis) {
+    // Listen once the API's own connection is ready: a TLS handshake and AUTH take a moment, and
+    // a request in that moment would be spooled (or, for profile operations, refused with 503)
+    // although Redis is fine. Bounded: if Redis went away since verifyRedis, the spool covers.
+    if (apiRedis.status !== 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      // Not events.once: it would reject on the 'error' of a reconnect attempt.
+      await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
     const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
     durable = createDurableIngest(
       createIngest(apiRedis, queues, config.ingest.dedupTtlMs),

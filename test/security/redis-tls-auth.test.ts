@@ -246,6 +246,22 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
     }
   });
 
+  it('an API takes work into Redis from its first request: it listens once its TLS + AUTH connection is ready', async () => {
+    const h = await startHarness({ name: 'tls-first', workers: false, env: { REDIS_URL: `rediss://:${enc(DEFAULT_PW)}@127.0.0.1:${server.port}`, ...caEnv } });
+    try {
+      const id = uniq('first');
+      // At once, as a load balancer would send it: not spooled (and a profile operation not refused) for want of a handshake.
+      const [event, profile] = await Promise.all([
+        h.post('/v1/events', { id, event: 'Placed Order', profile: { email: `${id}@example.com` } }),
+        h.post('/v1/profiles', { id: `${id}-p`, email: `${id}@example.com`, first_name: 'Ada' }),
+      ]);
+      expect(event).toEqual({ status: 202, body: { accepted: 1, ids: [id], duplicates: 0 } });
+      expect(profile).toEqual({ status: 202, body: { accepted: 1, ids: [`${id}-p`], duplicates: 0 } });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a wrong password, or no CA for the private certificate, fails the start at once with the fix, never the secret', async () => {
     const t0 = Date.now();
     const wrong = await startHarness({ name: 'tls-wrong', env: { REDIS_URL: `rediss://${ACL_USER}:${enc('not-the-password')}@127.0.0.1:${server.port}`, ...caEnv } }).then(
