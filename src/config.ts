@@ -8,6 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { shownValue } from './mask-secrets.ts';
+import { resolveRedisSettings, type RedisSettings } from './redis-options.ts';
 
 /** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
 const optionalString = z
@@ -36,9 +37,14 @@ const EnvSchema = z.object({
   RELAY_SANDBOX: optionalBool,
   REDIS_URL: z
     .string()
-    .regex(/^(rediss?|redis\+cluster):\/\/[^\s]+$/, 'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL')
+    .regex(/^rediss?(\+cluster)?:\/\/[^\s]+$/, 'must be a redis://, rediss://, redis+cluster:// or rediss+cluster://host:port,host:port URL')
     .default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: optionalString,
+  // What a URL cannot carry well (src/redis-options.ts): secrets kept out of it, a private CA.
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  REDIS_TLS_CA_FILE: optionalString,
+  REDIS_TLS_SERVERNAME: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   MATON_API_KEY: optionalString,
@@ -101,6 +107,8 @@ export interface Config {
   readonly redisUrl: string;
   /** Seed nodes of a Redis Cluster ("host:port,host:port"), when REDIS_CLUSTER_NODES is set. */
   readonly redisClusterNodes?: string;
+  /** How every connection reaches Redis: the URL with credentials and TLS (src/redis-options.ts). */
+  readonly redis: RedisSettings;
   readonly logLevel: string;
   readonly queuePrefix: string;
   /** Where and how the workers reach Klaviyo. In sandbox mode the entry point fills in the simulator's URL. */
@@ -207,6 +215,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
   if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
     problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
   }
+  const redis = resolveRedisSettings(e);
+  problems.push(...redis.problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // The dev key exists only for the sandbox quick start, never next to real credentials.
@@ -216,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
     host: e.HOST ?? (mode === 'sandbox' ? '127.0.0.1' : '0.0.0.0'),
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
+    redis: Object.freeze(redis.settings!),
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.RELAY_QUEUE_PREFIX,
     klaviyo: Object.freeze({

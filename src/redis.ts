@@ -5,29 +5,25 @@
  * of hanging while Redis is away.
  *
  * A Redis Cluster is used when REDIS_CLUSTER_NODES is set or REDIS_URL is
- * `redis+cluster://host:port,host:port`. Every key the relay writes is laid out so that whatever
- * one Lua script or pipeline touches lives in one hash slot: a queue's keys (BullMQ's and ours)
- * share the queue's tag (src/queues.ts), the quota governor's share the quota scope's. Different
- * queues — kinds and lanes — land in different slots, so a cluster shares the load.
+ * `redis+cluster://host:port,host:port` (`rediss+cluster://` with TLS). Host, credentials and TLS
+ * come from src/redis-options.ts; for a Cluster they go in `redisOptions`, which every node
+ * connection takes (and so do the duplicates BullMQ makes for its blocking reads).
+ *
+ * Every key the relay writes is laid out so that whatever one Lua script or pipeline touches
+ * lives in one hash slot: a queue's keys (BullMQ's and ours) share the queue's tag
+ * (src/queues.ts), the quota governor's share the quota scope's. Different queues — kinds and
+ * lanes — land in different slots, so a cluster shares the load.
  */
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { redisEndpoint, type RedisSettings } from './redis-options.ts';
 
 export type RedisClient = Redis | Cluster;
 
 export type RedisRole = 'api' | 'worker';
 
-/** `redis+cluster://a:7000,b:7001` → the seed nodes; undefined for a plain redis:// URL. */
+/** `redis+cluster://a:7000,b:7001` (or REDIS_CLUSTER_NODES) → the seed nodes; undefined for a single Redis. */
 export function clusterNodes(url: string, explicit?: string): ClusterNode[] | undefined {
-  const list = explicit ?? (url.startsWith('redis+cluster://') ? url.slice('redis+cluster://'.length).replace(/\/.*$/, '') : undefined);
-  if (!list) return undefined;
-  return list
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((hp) => {
-      const u = new URL(`redis://${hp}`);
-      return { host: u.hostname, port: Number(u.port || 6379) };
-    });
+  return redisEndpoint({ url, clusterNodes: explicit }).cluster?.map((n) => ({ ...n }));
 }
 
 function roleOptions(role: RedisRole): RedisOptions {
@@ -38,10 +34,12 @@ function roleOptions(role: RedisRole): RedisOptions {
       { maxRetriesPerRequest: 1, enableOfflineQueue: false, enableReadyCheck: true, enableAutoPipelining: true };
 }
 
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}, clusterSeeds?: string): RedisClient {
+/** `target`: the Config's Redis settings, or a bare URL (tests, tools) with optional cluster seeds. */
+export function createRedis(target: string | RedisSettings, role: RedisRole, extra: RedisOptions = {}, clusterSeeds?: string): RedisClient {
   // Reconnect quickly at first, then every 2 s at most: Redis restarts should heal by themselves.
   const retryStrategy = (times: number) => Math.min(100 * times, 2000);
-  const nodes = clusterNodes(url, clusterSeeds);
+  const endpoint = redisEndpoint(typeof target === 'string' ? { url: target, clusterNodes: clusterSeeds } : target);
+  const nodes = endpoint.cluster;
   let client: RedisClient;
   if (nodes) {
     const base = roleOptions(role);
@@ -54,10 +52,11 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
       maxRedirections: 32,
       retryDelayOnFailover: 200,
       retryDelayOnClusterDown: 300,
-      redisOptions: (({ enableOfflineQueue: _o, enableAutoPipelining: _a, retryStrategy: _r, ...rest }) => rest)({ ...base, ...extra }),
+      // Credentials and TLS last: the endpoint decides them, as the URL did for a single Redis.
+      redisOptions: (({ enableOfflineQueue: _o, enableAutoPipelining: _a, retryStrategy: _r, ...rest }) => rest)({ ...base, ...extra, ...endpoint.options }),
     });
   } else {
-    client = new Redis(url, { ...roleOptions(role), retryStrategy, lazyConnect: false, ...extra });
+    client = new Redis({ ...roleOptions(role), retryStrategy, lazyConnect: false, ...extra, ...endpoint.options });
   }
   // Connection errors are expected while Redis restarts and are reported by what they fail
   // (readiness, the spool, job errors); without a listener ioredis prints each one.

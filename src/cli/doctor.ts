@@ -2,7 +2,6 @@
  * `relay doctor`: is this setup able to work? One line per check (✓ ✗ ! -), each failure with its
  * fix; exit 1 if any check failed. It reads the environment the relay reads, so run it there.
  */
-import { connect as tlsConnect } from 'node:tls';
 import { noPositionals, parse } from './args.ts';
 import { duration, mark, outJson } from './format.ts';
 import { requestJson } from './http.ts';
@@ -39,43 +38,43 @@ function printer(json: boolean) {
   };
 }
 
-/** PING over TLS for rediss:// (ensure-redis's check speaks plain TCP). */
-function tlsRedisAnswers(url: string, timeoutMs: number): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((done) => {
-    const sock = tlsConnect({ host: u.hostname, port: Number(u.port || 6379), servername: u.hostname });
-    const finish = (ok: boolean) => {
-      sock.destroy();
-      done(ok);
-    };
-    sock.setTimeout(timeoutMs, () => finish(false));
-    sock.once('error', () => finish(false));
-    sock.once('secureConnect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => finish(/^[+-]/.test(d.toString())));
-  });
-}
-
+/**
+ * Redis as the relay reaches it: the same settings (REDIS_URL, REDIS_CLUSTER_NODES, credentials,
+ * TLS CA and server name) and the same check the service makes at start (verify-redis.ts), so a
+ * wrong password or an untrusted certificate fails here as it would there.
+ */
 async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
-  const { redisAnswers } = await import('../runtime/ensure-redis.ts');
-  const url = env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
-  // Masked on the raw text: URL.password is re-encoded (a raw `@` or space comes back as %40, %20)
-  // and would not be found in the URL as written.
-  const shown = maskUrlCredentials(url, { whole: true });
-  let u: URL;
-  try {
-    u = new URL(url);
-    if (!/^rediss?:$/.test(u.protocol)) throw new Error('protocol');
-  } catch {
-    return { name: 'Redis', state: 'fail', detail: `REDIS_URL is not a redis:// or rediss:// URL: ${JSON.stringify(shown)}`, fix: 'set REDIS_URL, e.g. redis://127.0.0.1:6379' };
+  const { resolveRedisSettings, redactRedisUrl, redisEndpoint } = await import('../redis-options.ts');
+  const { verifyRedis, RedisRefusedError } = await import('../runtime/verify-redis.ts');
+  const value = (name: string) => env[name]?.trim() || undefined;
+  const url = value('REDIS_URL') ?? 'redis://127.0.0.1:6379';
+  const resolved = resolveRedisSettings({
+    REDIS_URL: url,
+    REDIS_CLUSTER_NODES: value('REDIS_CLUSTER_NODES'),
+    REDIS_USERNAME: value('REDIS_USERNAME'),
+    REDIS_PASSWORD: value('REDIS_PASSWORD'),
+    REDIS_TLS_CA_FILE: value('REDIS_TLS_CA_FILE'),
+    REDIS_TLS_SERVERNAME: value('REDIS_TLS_SERVERNAME'),
+  });
+  if (!resolved.settings) {
+    return { name: 'Redis', state: 'fail', detail: resolved.problems.join('; '), fix: 'set REDIS_URL, e.g. redis://127.0.0.1:6379 (README: Managed Redis)' };
   }
-  const ok = await withProgress(`asking Redis at ${shown}`, () => (u.protocol === 'rediss:' ? tlsRedisAnswers(url, 3000) : redisAnswers(url, 3000)));
-  if (ok) return { name: 'Redis', state: 'ok', detail: `answers at ${shown}` };
-  const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);
+  const shown = redactRedisUrl(url);
+  try {
+    await withProgress(`asking Redis at ${shown}`, () => verifyRedis(resolved.settings!, 3000, { once: true }));
+    return { name: 'Redis', state: 'ok', detail: `answers at ${shown}` };
+  } catch (err) {
+    if (!(err instanceof RedisRefusedError)) throw err;
+    // Refused credentials or TLS: the check's own words. Nothing answering: how to get a Redis.
+    if (err.reason !== 'unreachable') return { name: 'Redis', state: 'fail', detail: err.detail, fix: err.fix };
+  }
+  const { isLocalPlainRedis } = await import('../runtime/ensure-redis.ts');
+  const port = redisEndpoint(resolved.settings).options.port;
   return {
     name: 'Redis',
     state: 'fail',
     detail: `no answer at ${shown}`,
-    fix: `start Redis (\`redis-server --port ${u.port || 6379}\`) or set REDIS_URL to a running one${local ? '; `npm start` starts a private one when redis-server is installed' : ''}`,
+    fix: `start Redis${port ? ` (\`redis-server --port ${port}\`)` : ''} or set REDIS_URL to a running one${isLocalPlainRedis(url) ? '; `npm start` starts a private one when redis-server is installed' : ''}`,
   };
 }
 

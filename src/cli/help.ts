@@ -131,7 +131,7 @@ Environment:
     help: `Check the setup, one line per check (✓ passed, ✗ failed, ! warning, - skipped), each failure
 with its fix. Reads the same environment as the relay (run it where the relay runs):
 
-  Redis              answers at REDIS_URL
+  Redis              answers at REDIS_URL, with its TLS and credentials (as the relay connects)
   configuration      the environment parses; so does RELAY_CONFIG when set
   credentials        a cheap Klaviyo call (GET /api/accounts) per lane, through the gateway or direct
   revision           Klaviyo accepts KLAVIYO_REVISION

@@ -57,8 +57,11 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
 
   let privateRedis: PrivateRedis | undefined;
   try {
-    // A cluster is the operator's to run; a plain local URL may get a private redis-server.
-    privateRedis = clusterNodes(config.redisUrl, config.redisClusterNodes) ? undefined : await ensureRedis(config.redisUrl, config.startRedis);
+    // A cluster is the operator's to run; a plain local URL may get a private redis-server, unless
+    // credentials are set (they name a Redis someone runs with them). TLS or remote URLs are not
+    // probed here: startService's verifyRedis connects as the service will and says what is wrong.
+    const mayStart = config.startRedis && !config.redis.username && !config.redis.password;
+    privateRedis = clusterNodes(config.redisUrl, config.redisClusterNodes) ? undefined : await ensureRedis(config.redisUrl, mayStart);
   } catch (err) {
     if (err instanceof RedisUnavailableError) fail(err.message);
     throw err;

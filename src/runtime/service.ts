@@ -27,6 +27,7 @@ import { readStatus } from '../ops/status.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
+import { verifyRedis } from './verify-redis.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -58,8 +59,17 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/**
+ * How long a starting service waits for Redis to answer. Refused credentials or TLS fail at once;
+ * this only bounds a Redis that is not up (yet), e.g. while a managed one fails over.
+ */
+const REDIS_START_TIMEOUT_MS = 10_000;
+
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
+  // Before the connections that retry forever: a wrong password would otherwise leave the workers
+  // waiting and the API spooling, looking like an outage instead of a configuration error.
+  await verifyRedis(config.redis, REDIS_START_TIMEOUT_MS);
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   /**
@@ -79,8 +89,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
-  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api', {}, config.redisClusterNodes) : undefined;
-  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker', {}, config.redisClusterNodes) : undefined;
+  const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
+  const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 
   const count = (redis: Redis) => async (counter: string, fields: Readonly<Record<string, number>>) => {
@@ -118,6 +128,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let draining = false;
   let stopKeepAlive = () => undefined as void;
   if (apiRedis) {
+    // Listen once the API's own connection is ready: a TLS handshake and AUTH take a moment, and
+    // a request in that moment would be spooled (or, for profile operations, refused with 503)
+    // although Redis is fine. Bounded: if Redis went away since verifyRedis, the spool covers.
+    if (apiRedis.status !== 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      // Not events.once: it would reject on the 'error' of a reconnect attempt.
+      await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
     const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
     durable = createDurableIngest(
       createIngest(apiRedis, queues, config.ingest.dedupTtlMs),

@@ -7,12 +7,19 @@
  *
  * Everything started here is a Proc of the scenario: `cleanup()` SIGKILLs it and removes the temp
  * dir; logs go to test/artifacts/cluster-logs/<scenario>/.
+ *
+ * `redisOnly(name, { replicas, security })` starts a cluster set up like a managed one instead:
+ * fewer nodes, a password (`requirepass` + `masterauth`), ACL users, TLS only (`--tls-cluster`,
+ * `--tls-replication`: the bus and replication too); then every command of the scenario's own
+ * (node commands, redis-cli, its Cluster client) authenticates and speaks TLS.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { TestCerts } from '../support/test-certs.ts';
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { ARTIFACTS, freePort, Scenario, sleep, waitFor, type Proc } from '../faults/harness.ts';
 
@@ -60,9 +67,26 @@ export function parseClusterNodes(text: string): NodeView[] {
     });
 }
 
+/** A cluster set up like a managed one: the default user's password, ACL users, TLS only. */
+export interface ClusterSecurity {
+  readonly password: string;
+  readonly users?: readonly { name: string; password: string }[];
+  readonly tls?: TestCerts;
+}
+
+/** A node: its port, and how to reach it when the cluster is protected. */
+export type NodeAddress = number | { readonly port: number; readonly security?: ClusterSecurity };
+
+/** ioredis options that authenticate (as the default user) and speak TLS to a protected cluster's nodes. */
+export function securityOptions(security: ClusterSecurity | undefined): RedisOptions {
+  if (!security) return {};
+  return { password: security.password, ...(security.tls ? { tls: { ca: readFileSync(security.tls.caFile, 'utf8') } } : {}) };
+}
+
 /** Runs one command on one node over a short-lived connection (no cluster redirection). */
-export async function nodeCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
-  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
+export async function nodeCommand(node: NodeAddress, ...args: (string | number)[]): Promise<unknown> {
+  const { port, security } = typeof node === 'number' ? { port: node, security: undefined } : node;
+  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000, ...securityOptions(security) });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -73,8 +97,8 @@ export async function nodeCommand(port: number, ...args: (string | number)[]): P
 }
 
 /** `CLUSTER INFO` / `INFO replication` as a map; undefined when the node does not answer. */
-async function infoMap(port: number, ...args: string[]): Promise<Record<string, string> | undefined> {
-  const text = (await nodeCommand(port, ...args).catch(() => undefined)) as string | undefined;
+async function infoMap(node: NodeAddress, ...args: string[]): Promise<Record<string, string> | undefined> {
+  const text = (await nodeCommand(node, ...args).catch(() => undefined)) as string | undefined;
   if (typeof text !== 'string') return undefined;
   return Object.fromEntries(
     text
@@ -108,9 +132,9 @@ async function clusterPorts(n: number): Promise<number[]> {
 }
 
 /** Runs a short command (redis-cli) to completion; its output is logged with the scenario's logs. */
-function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; out: string }> {
+function run(cmd: string, args: string[], timeoutMs = 30_000, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -148,12 +172,30 @@ export class ClusterScenario extends Scenario {
   /** The relay's logs and the test's own: where problems get their evidence. */
   readonly clusterLog: string[] = [];
 
-  private constructor(name: string) {
+  private constructor(
+    name: string,
+    /** Replicas per master (the default cluster: 1). */
+    readonly replicas = 1,
+    /** Password, ACL users and TLS of a cluster set up like a managed one. */
+    readonly security?: ClusterSecurity,
+  ) {
     super(name, { tmpPrefix: 'relay-cluster', logRoot: CLUSTER_LOG_DIR });
   }
 
+  /** The masters; rediss+cluster:// for a TLS cluster. Never with credentials: a test adds its own. */
   override get redisUrl(): string {
-    return `redis+cluster://${this.seedMasters.map((p) => `127.0.0.1:${p}`).join(',')}`;
+    return `${this.security?.tls ? 'rediss' : 'redis'}+cluster://${this.seedMasters.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  }
+
+  /** How to reach node `port` (with the password and TLS of a protected cluster). */
+  private at(port: number): NodeAddress {
+    return { port, security: this.security };
+  }
+
+  /** redis-cli's TLS flags, and its password (REDISCLI_AUTH keeps it off the command line). */
+  private cli(): { args: string[]; env: Record<string, string> } {
+    const s = this.security;
+    return { args: s?.tls ? ['--tls', '--cacert', s.tls.caFile] : [], env: s ? { REDISCLI_AUTH: s.password } : {} };
   }
 
   /** API ports in turn: the load goes to every API process. */
@@ -172,7 +214,7 @@ export class ClusterScenario extends Scenario {
   protected override newClient(): Cluster {
     return new Cluster(
       this.seedMasters.map((port) => ({ host: '127.0.0.1', port })),
-      { enableOfflineQueue: false, clusterRetryStrategy: () => 200, retryDelayOnMoved: 50, redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1000 } },
+      { enableOfflineQueue: false, clusterRetryStrategy: () => 200, retryDelayOnMoved: 50, redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1000, ...securityOptions(this.security) } },
     );
   }
 
@@ -196,9 +238,9 @@ export class ClusterScenario extends Scenario {
     }
   }
 
-  /** Just the Redis Cluster (3 masters, 3 replicas): for suites that bring their own relay and simulator. */
-  static async redisOnly(name: string): Promise<ClusterScenario> {
-    const sc = new ClusterScenario(name);
+  /** Just the Redis Cluster (3 masters, `replicas` each, default 1): for suites that bring their own relay and simulator. */
+  static async redisOnly(name: string, opts: { replicas?: number; security?: ClusterSecurity } = {}): Promise<ClusterScenario> {
+    const sc = new ClusterScenario(name, opts.replicas ?? 1, opts.security);
     try {
       await sc.startRedisCluster();
       return sc;
@@ -229,38 +271,50 @@ export class ClusterScenario extends Scenario {
     }
   }
 
-  /** Six nodes, `redis-cli --cluster create … --cluster-replicas 1`, then cluster_state:ok everywhere. */
+  /** Three masters with `replicas` each (six nodes by default), `redis-cli --cluster create`, then cluster_state:ok everywhere. */
   async startRedisCluster(): Promise<void> {
     const t0 = Date.now();
-    const ports = await clusterPorts(6);
+    const total = 3 * (1 + this.replicas);
+    const ports = await clusterPorts(total);
+    const s = this.security;
     await Promise.all(
       ports.map(async (port) => {
         const dir = join(this.dir, `node-${port}`);
         mkdirSync(dir, { recursive: true });
+        // A protected node: TLS only (client port, cluster bus and replication), the password for
+        // clients and for its replicas' link to it, and the ACL users on every node.
+        const secure = [
+          ...(s?.tls
+            ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', s.tls.certFile, '--tls-key-file', s.tls.keyFile, '--tls-ca-cert-file', s.tls.caFile, '--tls-auth-clients', 'no']
+            : ['--port', String(port)]),
+          ...(s ? ['--requirepass', s.password, '--masterauth', s.password] : []),
+          ...(s?.users ?? []).flatMap((u) => ['--user', u.name, 'on', `>${u.password}`, '~*', '&*', '+@all']),
+        ];
         const p = this.spawn(`redis-${port}`, 'redis-server', [
           '--cluster-enabled', 'yes',
           '--cluster-config-file', join(dir, 'nodes.conf'),
           '--appendonly', 'yes',
           '--save', '',
           '--bind', '127.0.0.1',
-          '--port', String(port),
+          ...secure,
           '--dir', dir,
         ]);
         this.nodes.set(port, p);
         await waitFor(`redis-server on ${port} to answer PING`, async () => {
           if (!p.alive) throw new Error(`redis-server ${port} exited: ${p.output().slice(-2000)}`);
-          return (await nodeCommand(port, 'PING').catch(() => undefined)) === 'PONG';
+          return (await nodeCommand(this.at(port), 'PING').catch(() => undefined)) === 'PONG';
         }, 20_000, 50);
       }),
     );
-    const create = await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], 60_000);
+    const cli = this.cli();
+    const create = await run('redis-cli', [...cli.args, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'], 60_000, cli.env);
     this.clusterLog.push(`redis-cli --cluster create: exit ${create.code}\n${create.out}`);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create failed (${create.code}): ${create.out.slice(-2000)}`);
     await waitFor('cluster_state:ok on every node', async () => {
-      for (const port of ports) if ((await infoMap(port, 'CLUSTER', 'INFO'))?.['cluster_state'] !== 'ok') return false;
-      // …and every node knows all six, with the three masters' replicas attached.
+      for (const port of ports) if ((await infoMap(this.at(port), 'CLUSTER', 'INFO'))?.['cluster_state'] !== 'ok') return false;
+      // …and every node knows all of them, with the three masters' replicas attached.
       const views = await Promise.all(ports.map((port) => this.topology(port)));
-      return views.every((v) => v && v.length === 6 && v.filter((n) => n.master && n.slots.length > 0).length === 3 && v.filter((n) => !n.master && n.masterId).length === 3);
+      return views.every((v) => v && v.length === total && v.filter((n) => n.master && n.slots.length > 0).length === 3 && v.filter((n) => !n.master && n.masterId).length === total - 3);
     }, 60_000, 100);
     const view = (await this.topology(ports[0]!))!;
     this.seedMasters = view.filter((n) => n.master).map((n) => n.port);
@@ -269,7 +323,7 @@ export class ClusterScenario extends Scenario {
 
   /** CLUSTER NODES as seen by `port`; undefined when it does not answer. */
   async topology(port: number): Promise<NodeView[] | undefined> {
-    const text = await nodeCommand(port, 'CLUSTER', 'NODES').catch(() => undefined);
+    const text = await nodeCommand(this.at(port), 'CLUSTER', 'NODES').catch(() => undefined);
     return typeof text === 'string' ? parseClusterNodes(text) : undefined;
   }
 
@@ -294,7 +348,7 @@ export class ClusterScenario extends Scenario {
   /** The slot of a hash tag (CLUSTER KEYSLOT), and the port of the master serving it. */
   async masterFor(tag: string): Promise<{ slot: number; port: number; replica: number }> {
     const port0 = this.livePorts()[0]!;
-    const slot = Number(await nodeCommand(port0, 'CLUSTER', 'KEYSLOT', tag));
+    const slot = Number(await nodeCommand(this.at(port0), 'CLUSTER', 'KEYSLOT', tag));
     const view = (await this.topology(port0))!;
     const master = view.find((n) => n.master && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
     if (!master) throw new Error(`no master serves slot ${slot}`);
@@ -311,10 +365,11 @@ export class ClusterScenario extends Scenario {
   async failover(oldMaster: number, replica: number, settleBoundMs = 45_000): Promise<FailoverTimes> {
     const at = this.elapsed();
     const t0 = Date.now();
-    const res = await run('redis-cli', ['-p', String(replica), 'cluster', 'failover'], 10_000);
+    const cli = this.cli();
+    const res = await run('redis-cli', [...cli.args, '-p', String(replica), 'cluster', 'failover'], 10_000, cli.env);
     this.clusterLog.push(`${at} s (${new Date(t0).toISOString().slice(11, 23)}): redis-cli -p ${replica} cluster failover → ${res.out.trim()} (exit ${res.code})`);
     if (res.code !== 0 || !/OK/.test(res.out)) throw new Error(`CLUSTER FAILOVER on ${replica} failed: ${res.out}`);
-    await waitFor(`replica ${replica} to report role:master`, async () => (await infoMap(replica, 'INFO', 'replication'))?.['role'] === 'master', 30_000, 20);
+    await waitFor(`replica ${replica} to report role:master`, async () => (await infoMap(this.at(replica), 'INFO', 'replication'))?.['role'] === 'master', 30_000, 20);
     const promotedMs = Date.now() - t0;
     const oldId = (await this.topology(oldMaster))?.find((n) => n.flags.includes('myself'))?.id;
     const newId = (await this.topology(replica))?.find((n) => n.flags.includes('myself'))?.id;
@@ -328,7 +383,7 @@ export class ClusterScenario extends Scenario {
       const deadline = t0 + settleBoundMs;
       while (Date.now() < deadline && failFlaggedMs === undefined) {
         const live = this.livePorts();
-        const [infos, views] = await Promise.all([Promise.all(live.map((p) => infoMap(p, 'CLUSTER', 'INFO'))), Promise.all(live.map((p) => this.topology(p)))]);
+        const [infos, views] = await Promise.all([Promise.all(live.map((p) => infoMap(this.at(p), 'CLUSTER', 'INFO'))), Promise.all(live.map((p) => this.topology(p)))]);
         const ok = infos.every((i) => i?.['cluster_state'] === 'ok');
         const agreed =
           ok &&
@@ -360,7 +415,7 @@ export class ClusterScenario extends Scenario {
   /** cluster_state of every live node (for the notes). */
   async clusterStates(): Promise<string> {
     const live = this.livePorts();
-    const infos = await Promise.all(live.map((p) => infoMap(p, 'CLUSTER', 'INFO')));
+    const infos = await Promise.all(live.map((p) => infoMap(this.at(p), 'CLUSTER', 'INFO')));
     return live.map((p, i) => `${p}:${infos[i]?.['cluster_state'] ?? 'no answer'}`).join(' ');
   }
 }

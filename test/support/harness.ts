@@ -2,7 +2,7 @@
  * An in-process relay (API + workers) on real Redis under a unique prefix, and the simulator on a
  * real loopback socket standing in for the Maton gateway. Tests talk to both over HTTP.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -32,6 +32,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const prefix = uniquePrefix(opts.name);
   const sim = await startSimulator({ port: 0, gatewayKeys: [MATON_KEY], ...opts.sim });
+  const ownSpool = mkdtempSync(join(tmpdir(), `relay-spool-${prefix}-`));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -48,11 +49,16 @@ export async function startHarness(
     RELAY_SHUTDOWN_TIMEOUT_MS: '5000',
     // Each harness spools into its own directory: a spool file left behind is drained by the next
     // process that finds it, which in a test run could belong to another test's prefix.
-    RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), `relay-spool-${prefix}-`)),
+    RELAY_SPOOL_DIR: ownSpool,
     ...opts.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file });
+  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file }).catch(async (err: unknown) => {
+    // A service that cannot start (e.g. Redis refused it) leaves no simulator or spool directory behind.
+    await sim.close();
+    rmSync(ownSpool, { recursive: true, force: true });
+    throw err;
+  });
 
   return {
     prefix,
@@ -79,6 +85,7 @@ export async function startHarness(
       await service.close();
       await sim.close();
       await deleteKeys(`${prefix}:*`);
+      rmSync(ownSpool, { recursive: true, force: true });
     },
   };
 }

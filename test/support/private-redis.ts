@@ -1,29 +1,63 @@
-/** A redis-server of the test's own on a free loopback port, for tests that stop or restart Redis. */
+/**
+ * A redis-server of the test's own on a free loopback port, for tests that stop or restart Redis,
+ * or need one set up like a managed Redis: TLS only (`tls`: the plain port is off), a password
+ * for the default user (`password`), ACL users (`users`).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisAnswers } from '../../src/runtime/ensure-redis.ts';
 import { freePort } from './ports.ts';
+import type { TestCerts } from './test-certs.ts';
 
 export interface PrivateRedis {
+  /** `redis://127.0.0.1:<port>`, or `rediss://…` with TLS (no credentials: tests add their own). */
   readonly url: string;
   readonly port: number;
+  /** What redis-server printed (its log), e.g. to check what reached it. */
+  log(): string;
   stop(): Promise<void>;
   start(): Promise<void>;
   /** Stops it and removes its data directory. */
   destroy(): Promise<void>;
 }
 
+export interface PrivateRedisOptions {
+  aof?: boolean;
+  /** Serve TLS only, with this CA's server certificate (clients are not asked for one). */
+  tls?: TestCerts;
+  /** `requirepass`: the default user's password. */
+  password?: string;
+  /** ACL users: `{ name, password }`, each allowed every key, channel and command. */
+  users?: readonly { name: string; password: string }[];
+}
 
-export async function privateRedis(opts: { aof?: boolean } = {}): Promise<PrivateRedis> {
+export async function privateRedis(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'relay-test-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
+  const args = ['--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.aof === false ? 'no' : 'yes', '--appendfsync', 'always'];
+  if (opts.tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-ca-cert-file', opts.tls.caFile, '--tls-auth-clients', 'no');
+  } else {
+    args.push('--port', String(port));
+  }
+  if (opts.password) args.push('--requirepass', opts.password);
+  for (const u of opts.users ?? []) args.push('--user', u.name, 'on', `>${u.password}`, '~*', '&*', '+@all');
   let child: ChildProcess | undefined;
+  let log = '';
   const start = async () => {
-    child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', opts.aof === false ? 'no' : 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !(await redisAnswers(url, 200)); i++) await new Promise((r) => setTimeout(r, 50));
+    const seen = log.length;
+    child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    // A TLS-only server is ready when it says so (a PING in clear is what it must never get).
+    const ready = opts.tls ? async () => /Ready to accept connections/.test(log.slice(seen)) : () => redisAnswers(url, 200);
+    for (let i = 0; i < 100 && !(await ready()); i++) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited: ${log.slice(seen)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   };
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -35,6 +69,7 @@ export async function privateRedis(opts: { aof?: boolean } = {}): Promise<Privat
   return {
     url,
     port,
+    log: () => log,
     start,
     stop,
     async destroy() {
