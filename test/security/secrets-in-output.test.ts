@@ -67,7 +67,7 @@ describe('configuration errors', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const message = (err as ConfigError).message;
-    expect(message).toMatch(/REDIS_URL: must be a redis:\/\/, rediss:\/\/ or redis\+cluster/);
+    expect(message).toMatch(/REDIS_URL: must be a redis:\/\/, rediss:\/\/, redis\+cluster:\/\/ or rediss\+cluster/);
     expect(message).toMatch(/MATON_GATEWAY_URL/);
     expect(message).toContain('redis://:***@bad host:6379');
     for (const secret of ['hunter2-s3cret', 'gw-s3cret-pw']) expect(message).not.toContain(secret);
