@@ -5,7 +5,7 @@
  * of it that it needs). Every problem is reported at once, as a readable list, so a user fixes
  * their environment in one go instead of one error per restart.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 
 /** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
@@ -62,6 +62,9 @@ const EnvSchema = z.object({
   RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
   RELAY_LOCK_MS: int(2000, 600_000).default(10_000),
   RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
+  RELAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (at most 64)').optional(),
+  /** Set by the primary for each API process it forks (src/runtime/api-processes.ts); not a user setting. */
+  RELAY_API_PROCESS_INDEX: int(0, 63).default(0),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
   RELAY_METRICS_PORT: int(0, 65535).default(9464),
@@ -125,6 +128,12 @@ export interface Config {
   readonly startRedis: boolean;
   /** HTTP API processes (node:cluster, one port); 0 = one per CPU core. */
   readonly apiProcesses: number;
+  /**
+   * This process's stable name: RELAY_INSTANCE_ID (default the host name and port) and the API
+   * process index, so it is the same after a restart and differs between node:cluster siblings and
+   * between API processes on one machine. Names the spool file.
+   */
+  readonly instanceId: string;
   /** Where a process running workers but no API serves /metrics. */
   readonly metricsPort: number;
   /** Log emails and phone numbers as they are (default: masked). */
@@ -136,6 +145,11 @@ export interface Config {
 export const SANDBOX_DEV_KEY = 'dev-key';
 /** The admin token in sandbox mode when RELAY_ADMIN_TOKEN is unset. */
 export const SANDBOX_ADMIN_TOKEN = 'dev-admin';
+
+/** The host name (a container's id) and the port: two API processes on one host never share it. */
+function defaultInstanceId(port: number): string {
+  return `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48) || 'relay'}-${port}`;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -216,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,
     apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
+    instanceId: `${e.RELAY_INSTANCE_ID ?? defaultInstanceId(e.PORT)}-${e.RELAY_API_PROCESS_INDEX}`,
     metricsPort: e.RELAY_METRICS_PORT,
     logPii: e.RELAY_LOG_PII,
     dashboard: Object.freeze({ showPii: e.RELAY_DASHBOARD_PII, readOnly: e.RELAY_DASHBOARD_READONLY }),

@@ -73,6 +73,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
 
+  // Before anything connects: taking over a spool left under this process's name may wait a few
+  // seconds, and fails start-up when another live process writes it.
+  const spool = opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redisUrl, 'api', {}, config.redisClusterNodes) : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redisUrl, 'worker', {}, config.redisClusterNodes) : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
@@ -112,7 +115,6 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let draining = false;
   let stopKeepAlive = () => undefined as void;
   if (apiRedis) {
-    const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
     durable = createDurableIngest(
       createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
       apiRedis,
