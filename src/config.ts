@@ -56,6 +56,8 @@ const EnvSchema = z.object({
   RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
   RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
+  RELAY_KEEP_FAILED_S: int(1, 365 * 86_400).default(30 * 86_400),
+  RELAY_KEEP_FAILED_COUNT: int(1, 10_000_000).default(100_000),
   RELAY_SANDBOX_PORT: int(0, 65535).default(0),
   RELAY_START_REDIS: z.stringbool().default(true),
   RELAY_API_PROCESSES: int(0, 64).default(1),
@@ -115,6 +117,9 @@ export interface Config {
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
     readonly keepCompletedS: number;
+    /** Dead letters (failed jobs) per queue: kept this long, and at most this many. */
+    readonly keepFailedS: number;
+    readonly keepFailedCount: number;
   };
   readonly worker: {
     readonly concurrency: number;
@@ -224,6 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: e.RELAY_RETRY_BASE_MS,
       retryMaxMs: e.RELAY_RETRY_MAX_MS,
       keepCompletedS: e.RELAY_KEEP_COMPLETED_S,
+      keepFailedS: e.RELAY_KEEP_FAILED_S,
+      keepFailedCount: e.RELAY_KEEP_FAILED_COUNT,
     }),
     worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS, lockMs: e.RELAY_LOCK_MS }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,

@@ -71,7 +71,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     endpoints: file.limits.endpoints ?? {},
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
-  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
+  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
 
   // Before anything connects: taking over a spool left under this process's name may wait a few
   // seconds, and fails start-up when another live process writes it.
