@@ -146,6 +146,8 @@ export interface Config {
   readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
 }
 
+export const MIN_API_KEY_LENGTH = 16;
+
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
 export const SANDBOX_DEV_KEY = 'dev-key';
 /** The admin token in sandbox mode when RELAY_ADMIN_TOKEN is unset. */
@@ -182,8 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
+  // A key is the whole credential: 16 random characters are out of reach of guessing at any rate
+  // an API answers; 8 were not.
   for (const k of apiKeys) {
-    if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
+    if (k.length < MIN_API_KEY_LENGTH) problems.push(`RELAY_API_KEYS: every key needs at least ${MIN_API_KEY_LENGTH} characters (one has ${k.length}); e.g. openssl rand -hex 24`);
   }
   if (e.RELAY_ADMIN_TOKEN !== undefined && e.RELAY_ADMIN_TOKEN.length < 12) problems.push('RELAY_ADMIN_TOKEN: use at least 12 characters');
   if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
