@@ -48,6 +48,9 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, 'letters, digits, _ . - { } only')
     .default('relay'),
   RELAY_MAX_BODY_BYTES: int(1024, 50 * 1024 * 1024).default(5 * 1024 * 1024),
+  RELAY_HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  RELAY_HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5_000),
   RELAY_DEDUP_TTL_S: int(0, 30 * 86_400).default(86_400),
   RELAY_JOB_ATTEMPTS: int(1, 100).default(12),
   RELAY_RETRY_BASE_MS: int(1, 3_600_000).default(1_000),
@@ -128,6 +131,12 @@ export interface Config {
     /** BullMQ job lock; also how often stalled jobs (a worker that died) are looked for. */
     readonly lockMs: number;
   };
+  /**
+   * Against slow clients (slowloris): the whole header block must arrive within headersTimeoutMs,
+   * the whole request within requestTimeoutMs; an idle keep-alive connection closes after
+   * keepAliveTimeoutMs.
+   */
+  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
   readonly shutdownTimeoutMs: number;
   readonly sandboxPort: number;
   readonly startRedis: boolean;
@@ -193,6 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
     problems.push('RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)');
   }
+  if (e.RELAY_HTTP_REQUEST_TIMEOUT_MS < e.RELAY_HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push('RELAY_HTTP_REQUEST_TIMEOUT_MS must be at least RELAY_HTTP_HEADERS_TIMEOUT_MS (the headers are part of the request)');
+  }
   if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
     problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
   }
@@ -237,6 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepFailedCount: e.RELAY_KEEP_FAILED_COUNT,
     }),
     worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS, lockMs: e.RELAY_LOCK_MS }),
+    http: Object.freeze({ headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.RELAY_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,

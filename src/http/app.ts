@@ -6,7 +6,8 @@ import { Hono } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { SourceRegistry } from '../sources.ts';
-import { authenticate, type AuthEnv } from './middleware/authenticate.ts';
+import { authenticate, verifySignature, type AuthEnv } from './middleware/authenticate.ts';
+import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
 import type { Rule } from '../relay-config.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -49,6 +50,7 @@ export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables']
 export function createApp(deps: AppDeps) {
   const app = new Hono<RequestEnv>();
   app.use('*', observe(deps.log, deps.metrics));
+  app.use('*', closeIfBodyUnread());
   if (deps.metrics) {
     const metrics = deps.metrics;
     // Unauthenticated, as Prometheus scrapes: no label carries an email, id or key.
@@ -60,14 +62,16 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
 
-  // Every v1 route is a write with a JSON body. It is read (bounded) before authentication because
-  // Standard Webhooks signatures cover the raw bytes; it is parsed only once the sender is known.
+  // Every v1 route is a write with a JSON body. Nothing of it is read before the sender is known —
+  // by its key, or by a signature's headers (the HMAC covers the raw bytes, so it is checked once
+  // they are read, bounded) — and it is parsed only once the signature matched.
   const v1 = new Hono<V1Env>();
   const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
   const parse = parseJson<V1Env>();
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
-  v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
   v1.use('*', authenticate<V1Env>(deps.sources));
+  v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
+  v1.use('*', verifySignature<V1Env>());
   v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
   v1.route('/events', eventsRoutes(deps));
   v1.route('/profiles', profilesRoutes(deps));

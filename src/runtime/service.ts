@@ -171,8 +171,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
     });
     server = await new Promise<ServerType>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: httpTimeouts(config.http) }, () => resolve(s));
     });
+    // A keep-alive connection idle this long is closed (Node's default, 5 s, unless configured).
+    if ('keepAliveTimeout' in server) server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
     // Responses in flight, so that shutdown can tell their keep-alive connections to close after them.
     const inFlight = new Set<ServerResponse>();
     server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -210,6 +212,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return closing;
     },
   };
+}
+
+/**
+ * Node's HTTP server against slow clients. Its defaults let a client hold a connection for a minute
+ * by dribbling headers (headersTimeout 60 s) and five minutes by dribbling a body (requestTimeout
+ * 300 s), and it looks for expired requests only every 30 s (connectionsCheckingInterval). Past a
+ * timeout Node answers 408 and closes the connection.
+ */
+export function httpTimeouts(t: Config['http']): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  return { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs / 2) };
 }
 
 /** Stop accepting connections, let in-flight requests finish (bounded), drop idle keep-alives. */
