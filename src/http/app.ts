@@ -14,6 +14,7 @@ import { webhookRoutes } from './routes/webhooks.ts';
 import { opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ReplayCache } from '../webhooks/replay-cache.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   readonly sandboxView?: Hono;
   readonly ops?: OpsDeps;
   readonly metrics?: Metrics;
+  /** Standard Webhooks ids seen, so that a replayed signed request creates no work twice. */
+  readonly replay?: ReplayCache;
 }
 
 export interface WebhookSettings {
@@ -69,9 +72,9 @@ export function createApp(deps: AppDeps) {
   const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
   const parse = parseJson<V1Env>();
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
-  v1.use('*', authenticate<V1Env>(deps.sources));
+  v1.use('*', authenticate<V1Env>(deps.sources, deps.replay));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
-  v1.use('*', verifySignature<V1Env>());
+  v1.use('*', verifySignature<V1Env>(deps.replay, deps.log));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
   v1.route('/events', eventsRoutes(deps));
   v1.route('/profiles', profilesRoutes(deps));

@@ -27,6 +27,7 @@ import { readStatus } from '../ops/status.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
+import { createReplayCache } from '../webhooks/replay-cache.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -138,6 +139,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
+      replay: createReplayCache(apiRedis, config.queuePrefix),
       count: count(apiRedis),
       metrics: opts.metrics,
       ops: {
