@@ -308,6 +308,7 @@ export class Spool {
     this.held.add(claimed);
     const now = new Date();
     utimesSync(claimed, now, now);
+    chmodSync(claimed, FILE_MODE); // a file from a version that created them 0644
     try {
       renameSync(offsetOf(path), offsetOf(claimed));
     } catch (err) {
