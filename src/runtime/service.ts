@@ -222,7 +222,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
  * 300 s), and it looks for expired requests only every 30 s (connectionsCheckingInterval). Past a
  * timeout Node answers 408 and closes the connection.
  */
-export function httpTimeouts(t: Config['http']): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+function httpTimeouts(t: Config['http']): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
   return { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs / 2) };
 }
 
