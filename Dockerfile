@@ -14,6 +14,10 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The API's local spool (RELAY_SPOOL_DIR, default .data/spool) must survive a restart or a new
+# container: a writable directory owned by the node user, on a volume.
+RUN mkdir -p /app/.data && chown node:node /app/.data && chmod 700 /app/.data
+VOLUME /app/.data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/main.js"]

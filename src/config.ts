@@ -5,7 +5,7 @@
  * of it that it needs). Every problem is reported at once, as a readable list, so a user fixes
  * their environment in one go instead of one error per restart.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { shownValue } from './mask-secrets.ts';
 import { resolveRedisSettings, type RedisSettings } from './redis-options.ts';
@@ -63,6 +63,9 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.{}-]{1,64}$/, 'letters, digits, _ . - { } only')
     .default('relay'),
   RELAY_MAX_BODY_BYTES: int(1024, 50 * 1024 * 1024).default(5 * 1024 * 1024),
+  RELAY_HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  RELAY_HTTP_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5_000),
   RELAY_DEDUP_TTL_S: int(0, 30 * 86_400).default(86_400),
   RELAY_JOB_ATTEMPTS: int(1, 100).default(12),
   RELAY_RETRY_BASE_MS: int(1, 3_600_000).default(1_000),
@@ -71,12 +74,17 @@ const EnvSchema = z.object({
   RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
   RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
+  RELAY_KEEP_FAILED_S: int(1, 365 * 86_400).default(30 * 86_400),
+  RELAY_KEEP_FAILED_COUNT: int(1, 10_000_000).default(100_000),
   RELAY_SANDBOX_PORT: int(0, 65535).default(0),
   RELAY_START_REDIS: z.stringbool().default(true),
   RELAY_API_PROCESSES: int(0, 64).default(1),
   RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
   RELAY_LOCK_MS: int(2000, 600_000).default(10_000),
   RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
+  RELAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (at most 64)').optional(),
+  /** Set by the primary for each API process it forks (src/runtime/api-processes.ts); not a user setting. */
+  RELAY_API_PROCESS_INDEX: int(0, 63).default(0),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
   RELAY_METRICS_PORT: int(0, 65535).default(9464),
@@ -143,6 +151,9 @@ export interface Config {
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
     readonly keepCompletedS: number;
+    /** Dead letters (failed jobs) per queue: kept this long, and at most this many. */
+    readonly keepFailedS: number;
+    readonly keepFailedCount: number;
   };
   readonly worker: {
     readonly concurrency: number;
@@ -151,11 +162,23 @@ export interface Config {
     /** BullMQ job lock; also how often stalled jobs (a worker that died) are looked for. */
     readonly lockMs: number;
   };
+  /**
+   * Against slow clients (slowloris): the whole header block must arrive within headersTimeoutMs,
+   * the whole request within requestTimeoutMs; an idle keep-alive connection closes after
+   * keepAliveTimeoutMs.
+   */
+  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
   readonly shutdownTimeoutMs: number;
   readonly sandboxPort: number;
   readonly startRedis: boolean;
   /** HTTP API processes (node:cluster, one port); 0 = one per CPU core. */
   readonly apiProcesses: number;
+  /**
+   * This process's stable name: RELAY_INSTANCE_ID (default the host name and port) and the API
+   * process index, so it is the same after a restart and differs between node:cluster siblings and
+   * between API processes on one machine. Names the spool file.
+   */
+  readonly instanceId: string;
   /** Where a process running workers but no API serves /metrics. */
   readonly metricsPort: number;
   /** Its interface: loopback unless RELAY_METRICS_HOST says otherwise. */
@@ -167,10 +190,17 @@ export interface Config {
   readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
 }
 
+export const MIN_API_KEY_LENGTH = 16;
+
 /** The key the README's curl uses; accepted only in sandbox mode when RELAY_API_KEYS is unset. */
 export const SANDBOX_DEV_KEY = 'dev-key';
 /** The admin token in sandbox mode when RELAY_ADMIN_TOKEN is unset. */
 export const SANDBOX_ADMIN_TOKEN = 'dev-admin';
+
+/** The host name (a container's id) and the port: two API processes on one host never share it. */
+function defaultInstanceId(port: number): string {
+  return `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48) || 'relay'}-${port}`;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -203,14 +233,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
+  // A key is the whole credential: 16 random characters are out of reach of guessing at any rate
+  // an API answers; 8 were not.
   for (const k of apiKeys) {
-    if (k.length < 8) problems.push(`RELAY_API_KEYS: every key needs at least 8 characters (one has ${k.length})`);
+    if (k.length < MIN_API_KEY_LENGTH) problems.push(`RELAY_API_KEYS: every key needs at least ${MIN_API_KEY_LENGTH} characters (one has ${k.length}); e.g. openssl rand -hex 24`);
   }
   if (e.RELAY_ADMIN_TOKEN !== undefined && e.RELAY_ADMIN_TOKEN.length < 12) problems.push('RELAY_ADMIN_TOKEN: use at least 12 characters');
   if (e.RELAY_METRICS_TOKEN !== undefined && e.RELAY_METRICS_TOKEN.length < 16) problems.push('RELAY_METRICS_TOKEN: use at least 16 characters');
   if (apiKeys.length === 0 && mode !== 'sandbox' && !e.RELAY_CONFIG) {
     const why = mode === 'none' ? ' (without Klaviyo credentials this API-only process is not the sandbox: there is no dev key)' : '';
     problems.push(`RELAY_API_KEYS: set at least one key backends will send as "Authorization: Bearer <key>" (or define sources in RELAY_CONFIG)${why}`);
+  }
+  if (e.RELAY_HTTP_REQUEST_TIMEOUT_MS < e.RELAY_HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push('RELAY_HTTP_REQUEST_TIMEOUT_MS must be at least RELAY_HTTP_HEADERS_TIMEOUT_MS (the headers are part of the request)');
   }
   if (e.RELAY_RETRY_MAX_MS < e.RELAY_RETRY_BASE_MS) {
     problems.push('RELAY_RETRY_MAX_MS must be at least RELAY_RETRY_BASE_MS');
@@ -255,12 +290,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       retryBaseMs: e.RELAY_RETRY_BASE_MS,
       retryMaxMs: e.RELAY_RETRY_MAX_MS,
       keepCompletedS: e.RELAY_KEEP_COMPLETED_S,
+      keepFailedS: e.RELAY_KEEP_FAILED_S,
+      keepFailedCount: e.RELAY_KEEP_FAILED_COUNT,
     }),
     worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS, lockMs: e.RELAY_LOCK_MS }),
+    http: Object.freeze({ headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.RELAY_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,
     apiProcesses: e.RELAY_API_PROCESSES === 0 ? availableParallelism() : e.RELAY_API_PROCESSES,
+    instanceId: `${e.RELAY_INSTANCE_ID ?? defaultInstanceId(e.PORT)}-${e.RELAY_API_PROCESS_INDEX}`,
     metricsPort: e.RELAY_METRICS_PORT,
     metricsHost: e.RELAY_METRICS_HOST ?? '127.0.0.1',
     metricsToken: e.RELAY_METRICS_TOKEN,

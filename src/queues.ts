@@ -106,6 +106,9 @@ export interface WebhooksJobData {
 export interface JobPolicy {
   readonly attempts: number;
   readonly keepCompletedS: number;
+  /** Dead letters: how long (s) and how many per queue are kept. Unset: kept until removed. */
+  readonly keepFailedS?: number;
+  readonly keepFailedCount?: number;
 }
 
 /** BullMQ owns retries: attempts and backoff are set once here; the strategy is workers/retry-policy.ts. */
@@ -114,8 +117,10 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
     attempts: p.attempts,
     backoff: { type: 'relay' },
     removeOnComplete: { age: p.keepCompletedS, count: 100_000 },
-    // Failed jobs are the dead letters: kept until replayed or removed by an operator.
-    removeOnFail: false,
+    // Failed jobs are the dead letters: kept for an operator to inspect and replay, but not forever
+    // — each holds up to 100 items of customer data, and a steady trickle of rejects would grow
+    // Redis without bound. BullMQ trims them (age, then count) whenever a job of the queue fails.
+    removeOnFail: p.keepFailedS !== undefined ? { age: p.keepFailedS, count: p.keepFailedCount } : p.keepFailedCount !== undefined ? { count: p.keepFailedCount } : false,
   };
 }
 

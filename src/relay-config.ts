@@ -10,11 +10,20 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ENDPOINTS, KLAVIYO_ID, type EndpointName } from './klaviyo/endpoints.ts';
+import { signingKey } from './webhooks/standard-webhooks.ts';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const name = (what: string) => z.string().regex(NAME, `${what} names use a-z, 0-9, _ and - (at most 32)`);
 /** A secret, or `env:NAME` to take it from the environment (resolved below). */
 const secret = z.string().min(1);
+/** Shared secrets (Klaviyo webhooks, flow headers) are compared or HMAC keys: short ones are guessable. */
+export const MIN_SHARED_SECRET_LENGTH = 16;
+const sharedSecret = secret.min(MIN_SHARED_SECRET_LENGTH, `use at least ${MIN_SHARED_SECRET_LENGTH} characters: a random secret (e.g. openssl rand -hex 32)`);
+/** A Standard Webhooks secret: `whsec_` + base64 of at least 24 bytes (checked without echoing it). */
+const signingSecret = secret.superRefine((s, ctx) => {
+  const k = signingKey(s);
+  if ('problem' in k) ctx.addIssue({ code: 'custom', message: k.problem });
+});
 const listId = z.string().regex(KLAVIYO_ID, 'must be a Klaviyo list id');
 
 const AccountSchema = z
@@ -33,7 +42,7 @@ const SourceSchema = z
     /** SHA-256 (hex) of each bearer key this source may use; several allow rotation. */
     keySha256: z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/i, 'must be a SHA-256 hex digest (64 hex characters)'))).optional(),
     /** Standard Webhooks signing secret(s) (`whsec_…`), as an alternative to bearer keys. */
-    signingSecret: z.union([secret, z.array(secret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
+    signingSecret: z.union([signingSecret, z.array(signingSecret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
     account: name('account').default('default'),
   })
   .strict()
@@ -42,7 +51,7 @@ const SourceSchema = z
 const KlaviyoWebhooksSchema = z
   .object({
     /** Every secret accepted (rotation: old and new). */
-    secrets: z.array(secret).min(1),
+    secrets: z.array(sharedSecret).min(1),
     toleranceSeconds: z.number().int().min(1).max(86_400).default(300),
     account: name('account').default('default'),
   })
@@ -52,7 +61,7 @@ const FlowSchema = z
   .object({
     /** The header Klaviyo's flow webhook action sends the shared secret in. */
     header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('X-Relay-Secret'),
-    secret,
+    secret: sharedSecret,
     account: name('account').default('default'),
   })
   .strict();

@@ -59,6 +59,11 @@ export class Batcher<I, O, T> {
     return this.buffer.length;
   }
 
+  /** Nothing buffered, waiting for quota or in flight: dropping this batcher loses nothing. */
+  get idle(): boolean {
+    return this.buffer.length === 0 && this.inFlight === 0 && !this.acquiring && !this.timer;
+  }
+
   submit(item: I): Promise<O> {
     if (this.yielding) return Promise.resolve(this.yielding.outcome);
     return new Promise<O>((resolve, reject) => {

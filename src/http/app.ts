@@ -6,7 +6,8 @@ import { Hono } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { SourceRegistry } from '../sources.ts';
-import { authenticate, type AuthEnv } from './middleware/authenticate.ts';
+import { authenticate, verifySignature, type AuthEnv } from './middleware/authenticate.ts';
+import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
 import type { Rule } from '../relay-config.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -14,6 +15,7 @@ import { opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import type { Metrics } from '../metrics.ts';
 import { metricsScrapeAllowed } from '../metrics-auth.ts';
+import type { ReplayCache } from '../webhooks/replay-cache.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
@@ -37,6 +39,8 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** RELAY_METRICS_TOKEN: when set, /metrics needs it as a bearer token. */
   readonly metricsToken?: string;
+  /** Standard Webhooks ids seen, so that a replayed signed request creates no work twice. */
+  readonly replay?: ReplayCache;
 }
 
 export interface WebhookSettings {
@@ -52,6 +56,7 @@ export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables']
 export function createApp(deps: AppDeps) {
   const app = new Hono<RequestEnv>();
   app.use('*', observe(deps.log, deps.metrics));
+  app.use('*', closeIfBodyUnread());
   if (deps.metrics) {
     const metrics = deps.metrics;
     // No label carries an email, id or key; open unless RELAY_METRICS_TOKEN is set.
@@ -67,14 +72,16 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
 
-  // Every v1 route is a write with a JSON body. It is read (bounded) before authentication because
-  // Standard Webhooks signatures cover the raw bytes; it is parsed only once the sender is known.
+  // Every v1 route is a write with a JSON body. Nothing of it is read before the sender is known —
+  // by its key, or by a signature's headers (the HMAC covers the raw bytes, so it is checked once
+  // they are read, bounded) — and it is parsed only once the signature matched.
   const v1 = new Hono<V1Env>();
   const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
   const parse = parseJson<V1Env>();
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
+  v1.use('*', authenticate<V1Env>(deps.sources, deps.replay));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
-  v1.use('*', authenticate<V1Env>(deps.sources));
+  v1.use('*', verifySignature<V1Env>(deps.replay, deps.log));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
   v1.route('/events', eventsRoutes(deps));
   v1.route('/profiles', profilesRoutes(deps));

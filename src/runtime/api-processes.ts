@@ -25,8 +25,10 @@ export function forkApiProcesses(n: number, log: Logger, env: Record<string, str
   let resolveListening!: (url: string) => void;
   const listening = new Promise<string>((r) => (resolveListening = r));
 
-  const fork = () => {
-    const w = cluster.fork(env);
+  // Each API process has an index, kept by its replacement: its instance id (and spool file) stays
+  // the same across a restart, so a spool it left behind is taken over by the next one.
+  const fork = (index: number) => {
+    const w = cluster.fork({ ...env, RELAY_API_PROCESS_INDEX: String(index) });
     live.add(w);
     w.on('listening', (addr: AddressInfo & { address: string | null }) => {
       const host = !addr.address || addr.address === '0.0.0.0' || addr.address === '::' ? '127.0.0.1' : addr.address;
@@ -36,11 +38,11 @@ export function forkApiProcesses(n: number, log: Logger, env: Record<string, str
       live.delete(w);
       if (!stopping) {
         log.error({ pid: w.process.pid, code, signal }, 'an API process died; starting another');
-        setTimeout(fork, 500).unref();
+        setTimeout(() => fork(index), 500).unref();
       }
     });
   };
-  for (let i = 0; i < n; i++) fork();
+  for (let i = 0; i < n; i++) fork(i);
 
   return {
     listening,

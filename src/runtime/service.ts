@@ -27,7 +27,8 @@ import { readStatus } from '../ops/status.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
-import { verifyRedis } from './verify-redis.ts';
+import { RedisRefusedError, verifyRedis } from './verify-redis.ts';
+import { createReplayCache } from '../webhooks/replay-cache.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -69,7 +70,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   // Before the connections that retry forever: a wrong password would otherwise leave the workers
   // waiting and the API spooling, looking like an outage instead of a configuration error.
-  await verifyRedis(config.redis, REDIS_START_TIMEOUT_MS);
+  try {
+    await verifyRedis(config.redis, REDIS_START_TIMEOUT_MS);
+  } catch (err) {
+    // Refused credentials or TLS end the start. A Redis that is simply not up is an outage, which
+    // the service is built to ride out (the API spools, workers wait): start anyway, or a restart
+    // during an outage would stop taking work that the spool could hold.
+    if (!(err instanceof RedisRefusedError) || err.reason !== 'unreachable') throw err;
+    log.warn({ err: err.message }, 'Redis does not answer yet; starting anyway (the API spools, workers wait)');
+  }
   const file = opts.file ?? EMPTY_RELAY_FILE;
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   /**
@@ -87,8 +96,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     endpoints: file.limits.endpoints ?? {},
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
-  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS };
+  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
 
+  // Before anything connects: taking over a spool left under this process's name may wait a few
+  // seconds, and fails start-up when another live process writes it.
+  const spool = opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
@@ -137,7 +149,6 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
       clearTimeout(timer);
     }
-    const spool = config.ingest.spoolMaxBytes > 0 ? new Spool(config.ingest.spoolDir, config.ingest.spoolMaxBytes) : undefined;
     durable = createDurableIngest(
       createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
       apiRedis,
@@ -162,6 +173,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
+      replay: createReplayCache(apiRedis, config.queuePrefix),
       count: count(apiRedis),
       metrics: opts.metrics,
       ops: {
@@ -195,8 +207,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
     });
     server = await new Promise<ServerType>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: httpTimeouts(config.http) }, () => resolve(s));
     });
+    // A keep-alive connection idle this long is closed (Node's default, 5 s, unless configured).
+    if ('keepAliveTimeout' in server) server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
     // Responses in flight, so that shutdown can tell their keep-alive connections to close after them.
     const inFlight = new Set<ServerResponse>();
     server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -234,6 +248,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return closing;
     },
   };
+}
+
+/**
+ * Node's HTTP server against slow clients. Its defaults let a client hold a connection for a minute
+ * by dribbling headers (headersTimeout 60 s) and five minutes by dribbling a body (requestTimeout
+ * 300 s), and it looks for expired requests only every 30 s (connectionsCheckingInterval). Past a
+ * timeout Node answers 408 and closes the connection.
+ */
+function httpTimeouts(t: Config['http']): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  return { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs / 2) };
 }
 
 /** Stop accepting connections, let in-flight requests finish (bounded), drop idle keep-alives. */

@@ -3,10 +3,12 @@
  *
  *   Klaviyo-Signature = hex(HMAC-SHA256(key = webhook secret, message = raw body + Klaviyo-Timestamp))
  *
- * Pure, and in a fixed order: headers present → timestamp within tolerance → HMAC with each
- * accepted secret (rotation) → constant-time compare → only then parse the body → the body's
- * `meta.klaviyo_webhook_id` must equal the `Klaviyo-Webhook-Id` header. The timestamp is hashed
- * exactly as received; it may be an HTTP-date or ISO-8601.
+ * Pure, and in a fixed order, in two steps so that a delivery can be refused before its body is
+ * read:
+ *   checkKlaviyoHeaders: headers present (the signature 64 hex digits) → timestamp within tolerance
+ *   verifyKlaviyoBody:   HMAC with each accepted secret (rotation) → constant-time compare → only
+ *                        then parse the body → `meta.klaviyo_webhook_id` equals `Klaviyo-Webhook-Id`.
+ * The timestamp is hashed exactly as received; it may be an HTTP-date or ISO-8601.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -47,14 +49,24 @@ export function klaviyoSignature(secret: string, rawBody: string, timestamp: str
   return createHmac('sha256', secret).update(rawBody).update(timestamp).digest('hex');
 }
 
-export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhookResult {
+/** A hex HMAC-SHA256, any case, surrounding spaces allowed. */
+const HEX_SIGNATURE = /^[0-9a-f]{64}$/;
+
+/** Everything that can be checked without the body. */
+export function checkKlaviyoHeaders(input: Omit<KlaviyoWebhookInput, 'rawBody' | 'secrets'>): { ok: true } | { ok: false; reason: VerifyFailure } {
   const { signature, timestamp, webhookId } = input;
   if (!signature || !timestamp || !webhookId) return { ok: false, reason: 'missing_header' };
 
   const at = parseWebhookTime(timestamp);
   if (at === undefined) return { ok: false, reason: 'bad_timestamp' };
   if (Math.abs((input.now ?? Date.now()) - at) > input.toleranceMs) return { ok: false, reason: 'stale_timestamp' };
+  if (!HEX_SIGNATURE.test(signature.trim().toLowerCase())) return { ok: false, reason: 'bad_signature' };
+  return { ok: true };
+}
 
+/** The HMAC over the body (one per secret), then the body itself. Call after checkKlaviyoHeaders. */
+export function verifyKlaviyoBody(input: Omit<KlaviyoWebhookInput, 'toleranceMs' | 'now'> & { signature: string; timestamp: string; webhookId: string }): KlaviyoWebhookResult {
+  const { signature, timestamp, webhookId } = input;
   const given = Buffer.from(signature.trim().toLowerCase(), 'utf8');
   let matched = false;
   for (const secret of input.secrets) {
@@ -73,6 +85,12 @@ export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhook
   if (!isWebhookBody(body)) return { ok: false, reason: 'invalid_body' };
   if (body.meta.klaviyo_webhook_id !== webhookId) return { ok: false, reason: 'webhook_id_mismatch' };
   return { ok: true, body };
+}
+
+export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhookResult {
+  const checked = checkKlaviyoHeaders(input);
+  if (!checked.ok) return checked;
+  return verifyKlaviyoBody({ ...input, signature: input.signature!, timestamp: input.timestamp!, webhookId: input.webhookId! });
 }
 
 function isWebhookBody(b: unknown): b is KlaviyoWebhookBody {

@@ -28,7 +28,8 @@ beforeAll(async () => {
       cb();
     },
   });
-  relay = await startService({ config: { ...h.config, logLevel: 'info' }, log: createLogger('info', {}, sink), api: true, workers: true, metrics: new Metrics() });
+  // Its own instance id: two live API processes never share a spool file (src/ingest/spool.ts).
+  relay = await startService({ config: { ...h.config, logLevel: 'info', instanceId: 'metrics-second-0' }, log: createLogger('info', {}, sink), api: true, workers: true, metrics: new Metrics() });
   url = relay.url!;
 });
 afterAll(async () => {

@@ -13,7 +13,7 @@ import { testRedis } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
 const EU_KEY = 'eu-shop-key-123456';
-const POS_SECRET = 'whsec_cG9zLXNpZ25pbmctc2VjcmV0';
+const POS_SECRET = `whsec_${Buffer.from('pos-signing-secret-of-32-bytes!!').toString('base64')}`;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const file = parseRelayConfig(
@@ -23,8 +23,8 @@ const file = parseRelayConfig(
       { name: 'shop-eu', keySha256: sha(EU_KEY), account: 'eu' },
       { name: 'pos', signingSecret: POS_SECRET },
     ],
-    klaviyoWebhooks: { secrets: ['kl-secret-new', 'kl-secret-old'] },
-    flows: { vip: { header: 'X-Relay-Secret', secret: 'flow-secret-1' } },
+    klaviyoWebhooks: { secrets: ['kl-secret-new-0123456789', 'kl-secret-old-0123456789'] },
+    flows: { vip: { header: 'X-Relay-Secret', secret: 'flow-secret-0123456789' } },
     rules: [
       { name: 'unsubscribes leave win-back', on: { topic: 'event:klaviyo.unsubscribed_from_email_marketing' }, do: [{ removeFromList: 'WinBck' }] },
       { on: { topic: 'event:klaviyo.clicked_email' }, when: { 'properties.Campaign Name': { equals: 'Black Friday' } }, do: [{ updateProfile: { properties: { bf_clicker: true } } }] },
@@ -56,7 +56,7 @@ async function deliver(body: unknown, opts: { secret?: string; webhookId?: strin
       'content-type': 'application/json',
       'klaviyo-webhook-id': opts.webhookId ?? 'WH1',
       'klaviyo-timestamp': timestamp,
-      'klaviyo-signature': klaviyoSignature(opts.secret ?? 'kl-secret-new', raw, timestamp),
+      'klaviyo-signature': klaviyoSignature(opts.secret ?? 'kl-secret-new-0123456789', raw, timestamp),
     },
     body: raw,
   });
@@ -106,7 +106,7 @@ describe('POST /webhooks/klaviyo', () => {
   });
 
   it('accepts the old secret during rotation', async () => {
-    const res = await deliver({ data: [], meta: { klaviyo_webhook_id: 'WH1' } }, { secret: 'kl-secret-old' });
+    const res = await deliver({ data: [], meta: { klaviyo_webhook_id: 'WH1' } }, { secret: 'kl-secret-old-0123456789' });
     expect(res.status).toBe(200);
   });
 
@@ -132,14 +132,14 @@ describe('POST /webhooks/klaviyo/flows/{name}', () => {
     const post = (secret: string, body: unknown) =>
       fetch(`${h.service.url}/webhooks/klaviyo/flows/vip`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-relay-secret': secret }, body: JSON.stringify(body) });
     expect((await post('nope', { profile: { email } })).status).toBe(401);
-    const ok = await post('flow-secret-1', { profile: { email } });
+    const ok = await post('flow-secret-0123456789', { profile: { email } });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ enqueued: 1, duplicates: 0 });
     // Klaviyo retries the action with the same body: recognised.
-    expect(await (await post('flow-secret-1', { profile: { email } })).json()).toMatchObject({ enqueued: 0, duplicates: 1 });
+    expect(await (await post('flow-secret-0123456789', { profile: { email } })).json()).toMatchObject({ enqueued: 0, duplicates: 1 });
     await eventually(() => h.sim.profileByEmail(CONNECTION, email)?.lists.has('VIPxyz'));
     await eventually(() => h.sim.eventsFor(CONNECTION, { email, metric: 'Became VIP' }).length === 1);
-    const unknown = await fetch(`${h.service.url}/webhooks/klaviyo/flows/nope`, { method: 'POST', headers: { 'x-relay-secret': 'flow-secret-1' }, body: '{}' });
+    const unknown = await fetch(`${h.service.url}/webhooks/klaviyo/flows/nope`, { method: 'POST', headers: { 'x-relay-secret': 'flow-secret-0123456789' }, body: '{}' });
     expect(unknown.status).toBe(404);
   });
 });
@@ -164,7 +164,7 @@ describe('sources and accounts', () => {
     const headers = { 'content-type': 'application/json', 'webhook-id': 'msg_1', 'webhook-timestamp': ts };
     const good = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...headers, 'webhook-signature': standardSignature(POS_SECRET, 'msg_1', ts, raw) }, body: raw });
     expect(good.status).toBe(202);
-    const bad = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...headers, 'webhook-signature': standardSignature('whsec_b3RoZXI=', 'msg_1', ts, raw) }, body: raw });
+    const bad = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...headers, 'webhook-signature': standardSignature(`whsec_${Buffer.from('another-signing-key-of-32-bytes!').toString('base64')}`, 'msg_1', ts, raw) }, body: raw });
     expect(bad.status).toBe(401);
     await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1);
   });

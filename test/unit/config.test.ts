@@ -16,13 +16,13 @@ describe('config', () => {
   });
 
   it('picks gateway mode when MATON_API_KEY is set, direct when KLAVIYO_API_KEY is', () => {
-    const g = loadConfig({ MATON_API_KEY: 'mk', MATON_CONNECTION_ID: 'c1', RELAY_API_KEYS: 'abcdefgh', MATON_GATEWAY_URL: 'https://api.maton.ai/' });
+    const g = loadConfig({ MATON_API_KEY: 'mk', MATON_CONNECTION_ID: 'c1', RELAY_API_KEYS: 'abcdefgh-abcdefgh', MATON_GATEWAY_URL: 'https://api.maton.ai/' });
     expect(g.klaviyo.mode).toBe('gateway');
     expect(g.klaviyo.gatewayUrl).toBe('https://api.maton.ai');
     expect(g.klaviyo.connectionId).toBe('c1');
-    const d = loadConfig({ KLAVIYO_API_KEY: 'pk_x', RELAY_API_KEYS: 'abcdefgh, ijklmnop' });
+    const d = loadConfig({ KLAVIYO_API_KEY: 'pk_x', RELAY_API_KEYS: 'abcdefgh-abcdefgh, ijklmnop-ijklmnop' });
     expect(d.klaviyo.mode).toBe('direct');
-    expect(d.apiKeys).toEqual(['abcdefgh', 'ijklmnop']);
+    expect(d.apiKeys).toEqual(['abcdefgh-abcdefgh', 'ijklmnop-ijklmnop']);
     expect(d.usingDevKey).toBe(false);
   });
 
@@ -47,7 +47,7 @@ describe('config', () => {
 
   it('requires relay keys outside the sandbox and refuses two modes at once', () => {
     expect(() => loadConfig({ MATON_API_KEY: 'mk' })).toThrow(/RELAY_API_KEYS/);
-    expect(() => loadConfig({ MATON_API_KEY: 'mk', KLAVIYO_API_KEY: 'pk', RELAY_API_KEYS: 'abcdefgh' })).toThrow(/both set/);
-    expect(() => loadConfig({ RELAY_API_KEYS: 'short' })).toThrow(/at least 8/);
+    expect(() => loadConfig({ MATON_API_KEY: 'mk', KLAVIYO_API_KEY: 'pk', RELAY_API_KEYS: 'abcdefgh-abcdefgh' })).toThrow(/both set/);
+    expect(() => loadConfig({ RELAY_API_KEYS: 'short' })).toThrow(/at least 16/);
   });
 });

@@ -5,7 +5,7 @@ import { evaluate } from '../../src/rules/engine.ts';
 
 const file = parseRelayConfig(
   {
-    flows: { vip: { secret: 'flow-secret-1' } },
+    flows: { vip: { secret: 'flow-secret-0123456789' } },
     rules: [
       { on: { topic: 'event:klaviyo.unsubscribed_from_email_marketing' }, do: [{ removeFromList: 'WinBck' }] },
       { on: { topic: 'event:klaviyo.clicked_email' }, when: { 'properties.Campaign Name': { equals: 'Black Friday' } }, do: [{ updateProfile: { properties: { bf_clicker: true } } }] },
@@ -92,9 +92,9 @@ describe('config file validation', () => {
   });
 
   it('resolves env: secrets and checks account references', () => {
-    const cfg = parseRelayConfig({ flows: { vip: { secret: 'env:VIP_SECRET', account: 'eu' } }, accounts: { eu: { connection: 'c-eu' } } }, { VIP_SECRET: 'from-env' });
-    expect(cfg.flows.vip!.secret).toBe('from-env');
-    expect(() => parseRelayConfig({ flows: { vip: { secret: 'x', account: 'us' } } }, {})).toThrow(/no account named "us"/);
+    const cfg = parseRelayConfig({ flows: { vip: { secret: 'env:VIP_SECRET', account: 'eu' } }, accounts: { eu: { connection: 'c-eu' } } }, { VIP_SECRET: 'from-env-0123456789' });
+    expect(cfg.flows.vip!.secret).toBe('from-env-0123456789');
+    expect(() => parseRelayConfig({ flows: { vip: { secret: 'flow-secret-0123456789', account: 'us' } } }, {})).toThrow(/no account named "us"/);
   });
 });
 
@@ -108,7 +108,7 @@ describe('loading the config file', () => {
     writeFileSync(join(dir, 'relay.yaml'), 'flows:\n  vip:\n    secret: env:VIP\nrules:\n  - on: { flow: vip }\n    do:\n      - addToList: VIPxyz\n');
     writeFileSync(join(dir, 'relay.json'), JSON.stringify({ accounts: { eu: { connection: 'c1' } } }));
     writeFileSync(join(dir, 'broken.yaml'), 'rules: [\n');
-    expect(loadRelayConfig(join(dir, 'relay.yaml'), { VIP: 'v' }).rules[0]!.do).toEqual([{ addToList: 'VIPxyz' }]);
+    expect(loadRelayConfig(join(dir, 'relay.yaml'), { VIP: 'vip-flow-secret-0123456789' }).rules[0]!.do).toEqual([{ addToList: 'VIPxyz' }]);
     expect(loadRelayConfig(join(dir, 'relay.json'), {}).accounts.eu).toEqual({ connection: 'c1' });
     expect(() => loadRelayConfig(join(dir, 'broken.yaml'), {})).toThrow(/not valid YAML/);
     expect(() => loadRelayConfig(join(dir, 'missing.yaml'), {})).toThrow(/cannot read it/);

@@ -1,7 +1,7 @@
 /**
  * Webhook verifiers. Known answers were computed outside this code, with openssl:
  *   cat body ts | openssl dgst -sha256 -hmac 'kl-secret-1'
- *   printf 'msg_1.1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'secret-bytes-16!' -binary | base64
+ *   printf 'msg_1.1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'relay-unit-test-signing-key-32b!' -binary | base64
  * Each failure test changes exactly one thing from a valid delivery.
  */
 import { describe, expect, it } from 'vitest';
@@ -60,8 +60,8 @@ describe('Klaviyo system webhook signature', () => {
 });
 
 describe('Standard Webhooks signature', () => {
-  const secret = 'whsec_c2VjcmV0LWJ5dGVzLTE2IQ==';
-  const input = { rawBody: '{"a":1}', id: 'msg_1', timestamp: '1700000000', signature: 'v1,a24JluivHMPusK0lr8qDZDt6QjfVliS22x2f0g2/H5U=', secrets: [secret], now: 1_700_000_010_000 };
+  const secret = 'whsec_cmVsYXktdW5pdC10ZXN0LXNpZ25pbmcta2V5LTMyYiE=';
+  const input = { rawBody: '{"a":1}', id: 'msg_1', timestamp: '1700000000', signature: 'v1,KtP935WPYGwV01pBRbwJlBjDTP2O0Xl8T77nVdgF14I=', secrets: [secret], now: 1_700_000_010_000 };
   it('matches the known answer', () => {
     expect(verifyStandardWebhook(input)).toEqual({ ok: true, secretIndex: 0 });
   });
@@ -72,7 +72,7 @@ describe('Standard Webhooks signature', () => {
     ['missing id', { id: undefined }, 'missing_header'],
     ['stale', { now: 1_700_000_000_000 + 301_000 }, 'stale_timestamp'],
     ['not unix seconds', { timestamp: '2023-11-14T22:13:20Z' }, 'bad_timestamp'],
-    ['wrong secret', { secrets: ['whsec_b3RoZXI='] }, 'bad_signature'],
+    ['wrong secret', { secrets: [`whsec_${Buffer.from('another-signing-key-of-32-bytes!').toString('base64')}`] }, 'bad_signature'],
     ['tampered body', { rawBody: '{"a":2}' }, 'bad_signature'],
   ] as const)('%s fails', (_n, change, reason) => {
     expect(verifyStandardWebhook({ ...input, ...change })).toEqual({ ok: false, reason });

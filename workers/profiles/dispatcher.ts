@@ -29,16 +29,36 @@ export interface ProfileDispatcher {
   drain(): Promise<void>;
   /** Shutdown: items not yet sent go back to their jobs untouched. */
   yieldAll(): void;
+  /** Batchers held now, one per list (and consent source) in recent use. */
+  batcherCount(): number;
 }
 
 type Consent = Extract<ProfileItem['o'], { op: 'subscribe' | 'unsubscribe' }>;
 
-export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: string, lingerMs: number): ProfileDispatcher {
-  const batchers = new Map<string, Batcher<unknown, ItemOutcome, EndpointName>>();
+/**
+ * A batcher idle this long is dropped. List ids and consent sources are the callers' choice: one
+ * batcher kept for each ever seen would grow without bound (a closure and its buffers per key).
+ */
+export const IDLE_BATCHER_MS = 60_000;
+
+export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: string, lingerMs: number, idleMs = IDLE_BATCHER_MS): ProfileDispatcher {
+  const batchers = new Map<string, { b: Batcher<unknown, ItemOutcome, EndpointName>; used: number }>();
+  let swept = Date.now();
+
+  /** Drops idle batchers not used for `idleMs`; at most twice per `idleMs`, on use (no timer to stop). */
+  function evictIdle(now: number): void {
+    if (now - swept < idleMs / 2) return;
+    swept = now;
+    for (const [key, e] of batchers) if (e.b.idle && now - e.used >= idleMs) batchers.delete(key);
+  }
 
   /** One batcher per target (endpoint + list + source): items in one request must share them. */
   function batcher<I>(key: string, endpoint: EndpointName, maxItems: number, send: (items: I[]) => Promise<SendResult<ItemOutcome>[]>) {
-    let b = batchers.get(key) as Batcher<I, ItemOutcome, EndpointName> | undefined;
+    const now = Date.now();
+    evictIdle(now);
+    const held = batchers.get(key);
+    let b = held?.b as Batcher<I, ItemOutcome, EndpointName> | undefined;
+    if (held) held.used = now;
     if (!b) {
       b = new Batcher<I, ItemOutcome, EndpointName>({
         maxItems,
@@ -53,7 +73,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
         send: (items) => send(items),
         onError: (err) => deps.log.warn({ err, endpoint }, 'profile batcher: retrying after an error'),
       });
-      batchers.set(key, b as Batcher<unknown, ItemOutcome, EndpointName>);
+      batchers.set(key, { b: b as Batcher<unknown, ItemOutcome, EndpointName>, used: now });
     }
     return b;
   }
@@ -145,11 +165,12 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
       }
     },
     async drain() {
-      await Promise.all([upserts.drain(), ...[...batchers.values()].map((b) => b.drain())]);
+      await Promise.all([upserts.drain(), ...[...batchers.values()].map((e) => e.b.drain())]);
     },
     yieldAll() {
       stopping = true;
-      for (const b of [upserts, ...batchers.values()]) b.yieldAll(YIELD);
+      for (const b of [upserts, ...[...batchers.values()].map((e) => e.b)]) b.yieldAll(YIELD);
     },
+    batcherCount: () => batchers.size,
   };
 }

@@ -3,7 +3,9 @@
  * the exact bytes before anything is parsed:
  *   rawBody:   content type (415, when required) → declared size (413) → streamed size (413) → UTF-8 (400)
  *   parseJson: JSON (400)
- * The stream is cut off at the limit, so an endless body costs at most `maxBytes`.
+ * The stream is cut off at the limit, so an endless body costs at most `maxBytes`; and rawBody runs
+ * only once the sender is authenticated (or, for a signature, its headers checked), so only they
+ * can make the API buffer that much.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { jsonError } from '../errors.ts';

@@ -10,14 +10,18 @@
  *   hash of the body: Klaviyo's retries of the same action (up to 17 in 24 h) are recognised.
  *
  * Klaviyo only needs a 2xx, fast; the work happens in the workers.
+ *
+ * Nothing of a body is read before what can be checked without it passed — the flow's name and
+ * secret header; a system webhook's headers and timestamp — so an unauthenticated sender can
+ * neither make the API buffer a body nor make it HMAC one.
  */
 import { createHash } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { itemKey } from '../../model/ids.ts';
 import { nestedDeeperThan } from '../../model/json-limits.ts';
 import type { WebhookItem } from '../../queues.ts';
 import { triggers } from '../../rules/engine.ts';
-import { verifyKlaviyoWebhook } from '../../webhooks/klaviyo-signature.ts';
+import { checkKlaviyoHeaders, verifyKlaviyoBody } from '../../webhooks/klaviyo-signature.ts';
 import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
 import type { AppDeps } from '../app.ts';
 import { jsonError } from '../errors.ts';
@@ -39,23 +43,30 @@ export function webhookRoutes(deps: AppDeps) {
   const app = new Hono<JsonBodyEnv>();
   const { rules } = deps.webhooks;
   // Klaviyo's content type is not documented well enough to insist on it; the signature is the check.
-  app.use('*', rawBody<JsonBodyEnv>(deps.maxBodyBytes, { requireJsonType: false }));
+  const readRaw = rawBody<JsonBodyEnv>(deps.maxBodyBytes, { requireJsonType: false });
+  const rejected = async (c: Context, reason: string) => {
+    await deps.count('webhooks', { [`rejected:${reason}`]: 1 }).catch(() => undefined);
+    return jsonError(c, 401, 'unauthorized', `Webhook verification failed: ${reason}`);
+  };
 
-  app.post('/klaviyo', async (c) => {
+  const klaviyoHeaders: MiddlewareHandler<JsonBodyEnv> = async (c, next) => {
     const cfg = deps.webhooks.klaviyo;
     if (!cfg) return jsonError(c, 404, 'not_configured', 'Klaviyo system webhooks are not configured (klaviyoWebhooks in RELAY_CONFIG)');
-    const v = verifyKlaviyoWebhook({
+    const checked = checkKlaviyoHeaders({ signature: c.req.header('klaviyo-signature'), timestamp: c.req.header('klaviyo-timestamp'), webhookId: c.req.header('klaviyo-webhook-id'), toleranceMs: cfg.toleranceMs });
+    if (!checked.ok) return rejected(c, checked.reason);
+    await next();
+  };
+
+  app.post('/klaviyo', klaviyoHeaders, readRaw, async (c) => {
+    const cfg = deps.webhooks.klaviyo!;
+    const v = verifyKlaviyoBody({
       rawBody: c.get('rawBody'),
-      signature: c.req.header('klaviyo-signature'),
-      timestamp: c.req.header('klaviyo-timestamp'),
-      webhookId: c.req.header('klaviyo-webhook-id'),
+      signature: c.req.header('klaviyo-signature')!,
+      timestamp: c.req.header('klaviyo-timestamp')!,
+      webhookId: c.req.header('klaviyo-webhook-id')!,
       secrets: cfg.secrets,
-      toleranceMs: cfg.toleranceMs,
     });
-    if (!v.ok) {
-      await deps.count('webhooks', { [`rejected:${v.reason}`]: 1 }).catch(() => undefined);
-      return jsonError(c, 401, 'unauthorized', `Webhook verification failed: ${v.reason}`);
-    }
+    if (!v.ok) return rejected(c, v.reason);
     const deep = v.body.data.findIndex((d) => nestedDeeperThan(d.payload, MAX_WEBHOOK_DEPTH));
     if (deep >= 0) return jsonError(c, 400, 'validation_failed', 'The delivery is not valid; nothing was accepted', tooDeep(`data[${deep}].payload`));
     const items: WebhookItem[] = [];
@@ -72,11 +83,17 @@ export function webhookRoutes(deps: AppDeps) {
     });
   });
 
-  app.post('/klaviyo/flows/:name', async (c) => {
-    const name = c.req.param('name');
+  const flowSecret: MiddlewareHandler<JsonBodyEnv> = async (c, next) => {
+    const name = c.req.param('name') ?? '';
     const flow = Object.hasOwn(deps.webhooks.flows, name) ? deps.webhooks.flows[name] : undefined;
     if (!flow) return jsonError(c, 404, 'not_found', `No flow webhook named ${JSON.stringify(name)} is configured`);
     if (!sharedSecretMatches(c.req.header(flow.header), flow.secret)) return jsonError(c, 401, 'unauthorized', `Send the flow's shared secret in the ${flow.header} header`);
+    await next();
+  };
+
+  app.post('/klaviyo/flows/:name', flowSecret, readRaw, async (c) => {
+    const name = c.req.param('name');
+    const flow = deps.webhooks.flows[name]!;
     let body: unknown;
     try {
       body = JSON.parse(c.get('rawBody'));

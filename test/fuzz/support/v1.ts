@@ -116,7 +116,7 @@ export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<P
     });
 }
 
-/** Statuses on /v1: content type → size → UTF-8 → auth → JSON → route → validation. */
+/** Statuses on /v1: auth (key, or a signature's headers) → content type → size → UTF-8 → signature → JSON → route → validation. */
 export const V1_STATUS: RouteSpec['statusFor'] = {
   ctype: [415],
   oversize: [413],
