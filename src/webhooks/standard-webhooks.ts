@@ -76,13 +76,20 @@ export const MIN_SIGNING_KEY_BYTES = 24;
  */
 export function signingKey(secret: string): { key: Buffer } | { problem: string } {
   if (!secret.startsWith('whsec_')) return { problem: 'must be a Standard Webhooks secret: "whsec_" followed by base64' };
-  const b64 = secret.slice(6).replace(/=+$/, '');
+  const b64 = withoutPadding(secret.slice(6));
   const key = Buffer.from(b64, 'base64');
-  if (!/^[A-Za-z0-9+/]*$/.test(b64) || key.toString('base64').replace(/=+$/, '') !== b64) return { problem: 'is not valid base64 after "whsec_"' };
+  if (!/^[A-Za-z0-9+/]*$/.test(b64) || withoutPadding(key.toString('base64')) !== b64) return { problem: 'is not valid base64 after "whsec_"' };
   if (key.length < MIN_SIGNING_KEY_BYTES) {
     return { problem: `decodes to ${key.length} bytes; use at least ${MIN_SIGNING_KEY_BYTES} random bytes (e.g. "whsec_$(openssl rand -base64 32)")` };
   }
   return { key };
+}
+
+/** Trailing '=' removed by a loop: `/=+$/` backtracks quadratically on a long run of '=' (recheck). */
+function withoutPadding(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 61 /* '=' */) end--;
+  return s.slice(0, end);
 }
 
 function keyOf(secret: string): Buffer | undefined {
