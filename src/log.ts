@@ -24,7 +24,10 @@ export { maskPii };
 
 function maskDeep(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return maskPii(v);
-  if (v === null || typeof v !== 'object' || depth > 8) return v;
+  if (v === null || typeof v !== 'object') return v;
+  // Past 8 levels the rest is not walked (bounded work per line) and not shown either: returning it
+  // as it was would log whatever emails sit deeper unmasked.
+  if (depth > 8) return '[deeper than 8 levels]';
   if (v instanceof Error) return { type: v.name, message: maskPii(v.message), stack: v.stack ? maskPii(v.stack) : undefined };
   if (Array.isArray(v)) return v.map((x) => maskDeep(x, depth + 1));
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskDeep(x, depth + 1)]));

@@ -144,3 +144,20 @@ describe('identifier fields', () => {
     expect(text).toContain('b***@example.org');
   });
 });
+
+describe('log lines', () => {
+  it('never carry an email unmasked, however deep it sits', async () => {
+    const { createLogger } = await import('../../src/log.ts');
+    const { Writable } = await import('node:stream');
+    let out = '';
+    const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) });
+    let deep: unknown = { email: 'ada@example.com' };
+    for (let i = 0; i < 12; i++) deep = { next: deep };
+    createLogger('info', {}, sink).info({ job: deep, shallow: { email: 'bob@example.org' } }, 'a deep object');
+    await new Promise((r) => setImmediate(r));
+    expect(out).toContain('a deep object');
+    expect(out).toContain('b***@example.org');
+    // Before: values past 8 levels were returned as they were, so ada's address was logged in full.
+    expect(out).not.toContain('ada@example.com');
+  });
+});
