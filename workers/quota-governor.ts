@@ -19,6 +19,7 @@ import type { RedisClient } from '../src/redis.ts';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../src/klaviyo/endpoints.ts';
 import type { RateLimitInfo } from '../src/klaviyo/client.ts';
 import type { QuotaScope } from '../src/lanes.ts';
+import type { PriorityClass } from '../src/priority.ts';
 
 export type { QuotaScope };
 
@@ -83,9 +84,9 @@ export interface QuotaGovernor {
    * `signal` aborts. Take it right before the request leaves — after the body is serialized —
    * since the time between the grant and the arrival at Klaviyo is what the padding must cover.
    */
-  take(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal): Promise<void>;
+  take(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<void>;
   /** Resolves once a token is available, without taking it (batchers wait here, then fill). */
-  waitFree(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal): Promise<void>;
+  waitFree(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<void>;
   /** Feeds a response's rate-limit headers back: a 429 blocks the bucket that answered. */
   observe(scope: QuotaScope, endpoint: EndpointName, info: RateLimitInfo & { status: number; origin?: 'gateway' | 'klaviyo' }): Promise<void>;
   /** How many ms `endpoint` is blocked for (0 = free); for metrics and tests. */
