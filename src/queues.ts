@@ -49,7 +49,15 @@ export interface DeadItem<I> {
   readonly error: ItemError;
 }
 
-export interface EventsJobData {
+/** Every job's size, for queued-bytes limits (src/ingest/queued-bytes.ts). */
+export interface JobBytes {
+  /** Bytes of the requests that carried the job's items, counted in its queue's counter. */
+  readonly b?: number;
+  /** 1: also counted in its source's ledger (a source with `limits.queuedBytes`). */
+  readonly bs?: 1;
+}
+
+export interface EventsJobData extends JobBytes {
   readonly v: 1;
   /** Source: who sent it (an API key's stable id). */
   readonly src: string;
@@ -75,7 +83,7 @@ export interface ProfileItem {
   readonly o: ProfileOp;
 }
 
-export interface ProfilesJobData {
+export interface ProfilesJobData extends JobBytes {
   readonly v: 1;
   readonly src: string;
   readonly lane: string;
@@ -94,7 +102,7 @@ export interface WebhookItem {
   readonly w: { readonly topic: string; readonly payload: unknown } | { readonly flow: string; readonly body: unknown };
 }
 
-export interface WebhooksJobData {
+export interface WebhooksJobData extends JobBytes {
   readonly v: 1;
   readonly src: string;
   readonly lane: string;

@@ -17,6 +17,12 @@ export interface Source {
   readonly lane: string;
 }
 
+/** The id of a source named in RELAY_CONFIG (`sources[].name`): stable across key rotation. */
+export const configSourceId = (name: string) => `src-${name}`;
+/** Klaviyo's system webhooks are one source; each flow webhook is its own. */
+export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
+export const flowSource = (name: string) => `flow-${name}`;
+
 export function keyDigest(key: string): string {
   return hash('sha256', key, 'hex') as string;
 }
@@ -38,7 +44,7 @@ export class SourceRegistry {
   static fromConfig(apiKeys: readonly string[], file: RelayFile): SourceRegistry {
     const reg = SourceRegistry.fromApiKeys(apiKeys);
     for (const s of file.sources) {
-      const source: Source = { id: `src-${s.name}`, name: s.name, lane: s.account };
+      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account };
       for (const digest of s.keySha256 ?? []) reg.add(digest.toLowerCase(), source);
       if (s.signingSecret) reg.addSigner(source, s.signingSecret);
     }

@@ -14,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { EnqueueResult } from './enqueue.ts';
 import type { Ingest, Origin } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
+import type { SourceLimiter } from './source-limits.ts';
 import { Spool, type SpoolRecord } from './spool.ts';
 
 export interface DurableIngest extends Ingest {
@@ -34,14 +35,22 @@ export class OrderedWorkUnavailableError extends Error {
   override readonly name = 'OrderedWorkUnavailableError';
 }
 
-export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | undefined, backlog: BacklogGuard | undefined, log: Logger, drainEveryMs = 500): DurableIngest {
+export function createDurableIngest(
+  inner: Ingest,
+  redis: Redis,
+  spool: Spool | undefined,
+  backlog: BacklogGuard | undefined,
+  log: Logger,
+  drainEveryMs = 500,
+  limits?: SourceLimiter,
+): DurableIngest {
   let draining = false;
 
   async function viaRedis(rec: SpoolRecord): Promise<EnqueueResult> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        (inner[rec.m] as (o: Origin, items: readonly unknown[]) => Promise<EnqueueResult>)(rec.o, rec.items),
+        (inner[rec.m] as (o: Origin, items: readonly unknown[], bytes?: number) => Promise<EnqueueResult>)(rec.o, rec.items, rec.b),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not acknowledge within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS))),
       ]);
     } finally {
@@ -56,6 +65,10 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
 
   async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
     backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
+    // The source's own limits (SourceLimitedError → 429): a Redis round trip only for a limited
+    // source. Spooled work already passed them, so the spool's drain does not ask again.
+    const admitted = limits?.admit(rec.o.id, rec.items.length, rec.b ?? 0);
+    if (admitted) await admitted;
     // Profile operations go straight to Redis, past any spooled events (events are not ordered
     // against them); everything else queues behind what is spooled.
     const ordered = rec.m === 'profileOps';
@@ -95,14 +108,15 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
   timer?.unref();
 
   return {
-    events: (o, items) => accept({ m: 'events', o, items }),
-    profileOps: (o, items) => accept({ m: 'profileOps', o, items }),
-    webhooks: (o, items) => accept({ m: 'webhooks', o, items }),
+    events: (o, items, b) => accept({ m: 'events', o, items, b }),
+    profileOps: (o, items, b) => accept({ m: 'profileOps', o, items, b }),
+    webhooks: (o, items, b) => accept({ m: 'webhooks', o, items, b }),
     spooledBytes: () => spool?.size ?? 0,
     canAccept: () => redis.status === 'ready' || (spool?.hasRoom(64 * 1024) ?? false),
     stop() {
       if (timer) clearInterval(timer);
       backlog?.stop();
+      limits?.stop();
       spool?.close();
     },
   };

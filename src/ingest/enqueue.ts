@@ -20,6 +20,7 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import { jobIdForItems } from '../model/ids.ts';
 import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
+import { countQueuedBytes } from './queued-bytes.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -53,6 +54,11 @@ export interface EnqueueOptions<I> {
    * group must make `makeData` and `prepare` interchangeable (the source id does).
    */
   readonly group?: string;
+  /**
+   * The source whose queued-bytes ledger counts these jobs (a source with `limits.queuedBytes`);
+   * every job is counted in its queue's byte counter either way (src/ingest/queued-bytes.ts).
+   */
+  readonly bytesSource?: string;
 }
 
 export interface Enqueuer {
@@ -62,6 +68,8 @@ export interface Enqueuer {
     items: readonly I[],
     makeData: (items: I[]) => object,
     opts?: EnqueueOptions<I>,
+    /** The bytes of the request that carried these items (shared equally among them). */
+    bytes?: number,
   ): Promise<EnqueueResult>;
 }
 
@@ -118,6 +126,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
 
   interface Call {
     readonly items: readonly EnqueueItem[];
+    readonly bytes: number;
     readonly resolve: (r: EnqueueResult) => void;
     readonly reject: (e: unknown) => void;
   }
@@ -131,17 +140,27 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
 
   async function flush(g: Group): Promise<void> {
     // An item twice (in one request, or in two concurrent ones) is one item: the first wins.
+    // Each item carries its share of its request's bytes (`sizes`, aligned with `all`).
     const first = new Map<string, EnqueueItem>();
-    for (const c of g.calls) for (const it of c.items) if (!first.has(it.k)) first.set(it.k, it);
-    const all = [...first.values()];
+    const all: EnqueueItem[] = [];
+    const sizes: number[] = [];
+    for (const c of g.calls) {
+      const share = c.items.length > 0 ? c.bytes / c.items.length : 0;
+      for (const it of c.items) {
+        if (first.has(it.k)) continue;
+        first.set(it.k, it);
+        all.push(it);
+        sizes.push(share);
+      }
+    }
 
     // Jobs are planned over all the items, so that a retry of the same request names the same
     // jobs whatever was claimed before.
     const perJob = g.opts?.itemsPerJob ?? MAX_ITEMS_PER_JOB;
-    const chunks: PlannedJob<EnqueueItem>[] = [];
+    const chunks: (PlannedJob<EnqueueItem> & { sizes: number[] })[] = [];
     for (let i = 0; i < all.length; i += perJob) {
       const chunk = all.slice(i, i + perJob);
-      chunks.push({ jobId: jobIdForItems(g.kind, chunk.map((it) => it.k)), items: chunk });
+      chunks.push({ jobId: jobIdForItems(g.kind, chunk.map((it) => it.k)), items: chunk, sizes: sizes.slice(i, i + perJob) });
     }
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
@@ -155,15 +174,39 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
         chunks.map((c) => c.items.map(() => c.jobId).join(' ')).join(' '),
       );
       let i = 0;
-      planned = chunks.map((c) => ({ jobId: c.jobId, items: c.items.filter(() => claimed[i++] === 1) })).filter((c) => c.items.length > 0);
+      planned = chunks
+        .map((c) => {
+          const items: EnqueueItem[] = [];
+          const kept: number[] = [];
+          c.items.forEach((it, j) => {
+            if (claimed[i++] !== 1) return;
+            items.push(it);
+            kept.push(c.sizes[j]!);
+          });
+          return { jobId: c.jobId, items, sizes: kept };
+        })
+        .filter((c) => c.items.length > 0);
     }
     if (planned.length > 0) {
       await g.opts?.prepare?.(planned);
       const queue = queues.get(g.kind, g.lane);
+      const bytesSource = g.opts?.bytesSource;
+      const counted = planned.map((p) => ({ jobId: p.jobId, bytes: Math.max(1, Math.round(p.sizes.reduce((n, x) => n + x, 0))) }));
       // One add per job rather than addBulk: addBulk wraps the adds in MULTI, which costs ~4x the
       // client CPU for a single job (measured), and jobs need no atomicity together — a request
       // that fails half-way is retried, and the job ids make the retry idempotent.
-      await Promise.all(planned.map((p) => queue.add(g.kind, g.makeData(p.items), { jobId: p.jobId })));
+      await Promise.all(
+        planned.map((p, j) => {
+          const data = g.makeData(p.items) as { b?: number; bs?: 1 };
+          data.b = counted[j]!.bytes;
+          if (bytesSource !== undefined) data.bs = 1;
+          return queue.add(g.kind, data, { jobId: p.jobId });
+        }),
+      );
+      // Only now, with the jobs acknowledged. Best effort: the jobs are in Redis and the caller gets
+      // its 2xx; a count lost here makes the limit lenient by that much until the queue drains
+      // (src/ingest/queued-bytes.ts), never stricter.
+      await countQueuedBytes(redis, queues.prefix, queue.qualifiedName, counted, bytesSource).catch(() => undefined);
     }
 
     const jobOf = new Map<EnqueueItem, string>();
@@ -184,7 +227,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
   }
 
   return {
-    enqueue(kind, lane, items, makeData, opts) {
+    enqueue(kind, lane, items, makeData, opts, bytes = 0) {
       return new Promise<EnqueueResult>((resolve, reject) => {
         const key = `${kind}\n${lane}\n${opts?.group ?? ''}`;
         let g = groups.get(key);
@@ -199,7 +242,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
             });
           });
         }
-        g.calls.push({ items, resolve, reject });
+        g.calls.push({ items, bytes, resolve, reject });
       });
     },
   };

@@ -17,31 +17,50 @@ export interface NewProfileOp {
   readonly o: ProfileOp;
 }
 
+/**
+ * `bytes`: the size of the request body that carried the items, what queued-bytes limits count
+ * (src/ingest/queued-bytes.ts); without it (work made by webhook rules) the items' JSON is measured.
+ */
 export interface Ingest {
-  events(origin: Origin, items: readonly EventItem[]): Promise<EnqueueResult>;
-  profileOps(origin: Origin, ops: readonly NewProfileOp[]): Promise<EnqueueResult>;
-  webhooks(origin: Origin, items: readonly WebhookItem[]): Promise<EnqueueResult>;
+  events(origin: Origin, items: readonly EventItem[], bytes?: number): Promise<EnqueueResult>;
+  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number): Promise<EnqueueResult>;
+  webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number): Promise<EnqueueResult>;
 }
 
-export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number): Ingest {
+export interface IngestOptions {
+  /** Sources whose queued bytes are counted per source (those with `limits.queuedBytes`). */
+  readonly countsSourceBytes?: (sourceId: string) => boolean;
+}
+
+export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
   const enqueuer = createEnqueuer(redis, queues, dedupTtlMs);
+  const bytesSource = (origin: Origin) => (opts.countsSourceBytes?.(origin.id) ? origin.id : undefined);
+  const sizeOf = (items: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(items));
   return {
-    events(origin, items) {
+    events(origin, items, bytes) {
       const at = Date.now();
-      return enqueuer.enqueue('events', origin.lane, items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id });
+      return enqueuer.enqueue('events', origin.lane, items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
-    profileOps(origin, ops) {
+    profileOps(origin, ops, bytes) {
       const at = Date.now();
       const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
-      return enqueuer.enqueue('profiles', origin.lane, items, (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), {
-        prepare: (jobs) => enterPending(redis, queues, origin.lane, jobs),
-        group: origin.id,
-      });
+      return enqueuer.enqueue(
+        'profiles',
+        origin.lane,
+        items,
+        (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        {
+          prepare: (jobs) => enterPending(redis, queues, origin.lane, jobs),
+          group: origin.id,
+          bytesSource: bytesSource(origin),
+        },
+        sizeOf(ops, bytes),
+      );
     },
-    webhooks(origin, items) {
+    webhooks(origin, items, bytes) {
       const at = Date.now();
       // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id });
+      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
   };
 }

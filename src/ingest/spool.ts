@@ -66,6 +66,8 @@ export interface SpoolRecord {
   readonly m: 'events' | 'profileOps' | 'webhooks';
   readonly o: { readonly id: string; readonly lane: string };
   readonly items: readonly unknown[];
+  /** The request's body size, for queued-bytes limits (absent in records of older versions). */
+  readonly b?: number;
 }
 
 export interface SpoolTiming {

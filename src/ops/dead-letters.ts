@@ -14,6 +14,7 @@ import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
 import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
 import { appendAudit } from './audit.ts';
+import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
 
 export interface DeadLetterFilter {
@@ -201,6 +202,8 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         // Everything the job still owes goes back in, and it starts over with fresh attempts.
         await job.updateData({ ...job.data, items: all, dead: [] });
         await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
+        await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
       }
       const result: ReplayResult = { dryRun, jobs: refs.length, items, refs, ...(dryRun ? { preview } : {}) };
       await appendAudit(redis, queues.prefix, { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, jobs: result.jobs, items });

@@ -29,7 +29,7 @@ export function eventsRoutes(deps: AppDeps) {
       return { k: itemKey(source.id, id), id, e };
     });
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.events(source, items);
+      const result = await deps.ingest.events(source, items, c.get('bodyBytes'));
       return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

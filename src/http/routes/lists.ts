@@ -51,7 +51,7 @@ export function listsRoutes(deps: AppDeps) {
         return { k: itemKey(source.id, id, `${o.op}:${list}:${who.field}:${who.value}`), id, o };
       });
       return enqueueOr503(c, deps, async () => {
-        const result = await deps.ingest.profileOps(source, ops);
+        const result = await deps.ingest.profileOps(source, ops, c.get('bodyBytes'));
         return c.json({ accepted: ops.length, id, duplicates: result.duplicates, ...spooled(result) }, 202);
       });
     };

@@ -30,7 +30,7 @@ export function ordersRoutes(deps: AppDeps) {
       }),
     );
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.events(source, items);
+      const result = await deps.ingest.events(source, items, c.get('bodyBytes'));
       return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

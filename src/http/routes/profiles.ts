@@ -33,7 +33,7 @@ export function profilesRoutes(deps: AppDeps) {
       for (const listId of new Set(lists ?? [])) ops.push({ k: itemKey(source.id, id, `list-add:${listId}`), id, o: { op: 'list-add', listId, member } });
     }
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.profileOps(source, ops);
+      const result = await deps.ingest.profileOps(source, ops, c.get('bodyBytes'));
       return c.json({ accepted: ids.length, ids, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });
