@@ -1,0 +1,142 @@
+/**
+ * The queued-bytes counters on real Redis and real BullMQ jobs: counted once, released once, never
+ * below 0, and healed when a release was lost (a worker that died, a job removed by hand).
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  countQueuedBytes,
+  healQueueBytes,
+  pruneSourceLedger,
+  queueBytesKey,
+  recountQueuedBytes,
+  releaseQueuedBytes,
+  sourceBytesKey,
+  sourceLedgerKey,
+} from '../../src/ingest/queued-bytes.ts';
+import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
+import { eventually } from '../support/wait.ts';
+
+let redis: Redis;
+let prefix: string;
+let queue: Queue;
+const SRC = 'src-shop';
+
+beforeAll(() => {
+  redis = testRedis();
+  prefix = uniquePrefix('qbytes');
+  queue = new Queue('events.default', { connection: redis as never, prefix: `${prefix}:{events.default}` });
+});
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+  await deleteKeys(`${prefix}:*`);
+});
+
+const total = async () => Number((await redis.get(sourceBytesKey(prefix, SRC))) ?? 0);
+const perQueue = async () => redis.get(queueBytesKey(queue.qualifiedName));
+
+async function addCounted(id: string, b: number) {
+  const job = await queue.add('events', { v: 1, src: SRC, lane: 'default', at: Date.now(), items: [], b, bs: 1 as const }, { jobId: id });
+  await countQueuedBytes(redis, prefix, queue.qualifiedName, [{ jobId: id, bytes: b }], SRC);
+  return job;
+}
+
+describe('queued bytes', () => {
+  it('a job is counted once and released once: the counters never go below 0', async () => {
+    const job = await addCounted('once', 700);
+    // The same job counted again (two API processes adding one job id) is still one job for its source.
+    await countQueuedBytes(redis, prefix, queue.qualifiedName, [{ jobId: 'once', bytes: 700 }], SRC);
+    expect(await total()).toBe(700);
+    await releaseQueuedBytes(redis, prefix, job);
+    await releaseQueuedBytes(redis, prefix, job);
+    expect(await redis.get(sourceBytesKey(prefix, SRC))).toBeNull();
+    expect(await redis.hlen(sourceLedgerKey(prefix, SRC))).toBe(0);
+    // The queue's counter saw 1,400 counted and 1,400 released: back to nothing. One more release
+    // (a job counted by nobody) leaves it at nothing, not below.
+    expect(await perQueue()).toBeNull();
+    await releaseQueuedBytes(redis, prefix, job);
+    expect(await perQueue()).toBeNull();
+    await job.remove();
+  });
+
+  it('a job queued by an older version (no size) changes nothing when it finishes', async () => {
+    await addCounted('kept', 300);
+    const old = await queue.add('events', { v: 1, src: SRC, lane: 'default', at: Date.now(), items: [] }, { jobId: 'old' });
+    await releaseQueuedBytes(redis, prefix, old);
+    expect(await total()).toBe(300);
+    expect(Number(await perQueue())).toBe(300);
+    await queue.obliterate({ force: true });
+    await redis.del(sourceBytesKey(prefix, SRC), sourceLedgerKey(prefix, SRC), queueBytesKey(queue.qualifiedName));
+  });
+
+  it('the pruner releases the ledger entries of jobs that finished or are gone, and keeps the others', async () => {
+    // A job completed by a worker that never released it (it died before its `completed` handler ran).
+    await addCounted('finished', 1000);
+    const worker = new Worker('events.default', async () => 'ok', { connection: redis.duplicate() as never, prefix: `${prefix}:{events.default}`, autorun: true });
+    try {
+      await eventually(async () => (await queue.getJobState('finished')) === 'completed', 10_000, 20);
+    } finally {
+      await worker.close();
+    }
+    await addCounted('waiting', 200);
+    // A job an operator removed by hand.
+    const removed = await addCounted('removed', 30);
+    await removed.remove();
+    expect(await total()).toBe(1230);
+
+    const { cursor, released } = await pruneSourceLedger(redis, prefix, SRC);
+    expect(cursor).toBe('0');
+    expect(released).toBe(1030);
+    expect(await total()).toBe(200);
+    expect(await redis.hkeys(sourceLedgerKey(prefix, SRC))).toEqual([`${queue.qualifiedName}:waiting`]);
+    // The worker's release arriving late changes nothing (already released).
+    await releaseQueuedBytes(redis, prefix, { id: 'finished', data: { src: SRC, b: 1000, bs: 1 }, queueQualifiedName: queue.qualifiedName });
+    expect(await total()).toBe(200);
+  });
+
+  it('a dead letter replayed counts again', async () => {
+    const job = await addCounted('dead', 500);
+    await releaseQueuedBytes(redis, prefix, job); // failed for good
+    const before = await total();
+    await recountQueuedBytes(redis, prefix, job);
+    expect(await total()).toBe(before + 500);
+    await releaseQueuedBytes(redis, prefix, job);
+    expect(await total()).toBe(before);
+  });
+});
+
+describe("a queue's byte counter heals", () => {
+  let q: Queue;
+  beforeAll(() => {
+    q = new Queue('events.heal', { connection: redis as never, prefix: `${prefix}:{events.heal}` });
+  });
+  afterAll(async () => {
+    await q.obliterate({ force: true });
+    await q.close();
+  });
+  const key = () => queueBytesKey(q.qualifiedName);
+
+  it('reset when the queue is empty at two reads and the counter did not move between them', async () => {
+    await redis.set(key(), 5000); // leaked: no job left to release it
+    const first = await healQueueBytes(redis, q.qualifiedName, '');
+    expect(first).toEqual({ bytes: 5000, emptyAt: '5000' });
+    const second = await healQueueBytes(redis, q.qualifiedName, first.emptyAt);
+    expect(second.bytes).toBe(0);
+    expect(await redis.get(key())).toBeNull();
+  });
+
+  it('not while a job waits, nor when the counter moved (a release on its way)', async () => {
+    await redis.set(key(), 5000);
+    await q.add('events', { items: [] }, { jobId: 'w1' });
+    const busy = await healQueueBytes(redis, q.qualifiedName, '5000');
+    expect(busy).toEqual({ bytes: 5000, emptyAt: '' });
+    await q.drain();
+    const first = await healQueueBytes(redis, q.qualifiedName, '');
+    await redis.decrby(key(), 1000); // a release landed between the reads
+    const second = await healQueueBytes(redis, q.qualifiedName, first.emptyAt);
+    expect(second.bytes).toBe(4000);
+    expect((await healQueueBytes(redis, q.qualifiedName, second.emptyAt)).bytes).toBe(0);
+  });
+});
