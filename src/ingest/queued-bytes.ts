@@ -10,10 +10,11 @@
  * measured as its items' JSON.
  *
  * Each job records its size in its data (`b`) and, when its source's ledger counts it, `bs: 1`.
- * Counters go up once Redis has acknowledged the jobs (spooled work: when the spool moves it into
- * Redis), and down when a job finishes — completed, or failed for good — through
- * releaseQueuedBytes, which the workers call. A dead letter replayed is counted again
- * (recountQueuedBytes).
+ * A source's ledger counts a job once Redis has acknowledged it; a queue's counter as its items
+ * are claimed, in the dedupe claim's Lua call a moment before the add (no extra Redis command on
+ * the hot path; src/ingest/enqueue.ts) — spooled work when the spool moves it into Redis. Both go
+ * down when a job finishes — completed, or failed for good — through releaseQueuedBytes, which
+ * the workers call. A dead letter replayed is counted again (recountQueuedBytes).
  *
  * Keeping them true:
  *  - Per source, a ledger (hash: job key → bytes, in the source's tag) beside the total. A job is
@@ -125,18 +126,22 @@ function commands(redis: Redis): BytesRedis {
   return redis as BytesRedis;
 }
 
-/** Ingest, once Redis acknowledged the jobs: their bytes join the queue's counter (and the source's ledger). */
+/**
+ * Ingest, once Redis acknowledged the jobs: their bytes join the source's ledger (`ledgerOf`) and,
+ * unless the dedupe claim already counted them there (src/ingest/enqueue.ts), the queue's counter.
+ */
 export async function countQueuedBytes(
   redis: Redis,
   prefix: string,
   queueQualifiedName: string,
   jobs: readonly { readonly jobId: string; readonly bytes: number }[],
   ledgerOf?: string,
+  queueToo = true,
 ): Promise<void> {
   const total = jobs.reduce((n, j) => n + j.bytes, 0);
   if (total <= 0) return;
   const r = commands(redis);
-  const writes: Promise<unknown>[] = [r.incrby(queueBytesKey(queueQualifiedName), total)];
+  const writes: Promise<unknown>[] = queueToo ? [r.incrby(queueBytesKey(queueQualifiedName), total)] : [];
   if (ledgerOf !== undefined) {
     const args: (string | number)[] = [];
     for (const j of jobs) args.push(jobKey(queueQualifiedName, j.jobId), j.bytes);

@@ -263,6 +263,21 @@ describe('backpressure in bytes', () => {
     h = undefined;
   });
 
+  it("a queue's bytes count each accepted item once: a duplicate adds nothing; without dedupe they are counted all the same", async () => {
+    for (const dedupe of ['86400', '0']) {
+      h = await startHarness({ name: 'bpcount', workers: false, env: { RELAY_DEDUP_TTL_S: dedupe } });
+      const tag = uniq('bpc');
+      const key = queueBytesKey(h.service.queues.get('events', 'default').qualifiedName);
+      expect((await h.post('/v1/events', eventOfSize(tag, 0, 1000))).status).toBe(202);
+      expect((await h.post('/v1/events', { events: [eventOfSize(tag, 1, 700), eventOfSize(tag, 2, 702)] })).status).toBe(202);
+      if (dedupe !== '0') expect((await h.post('/v1/events', eventOfSize(tag, 0, 1000))).body.duplicates).toBe(1);
+      // The batch's body is its two events plus `{"events":[,]}` (14 bytes), shared between them.
+      expect(Number(await redis.get(key))).toBe(1000 + 1416);
+      await h.close();
+      h = undefined;
+    }
+  });
+
   it('above RELAY_MAX_QUEUED_BYTES in a queue ingest answers 503; once the queue is emptied the count heals', async () => {
     h = await startHarness({ name: 'bpbytes', workers: false, env: { RELAY_MAX_QUEUED_BYTES: '2500', RELAY_MAX_QUEUED_JOBS: '0' } });
     const tag = uniq('bpb');
