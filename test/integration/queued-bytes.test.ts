@@ -15,6 +15,8 @@ import {
   sourceBytesKey,
   sourceLedgerKey,
 } from '../../src/ingest/queued-bytes.ts';
+import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
+import { createLogger } from '../../src/log.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -94,6 +96,19 @@ describe('queued bytes', () => {
     // The worker's release arriving late changes nothing (already released).
     await releaseQueuedBytes(redis, prefix, { id: 'finished', data: { src: SRC, b: 1000, bs: 1 }, queueQualifiedName: queue.qualifiedName });
     expect(await total()).toBe(200);
+  });
+
+  it('the API prunes the ledgers of its byte-limited sources on its own', async () => {
+    const before = await total();
+    const gone = await addCounted('gone', 400);
+    await gone.remove(); // its release was lost
+    expect(await total()).toBe(before + 400);
+    const limiter = createSourceLimiter(redis, prefix, [{ id: SRC, name: 'shop', limits: { queuedBytes: 1_000_000 } }], createLogger('silent'), { pruneEveryMs: 100 });
+    try {
+      await eventually(async () => (await total()) === before, 5000, 50);
+    } finally {
+      limiter.stop();
+    }
   });
 
   it('a dead letter replayed counts again', async () => {
