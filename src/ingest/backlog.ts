@@ -10,7 +10,7 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import type { JobKind, Queues } from '../queues.ts';
-import { healQueueBytes } from './queued-bytes.ts';
+import { defineQueuedBytesCommands, healQueueBytes } from './queued-bytes.ts';
 
 export class BacklogFullError extends Error {
   override readonly name = 'BacklogFullError';
@@ -30,6 +30,7 @@ export interface BacklogLimits {
 }
 
 export function createBacklogGuard(queues: Queues, redis: Redis, limits: BacklogLimits, intervalMs = 1000): BacklogGuard {
+  defineQueuedBytesCommands(redis); // before traffic (see there)
   const counts = new Map<string, { jobs: number; bytes: number }>();
   const watched = new Map<string, { kind: JobKind; lane: string; emptyAt: string }>();
   let busy = false;

@@ -20,7 +20,7 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import { jobIdForItems } from '../model/ids.ts';
 import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
-import { countQueuedBytes } from './queued-bytes.ts';
+import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -125,6 +125,8 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
   // was not the queue's node ("All keys in the pipeline should belong to the same slots
   // allocation group", seen by test:cluster).
   if (!('relayClaim' in redis)) redis.defineCommand('relayClaim', { lua: CLAIM, numberOfKeys: 1 });
+  // Likewise now, before any traffic: see defineQueuedBytesCommands.
+  defineQueuedBytesCommands(redis);
   const claiming = redis as ClaimingRedis;
 
   /**

@@ -114,6 +114,19 @@ type BytesRedis = Redis & {
   relayQueueBytesHeal(...keysAndArg: string[]): Promise<[number, number]>;
 };
 
+/**
+ * Defines this module's Lua commands on a connection. Call it when the connection is set up, before
+ * traffic (createEnqueuer does, for every connection ingest uses): ioredis copies a connection's
+ * custom commands into each auto-pipeline as the pipeline is created, so a command defined while a
+ * pipeline is pending is missing from it — its first call then breaks that whole pipeline (the
+ * callbacks outnumber the replies: "results[i] is not iterable", thrown from ioredis, and every
+ * command of the pipeline hangs). The fuzz suite hit it when the backlog guard's first read shared
+ * a tick with ingest.
+ */
+export function defineQueuedBytesCommands(redis: Redis): void {
+  commands(redis);
+}
+
 function commands(redis: Redis): BytesRedis {
   // numberOfKeys fixed, so a command's first argument is its first key: ioredis routes (and
   // auto-pipelines) a custom command by it (see src/ingest/enqueue.ts).

@@ -22,7 +22,7 @@ import type { Logger } from '../log.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 import type { IngestLimits, RelayFile } from '../relay-config.ts';
 import { configSourceId, flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../sources.ts';
-import { pruneSourceLedger, sourceBytesKey, sourceQueuedBytes } from './queued-bytes.ts';
+import { defineQueuedBytesCommands, pruneSourceLedger, sourceBytesKey, sourceQueuedBytes } from './queued-bytes.ts';
 
 export interface LimitedSource {
   readonly id: string;
@@ -128,7 +128,9 @@ export function createSourceLimiter(redis: Redis, prefix: string, sources: reado
   const byId = new Map(sources.map((s) => [s.id, s]));
   const timeoutMs = opts.timeoutMs ?? 1000;
   const pruneEveryMs = opts.pruneEveryMs ?? 10_000;
+  // Defined now, before traffic: a command defined while an auto-pipeline is pending breaks it (see defineQueuedBytesCommands).
   if (!('relaySourceAdmit' in redis)) redis.defineCommand('relaySourceAdmit', { lua: ADMIT, numberOfKeys: 2 });
+  defineQueuedBytesCommands(redis);
   const r = redis as AdmitRedis;
 
   async function check(s: LimitedSource, items: number, bytes: number): Promise<void> {

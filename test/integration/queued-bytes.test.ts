@@ -16,8 +16,11 @@ import {
   sourceLedgerKey,
 } from '../../src/ingest/queued-bytes.ts';
 import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
+import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
-import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
+import { Queues } from '../../src/queues.ts';
+import { createRedis, waitForRedis } from '../../src/redis.ts';
+import { deleteKeys, REDIS_URL, testRedis, uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
 let redis: Redis;
@@ -154,5 +157,33 @@ describe("a queue's byte counter heals", () => {
     const second = await healQueueBytes(redis, q.qualifiedName, first.emptyAt);
     expect(second.bytes).toBe(4000);
     expect((await healQueueBytes(redis, q.qualifiedName, second.emptyAt)).bytes).toBe(0);
+  });
+});
+
+describe("on the API's connection, which auto-pipelines", () => {
+  it('the commands are there before their first use, even in a tick whose pipeline already holds commands', async () => {
+    // Found by the fuzz suite: the backlog guard's first read defined the commands while ingest's
+    // commands of that tick were pending in a pipeline built without them; ioredis then threw
+    // "results[i] is not iterable" and every command of that pipeline hung.
+    const api = createRedis(REDIS_URL, 'api') as Redis;
+    const queues = new Queues(api, prefix, { attempts: 1, keepCompletedS: 60 });
+    try {
+      await waitForRedis(api, 10_000);
+      createEnqueuer(api, queues, 86_400_000); // what every API process builds at start
+      const qualified = queues.get('events', 'piped').qualifiedName;
+      const tick = Promise.all([
+        api.get(`${qualified}:nothing`), // opens this tick's pipeline
+        healQueueBytes(api, qualified, ''),
+        countQueuedBytes(api, prefix, qualified, [{ jobId: 'p1', bytes: 5 }], 'src-piped'),
+        releaseQueuedBytes(api, prefix, { id: 'p1', data: { src: 'src-piped', b: 5, bs: 1 }, queueQualifiedName: qualified }),
+      ]);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([tick.then(() => 'answered'), new Promise((r) => (timer = setTimeout(() => r('hung'), 3000)))]);
+      clearTimeout(timer);
+      expect(outcome).toBe('answered');
+    } finally {
+      await queues.close();
+      api.disconnect();
+    }
   });
 });
