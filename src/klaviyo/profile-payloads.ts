@@ -1,5 +1,5 @@
 /**
- * Profile, list and consent operations → Klaviyo's JSON:API bodies (reference/klaviyo-api.md
+ * Profile, list and consent operations → Klaviyo's JSON:API bodies (docs/klaviyo-and-maton.md §2
  * §3–4; OpenAPI ProfileUpsertQuery, ListMembersAddQuery, SubscriptionCreateJobCreateQuery,
  * SubscriptionDeleteJobCreateQuery).
  */
