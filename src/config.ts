@@ -52,7 +52,7 @@ const EnvSchema = z.object({
   MATON_CONNECTION_ID: optionalString,
   KLAVIYO_API_KEY: optionalString,
   KLAVIYO_BASE_URL: url.default('https://a.klaviyo.com'),
-  KLAVIYO_REVISION: revision.default('2026-01-15'),
+  KLAVIYO_REVISION: revision.default('2026-07-15'),
   KLAVIYO_TIMEOUT_MS: int(100, 300_000).default(15_000),
 
   RELAY_API_KEYS: optionalString,

@@ -264,7 +264,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     const rev = config.klaviyo.revision;
     if (first.ok) p.add({ name: 'revision', state: 'ok', detail: `${rev} accepted` });
     else if (isRevisionError(first.error)) {
-      p.add({ name: 'revision', state: 'fail', detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`, fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-01-15)' });
+      p.add({ name: 'revision', state: 'fail', detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`, fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-07-15)' });
     } else p.add({ name: 'revision', state: 'skip', detail: `not checked (the call failed before Klaviyo looked at ${rev})` });
     p.add(clockCheck(first, config.klaviyo.mode === 'gateway' ? 'the gateway' : 'Klaviyo'));
   }

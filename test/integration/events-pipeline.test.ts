@@ -51,7 +51,7 @@ describe('POST /v1/events → Klaviyo', () => {
     expect(call.path).toMatch(/^\/klaviyo\/api\//);
     expect(call.headers.authorization).toBe(`Bearer ${MATON_KEY}`);
     expect(call.headers['maton-connection']).toBe(CONNECTION);
-    expect(call.headers.revision).toBe('2026-01-15');
+    expect(call.headers.revision).toBe('2026-07-15');
     expect(call.headers['content-type']).toBe('application/vnd.api+json');
     const operation = call.endpoint === 'bulk_create_events' ? 'bulk_create_events' : 'create_event';
     expect(validateRequestBody(operation, call.body)).toEqual({ ok: true });
