@@ -133,7 +133,7 @@ function credentialCheck(c: Config, p: Probe): Check {
       name,
       state: 'fail',
       detail: `${where}: ${e.kind === 'timeout' ? 'no answer in time' : 'cannot reach'} ${gw ? c.klaviyo.gatewayUrl : c.klaviyo.baseUrl} (${e.message})`,
-      fix: gw ? 'check the network and MATON_GATEWAY_URL (default https://gateway.maton.ai)' : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
+      fix: gw ? 'check the network and MATON_GATEWAY_URL (default https://api.maton.ai)' : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
     };
   }
   const said = `${e?.status ?? '?'}${e?.code ? ` ${e.code}` : ''}${e?.detail ? `: ${e.detail}` : ''}`;

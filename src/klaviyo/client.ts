@@ -17,7 +17,7 @@ import { KlaviyoApiError, KlaviyoResponseError, KlaviyoTransportError, type Erro
 
 export interface KlaviyoTarget {
   readonly mode: 'gateway' | 'direct';
-  /** Gateway root (`https://gateway.maton.ai`) in gateway mode, Klaviyo's (`https://a.klaviyo.com`) in direct mode. */
+  /** Gateway root (`https://api.maton.ai`) in gateway mode, Klaviyo's (`https://a.klaviyo.com`) in direct mode. */
   readonly baseUrl: string;
   /** The Maton API key (gateway) or the Klaviyo private key (direct). */
   readonly apiKey: string;
