@@ -94,6 +94,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...DEFAULT_LIMITS,
     gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
     endpoints: file.limits.endpoints ?? {},
+    bulkMinShare: file.priorities.bulkMinShare,
+    liveGatewayReserve: file.priorities.liveGatewayReserve,
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
