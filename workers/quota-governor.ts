@@ -2,7 +2,7 @@
  * The quota governor: one limiter, atomic in Redis, shared by every worker process and machine.
  *
  * Each Klaviyo call needs a token from every bucket it is subject to:
- *  - the Maton gateway's 10 requests/s per API key, across all connections (reference/maton-gateway.md);
+ *  - the Maton gateway's 10 requests/s per API key, across all connections (docs/klaviyo-and-maton.md §4);
  *  - the Klaviyo account's burst (1 s) and steady (60 s) windows for that endpoint
  *    (OpenAPI `x-klaviyo-ratelimit`, see src/klaviyo/endpoints.ts).
  *
