@@ -192,7 +192,7 @@ export function formatLatencies(l: Latencies): string {
   if (l.sent === 0) return '— (none sent)';
   const f = (v: number | null) => (v === null ? `>${Math.round(l.undeliveredWaitedMs / 1000)} s` : Math.round(v).toLocaleString('en-US'));
   const missing = l.sent - l.delivered;
-  return `${f(l.p50)} / ${f(l.p95)} / ${f(l.max)}${missing ? ` (${missing} of ${l.sent} not delivered)` : ''}`;
+  return `${f(l.p50)} / ${f(l.p95)} / ${f(l.max)} (n=${l.sent}${missing ? `, ${missing} not delivered` : ''})`;
 }
 
 export async function postJson(url: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; at: number; text: string }> {

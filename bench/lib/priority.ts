@@ -40,7 +40,8 @@ function ratio(ours: Latencies | undefined, base: Latencies | undefined): string
   const b = base.p95;
   if (o === null || o <= 0) return '';
   if (b === null) return `p95 >${Math.round(base.undeliveredWaitedMs / o)}× lower`;
-  return `p95 ${(b / o).toFixed(b / o >= 10 ? 0 : 1)}× lower`;
+  const x = b / o;
+  return x >= 1 ? `p95 ${x.toFixed(x >= 10 ? 0 : 1)}× lower` : `p95 ${(1 / x).toFixed(1)}× higher`;
 }
 
 export async function priorityScenario(opts: PriorityOptions): Promise<PriorityResult> {
@@ -50,11 +51,12 @@ export async function priorityScenario(opts: PriorityOptions): Promise<PriorityR
   const result: PriorityResult = { supported, options, events: {}, profiles: {} };
   for (const mode of opts.modes) result.events[mode] = await eventsRun(mode, supported, { backlog: opts.backlog, liveS: opts.liveS, log });
   for (const mode of opts.modes) result.profiles[mode] = await profilesRun(mode, supported, { profiles: opts.profiles, maxS: opts.subscribeMaxS, log });
-  addRows(result, row);
+  priorityRows(result, row);
   return result;
 }
 
-function addRows(r: PriorityResult, row: PriorityOptions['row']): void {
+/** The table rows for a result (also to reprint them from a results file). */
+export function priorityRows(r: PriorityResult, row: PriorityOptions['row']): void {
   const on = r.events.priorities;
   const off = r.events.fifo;
   const any = on ?? off!;
