@@ -17,6 +17,7 @@ import type { QuotaScope } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { REQUEUE, type SendResult } from './batcher.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
+import type { PriorityClass } from '../src/priority.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
 
 export interface CallDeps {
@@ -24,6 +25,8 @@ export interface CallDeps {
   readonly governor: QuotaGovernor;
   readonly scope: QuotaScope;
   readonly log: Logger;
+  /** The class the calls are made for: the governor serves live first (unset = live). */
+  readonly cls?: PriorityClass;
   /** Every call's result, for metrics: status 0 = no answer (timeout, network). */
   readonly onCall?: (endpoint: EndpointName, status: number, items: number, ms: number, origin?: 'gateway' | 'klaviyo') => void;
 }
@@ -65,7 +68,7 @@ export interface BulkRequest {
 export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], build: (items: readonly I[]) => BulkRequest): Promise<SendResult<ItemOutcome>[]> {
   const req = build(items);
   const payload = JSON.stringify(req.body);
-  await deps.governor.take(deps.scope, req.endpoint);
+  await deps.governor.take(deps.scope, req.endpoint, undefined, deps.cls ?? 'live');
   try {
     await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: payload }, items.length);
     return items.map(() => DELIVERED);
@@ -133,7 +136,7 @@ export async function callWithQuota<S extends z.ZodType | undefined = undefined>
 ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
   if (opts.body !== undefined && typeof opts.body !== 'string') opts = { ...opts, body: JSON.stringify(opts.body) };
   for (;;) {
-    await deps.governor.take(deps.scope, opts.endpoint, opts.signal);
+    await deps.governor.take(deps.scope, opts.endpoint, opts.signal, deps.cls ?? 'live');
     try {
       return await call(deps, opts);
     } catch (err) {

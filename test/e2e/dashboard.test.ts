@@ -52,7 +52,7 @@ describe('dashboard at /ops/queues', () => {
     const email = `dash-${Math.random().toString(36).slice(2, 8)}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection for the dashboard' } });
     await h.post('/v1/events', { id: `dash-${Date.now()}`, event: 'Placed Order', profile: { email } });
-    await eventually(async () => (await h.service.queues.get('events', 'default').getJobCounts('failed')).failed === 1, 15_000);
+    await eventually(async () => (await h.queue('events').getJobCounts('failed')).failed === 1, 15_000);
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
@@ -93,7 +93,7 @@ describe('dashboard writes from the browser (issue 11)', () => {
     const email = `dashrw-${Math.random().toString(36).slice(2, 8)}@example.com`;
     writable.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection before a retry' } });
     await writable.post('/v1/events', { id: `dashrw-${Date.now()}`, event: 'Placed Order', profile: { email } });
-    const queue = writable.service.queues.get('events', 'default');
+    const queue = writable.queue('events');
     await eventually(async () => (await queue.getJobCounts('failed')).failed === 1, 15_000);
     const [failed] = await queue.getFailed();
 

@@ -11,7 +11,7 @@ describe('graceful shutdown', () => {
       h.sim.faults.add({ match: { endpoint: 'create_event' }, latencyMs: 1200 });
       const email = 'slow@example.com';
       expect((await h.post('/v1/events', { id: 'slow-1', event: 'Placed Order', profile: { email } })).status).toBe(202);
-      const q = h.service.queues.get('events', 'default');
+      const q = h.queue('events');
       await eventually(async () => (await q.getJobCounts('active')).active === 1, 5000);
       const url = h.service.url!;
       const t0 = Date.now();

@@ -47,7 +47,7 @@ describe('quota governor', () => {
       LOG_LEVEL: 'warn',
     };
     for (let i = 0; i < 2; i++) children.push(spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env, stdio: 'ignore' }));
-    const q = h.service.queues.get('events', 'default');
+    const q = h.queue('events');
     await eventually(async () => (await q.getWorkersCount()) >= 2, 20_000, 100);
 
     // Lone events (create_event) and batches (bulk), spaced so that each goes out as its own call,
@@ -95,7 +95,7 @@ describe('bulk isolation', () => {
     h.sim.faults.add({ match: { endpoint: 'bulk_create_events' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
     h.sim.faults.add({ match: { endpoint: 'create_event' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
     expect((await h.post('/v1/events', { events })).status).toBe(202);
-    const q = h.service.queues.get('events', 'default');
+    const q = h.queue('events');
     await eventually(async () => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
       return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;

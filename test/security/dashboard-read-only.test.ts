@@ -32,7 +32,7 @@ async function relayWithJob(name: string, env: Record<string, string>) {
   await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
   const posted = await h.post('/v1/events', { id: `${name}-1`, event: 'Placed Order', profile: { email: EMAIL, phone_number: PHONE } });
   expect(posted.status).toBe(202);
-  const queue = h.service.queues.get('events', 'default') as Queue;
+  const queue = h.queue('events') as Queue;
   const [job] = await queue.getWaiting();
   expect(job?.id).toBeTruthy();
   return { h, queue, jobId: job!.id!, data: job!.data as unknown };

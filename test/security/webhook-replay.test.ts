@@ -47,7 +47,7 @@ async function send(hh: Harness, body: string, headers: Record<string, string>) 
 
 /** Jobs holding an event for this tag's email, and how many such events in all. */
 async function eventsFor(hh: Harness, t: string): Promise<number> {
-  const jobs = await hh.service.queues.get('events', 'default').getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+  const jobs = await hh.queue('events', 'live', 'src-pos').getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
   return jobs.flatMap((j) => j.data.items as { e: { profile: { email: string } } }[]).filter((it) => it.e.profile.email === `${t}@example.com`).length;
 }
 
@@ -139,7 +139,7 @@ describe('a first attempt that failed', () => {
     // Refused after its signature verified and its id was claimed.
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, body: { error: 'backlog_full' } });
 
-    await hh.service.queues.get('events', 'default').obliterate({ force: true });
+    await hh.queue('events', 'live', 'src-pos').obliterate({ force: true });
     const retry = await eventually(async () => {
       const a = await send(hh, body, headers);
       return a.status !== 503 && a;

@@ -2,6 +2,12 @@
  * Sends batches of events to Klaviyo: create_event for a lone event (its quota, 350/s·3,500/min,
  * is far larger than the bulk endpoint's 10/s·150/min), event-bulk-create-jobs for more.
  * Failure handling per item is workers/klaviyo-call.ts's.
+ *
+ * Live events (issue 12) use the quota's shape: while only a few are waiting they go out as
+ * single create_event calls, in parallel — that endpoint's own window is almost always free, while
+ * the bulk endpoint's 150 calls a minute may be spent by an import for the next 45 s. More than a
+ * few go as one bulk request when the bulk endpoint has a call left now, else still one by one.
+ * Bulk events keep the old rule: a lone one as create_event, more as a bulk request.
  */
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { approxEventBytes, blamedByPointer, bulkCreateEventsBody, createEventBody } from '../../src/klaviyo/event-payloads.ts';
@@ -12,18 +18,29 @@ import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-polic
 
 type Endpoint = 'create_event' | 'bulk_create_events';
 
+/** Up to this many live events waiting go out as single calls (design, issue 12). */
+export const LIVE_SINGLE_MAX = 4;
+
 export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leaving room for the envelope
 
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
+  const cls = deps.cls ?? 'live';
+
   async function sendSingle(item: EventItem): Promise<SendResult<ItemOutcome>> {
     const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
-    await deps.governor.take(deps.scope, 'create_event');
+    await deps.governor.take(deps.scope, 'create_event', undefined, cls);
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
       return DELIVERED;
     } catch (err) {
       return classify(err) === 'rate-limited' ? REQUEUE : outcomeOf(err);
     }
+  }
+
+  /** Whether a bulk request could leave now (not blocked, a call left in both windows). */
+  async function bulkCallLeft(): Promise<boolean> {
+    const [blocked, h] = await Promise.all([deps.governor.blockedFor(deps.scope, 'bulk_create_events'), deps.governor.headroom(deps.scope, 'bulk_create_events')]);
+    return blocked === 0 && h.burst > 0 && h.steady > 0 && (h.gateway === undefined || h.gateway > 0);
   }
 
   function bulk(items: readonly EventItem[]) {
@@ -38,8 +55,10 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     // Wait until a request could go, then cut the batch (it kept filling while we waited); the
     // token itself is taken once the body is serialized.
     async acquire(pending) {
-      const endpoint: Endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
-      await deps.governor.waitFree(deps.scope, endpoint);
+      let endpoint: Endpoint;
+      if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (await bulkCallLeft()) ? 'bulk_create_events' : 'create_event';
+      else endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
+      await deps.governor.waitFree(deps.scope, endpoint, undefined, cls);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
     },
     // Klaviyo fails a bulk request that repeats a unique_id, so each is sent once.
