@@ -31,10 +31,17 @@ export interface BatcherOptions<I, O, T> {
   /** Requests of this batcher that may be in flight at once. */
   readonly maxInFlight: number;
   readonly sizeOf: (item: I) => number;
-  /** Waits for quota; `pending` is how many items are waiting (chooses single vs bulk). */
-  readonly acquire: (pending: number) => Promise<Permit<T>>;
-  /** Sends one batch; one result per item, in order. Must not throw: map failures to results. */
-  readonly send: (items: I[], tag: T) => Promise<SendResult<O>[]>;
+  /**
+   * Waits for quota; `pending` is how many items are waiting (chooses single vs bulk). `signal`
+   * aborts when the batcher yields (shutdown): it may then throw.
+   */
+  readonly acquire: (pending: number, signal: AbortSignal) => Promise<Permit<T>>;
+  /**
+   * Sends one batch; one result per item, in order. Must not throw: map failures to results.
+   * `signal` aborts when the batcher yields: a request still waiting for its quota token then
+   * hands its items back untouched instead of waiting (a bulk token can be a minute away).
+   */
+  readonly send: (items: I[], tag: T, signal: AbortSignal) => Promise<SendResult<O>[]>;
   readonly onError?: (err: unknown) => void;
   /** A key's share of each batch among the keys with items waiting (default: equal shares). */
   readonly weightOf?: (key: string) => number;
@@ -57,6 +64,8 @@ export class Batcher<I, O, T> {
   private draining = false;
   /** Set by yieldAll: every item from now on resolves at once with this outcome. */
   private yielding: { outcome: O } | undefined;
+  /** Aborted by yieldAll: what waits for quota stops waiting. */
+  private readonly yielded = new AbortController();
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: BatcherOptions<I, O, T>) {
@@ -95,6 +104,7 @@ export class Batcher<I, O, T> {
    */
   yieldAll(outcome: O): void {
     this.yielding = { outcome };
+    this.yielded.abort();
     for (const e of this.buffer.takeAll()) e.resolve(outcome);
     this.schedule();
   }
@@ -124,10 +134,11 @@ export class Batcher<I, O, T> {
     this.acquiring = true;
     let permit: Permit<T>;
     try {
-      permit = await this.opts.acquire(this.buffer.length);
+      permit = await this.opts.acquire(this.buffer.length, this.yielded.signal);
     } catch (err) {
       // Quota store unreachable: keep the items (their jobs stay active) and try again shortly.
-      this.opts.onError?.(err);
+      // (After a yield the buffer is empty and this ends the pump.)
+      if (!this.yielding) this.opts.onError?.(err);
       this.acquiring = false;
       setTimeout(() => this.schedule(), 500).unref();
       return;
@@ -144,6 +155,7 @@ export class Batcher<I, O, T> {
       const results = await this.opts.send(
         batch.map((e) => e.item),
         permit.tag,
+        this.yielded.signal,
       );
       const requeued: Entry<I, O>[] = [];
       batch.forEach((entry, i) => {

@@ -77,7 +77,7 @@ export interface WorkerRuntime {
   /** Every BullMQ Worker running now (more appear as queues do). */
   readonly workers: readonly Worker[];
   isRunning(): boolean;
-  /** Stop taking jobs, flush batches, wait for active jobs up to `timeoutMs`, then force. */
+  /** Stop taking jobs, flush batches, wait for active jobs up to `timeoutMs`, then stop waiting. */
   close(timeoutMs: number): Promise<void>;
 }
 
@@ -247,27 +247,25 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
      * Stop taking jobs and send what is buffered. Half-way through the allowance, whatever has not
      * gone out yet is handed back: its jobs return to the queue untouched (no attempt spent, no
      * lock left behind), and only requests already on the wire are waited for. Past the whole
-     * allowance, the close is forced (those jobs return when their locks expire).
+     * allowance, it stops waiting (those jobs return when their locks expire).
      */
     async close(timeoutMs) {
       closing = true;
       lanes.stop();
       pool.stop();
       const workers = pool.workers();
-      const closed = Promise.all(workers.map((w) => w.close()));
+      const closed = Promise.all(workers.map((w) => w.close())).then(() => false);
+      closed.catch(() => undefined); // a close that fails after we stopped waiting for it
       void Promise.all(drains.map((d) => d()));
       const yieldTimer = setTimeout(() => yields.forEach((y) => y()), timeoutMs / 2);
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
-      ]);
+      const timedOut = await Promise.race([closed, new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
       clearTimeout(timer);
       clearTimeout(yieldTimer);
-      if (timedOut) {
-        deps.log.warn({ timeoutMs }, 'workers did not finish in time; forcing close (their jobs return to the queue when their locks expire)');
-        await Promise.all(workers.map((w) => w.close(true)));
-      }
+      // Past the allowance, stop waiting. (BullMQ's close(true) cannot force it: once a close is
+      // under way it returns that close, which waits for the active jobs — a request on the wire,
+      // a bulk import being polled — however long they take.)
+      if (timedOut) deps.log.warn({ timeoutMs }, 'workers did not finish in time; stopped waiting (their jobs return to the queue when their locks expire)');
     },
   };
 }

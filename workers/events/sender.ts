@@ -13,7 +13,7 @@ import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { approxEventBytes, blamedByPointer, bulkCreateEventsBody, createEventBody } from '../../src/klaviyo/event-payloads.ts';
 import type { EventItem } from '../../src/queues.ts';
 import { REQUEUE, type BatcherOptions, type SendResult } from '../batcher.ts';
-import { call, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';
+import { call, sendDistinct, sendIsolating, takeToken, YIELDED, type CallDeps } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 
 type Endpoint = 'create_event' | 'bulk_create_events';
@@ -26,9 +26,9 @@ export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leavin
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
   const cls = deps.cls ?? 'live';
 
-  async function sendSingle(item: EventItem): Promise<SendResult<ItemOutcome>> {
+  async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
     const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
-    await deps.governor.take(deps.scope, 'create_event', undefined, cls);
+    if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
       return DELIVERED;
@@ -54,17 +54,17 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     sizeOf: (item) => approxEventBytes({ uniqueId: item.k, event: item.e }),
     // Wait until a request could go, then cut the batch (it kept filling while we waited); the
     // token itself is taken once the body is serialized.
-    async acquire(pending) {
+    async acquire(pending, signal) {
       let endpoint: Endpoint;
       if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (await bulkCallLeft()) ? 'bulk_create_events' : 'create_event';
       else endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
-      await deps.governor.waitFree(deps.scope, endpoint, undefined, cls);
+      await deps.governor.waitFree(deps.scope, endpoint, signal, cls);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
     },
     // Klaviyo fails a bulk request that repeats a unique_id, so each is sent once.
-    send: (items, endpoint) =>
+    send: (items, endpoint, signal) =>
       sendDistinct(items, (it) => it.k, async (distinct) =>
-        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!)] : sendIsolating(deps, distinct, bulk),
+        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
       ),
   };
 }
