@@ -13,6 +13,7 @@
  * bench/results/2026-11-27.json).
  */
 import type { Worker } from 'bullmq';
+import { MAX_ITEMS_PER_JOB } from '../src/queues.ts';
 
 export const LIVE_ITEMS_IN_FLIGHT = 2000;
 export const BULK_ITEMS_IN_FLIGHT = 8000;
@@ -42,13 +43,18 @@ export class InFlightShare {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The concurrency a new Worker of this weight starts with, before it has seen a job. */
+  /**
+   * The concurrency a new Worker of this weight starts with, before it has seen a job: as if jobs
+   * were full (MAX_ITEMS_PER_JOB items). Assuming one item per job, a Worker started on a backlog
+   * fetched a hundred times its share before it learned better — and, sharing the connection,
+   * delayed the other queues' first jobs (seen as a second of one source alone at start).
+   */
   initial(weight: number): number {
-    return this.bounded((this.target * weight) / (this.activeWeight(undefined) + weight));
+    return this.bounded((this.target * weight) / (this.activeWeight(undefined) + weight) / MAX_ITEMS_PER_JOB);
   }
 
   add(worker: ItemsWorker, weight: number): void {
-    const m: Member = { weight, avgItems: 1, running: 0, lastActive: 0 };
+    const m: Member = { weight, avgItems: MAX_ITEMS_PER_JOB, running: 0, lastActive: 0 };
     this.members.set(worker, m);
     worker.on('active', (job) => {
       m.running++;
