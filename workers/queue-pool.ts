@@ -4,8 +4,9 @@
  * pool looks at the registry every few seconds, so a source added on the API side is served
  * without restarting the workers.
  *
- * The queues of the sources in this process's own configuration are opened at start, registered
- * or not: their first job is served at once instead of at the next look.
+ * The queues of the sources in this process's own configuration are registered and opened at
+ * start: their first job is served at once instead of at the next look, and a lane's pause (which
+ * pauses the registered queues) covers them before their first job.
  *
  * A new queue of a paused lane gets no Worker until the lane is resumed: the lane's pause paused
  * the queues it knew of, and this one may have been registered after.
@@ -24,7 +25,7 @@ export interface QueuePoolDeps {
   readonly open: (ref: QueueRef) => Worker;
   /** Whether the lane is paused now. */
   readonly paused: (lane: string) => Promise<boolean>;
-  /** Queues to serve whether or not they are registered yet (the configured sources'). */
+  /** Queues to register and serve from the start (the configured sources'). */
   readonly known?: readonly QueueRef[];
   readonly log: Logger;
   readonly intervalMs?: number;
@@ -50,8 +51,7 @@ export async function startQueuePool(deps: QueuePoolDeps): Promise<QueuePool> {
     for (const lane of deps.lanes) {
       let paused: boolean | undefined;
       for (const kind of deps.kinds) {
-        const known = (deps.known ?? []).filter((r) => r.kind === kind && r.lane === lane);
-        for (const ref of [...(await deps.catalog.list(kind, lane)), ...known]) {
+        for (const ref of await deps.catalog.list(kind, lane)) {
           if (stopped) return opened;
           const name = queueName(ref);
           if (open.has(name)) continue;
@@ -70,6 +70,7 @@ export async function startQueuePool(deps: QueuePoolDeps): Promise<QueuePool> {
   }
 
   // At start every known queue gets its Worker before the runtime says it is ready.
+  for (const ref of deps.known ?? []) if (deps.lanes.includes(ref.lane)) await deps.catalog.register(ref);
   const first = await discover();
   await Promise.all(first.map((w) => w.waitUntilReady()));
 

@@ -1,6 +1,6 @@
 /** Issue #6: pausing and resuming a lane by hand; the status and find endpoints. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { eventually } from '../support/wait.ts';
 
 const ADMIN = 'ops-lanes-admin-token';
@@ -25,7 +25,7 @@ describe('lanes by hand', () => {
     await new Promise((r) => setTimeout(r, 3000)); // three probe intervals
     const status = (await ops('/status')).body;
     expect(status.lanes[0]).toMatchObject({ lane: 'default', paused: { by: 'admin' } });
-    expect(status.queues.find((q: any) => q.queue === 'events.default').waiting).toBeGreaterThan(0);
+    expect(status.queues.find((q: any) => q.queue === `events.default.live.${RELAY_SOURCE}`).waiting).toBeGreaterThan(0);
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(0);
 
     expect((await ops('/lanes/default/resume', 'POST')).body).toEqual({ lane: 'default', resumed: true });
