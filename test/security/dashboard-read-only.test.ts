@@ -43,8 +43,9 @@ async function storedData(queue: Queue, jobId: string): Promise<unknown> {
   return JSON.parse((await redis.hget(queue.toKey(jobId), 'data')) ?? 'null') as unknown;
 }
 
+/** Bull Board's API for the queue the test key's live events are in. */
 const board = (h: Harness, path: string, init: { method?: string; body?: unknown } = {}) =>
-  fetch(`${h.service.url}/ops/queues/api/queues/events.default${path}`, {
+  fetch(`${h.service.url}/ops/queues/api/queues/${encodeURIComponent(h.queue('events').name)}${path}`, {
     method: init.method ?? 'GET',
     headers: { ...bearer, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

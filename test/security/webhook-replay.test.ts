@@ -129,7 +129,11 @@ describe('a first attempt that failed', () => {
   it('releases the id: the sender\'s retry is processed, not answered as a replay', async () => {
     const hh = await startHarness({ name: 'replay-backlog', workers: false, file, env: { RELAY_MAX_QUEUED_JOBS: '1' } });
     extra.push(() => hh.close());
-    const post = (id: string) => fetch(`${hh.service.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, event: 'Filler', profile: { email: 'f@example.com' } }) });
+    // The signing source's own queue is filled (backpressure is per queue: per kind, lane, class and source).
+    const post = (id: string) => {
+      const filler = JSON.stringify({ id, event: 'Filler', profile: { email: 'f@example.com' } });
+      return fetch(`${hh.service.url}/v1/events`, { method: 'POST', headers: signed(filler, `msg_${id}`), body: filler });
+    };
     for (const id of ['fill-1', 'fill-2']) expect((await post(id)).status).toBe(202);
     // The queue is over its limit once the guard has read the counts (once a second).
     await eventually(async () => (await post(`fill-${Math.random()}`)).status === 503, 5000, 200);
