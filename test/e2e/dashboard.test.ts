@@ -60,7 +60,8 @@ describe('dashboard at /ops/queues', () => {
     expect(res?.status()).toBe(200);
     for (const q of ['events.default', 'profiles.default', 'webhooks.default']) await page.getByText(q, { exact: false }).first().waitFor({ timeout: 15_000 });
 
-    await page.goto(`${h.service.url}/ops/queues/queue/events.default?status=failed`);
+    // The event is in the test key's live queue (issue 12: queues per class and source).
+    await page.goto(`${h.service.url}/ops/queues/queue/${encodeURIComponent(h.queue('events').name)}?status=failed`);
     await page.getByText('Simulated rejection for the dashboard', { exact: false }).first().waitFor({ timeout: 15_000 });
     const html = await page.content();
     expect(html).not.toContain(email);
@@ -99,9 +100,9 @@ describe('dashboard writes from the browser (issue 11)', () => {
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${writable.service.url}/ops/queues/queue/events.default?status=failed`);
+    await page.goto(`${writable.service.url}/ops/queues/queue/${encodeURIComponent(queue.name)}?status=failed`);
     await page.getByText('Simulated rejection before a retry', { exact: false }).first().waitFor({ timeout: 15_000 });
-    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith('/api/queues/events.default/retry/failed'), { timeout: 15_000 });
+    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith(`/api/queues/${encodeURIComponent(queue.name)}/retry/failed`), { timeout: 15_000 });
     await page.getByRole('button', { name: 'Retry all' }).click();
     await page.getByRole('button', { name: 'Confirm', exact: true }).click();
     const res = await retried;
