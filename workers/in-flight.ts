@@ -70,16 +70,6 @@ export class InFlightShare {
     worker.on('failed', done);
   }
 
-  remove(worker: ItemsWorker): void {
-    this.members.delete(worker);
-  }
-
-  /** This Worker's share of the class's items in flight, given who else is active. */
-  shareOf(worker: ItemsWorker): number {
-    const m = this.members.get(worker);
-    return m ? (this.target * m.weight) / this.activeWeight(m) : 0;
-  }
-
   private activeWeight(self: Member | undefined): number {
     const now = this.now();
     let total = self?.weight ?? 0;

@@ -15,7 +15,7 @@ import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
 import { Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
-import { isLegacy, queueName, type QueueRef } from '../src/queue-catalog.ts';
+import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { markDone } from '../src/ingest/enqueue.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
@@ -69,7 +69,7 @@ export interface WorkerRuntimeDeps {
   readonly weightOf?: (sourceId: string) => number;
   /** How often the queue registry is read for new queues (default 5 s). */
   readonly discoverEveryMs?: number;
-  /** The configured sources' queues: served from the start, before ingest registers them. */
+  /** The configured sources' queues: registered and served from the start, before their first job. */
   readonly knownQueues?: readonly QueueRef[];
 }
 
@@ -226,11 +226,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     catalog: queues.catalog,
     lanes: deps.lanes.map((l) => l.name),
     kinds: ['events', 'profiles', 'webhooks'],
-    open: (ref) => {
-      const o = opener.get(`${ref.kind}\n${ref.lane}`)!;
-      if (!isLegacy(ref) && ref.kind === 'webhooks') throw new Error(`unexpected queue ${queueName(ref)}`);
-      return o(ref);
-    },
+    open: (ref) => opener.get(`${ref.kind}\n${ref.lane}`)!(ref),
     paused: async (lane) => (await deps.connection.exists(pausedKey(deps.prefix, lane))) === 1,
     known: deps.knownQueues,
     log: deps.log,
