@@ -48,7 +48,7 @@ const SourceSchema = z
     /** The class of this source's work unless a request says otherwise (src/priority.ts); default live. */
     priority: z.enum(PRIORITY_CLASSES).optional(),
     /** Within a class, sources are served round-robin by weight (default 1). */
-    weight: z.number().positive('must be more than 0').max(1000, 'must be at most 1000').optional(),
+    weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
   })
   .strict()
   .refine((s) => s.keySha256 !== undefined || s.signingSecret !== undefined, 'needs `keySha256` or `signingSecret`');
