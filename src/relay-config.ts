@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, KLAVIYO_ID, type EndpointName } from './klaviyo/endpoints.ts';
 import { signingKey } from './webhooks/standard-webhooks.ts';
+import { PRIORITY_CLASSES } from './priority.ts';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const name = (what: string) => z.string().regex(NAME, `${what} names use a-z, 0-9, _ and - (at most 32)`);
@@ -44,6 +45,10 @@ const SourceSchema = z
     /** Standard Webhooks signing secret(s) (`whsec_…`), as an alternative to bearer keys. */
     signingSecret: z.union([signingSecret, z.array(signingSecret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
     account: name('account').default('default'),
+    /** The class of this source's work unless a request says otherwise (src/priority.ts); default live. */
+    priority: z.enum(PRIORITY_CLASSES).optional(),
+    /** Within a class, sources are served round-robin by weight (default 1). */
+    weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
   })
   .strict()
   .refine((s) => s.keySha256 !== undefined || s.signingSecret !== undefined, 'needs `keySha256` or `signingSecret`');

@@ -15,6 +15,7 @@ import type { EnqueueResult } from './enqueue.ts';
 import type { Ingest, Origin } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
 import { Spool, type SpoolRecord } from './spool.ts';
+import { queueRef } from '../queue-catalog.ts';
 
 export interface DurableIngest extends Ingest {
   /** Bytes waiting in this process's spool (for metrics and /readyz). */
@@ -55,7 +56,7 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
   }
 
   async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
-    backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
+    backlog?.check(queueRef(KIND[rec.m], rec.o.lane, rec.o.cls ?? 'live', rec.o.id)); // throws BacklogFullError → 503
     // Profile operations go straight to Redis, past any spooled events (events are not ordered
     // against them); everything else queues behind what is spooled.
     const ordered = rec.m === 'profileOps';

@@ -19,7 +19,8 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { jobIdForItems } from '../model/ids.ts';
-import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
+import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
+import { jobRef, queueName, type QueueRef } from '../queue-catalog.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -49,16 +50,15 @@ export interface EnqueueOptions<I> {
   /** At most this many items per job (default MAX_ITEMS_PER_JOB). */
   readonly itemsPerJob?: number;
   /**
-   * Calls with the same kind, lane and group in the same event-loop turn may share jobs; the
-   * group must make `makeData` and `prepare` interchangeable (the source id does).
+   * Calls for the same queue and group in the same event-loop turn may share jobs; the group must
+   * make `makeData` and `prepare` interchangeable (the source id does).
    */
   readonly group?: string;
 }
 
 export interface Enqueuer {
   enqueue<I extends EnqueueItem>(
-    kind: JobKind,
-    lane: string,
+    ref: QueueRef,
     items: readonly I[],
     makeData: (items: I[]) => object,
     opts?: EnqueueOptions<I>,
@@ -70,20 +70,28 @@ export const DONE = 'done';
 
 // One call per flush whatever its size. Item keys travel as one space-separated argument and are
 // built here, not as KEYS: encoding a thousand arguments cost the API ~6 µs of CPU per item
-// (measured). KEYS[1], the queue's own key, routes the call; every item key starts with the same
-// queue prefix, so in a cluster they live in the same slot as the queue (see src/queues.ts).
-// ARGV: key prefix ("<prefix>:<queue>:id:"), job key prefix ("<prefix>:<queue>:"), TTL ms,
-// item keys, job ids (one per item). Returns, per item, 1 when claimed, 0 for a duplicate.
+// (measured). KEYS[1], a key of the kind and lane, routes the call; every item key and every queue
+// of the kind and lane share its hash tag, so in a cluster they live in one slot (src/queue-catalog.ts).
+// An item key names the job that carries the item as "<queue>/<jobId>" (any of the lane's queues:
+// the same id may come back with another class), or a bare job id of the legacy queue (written by
+// versions before issue 12).
+// ARGV: item key prefix, legacy queue's job key prefix ("<bullPrefix>:<kind>.<lane>:"), the bull
+// prefix, TTL ms, item keys, job refs (one per item). Returns, per item, 1 when claimed, 0 for a duplicate.
 const CLAIM = `
-local keyPrefix, jobPrefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local keyPrefix, legacyJobs, bp, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local jobs = {}
-for j in string.gmatch(ARGV[5], '%S+') do jobs[#jobs + 1] = j end
+for j in string.gmatch(ARGV[6], '%S+') do jobs[#jobs + 1] = j end
+local function jobKey(v)
+  local q, id = string.match(v, '^([^/]+)/(.+)$')
+  if q then return bp .. ':' .. q .. ':' .. id end
+  return legacyJobs .. v
+end
 local out, i = {}, 0
-for k in string.gmatch(ARGV[4], '%S+') do
+for k in string.gmatch(ARGV[5], '%S+') do
   i = i + 1
   local key = keyPrefix .. k
   local v = redis.call('GET', key)
-  if v == 'done' or (v and redis.call('EXISTS', jobPrefix .. v) == 1) then
+  if v == 'done' or (v and redis.call('EXISTS', jobKey(v)) == 1) then
     out[i] = 0
   else
     redis.call('SET', key, jobs[i], 'PX', ttl)
@@ -122,8 +130,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     readonly reject: (e: unknown) => void;
   }
   interface Group {
-    readonly kind: JobKind;
-    readonly lane: string;
+    readonly ref: QueueRef;
     readonly makeData: (items: EnqueueItem[]) => object;
     readonly opts?: EnqueueOptions<EnqueueItem>;
     readonly calls: Call[];
@@ -141,29 +148,32 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     const chunks: PlannedJob<EnqueueItem>[] = [];
     for (let i = 0; i < all.length; i += perJob) {
       const chunk = all.slice(i, i + perJob);
-      chunks.push({ jobId: jobIdForItems(g.kind, chunk.map((it) => it.k)), items: chunk });
+      chunks.push({ jobId: jobIdForItems(g.ref.kind, chunk.map((it) => it.k)), items: chunk });
     }
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
-      const queuePrefix = queues.jobKeyPrefix(g.kind, g.lane);
+      const { kind, lane } = g.ref;
       const claimed = await claiming.relayClaim(
-        `${queuePrefix}meta`,
-        itemKeyName(queues, g.kind, g.lane, ''),
-        queuePrefix,
+        queues.key(kind, lane, 'meta'),
+        itemKeyName(queues, kind, lane, ''),
+        queues.key(kind, lane, ''),
+        queues.bullPrefix(kind, lane),
         dedupTtlMs,
         all.map((it) => it.k).join(' '),
-        chunks.map((c) => c.items.map(() => c.jobId).join(' ')).join(' '),
+        chunks.map((c) => c.items.map(() => jobRef(g.ref, c.jobId)).join(' ')).join(' '),
       );
       let i = 0;
       planned = chunks.map((c) => ({ jobId: c.jobId, items: c.items.filter(() => claimed[i++] === 1) })).filter((c) => c.items.length > 0);
     }
     if (planned.length > 0) {
       await g.opts?.prepare?.(planned);
-      const queue = queues.get(g.kind, g.lane);
+      // The workers find a queue through the registry: it is in there before its first job.
+      await queues.catalog.register(g.ref);
+      const queue = queues.get(g.ref);
       // One add per job rather than addBulk: addBulk wraps the adds in MULTI, which costs ~4x the
       // client CPU for a single job (measured), and jobs need no atomicity together — a request
       // that fails half-way is retried, and the job ids make the retry idempotent.
-      await Promise.all(planned.map((p) => queue.add(g.kind, g.makeData(p.items), { jobId: p.jobId })));
+      await Promise.all(planned.map((p) => queue.add(g.ref.kind, g.makeData(p.items), { jobId: p.jobId })));
     }
 
     const jobOf = new Map<EnqueueItem, string>();
@@ -184,12 +194,12 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
   }
 
   return {
-    enqueue(kind, lane, items, makeData, opts) {
+    enqueue(ref, items, makeData, opts) {
       return new Promise<EnqueueResult>((resolve, reject) => {
-        const key = `${kind}\n${lane}\n${opts?.group ?? ''}`;
+        const key = `${queueName(ref)}\n${opts?.group ?? ''}`;
         let g = groups.get(key);
         if (!g) {
-          g = { kind, lane, makeData: makeData as Group['makeData'], opts: opts as Group['opts'], calls: [] };
+          g = { ref, makeData: makeData as Group['makeData'], opts: opts as Group['opts'], calls: [] };
           groups.set(key, g);
           const group = g;
           setImmediate(() => {

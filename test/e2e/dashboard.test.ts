@@ -58,7 +58,7 @@ describe.skipIf(skip)(`dashboard at /ops/queues${skip ? ` (skipped: ${CHROMIUM.r
     const email = `dash-${Math.random().toString(36).slice(2, 8)}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection for the dashboard' } });
     await h.post('/v1/events', { id: `dash-${Date.now()}`, event: 'Placed Order', profile: { email } });
-    await eventually(async () => (await h.service.queues.get('events', 'default').getJobCounts('failed')).failed === 1, 15_000);
+    await eventually(async () => (await h.queue('events').getJobCounts('failed')).failed === 1, 15_000);
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
@@ -66,7 +66,8 @@ describe.skipIf(skip)(`dashboard at /ops/queues${skip ? ` (skipped: ${CHROMIUM.r
     expect(res?.status()).toBe(200);
     for (const q of ['events.default', 'profiles.default', 'webhooks.default']) await page.getByText(q, { exact: false }).first().waitFor({ timeout: 15_000 });
 
-    await page.goto(`${h.service.url}/ops/queues/queue/events.default?status=failed`);
+    // The event is in the test key's live queue (issue 12: queues per class and source).
+    await page.goto(`${h.service.url}/ops/queues/queue/${encodeURIComponent(h.queue('events').name)}?status=failed`);
     await page.getByText('Simulated rejection for the dashboard', { exact: false }).first().waitFor({ timeout: 15_000 });
     const html = await page.content();
     expect(html).not.toContain(email);
@@ -99,15 +100,15 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     const email = `dashrw-${Math.random().toString(36).slice(2, 8)}@example.com`;
     writable.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection before a retry' } });
     await writable.post('/v1/events', { id: `dashrw-${Date.now()}`, event: 'Placed Order', profile: { email } });
-    const queue = writable.service.queues.get('events', 'default');
+    const queue = writable.queue('events');
     await eventually(async () => (await queue.getJobCounts('failed')).failed === 1, 15_000);
     const [failed] = await queue.getFailed();
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${writable.service.url}/ops/queues/queue/events.default?status=failed`);
+    await page.goto(`${writable.service.url}/ops/queues/queue/${encodeURIComponent(queue.name)}?status=failed`);
     await page.getByText('Simulated rejection before a retry', { exact: false }).first().waitFor({ timeout: 15_000 });
-    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith('/api/queues/events.default/retry/failed'), { timeout: 15_000 });
+    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith(`/api/queues/${encodeURIComponent(queue.name)}/retry/failed`), { timeout: 15_000 });
     await page.getByRole('button', { name: 'Retry all' }).click();
     await page.getByRole('button', { name: 'Confirm', exact: true }).click();
     const res = await retried;

@@ -20,7 +20,7 @@ beforeEach(() => {
 });
 
 const src = sourceIdForKey(RELAY_KEY);
-const jobFor = (id: string) => h.service.queues.get('events', 'default').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 
 describe('POST /v1/events → Klaviyo', () => {
@@ -73,8 +73,8 @@ describe('POST /v1/events → Klaviyo', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
     expect(h.sim.requests().filter((r) => JSON.stringify(r.body ?? '').includes(email))).toHaveLength(1);
-    const counts = await h.service.queues.get('events', 'default').getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed');
-    const jobsWithThisEmail = (await h.service.queues.get('events', 'default').getJobs(['completed', 'waiting', 'active', 'delayed', 'failed'])).filter((j) =>
+    const counts = await h.queue('events').getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed');
+    const jobsWithThisEmail = (await h.queue('events').getJobs(['completed', 'waiting', 'active', 'delayed', 'failed'])).filter((j) =>
       JSON.stringify(j.data).includes(email),
     );
     expect(jobsWithThisEmail).toHaveLength(1);
