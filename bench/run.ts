@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -9,7 +10,11 @@
  *   - delivery at steady state vs the ceiling the limits allow, and vs the naive design (one job
  *     per event, one create_event per job, no governor);
  *   - a backlog draining (full mode: 1,000,000 events) with worker memory sampled;
- *   - low load: one event every ~1.5 s, delivery latency.
+ *   - low load: one event every ~1.5 s, delivery latency;
+ *   - priority (only when asked: `--only=priority`, about 20 minutes; `--quick` about 7): live
+ *     event and subscribe latency while a backfill backlog and a profile import drain, priorities
+ *     on vs first come, first served, in the same run (lib/priority.ts). Results go to
+ *     bench/results/<date>[-quick]-priority.json when it runs alone.
  * Prints a table and writes bench/results/<date>[-quick].json. `--baseline` runs the baselines only.
  * Each scenario uses a private redis-server on a free port; nothing is sent off this machine.
  */
@@ -19,6 +24,7 @@ import { cpus, totalmem } from 'node:os';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../src/klaviyo/endpoints.ts';
 import { itemKey, sourceIdForKey } from '../src/model/ids.ts';
 import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
+import { priorityScenario } from './lib/priority.ts';
 import {
   BENCH_KEY,
   callsMade,
@@ -53,6 +59,21 @@ const T = quick
 
 const backlogArg = args.find((a) => a.startsWith('--backlog='));
 if (backlogArg) (T as { backlog: number }).backlog = Math.max(1000, Math.round(Number(backlogArg.slice(10)) / 1000) * 1000);
+const numArg = (name: string) => {
+  const v = args.find((a) => a.startsWith(`--${name}=`));
+  return v === undefined ? undefined : Number(v.slice(name.length + 3));
+};
+// The priority scenario's backlog must outlast its live period, and the live period must hold a
+// whole minute after the drain's first (steady state; before it the unused burst budget flatters
+// any drain). The governor sends a minute's 150 bulk calls in a burst then waits, so 150,000
+// events go at 0 s, 61 s, 122 s…: a quick run's 170,000 would run dry at about 65 s; 350,000 lasts
+// past 125 s, which holds the minute from 61 s to 121 s.
+const P = {
+  backlog: backlogArg ? T.backlog : quick ? 350_000 : 1_000_000,
+  liveS: Math.max(5, Math.min(1800, numArg('live-seconds') ?? (quick ? 125 : 310))),
+  profiles: Math.max(1000, Math.min(1_000_000, Math.round((numArg('profiles') ?? (quick ? 30_000 : 100_000)) / 1000) * 1000)),
+  subscribeMaxS: Math.max(5, Math.min(1800, numArg('live-seconds') ?? (quick ? 90 : 300))),
+};
 
 const results: Record<string, unknown> = {};
 const table: [string, string, string, string][] = [];
@@ -295,6 +316,9 @@ async function main() {
     }
     phase('delivery done');
     if (only.has('lowload') && !baselineOnly) await lowLoad();
+    if (only.has('priority')) {
+      results.priority = await priorityScenario({ ...P, modes: baselineOnly ? ['fifo'] : ['priorities', 'fifo'], log, row });
+    }
   } finally {
     await stopAll();
   }
@@ -305,7 +329,9 @@ async function main() {
   const date = new Date().toISOString().slice(0, 10);
   const meta = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', baselineOnly, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), node: process.version, seconds: (Date.now() - started) / 1000, limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event } };
   mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}.json`;
+  // A priority run on its own (20 minutes) must not overwrite the day's other results.
+  const alone = only.size === 1 && only.has('priority') ? '-priority' : '';
+  const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, JSON.stringify({ meta, table, results }, null, 2) + '\n');
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);
 }

@@ -48,11 +48,12 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   MATON_API_KEY: optionalString,
-  MATON_GATEWAY_URL: url.default('https://gateway.maton.ai'),
+  // Maton moved the gateway to api.maton.ai on 2026-04-30 (docs/klaviyo-and-maton.md §4); the old host may not last.
+  MATON_GATEWAY_URL: url.default('https://api.maton.ai'),
   MATON_CONNECTION_ID: optionalString,
   KLAVIYO_API_KEY: optionalString,
   KLAVIYO_BASE_URL: url.default('https://a.klaviyo.com'),
-  KLAVIYO_REVISION: revision.default('2026-01-15'),
+  KLAVIYO_REVISION: revision.default('2026-07-15'),
   KLAVIYO_TIMEOUT_MS: int(100, 300_000).default(15_000),
 
   RELAY_API_KEYS: optionalString,

@@ -12,12 +12,18 @@
  * Entries cannot block forever: an entry whose job finished (completed or failed for good) or
  * never got added (a crash between this step and the job add; after a grace period) is dropped
  * by the first worker that finds it in the way.
+ *
+ * The order is per lane, across classes and sources (issue 12): the pending sets, the counter and
+ * every queue of the lane's profiles share one hash tag. A member names its job as
+ * `<queue>/<jobId>|<item key>|<ms>`; members written before queues were split by class name a job
+ * of the legacy queue as `<jobId>|<item key>|<ms>` and are still understood.
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from './redis.ts';
 import { primaryIdentifier, type ProfileRef } from './model/profile-op.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
-import { queueName, type ProfileItem, type Queues } from './queues.ts';
+import type { ProfileItem, Queues } from './queues.ts';
+import { jobRef, legacyRef, type QueueRef } from './queue-catalog.ts';
 
 /** A crash between joining the pending set and adding the job leaves an entry with no job; this long it is given. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -33,7 +39,8 @@ export function pendingKey(queues: Queues, lane: string, pk: string): string {
 }
 
 /** Ingest side: number the items in arrival order and enter them in their profiles' pending sets. */
-export async function enterPending(redis: Redis, queues: Queues, lane: string, jobs: readonly PlannedJob<ProfileItem>[]): Promise<void> {
+export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, jobs: readonly PlannedJob<ProfileItem>[]): Promise<void> {
+  const lane = ref.lane;
   const n = jobs.reduce((a, j) => a + j.items.length, 0);
   if (n === 0) return;
   const last = await redis.incrby(queues.key('profiles', lane, 'seq'), n);
@@ -43,7 +50,7 @@ export async function enterPending(redis: Redis, queues: Queues, lane: string, j
   for (const job of jobs) {
     for (const item of job.items) {
       item.seq = ++seq;
-      item.m = `${job.jobId}|${item.k}|${now}`;
+      item.m = `${jobRef(ref, job.jobId)}|${item.k}|${now}`;
       pipe.zadd(pendingKey(queues, lane, item.pk), seq, item.m);
     }
   }
@@ -52,23 +59,29 @@ export async function enterPending(redis: Redis, queues: Queues, lane: string, j
   if (failed) throw failed[0];
 }
 
-// KEYS[1] pending set. ARGV: member, queue key prefix ("<prefix>:<queue>:"), now ms, grace ms.
+// KEYS[1] pending set. ARGV: member, legacy queue's job key prefix ("<bullPrefix>:profiles.<lane>:"),
+// the bull prefix, now ms, grace ms.
 // 1 = the member is first (may proceed); 0 = an earlier live item is in the way.
 const IS_FIRST = `
-local key, me, qp = KEYS[1], ARGV[1], ARGV[2]
-local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
+local key, me, legacy, bp = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local now, grace = tonumber(ARGV[4]), tonumber(ARGV[5])
 for _ = 1, 100 do
   local head = redis.call('ZRANGE', key, 0, 0)[1]
   if not head then return 1 end
   if head == me then return 1 end
-  local jobId, ts = string.match(head, '^([^|]+)|[^|]+|(%d+)$')
+  local job, ts = string.match(head, '^([^|]+)|[^|]+|(%d+)$')
   local stale = false
-  if not jobId then
+  if not job then
     stale = true
-  elseif redis.call('EXISTS', qp .. jobId) == 0 then
-    stale = now - tonumber(ts) > grace
-  elseif redis.call('ZSCORE', qp .. 'failed', jobId) or redis.call('ZSCORE', qp .. 'completed', jobId) then
-    stale = true
+  else
+    local qp, jobId = legacy, job
+    local q, id = string.match(job, '^([^/]+)/(.+)$')
+    if q then qp, jobId = bp .. ':' .. q .. ':', id end
+    if redis.call('EXISTS', qp .. jobId) == 0 then
+      stale = now - tonumber(ts) > grace
+    elseif redis.call('ZSCORE', qp .. 'failed', jobId) or redis.call('ZSCORE', qp .. 'completed', jobId) then
+      stale = true
+    end
   end
   if not stale then return 0 end
   redis.call('ZREM', key, head)
@@ -87,11 +100,12 @@ export function createProfileOrder(redis: Redis, queues: Queues): ProfileOrder {
   return {
     async firsts(lane, items) {
       if (items.length === 0) return [];
-      const qp = queues.jobKeyPrefix('profiles', lane);
+      const legacy = queues.jobKeyPrefix(legacyRef('profiles', lane));
+      const bp = queues.bullPrefix('profiles', lane);
       const now = Date.now();
       const pipe = redis.pipeline();
       for (const it of items) {
-        if (it.m) pipe.eval(IS_FIRST, 1, pendingKey(queues, lane, it.pk), it.m, qp, now, ORPHAN_GRACE_MS);
+        if (it.m) pipe.eval(IS_FIRST, 1, pendingKey(queues, lane, it.pk), it.m, legacy, bp, now, ORPHAN_GRACE_MS);
         else pipe.echo('1'); // replayed without an order entry: nothing to wait for
       }
       const res = (await pipe.exec()) ?? [];

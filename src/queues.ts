@@ -1,8 +1,9 @@
 /**
- * Queue names, job data (versioned), default job options.
+ * Job data (versioned), default job options, and the open queues.
  *
- * One queue per job kind and lane. A lane is one Klaviyo account (a Maton connection, or a direct
- * key): pausing or rate-limiting one account never holds up another.
+ * Queues are per job kind, lane, priority class and source (src/queue-catalog.ts names them). A
+ * lane is one Klaviyo account (a Maton connection, or a direct key): pausing or rate-limiting one
+ * account never holds up another.
  *
  * A job carries up to MAX_ITEMS_PER_JOB items from one request. Storing a 1,000-event request as
  * ten jobs instead of a thousand is what lets ingest keep up (BullMQ's add costs ~50 µs per job on
@@ -13,17 +14,13 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-op.ts';
+import { bullPrefix, jobKeyPrefix, legacyRef, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
 
-export const JOB_KINDS = ['events', 'profiles', 'webhooks'] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
+export { JOB_KINDS, type JobKind, type QueueRef } from './queue-catalog.ts';
 
 export const MAX_ITEMS_PER_JOB = 100;
 
 export const DEFAULT_LANE = 'default';
-
-export function queueName(kind: JobKind, lane: string): string {
-  return `${kind}.${lane}`;
-}
 
 /** Where an item's failure came from, kept on the job so dead letters say why. */
 export interface ItemError {
@@ -135,40 +132,43 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
 /** Opens queues lazily and closes them together. */
 export class Queues {
   private readonly open = new Map<string, Queue>();
+  /** Which queues exist (the registry ingest writes and everyone else reads). */
+  readonly catalog: QueueCatalog;
 
   constructor(
     private readonly connection: Redis,
     readonly prefix: string,
     private readonly policy: JobPolicy,
-  ) {}
+  ) {
+    this.catalog = new QueueCatalog(connection, prefix);
+  }
 
-  get(kind: JobKind, lane: string): Queue {
-    const name = queueName(kind, lane);
+  get(ref: QueueRef): Queue {
+    const name = queueName(ref);
     let q = this.open.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection as never, prefix: this.bullPrefix(kind, lane), defaultJobOptions: defaultJobOptions(this.policy) });
+      q = new Queue(name, { connection: this.connection as never, prefix: this.bullPrefix(ref.kind, ref.lane), defaultJobOptions: defaultJobOptions(this.policy) });
       this.open.set(name, q);
     }
     return q;
   }
 
-  /**
-   * The BullMQ prefix of one queue: `<prefix>:{<queue>}`. The braces make the queue name the hash
-   * tag of every key BullMQ and we write for that queue, so in a Redis Cluster a queue's keys share
-   * one slot (BullMQ's Lua scripts require it) while different queues spread over the cluster.
-   */
+  /** The BullMQ prefix shared by every queue of a kind and lane (src/queue-catalog.ts). */
   bullPrefix(kind: JobKind, lane: string): string {
-    return `${this.prefix}:{${queueName(kind, lane)}}`;
+    return bullPrefix(this.prefix, kind, lane);
   }
 
-  /** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id, and before our keys for the queue. */
-  jobKeyPrefix(kind: JobKind, lane: string): string {
-    return `${this.bullPrefix(kind, lane)}:${queueName(kind, lane)}:`;
+  /** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id of that queue. */
+  jobKeyPrefix(ref: QueueRef): string {
+    return jobKeyPrefix(this.prefix, ref);
   }
 
-  /** A key of ours in a queue's namespace (same hash slot as the queue's own keys). */
+  /**
+   * A key of ours for a whole kind and lane (item keys, per-profile order), in the same hash slot
+   * as all its queues. Under the legacy queue's name, as before queues were split by class.
+   */
   key(kind: JobKind, lane: string, suffix: string): string {
-    return `${this.jobKeyPrefix(kind, lane)}${suffix}`;
+    return `${this.jobKeyPrefix(legacyRef(kind, lane))}${suffix}`;
   }
 
   all(): Queue[] {

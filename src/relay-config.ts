@@ -9,8 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ENDPOINTS, KLAVIYO_ID, type EndpointName } from './klaviyo/endpoints.ts';
+import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, KLAVIYO_ID, type EndpointName } from './klaviyo/endpoints.ts';
 import { signingKey } from './webhooks/standard-webhooks.ts';
+import { PRIORITY_CLASSES } from './priority.ts';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const name = (what: string) => z.string().regex(NAME, `${what} names use a-z, 0-9, _ and - (at most 32)`);
@@ -60,6 +61,10 @@ const SourceSchema = z
     signingSecret: z.union([signingSecret, z.array(signingSecret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
     account: name('account').default('default'),
     limits: IngestLimitsSchema.optional(),
+    /** The class of this source's work unless a request says otherwise (src/priority.ts); default live. */
+    priority: z.enum(PRIORITY_CLASSES).optional(),
+    /** Within a class, sources are served round-robin by weight (default 1). */
+    weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
   })
   .strict()
   .refine((s) => s.keySha256 !== undefined || s.signingSecret !== undefined, 'needs `keySha256` or `signingSecret`');
@@ -132,9 +137,26 @@ const LimitsSchema = z
   })
   .strict();
 
+/**
+ * Priority classes (issue 12): live work first, bulk (imports, backfills, replays) with a
+ * guaranteed minimum share of every quota bucket. `enabled: false` classes everything live: the
+ * old first-come-first-served order. See workers/quota-governor.ts for what the numbers do.
+ */
+const PrioritiesSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Bulk's minimum share of each quota bucket while live also wants it. */
+    bulkMinShare: z.number().min(0).max(0.9).default(0.2),
+    /** Gateway requests per second that bulk leaves to live (checked against the gateway's limit below). */
+    liveGatewayReserve: z.number().int().min(0).default(2),
+  })
+  .strict();
+
 const FileSchema = z
   .object({
     limits: LimitsSchema.default({}),
+    // prefault, not default: zod 4 would return a default object as is, without the fields' defaults.
+    priorities: PrioritiesSchema.prefault({}),
     accounts: z.record(name('account'), AccountSchema).default({}),
     sources: z.array(SourceSchema).default([]),
     klaviyoWebhooks: KlaviyoWebhooksSchema.optional(),
@@ -195,6 +217,8 @@ export function parseRelayConfig(raw: unknown, env: NodeJS.ProcessEnv, path = '(
     for (const [where, acct] of refs) if (!accounts.has(acct)) problems.push(`${where}: no account named "${acct}" (known: ${[...accounts].join(', ')})`);
     const names = cfg.sources.map((s) => s.name);
     for (const n of new Set(names)) if (names.filter((x) => x === n).length > 1) problems.push(`sources: the name "${n}" is used twice`);
+    const gateway = cfg.limits.gatewayPerSecond ?? GATEWAY_REQUESTS_PER_SECOND;
+    if (cfg.priorities.liveGatewayReserve > gateway - 1) problems.push(`priorities.liveGatewayReserve: at most ${gateway - 1} (the gateway's ${gateway} requests/s − 1: bulk keeps at least one)`);
     cfg.rules.forEach((r, i) => {
       if ('flow' in r.on && !(r.on.flow in cfg.flows)) problems.push(`rules.${i}.on.flow: no flow named "${r.on.flow}" under flows`);
     });

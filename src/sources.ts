@@ -9,12 +9,17 @@ import { hash } from 'node:crypto';
 import { sourceIdForKey } from './model/ids.ts';
 import { DEFAULT_LANE } from './queues.ts';
 import type { RelayFile } from './relay-config.ts';
+import type { PriorityClass } from './priority.ts';
 
 export interface Source {
   /** Stable id scoping event ids and dedupe keys. */
   readonly id: string;
   readonly name: string;
   readonly lane: string;
+  /** The class of its work unless a request says otherwise (RELAY_CONFIG `sources[].priority`); unset = live. */
+  readonly priority?: PriorityClass;
+  /** Its weight among the sources of a class (RELAY_CONFIG `sources[].weight`); unset = 1. */
+  readonly weight?: number;
 }
 
 /** The id of a source named in RELAY_CONFIG (`sources[].name`): stable across key rotation. */
@@ -32,6 +37,7 @@ export class SourceRegistry {
   /** Keys already found valid: only real keys get in, so the map is as small as the key list. */
   private readonly seen = new Map<string, Source>();
   private readonly signers: { source: Source; secrets: readonly string[] }[] = [];
+  private readonly weights = new Map<string, number>();
 
   /** `RELAY_API_KEYS`: each key is its own source, all on the default lane. */
   static fromApiKeys(keys: readonly string[], lane = DEFAULT_LANE): SourceRegistry {
@@ -44,7 +50,7 @@ export class SourceRegistry {
   static fromConfig(apiKeys: readonly string[], file: RelayFile): SourceRegistry {
     const reg = SourceRegistry.fromApiKeys(apiKeys);
     for (const s of file.sources) {
-      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account };
+      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account, priority: s.priority, weight: s.weight };
       for (const digest of s.keySha256 ?? []) reg.add(digest.toLowerCase(), source);
       if (s.signingSecret) reg.addSigner(source, s.signingSecret);
     }
@@ -53,11 +59,13 @@ export class SourceRegistry {
 
   add(digest: string, source: Source): void {
     this.byDigest.set(digest, source);
+    if (source.weight !== undefined) this.weights.set(source.id, source.weight);
   }
 
   /** A source that authenticates with Standard Webhooks signatures instead of (or besides) a key. */
   addSigner(source: Source, secrets: readonly string[]): void {
     this.signers.push({ source, secrets });
+    if (source.weight !== undefined) this.weights.set(source.id, source.weight);
   }
 
   signing(): readonly { source: Source; secrets: readonly string[] }[] {
@@ -72,9 +80,21 @@ export class SourceRegistry {
     return source;
   }
 
+  /** Every source, once. */
+  all(): Source[] {
+    const byId = new Map<string, Source>();
+    for (const s of [...this.byDigest.values(), ...this.signers.map((x) => x.source)]) if (!byId.has(s.id)) byId.set(s.id, s);
+    return [...byId.values()];
+  }
+
   /** Every source's id (finding jobs by the caller's id needs them: ids are scoped per source). */
   ids(): string[] {
     return [...new Set([...this.byDigest.values(), ...this.signers.map((s) => s.source)].map((s) => s.id))];
+  }
+
+  /** A source's weight among the sources of its class (1 unless configured; unknown sources too). */
+  weightOf(id: string): number {
+    return this.weights.get(id) ?? 1;
   }
 
   lanes(): string[] {

@@ -9,7 +9,11 @@
  * Each item still has its own outcome (the promise `submit` returns). A sender can hand items
  * back with `REQUEUE` (a 429, or innocent neighbours of a rejected item): they go to the front of
  * the buffer and are sent again, spending no job attempt.
+ *
+ * Items are submitted under a key — their source — and batches are cut from the sources by weight
+ * (workers/fair-buffer.ts), so a source with a backlog does not crowd out the others.
  */
+import { FairBuffer } from './fair-buffer.ts';
 
 export const REQUEUE = Symbol('requeue');
 export type SendResult<O> = O | typeof REQUEUE;
@@ -27,14 +31,24 @@ export interface BatcherOptions<I, O, T> {
   /** Requests of this batcher that may be in flight at once. */
   readonly maxInFlight: number;
   readonly sizeOf: (item: I) => number;
-  /** Waits for quota; `pending` is how many items are waiting (chooses single vs bulk). */
-  readonly acquire: (pending: number) => Promise<Permit<T>>;
-  /** Sends one batch; one result per item, in order. Must not throw: map failures to results. */
-  readonly send: (items: I[], tag: T) => Promise<SendResult<O>[]>;
+  /**
+   * Waits for quota; `pending` is how many items are waiting (chooses single vs bulk). `signal`
+   * aborts when the batcher yields (shutdown): it may then throw.
+   */
+  readonly acquire: (pending: number, signal: AbortSignal) => Promise<Permit<T>>;
+  /**
+   * Sends one batch; one result per item, in order. Must not throw: map failures to results.
+   * `signal` aborts when the batcher yields: a request still waiting for its quota token then
+   * hands its items back untouched instead of waiting (a bulk token can be a minute away).
+   */
+  readonly send: (items: I[], tag: T, signal: AbortSignal) => Promise<SendResult<O>[]>;
   readonly onError?: (err: unknown) => void;
+  /** A key's share of each batch among the keys with items waiting (default: equal shares). */
+  readonly weightOf?: (key: string) => number;
 }
 
 interface Entry<I, O> {
+  readonly key: string;
   readonly item: I;
   readonly size: number;
   readonly at: number;
@@ -43,17 +57,20 @@ interface Entry<I, O> {
 }
 
 export class Batcher<I, O, T> {
-  private buffer: Entry<I, O>[] = [];
-  private bufferBytes = 0;
+  private readonly buffer: FairBuffer<Entry<I, O>>;
   private inFlight = 0;
   private acquiring = false;
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
   /** Set by yieldAll: every item from now on resolves at once with this outcome. */
   private yielding: { outcome: O } | undefined;
+  /** Aborted by yieldAll: what waits for quota stops waiting. */
+  private readonly yielded = new AbortController();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly opts: BatcherOptions<I, O, T>) {}
+  constructor(private readonly opts: BatcherOptions<I, O, T>) {
+    this.buffer = new FairBuffer(opts.weightOf);
+  }
 
   get pending(): number {
     return this.buffer.length;
@@ -64,12 +81,11 @@ export class Batcher<I, O, T> {
     return this.buffer.length === 0 && this.inFlight === 0 && !this.acquiring && !this.timer;
   }
 
-  submit(item: I): Promise<O> {
+  /** `key`: the item's source, whose weight sets its share of each batch. */
+  submit(item: I, key = ''): Promise<O> {
     if (this.yielding) return Promise.resolve(this.yielding.outcome);
     return new Promise<O>((resolve, reject) => {
-      const size = this.opts.sizeOf(item);
-      this.buffer.push({ item, size, at: Date.now(), resolve, reject });
-      this.bufferBytes += size;
+      this.buffer.push({ key, item, size: this.opts.sizeOf(item), at: Date.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -88,10 +104,8 @@ export class Batcher<I, O, T> {
    */
   yieldAll(outcome: O): void {
     this.yielding = { outcome };
-    const entries = this.buffer;
-    this.buffer = [];
-    this.bufferBytes = 0;
-    for (const e of entries) e.resolve(outcome);
+    this.yielded.abort();
+    for (const e of this.buffer.takeAll()) e.resolve(outcome);
     this.schedule();
   }
 
@@ -102,8 +116,8 @@ export class Batcher<I, O, T> {
     }
     if (this.acquiring || this.inFlight >= this.opts.maxInFlight) return;
     const now = Date.now();
-    const due = this.buffer[0]!.at + this.opts.lingerMs;
-    const full = this.buffer.length >= this.opts.maxItems || this.bufferBytes >= this.opts.maxBytes;
+    const due = this.buffer.oldestAt()! + this.opts.lingerMs;
+    const full = this.buffer.length >= this.opts.maxItems || this.buffer.bytes >= this.opts.maxBytes;
     if (full || due <= now || this.draining) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
@@ -120,10 +134,11 @@ export class Batcher<I, O, T> {
     this.acquiring = true;
     let permit: Permit<T>;
     try {
-      permit = await this.opts.acquire(this.buffer.length);
+      permit = await this.opts.acquire(this.buffer.length, this.yielded.signal);
     } catch (err) {
       // Quota store unreachable: keep the items (their jobs stay active) and try again shortly.
-      this.opts.onError?.(err);
+      // (After a yield the buffer is empty and this ends the pump.)
+      if (!this.yielding) this.opts.onError?.(err);
       this.acquiring = false;
       setTimeout(() => this.schedule(), 500).unref();
       return;
@@ -140,6 +155,7 @@ export class Batcher<I, O, T> {
       const results = await this.opts.send(
         batch.map((e) => e.item),
         permit.tag,
+        this.yielded.signal,
       );
       const requeued: Entry<I, O>[] = [];
       batch.forEach((entry, i) => {
@@ -148,10 +164,7 @@ export class Batcher<I, O, T> {
         else if (r === undefined) entry.reject(new Error('sender returned no result for an item'));
         else entry.resolve(r);
       });
-      if (requeued.length > 0) {
-        this.buffer.unshift(...requeued);
-        for (const e of requeued) this.bufferBytes += e.size;
-      }
+      if (requeued.length > 0) this.buffer.unshift(requeued);
     } catch (err) {
       this.opts.onError?.(err);
       for (const entry of batch) entry.reject(err);
@@ -162,18 +175,7 @@ export class Batcher<I, O, T> {
   }
 
   private cut(maxItems: number): Entry<I, O>[] {
-    const limit = Math.min(maxItems, this.opts.maxItems);
-    let bytes = 0;
-    let n = 0;
-    while (n < this.buffer.length && n < limit) {
-      const size = this.buffer[n]!.size;
-      if (n > 0 && bytes + size > this.opts.maxBytes) break;
-      bytes += size;
-      n++;
-    }
-    const batch = this.buffer.splice(0, n);
-    this.bufferBytes -= bytes;
-    return batch;
+    return this.buffer.cut(Math.min(maxItems, this.opts.maxItems), this.opts.maxBytes);
   }
 
   private notifyIdle(): void {

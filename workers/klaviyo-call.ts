@@ -17,6 +17,7 @@ import type { QuotaScope } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { REQUEUE, type SendResult } from './batcher.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
+import type { PriorityClass } from '../src/priority.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
 
 export interface CallDeps {
@@ -24,6 +25,8 @@ export interface CallDeps {
   readonly governor: QuotaGovernor;
   readonly scope: QuotaScope;
   readonly log: Logger;
+  /** The class the calls are made for: the governor serves live first (unset = live). */
+  readonly cls?: PriorityClass;
   /** Every call's result, for metrics: status 0 = no answer (timeout, network). */
   readonly onCall?: (endpoint: EndpointName, status: number, items: number, ms: number, origin?: 'gateway' | 'klaviyo') => void;
 }
@@ -50,6 +53,24 @@ export async function call<S extends z.ZodType | undefined = undefined>(
   }
 }
 
+/** The outcome of an item whose request never left because the workers are stopping: its job goes back untouched. */
+export const YIELDED: ItemOutcome = Object.freeze({ kind: 'yield' });
+
+/**
+ * Waits for the quota token of one call. False when `signal` aborted first — the workers are
+ * stopping, and the items go back to their jobs untouched rather than wait for a token that may
+ * be a minute away (the bulk endpoints' steady windows).
+ */
+export async function takeToken(deps: CallDeps, endpoint: EndpointName, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await deps.governor.take(deps.scope, endpoint, signal, deps.cls ?? 'live');
+    return true;
+  } catch (err) {
+    if (signal?.aborted) return false;
+    throw err;
+  }
+}
+
 export interface BulkRequest {
   readonly endpoint: EndpointName;
   readonly pathParams?: Readonly<Record<string, string>>;
@@ -62,10 +83,10 @@ export interface BulkRequest {
  * Sends `items` as one bulk request built by `build`: serialized first, then the quota token is
  * taken, then it leaves (the halves of a split each take their own).
  */
-export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], build: (items: readonly I[]) => BulkRequest): Promise<SendResult<ItemOutcome>[]> {
+export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], build: (items: readonly I[]) => BulkRequest, signal?: AbortSignal): Promise<SendResult<ItemOutcome>[]> {
   const req = build(items);
   const payload = JSON.stringify(req.body);
-  await deps.governor.take(deps.scope, req.endpoint);
+  if (!(await takeToken(deps, req.endpoint, signal))) return items.map(() => YIELDED);
   try {
     await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: payload }, items.length);
     return items.map(() => DELIVERED);
@@ -89,8 +110,8 @@ export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], buil
     }
     if (items.length === 1) return [{ kind: 'rejected', error: toItemError(err, err.errors[0]) }];
     const mid = Math.ceil(items.length / 2);
-    const left = await sendIsolating(deps, items.slice(0, mid), build);
-    const right = await sendIsolating(deps, items.slice(mid), build);
+    const left = await sendIsolating(deps, items.slice(0, mid), build, signal);
+    const right = await sendIsolating(deps, items.slice(mid), build, signal);
     return [...left, ...right];
   }
 }
@@ -133,7 +154,7 @@ export async function callWithQuota<S extends z.ZodType | undefined = undefined>
 ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
   if (opts.body !== undefined && typeof opts.body !== 'string') opts = { ...opts, body: JSON.stringify(opts.body) };
   for (;;) {
-    await deps.governor.take(deps.scope, opts.endpoint, opts.signal);
+    await deps.governor.take(deps.scope, opts.endpoint, opts.signal, deps.cls ?? 'live');
     try {
       return await call(deps, opts);
     } catch (err) {

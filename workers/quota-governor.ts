@@ -2,7 +2,7 @@
  * The quota governor: one limiter, atomic in Redis, shared by every worker process and machine.
  *
  * Each Klaviyo call needs a token from every bucket it is subject to:
- *  - the Maton gateway's 10 requests/s per API key, across all connections (reference/maton-gateway.md);
+ *  - the Maton gateway's 10 requests/s per API key, across all connections (docs/klaviyo-and-maton.md §4);
  *  - the Klaviyo account's burst (1 s) and steady (60 s) windows for that endpoint
  *    (OpenAPI `x-klaviyo-ratelimit`, see src/klaviyo/endpoints.ts).
  *
@@ -14,7 +14,7 @@
  * It also learns: a 429's Retry-After blocks the bucket that answered until then, and
  * `RateLimit-Remaining: 0` blocks the endpoint until `RateLimit-Reset`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient } from '../src/redis.ts';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../src/klaviyo/endpoints.ts';
 import type { RateLimitInfo } from '../src/klaviyo/client.ts';
@@ -29,7 +29,16 @@ export interface GovernorLimits {
   /** Added to each window's length to absorb network jitter between us and Klaviyo's counters. */
   readonly burstPaddingMs: number;
   readonly steadyPaddingMs: number;
+  /**
+   * Bulk's guaranteed share of every bucket while live also wants it (RELAY_CONFIG
+   * `priorities.bulkMinShare`, 0–0.9): a steady live stream can never starve an import.
+   */
+  readonly bulkMinShare?: number;
+  /** Gateway tokens per second that bulk leaves unused for live (`priorities.liveGatewayReserve`). */
+  readonly liveGatewayReserve?: number;
 }
+
+export const DEFAULT_PRIORITY_LIMITS = { bulkMinShare: 0.2, liveGatewayReserve: 2 } as const;
 
 export const DEFAULT_LIMITS: GovernorLimits = {
   gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND,
@@ -39,14 +48,60 @@ export const DEFAULT_LIMITS: GovernorLimits = {
   // 2-core machine (bench, 2026-11-27); 250 ms costs bursts 20% and the steady rate nothing.
   burstPaddingMs: 250,
   steadyPaddingMs: 1000,
+  ...DEFAULT_PRIORITY_LIMITS,
 };
 
-// KEYS: block keys (nBlocks), then bucket keys.  ARGV: nBlocks, member ('' = only look), then
-// limit,windowMs per bucket. Returns 0 when a token was (or could be) taken from every bucket,
-// else the ms to wait before asking again.
+/**
+ * Classes (issue 12). Every grant, live or bulk, goes into the same sliding logs, and a grant needs
+ * room in every log: so no limit — gateway, burst, steady — is ever exceeded, whatever the classes
+ * do. On top of that, per bucket, in the same atomic call:
+ *  - `<bucket>:bulk` logs bulk's own grants (same window), to know bulk's share of the bucket;
+ *  - `<bucket>:want:live` / `<bucket>:want:bulk` hold who is waiting for that bucket right now:
+ *    sorted sets of waiter ids scored by a deadline (now + WANT_TTL_MS), refreshed each time the
+ *    waiter asks again and removed when it is served, gives up or stops needing that bucket.
+ *    Not one flag per scope: a live event waiting for create_event's own steady window must not
+ *    hold bulk back on bulk_create_events, a bucket the live waiter does not need. Not a plain
+ *    flag with a TTL either: bulk would keep yielding for the whole TTL after the last live waiter
+ *    was served; an id set empties the moment the last waiter leaves, and the deadline only
+ *    matters for a waiter that died (or lost Redis) while waiting.
+ *  - A waiter registers only on the buckets that hold it: those whose wait is within
+ *    WANT_SLACK_MS of its longest. A bucket that frees long before another one holds the waiter
+ *    anyway cannot help it now, and yielding it would only idle it (it registers there later if
+ *    it still needs it then).
+ *  - Bulk: its limit on the gateway bucket is the limit − liveGatewayReserve, so a live call finds
+ *    gateway room without waiting at all. While a live waiter wants a bucket, bulk yields it
+ *    (asks again after YIELD_MS) unless bulk holds less than its minimum share of it; below its
+ *    minimum share bulk may use the whole bucket (the reserve included: the minimum wins).
+ *  - Live: while a bulk waiter wants a bucket, live may fill it only up to
+ *    limit − (bulk's minimum − bulk's count), i.e. it leaves bulk its minimum.
+ *  The minimum share of a bucket is ceil(bulkMinShare × limit), but never the whole bucket
+ *  (at most limit − 1: a 1-per-second bucket is not handed to bulk for good).
+ *
+ * Bound (test/integration/quota-governor-classes.test.ts): when bulk alone saturates a bucket, a
+ * live taker waits at most that bucket's window (1 s + padding for a burst window) plus its poll
+ * jitter: it registers in the same call that refuses it, from then bulk (above its minimum) takes
+ * nothing from that bucket, so the first slot that frees is the live waiter's.
+ *
+ * KEYS: block keys (nBlocks), then per bucket: log, bulk log, live waiters, bulk waiters.
+ * ARGV: nBlocks, mode ('take' | 'look'), waiter id, class, '1' if this waiter may be registered
+ * already, then per bucket: limit, windowMs, bulk's limit, bulk's minimum.
+ * Returns 0 when a token was (or could be) taken from every bucket, else the ms to wait.
+ */
+const YIELD_MS = 50;
+/** Twice the longest sleep between a waiter's asks (POLL_MAX_MS): a living waiter never lapses. */
+const WANT_TTL_MS = 2_000;
+const WANT_SLACK_MS = 250;
+const POLL_MAX_MS = 1_000;
+const BUCKET_KEYS = 4;
+const BUCKET_ARGS = 4;
+const HEAD_ARGS = 5;
+
 const TAKE_SCRIPT = `
 local nBlocks = tonumber(ARGV[1])
-local member = ARGV[2]
+local look = ARGV[2] == 'look'
+local waiter = ARGV[3]
+local bulk = ARGV[4] == 'bulk'
+local registered = ARGV[5] == '1'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
@@ -55,34 +110,84 @@ for i = 1, nBlocks do
   if pttl > wait then wait = pttl end
 end
 if wait > 0 then return wait end
-local nb = #KEYS - nBlocks
+local nb = (#KEYS - nBlocks) / ${BUCKET_KEYS}
+local waits = {}
 for i = 1, nb do
-  local key = KEYS[nBlocks + i]
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local window = tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
-  if count >= limit then
-    local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-    local w = tonumber(oldest[2]) + window - now
-    if w < 1 then w = 1 end
-    if w > wait then wait = w end
+  local k = nBlocks + ${BUCKET_KEYS} * (i - 1)
+  local a = ${HEAD_ARGS} + ${BUCKET_ARGS} * (i - 1)
+  local log, bulkLog = KEYS[k + 1], KEYS[k + 2]
+  local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local bulkLimit, bulkMin = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+  local count = redis.call('ZCARD', log)
+  local cap = limit
+  local w = 0
+  if bulk then
+    redis.call('ZREMRANGEBYSCORE', bulkLog, '-inf', now - window)
+    if redis.call('ZCARD', bulkLog) >= bulkMin then
+      cap = bulkLimit
+      if redis.call('ZCOUNT', KEYS[k + 3], '(' .. now, '+inf') > 0 then w = ${YIELD_MS} end
+    end
+  elseif redis.call('ZCOUNT', KEYS[k + 4], '(' .. now, '+inf') > 0 then
+    redis.call('ZREMRANGEBYSCORE', bulkLog, '-inf', now - window)
+    local owed = bulkMin - redis.call('ZCARD', bulkLog)
+    if owed > 0 then cap = limit - owed end
+  end
+  if count >= cap then
+    local e = redis.call('ZRANGE', log, count - cap, count - cap, 'WITHSCORES')
+    local cw = tonumber(e[2]) + window - now
+    if cw < 1 then cw = 1 end
+    if cw > w then w = cw end
+  end
+  waits[i] = w
+  if w > wait then wait = w end
+end
+local mine = bulk and 4 or 3
+for i = 1, nb do
+  local key = KEYS[nBlocks + ${BUCKET_KEYS} * (i - 1) + mine]
+  if waits[i] > 0 and waits[i] + ${WANT_SLACK_MS} >= wait then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    redis.call('ZADD', key, now + ${WANT_TTL_MS}, waiter)
+    redis.call('PEXPIRE', key, ${WANT_TTL_MS})
+  elseif registered then
+    redis.call('ZREM', key, waiter)
   end
 end
-if wait > 0 or member == '' then return wait end
+if wait > 0 or look then return wait end
 for i = 1, nb do
-  local key = KEYS[nBlocks + i]
-  redis.call('ZADD', key, now, member .. ':' .. i)
-  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+  local k = nBlocks + ${BUCKET_KEYS} * (i - 1)
+  local window = tonumber(ARGV[${HEAD_ARGS} + ${BUCKET_ARGS} * (i - 1) + 2])
+  redis.call('ZADD', KEYS[k + 1], now, waiter .. ':' .. i)
+  redis.call('PEXPIRE', KEYS[k + 1], window)
+  if bulk then
+    redis.call('ZADD', KEYS[k + 2], now, waiter .. ':' .. i)
+    redis.call('PEXPIRE', KEYS[k + 2], window)
+  end
 end
 return 0
 `;
+const TAKE_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+
+/** Calls per class over the last 60 s (from the steady windows' logs). */
+export interface ClassShare {
+  readonly live: number;
+  readonly bulk: number;
+}
+export interface ScopeShare {
+  readonly windowMs: number;
+  /** Every endpoint of the scope's account together (each call counts once, in its endpoint). */
+  readonly total: ClassShare;
+  /** Only the endpoints called in the window. */
+  readonly endpoints: Partial<Record<EndpointName, ClassShare>>;
+}
+export const SHARE_WINDOW_MS = 60_000;
 
 export interface QuotaGovernor {
   /**
    * Resolves once a call to `endpoint` may be sent, having taken its token; rejects only if
    * `signal` aborts. Take it right before the request leaves — after the body is serialized —
    * since the time between the grant and the arrival at Klaviyo is what the padding must cover.
+   * `cls` (default live) decides who goes first when both classes want the same bucket.
    */
   take(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<void>;
   /** Resolves once a token is available, without taking it (batchers wait here, then fill). */
@@ -93,47 +198,101 @@ export interface QuotaGovernor {
   blockedFor(scope: QuotaScope, endpoint: EndpointName): Promise<number>;
   /** Tokens left right now in each window (metrics: quota headroom). */
   headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
+  /** Calls per class in the last 60 s, per endpoint and in total (status, metrics: class share). */
+  share(scope: QuotaScope): Promise<ScopeShare>;
+}
+
+interface Bucket {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly bulkLimit: number;
+  readonly bulkMin: number;
+}
+
+/** Bulk's minimum of a bucket: ceil(share × limit), never the whole bucket (see above). */
+export function bulkMinimum(share: number, limit: number): number {
+  // The epsilon keeps 0.1 × 30 = 3.0000000000000004 from becoming 4.
+  return Math.max(0, Math.min(limit - 1, Math.ceil(share * limit - 1e-9)));
 }
 
 export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
   const tag = (scope: QuotaScope) => `${prefix}:gov:{${scope.scope}}`;
   const gatewayBlock = (s: QuotaScope) => `${tag(s)}:block:gateway`;
   const endpointBlock = (s: QuotaScope, e: EndpointName) => `${tag(s)}:block:${s.account}:${e}`;
+  const steadyLog = (s: QuotaScope, e: EndpointName) => `${tag(s)}:${s.account}:${e}:60s`;
+  const minShare = limits.bulkMinShare ?? DEFAULT_PRIORITY_LIMITS.bulkMinShare;
+  const reserve = limits.liveGatewayReserve ?? DEFAULT_PRIORITY_LIMITS.liveGatewayReserve;
 
   function limitsFor(e: EndpointName) {
     return limits.endpoints[e] ?? ENDPOINTS[e];
   }
 
-  async function tryTake(scope: QuotaScope, endpoint: EndpointName, look = false): Promise<number> {
-    const blocks = [endpointBlock(scope, endpoint)];
-    const buckets: string[] = [];
-    const args: (string | number)[] = [];
+  function bucketsFor(scope: QuotaScope, endpoint: EndpointName): Bucket[] {
     const l = limitsFor(endpoint);
-    buckets.push(`${tag(scope)}:${scope.account}:${endpoint}:1s`, `${tag(scope)}:${scope.account}:${endpoint}:60s`);
-    args.push(l.burst, 1000 + limits.burstPaddingMs, l.steady, 60_000 + limits.steadyPaddingMs);
+    const bucket = (key: string, limit: number, windowMs: number, bulkLimit = limit): Bucket => ({ key, limit, windowMs, bulkLimit, bulkMin: bulkMinimum(minShare, limit) });
+    const buckets = [
+      bucket(`${tag(scope)}:${scope.account}:${endpoint}:1s`, l.burst, 1000 + limits.burstPaddingMs),
+      bucket(steadyLog(scope, endpoint), l.steady, 60_000 + limits.steadyPaddingMs),
+    ];
     if (scope.viaGateway) {
-      blocks.push(gatewayBlock(scope));
-      buckets.push(`${tag(scope)}:gateway:1s`);
-      args.push(limits.gatewayPerSecond, 1000 + limits.burstPaddingMs);
+      const gw = limits.gatewayPerSecond;
+      buckets.push(bucket(`${tag(scope)}:gateway:1s`, gw, 1000 + limits.burstPaddingMs, Math.max(1, gw - reserve)));
     }
-    const member = look ? '' : randomBytes(6).toString('base64url');
-    const res = await redis.eval(TAKE_SCRIPT, blocks.length + buckets.length, ...blocks, ...buckets, blocks.length, member, ...args);
-    return Number(res);
+    return buckets;
   }
 
-  async function until(scope: QuotaScope, endpoint: EndpointName, look: boolean, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const wait = await tryTake(scope, endpoint, look);
-      if (wait === 0) return;
-      // A little jitter so that processes waiting on the same bucket do not all ask at once.
-      await sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 20), signal);
+  async function evalTake(keys: string[], args: (string | number)[]): Promise<number> {
+    // EVALSHA: the script is sent once per Redis (and again after a restart or a failover, which
+    // answers NOSCRIPT), not with every call on the hot path.
+    try {
+      return Number(await redis.evalsha(TAKE_SHA, keys.length, ...keys, ...args));
+    } catch (err) {
+      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+      return Number(await redis.eval(TAKE_SCRIPT, keys.length, ...keys, ...args));
+    }
+  }
+
+  function tryTake(scope: QuotaScope, endpoint: EndpointName, look: boolean, cls: PriorityClass, waiter: string, registered: boolean): Promise<number> {
+    const blocks = [endpointBlock(scope, endpoint)];
+    if (scope.viaGateway) blocks.push(gatewayBlock(scope));
+    const keys = [...blocks];
+    const args: (string | number)[] = [blocks.length, look ? 'look' : 'take', waiter, cls, registered ? '1' : '0'];
+    for (const b of bucketsFor(scope, endpoint)) {
+      keys.push(b.key, `${b.key}:bulk`, `${b.key}:want:live`, `${b.key}:want:bulk`);
+      args.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
+    }
+    return evalTake(keys, args);
+  }
+
+  /** A waiter that gives up leaves at once, so the other class stops yielding to it now, not at its deadline. */
+  function forget(scope: QuotaScope, endpoint: EndpointName, cls: PriorityClass, waiter: string): void {
+    const pipe = redis.pipeline();
+    for (const b of bucketsFor(scope, endpoint)) pipe.zrem(`${b.key}:want:${cls}`, waiter);
+    pipe.exec().catch(() => undefined);
+  }
+
+  async function until(scope: QuotaScope, endpoint: EndpointName, look: boolean, cls: PriorityClass, signal?: AbortSignal): Promise<void> {
+    const waiter = randomBytes(6).toString('base64url');
+    let registered = false;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        const wait = await tryTake(scope, endpoint, look, cls, waiter, registered);
+        if (wait === 0) return;
+        registered = true;
+        // A little jitter so that processes waiting on the same bucket do not all ask at once.
+        await sleep(Math.min(wait, POLL_MAX_MS) + Math.floor(Math.random() * 20), signal);
+      }
+    } catch (err) {
+      if (registered) forget(scope, endpoint, cls, waiter);
+      throw err;
     }
   }
 
   return {
-    take: (scope, endpoint, signal) => until(scope, endpoint, false, signal),
-    waitFree: (scope, endpoint, signal) => until(scope, endpoint, true, signal),
+    take: (scope, endpoint, signal, cls = 'live') => until(scope, endpoint, false, cls, signal),
+    waitFree: (scope, endpoint, signal, cls = 'live') => until(scope, endpoint, true, cls, signal),
     async observe(scope, endpoint, info) {
       let blockMs = 0;
       let key = endpointBlock(scope, endpoint);
@@ -155,10 +314,35 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       const count = (key: string, windowMs: number) => redis.zcount(key, now - windowMs, '+inf');
       const [b, st, gw] = await Promise.all([
         count(`${tag(scope)}:${scope.account}:${endpoint}:1s`, 1000 + limits.burstPaddingMs),
-        count(`${tag(scope)}:${scope.account}:${endpoint}:60s`, 60_000 + limits.steadyPaddingMs),
+        count(steadyLog(scope, endpoint), 60_000 + limits.steadyPaddingMs),
         scope.viaGateway ? count(`${tag(scope)}:gateway:1s`, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
       ]);
       return { burst: Math.max(0, l.burst - b), steady: Math.max(0, l.steady - st), ...(scope.viaGateway ? { gateway: Math.max(0, limits.gatewayPerSecond - gw) } : {}) };
+    },
+    async share(scope) {
+      const [sec, usec] = await redis.time();
+      const since = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - SHARE_WINDOW_MS;
+      const names = Object.keys(ENDPOINTS) as EndpointName[];
+      // One round trip; every key is in the scope's slot, so a Cluster takes the pipeline whole.
+      const pipe = redis.pipeline();
+      for (const e of names) pipe.zcount(steadyLog(scope, e), since, '+inf').zcount(`${steadyLog(scope, e)}:bulk`, since, '+inf');
+      const res = (await pipe.exec()) ?? [];
+      const endpoints: Partial<Record<EndpointName, ClassShare>> = {};
+      let live = 0;
+      let bulk = 0;
+      names.forEach((e, i) => {
+        const [errAll, all] = res[2 * i] ?? [];
+        const [errBulk, b] = res[2 * i + 1] ?? [];
+        if (errAll || errBulk) throw errAll ?? errBulk;
+        const calls = Number(all);
+        if (calls === 0) return;
+        // Both logs are trimmed together, but a bulk grant may land between the two counts.
+        const share = { live: Math.max(0, calls - Number(b)), bulk: Math.min(calls, Number(b)) };
+        endpoints[e] = share;
+        live += share.live;
+        bulk += share.bulk;
+      });
+      return { windowMs: SHARE_WINDOW_MS, total: { live, bulk }, endpoints };
     },
     async blockedFor(scope, endpoint) {
       const ms = await Promise.all([redis.pttl(endpointBlock(scope, endpoint)), scope.viaGateway ? redis.pttl(gatewayBlock(scope)) : -2]);

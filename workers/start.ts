@@ -1,12 +1,12 @@
 /**
  * Starts the BullMQ workers for every lane and stops them cleanly.
  *
- * Concurrency is what feeds the batcher: to fill a 1,000-event bulk request the worker must hold
- * many jobs active at once. Jobs carry 1 to 100 items, so the number of active jobs adapts to keep
- * about TARGET_ITEMS_IN_FLIGHT items in memory: enough for full batches, flat memory on a backlog.
- * During a burst (10 bulk calls/s) several requests are in flight while the next ones fill; with
- * 3,000 items the batches went out ~90% full and a million-event drain ran at 93% of the ceiling
- * (bench/results/2026-11-27.json), so the target covers eight full batches.
+ * Per lane (issue 12): one BullMQ Worker per queue — per kind, class and source, plus the legacy
+ * queue `<kind>.<lane>` that work queued by an older version drains from — opened as the queues
+ * appear (workers/queue-pool.ts). Events of each class go through that class's batcher: live and
+ * bulk never share a buffer, a worker slot or a batch, and within a class the buffer serves
+ * sources by weight. Each class has its own budget of items in flight, split among its queues
+ * (workers/in-flight.ts).
  */
 import { Worker } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
@@ -14,7 +14,9 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { queueName, Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { queueName, type QueueRef } from '../src/queue-catalog.ts';
+import type { PriorityClass } from '../src/priority.ts';
 import { markDone } from '../src/ingest/enqueue.ts';
 import { releaseQueuedBytes } from '../src/ingest/queued-bytes.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
@@ -29,6 +31,9 @@ import { profilesProcessor } from './profiles/processor.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
 import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
 import { startLaneControl } from './lane-control.ts';
+import { BULK_ITEMS_IN_FLIGHT, InFlightShare, LIVE_ITEMS_IN_FLIGHT } from './in-flight.ts';
+import { startQueuePool, type QueuePool } from './queue-pool.ts';
+import { pausedKey } from '../src/ops/lane-state.ts';
 
 const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { JobHooks, SettleResult } from './settle.ts';
@@ -61,31 +66,39 @@ export interface WorkerRuntimeDeps {
    * killed worker's jobs wait about a minute (fault suite, scenario a); 10 s + 10 s is ~20 s.
    */
   readonly lockMs: number;
+  /** A source's weight within its class (RELAY_CONFIG `sources[].weight`; 1 for any other source). */
+  readonly weightOf?: (sourceId: string) => number;
+  /** How often the queue registry is read for new queues (default 5 s). */
+  readonly discoverEveryMs?: number;
+  /** The configured sources' queues: registered and served from the start, before their first job. */
+  readonly knownQueues?: readonly QueueRef[];
 }
 
 export interface WorkerRuntime {
+  /** Every BullMQ Worker running now (more appear as queues do). */
   readonly workers: readonly Worker[];
   isRunning(): boolean;
-  /** Stop taking jobs, flush batches, wait for active jobs up to `timeoutMs`, then force. */
+  /** Stop taking jobs, flush batches, wait for active jobs up to `timeoutMs`, then stop waiting. */
   close(timeoutMs: number): Promise<void>;
 }
 
-const TARGET_ITEMS_IN_FLIGHT = 8000;
-const MIN_CONCURRENCY = 8;
+const IN_FLIGHT: Record<PriorityClass, number> = { live: LIVE_ITEMS_IN_FLIGHT, bulk: BULK_ITEMS_IN_FLIGHT };
+const CLASSES: readonly PriorityClass[] = ['live', 'bulk'];
 
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
-  const workers: Worker[] = [];
   const drains: (() => Promise<void>)[] = [];
   const yields: (() => void)[] = [];
+  const weightOf = deps.weightOf ?? (() => 1);
 
   const queues = new Queues(deps.connection, deps.prefix, { attempts: 1, keepCompletedS: 0 }); // for key names only
   const order = createProfileOrder(deps.connection, queues);
   const idCache = createIdCache(deps.connection, deps.prefix);
   const lanes = startLaneControl({ redis: deps.connection, queues, lanes: deps.lanes, governor: deps.governor, log: deps.log, probeIntervalMs: deps.pauseProbeMs, fetch: deps.fetch });
   const m = deps.metrics;
-  const hooks: JobHooks = {
+  /** What the processors of one queue report: outcomes count per queue (status) and per kind (metrics). */
+  const hooksFor = (ref: QueueRef): JobHooks => ({
     onPaused: (lane: string, error: ItemError) => lanes.pause(lane, error),
-    observe(kind, lane, acceptedAt, outcomes) {
+    observe(kind, _lane, acceptedAt, outcomes) {
       const latency = (Date.now() - acceptedAt) / 1000;
       let delivered = 0;
       for (const o of outcomes) {
@@ -95,9 +108,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
           m?.deliveryLatency.observe({ kind }, latency);
         }
       }
-      void countDelivered(deps.connection, deps.prefix, lane, kind, delivered).catch(() => undefined);
+      void countDelivered(deps.connection, deps.prefix, ref, delivered).catch(() => undefined);
     },
-  };
+  });
   if (m) {
     m.addCollected('relay_quota_headroom', 'Calls left now in each quota window, by lane, endpoint and window (burst, steady, gateway)', ['lane', 'endpoint', 'window'], async (set) => {
       for (const lane of deps.lanes) {
@@ -134,13 +147,28 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       );
     });
     worker.on('error', (err) => log.error({ err }, 'worker error'));
-    workers.push(worker as Worker);
     return worker;
   }
 
+  /** A BullMQ Worker for one queue, its concurrency a share of its class's items in flight. */
+  function itemsWorker<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }>(ref: QueueRef, processor: (job: never, token?: string) => Promise<SettleResult>, share: InFlightShare, log: Logger): Worker {
+    // The legacy queue holds every source's older work: it counts as one source of weight 1.
+    const weight = ref.source === undefined ? 1 : weightOf(ref.source);
+    const worker = new Worker<D, SettleResult>(queueName(ref), processor as never, {
+      connection: deps.connection as never,
+      prefix: queues.bullPrefix(ref.kind, ref.lane),
+      concurrency: share.initial(weight),
+      settings,
+      ...locking,
+    });
+    share.add(worker as never, weight);
+    return watch(worker, ref.kind, log) as unknown as Worker;
+  }
+
+  const opener = new Map<string, (ref: QueueRef) => Worker>();
   for (const lane of deps.lanes) {
     const log = deps.log.child({ lane: lane.name });
-    const callDeps: CallDeps = {
+    const base: CallDeps = {
       client: createKlaviyoClient(lane.target, deps.fetch),
       governor: deps.governor,
       scope: lane.scope,
@@ -154,92 +182,92 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
           }
         : undefined,
     };
+    const callDeps = (cls: PriorityClass): CallDeps => ({ ...base, cls });
 
-    const batcher: EventBatcher = new Batcher({
-      ...eventSender(callDeps),
-      lingerMs: deps.lingerMs,
-      maxInFlight: 8,
-      onError: (err) => log.warn({ err }, 'event batcher: retrying after an error'),
-    });
-    drains.push(() => batcher.drain());
-    yields.push(() => batcher.yieldAll(YIELD));
-    const events = new Worker<EventsJobData, SettleResult>(queueName('events', lane.name), eventsProcessor(batcher, hooks), {
-      connection: deps.connection as never,
-      prefix: queues.bullPrefix('events', lane.name),
-      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
-      settings,
-      ...locking,
-    });
-    adaptConcurrency(events, deps.concurrency);
-    watch(events, 'events', log);
+    // Events: a batcher per class. Live sends a few waiting events one by one, in parallel
+    // (create_event has its own window); bulk fills bulk requests (workers/events/sender.ts).
+    const batchers = {} as Record<PriorityClass, EventBatcher>;
+    for (const cls of CLASSES) {
+      const b: EventBatcher = new Batcher({
+        ...eventSender(callDeps(cls)),
+        lingerMs: deps.lingerMs,
+        maxInFlight: cls === 'live' ? 16 : 8,
+        weightOf,
+        onError: (err) => log.warn({ err, class: cls }, 'event batcher: retrying after an error'),
+      });
+      batchers[cls] = b;
+      drains.push(() => b.drain());
+      yields.push(() => b.yieldAll(YIELD));
+    }
+    const eventShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
+    opener.set(`events\n${lane.name}`, (ref) => itemsWorker<EventsJobData>(ref, eventsProcessor(batchers[ref.cls], hooksFor(ref)), eventShares[ref.cls], log));
 
-    const dispatcher = createProfileDispatcher(callDeps, idCache, lane.name, deps.lingerMs);
+    // Profiles: one dispatcher per lane for now (live and bulk profile dispatchers come with the
+    // profile classes); the queues are per class and source like events.
+    const dispatcher = createProfileDispatcher(callDeps('live'), idCache, lane.name, deps.lingerMs);
     drains.push(() => dispatcher.drain());
     yields.push(() => dispatcher.yieldAll());
-    const profiles = new Worker<ProfilesJobData, SettleResult>(queueName('profiles', lane.name), profilesProcessor(dispatcher, order, hooks), {
-      connection: deps.connection as never,
-      prefix: queues.bullPrefix('profiles', lane.name),
-      concurrency: Math.min(deps.concurrency, TARGET_ITEMS_IN_FLIGHT),
-      settings,
-      ...locking,
-    });
-    adaptConcurrency(profiles, deps.concurrency);
-    watch(profiles, 'profiles', log);
+    const profileShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
+    opener.set(`profiles\n${lane.name}`, (ref) => itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatcher, order, hooksFor(ref)), profileShares[ref.cls], log));
 
-    // Webhook items only fan out into other queues: light work, modest concurrency.
-    watch(
-      new Worker<WebhooksJobData, WebhookResult>(queueName('webhooks', lane.name), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
-        connection: deps.connection as never,
-        prefix: queues.bullPrefix('webhooks', lane.name),
-        concurrency: 16,
-        settings,
-        ...locking,
-      }),
-      'webhooks',
-      log,
+    // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
+    opener.set(`webhooks\n${lane.name}`, (ref) =>
+      watch(
+        new Worker<WebhooksJobData, WebhookResult>(queueName(ref), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
+          connection: deps.connection as never,
+          prefix: queues.bullPrefix(ref.kind, ref.lane),
+          concurrency: 16,
+          settings,
+          ...locking,
+        }),
+        'webhooks',
+        log,
+      ) as unknown as Worker,
     );
   }
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  const pool: QueuePool = await startQueuePool({
+    catalog: queues.catalog,
+    lanes: deps.lanes.map((l) => l.name),
+    kinds: ['events', 'profiles', 'webhooks'],
+    open: (ref) => opener.get(`${ref.kind}\n${ref.lane}`)!(ref),
+    paused: async (lane) => (await deps.connection.exists(pausedKey(deps.prefix, lane))) === 1,
+    known: deps.knownQueues,
+    log: deps.log,
+    intervalMs: deps.discoverEveryMs,
+  });
 
   let closing = false;
   return {
-    workers,
-    isRunning: () => !closing && workers.every((w) => w.isRunning()),
+    get workers() {
+      return pool.workers();
+    },
+    isRunning: () => !closing && pool.workers().every((w) => w.isRunning()),
     /**
      * Stop taking jobs and send what is buffered. Half-way through the allowance, whatever has not
      * gone out yet is handed back: its jobs return to the queue untouched (no attempt spent, no
      * lock left behind), and only requests already on the wire are waited for. Past the whole
-     * allowance, the close is forced (those jobs return when their locks expire).
+     * allowance, it stops waiting (those jobs return when their locks expire).
      */
     async close(timeoutMs) {
       closing = true;
       lanes.stop();
-      const closed = Promise.all(workers.map((w) => w.close()));
+      pool.stop();
+      const workers = pool.workers();
+      const closed = Promise.all(workers.map((w) => w.close())).then(() => false);
+      closed.catch(() => undefined); // a close that fails after we stopped waiting for it
       void Promise.all(drains.map((d) => d()));
       const yieldTimer = setTimeout(() => yields.forEach((y) => y()), timeoutMs / 2);
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
-      ]);
+      const timedOut = await Promise.race([closed, new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
       clearTimeout(timer);
       clearTimeout(yieldTimer);
-      if (timedOut) {
-        deps.log.warn({ timeoutMs }, 'workers did not finish in time; forcing close (their jobs return to the queue when their locks expire)');
-        await Promise.all(workers.map((w) => w.close(true)));
-      }
+      // Past the allowance, stop waiting. (BullMQ's close(true) cannot force it: once a close is
+      // under way it returns that close, which waits for the active jobs — a request on the wire,
+      // a bulk import being polled — however long they take.)
+      if (timedOut) deps.log.warn({ timeoutMs }, 'workers did not finish in time; stopped waiting (their jobs return to the queue when their locks expire)');
     },
   };
-}
-
-/** Keeps about TARGET_ITEMS_IN_FLIGHT items active, whatever the number of items per job. */
-function adaptConcurrency<D extends { items: readonly unknown[] }>(worker: Worker<D, SettleResult>, max: number): void {
-  let avgItems = 1;
-  worker.on('active', (job) => {
-    avgItems = avgItems * 0.9 + Math.max(1, job.data.items.length) * 0.1;
-    const want = Math.max(MIN_CONCURRENCY, Math.min(max, Math.round(TARGET_ITEMS_IN_FLIGHT / avgItems)));
-    if (Math.abs(want - worker.concurrency) / worker.concurrency > 0.1) worker.concurrency = want;
-  });
 }
 
 export type { ItemOutcome };

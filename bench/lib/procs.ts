@@ -139,10 +139,12 @@ export async function startCluster(): Promise<{ url: string; procs: Proc[]; node
   };
 }
 
-export async function startSim(retain: boolean): Promise<{ url: string; proc: Proc }> {
+/** `watch`: note live events' and subscribes' arrival times (bench/lib/arrival-watch.ts). */
+export async function startSim(retain: boolean, watch = false): Promise<{ url: string; proc: Proc }> {
   const node = [process.execPath, `${DIST}/bench/sim-process.js`];
   const canRaise = spawnSync('nice', ['-n', '-10', 'true']).status === 0;
-  const proc = canRaise ? start('nice', ['-n', '-10', ...node], { SIM_RETAIN: retain ? '1' : '0' }) : start(node[0]!, node.slice(1), { SIM_RETAIN: retain ? '1' : '0' });
+  const env = { SIM_RETAIN: retain ? '1' : '0', SIM_WATCH: watch ? '1' : '0' };
+  const proc = canRaise ? start('nice', ['-n', '-10', ...node], env) : start(node[0]!, node.slice(1), env);
   const url = await waitFor('simulator', () => /^(http:\/\/\S+)/m.exec(proc.output())?.[1]);
   return { url, proc };
 }

@@ -6,13 +6,15 @@ import { int, onePositional, parse, pointInTime, subcommand } from './args.ts';
 import { UsageError } from './errors.ts';
 import { ago, clip, count, out, outJson, table, time } from './format.ts';
 import { relay, relayTarget } from './http.ts';
+import { parseJobRef, queueName } from '../queue-catalog.ts';
 
 const KINDS = ['events', 'profiles', 'webhooks'];
-const REF = /^([a-z]+)\.([a-z0-9_-]+)\/(.+)$/;
+const CLASSES = ['live', 'bulk'];
 
 const FILTER_OPTIONS = {
   kind: { type: 'string' },
   lane: { type: 'string' },
+  class: { type: 'string' },
   code: { type: 'string' },
   status: { type: 'string' },
   source: { type: 'string' },
@@ -54,6 +56,10 @@ function filterOf(v: FilterValues, command: string): Record<string, string | num
     if (!/^[a-z0-9_-]{1,32}$/.test(v.lane)) throw new UsageError(`--lane takes a lane name (a-z, 0-9, _ and -), got ${JSON.stringify(v.lane)}`, command);
     f['lane'] = v.lane;
   }
+  if (v.class !== undefined) {
+    if (!CLASSES.includes(v.class)) throw new UsageError(`--class is live or bulk (got ${JSON.stringify(v.class)})`, command);
+    f['class'] = v.class;
+  }
   if (v.code !== undefined) f['code'] = v.code;
   const status = int(v.status, '--status', command, 0, 599);
   if (status !== undefined) f['status'] = status;
@@ -71,8 +77,7 @@ function errorText(e: ErrorGroup): string {
 }
 
 function checkRef(ref: string, command: string): string {
-  const m = REF.exec(ref);
-  if (!m || !KINDS.includes(m[1]!)) throw new UsageError(`${JSON.stringify(ref)} is not a dead letter reference: they look like events.default/<jobId> (see relay dlq list)`, command);
+  if (!parseJobRef(ref)) throw new UsageError(`${JSON.stringify(ref)} is not a dead letter reference: they look like events.default.live.key-1a2b3c/<jobId> (see relay dlq list)`, command);
   return ref;
 }
 
@@ -117,10 +122,10 @@ async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 async function show(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cmd = 'dlq show';
   const { values, positionals } = parse(argv, {}, cmd);
-  const ref = checkRef(onePositional(positionals, 'dead letter reference (<kind>.<lane>/<jobId>)', cmd), cmd);
+  const ref = checkRef(onePositional(positionals, 'dead letter reference (<queue>/<jobId>)', cmd), cmd);
   const t = await relayTarget(values, env, cmd);
-  const [, kind, lane, jobId] = REF.exec(ref)!;
-  const res = await relay(t, `/ops/dead-letters/${kind}.${lane}/${encodeURIComponent(jobId!)}`, { auth: 'admin', accept: [404], label: 'reading the dead letter' });
+  const { ref: queue, jobId } = parseJobRef(ref)!;
+  const res = await relay(t, `/ops/dead-letters/${queueName(queue)}/${encodeURIComponent(jobId)}`, { auth: 'admin', accept: [404], label: 'reading the dead letter' });
   if (res.status === 404) {
     process.stderr.write(`relay: no dead letter ${ref} (replayed or removed since?): relay dlq list shows those there are\n`);
     return 1;
@@ -177,18 +182,19 @@ function describeItem(item: unknown): string {
 
 async function replay(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cmd = 'dlq replay';
-  const { values, positionals } = parse(argv, { ...FILTER_OPTIONS, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } }, cmd);
+  const { values, positionals } = parse(argv, { ...FILTER_OPTIONS, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, priority: { type: 'string' } }, cmd);
   const ids = [...(values.id ?? []), ...positionals].map((r) => checkRef(r, cmd));
   const filter = filterOf(values, cmd);
   if (ids.length === 0 && Object.keys(filter).length === 0 && !values.all) {
     throw new UsageError('name what to replay: a filter (--status 400, --since 1h…), --id <ref>, or --all', cmd);
   }
   if (values.all && (ids.length > 0 || Object.keys(filter).length > 0)) throw new UsageError('--all replays every dead letter: give it alone, or a filter or --id instead', cmd);
+  if (values.priority !== undefined && !CLASSES.includes(values.priority)) throw new UsageError(`--priority is live or bulk (got ${JSON.stringify(values.priority)})`, cmd);
   const t = await relayTarget(values, env, cmd);
   const dryRun = values['dry-run'] === true;
-  const body = { ...filter, ...(ids.length ? { ids } : {}), ...(values.all ? { all: true } : {}), dryRun };
+  const body = { ...filter, ...(ids.length ? { ids } : {}), ...(values.all ? { all: true } : {}), ...(values.priority ? { priority: values.priority } : {}), dryRun };
   const res = await relay(t, '/ops/dead-letters/replay', { method: 'POST', body, auth: 'admin', label: dryRun ? 'working out the replay' : 'replaying' });
-  const r = res.body as { dryRun: boolean; jobs: number; items: number; refs: string[]; preview?: { ref: string; endpoint: string; body: unknown }[] };
+  const r = res.body as { dryRun: boolean; priority?: string; jobs: number; items: number; refs: string[]; preview?: { ref: string; endpoint: string; body: unknown }[] };
   if (values.json) {
     outJson(r);
     return 0;
@@ -199,13 +205,13 @@ async function replay(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const what = `${count(r.jobs)} dead letter${r.jobs === 1 ? '' : 's'} (${count(r.items)} item${r.items === 1 ? '' : 's'})`;
   if (!r.dryRun) {
-    out(`Replayed ${what}: back in their queues, through the workers.`);
+    out(`Replayed ${what} as ${r.priority ?? 'bulk'} work: back in their sources' queues, through the workers.`);
     for (const ref of r.refs.slice(0, 20)) out(`  ${ref}`);
     if (r.refs.length > 20) out(`  … ${r.refs.length - 20} more`);
     out('Watch them go: relay status; anything Klaviyo rejects again is back in relay dlq list.');
     return 0;
   }
-  out(`Dry run: would replay ${what}. Nothing was changed.`);
+  out(`Dry run: would replay ${what} as ${r.priority ?? 'bulk'} work. Nothing was changed.`);
   for (const ref of r.refs.slice(0, 20)) out(`  ${ref}`);
   if (r.refs.length > 20) out(`  … ${r.refs.length - 20} more`);
   for (const p of r.preview ?? []) {

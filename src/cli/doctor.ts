@@ -133,7 +133,7 @@ function credentialCheck(c: Config, p: Probe): Check {
       name,
       state: 'fail',
       detail: `${where}: ${e.kind === 'timeout' ? 'no answer in time' : 'cannot reach'} ${gw ? c.klaviyo.gatewayUrl : c.klaviyo.baseUrl} (${e.message})`,
-      fix: gw ? 'check the network and MATON_GATEWAY_URL (default https://gateway.maton.ai)' : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
+      fix: gw ? 'check the network and MATON_GATEWAY_URL (default https://api.maton.ai)' : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
     };
   }
   const said = `${e?.status ?? '?'}${e?.code ? ` ${e.code}` : ''}${e?.detail ? `: ${e.detail}` : ''}`;
@@ -264,7 +264,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     const rev = config.klaviyo.revision;
     if (first.ok) p.add({ name: 'revision', state: 'ok', detail: `${rev} accepted` });
     else if (isRevisionError(first.error)) {
-      p.add({ name: 'revision', state: 'fail', detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`, fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-01-15)' });
+      p.add({ name: 'revision', state: 'fail', detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`, fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-07-15)' });
     } else p.add({ name: 'revision', state: 'skip', detail: `not checked (the call failed before Klaviyo looked at ${rev})` });
     p.add(clockCheck(first, config.klaviyo.mode === 'gateway' ? 'the gateway' : 'Klaviyo'));
   }

@@ -53,11 +53,12 @@ Options:
 
   relay dlq list [filters] [--limit <n>] [--offset <n>] [--json]
   relay dlq show <ref> [--json]
-  relay dlq replay (filters | --id <ref>… | --all) [--dry-run] [--json]
+  relay dlq replay (filters | --id <ref>… | --all) [--priority live] [--dry-run] [--json]
 
 Filters:
   --kind <kind>      events, profiles or webhooks
   --lane <lane>      the lane (Klaviyo account), e.g. default
+  --class <class>    live or bulk: the class of the queue the dead letter is in
   --code <code>      Klaviyo's error code (invalid, duplicate_profile…) or the origin (network, timeout…)
   --status <n>       the HTTP status Klaviyo answered (e.g. 400)
   --source <name>    the source (API key or configured source) that sent the work
@@ -66,14 +67,15 @@ Filters:
   --limit <n>        list: at most n (1–1000, default 100), newest first
   --offset <n>       list: skip the n newest (the next page's offset is printed)
 
-A <ref> is <kind>.<lane>/<jobId>, as \`relay dlq list\` shows it.
-A replay puts the jobs back through the workers (batching, rate limits, Klaviyo's unique_id, so
-nothing counts twice). --dry-run shows what would be sent and changes nothing. Every replay is
+A <ref> is <queue>/<jobId> (e.g. events.default.live.key-1a2b3c4d5e6f/<jobId>), as \`relay dlq list\`
+shows it. A replay puts the jobs back through the workers (batching, rate limits, Klaviyo's
+unique_id, so nothing counts twice) as bulk work, so it never delays live traffic; --priority live
+replays them as live work. --dry-run shows what would be sent and changes nothing. Every replay is
 written to the audit log.`,
   },
-  'dlq list': { usage: 'relay dlq list [--kind k] [--lane l] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--offset n] [--json]', help: '' },
-  'dlq show': { usage: 'relay dlq show <kind>.<lane>/<jobId> [--json]', help: '' },
-  'dlq replay': { usage: 'relay dlq replay ([filters] | --id <ref>… | --all) [--dry-run] [--json]', help: '' },
+  'dlq list': { usage: 'relay dlq list [--kind k] [--lane l] [--class c] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--offset n] [--json]', help: '' },
+  'dlq show': { usage: 'relay dlq show <queue>/<jobId> [--json]', help: '' },
+  'dlq replay': { usage: 'relay dlq replay ([filters] | --id <ref>… | --all) [--priority live] [--dry-run] [--json]', help: '' },
   pause: {
     usage: 'relay pause <lane> [--json]',
     help: `Pause a lane: its workers stop calling Klaviyo; every job is kept (and nothing is lost) until

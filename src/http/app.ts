@@ -9,6 +9,7 @@ import type { SourceRegistry } from '../sources.ts';
 import { authenticate, verifySignature, type AuthEnv } from './middleware/authenticate.ts';
 import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
+import { priority, type PriorityEnv } from './middleware/priority.ts';
 import type { Rule } from '../relay-config.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { opsRoutes, type OpsDeps } from './routes/ops.ts';
@@ -41,6 +42,8 @@ export interface AppDeps {
   readonly metricsToken?: string;
   /** Standard Webhooks ids seen, so that a replayed signed request creates no work twice. */
   readonly replay?: ReplayCache;
+  /** RELAY_CONFIG `priorities` (src/priority.ts): `enabled: false` makes every item live. */
+  readonly priorities?: { readonly enabled: boolean };
 }
 
 export interface WebhookSettings {
@@ -50,8 +53,8 @@ export interface WebhookSettings {
   readonly rules: readonly Rule[];
 }
 
-/** What /v1 routes find in their context: the authenticated source and the parsed body. */
-export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] };
+/** What /v1 routes find in their context: the authenticated source, the class it asked for, and the parsed body. */
+export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] & PriorityEnv['Variables'] };
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<RequestEnv>();
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps) {
   const parse = parseJson<V1Env>();
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
   v1.use('*', authenticate<V1Env>(deps.sources, deps.replay));
+  v1.use('*', priority<V1Env>());
   v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
   v1.use('*', verifySignature<V1Env>(deps.replay, deps.log));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));

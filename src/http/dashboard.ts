@@ -8,6 +8,9 @@
  * Bull Board's "edit" and "duplicate" start from the data it shows, so they would store
  * `a***@example.com` into a job that is then sent. The server refuses every write itself (the
  * buttons are hidden too, but a hidden button is no guard).
+ *
+ * Queues appear while the service runs (one per source and class, src/queue-catalog.ts): the
+ * board's list is brought up to date from the catalog when it is looked at, at most every 5 s.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -24,22 +27,50 @@ export function maskJobData(data: unknown): unknown {
   return maskIdentifiers(data ?? null);
 }
 
-export function dashboardRoutes(queues: readonly Queue[], opts: { basePath: string; readOnly: boolean; showPii: boolean }) {
+/** How often the board's queue list may be refreshed from the catalog. */
+const REFRESH_MS = 5000;
+
+export function dashboardRoutes(
+  queues: readonly Queue[],
+  opts: { basePath: string; readOnly: boolean; showPii: boolean },
+  /** Every queue now (the catalog's); new ones are added to the board. */
+  current?: () => Promise<readonly Queue[]>,
+) {
   const readOnly = opts.readOnly || !opts.showPii;
   const serverAdapter = new HonoAdapter(serveStatic).setBasePath(opts.basePath);
-  createBullBoard({
-    queues: queues.map((q) => {
-      const adapter = new BullMQAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description: `klaviyo-relay ${q.name}` });
-      if (!opts.showPii) {
-        adapter.setFormatter('data', maskJobData);
-        adapter.setFormatter('returnValue', maskJobData);
-      }
-      return adapter;
-    }),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'klaviyo-relay' } },
+  const adapt = (q: Queue) => {
+    const adapter = new BullMQAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description: `klaviyo-relay ${q.name}` });
+    if (!opts.showPii) {
+      adapter.setFormatter('data', maskJobData);
+      adapter.setFormatter('returnValue', maskJobData);
+    }
+    return adapter;
+  };
+  const shown = new Set(queues.map((q) => q.name));
+  const api = createBullBoard({ queues: queues.map(adapt), serverAdapter, options: { uiConfig: { boardTitle: 'klaviyo-relay' } } });
+  let refreshedAt = 0;
+  let refreshing: Promise<void> | undefined;
+  async function refresh(): Promise<void> {
+    if (!current || Date.now() - refreshedAt < REFRESH_MS) return;
+    refreshing ??= current()
+      .then((all) => {
+        refreshedAt = Date.now();
+        for (const q of all) {
+          if (shown.has(q.name)) continue;
+          shown.add(q.name);
+          api.addQueue(adapt(q));
+        }
+      })
+      .catch(() => undefined) // Redis away: the board shows what it knew
+      .finally(() => (refreshing = undefined));
+    await refreshing;
+  }
+  const board = new Hono();
+  board.use('*', async (_c, next) => {
+    await refresh();
+    return next();
   });
-  const board = serverAdapter.registerPlugin();
+  board.route('/', serverAdapter.registerPlugin());
   if (!readOnly) return board;
   const guarded = new Hono();
   guarded.use('*', async (c, next) => {

@@ -16,6 +16,7 @@ import type { Ingest, Origin } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
 import type { SourceLimiter } from './source-limits.ts';
 import { Spool, type SpoolRecord } from './spool.ts';
+import { queueRef } from '../queue-catalog.ts';
 
 export interface DurableIngest extends Ingest {
   /** Bytes waiting in this process's spool (for metrics and /readyz). */
@@ -64,7 +65,7 @@ export function createDurableIngest(
   }
 
   async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
-    backlog?.check(KIND[rec.m], rec.o.lane); // throws BacklogFullError → 503
+    backlog?.check(queueRef(KIND[rec.m], rec.o.lane, rec.o.cls ?? 'live', rec.o.id)); // throws BacklogFullError → 503
     // The source's own limits (SourceLimitedError → 429): a Redis round trip only for a limited
     // source. Spooled work already passed them, so the spool's drain does not ask again.
     const admitted = limits?.admit(rec.o.id, rec.items.length, rec.b ?? 0);

@@ -19,8 +19,9 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { jobIdForItems } from '../model/ids.ts';
-import { MAX_ITEMS_PER_JOB, queueName, type JobKind, type Queues } from '../queues.ts';
-import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
+import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
+import { jobRef, queueName, type QueueRef } from '../queue-catalog.ts';
+import { countQueuedBytes, defineQueuedBytesCommands, queueBytesKey } from './queued-bytes.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -50,8 +51,8 @@ export interface EnqueueOptions<I> {
   /** At most this many items per job (default MAX_ITEMS_PER_JOB). */
   readonly itemsPerJob?: number;
   /**
-   * Calls with the same kind, lane and group in the same event-loop turn may share jobs; the
-   * group must make `makeData` and `prepare` interchangeable (the source id does).
+   * Calls for the same queue and group in the same event-loop turn may share jobs; the group must
+   * make `makeData` and `prepare` interchangeable (the source id does).
    */
   readonly group?: string;
   /**
@@ -63,8 +64,7 @@ export interface EnqueueOptions<I> {
 
 export interface Enqueuer {
   enqueue<I extends EnqueueItem>(
-    kind: JobKind,
-    lane: string,
+    ref: QueueRef,
     items: readonly I[],
     makeData: (items: I[]) => object,
     opts?: EnqueueOptions<I>,
@@ -78,28 +78,37 @@ export const DONE = 'done';
 
 // One call per flush whatever its size. Item keys travel as one space-separated argument and are
 // built here, not as KEYS: encoding a thousand arguments cost the API ~6 µs of CPU per item
-// (measured). KEYS[1], the queue's own key, routes the call; every item key starts with the same
-// queue prefix, so in a cluster they live in the same slot as the queue (see src/queues.ts).
-// ARGV: key prefix ("<prefix>:<queue>:id:"), job key prefix ("<prefix>:<queue>:"), TTL ms,
-// item keys, job ids (one per item), item sizes in bytes (one per item). Returns, per item, 1 when
-// claimed, 0 for a duplicate.
-// The claimed items' bytes join the queue's byte counter here (`<job key prefix>qbytes`, the key
-// queueBytesKey names; src/ingest/queued-bytes.ts), a moment before their jobs are added: a
-// separate INCRBY once the adds were acknowledged cost single-event ingest ~5 µs of CPU per
-// request (about 15% of the enqueue path, measured). An add that fails after its claim leaves the
-// count high by that job until the queue is next seen empty, when it heals; the retry counts it again.
+// (measured). KEYS[1], a key of the kind and lane, routes the call; every item key and every queue
+// of the kind and lane share its hash tag, so in a cluster they live in one slot (src/queue-catalog.ts).
+// An item key names the job that carries the item as "<queue>/<jobId>" (any of the lane's queues:
+// the same id may come back with another class), or a bare job id of the legacy queue (written by
+// versions before issue 12).
+// ARGV: item key prefix, legacy queue's job key prefix ("<bullPrefix>:<kind>.<lane>:"), the bull
+// prefix, TTL ms, item keys, job refs (one per item), item sizes in bytes (one per item), the byte
+// counter of the queue the jobs go to. Returns, per item, 1 when claimed, 0 for a duplicate.
+// The claimed items' bytes join that queue's byte counter here (`<bullPrefix>:<queue>:qbytes`, the
+// key queueBytesKey names for the queue's qualifiedName, which the workers release from;
+// src/ingest/queued-bytes.ts), a moment before their jobs are added: a separate INCRBY once the
+// adds were acknowledged cost single-event ingest ~5 µs of CPU per request (about 15% of the
+// enqueue path, measured). An add that fails after its claim leaves the count high by that job
+// until the queue is next seen empty, when it heals; the retry counts it again.
 const CLAIM = `
-local keyPrefix, jobPrefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local keyPrefix, legacyJobs, bp, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local jobs = {}
-for j in string.gmatch(ARGV[5], '%S+') do jobs[#jobs + 1] = j end
+for j in string.gmatch(ARGV[6], '%S+') do jobs[#jobs + 1] = j end
 local sizes = {}
-for n in string.gmatch(ARGV[6] or '', '%S+') do sizes[#sizes + 1] = tonumber(n) end
+for n in string.gmatch(ARGV[7] or '', '%S+') do sizes[#sizes + 1] = tonumber(n) end
+local function jobKey(v)
+  local q, id = string.match(v, '^([^/]+)/(.+)$')
+  if q then return bp .. ':' .. q .. ':' .. id end
+  return legacyJobs .. v
+end
 local out, i, bytes = {}, 0, 0
-for k in string.gmatch(ARGV[4], '%S+') do
+for k in string.gmatch(ARGV[5], '%S+') do
   i = i + 1
   local key = keyPrefix .. k
   local v = redis.call('GET', key)
-  if v == 'done' or (v and redis.call('EXISTS', jobPrefix .. v) == 1) then
+  if v == 'done' or (v and redis.call('EXISTS', jobKey(v)) == 1) then
     out[i] = 0
   else
     redis.call('SET', key, jobs[i], 'PX', ttl)
@@ -107,7 +116,7 @@ for k in string.gmatch(ARGV[4], '%S+') do
     bytes = bytes + (sizes[i] or 0)
   end
 end
-if bytes > 0 then redis.call('INCRBY', jobPrefix .. 'qbytes', bytes) end
+if bytes > 0 then redis.call('INCRBY', ARGV[8], bytes) end
 return out
 `;
 
@@ -143,8 +152,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     readonly reject: (e: unknown) => void;
   }
   interface Group {
-    readonly kind: JobKind;
-    readonly lane: string;
+    readonly ref: QueueRef;
     readonly makeData: (items: EnqueueItem[]) => object;
     readonly opts?: EnqueueOptions<EnqueueItem>;
     readonly calls: Call[];
@@ -173,19 +181,23 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     const chunks: (PlannedJob<EnqueueItem> & { sizes: number[] })[] = [];
     for (let i = 0; i < all.length; i += perJob) {
       const chunk = all.slice(i, i + perJob);
-      chunks.push({ jobId: jobIdForItems(g.kind, chunk.map((it) => it.k)), items: chunk, sizes: sizes.slice(i, i + perJob) });
+      chunks.push({ jobId: jobIdForItems(g.ref.kind, chunk.map((it) => it.k)), items: chunk, sizes: sizes.slice(i, i + perJob) });
     }
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
-      const queuePrefix = queues.jobKeyPrefix(g.kind, g.lane);
+      const { kind, lane } = g.ref;
       const claimed = await claiming.relayClaim(
-        `${queuePrefix}meta`,
-        itemKeyName(queues, g.kind, g.lane, ''),
-        queuePrefix,
+        queues.key(kind, lane, 'meta'),
+        itemKeyName(queues, kind, lane, ''),
+        queues.key(kind, lane, ''),
+        queues.bullPrefix(kind, lane),
         dedupTtlMs,
         all.map((it) => it.k).join(' '),
-        chunks.map((c) => c.items.map(() => c.jobId).join(' ')).join(' '),
+        chunks.map((c) => c.items.map(() => jobRef(g.ref, c.jobId)).join(' ')).join(' '),
         sizes.join(' '),
+        // BullMQ's qualifiedName of the queue the jobs go to is `<bullPrefix>:<queue>`; the workers
+        // release from that queue's counter (releaseQueuedBytes), so the claim must count in it.
+        queueBytesKey(`${queues.bullPrefix(kind, lane)}:${queueName(g.ref)}`),
       );
       let i = 0;
       planned = chunks
@@ -203,7 +215,9 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     }
     if (planned.length > 0) {
       await g.opts?.prepare?.(planned);
-      const queue = queues.get(g.kind, g.lane);
+      // The workers find a queue through the registry: it is in there before its first job.
+      await queues.catalog.register(g.ref);
+      const queue = queues.get(g.ref);
       const bytesSource = g.opts?.bytesSource;
       const counted = planned.map((p) => ({ jobId: p.jobId, bytes: p.sizes.reduce((n, x) => n + x, 0) }));
       // One add per job rather than addBulk: addBulk wraps the adds in MULTI, which costs ~4x the
@@ -214,7 +228,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
           const data = g.makeData(p.items) as { b?: number; bs?: 1 };
           data.b = counted[j]!.bytes;
           if (bytesSource !== undefined) data.bs = 1;
-          return queue.add(g.kind, data, { jobId: p.jobId });
+          return queue.add(g.ref.kind, data, { jobId: p.jobId });
         }),
       );
       // The source's ledger only now, with the jobs acknowledged (and the queue's counter too when
@@ -245,12 +259,12 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
   }
 
   return {
-    enqueue(kind, lane, items, makeData, opts, bytes = 0) {
+    enqueue(ref, items, makeData, opts, bytes = 0) {
       return new Promise<EnqueueResult>((resolve, reject) => {
-        const key = `${kind}\n${lane}\n${opts?.group ?? ''}`;
+        const key = `${queueName(ref)}\n${opts?.group ?? ''}`;
         let g = groups.get(key);
         if (!g) {
-          g = { kind, lane, makeData: makeData as Group['makeData'], opts: opts as Group['opts'], calls: [] };
+          g = { ref, makeData: makeData as Group['makeData'], opts: opts as Group['opts'], calls: [] };
           groups.set(key, g);
           const group = g;
           setImmediate(() => {

@@ -1,15 +1,19 @@
 /**
- * What every route (and every webhook rule) hands work to: events into the events queue, profile
- * operations into the profiles queue with their place in the per-profile order.
+ * What every route (and every webhook rule) hands work to: events into the events queue of their
+ * class and source, profile operations into the profiles queue of theirs with their place in the
+ * per-profile order (which is lane-wide: it holds across classes and sources).
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
 import { refOf, type ProfileOp } from '../model/profile-op.ts';
 import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
 import type { Source } from '../sources.ts';
+import type { PriorityClass } from '../priority.ts';
+import { queueRef } from '../queue-catalog.ts';
 import { createEnqueuer, type EnqueueResult } from './enqueue.ts';
 
-export type Origin = Pick<Source, 'id' | 'lane'>;
+/** Who sent the work, to which lane, and its class (unset = live: webhook rules, older spool records). */
+export type Origin = Pick<Source, 'id' | 'lane'> & { readonly cls?: PriorityClass };
 
 export interface NewProfileOp {
   readonly k: string;
@@ -39,18 +43,18 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
   return {
     events(origin, items, bytes) {
       const at = Date.now();
-      return enqueuer.enqueue('events', origin.lane, items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
+      return enqueuer.enqueue(queueRef('events', origin.lane, origin.cls ?? 'live', origin.id), items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
     profileOps(origin, ops, bytes) {
       const at = Date.now();
       const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
+      const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
       return enqueuer.enqueue(
-        'profiles',
-        origin.lane,
+        ref,
         items,
         (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
         {
-          prepare: (jobs) => enterPending(redis, queues, origin.lane, jobs),
+          prepare: (jobs) => enterPending(redis, queues, ref, jobs),
           group: origin.id,
           bytesSource: bytesSource(origin),
         },
@@ -60,7 +64,7 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
     webhooks(origin, items, bytes) {
       const at = Date.now();
       // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue('webhooks', origin.lane, items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
+      return enqueuer.enqueue(queueRef('webhooks', origin.lane, 'live', origin.id), items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
   };
 }

@@ -51,6 +51,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
+import type { PriorityClass } from '../priority.ts';
 
 export class SpoolFullError extends Error {
   override readonly name = 'SpoolFullError';
@@ -64,7 +65,8 @@ export class SpoolInUseError extends Error {
 export interface SpoolRecord {
   /** Which Ingest method the items go to. */
   readonly m: 'events' | 'profileOps' | 'webhooks';
-  readonly o: { readonly id: string; readonly lane: string };
+  /** The origin: source, lane and class (records spooled before classes existed have none: live). */
+  readonly o: { readonly id: string; readonly lane: string; readonly cls?: PriorityClass };
   readonly items: readonly unknown[];
   /** The request's body size, for queued-bytes limits (absent in records of older versions). */
   readonly b?: number;

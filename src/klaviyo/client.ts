@@ -17,7 +17,7 @@ import { KlaviyoApiError, KlaviyoResponseError, KlaviyoTransportError, type Erro
 
 export interface KlaviyoTarget {
   readonly mode: 'gateway' | 'direct';
-  /** Gateway root (`https://gateway.maton.ai`) in gateway mode, Klaviyo's (`https://a.klaviyo.com`) in direct mode. */
+  /** Gateway root (`https://api.maton.ai`) in gateway mode, Klaviyo's (`https://a.klaviyo.com`) in direct mode. */
   readonly baseUrl: string;
   /** The Maton API key (gateway) or the Klaviyo private key (direct). */
   readonly apiKey: string;
@@ -92,7 +92,7 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
   }
 
   function rebaseLink(link: string): string {
-    // The gateway does not rewrite Klaviyo's absolute links (reference/maton-gateway.md §3), and in
+    // The gateway does not rewrite Klaviyo's absolute links (docs/klaviyo-and-maton.md §4), and in
     // direct mode against a sandbox the host differs too: keep path and query, swap the origin.
     const u = new URL(link);
     if (!u.pathname.startsWith('/api/')) throw new TypeError(`refusing to follow a link outside /api/: ${u.pathname}`);
@@ -171,7 +171,7 @@ function toApiError(
     return new KlaviyoApiError(status, 'klaviyo', first?.code, first?.detail ?? first?.title, rateLimit.retryAfterMs, parsed.data.errors, endpoint);
   }
   // Not JSON:API. Through the gateway that is the gateway's own answer (its 400/401/429/500 are not
-  // Klaviyo-shaped; reference/maton-gateway.md §4). Direct, it is Klaviyo's edge (e.g. a 502 page).
+  // Klaviyo-shaped; docs/klaviyo-and-maton.md §4). Direct, it is Klaviyo's edge (e.g. a 502 page).
   const origin: ErrorOrigin = mode === 'gateway' ? 'gateway' : 'klaviyo';
   const message = gatewayMessage(json) ?? (text.slice(0, 300) || undefined);
   return new KlaviyoApiError(status, origin, undefined, message, rateLimit.retryAfterMs, [], endpoint);

@@ -1,6 +1,6 @@
 /**
  * Our event → Klaviyo's JSON:API bodies for create_event and bulk_create_events
- * (reference/klaviyo-api.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
+ * (docs/klaviyo-and-maton.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
  */
 import type { EventInput } from '../model/event.ts';
 import type { EventProfile } from '../model/profile.ts';

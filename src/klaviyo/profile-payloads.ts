@@ -1,6 +1,6 @@
 /**
- * Profile, list and consent operations → Klaviyo's JSON:API bodies (reference/klaviyo-api.md
- * §3–4; OpenAPI ProfileUpsertQuery, ListMembersAddQuery, SubscriptionCreateJobCreateQuery,
+ * Profile, list and consent operations → Klaviyo's JSON:API bodies (docs/klaviyo-and-maton.md
+ * §2; OpenAPI ProfileUpsertQuery, ListMembersAddQuery, SubscriptionCreateJobCreateQuery,
  * SubscriptionDeleteJobCreateQuery).
  */
 import type { Channel, ProfileOp, ProfileRef } from '../model/profile-op.ts';

@@ -44,7 +44,8 @@ export function orderEvents(order: OrderInput, now = new Date()): OrderEvent[] {
   if (order.discount_codes?.length) summary.DiscountCode = order.discount_codes.join(',');
   if (order.discount_value !== undefined) summary.DiscountValue = order.discount_value;
 
-  const base = { profile: order.profile, value_currency: order.currency };
+  // `backfill` applies to the order's every event: a historical order triggers no flow.
+  const base = { profile: order.profile, value_currency: order.currency, ...(order.backfill !== undefined ? { backfill: order.backfill } : {}) };
   const events: OrderEvent[] = [
     { suffix: 'placed', event: { ...base, event: 'Placed Order', value: order.value, time: order.time, properties: summary } },
     ...order.items.map((i, index) => ({

@@ -40,6 +40,8 @@ export const OrderSchema = z
     status: z.enum(ORDER_STATUSES).default('placed'),
     /** When the status changed (fulfilled, cancelled, refunded); defaults to the time of the request. */
     status_time: EventTimeSchema.optional(),
+    /** A historical order (an import): its events are recorded without triggering flows, and queued as bulk. */
+    backfill: z.boolean().optional(),
   })
   .strict();
 

@@ -3,16 +3,19 @@
  * error per item, `data.dead`) and any it never got to (`data.items`, when retries ran out), with
  * BullMQ's attempt history and the source that sent them.
  *
- * List and filter them (queue kind, lane, error code or status, source, time), look at one, and
- * replay one, a filtered set, or all: a replayed job goes back to its queue with all its items and
- * through the workers like any job — batching, the quota governor, Klaviyo's unique_id (so a
- * replay never counts twice). A dry run says what would be sent. Every replay is written to the
- * audit stream.
+ * List and filter them (queue kind, lane, class, error code or status, source, time), look at one,
+ * and replay one, a filtered set, or all: a replayed job goes back with all its items and through
+ * the workers like any job — batching, the quota governor, Klaviyo's unique_id (so a replay never
+ * counts twice). It goes back as bulk work — into its source's bulk queue — unless the replay asks
+ * for `"priority": "live"`: a replay of a day's dead letters must not delay live traffic
+ * (src/priority.ts). A dry run says what would be sent. Every replay is written to the audit stream.
  */
 import type { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
 import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
+import { jobRef, parseJobRef, queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
@@ -20,6 +23,8 @@ import { maskIdentifiers } from '../mask-pii.ts';
 export interface DeadLetterFilter {
   readonly kind?: JobKind;
   readonly lane?: string;
+  /** The class of the queue the dead letter is in. */
+  readonly class?: PriorityClass;
   /** Klaviyo's error code (`invalid`, `duplicate_profile`, ...) or the origin (`network`, `timeout`, ...). */
   readonly code?: string;
   readonly status?: number;
@@ -27,15 +32,17 @@ export interface DeadLetterFilter {
   /** Failed at or after / before (ms since epoch). */
   readonly since?: number;
   readonly until?: number;
-  /** Specific jobs, as "<kind>.<lane>/<jobId>". */
+  /** Specific jobs, as "<queue>/<jobId>". */
   readonly ids?: readonly string[];
 }
 
 export interface DeadLetterSummary {
-  /** "<kind>.<lane>/<jobId>": the handle for show and replay. */
+  /** "<queue>/<jobId>": the handle for show and replay. */
   readonly ref: string;
+  readonly queue: string;
   readonly kind: JobKind;
   readonly lane: string;
+  readonly class: PriorityClass;
   readonly jobId: string;
   readonly source: string;
   readonly acceptedAt: number;
@@ -60,14 +67,12 @@ const SCAN_PAGE = 500;
 /** A listing looks at no more than this many failed jobs per queue: the console must stay fast. */
 const SCAN_LIMIT = 20_000;
 
-export function refOf(kind: JobKind, lane: string, jobId: string): string {
-  return `${kind}.${lane}/${jobId}`;
+export function refOf(ref: QueueRef, jobId: string): string {
+  return jobRef(ref, jobId);
 }
 
-export function parseRef(ref: string): { kind: JobKind; lane: string; jobId: string } | undefined {
-  const m = /^([a-z]+)\.([a-z0-9_-]+)\/(.+)$/.exec(ref);
-  if (!m || !(JOB_KINDS as readonly string[]).includes(m[1]!)) return undefined;
-  return { kind: m[1] as JobKind, lane: m[2]!, jobId: m[3]! };
+export function parseRef(ref: string): { ref: QueueRef; jobId: string } | undefined {
+  return parseJobRef(ref);
 }
 
 function errorsOf(job: Job<ItemsData>): ItemError[] {
@@ -77,7 +82,7 @@ function errorsOf(job: Job<ItemsData>): ItemError[] {
   return out;
 }
 
-function summarize(kind: JobKind, lane: string, job: Job<ItemsData>): DeadLetterSummary {
+function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
   const groups = new Map<string, { status: number; origin: string; code?: string; detail?: string; count: number }>();
   for (const e of errorsOf(job)) {
     // Grouped by kind of failure; the first detail stands as the example (details often name the item).
@@ -87,9 +92,11 @@ function summarize(kind: JobKind, lane: string, job: Job<ItemsData>): DeadLetter
     else groups.set(key, { status: e.status, origin: e.origin, code: e.code, detail: e.detail, count: 1 });
   }
   return {
-    ref: refOf(kind, lane, job.id!),
-    kind,
-    lane,
+    ref: refOf(q, job.id!),
+    queue: queueName(q),
+    kind: q.kind,
+    lane: q.lane,
+    class: q.cls,
     jobId: job.id!,
     source: job.data.src,
     acceptedAt: job.data.at,
@@ -103,6 +110,7 @@ function summarize(kind: JobKind, lane: string, job: Job<ItemsData>): DeadLetter
 
 function matches(s: DeadLetterSummary, job: Job<ItemsData>, f: DeadLetterFilter): boolean {
   if (f.ids && !f.ids.includes(s.ref)) return false;
+  if (f.class && s.class !== f.class) return false;
   if (f.source && s.source !== f.source) return false;
   if (f.since !== undefined && s.failedAt < f.since) return false;
   if (f.until !== undefined && s.failedAt >= f.until) return false;
@@ -116,7 +124,8 @@ export interface DeadLetters {
   /** Newest first (ties by ref); `offset` skips that many of them, `next` is the offset of the page after. */
   list(filter: DeadLetterFilter, limit?: number, offset?: number): Promise<DeadLetterPage>;
   show(ref: string): Promise<(DeadLetterSummary & { data: unknown; stacktrace: string[] }) | undefined>;
-  replay(filter: DeadLetterFilter, opts: { dryRun: boolean; actor: string }): Promise<ReplayResult>;
+  /** `priority`: the class the jobs go back as (default bulk, src/priority.ts). */
+  replay(filter: DeadLetterFilter, opts: { dryRun: boolean; actor: string; priority?: PriorityClass }): Promise<ReplayResult>;
 }
 
 export interface DeadLetterPage {
@@ -131,6 +140,8 @@ export interface DeadLetterPage {
 
 export interface ReplayResult {
   readonly dryRun: boolean;
+  /** The class the jobs went (or would go) back as. */
+  readonly priority: PriorityClass;
   readonly jobs: number;
   readonly items: number;
   readonly refs: readonly string[];
@@ -138,32 +149,81 @@ export interface ReplayResult {
   readonly preview?: readonly { readonly ref: string; readonly endpoint: string; readonly body: unknown }[];
 }
 
+// Compare-and-set of item keys (one kind and lane: one hash slot): those naming the replayed job
+// (ARGV[1], or ARGV[2], a legacy queue's bare job id) now name the job it became (ARGV[3]), so a
+// resend of one of its items is still recognised as a duplicate.
+const REPOINT = `
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v == ARGV[1] or v == ARGV[2] then redis.call('SET', k, ARGV[3], 'KEEPTTL') end
+end
+return 0
+`;
+
 /**
  * `showPii` false (the default): emails and phone numbers in what operators see are masked, as in
- * the dashboard and the logs.
+ * the dashboard and the logs. `prioritiesEnabled` false (RELAY_CONFIG `priorities.enabled`):
+ * replays go back to the live queue of their source, as all work is live then.
  */
-export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false): DeadLetters {
+export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false, prioritiesEnabled = true): DeadLetters {
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
-  async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ kind: JobKind; lane: string; job: Job<ItemsData>; summary: DeadLetterSummary }> {
+  async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
+    const wanted = (q: QueueRef) => (!filter.kind || q.kind === filter.kind) && (!filter.lane || q.lane === filter.lane) && (!filter.class || q.cls === filter.class);
     const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
     if (targets) {
       for (const t of targets) {
-        if ((filter.kind && t.kind !== filter.kind) || (filter.lane && t.lane !== filter.lane)) continue;
-        const job = (await queues.get(t.kind, t.lane).getJob(t.jobId)) as Job<ItemsData> | undefined;
-        if (job && (await job.isFailed())) yield { kind: t.kind, lane: t.lane, job, summary: summarize(t.kind, t.lane, job) };
+        if (!wanted(t.ref)) continue;
+        const job = (await queues.get(t.ref).getJob(t.jobId)) as Job<ItemsData> | undefined;
+        if (job && (await job.isFailed())) yield { q: t.ref, job, summary: summarize(t.ref, job) };
       }
       return;
     }
     for (const kind of filter.kind ? [filter.kind] : JOB_KINDS) {
       for (const lane of filter.lane ? [filter.lane] : lanes()) {
-        const q = queues.get(kind, lane);
-        for (let start = 0; start < SCAN_LIMIT; start += SCAN_PAGE) {
-          const page = (await q.getFailed(start, start + SCAN_PAGE - 1)) as Job<ItemsData>[];
-          for (const job of page) if (job) yield { kind, lane, job, summary: summarize(kind, lane, job) };
-          if (page.length < SCAN_PAGE) break;
+        for (const ref of await queues.catalog.list(kind, lane)) {
+          if (!wanted(ref)) continue;
+          const q = queues.get(ref);
+          for (let start = 0; start < SCAN_LIMIT; start += SCAN_PAGE) {
+            const page = (await q.getFailed(start, start + SCAN_PAGE - 1)) as Job<ItemsData>[];
+            for (const job of page) if (job) yield { q: ref, job, summary: summarize(ref, job) };
+            if (page.length < SCAN_PAGE) break;
+          }
         }
       }
     }
+  }
+
+  /**
+   * Moves a failed job to another queue of its kind and lane, with `data`: added there first, then
+   * removed here, so a crash in between leaves the work twice (the items' unique_ids absorb it),
+   * never nowhere.
+   */
+  async function move(job: Job<ItemsData>, from: QueueRef, to: QueueRef, data: ItemsData): Promise<void> {
+    const target = queues.get(to);
+    let id = job.id!;
+    for (let n = 1; ; n++) {
+      const there = await target.getJob(id);
+      if (!there) break;
+      // Already moved there by a replay that stopped before removing this one: done but for the removal.
+      const state = await there.getState();
+      if (state !== 'completed' && state !== 'failed') {
+        await job.remove();
+        return;
+      }
+      // The id is taken by a finished job of the same items: the replay gets an id of its own.
+      if (n > 20) throw new Error(`cannot find a free job id in ${queueName(to)} for ${refOf(from, job.id!)}`);
+      id = `${job.id!}-r${n}`;
+    }
+    await queues.catalog.register(to);
+    await target.add(job.name, data, { jobId: id });
+    // Accepted-but-not-finished work again, now in `to`: its bytes count in that queue's counter
+    // (and its source's ledger, under the new job's key) until it finishes. Counted before the
+    // old job is removed: a replay that stops in between and is run again finds the job already
+    // moved and does not count it twice.
+    await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
+    const keys = data.items.map((it) => queues.key(from.kind, from.lane, `id:${it.k}`));
+    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, refOf(from, job.id!), from.source === undefined ? job.id! : '', refOf(to, id));
+    await job.remove();
   }
 
   return {
@@ -181,32 +241,40 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     async show(ref) {
       const t = parseRef(ref);
       if (!t) return undefined;
-      const job = (await queues.get(t.kind, t.lane).getJob(t.jobId)) as Job<ItemsData> | undefined;
+      const job = (await queues.get(t.ref).getJob(t.jobId)) as Job<ItemsData> | undefined;
       if (!job || !(await job.isFailed())) return undefined;
-      return view({ ...summarize(t.kind, t.lane, job), data: job.data, stacktrace: job.stacktrace ?? [] });
+      return view({ ...summarize(t.ref, job), data: job.data, stacktrace: job.stacktrace ?? [] });
     },
 
-    async replay(filter, { dryRun, actor }) {
+    async replay(filter, { dryRun, actor, priority }) {
+      const cls = replayClass(prioritiesEnabled, priority);
       const refs: string[] = [];
       const preview: { ref: string; endpoint: string; body: unknown }[] = [];
       let items = 0;
-      for await (const { kind, job, summary } of failedJobs(filter)) {
+      for await (const { q, job, summary } of failedJobs(filter)) {
         if (!matches(summary, job, filter)) continue;
         const all = [...job.data.items, ...(job.data.dead ?? []).map((d) => d.item)];
         refs.push(summary.ref);
         items += all.length;
         if (dryRun) {
-          if (preview.length < 5) preview.push(view({ ref: summary.ref, ...describeRequest(kind, all) }));
+          if (preview.length < 5) preview.push(view({ ref: summary.ref, ...describeRequest(q.kind, all) }));
           continue;
         }
-        // Everything the job still owes goes back in, and it starts over with fresh attempts.
-        await job.updateData({ ...job.data, items: all, dead: [] });
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
-        await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
+        // Everything the job still owes goes back in, and it starts over with fresh attempts — in
+        // the queue of its source and the replay's class (webhook jobs have one queue per lane).
+        const data = { ...job.data, items: all, dead: [] };
+        const to = queueRef(q.kind, q.lane, cls, job.data.src);
+        if (queueName(to) === queueName(q)) {
+          await job.updateData(data);
+          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
+          await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
+        } else {
+          await move(job, q, to, data);
+        }
       }
-      const result: ReplayResult = { dryRun, jobs: refs.length, items, refs, ...(dryRun ? { preview } : {}) };
-      await appendAudit(redis, queues.prefix, { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, jobs: result.jobs, items });
+      const result: ReplayResult = { dryRun, priority: cls, jobs: refs.length, items, refs, ...(dryRun ? { preview } : {}) };
+      await appendAudit(redis, queues.prefix, { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, priority: cls, jobs: result.jobs, items });
       return result;
     },
   };

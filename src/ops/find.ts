@@ -2,12 +2,14 @@
  * Finding the jobs for a person or an order. By id (an event id, an order id, a profile update
  * id): the item keys the ingest derived from (source, id) lead straight to the job that carries
  * it — or tell that it was delivered and its job since pruned. By email, phone or external id:
- * BullMQ has no search, so the most recent jobs of each state are scanned (bounded).
+ * BullMQ has no search, so the most recent jobs of each state of every queue are scanned (bounded
+ * per queue).
  */
 import type { Job } from 'bullmq';
 import { itemKey } from '../model/ids.ts';
 import { ORDER_STATUSES } from '../model/order.ts';
-import { JOB_KINDS, queueName, type JobKind, type Queues } from '../queues.ts';
+import { JOB_KINDS, type Queues } from '../queues.ts';
+import { jobRef, legacyRef, parseJobRef, queueName, type QueueRef } from '../queue-catalog.ts';
 import { DONE, itemKeyName } from '../ingest/enqueue.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 
@@ -44,12 +46,12 @@ export async function findJobs(
 ): Promise<(FoundJob | FoundDelivered)[]> {
   const out: (FoundJob | FoundDelivered)[] = [];
   const seen = new Set<string>();
-  const push = async (kind: JobKind, lane: string, job: Job | undefined, via: 'id' | 'scan') => {
+  const push = async (q: QueueRef, job: Job | undefined, via: 'id' | 'scan') => {
     if (!job?.id) return;
-    const ref = `${kind}.${lane}/${job.id}`;
+    const ref = jobRef(q, job.id);
     if (seen.has(ref)) return;
     seen.add(ref);
-    out.push({ ref, queue: queueName(kind, lane), jobId: job.id, state: await job.getState(), acceptedAt: (job.data as { at?: number }).at, via });
+    out.push({ ref, queue: queueName(q), jobId: job.id, state: await job.getState(), acceptedAt: (job.data as { at?: number }).at, via });
   };
 
   if (q.id) {
@@ -60,10 +62,15 @@ export async function findJobs(
         let delivered = 0;
         for (const v of values) {
           if (v === null) continue;
-          if (v === DONE) delivered++;
-          else await push(kind, lane, await queues.get(kind, lane).getJob(v), 'id');
+          if (v === DONE) {
+            delivered++;
+            continue;
+          }
+          // "<queue>/<jobId>", or a bare job id of the legacy queue (written before issue 12).
+          const at = parseJobRef(v) ?? { ref: legacyRef(kind, lane), jobId: v };
+          await push(at.ref, await queues.get(at.ref).getJob(at.jobId), 'id');
         }
-        if (delivered > 0) out.push({ queue: queueName(kind, lane), state: 'delivered', via: 'id', note: `${delivered} item(s) with this id were delivered; their job is no longer kept` });
+        if (delivered > 0) out.push({ queue: queueName(legacyRef(kind, lane)), state: 'delivered', via: 'id', note: `${delivered} item(s) with this id were delivered; their job is no longer kept` });
       }
     }
   }
@@ -74,15 +81,13 @@ export async function findJobs(
     q.external_id ? `"external_id":"${q.external_id.trim()}"` : undefined,
   ].filter((n): n is string => n !== undefined);
   if (needles.length > 0) {
-    for (const kind of JOB_KINDS) {
-      for (const lane of lanes) {
-        const jobs = await queues.get(kind, lane).getJobs([...SCAN_STATES], 0, SCAN_DEPTH - 1);
-        for (const job of jobs) {
-          if (!job) continue;
-          const text = JSON.stringify(job.data);
-          const lower = text.toLowerCase();
-          if (needles.some((n) => (n.startsWith('"email"') ? lower.includes(n) : text.includes(n)))) await push(kind, lane, job, 'scan');
-        }
+    for (const q of await queues.catalog.all(lanes)) {
+      const jobs = await queues.get(q).getJobs([...SCAN_STATES], 0, SCAN_DEPTH - 1);
+      for (const job of jobs) {
+        if (!job) continue;
+        const text = JSON.stringify(job.data);
+        const lower = text.toLowerCase();
+        if (needles.some((n) => (n.startsWith('"email"') ? lower.includes(n) : text.includes(n)))) await push(q, job, 'scan');
       }
     }
   }

@@ -1,33 +1,30 @@
 /**
  * The gauges any API process can read from Redis at scrape time: jobs per queue and state, the
  * age of the oldest waiting job, dead letters, paused lanes, webhook counters, and this process's
- * spool.
+ * spool. Queues are every queue in the catalog (per kind, lane, class and source).
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Metrics } from '../metrics.ts';
-import { JOB_KINDS, queueName, type Queues } from '../queues.ts';
+import type { Queues } from '../queues.ts';
+import { queueName } from '../queue-catalog.ts';
 import { pausedKey } from './lane-state.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
 
 export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queues, lanes: readonly string[], spooledBytes: () => number): void {
   metrics.addCollected('relay_jobs', 'Jobs per queue and state (failed = dead letters)', ['queue', 'state'], async (set) => {
-    for (const kind of JOB_KINDS) {
-      for (const lane of lanes) {
-        const counts = await queues.get(kind, lane).getJobCounts(...STATES);
-        for (const state of STATES) set({ queue: queueName(kind, lane), state }, counts[state] ?? 0);
-      }
+    for (const ref of await queues.catalog.all(lanes)) {
+      const counts = await queues.get(ref).getJobCounts(...STATES);
+      for (const state of STATES) set({ queue: queueName(ref), state }, counts[state] ?? 0);
     }
   });
   metrics.addCollected('relay_dead_letters', 'Dead letters (failed jobs) per queue', ['queue'], async (set) => {
-    for (const kind of JOB_KINDS) for (const lane of lanes) set({ queue: queueName(kind, lane) }, await queues.get(kind, lane).getFailedCount());
+    for (const ref of await queues.catalog.all(lanes)) set({ queue: queueName(ref) }, await queues.get(ref).getFailedCount());
   });
   metrics.addCollected('relay_queue_oldest_waiting_seconds', 'Age of the oldest job waiting in each queue (0 when none waits)', ['queue'], async (set) => {
-    for (const kind of JOB_KINDS) {
-      for (const lane of lanes) {
-        const [oldest] = await queues.get(kind, lane).getWaiting(-1, -1);
-        set({ queue: queueName(kind, lane) }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
-      }
+    for (const ref of await queues.catalog.all(lanes)) {
+      const [oldest] = await queues.get(ref).getWaiting(-1, -1);
+      set({ queue: queueName(ref) }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
     }
   });
   metrics.addCollected('relay_lane_paused', '1 while a lane is paused because its credentials were refused', ['lane'], async (set) => {

@@ -6,7 +6,9 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
 import type { QuotaScope } from '../lanes.ts';
-import { JOB_KINDS, queueName, type JobKind, type Queues } from '../queues.ts';
+import type { JobKind, Queues } from '../queues.ts';
+import { queueName, type QueueRef } from '../queue-catalog.ts';
+import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
 import { queueBytesKey } from '../ingest/queued-bytes.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
@@ -15,13 +17,16 @@ export interface QueueStatus {
   readonly queue: string;
   readonly kind: JobKind;
   readonly lane: string;
+  readonly class: PriorityClass;
+  /** The source whose work it holds; absent for the legacy queue `<kind>.<lane>`. */
+  readonly source?: string;
   readonly waiting: number;
   readonly active: number;
   readonly delayed: number;
   readonly failed: number;
   readonly completed: number;
   readonly oldestWaitingSeconds: number;
-  /** Items delivered to Klaviyo in the last full minute. */
+  /** Items from this queue delivered to Klaviyo in the last full minute. */
   readonly deliveredLastMinute: number;
   /** Bytes of accepted work not yet finished (what RELAY_MAX_QUEUED_BYTES bounds). */
   readonly queuedBytes: number;
@@ -43,14 +48,14 @@ export interface Status {
   readonly sources?: readonly SourceLimitStatus[];
 }
 
-/** Workers count what they deliver per lane, kind and minute; the status reads the last full minute. */
-export function rateKey(prefix: string, lane: string, kind: string, minute: number): string {
-  return `${prefix}:rate:${lane}:${kind}:${minute}`;
+/** Workers count what they deliver per queue and minute; the status reads the last full minute. */
+export function rateKey(prefix: string, queue: QueueRef, minute: number): string {
+  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:${minute}`;
 }
 
-export async function countDelivered(redis: Redis, prefix: string, lane: string, kind: string, n: number): Promise<void> {
+export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {
   if (n <= 0) return;
-  const key = rateKey(prefix, lane, kind, Math.floor(Date.now() / 60_000));
+  const key = rateKey(prefix, queue, Math.floor(Date.now() / 60_000));
   await redis.pipeline().incrby(key, n).expire(key, 7200).exec();
 }
 
@@ -71,18 +76,20 @@ export async function readStatus(
   const lastMinute = Math.floor(Date.now() / 60_000) - 1;
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
-    for (const kind of JOB_KINDS) {
-      const q = queues.get(kind, lane.name);
+    for (const ref of await queues.catalog.all([lane.name])) {
+      const q = queues.get(ref);
       const [counts, oldest, delivered, bytes] = await Promise.all([
         q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.getWaiting(-1, -1),
-        redis.get(rateKey(queues.prefix, lane.name, kind, lastMinute)),
+        redis.get(rateKey(queues.prefix, ref, lastMinute)),
         redis.get(queueBytesKey(q.qualifiedName)),
       ]);
       queueStatus.push({
-        queue: queueName(kind, lane.name),
-        kind,
+        queue: queueName(ref),
+        kind: ref.kind,
         lane: lane.name,
+        class: ref.cls,
+        ...(ref.source !== undefined ? { source: ref.source } : {}),
         waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
         active: counts.active ?? 0,
         delayed: counts.delayed ?? 0,

@@ -19,6 +19,9 @@ import { buildLanes, laneNames as fileLaneNames, SANDBOX_PLACEHOLDER_URL, type L
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
 import { JOB_KINDS, Queues } from '../queues.ts';
+import { CLASSED_KINDS, legacyRef, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { PRIORITY_CLASSES } from '../priority.ts';
+import { flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../http/routes/webhooks.ts';
 import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { appendAudit, readAudit } from '../ops/audit.ts';
@@ -95,6 +98,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     ...DEFAULT_LIMITS,
     gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
     endpoints: file.limits.endpoints ?? {},
+    bulkMinShare: file.priorities.bulkMinShare,
+    liveGatewayReserve: file.priorities.liveGatewayReserve,
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
   // Sources with a queued-bytes limit have their bytes counted per source, by the API and by the
@@ -102,6 +107,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const limited = limitedSources(file);
   const byteLimited = new Set(limited.filter((s) => s.limits.queuedBytes !== undefined).map((s) => s.id));
   const countsSourceBytes = (id: string) => byteLimited.has(id);
+  /** RELAY_CONFIG `priorities.enabled` (default true): false makes every item live (src/priority.ts). */
+  const priorities = { enabled: file.priorities?.enabled !== false };
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
 
   // Before anything connects: taking over a spool left under this process's name may wait a few
@@ -137,6 +144,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
+      weightOf: (id) => sources.weightOf(id),
+      knownQueues: configuredQueues(sources, file, priorities.enabled),
     });
   }
 
@@ -184,11 +193,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
       sandboxView: opts.sandboxView,
       replay: createReplayCache(apiRedis, config.queuePrefix),
+      priorities,
       count: count(apiRedis),
       metrics: opts.metrics,
       ops: {
         adminToken: config.adminToken,
-        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii),
+        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii, priorities.enabled),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter),
         lanes: laneNames,
@@ -202,8 +212,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         },
         find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
         dashboard: dashboardRoutes(
-          laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(kind, lane))),
+          laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(legacyRef(kind, lane)))),
           { basePath: '/ops/queues', readOnly: config.dashboard.readOnly, showPii: config.dashboard.showPii },
+          async () => (await queues.catalog.all(laneNames)).map((ref) => queues.get(ref)),
         ),
       },
       webhooks: {
@@ -258,6 +269,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       return closing;
     },
   };
+}
+
+/**
+ * The queues this configuration's sources write to: a source's own work in either class, and the
+ * work Klaviyo's webhooks and flow webhooks turn into (live). The workers serve them from the
+ * start instead of waiting to find them in the registry.
+ */
+function configuredQueues(sources: SourceRegistry, file: RelayFile, classesEnabled: boolean): QueueRef[] {
+  const classes = classesEnabled ? PRIORITY_CLASSES : (['live'] as const);
+  return [
+    ...sources.all().flatMap((s) => CLASSED_KINDS.flatMap((kind) => classes.map((cls) => queueRef(kind, s.lane, cls, s.id)))),
+    ...(file.klaviyoWebhooks ? CLASSED_KINDS.map((kind) => queueRef(kind, file.klaviyoWebhooks!.account, 'live', KLAVIYO_WEBHOOK_SOURCE)) : []),
+    ...Object.entries(file.flows).flatMap(([name, f]) => CLASSED_KINDS.map((kind) => queueRef(kind, f.account, 'live', flowSource(name)))),
+  ];
 }
 
 /**

@@ -8,7 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, MATON_KEY, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
@@ -151,10 +151,10 @@ describe('relay CLI', () => {
     expect(byId.code).toBe(0);
     expect(byId.stdout).toMatch(/events\.default/);
     expect(byEmail.code).toBe(0);
-    expect(byEmail.stdout).toMatch(/^events\.default\/\S+\s+completed\s+/m);
+    expect(byEmail.stdout).toMatch(new RegExp(`^events\\.default\\.live\\.${RELAY_SOURCE}/\\S+\\s+completed\\s+`, 'm'));
     const found = JSON.parse(byEmailJson.stdout);
     expect(found.query).toEqual({ email });
-    expect(found.jobs[0]).toMatchObject({ queue: 'events.default', state: 'completed', via: 'scan' });
+    expect(found.jobs[0]).toMatchObject({ queue: `events.default.live.${RELAY_SOURCE}`, state: 'completed', via: 'scan' });
     // The same id again is a duplicate, and --json prints the relay's answer only.
     expect(JSON.parse(again.stdout)).toEqual({ accepted: 1, ids: [id], duplicates: 1 });
   });
@@ -182,7 +182,7 @@ describe('relay CLI', () => {
       const body = JSON.parse(listJson.stdout);
       expect(body.total).toBe(1);
       const ref = body.deadLetters[0].ref as string;
-      expect(ref).toMatch(/^events\.default\//);
+      expect(ref).toBe(`events.default.live.${RELAY_SOURCE}/${ref.split('/')[1]}`);
       expect(filtered.stdout).toContain(ref);
       expect(none.stdout).toMatch(/No dead letters match the filter/);
       const [past, badOffset] = await Promise.all([relay(['dlq', 'list', '--offset', '1'], env), relay(['dlq', 'list', '--offset=-1'], env)]);
@@ -198,7 +198,7 @@ describe('relay CLI', () => {
         relay(['dlq', 'replay', '--status', '400', '--dry-run', '--json'], env),
       ]);
       expect(show.code).toBe(0);
-      expect(show.stdout).toMatch(/^ref\s+events\.default\//m);
+      expect(show.stdout).toMatch(/^ref\s+events\.default\.live\.key-[0-9a-f]+\//m);
       expect(show.stdout).toMatch(/400 klaviyo invalid: Simulated: profile blocked/);
       // Identifiers are masked for operators unless RELAY_DASHBOARD_PII is set.
       const masked = `${email[0]}***@example.com`;

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
-import { Queues, queueName } from '../../src/queues.ts';
+import { Queues } from '../../src/queues.ts';
+import { bullPrefix, queueRef } from '../../src/queue-catalog.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
@@ -43,7 +44,8 @@ it('an enqueue shares its tick with a command for another node: both are taken',
   let lane = '';
   for (let i = 0; i < 200 && !lane; i++) {
     const candidate = `l${i}`;
-    const slot = Number(await api.cluster('KEYSLOT', queueName('events', candidate)));
+    // Every queue of a kind and lane hashes on "<kind>.<lane>" (its bull prefix's tag).
+    const slot = Number(await api.cluster('KEYSLOT', bullPrefix(prefix, 'events', candidate)));
     if ((await masterOf(slot)) !== nodeOfOne) lane = candidate;
   }
   expect(lane, 'a lane on another master').not.toBe('');
@@ -53,11 +55,11 @@ it('an enqueue shares its tick with a command for another node: both are taken',
   const enqueuer = createEnqueuer(api, queues, 60_000);
   for (let round = 0; round < 20; round++) {
     const [result] = await Promise.all([
-      enqueuer.enqueue('events', lane, [{ k: `item-${round}` }], (items) => ({ v: 1, items })),
+      enqueuer.enqueue(queueRef('events', lane, 'live', 'key-autopipe'), [{ k: `item-${round}` }], (items) => ({ v: 1, items })),
       api.hset(neighbour, `round-${round}`, '1'),
     ]);
     expect(result).toMatchObject({ enqueued: 1, duplicates: 0 });
   }
-  expect(await queues.get('events', lane).count()).toBe(20);
+  expect(await queues.get(queueRef('events', lane, 'live', 'key-autopipe')).count()).toBe(20);
   expect(Object.keys(await api.hgetall(neighbour))).toHaveLength(20);
 });

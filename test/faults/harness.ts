@@ -32,8 +32,15 @@ export const MATON_KEY = 'x';
 export const CONNECTION = 'faults';
 const QUEUE_PREFIX = 'relay';
 /** The BullMQ key prefix of one of the default lane's queues (every key of it shares the hash tag). */
-export const queueKeyPrefix = (kind: 'events' | 'profiles' | 'webhooks' = 'events') => `${QUEUE_PREFIX}:{${kind}.default}:${kind}.default`;
 const SOURCE_ID = sourceIdForKey(RELAY_KEY);
+/**
+ * The key prefixes of a kind's queues that the scenarios' work can be in (issue 12: one queue per
+ * class and source, plus the legacy `<kind>.default`), all under the hash tag `{<kind>.default}`.
+ */
+export const queueKeyPrefixes = (kind: 'events' | 'profiles' | 'webhooks' = 'events') => {
+  const names = kind === 'webhooks' ? [`${kind}.default`] : [`${kind}.default`, `${kind}.default.live.${SOURCE_ID}`, `${kind}.default.bulk.${SOURCE_ID}`];
+  return names.map((name) => `${QUEUE_PREFIX}:{${kind}.default}:${name}`);
+};
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -365,7 +372,7 @@ export class Scenario {
     return new Redis(this.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, connectTimeout: 1000 });
   }
 
-  /** A queue's counts (the events queue unless told), read straight from the private Redis; undefined while Redis is away. */
+  /** A kind's counts over its queues (events unless told), read straight from the private Redis; undefined while Redis is away. */
   async queueCounts(kind: 'events' | 'profiles' | 'webhooks' = 'events'): Promise<QueueCounts | undefined> {
     if (!this.client) {
       this.client = this.newClient();
@@ -376,18 +383,13 @@ export class Scenario {
     if (starting()) await waitFor('the first connection to Redis', () => !starting(), 2000, 10).catch(() => undefined);
     if (client.status !== 'ready') return undefined;
     try {
-      const q = queueKeyPrefix(kind);
-      const r = await client
-        .pipeline()
-        .llen(`${q}:wait`)
-        .llen(`${q}:paused`)
-        .llen(`${q}:active`)
-        .zcard(`${q}:delayed`)
-        .zcard(`${q}:prioritized`)
-        .zcard(`${q}:waiting-children`)
-        .zcard(`${q}:failed`)
-        .exec();
-      const n = (i: number) => Number(r?.[i]?.[1] ?? 0);
+      const pipe = client.pipeline();
+      const prefixes = queueKeyPrefixes(kind);
+      for (const q of prefixes) {
+        pipe.llen(`${q}:wait`).llen(`${q}:paused`).llen(`${q}:active`).zcard(`${q}:delayed`).zcard(`${q}:prioritized`).zcard(`${q}:waiting-children`).zcard(`${q}:failed`);
+      }
+      const r = await pipe.exec();
+      const n = (i: number) => prefixes.reduce((sum, _, p) => sum + Number(r?.[p * 7 + i]?.[1] ?? 0), 0);
       const c = { wait: n(0), paused: n(1), active: n(2), delayed: n(3), prioritized: n(4), waitingChildren: n(5), failed: n(6) };
       return { ...c, pending: c.wait + c.paused + c.active + c.delayed + c.prioritized + c.waitingChildren };
     } catch {
@@ -401,9 +403,13 @@ export class Scenario {
     const client = this.client;
     if (client?.status !== 'ready') return undefined;
     try {
-      const ids = await client.zrange(`${queueKeyPrefix('events')}:completed`, '0', '-1');
       const pipe = client.pipeline();
-      for (const id of ids) pipe.hmget(`${queueKeyPrefix('events')}:${id}`, 'atm', 'attemptsMade');
+      let jobs = 0;
+      for (const q of queueKeyPrefixes('events')) {
+        const ids = await client.zrange(`${q}:completed`, '0', '-1');
+        jobs += ids.length;
+        for (const id of ids) pipe.hmget(`${q}:${id}`, 'atm', 'attemptsMade');
+      }
       const rows = (await pipe.exec()) ?? [];
       let retried = 0;
       let max = 0;
@@ -413,7 +419,7 @@ export class Scenario {
         if (n > 1) retried++;
         max = Math.max(max, n);
       }
-      return { jobs: ids.length, retried, max };
+      return { jobs, retried, max };
     } catch {
       return undefined;
     }

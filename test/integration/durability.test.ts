@@ -45,7 +45,7 @@ describe('Redis down', () => {
     await eventually(() => emails.every((email) => h!.sim.eventsFor(CONNECTION, { email }).length === 1), 30_000, 100);
     expect(h.sim.account(CONNECTION)!.eventCount).toBe(emails.length);
     // In order: the spool is applied record by record, so the jobs reached Redis as the requests came.
-    const jobs = (await h.service.queues.get('events', 'default').getJobs(['completed'])).filter((j) => j.data.items.some((it: { id: string }) => it.id.startsWith(`${tag}-`)));
+    const jobs = (await h.queue('events').getJobs(['completed'])).filter((j) => j.data.items.some((it: { id: string }) => it.id.startsWith(`${tag}-`)));
     const added = new Map<number, number>();
     for (const j of jobs) for (const it of j.data.items as { id: string }[]) added.set(Number(it.id.split('-').pop()), j.timestamp);
     const spooledOrder = Array.from({ length: 20 }, (_, i) => added.get(i + 1)!);

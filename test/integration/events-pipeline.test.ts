@@ -20,7 +20,7 @@ beforeEach(() => {
 });
 
 const src = sourceIdForKey(RELAY_KEY);
-const jobFor = (id: string) => h.service.queues.get('events', 'default').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 
 describe('POST /v1/events → Klaviyo', () => {
@@ -51,7 +51,7 @@ describe('POST /v1/events → Klaviyo', () => {
     expect(call.path).toMatch(/^\/klaviyo\/api\//);
     expect(call.headers.authorization).toBe(`Bearer ${MATON_KEY}`);
     expect(call.headers['maton-connection']).toBe(CONNECTION);
-    expect(call.headers.revision).toBe('2026-01-15');
+    expect(call.headers.revision).toBe('2026-07-15');
     expect(call.headers['content-type']).toBe('application/vnd.api+json');
     const operation = call.endpoint === 'bulk_create_events' ? 'bulk_create_events' : 'create_event';
     expect(validateRequestBody(operation, call.body)).toEqual({ ok: true });
@@ -73,8 +73,8 @@ describe('POST /v1/events → Klaviyo', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
     expect(h.sim.requests().filter((r) => JSON.stringify(r.body ?? '').includes(email))).toHaveLength(1);
-    const counts = await h.service.queues.get('events', 'default').getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed');
-    const jobsWithThisEmail = (await h.service.queues.get('events', 'default').getJobs(['completed', 'waiting', 'active', 'delayed', 'failed'])).filter((j) =>
+    const counts = await h.queue('events').getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed');
+    const jobsWithThisEmail = (await h.queue('events').getJobs(['completed', 'waiting', 'active', 'delayed', 'failed'])).filter((j) =>
       JSON.stringify(j.data).includes(email),
     );
     expect(jobsWithThisEmail).toHaveLength(1);

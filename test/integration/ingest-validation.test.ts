@@ -91,7 +91,7 @@ describe('POST /v1/events rejects bad input', () => {
   });
 
   it('none of them created a job, and the service still accepts good input', async () => {
-    const q = h.service.queues.get('events', 'default');
+    const q = h.queue('events');
     const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
     const good = await h.post('/v1/events', ok);

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { startService } from '../../src/runtime/service.ts';
-import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, MATON_KEY, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { parseExposition, sum } from '../support/prom-format.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -67,7 +67,7 @@ describe('/metrics', () => {
     expect(moved('relay_klaviyo_requests_total')).toBeGreaterThan(0);
     expect(moved('relay_klaviyo_request_items_total')).toBe(70);
     expect(moved('relay_delivery_latency_seconds_count', { kind: 'events' })).toBe(70);
-    expect(sum(after, 'relay_jobs', { queue: 'events.default', state: 'completed' })).toBeGreaterThan(0);
+    expect(sum(after, 'relay_jobs', { queue: `events.default.live.${RELAY_SOURCE}`, state: 'completed' })).toBeGreaterThan(0);
     expect(after.some((s) => s.name === 'relay_quota_headroom' && s.labels.window === 'steady')).toBe(true);
     expect(after.some((s) => s.name === 'relay_lane_paused' && s.labels.lane === 'default' && s.value === 0)).toBe(true);
     expect(after.some((s) => s.name === 'relay_queue_oldest_waiting_seconds')).toBe(true);
@@ -97,7 +97,7 @@ describe('logs', () => {
     expect(requests[0]).toMatchObject({ method: expect.any(String), route: expect.any(String), status: expect.any(Number), requestId: expect.any(String) });
     const jobs = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'job completed');
     expect(jobs.length).toBeGreaterThan(0);
-    expect(jobs[0]).toMatchObject({ jobId: expect.any(String), queue: 'events.default', lane: 'default', attempt: 1 });
+    expect(jobs[0]).toMatchObject({ jobId: expect.any(String), queue: `events.default.live.${RELAY_SOURCE}`, lane: 'default', attempt: 1 });
     const all = lines.join('\n');
     expect(all).not.toContain(RELAY_KEY);
     expect(all).not.toContain(MATON_KEY);

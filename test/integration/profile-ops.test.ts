@@ -46,7 +46,7 @@ describe('POST /v1/profiles', () => {
     expect(fields).toEqual(expect.arrayContaining(['profiles[1]', 'profiles[2].phone_number', 'profiles[3].lists[0]']));
     expect(res.body.issues.map((i: { index: number }) => i.index)).not.toContain(0);
     await new Promise((r) => setTimeout(r, 200));
-    const jobs = await h.service.queues.get('profiles', 'default').getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
+    const jobs = await h.queue('profiles').getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
     expect(jobs.filter((j) => JSON.stringify(j.data).includes('ok@example.com'))).toEqual([]);
     expect(h.sim.requests().slice(before).some((r) => JSON.stringify(r.body ?? '').includes('ok@example.com'))).toBe(false);
   });
@@ -61,7 +61,7 @@ describe('POST /v1/profiles', () => {
     await h.post('/v1/profiles', { id: uniq('conflict'), email: a, phone_number: phoneB, first_name: 'Ada' });
     await eventually(() => profile(a)?.attributes.first_name === 'Ada');
     expect(h.sim.requests({ endpoint: 'create_or_update_profile', status: 409 }).length).toBeGreaterThan(0);
-    const failed = await h.service.queues.get('profiles', 'default').getJobCounts('failed');
+    const failed = await h.queue('profiles').getJobCounts('failed');
     expect(failed.failed).toBe(0);
   });
 });
@@ -84,8 +84,8 @@ describe('profile upserts on a backlog', () => {
     // Far fewer calls than profiles.
     const imports = h.sim.requests({ endpoint: 'create_or_update_profile' }).filter((r) => JSON.stringify(r.body ?? '').includes(tag));
     expect(imports.length).toBeLessThan(20);
-    await eventually(async () => (await h.service.queues.get('profiles', 'default').getJobCounts('active', 'waiting', 'delayed')).active === 0, 10_000);
-    expect((await h.service.queues.get('profiles', 'default').getJobCounts('failed')).failed).toBe(0);
+    await eventually(async () => (await h.queue('profiles').getJobCounts('active', 'waiting', 'delayed')).active === 0, 10_000);
+    expect((await h.queue('profiles').getJobCounts('failed')).failed).toBe(0);
   }, 30_000);
 });
 
@@ -99,7 +99,7 @@ describe('/v1/lists/{listId}/members', () => {
     // Removing someone Klaviyo has never seen is nothing to do, not an error.
     await h.post('/v1/lists/Members1/members', { profiles: [{ email: `${uniq('ghost')}@example.com` }] }, { method: 'DELETE' });
     await new Promise((r) => setTimeout(r, 300));
-    expect((await h.service.queues.get('profiles', 'default').getJobCounts('failed')).failed).toBe(0);
+    expect((await h.queue('profiles').getJobCounts('failed')).failed).toBe(0);
   });
 
   it('subscribes with consent, and an unsubscribe through the list route always names the list', async () => {
@@ -181,7 +181,7 @@ describe('POST /v1/orders', () => {
     await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 4);
 
     // Replay: the same items through the queue again, as replaying a dead letter does.
-    const q = h.service.queues.get('events', 'default');
+    const q = h.queue('events');
     const jobs = await eventually(async () => {
       const done = (await q.getJobs(['completed'])).filter((j) => JSON.stringify(j.data).includes(email));
       return done.length > 0 && done;

@@ -19,6 +19,7 @@ import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
 import { Queues } from '../../src/queues.ts';
+import { queueRef } from '../../src/queue-catalog.ts';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { deleteKeys, REDIS_URL, testRedis, uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
@@ -170,7 +171,7 @@ describe("on the API's connection, which auto-pipelines", () => {
     try {
       await waitForRedis(api, 10_000);
       createEnqueuer(api, queues, 86_400_000); // what every API process builds at start
-      const qualified = queues.get('events', 'piped').qualifiedName;
+      const qualified = queues.get(queueRef('events', 'piped', 'live', 'src-piped')).qualifiedName;
       const tick = Promise.all([
         api.get(`${qualified}:nothing`), // opens this tick's pipeline
         healQueueBytes(api, qualified, ''),

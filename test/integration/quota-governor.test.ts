@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createQuotaGovernor } from '../../workers/quota-governor.ts';
+import { privateRedis } from '../support/private-redis.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const prefix = uniquePrefix('gov');
@@ -52,4 +53,25 @@ describe('quota governor (real Redis)', () => {
     await g.observe(s, 'create_event', { status: 202, remaining: 0, resetMs: 700 });
     expect(await g.blockedFor(s, 'create_event')).toBeGreaterThan(400);
   });
+
+  it('sends its script once per Redis (EVALSHA), and again to a Redis that lost it (NOSCRIPT after a restart)', async () => {
+    // A Redis of its own: a fresh script cache, and one we may restart.
+    const server = await privateRedis();
+    const conn = new Redis(server.url, { maxRetriesPerRequest: null });
+    const calls = async (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await conn.info('commandstats'))?.[1] ?? 0);
+    try {
+      const g = createQuotaGovernor(conn, prefix, limits);
+      for (let i = 0; i < 5; i++) await g.take(scope, 'create_event');
+      expect(await calls('eval')).toBe(1);
+      expect(await calls('evalsha')).toBe(5); // the first answered NOSCRIPT
+      await server.stop();
+      await server.start();
+      await g.take(scope, 'create_event');
+      expect(await calls('eval')).toBe(1); // counters restart with the server: this is the new one's
+    } finally {
+      conn.disconnect();
+      await server.destroy();
+    }
+  });
 });
+

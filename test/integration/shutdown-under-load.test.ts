@@ -28,7 +28,7 @@ describe('shutdown under load', () => {
         ids.push(...events.map((e) => e.id));
         expect((await h.post('/v1/events', { events })).status).toBe(202);
       }
-      const q = h.service.queues.get('events', 'default');
+      const q = h.queue('events');
       await eventually(async () => (await q.getJobCounts('active')).active! > 0 && h.sim.requests({ endpoint: 'bulk_create_events' }).length > 0, 10_000);
 
       const t0 = Date.now();

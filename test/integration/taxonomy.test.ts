@@ -24,7 +24,7 @@ beforeEach(() => h.sim.faults.clear());
 
 const src = sourceIdForKey(RELAY_KEY);
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
-const jobFor = (id: string) => h.service.queues.get('events', 'default').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
 async function send() {
   const id = uniq('evt');
   const email = `${id}@example.com`;
@@ -110,7 +110,7 @@ describe('error taxonomy', () => {
     await eventually(() => readPause(redis, h.prefix, 'default'), 10_000);
     const pause = (await readPause(redis, h.prefix, 'default'))!;
     expect(pause).toMatchObject({ status, origin: source });
-    expect(await h.service.queues.get('events', 'default').isPaused()).toBe(true);
+    expect(await h.queue('events').isPaused()).toBe(true);
     // While paused, nothing is burned: no failed jobs, and the probe keeps being refused.
     await new Promise((r) => setTimeout(r, 2500));
     for (const { id } of sent) expect(await (await jobFor(id))!.getState()).not.toBe('failed');
@@ -123,6 +123,6 @@ describe('error taxonomy', () => {
       expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
     }
     expect(await readPause(redis, h.prefix, 'default')).toBeNull();
-    expect(await h.service.queues.get('events', 'default').isPaused()).toBe(false);
+    expect(await h.queue('events').isPaused()).toBe(false);
   }, 40_000);
 });

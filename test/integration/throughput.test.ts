@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
-import { CONNECTION, MATON_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
+import { legacyRef } from '../../src/queue-catalog.ts';
 import { eventually } from '../support/wait.ts';
 
 let h: Harness | undefined;
@@ -44,10 +45,13 @@ describe('quota governor', () => {
       MATON_CONNECTION_ID: CONNECTION,
       RELAY_CONFIG: join(dir, 'relay.json'),
       RELAY_BATCH_LINGER_MS: '20',
+      // The workers know the source, so they serve its queues from the start.
+      RELAY_API_KEYS: RELAY_KEY,
       LOG_LEVEL: 'warn',
     };
     for (let i = 0; i < 2; i++) children.push(spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env, stdio: 'ignore' }));
-    const q = h.service.queues.get('events', 'default');
+    // Both processes are up once the legacy queue (every worker serves it) has their Workers.
+    const q = h.service.queues.get(legacyRef('events', 'default'));
     await eventually(async () => (await q.getWorkersCount()) >= 2, 20_000, 100);
 
     // Lone events (create_event) and batches (bulk), spaced so that each goes out as its own call,
@@ -68,7 +72,9 @@ describe('quota governor', () => {
           emails.push(email);
           return { id: uniq('e'), event: 'Viewed Product', profile: { email } };
         });
-        await h!.post('/v1/events', { events: batch });
+        // Bulk: the bulk batcher sends every batch it has as one bulk request (live would send
+        // singles while the bulk burst is spent).
+        await h!.post('/v1/events', { events: batch }, { headers: { 'X-Relay-Priority': 'bulk' } });
         await new Promise((r) => setTimeout(r, 80));
       }
     })();
@@ -95,7 +101,7 @@ describe('bulk isolation', () => {
     h.sim.faults.add({ match: { endpoint: 'bulk_create_events' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
     h.sim.faults.add({ match: { endpoint: 'create_event' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
     expect((await h.post('/v1/events', { events })).status).toBe(202);
-    const q = h.service.queues.get('events', 'default');
+    const q = h.queue('events');
     await eventually(async () => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
       return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;

@@ -11,6 +11,7 @@ import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
+import { legacyRef } from '../../src/queue-catalog.ts';
 
 const EU_KEY = 'eu-shop-key-123456';
 const POS_SECRET = `whsec_${Buffer.from('pos-signing-secret-of-32-bytes!!').toString('base64')}`;
@@ -111,7 +112,7 @@ describe('POST /webhooks/klaviyo', () => {
   });
 
   it('anything failing verification gets 401 and enqueues nothing', async () => {
-    const q = h.service.queues.get('webhooks', 'default');
+    const q = h.service.queues.get(legacyRef('webhooks', 'default'));
     const before = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
     const body = { data: [eventItem('event:klaviyo.unsubscribed_from_email_marketing', uniq('x'), '01KP')], meta: { klaviyo_webhook_id: 'WH1' } };
     const cases = [

@@ -32,7 +32,7 @@ async function relayWithJob(name: string, env: Record<string, string>) {
   await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
   const posted = await h.post('/v1/events', { id: `${name}-1`, event: 'Placed Order', profile: { email: EMAIL, phone_number: PHONE } });
   expect(posted.status).toBe(202);
-  const queue = h.service.queues.get('events', 'default') as Queue;
+  const queue = h.queue('events') as Queue;
   const [job] = await queue.getWaiting();
   expect(job?.id).toBeTruthy();
   return { h, queue, jobId: job!.id!, data: job!.data as unknown };
@@ -43,8 +43,9 @@ async function storedData(queue: Queue, jobId: string): Promise<unknown> {
   return JSON.parse((await redis.hget(queue.toKey(jobId), 'data')) ?? 'null') as unknown;
 }
 
+/** Bull Board's API for the queue the test key's live events are in. */
 const board = (h: Harness, path: string, init: { method?: string; body?: unknown } = {}) =>
-  fetch(`${h.service.url}/ops/queues/api/queues/events.default${path}`, {
+  fetch(`${h.service.url}/ops/queues/api/queues/${encodeURIComponent(h.queue('events').name)}${path}`, {
     method: init.method ?? 'GET',
     headers: { ...bearer, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

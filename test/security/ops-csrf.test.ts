@@ -13,6 +13,7 @@ import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { eventually } from '../support/wait.ts';
+import { legacyRef } from '../../src/queue-catalog.ts';
 
 const ADMIN = 'ops-csrf-admin-token';
 const basicAuth = `Basic ${Buffer.from(`oncall:${ADMIN}`).toString('base64')}`;
@@ -86,7 +87,7 @@ describe('writes with Basic credentials from another site are refused', () => {
   });
 
   it("Bull Board's writes under /ops/queues too (a queue pause)", async () => {
-    const queue = h.service.queues.get('events', 'default') as Queue;
+    const queue = h.service.queues.get(legacyRef('events', 'default')) as Queue;
     const res = await send('/ops/queues/api/queues/events.default/pause', { method: 'PUT', headers: { authorization: basicAuth, 'sec-fetch-site': 'cross-site', origin: EVIL } });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: 'cross_origin' });
@@ -143,7 +144,7 @@ describe('writes with Basic credentials from our own pages are accepted, as JSON
   });
 
   it("Bull Board's own writes (same-origin) work", async () => {
-    const queue = h.service.queues.get('events', 'default') as Queue;
+    const queue = h.service.queues.get(legacyRef('events', 'default')) as Queue;
     const headers = { authorization: basicAuth, 'sec-fetch-site': 'same-origin', origin: own };
     expect((await send('/ops/queues/api/queues/events.default/pause', { method: 'PUT', headers })).status).toBe(200);
     expect(await queue.isPaused()).toBe(true);
@@ -170,7 +171,7 @@ describe('writes with a Bearer token (scripts, the CLI)', () => {
   });
 
   it("Bull Board's writes from anywhere", async () => {
-    const queue = h.service.queues.get('events', 'default') as Queue;
+    const queue = h.service.queues.get(legacyRef('events', 'default')) as Queue;
     expect((await send('/ops/queues/api/queues/events.default/pause', { method: 'PUT', headers: { ...bearer, origin: EVIL } })).status).toBe(200);
     expect(await queue.isPaused()).toBe(true);
     expect((await send('/ops/queues/api/queues/events.default/resume', { method: 'PUT', headers: bearer })).status).toBe(200);

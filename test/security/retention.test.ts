@@ -29,7 +29,7 @@ describe('dead letters', () => {
     cleanups.push(() => h.close());
     // Klaviyo answers 404 to every event: each job becomes a dead letter on its first attempt.
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 404 });
-    const queue = h.service.queues.get('events', 'default');
+    const queue = h.queue('events');
     const failed = () => queue.getJobCountByTypes('failed');
     // A dead letter's items have moved from `items` to `dead`.
     const idsOf = (j: { data: { items: { id: string }[]; dead?: { item: { id: string } }[] } }) => [...j.data.items.map((it) => it.id), ...(j.data.dead ?? []).map((d) => d.item.id)];

@@ -14,7 +14,8 @@ import { parse as parseYaml } from 'yaml';
 import { Spool, SpoolInUseError, type SpoolRecord } from '../../src/ingest/spool.ts';
 import { Queues } from '../../src/queues.ts';
 import { createRedis } from '../../src/redis.ts';
-import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
+import { queueRef } from '../../src/queue-catalog.ts';
 import { freePort } from '../support/ports.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { uniquePrefix } from '../support/redis.ts';
@@ -113,7 +114,7 @@ describe('a spool left by a previous life under the same name', () => {
     await startApi();
     const client = createRedis(redis.url, 'worker');
     cleanups.push(() => void client.disconnect());
-    const queue = new Queues(client, prefix, { attempts: 1, keepCompletedS: 60 }).get('events', 'default');
+    const queue = new Queues(client, prefix, { attempts: 1, keepCompletedS: 60 }).get(queueRef('events', 'default', 'live', RELAY_SOURCE));
     cleanups.push(() => queue.close());
     const ids = await eventually(async () => {
       const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);

@@ -47,7 +47,7 @@ async function send(hh: Harness, body: string, headers: Record<string, string>) 
 
 /** Jobs holding an event for this tag's email, and how many such events in all. */
 async function eventsFor(hh: Harness, t: string): Promise<number> {
-  const jobs = await hh.service.queues.get('events', 'default').getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+  const jobs = await hh.queue('events', 'live', 'src-pos').getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
   return jobs.flatMap((j) => j.data.items as { e: { profile: { email: string } } }[]).filter((it) => it.e.profile.email === `${t}@example.com`).length;
 }
 
@@ -129,7 +129,11 @@ describe('a first attempt that failed', () => {
   it('releases the id: the sender\'s retry is processed, not answered as a replay', async () => {
     const hh = await startHarness({ name: 'replay-backlog', workers: false, file, env: { RELAY_MAX_QUEUED_JOBS: '1' } });
     extra.push(() => hh.close());
-    const post = (id: string) => fetch(`${hh.service.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, event: 'Filler', profile: { email: 'f@example.com' } }) });
+    // The signing source's own queue is filled (backpressure is per queue: per kind, lane, class and source).
+    const post = (id: string) => {
+      const filler = JSON.stringify({ id, event: 'Filler', profile: { email: 'f@example.com' } });
+      return fetch(`${hh.service.url}/v1/events`, { method: 'POST', headers: signed(filler, `msg_${id}`), body: filler });
+    };
     for (const id of ['fill-1', 'fill-2']) expect((await post(id)).status).toBe(202);
     // The queue is over its limit once the guard has read the counts (once a second).
     await eventually(async () => (await post(`fill-${Math.random()}`)).status === 503, 5000, 200);
@@ -139,7 +143,7 @@ describe('a first attempt that failed', () => {
     // Refused after its signature verified and its id was claimed.
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, body: { error: 'backlog_full' } });
 
-    await hh.service.queues.get('events', 'default').obliterate({ force: true });
+    await hh.queue('events', 'live', 'src-pos').obliterate({ force: true });
     const retry = await eventually(async () => {
       const a = await send(hh, body, headers);
       return a.status !== 503 && a;

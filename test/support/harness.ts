@@ -12,10 +12,17 @@ import type { Metrics } from '../../src/metrics.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './redis.ts';
+import type { Queue } from 'bullmq';
+import { sourceIdForKey } from '../../src/model/ids.ts';
+import { DEFAULT_LANE, type JobKind } from '../../src/queues.ts';
+import { queueRef } from '../../src/queue-catalog.ts';
+import type { PriorityClass } from '../../src/priority.ts';
 
 export const RELAY_KEY = 'test-relay-key-1';
 export const MATON_KEY = 'test-maton-key';
 export const CONNECTION = 'conn-test';
+/** The source id of RELAY_KEY: its work is queued under it. */
+export const RELAY_SOURCE = sourceIdForKey(RELAY_KEY);
 
 export interface Harness {
   readonly prefix: string;
@@ -25,6 +32,8 @@ export interface Harness {
   readonly simUrl: string;
   /** POST JSON to the relay with the test key. */
   post(path: string, body: unknown, init?: { headers?: Record<string, string>; method?: string }): Promise<{ status: number; body: any }>;
+  /** The queue where the test key's work of this kind and class (default live) goes, on the default lane. */
+  queue(kind: JobKind, cls?: PriorityClass, source?: string): Queue;
   close(): Promise<void>;
 }
 
@@ -82,6 +91,7 @@ export async function startHarness(
       }
       return { status: res.status, body: parsed };
     },
+    queue: (kind, cls = 'live', source = RELAY_SOURCE) => service.queues.get(queueRef(kind, DEFAULT_LANE, cls, source)),
     async close() {
       await service.close();
       await sim.close();

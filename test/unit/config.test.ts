@@ -7,9 +7,9 @@ describe('config', () => {
     expect(c.klaviyo.mode).toBe('sandbox');
     expect(c.port).toBe(3000);
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
-    expect(c.klaviyo.gatewayUrl).toBe('https://gateway.maton.ai');
+    expect(c.klaviyo.gatewayUrl).toBe('https://api.maton.ai');
     expect(c.klaviyo.baseUrl).toBe('https://a.klaviyo.com');
-    expect(c.klaviyo.revision).toBe('2026-01-15');
+    expect(c.klaviyo.revision).toBe('2026-07-15');
     expect(c.apiKeys).toEqual([SANDBOX_DEV_KEY]);
     expect(c.usingDevKey).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);

@@ -1,4 +1,7 @@
-/** Processor for `events.<lane>` jobs: every item goes through the lane's batcher. */
+/**
+ * Processor for the events queues of a lane and class: every item goes through the class's
+ * batcher, under its source (batches are shared among sources by weight).
+ */
 import type { Job } from 'bullmq';
 import type { EventItem, EventsJobData } from '../../src/queues.ts';
 import type { Batcher } from '../batcher.ts';
@@ -9,7 +12,7 @@ export type EventBatcher = Batcher<EventItem, ItemOutcome, 'create_event' | 'bul
 
 export function eventsProcessor(batcher: EventBatcher, hooks: JobHooks) {
   return async function processEvents(job: Job<EventsJobData>, token?: string): Promise<SettleResult> {
-    const outcomes = await Promise.all(job.data.items.map((item) => batcher.submit(item)));
+    const outcomes = await Promise.all(job.data.items.map((item) => batcher.submit(item, job.data.src)));
     return settle(job, job.data.items, outcomes, {
       token,
       onPaused: (error) => hooks.onPaused(job.data.lane, error),

@@ -2,28 +2,45 @@
  * Sends batches of events to Klaviyo: create_event for a lone event (its quota, 350/s·3,500/min,
  * is far larger than the bulk endpoint's 10/s·150/min), event-bulk-create-jobs for more.
  * Failure handling per item is workers/klaviyo-call.ts's.
+ *
+ * Live events (issue 12) use the quota's shape: while only a few are waiting they go out as
+ * single create_event calls, in parallel — that endpoint's own window is almost always free, while
+ * the bulk endpoint's 150 calls a minute may be spent by an import for the next 45 s. More than a
+ * few go as one bulk request when the bulk endpoint has a call left now, else still one by one.
+ * Bulk events keep the old rule: a lone one as create_event, more as a bulk request.
  */
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { approxEventBytes, blamedByPointer, bulkCreateEventsBody, createEventBody } from '../../src/klaviyo/event-payloads.ts';
 import type { EventItem } from '../../src/queues.ts';
 import { REQUEUE, type BatcherOptions, type SendResult } from '../batcher.ts';
-import { call, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';
+import { call, sendDistinct, sendIsolating, takeToken, YIELDED, type CallDeps } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 
 type Endpoint = 'create_event' | 'bulk_create_events';
 
+/** Up to this many live events waiting go out as single calls (design, issue 12). */
+export const LIVE_SINGLE_MAX = 4;
+
 export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leaving room for the envelope
 
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
-  async function sendSingle(item: EventItem): Promise<SendResult<ItemOutcome>> {
+  const cls = deps.cls ?? 'live';
+
+  async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
     const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
-    await deps.governor.take(deps.scope, 'create_event');
+    if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
       return DELIVERED;
     } catch (err) {
       return classify(err) === 'rate-limited' ? REQUEUE : outcomeOf(err);
     }
+  }
+
+  /** Whether a bulk request could leave now (not blocked, a call left in both windows). */
+  async function bulkCallLeft(): Promise<boolean> {
+    const [blocked, h] = await Promise.all([deps.governor.blockedFor(deps.scope, 'bulk_create_events'), deps.governor.headroom(deps.scope, 'bulk_create_events')]);
+    return blocked === 0 && h.burst > 0 && h.steady > 0 && (h.gateway === undefined || h.gateway > 0);
   }
 
   function bulk(items: readonly EventItem[]) {
@@ -37,15 +54,17 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     sizeOf: (item) => approxEventBytes({ uniqueId: item.k, event: item.e }),
     // Wait until a request could go, then cut the batch (it kept filling while we waited); the
     // token itself is taken once the body is serialized.
-    async acquire(pending) {
-      const endpoint: Endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
-      await deps.governor.waitFree(deps.scope, endpoint);
+    async acquire(pending, signal) {
+      let endpoint: Endpoint;
+      if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (await bulkCallLeft()) ? 'bulk_create_events' : 'create_event';
+      else endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
+      await deps.governor.waitFree(deps.scope, endpoint, signal, cls);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
     },
     // Klaviyo fails a bulk request that repeats a unique_id, so each is sent once.
-    send: (items, endpoint) =>
+    send: (items, endpoint, signal) =>
       sendDistinct(items, (it) => it.k, async (distinct) =>
-        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!)] : sendIsolating(deps, distinct, bulk),
+        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
       ),
   };
 }

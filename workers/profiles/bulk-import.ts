@@ -28,7 +28,7 @@ export async function bulkImport(
 ): Promise<SendResult<ItemOutcome>[]> {
   let jobId: string;
   const payload = JSON.stringify(bulkImportBody(items.map((it) => (it.o as Upsert).profile)));
-  await deps.governor.take(deps.scope, 'bulk_import_profiles');
+  await deps.governor.take(deps.scope, 'bulk_import_profiles', undefined, deps.cls ?? 'live');
   try {
     const res = await call(deps, { endpoint: 'bulk_import_profiles', body: payload, schema: BulkImportJobSchema }, items.length);
     jobId = res.data.data.id;
@@ -61,7 +61,7 @@ export async function bulkImport(
 
   const outcomes: (ItemOutcome | Promise<ItemOutcome>)[] = items.map(() => DELIVERED);
   try {
-    await deps.governor.take(deps.scope, 'get_bulk_import_profiles_job_errors');
+    await deps.governor.take(deps.scope, 'get_bulk_import_profiles_job_errors', undefined, deps.cls ?? 'live');
     for await (const page of deps.client.paginate({ endpoint: 'get_bulk_import_profiles_job_errors', pathParams: { id: jobId }, schema: ImportErrorsPageSchema })) {
       for (const e of page.data) {
         const i = bulkImportIndex(e.attributes.source?.pointer) ?? (typeof e.meta?.index === 'number' ? e.meta.index : undefined);

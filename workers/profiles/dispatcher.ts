@@ -67,7 +67,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
         maxInFlight: 4,
         sizeOf: () => 200,
         acquire: async () => {
-          await deps.governor.waitFree(deps.scope, endpoint);
+          await deps.governor.waitFree(deps.scope, endpoint, undefined, deps.cls ?? 'live');
           return { maxItems, tag: endpoint };
         },
         send: (items) => send(items),
@@ -88,7 +88,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     // The single path takes its own token (it may need more than one call to resolve a 409).
     acquire: async (pending) => {
       if (pending < BULK_IMPORT_MIN) return { maxItems: 1, tag: 'single' };
-      await deps.governor.waitFree(deps.scope, 'bulk_import_profiles');
+      await deps.governor.waitFree(deps.scope, 'bulk_import_profiles', undefined, deps.cls ?? 'live');
       return { maxItems: ENDPOINTS.bulk_import_profiles.maxItems!, tag: 'bulk' };
     },
     send: async (items, tag) => (tag === 'single' ? [await single(items[0]!)] : bulkImport(deps, items, single)),

@@ -15,6 +15,8 @@ import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
 import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
+import { classInputs, ingestByClass } from '../ingest-by-class.ts';
+import { itemClass } from '../../priority.ts';
 
 export function eventsRoutes(deps: AppDeps) {
   const app = new Hono<V1Env>();
@@ -28,8 +30,10 @@ export function eventsRoutes(deps: AppDeps) {
       const id = e.id ?? randomUUID();
       return { k: itemKey(source.id, id), id, e };
     });
+    // A backfill event is bulk whatever the request asked for (src/priority.ts).
+    const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.events(source, items, c.get('bodyBytes'));
+      const result = await ingestByClass(deps.ingest.events, source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
       return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

@@ -17,6 +17,7 @@ import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';
 import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { classOfRequest, ingestByClass } from '../ingest-by-class.ts';
 
 export function listsRoutes(deps: AppDeps) {
   const app = new Hono<V1Env>();
@@ -50,8 +51,9 @@ export function listsRoutes(deps: AppDeps) {
             : { op: 'subscribe', listId: list, member, channels, source: body.source };
         return { k: itemKey(source.id, id, `${o.op}:${list}:${who.field}:${who.value}`), id, o };
       });
+      const cls = classOfRequest(c, deps);
       return enqueueOr503(c, deps, async () => {
-        const result = await deps.ingest.profileOps(source, ops, c.get('bodyBytes'));
+        const result = await ingestByClass(deps.ingest.profileOps, source, ops, () => cls, c.get('bodyBytes'));
         return c.json({ accepted: ops.length, id, duplicates: result.duplicates, ...spooled(result) }, 202);
       });
     };

@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { JOB_KINDS } from '../../queues.ts';
+import { PRIORITY_CLASSES } from '../../priority.ts';
 import type { DeadLetters } from '../../ops/dead-letters.ts';
 import type { AuditEntry } from '../../ops/audit.ts';
 import type { Status } from '../../ops/status.ts';
@@ -32,6 +33,7 @@ const FilterSchema = z
   .object({
     kind: z.enum(JOB_KINDS).optional(),
     lane: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
+    class: z.enum(PRIORITY_CLASSES).optional(),
     code: z.string().min(1).max(100).optional(),
     status: z.coerce.number().int().min(0).max(599).optional(),
     source: z.string().min(1).max(100).optional(),
@@ -46,6 +48,8 @@ const ReplaySchema = FilterSchema.extend({
   dryRun: z.boolean().default(false),
   /** Required to replay every dead letter (no filter, no ids): an accident should cost nothing. */
   all: z.boolean().optional(),
+  /** The class the jobs go back as: bulk unless "live" is asked for (src/priority.ts). */
+  priority: z.enum(PRIORITY_CLASSES).optional(),
 }).strict();
 
 const FindSchema = z
@@ -91,11 +95,11 @@ export function opsRoutes(deps: OpsDeps) {
     if (read.body === undefined) return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview', [{ field: '(body)', message: 'is required' }]);
     const r = ReplaySchema.safeParse(read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'The replay request is not valid', zodIssues(r.error));
-    const { dryRun, all, ...filter } = r.data;
+    const { dryRun, all, priority, ...filter } = r.data;
     if (Object.keys(filter).length === 0 && !all) {
       return jsonError(c, 400, 'validation_failed', 'Name what to replay: a filter, "ids", or "all": true', [{ field: 'all', message: 'is required to replay every dead letter' }]);
     }
-    return c.json(await deps.deadLetters.replay(filter, { dryRun, actor: c.get('actor') }));
+    return c.json(await deps.deadLetters.replay(filter, { dryRun, actor: c.get('actor'), priority }));
   });
 
   app.get('/status', async (c) => c.json(await deps.status()));

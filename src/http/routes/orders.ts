@@ -13,6 +13,8 @@ import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
 import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
+import { classInputs, ingestByClass } from '../ingest-by-class.ts';
+import { itemClass } from '../../priority.ts';
 
 export const MAX_ORDERS_PER_REQUEST = 100;
 
@@ -29,8 +31,10 @@ export function ordersRoutes(deps: AppDeps) {
         return { k: itemKey(source.id, order.id, suffix), id, e: event };
       }),
     );
+    // An order's events share its class: a backfill order (history import) is bulk.
+    const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.events(source, items, c.get('bodyBytes'));
+      const result = await ingestByClass(deps.ingest.events, source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
       return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

@@ -13,6 +13,7 @@ import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
 import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { classOfRequest, ingestByClass } from '../ingest-by-class.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
 export function profilesRoutes(deps: AppDeps) {
@@ -32,8 +33,9 @@ export function profilesRoutes(deps: AppDeps) {
       const member = { email: profile.email, phone_number: profile.phone_number, external_id: profile.external_id };
       for (const listId of new Set(lists ?? [])) ops.push({ k: itemKey(source.id, id, `list-add:${listId}`), id, o: { op: 'list-add', listId, member } });
     }
+    const cls = classOfRequest(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await deps.ingest.profileOps(source, ops, c.get('bodyBytes'));
+      const result = await ingestByClass(deps.ingest.profileOps, source, ops, () => cls, c.get('bodyBytes'));
       return c.json({ accepted: ids.length, ids, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

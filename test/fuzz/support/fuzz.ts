@@ -22,7 +22,8 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { createLogger } from '../../../src/log.ts';
 import { parseRelayConfig, type RelayFile } from '../../../src/relay-config.ts';
-import { DEFAULT_LANE, JOB_KINDS, type JobKind } from '../../../src/queues.ts';
+import { DEFAULT_LANE } from '../../../src/queues.ts';
+import { queueName } from '../../../src/queue-catalog.ts';
 import { startService } from '../../../src/runtime/service.ts';
 import { klaviyoSignature } from '../../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../../src/webhooks/standard-webhooks.ts';
@@ -429,10 +430,12 @@ export interface FuzzReport {
  */
 export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunkCases: (i: number, size: number) => readonly Case[]): Promise<FuzzReport> {
   const base = h.service.url!;
-  const queues = JOB_KINDS.map((k) => [k, h.service.queues.get(k, DEFAULT_LANE)] as const);
-  const seen = new Map<JobKind, Set<string>>();
-  for (const [k, q] of queues) seen.set(k, new Set(await q.getRanges(STATES, 0, -1)));
-  const counts = async () => Promise.all(queues.map(async ([, q]) => Object.values(await q.getJobCounts(...STATES)).reduce((a, b) => a + b, 0)));
+  // Every queue of the lane: work is queued per kind, class and source, and a queue appears with
+  // its first job (src/queue-catalog.ts), so the list is read again around every chunk.
+  const listQueues = async () => (await h.service.queues.catalog.all([DEFAULT_LANE])).map((ref) => ({ kind: ref.kind, name: queueName(ref), q: h.service.queues.get(ref) }));
+  const seen = new Map<string, Set<string>>();
+  for (const { name, q } of await listQueues()) seen.set(name, new Set(await q.getRanges(STATES, 0, -1)));
+  const counts = async () => new Map(await Promise.all((await listQueues()).map(async ({ name, q }) => [name, Object.values(await q.getJobCounts(...STATES)).reduce((a, b) => a + b, 0)] as const)));
 
   const url = new URL(base);
   const conns = Array.from({ length: CONCURRENCY }, () => new Connection(url.hostname, Number(url.port)));
@@ -531,11 +534,13 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
     // No job for a rejected request: counts unchanged unless something was accepted, and every new
     // job's items belong to an accepted request.
     const after = await counts();
-    for (let i = 0; i < queues.length; i++) {
-      if (after[i] === before[i]) continue;
-      const [kind, q] = queues[i]!;
-      if (!any2xx && !spooled) fail(`chunk ${start}–${start + chunk.length - 1}: ${kind} jobs went from ${before[i]} to ${after[i]}, but every request of the chunk was rejected`);
-      const known = seen.get(kind)!;
+    for (const { kind, name, q } of await listQueues()) {
+      const was = before.get(name) ?? 0;
+      const now = after.get(name) ?? 0;
+      if (now === was) continue;
+      if (!any2xx && !spooled) fail(`chunk ${start}–${start + chunk.length - 1}: ${name} jobs went from ${was} to ${now}, but every request of the chunk was rejected`);
+      let known = seen.get(name);
+      if (!known) seen.set(name, (known = new Set()));
       const fresh = (await q.getRanges(STATES, 0, -1)).filter((id) => !known.has(id));
       const jobs = await Promise.all(fresh.map((id) => q.getJob(id)));
       for (const [n, id] of fresh.entries()) {
@@ -604,7 +609,7 @@ export async function assertStillServing(h: Harness): Promise<void> {
   expect(ready.status).toBe(200);
 
   // The fuzz's own accepted jobs were checked above; clear them so the worker delivers just this one.
-  for (const kind of JOB_KINDS) await h.service.queues.get(kind, DEFAULT_LANE).obliterate({ force: true });
+  for (const ref of await h.service.queues.catalog.all([DEFAULT_LANE])) await h.service.queues.get(ref).obliterate({ force: true });
   const id = `after-fuzz-${randomUUID()}`;
   const email = `${id}@example.com`;
   const body = Buffer.from(JSON.stringify({ id, event: 'Placed Order', profile: { email }, value: 1 }));
