@@ -12,7 +12,7 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Logger } from '../log.ts';
 import type { EnqueueResult } from './enqueue.ts';
-import type { Ingest, Origin } from './ingest.ts';
+import type { Ingest, Origin, RequestPart } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
 import type { SourceLimiter } from './source-limits.ts';
 import { Spool, type SpoolRecord } from './spool.ts';
@@ -64,12 +64,21 @@ export function createDurableIngest(
     return { enqueued: rec.items.length, duplicates: 0, jobIds: [], spooled: true };
   }
 
-  async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
-    backlog?.check(queueRef(KIND[rec.m], rec.o.lane, rec.o.cls ?? 'live', rec.o.id)); // throws BacklogFullError → 503
-    // The source's own limits (SourceLimitedError → 429): a Redis round trip only for a limited
-    // source. Spooled work already passed them, so the spool's drain does not ask again.
-    const admitted = limits?.admit(rec.o.id, rec.items.length, rec.b ?? 0);
-    if (admitted) await admitted;
+  /**
+   * Backpressure on each part's queue (BacklogFullError → 503), then the source's own limits for
+   * all the parts together (SourceLimitedError → 429): a Redis round trip only for a limited
+   * source. Spooled work already passed them, so the spool's drain does not ask again.
+   */
+  function checks(m: SpoolRecord['m'], o: Origin, parts: readonly RequestPart[], bytes: number): Promise<void> | undefined {
+    for (const p of parts) backlog?.check(queueRef(KIND[m], o.lane, p.cls, o.id));
+    return limits?.admit(o.id, parts.reduce((n, p) => n + p.items, 0), bytes);
+  }
+
+  async function accept(rec: SpoolRecord, admitted = false): Promise<EnqueueResult> {
+    if (!admitted) {
+      const pending = checks(rec.m, rec.o, [{ cls: rec.o.cls ?? 'live', items: rec.items.length }], rec.b ?? 0);
+      if (pending) await pending;
+    }
     // Profile operations go straight to Redis, past any spooled events (events are not ordered
     // against them); everything else queues behind what is spooled.
     const ordered = rec.m === 'profileOps';
@@ -109,9 +118,12 @@ export function createDurableIngest(
   timer?.unref();
 
   return {
-    events: (o, items, b) => accept({ m: 'events', o, items, b }),
-    profileOps: (o, items, b) => accept({ m: 'profileOps', o, items, b }),
-    webhooks: (o, items, b) => accept({ m: 'webhooks', o, items, b }),
+    events: (o, items, b, admitted) => accept({ m: 'events', o, items, b }, admitted),
+    profileOps: (o, items, b, admitted) => accept({ m: 'profileOps', o, items, b }, admitted),
+    webhooks: (o, items, b, admitted) => accept({ m: 'webhooks', o, items, b }, admitted),
+    admit: async (m, o, parts, bytes) => {
+      await checks(m, o, parts, bytes);
+    },
     spooledBytes: () => spool?.size ?? 0,
     canAccept: () => redis.status === 'ready' || (spool?.hasRoom(64 * 1024) ?? false),
     stop() {

@@ -21,14 +21,28 @@ export interface NewProfileOp {
   readonly o: ProfileOp;
 }
 
+/** A part of one request: its items of one class. */
+export interface RequestPart {
+  readonly cls: PriorityClass;
+  readonly items: number;
+}
+
 /**
  * `bytes`: the size of the request body that carried the items, what queued-bytes limits count
  * (src/ingest/queued-bytes.ts); without it (work made by webhook rules) the items' JSON is measured.
+ * `admitted`: `admit` already let this request in (its parts are not checked again).
  */
 export interface Ingest {
-  events(origin: Origin, items: readonly EventItem[], bytes?: number): Promise<EnqueueResult>;
-  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number): Promise<EnqueueResult>;
-  webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number): Promise<EnqueueResult>;
+  events(origin: Origin, items: readonly EventItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  /**
+   * For a request that goes in as several calls (one per class, src/http/ingest-by-class.ts): the
+   * checks each call would make before taking work — backpressure on each part's queue, the
+   * source's limits once for the whole request — made before any of it is taken, so the request
+   * is taken or refused as a whole. Absent where nothing is checked (straight into Redis).
+   */
+  admit?(kind: 'events' | 'profileOps', origin: Origin, parts: readonly RequestPart[], bytes: number): Promise<void>;
 }
 
 export interface IngestOptions {

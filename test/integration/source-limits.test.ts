@@ -28,6 +28,7 @@ const KEYS = {
   kinds: 'kinds-source-key-000000001',
   large: 'large-source-key-000000001',
   capped: 'capped-source-key-00000001',
+  mixed: 'mixed-source-key-000000001',
 } as const;
 const FLOW_SECRET = 'flow-secret-for-limits-0123';
 
@@ -40,6 +41,7 @@ const file = parseRelayConfig(
       { name: 'kinds', keySha256: sha(KEYS.kinds), limits: { eventsPerSecond: 2, burst: 6 } },
       { name: 'large', keySha256: sha(KEYS.large), limits: { eventsPerSecond: 5, burst: 10 } },
       { name: 'capped', keySha256: sha(KEYS.capped), limits: { queuedBytes: 3000 } },
+      { name: 'mixed', keySha256: sha(KEYS.mixed), limits: { eventsPerSecond: 1, burst: 10 } },
     ],
     flows: { vip: { secret: FLOW_SECRET, limits: { eventsPerSecond: 0.2, burst: 1 } } },
     rules: [{ on: { flow: 'vip' }, do: [{ createEvent: { metric: 'Became VIP' } }] }],
@@ -159,6 +161,23 @@ describe('events per second', () => {
     expect((await send(h, KEYS.large, '/v1/events', eventOfSize(tag, 'next'))).status).toBe(429);
     await sleep(2000);
     expect((await send(h, KEYS.large, '/v1/events', eventOfSize(tag, 'next'))).status).toBe(202);
+  });
+
+  it('a batch of live and backfill events (two queues) is admitted or refused as a whole', async () => {
+    const tag = uniq('mixed');
+    const batch = (from: number, live: number, backfill: number) => ({
+      events: Array.from({ length: live + backfill }, (_, i) => ({ ...eventOfSize(tag, from + i), ...(i >= live ? { backfill: true } : {}) })),
+    });
+    // 6 of the bucket's 10 items.
+    expect((await send(h, KEYS.mixed, '/v1/events', batch(0, 3, 3))).status).toBe(202);
+    const before = await queuedJobs(h);
+    // 5 items, 4 left: refused — not its live part taken and its backfill part refused (or the
+    // other way round), which answered 429 "nothing accepted" with part of the batch queued.
+    const over = await send(h, KEYS.mixed, '/v1/events', batch(6, 2, 3));
+    expect(over.status).toBe(429);
+    expect(over.body.error).toBe('source_rate_limited');
+    expect(await queuedJobs(h)).toBe(before);
+    expect(over.body.message).toContain("this request's 5 items");
   });
 
   it('a flow webhook with limits is refused past them (other routes for other sources unaffected)', async () => {
