@@ -19,7 +19,8 @@ import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
 import { Queues } from '../../src/queues.ts';
-import { queueRef } from '../../src/queue-catalog.ts';
+import { legacyRef, queueRef } from '../../src/queue-catalog.ts';
+import { createIngest } from '../../src/ingest/ingest.ts';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { deleteKeys, REDIS_URL, testRedis, uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
@@ -124,6 +125,33 @@ describe('queued bytes', () => {
     expect(await total()).toBe(before + 500);
     await releaseQueuedBytes(redis, prefix, job);
     expect(await total()).toBe(before);
+  });
+});
+
+describe('queues per class and source', () => {
+  it("ingest counts a job's bytes in the counter of the queue it goes to, the one releasing that job empties", async () => {
+    const queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
+    try {
+      const ingest = createIngest(redis, queues, 86_400_000);
+      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      await Promise.all([
+        ingest.events({ id: 'key-classes', lane: 'classes', cls: 'live' }, [item('live-1')], 300),
+        ingest.events({ id: 'key-classes', lane: 'classes', cls: 'bulk' }, [item('bulk-1'), item('bulk-2')], 800),
+      ]);
+      const live = queues.get(queueRef('events', 'classes', 'live', 'key-classes'));
+      const bulk = queues.get(queueRef('events', 'classes', 'bulk', 'key-classes'));
+      expect(await redis.get(queueBytesKey(live.qualifiedName))).toBe('300');
+      expect(await redis.get(queueBytesKey(bulk.qualifiedName))).toBe('800');
+      // Not in the lane's legacy queue, whose key prefix the claim's other keys use.
+      expect(await redis.get(queueBytesKey(queues.get(legacyRef('events', 'classes')).qualifiedName))).toBeNull();
+      // A Worker releases from its job's own queue: each counter goes back to nothing.
+      for (const q of [live, bulk]) for (const job of await q.getWaiting()) await releaseQueuedBytes(redis, prefix, job);
+      expect(await redis.get(queueBytesKey(live.qualifiedName))).toBeNull();
+      expect(await redis.get(queueBytesKey(bulk.qualifiedName))).toBeNull();
+    } finally {
+      for (const q of queues.all()) await q.obliterate({ force: true });
+      await queues.close();
+    }
   });
 });
 

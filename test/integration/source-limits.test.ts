@@ -12,6 +12,7 @@ import { Metrics } from '../../src/metrics.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/ingest/queued-bytes.ts';
+import { queueRef } from '../../src/queue-catalog.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { testRedis } from '../support/redis.ts';
@@ -264,6 +265,39 @@ describe('queued bytes', () => {
     await eventually(async () => (await Promise.all(h!.service.queues.all().map((q) => q.getFailedCount()))).reduce((a, b) => a + b, 0) === 1, 20_000, 50);
     await eventually(async () => (await redis.get(sourceBytesKey(h!.prefix, 'src-capped'))) === null && (await queuesBytes(h!)) === null, 3000, 50);
   }, 30_000);
+
+  it("a dead letter replayed into its source's bulk queue counts there again, and its Worker releases it when delivered", async () => {
+    h = await startHarness({ name: 'qbreplay', workers: false, file, env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_JOB_ATTEMPTS: '1', RELAY_MAX_QUEUED_JOBS: '0', RELAY_MAX_QUEUED_BYTES: '0' } });
+    const tag = uniq('qbreplay');
+    const body = eventOfSize(tag, 0, 1000);
+    h.sim.faults.add({ rejectItems: { emails: [body.profile.email] } });
+    expect((await send(h, KEYS.capped, '/v1/events', body)).status).toBe(202);
+    workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
+    const sourceBytes = async () => redis.get(sourceBytesKey(h!.prefix, 'src-capped'));
+    const queueBytes = async (cls: 'live' | 'bulk') => redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, 'src-capped')).qualifiedName));
+    await eventually(async () => (await h!.service.queues.get(queueRef('events', 'default', 'live', 'src-capped')).getFailedCount()) === 1, 20_000, 50);
+    await eventually(async () => (await sourceBytes()) === null && (await queueBytes('live')) === null, 3000, 50);
+    await workers.close();
+    workers = undefined;
+
+    // Replayed (as bulk: another queue) while no worker runs: accepted and not finished again.
+    h.sim.faults.clear();
+    const replay = await fetch(`${h.service.url}/ops/dead-letters/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ all: true }),
+    });
+    expect(await replay.json()).toMatchObject({ priority: 'bulk', jobs: 1 });
+    expect(await sourceBytes()).toBe('1000');
+    expect(await queueBytes('bulk')).toBe('1000');
+    expect(await queueBytes('live')).toBeNull();
+
+    // Delivered from the bulk queue: its Worker releases both counts.
+    workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
+    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: body.profile.email }).length === 1, 20_000, 50);
+    await eventually(async () => (await sourceBytes()) === null && (await queueBytes('bulk')) === null, 3000, 50);
+    expect(await redis.hlen(sourceLedgerKey(h.prefix, 'src-capped'))).toBe(0);
+  }, 60_000);
 
   it('spooled work counts once the spool moves it into Redis', async () => {
     priv = await privateRedis();
