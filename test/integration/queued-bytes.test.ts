@@ -155,6 +155,32 @@ describe('queues per class and source', () => {
   });
 });
 
+describe('queues per class and source: the source ledger', () => {
+  it('names each job by its key in its own queue: the pruner keeps a waiting job and releases a removed one', async () => {
+    const queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
+    const src = 'src-ledger';
+    try {
+      const ingest = createIngest(redis, queues, 86_400_000, { countsSourceBytes: (id) => id === src });
+      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      await ingest.events({ id: src, lane: 'ledger', cls: 'bulk' }, [item('kept')], 400);
+      await ingest.events({ id: src, lane: 'ledger', cls: 'live' }, [item('gone')], 100);
+      expect(Number(await redis.get(sourceBytesKey(prefix, src)))).toBe(500);
+      const bulk = queues.get(queueRef('events', 'ledger', 'bulk', src));
+      const live = queues.get(queueRef('events', 'ledger', 'live', src));
+      for (const job of await live.getWaiting()) await job.remove(); // its release was lost
+      const { released } = await pruneSourceLedger(redis, prefix, src);
+      expect(released).toBe(100);
+      expect(Number(await redis.get(sourceBytesKey(prefix, src)))).toBe(400);
+      const [waiting] = await bulk.getWaiting();
+      expect(await redis.hkeys(sourceLedgerKey(prefix, src))).toEqual([`${bulk.qualifiedName}:${waiting!.id}`]);
+    } finally {
+      for (const q of queues.all()) await q.obliterate({ force: true });
+      await queues.close();
+      for (const k of [sourceBytesKey(prefix, src), sourceLedgerKey(prefix, src)]) await redis.del(k);
+    }
+  });
+});
+
 describe("a queue's byte counter heals", () => {
   let q: Queue;
   beforeAll(() => {
