@@ -13,7 +13,7 @@ import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/ingest/queued-bytes.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
-import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
+import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { testRedis } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
@@ -338,6 +338,19 @@ describe('backpressure in bytes', () => {
       await h.close();
       h = undefined;
     }
+  });
+
+  it('a batch split over live and backfill counts its body once: each class queue its items\' share', async () => {
+    h = await startHarness({ name: 'bpsplit', workers: false });
+    const tag = uniq('bps');
+    const live = eventOfSize(tag, 0, 700);
+    const backfill = { ...eventOfSize(tag, 1, 702), backfill: true };
+    const body = { events: [live, backfill] };
+    expect((await h.post('/v1/events', body)).status).toBe(202);
+    const counter = async (cls: 'live' | 'bulk') => Number(await redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, RELAY_SOURCE)).qualifiedName)));
+    const size = JSON.stringify(body).length;
+    expect(await counter('live')).toBe(size / 2);
+    expect(await counter('bulk')).toBe(size / 2);
   });
 
   it('above RELAY_MAX_QUEUED_BYTES in a queue ingest answers 503; once the queue is emptied the count heals', async () => {
