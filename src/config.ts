@@ -88,6 +88,7 @@ const EnvSchema = z.object({
   RELAY_API_PROCESS_INDEX: int(0, 63).default(0),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   RELAY_MAX_QUEUED_JOBS: int(0, 100_000_000).default(250_000),
+  RELAY_MAX_QUEUED_BYTES: int(0, 1024 ** 4).default(1024 ** 3),
   RELAY_METRICS_PORT: int(0, 65535).default(9464),
   /** Unset: 127.0.0.1 (a worker's /metrics is for a scraper on this machine unless said otherwise). */
   RELAY_METRICS_HOST: optionalString,
@@ -146,6 +147,8 @@ export interface Config {
     readonly spoolMaxBytes: number;
     /** Backpressure: jobs waiting per queue above which ingest answers 503; 0 = no limit. */
     readonly maxQueuedJobs: number;
+    /** Backpressure: bytes of accepted work not yet finished per queue above which ingest answers 503; 0 = no limit. */
+    readonly maxQueuedBytes: number;
   };
   readonly jobs: {
     readonly attempts: number;
@@ -285,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       spoolDir: e.RELAY_SPOOL_DIR,
       spoolMaxBytes: e.RELAY_SPOOL_MAX_BYTES,
       maxQueuedJobs: e.RELAY_MAX_QUEUED_JOBS,
+      maxQueuedBytes: e.RELAY_MAX_QUEUED_BYTES,
     }),
     jobs: Object.freeze({
       attempts: e.RELAY_JOB_ATTEMPTS,

@@ -35,6 +35,12 @@ export class Metrics {
   readonly throttled = new Counter({ name: 'relay_klaviyo_throttled_total', help: '429 answers received, by lane and origin (gateway or klaviyo)', labelNames: ['lane', 'origin'] as const, registers: [this.registry] });
   readonly items = new Counter({ name: 'relay_items_total', help: 'Item outcomes in the workers, by kind and outcome (delivered, rejected, retry, paused, yield)', labelNames: ['kind', 'outcome'] as const, registers: [this.registry] });
   readonly retries = new Counter({ name: 'relay_job_retries_total', help: 'Jobs scheduled for another attempt, by queue', labelNames: ['queue'] as const, registers: [this.registry] });
+  readonly sourceLimited = new Counter({
+    name: 'relay_source_limited_total',
+    help: 'Requests refused with 429 because their source was over a limit, by source name and limit (rate, queued_bytes)',
+    labelNames: ['source', 'limit'] as const,
+    registers: [this.registry],
+  });
   readonly deliveryLatency = new Histogram({
     name: 'relay_delivery_latency_seconds',
     help: 'From acceptance by the API to Klaviyo\'s 2xx, by kind',

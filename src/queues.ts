@@ -10,7 +10,7 @@
  * the client alone) and keeps Redis near a few hundred bytes per queued event; the workers still
  * give every item its own outcome.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, RedisConnection, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-op.ts';
@@ -46,7 +46,15 @@ export interface DeadItem<I> {
   readonly error: ItemError;
 }
 
-export interface EventsJobData {
+/** Every job's size, for queued-bytes limits (src/ingest/queued-bytes.ts). */
+export interface JobBytes {
+  /** Bytes of the requests that carried the job's items, counted in its queue's counter. */
+  readonly b?: number;
+  /** 1: also counted in its source's ledger (a source with `limits.queuedBytes`). */
+  readonly bs?: 1;
+}
+
+export interface EventsJobData extends JobBytes {
   readonly v: 1;
   /** Source: who sent it (an API key's stable id). */
   readonly src: string;
@@ -72,7 +80,7 @@ export interface ProfileItem {
   readonly o: ProfileOp;
 }
 
-export interface ProfilesJobData {
+export interface ProfilesJobData extends JobBytes {
   readonly v: 1;
   readonly src: string;
   readonly lane: string;
@@ -91,7 +99,7 @@ export interface WebhookItem {
   readonly w: { readonly topic: string; readonly payload: unknown } | { readonly flow: string; readonly body: unknown };
 }
 
-export interface WebhooksJobData {
+export interface WebhooksJobData extends JobBytes {
   readonly v: 1;
   readonly src: string;
   readonly lane: string;
@@ -121,6 +129,26 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
   };
 }
 
+/**
+ * Defines BullMQ's Lua commands on a connection now, before any traffic. BullMQ defines them when
+ * the first Queue on a connection opens, and queues open mid-traffic (one per class and source,
+ * the first time a source sends). On the API's auto-pipelined connection a command defined while
+ * a pipeline waits is missing from that pipeline (ioredis copies a connection's commands into a
+ * pipeline when it creates it): the first add sent into it failed ('pipeline[functionName] is not
+ * a function') and broke the pipeline ('results[i] is not iterable', uncaught; its other commands
+ * never answered). Seen on a cluster, where BullMQ's version check can come back from another
+ * node before that pipeline goes out (test/cluster/auto-pipeline.suite.ts). Same cause as our
+ * own commands' (src/ingest/queued-bytes.ts, defineQueuedBytesCommands).
+ *
+ * A shared RedisConnection that does not wait for Redis defines them synchronously (it never
+ * closes or blocks the connection it is given); its INFO-based version check is skipped here,
+ * the queues still make it when they open.
+ */
+function defineBullCommands(connection: Redis): void {
+  const c = new RedisConnection(connection as never, { shared: true, blocking: false, skipVersionCheck: true, skipWaitingForReady: true });
+  c.close().catch(() => undefined);
+}
+
 /** Opens queues lazily and closes them together. */
 export class Queues {
   private readonly open = new Map<string, Queue>();
@@ -133,6 +161,7 @@ export class Queues {
     private readonly policy: JobPolicy,
   ) {
     this.catalog = new QueueCatalog(connection, prefix);
+    defineBullCommands(connection);
   }
 
   get(ref: QueueRef): Queue {

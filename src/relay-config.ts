@@ -37,6 +37,21 @@ const AccountSchema = z
   .strict()
   .refine((a) => a.connection !== undefined || a.klaviyoApiKey !== undefined, 'needs `connection` (gateway) or `klaviyoApiKey` (direct)');
 
+/**
+ * Per-source limits at ingest (src/ingest/source-limits.ts). `eventsPerSecond` counts items — events,
+ * order events, profile operations, list members, webhook items — with a burst allowance of `burst`
+ * items (default: one second's worth); `queuedBytes` bounds the bytes of the source's request bodies
+ * accepted and not yet delivered. Over either: 429 with Retry-After.
+ */
+const IngestLimitsSchema = z
+  .object({
+    eventsPerSecond: z.number().positive().max(1_000_000).optional(),
+    burst: z.number().int().min(1).max(100_000_000).optional(),
+    queuedBytes: z.number().int().min(1).max(2 ** 50).optional(),
+  })
+  .strict()
+  .refine((l) => l.burst === undefined || l.eventsPerSecond !== undefined, { message: 'needs `eventsPerSecond` (the burst is part of the rate limit)', path: ['burst'] });
+
 const SourceSchema = z
   .object({
     name: name('source'),
@@ -45,6 +60,7 @@ const SourceSchema = z
     /** Standard Webhooks signing secret(s) (`whsec_…`), as an alternative to bearer keys. */
     signingSecret: z.union([signingSecret, z.array(signingSecret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
     account: name('account').default('default'),
+    limits: IngestLimitsSchema.optional(),
     /** The class of this source's work unless a request says otherwise (src/priority.ts); default live. */
     priority: z.enum(PRIORITY_CLASSES).optional(),
     /** Within a class, sources are served round-robin by weight (default 1). */
@@ -59,6 +75,7 @@ const KlaviyoWebhooksSchema = z
     secrets: z.array(sharedSecret).min(1),
     toleranceSeconds: z.number().int().min(1).max(86_400).default(300),
     account: name('account').default('default'),
+    limits: IngestLimitsSchema.optional(),
   })
   .strict();
 
@@ -68,6 +85,7 @@ const FlowSchema = z
     header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('X-Relay-Secret'),
     secret: sharedSecret,
     account: name('account').default('default'),
+    limits: IngestLimitsSchema.optional(),
   })
   .strict();
 
@@ -151,6 +169,7 @@ export type RelayFile = z.infer<typeof FileSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
 export type RuleAction = z.infer<typeof ActionSchema>;
 export type RulePredicate = z.infer<typeof Predicate>;
+export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
 
 export class RelayConfigError extends Error {
   constructor(

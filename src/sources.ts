@@ -22,6 +22,12 @@ export interface Source {
   readonly weight?: number;
 }
 
+/** The id of a source named in RELAY_CONFIG (`sources[].name`): stable across key rotation. */
+export const configSourceId = (name: string) => `src-${name}`;
+/** Klaviyo's system webhooks are one source; each flow webhook is its own. */
+export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
+export const flowSource = (name: string) => `flow-${name}`;
+
 export function keyDigest(key: string): string {
   return hash('sha256', key, 'hex') as string;
 }
@@ -44,7 +50,7 @@ export class SourceRegistry {
   static fromConfig(apiKeys: readonly string[], file: RelayFile): SourceRegistry {
     const reg = SourceRegistry.fromApiKeys(apiKeys);
     for (const s of file.sources) {
-      const source: Source = { id: `src-${s.name}`, name: s.name, lane: s.account, priority: s.priority, weight: s.weight };
+      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account, priority: s.priority, weight: s.weight };
       for (const digest of s.keySha256 ?? []) reg.add(digest.toLowerCase(), source);
       if (s.signingSecret) reg.addSigner(source, s.signingSecret);
     }

@@ -18,6 +18,7 @@ import { Queues, type EventsJobData, type ItemError, type JobKind, type Profiles
 import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { markDone } from '../src/ingest/enqueue.ts';
+import { releaseQueuedBytes } from '../src/ingest/queued-bytes.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
 import type { Rule } from '../src/relay-config.ts';
 import { webhooksProcessor, type Count, type WebhookResult } from './webhooks/processor.ts';
@@ -125,16 +126,19 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-  function watch<D extends { lane: string; items: readonly { k: string }[] }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
+  function watch<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
       markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map((it) => it.k)).catch((err) => log.warn({ err }, 'could not mark items done'));
+      // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
+      releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
       log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
     });
     worker.on('failed', (job, err) => {
       if (err.name === 'DelayedError') return;
       const final = job ? job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError' : true;
       if (!final) m?.retries.inc({ queue: worker.name });
+      if (final && job) releaseQueuedBytes(deps.connection, deps.prefix, job).catch((e) => log.warn({ err: e }, 'could not release queued bytes'));
       const dead = (job?.data as { dead?: { error: ItemError }[] } | undefined)?.dead;
       const status = dead?.[dead.length - 1]?.error.status;
       log[final ? 'warn' : 'info'](
@@ -147,7 +151,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   }
 
   /** A BullMQ Worker for one queue, its concurrency a share of its class's items in flight. */
-  function itemsWorker<D extends { lane: string; items: readonly { k: string }[] }>(ref: QueueRef, processor: (job: never, token?: string) => Promise<SettleResult>, share: InFlightShare, log: Logger): Worker {
+  function itemsWorker<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }>(ref: QueueRef, processor: (job: never, token?: string) => Promise<SettleResult>, share: InFlightShare, log: Logger): Worker {
     // The legacy queue holds every source's older work: it counts as one source of weight 1.
     const weight = ref.source === undefined ? 1 : weightOf(ref.source);
     const worker = new Worker<D, SettleResult>(queueName(ref), processor as never, {

@@ -24,10 +24,19 @@ interface LaneStatus {
   deliveredLastMinute: number;
   headroom: Record<string, Headroom | undefined>;
 }
+interface SourceStatus {
+  source: string;
+  eventsPerSecond?: number;
+  burst?: number;
+  queuedBytesLimit?: number;
+  queuedBytes?: number;
+}
 export interface Status {
   at: string;
   queues: QueueStatus[];
   lanes: LaneStatus[];
+  /** Sources with ingest limits (absent from relays that predate them). */
+  sources?: SourceStatus[];
 }
 
 const OPTIONS = {
@@ -93,13 +102,24 @@ export function renderStatus(s: Status, now = Date.now()): string {
       ];
     }),
   );
+  const sources = s.sources?.length
+    ? `\n\n${table(
+        [{ header: 'source' }, { header: 'events/s limit', align: 'right' }, { header: 'queued bytes', align: 'right' }, { header: 'queued bytes limit', align: 'right' }],
+        s.sources.map((x) => [
+          x.source,
+          x.eventsPerSecond === undefined ? '—' : `${count(x.eventsPerSecond)} (burst ${count(x.burst ?? 0)})`,
+          x.queuedBytes === undefined ? '—' : count(x.queuedBytes),
+          x.queuedBytesLimit === undefined ? '—' : count(x.queuedBytesLimit),
+        ]),
+      )}`
+    : '';
   const failed = s.queues.reduce((n, q) => n + q.failed, 0);
   const paused = s.lanes.filter((l) => l.paused).map((l) => l.lane);
   const notes = [
     failed > 0 ? `${count(failed)} dead letter${failed === 1 ? '' : 's'}: relay dlq list` : '',
     paused.length > 0 ? `paused: ${paused.join(', ')} (relay resume <lane>)` : '',
   ].filter(Boolean);
-  return `${queues}\n\n${lanes}\n\nquota headroom: calls left now per second / per minute${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
+  return `${queues}\n\n${lanes}${sources}\n\nquota headroom: calls left now per second / per minute${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

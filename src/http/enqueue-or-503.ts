@@ -1,6 +1,7 @@
 /**
  * When Redis cannot take the work, say so: 503 with Retry-After, never a 2xx for work Redis does
- * not hold. (Callers retry; ids make the retry safe.)
+ * not hold. (Callers retry; ids make the retry safe.) A source over one of its own limits gets 429
+ * with Retry-After instead: the relay is fine, that sender must slow down.
  */
 import type { Context } from 'hono';
 import type { AppDeps } from './app.ts';
@@ -8,11 +9,17 @@ import { jsonError } from './errors.ts';
 import { BacklogFullError } from '../ingest/backlog.ts';
 import { SpoolFullError } from '../ingest/spool.ts';
 import { OrderedWorkUnavailableError } from '../ingest/durable-ingest.ts';
+import { SourceLimitedError } from '../ingest/source-limits.ts';
 
 export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promise<Response>): Promise<Response> {
   try {
     return await work();
   } catch (err) {
+    if (err instanceof SourceLimitedError) {
+      deps.metrics?.sourceLimited.inc({ source: err.source, limit: err.limit });
+      c.header('Retry-After', String(err.retryAfterS));
+      return jsonError(c, 429, err.code, err.message);
+    }
     if (err instanceof BacklogFullError) {
       c.header('Retry-After', '30');
       return jsonError(c, 503, 'backlog_full', `${err.message}; retry later with the same ids`);

@@ -4,7 +4,7 @@
  */
 import type { Context } from 'hono';
 import type { EnqueueResult } from '../ingest/enqueue.ts';
-import type { Origin } from '../ingest/ingest.ts';
+import type { Ingest, Origin } from '../ingest/ingest.ts';
 import { requestClass, splitByClass, type ClassInputs, type PriorityClass } from '../priority.ts';
 import type { Source } from '../sources.ts';
 import type { AppDeps, V1Env } from './app.ts';
@@ -19,15 +19,32 @@ export function classOfRequest(c: Context<V1Env>, deps: Pick<AppDeps, 'prioritie
   return requestClass(classInputs(c, deps));
 }
 
-export async function ingestByClass<I>(
-  send: (origin: Origin, items: readonly I[]) => Promise<EnqueueResult>,
+type Method = 'events' | 'profileOps';
+type ItemOf<M extends Method> = Parameters<Ingest[M]>[1][number];
+
+/**
+ * `bytes`: the request body's size (queued-bytes limits); each class's part carries its items'
+ * share. A request split over both classes is checked as a whole first (`Ingest.admit`): refused
+ * (429, 503) with nothing of it taken, not one part queued and the other refused — an answer of
+ * "nothing accepted" with work queued, and a retry charged again for the part already taken.
+ */
+export async function ingestByClass<M extends Method>(
+  ingest: Ingest,
+  method: M,
   source: Source,
-  items: readonly I[],
-  classOf: (item: I) => PriorityClass,
+  items: readonly ItemOf<M>[],
+  classOf: (item: ItemOf<M>) => PriorityClass,
+  bytes?: number,
 ): Promise<EnqueueResult> {
   const parts = splitByClass(items, classOf);
   // Only what ingest needs travels on (it is also what a spool record keeps).
-  const results = await Promise.all(parts.map(([cls, part]) => send({ id: source.id, lane: source.lane, cls }, part)));
+  const origin = (cls: PriorityClass): Origin => ({ id: source.id, lane: source.lane, cls });
+  const admitted = parts.length > 1 && ingest.admit !== undefined;
+  if (admitted) await ingest.admit!(method, { id: source.id, lane: source.lane }, parts.map(([cls, part]) => ({ cls, items: part.length })), bytes ?? 0);
+  const share = (n: number) => (bytes === undefined || items.length === 0 ? bytes : (bytes * n) / items.length);
+  const send = (cls: PriorityClass, part: readonly ItemOf<M>[]) =>
+    (ingest[method] as (o: Origin, items: readonly ItemOf<M>[], bytes?: number, admitted?: boolean) => Promise<EnqueueResult>).call(ingest, origin(cls), part, share(part.length), admitted);
+  const results = await Promise.all(parts.map(([cls, part]) => send(cls, part)));
   if (results.length === 0) return { enqueued: 0, duplicates: 0, jobIds: [] };
   if (results.length === 1) return results[0]!;
   return {

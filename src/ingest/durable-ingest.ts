@@ -12,8 +12,9 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Logger } from '../log.ts';
 import type { EnqueueResult } from './enqueue.ts';
-import type { Ingest, Origin } from './ingest.ts';
+import type { Ingest, Origin, RequestPart } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
+import type { SourceLimiter } from './source-limits.ts';
 import { Spool, type SpoolRecord } from './spool.ts';
 import { queueRef } from '../queue-catalog.ts';
 
@@ -35,14 +36,22 @@ export class OrderedWorkUnavailableError extends Error {
   override readonly name = 'OrderedWorkUnavailableError';
 }
 
-export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | undefined, backlog: BacklogGuard | undefined, log: Logger, drainEveryMs = 500): DurableIngest {
+export function createDurableIngest(
+  inner: Ingest,
+  redis: Redis,
+  spool: Spool | undefined,
+  backlog: BacklogGuard | undefined,
+  log: Logger,
+  drainEveryMs = 500,
+  limits?: SourceLimiter,
+): DurableIngest {
   let draining = false;
 
   async function viaRedis(rec: SpoolRecord): Promise<EnqueueResult> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        (inner[rec.m] as (o: Origin, items: readonly unknown[]) => Promise<EnqueueResult>)(rec.o, rec.items),
+        (inner[rec.m] as (o: Origin, items: readonly unknown[], bytes?: number) => Promise<EnqueueResult>)(rec.o, rec.items, rec.b),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not acknowledge within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS))),
       ]);
     } finally {
@@ -55,8 +64,21 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
     return { enqueued: rec.items.length, duplicates: 0, jobIds: [], spooled: true };
   }
 
-  async function accept(rec: SpoolRecord): Promise<EnqueueResult> {
-    backlog?.check(queueRef(KIND[rec.m], rec.o.lane, rec.o.cls ?? 'live', rec.o.id)); // throws BacklogFullError → 503
+  /**
+   * Backpressure on each part's queue (BacklogFullError → 503), then the source's own limits for
+   * all the parts together (SourceLimitedError → 429): a Redis round trip only for a limited
+   * source. Spooled work already passed them, so the spool's drain does not ask again.
+   */
+  function checks(m: SpoolRecord['m'], o: Origin, parts: readonly RequestPart[], bytes: number): Promise<void> | undefined {
+    for (const p of parts) backlog?.check(queueRef(KIND[m], o.lane, p.cls, o.id));
+    return limits?.admit(o.id, parts.reduce((n, p) => n + p.items, 0), bytes);
+  }
+
+  async function accept(rec: SpoolRecord, admitted = false): Promise<EnqueueResult> {
+    if (!admitted) {
+      const pending = checks(rec.m, rec.o, [{ cls: rec.o.cls ?? 'live', items: rec.items.length }], rec.b ?? 0);
+      if (pending) await pending;
+    }
     // Profile operations go straight to Redis, past any spooled events (events are not ordered
     // against them); everything else queues behind what is spooled.
     const ordered = rec.m === 'profileOps';
@@ -96,14 +118,18 @@ export function createDurableIngest(inner: Ingest, redis: Redis, spool: Spool | 
   timer?.unref();
 
   return {
-    events: (o, items) => accept({ m: 'events', o, items }),
-    profileOps: (o, items) => accept({ m: 'profileOps', o, items }),
-    webhooks: (o, items) => accept({ m: 'webhooks', o, items }),
+    events: (o, items, b, admitted) => accept({ m: 'events', o, items, b }, admitted),
+    profileOps: (o, items, b, admitted) => accept({ m: 'profileOps', o, items, b }, admitted),
+    webhooks: (o, items, b, admitted) => accept({ m: 'webhooks', o, items, b }, admitted),
+    admit: async (m, o, parts, bytes) => {
+      await checks(m, o, parts, bytes);
+    },
     spooledBytes: () => spool?.size ?? 0,
     canAccept: () => redis.status === 'ready' || (spool?.hasRoom(64 * 1024) ?? false),
     stop() {
       if (timer) clearInterval(timer);
       backlog?.stop();
+      limits?.stop();
       spool?.close();
     },
   };

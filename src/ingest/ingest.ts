@@ -21,32 +21,64 @@ export interface NewProfileOp {
   readonly o: ProfileOp;
 }
 
-export interface Ingest {
-  events(origin: Origin, items: readonly EventItem[]): Promise<EnqueueResult>;
-  profileOps(origin: Origin, ops: readonly NewProfileOp[]): Promise<EnqueueResult>;
-  webhooks(origin: Origin, items: readonly WebhookItem[]): Promise<EnqueueResult>;
+/** A part of one request: its items of one class. */
+export interface RequestPart {
+  readonly cls: PriorityClass;
+  readonly items: number;
 }
 
-export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number): Ingest {
+/**
+ * `bytes`: the size of the request body that carried the items, what queued-bytes limits count
+ * (src/ingest/queued-bytes.ts); without it (work made by webhook rules) the items' JSON is measured.
+ * `admitted`: `admit` already let this request in (its parts are not checked again).
+ */
+export interface Ingest {
+  events(origin: Origin, items: readonly EventItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  /**
+   * For a request that goes in as several calls (one per class, src/http/ingest-by-class.ts): the
+   * checks each call would make before taking work — backpressure on each part's queue, the
+   * source's limits once for the whole request — made before any of it is taken, so the request
+   * is taken or refused as a whole. Absent where nothing is checked (straight into Redis).
+   */
+  admit?(kind: 'events' | 'profileOps', origin: Origin, parts: readonly RequestPart[], bytes: number): Promise<void>;
+}
+
+export interface IngestOptions {
+  /** Sources whose queued bytes are counted per source (those with `limits.queuedBytes`). */
+  readonly countsSourceBytes?: (sourceId: string) => boolean;
+}
+
+export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
   const enqueuer = createEnqueuer(redis, queues, dedupTtlMs);
+  const bytesSource = (origin: Origin) => (opts.countsSourceBytes?.(origin.id) ? origin.id : undefined);
+  const sizeOf = (items: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(items));
   return {
-    events(origin, items) {
+    events(origin, items, bytes) {
       const at = Date.now();
-      return enqueuer.enqueue(queueRef('events', origin.lane, origin.cls ?? 'live', origin.id), items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id });
+      return enqueuer.enqueue(queueRef('events', origin.lane, origin.cls ?? 'live', origin.id), items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
-    profileOps(origin, ops) {
+    profileOps(origin, ops, bytes) {
       const at = Date.now();
       const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
       const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
-      return enqueuer.enqueue(ref, items, (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), {
-        prepare: (jobs) => enterPending(redis, queues, ref, jobs),
-        group: origin.id,
-      });
+      return enqueuer.enqueue(
+        ref,
+        items,
+        (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        {
+          prepare: (jobs) => enterPending(redis, queues, ref, jobs),
+          group: origin.id,
+          bytesSource: bytesSource(origin),
+        },
+        sizeOf(ops, bytes),
+      );
     },
-    webhooks(origin, items) {
+    webhooks(origin, items, bytes) {
       const at = Date.now();
       // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue(queueRef('webhooks', origin.lane, 'live', origin.id), items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id });
+      return enqueuer.enqueue(queueRef('webhooks', origin.lane, 'live', origin.id), items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
     },
   };
 }

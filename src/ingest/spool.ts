@@ -68,6 +68,8 @@ export interface SpoolRecord {
   /** The origin: source, lane and class (records spooled before classes existed have none: live). */
   readonly o: { readonly id: string; readonly lane: string; readonly cls?: PriorityClass };
   readonly items: readonly unknown[];
+  /** The request's body size, for queued-bytes limits (absent in records of older versions). */
+  readonly b?: number;
 }
 
 export interface SpoolTiming {

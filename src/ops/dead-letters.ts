@@ -17,6 +17,7 @@ import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind,
 import { jobRef, parseJobRef, queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
+import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
 
 export interface DeadLetterFilter {
@@ -215,6 +216,11 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     }
     await queues.catalog.register(to);
     await target.add(job.name, data, { jobId: id });
+    // Accepted-but-not-finished work again, now in `to`: its bytes count in that queue's counter
+    // (and its source's ledger, under the new job's key) until it finishes. Counted before the
+    // old job is removed: a replay that stops in between and is run again finds the job already
+    // moved and does not count it twice.
+    await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
     const keys = data.items.map((it) => queues.key(from.kind, from.lane, `id:${it.k}`));
     if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, refOf(from, job.id!), from.source === undefined ? job.id! : '', refOf(to, id));
     await job.remove();
@@ -261,6 +267,8 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         if (queueName(to) === queueName(q)) {
           await job.updateData(data);
           await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
+          await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
         } else {
           await move(job, q, to, data);
         }

@@ -10,6 +10,8 @@ import type { JobKind, Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
+import { queueBytesKey } from '../ingest/queued-bytes.ts';
+import type { SourceLimitStatus } from '../ingest/source-limits.ts';
 
 export interface QueueStatus {
   readonly queue: string;
@@ -26,6 +28,8 @@ export interface QueueStatus {
   readonly oldestWaitingSeconds: number;
   /** Items from this queue delivered to Klaviyo in the last full minute. */
   readonly deliveredLastMinute: number;
+  /** Bytes of accepted work not yet finished (what RELAY_MAX_QUEUED_BYTES bounds). */
+  readonly queuedBytes: number;
 }
 
 export interface LaneStatus {
@@ -40,6 +44,8 @@ export interface Status {
   readonly at: string;
   readonly queues: readonly QueueStatus[];
   readonly lanes: readonly LaneStatus[];
+  /** Sources with ingest limits: the limits, and their queued bytes. */
+  readonly sources?: readonly SourceLimitStatus[];
 }
 
 /** Workers count what they deliver per queue and minute; the status reads the last full minute. */
@@ -60,16 +66,23 @@ export interface Headroom {
 const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
 
 /** A lane without a scope (an API-only process without credentials cannot know it) reports no headroom. */
-export async function readStatus(redis: Redis, queues: Queues, lanes: readonly { name: string; scope?: QuotaScope }[], governor: Headroom): Promise<Status> {
+export async function readStatus(
+  redis: Redis,
+  queues: Queues,
+  lanes: readonly { name: string; scope?: QuotaScope }[],
+  governor: Headroom,
+  limits?: { status(): Promise<SourceLimitStatus[]> },
+): Promise<Status> {
   const lastMinute = Math.floor(Date.now() / 60_000) - 1;
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
     for (const ref of await queues.catalog.all([lane.name])) {
       const q = queues.get(ref);
-      const [counts, oldest, delivered] = await Promise.all([
+      const [counts, oldest, delivered, bytes] = await Promise.all([
         q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.getWaiting(-1, -1),
         redis.get(rateKey(queues.prefix, ref, lastMinute)),
+        redis.get(queueBytesKey(q.qualifiedName)),
       ]);
       queueStatus.push({
         queue: queueName(ref),
@@ -84,6 +97,7 @@ export async function readStatus(redis: Redis, queues: Queues, lanes: readonly {
         completed: counts.completed ?? 0,
         oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
         deliveredLastMinute: Number(delivered ?? 0),
+        queuedBytes: Number(bytes ?? 0),
       });
     }
   }
@@ -98,5 +112,6 @@ export async function readStatus(redis: Redis, queues: Queues, lanes: readonly {
       headroom,
     });
   }
-  return { at: new Date().toISOString(), queues: queueStatus, lanes: laneStatus };
+  const sources = limits ? await limits.status() : [];
+  return { at: new Date().toISOString(), queues: queueStatus, lanes: laneStatus, ...(sources.length > 0 ? { sources } : {}) };
 }

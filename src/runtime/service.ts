@@ -12,6 +12,7 @@ import { createApp } from '../http/app.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
+import { createSourceLimiter, limitedSources } from '../ingest/source-limits.ts';
 import { Spool } from '../ingest/spool.ts';
 import type { FetchLike } from '../klaviyo/client.ts';
 import { buildLanes, laneNames as fileLaneNames, SANDBOX_PLACEHOLDER_URL, type Lane, type QuotaScope } from '../lanes.ts';
@@ -101,6 +102,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     liveGatewayReserve: file.priorities.liveGatewayReserve,
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
+  // Sources with a queued-bytes limit have their bytes counted per source, by the API and by the
+  // workers (work their webhook rules make), so both must know them.
+  const limited = limitedSources(file);
+  const byteLimited = new Set(limited.filter((s) => s.limits.queuedBytes !== undefined).map((s) => s.id));
+  const countsSourceBytes = (id: string) => byteLimited.has(id);
   /** RELAY_CONFIG `priorities.enabled` (default true): false makes every item live (src/priority.ts). */
   const priorities = { enabled: file.priorities?.enabled !== false };
   const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
@@ -124,7 +130,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (workerRedis) {
     workers = await startWorkers({
       rules: file.rules,
-      ingest: createIngest(workerRedis, queues, config.ingest.dedupTtlMs),
+      ingest: createIngest(workerRedis, queues, config.ingest.dedupTtlMs, { countsSourceBytes }),
       count: count(workerRedis),
       connection: workerRedis,
       prefix: config.queuePrefix,
@@ -158,12 +164,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
       clearTimeout(timer);
     }
+    const { maxQueuedJobs, maxQueuedBytes } = config.ingest;
+    const limiter = limited.length > 0 ? createSourceLimiter(apiRedis, config.queuePrefix, limited, log) : undefined;
     durable = createDurableIngest(
-      createIngest(apiRedis, queues, config.ingest.dedupTtlMs),
+      createIngest(apiRedis, queues, config.ingest.dedupTtlMs, { countsSourceBytes }),
       apiRedis,
       spool,
-      config.ingest.maxQueuedJobs > 0 ? createBacklogGuard(queues, config.ingest.maxQueuedJobs) : undefined,
+      maxQueuedJobs > 0 || maxQueuedBytes > 0 ? createBacklogGuard(queues, apiRedis, { maxJobs: maxQueuedJobs, maxBytes: maxQueuedBytes }) : undefined,
       log,
+      undefined,
+      limiter,
     );
     const ingest = durable;
     if (opts.metrics) registerQueueGauges(opts.metrics, apiRedis, queues, laneNames, () => ingest.spooledBytes());
@@ -190,7 +200,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         adminToken: config.adminToken,
         deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii, priorities.enabled),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
-        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits)),
+        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter),
         lanes: laneNames,
         pause: async (lane, actor) => {
           await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });

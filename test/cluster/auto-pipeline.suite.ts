@@ -63,3 +63,41 @@ it('an enqueue shares its tick with a command for another node: both are taken',
   expect(await queues.get(queueRef('events', lane, 'live', 'key-autopipe')).count()).toBe(20);
   expect(Object.keys(await api.hgetall(neighbour))).toHaveLength(20);
 });
+
+it("a queue first opened while its node's pipeline waits: its add is taken and the waiting commands are answered", async () => {
+  // BullMQ defines its Lua commands on a connection when the first Queue on it opens. ioredis gives
+  // an auto-pipeline the commands the connection had when the pipeline was created, so a BullMQ
+  // command sent into a pipeline created before that broke it: 'pipeline[functionName] is not a
+  // function' for the add, then 'results[i] is not iterable' (uncaught) and the pipeline's other
+  // commands never answered. On a cluster BullMQ's version check (INFO) can come back from
+  // another node before that pipeline goes out, so its first add lands in it. Queues per class and
+  // source open mid-traffic; the commands must be there before any traffic (src/queues.ts).
+  for (let round = 0; round < 10; round++) {
+    // A fresh connection each round, as an API process starts with: no BullMQ command defined yet.
+    const fresh = createRedis(REDIS_URL, 'api') as Redis;
+    const own = new Queues(fresh, prefix, { attempts: 1, keepCompletedS: 60 });
+    try {
+      await waitForRedis(fresh, 10_000);
+      const lane = `fresh${round}`;
+      const tag = bullPrefix(prefix, 'events', lane);
+      // The queue's node is busy with a pipeline for 300 ms; the next command for it waits in a new one.
+      const busy = fresh.blpop(`${tag}:busy`, 0.3);
+      await new Promise((r) => setImmediate(r));
+      const waiting = fresh.get(`${tag}:waiting`);
+      const add = own.get(queueRef('events', lane, 'live', `key-fresh${round}`)).add('events', { round }, { jobId: `j${round}` });
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        Promise.all([busy, waiting, add]).then(
+          () => 'answered',
+          (err: unknown) => `failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+        new Promise((r) => (timer = setTimeout(() => r('hung'), 5000))),
+      ]);
+      clearTimeout(timer);
+      expect(outcome, `round ${round}`).toBe('answered');
+    } finally {
+      await own.close();
+      fresh.disconnect();
+    }
+  }
+});

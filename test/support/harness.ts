@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { RelayFile } from '../../src/relay-config.ts';
+import type { Metrics } from '../../src/metrics.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './redis.ts';
@@ -37,7 +38,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  opts: { env?: Record<string, string>; sim?: SimulatorOptions; api?: boolean; workers?: boolean; name?: string; file?: RelayFile } = {},
+  opts: { env?: Record<string, string>; sim?: SimulatorOptions; api?: boolean; workers?: boolean; name?: string; file?: RelayFile; metrics?: Metrics } = {},
 ): Promise<Harness> {
   const prefix = uniquePrefix(opts.name);
   const sim = await startSimulator({ port: 0, gatewayKeys: [MATON_KEY], ...opts.sim });
@@ -62,7 +63,7 @@ export async function startHarness(
     ...opts.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file }).catch(async (err: unknown) => {
+  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file, metrics: opts.metrics }).catch(async (err: unknown) => {
     // A service that cannot start (e.g. Redis refused it) leaves no simulator or spool directory behind.
     await sim.close();
     rmSync(ownSpool, { recursive: true, force: true });

@@ -11,7 +11,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { jsonError } from '../errors.ts';
 import { header } from '../header.ts';
 
-export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown } };
+/** `bodyBytes`: the body's size as received (what queued-bytes limits count; src/ingest/queued-bytes.ts). */
+export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown; bodyBytes: number } };
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** One decoder for all requests: constructing one per request showed up in profiles. */
@@ -41,6 +42,7 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
     }
     try {
       c.set('rawBody', utf8.decode(bytes));
+      c.set('bodyBytes', bytes.byteLength);
     } catch {
       return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
     }

@@ -33,7 +33,7 @@ export function eventsRoutes(deps: AppDeps) {
     // A backfill event is bulk whatever the request asked for (src/priority.ts).
     const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await ingestByClass(deps.ingest.events, source, items, (it) => itemClass(classes, it.e.backfill));
+      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
       return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

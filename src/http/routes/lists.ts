@@ -53,7 +53,7 @@ export function listsRoutes(deps: AppDeps) {
       });
       const cls = classOfRequest(c, deps);
       return enqueueOr503(c, deps, async () => {
-        const result = await ingestByClass(deps.ingest.profileOps, source, ops, () => cls);
+        const result = await ingestByClass(deps.ingest, 'profileOps', source, ops, () => cls, c.get('bodyBytes'));
         return c.json({ accepted: ops.length, id, duplicates: result.duplicates, ...spooled(result) }, 202);
       });
     };

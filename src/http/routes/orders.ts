@@ -34,7 +34,7 @@ export function ordersRoutes(deps: AppDeps) {
     // An order's events share its class: a backfill order (history import) is bulk.
     const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await ingestByClass(deps.ingest.events, source, items, (it) => itemClass(classes, it.e.backfill));
+      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
       return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

@@ -35,7 +35,7 @@ export function profilesRoutes(deps: AppDeps) {
     }
     const cls = classOfRequest(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await ingestByClass(deps.ingest.profileOps, source, ops, () => cls);
+      const result = await ingestByClass(deps.ingest, 'profileOps', source, ops, () => cls, c.get('bodyBytes'));
       return c.json({ accepted: ids.length, ids, duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

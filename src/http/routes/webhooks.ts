@@ -23,12 +23,14 @@ import type { WebhookItem } from '../../queues.ts';
 import { triggers } from '../../rules/engine.ts';
 import { checkKlaviyoHeaders, verifyKlaviyoBody } from '../../webhooks/klaviyo-signature.ts';
 import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
+import { flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../../sources.ts';
 import type { AppDeps } from '../app.ts';
 import { jsonError } from '../errors.ts';
 import { enqueueOr503 } from '../enqueue-or-503.ts';
 import { rawBody, type JsonBodyEnv } from '../middleware/json-body.ts';
 
-export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
+// Source ids live with the other sources' (src/sources.ts), so ingest limits can name them too.
+export { KLAVIYO_WEBHOOK_SOURCE, flowSource };
 /**
  * How deep what a webhook job stores (a Klaviyo item's payload, a flow's body) may nest. Any JSON
  * parses, but a job is stored with JSON.stringify, which overflows the stack a few thousand levels
@@ -37,7 +39,6 @@ export const KLAVIYO_WEBHOOK_SOURCE = 'klaviyo-webhooks';
  */
 export const MAX_WEBHOOK_DEPTH = 64;
 const tooDeep = (field: string) => [{ field, message: `is nested deeper than ${MAX_WEBHOOK_DEPTH} levels` }];
-export const flowSource = (name: string) => `flow-${name}`;
 
 export function webhookRoutes(deps: AppDeps) {
   const app = new Hono<JsonBodyEnv>();
@@ -77,7 +78,9 @@ export function webhookRoutes(deps: AppDeps) {
       if (known) items.push({ k: itemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, w: { topic: d.topic, payload: d.payload } });
     }
     return enqueueOr503(c, deps, async () => {
-      const result = items.length > 0 ? await deps.ingest.webhooks({ id: KLAVIYO_WEBHOOK_SOURCE, lane: cfg.lane }, items) : { duplicates: 0, enqueued: 0 };
+      // The items that make work carry their share of the delivery's bytes.
+      const bytes = (c.get('bodyBytes') * items.length) / Math.max(1, v.body.data.length);
+      const result = items.length > 0 ? await deps.ingest.webhooks({ id: KLAVIYO_WEBHOOK_SOURCE, lane: cfg.lane }, items, bytes) : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', counts).catch(() => undefined);
       return c.json({ received: v.body.data.length, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: v.body.data.length - items.length }, 200);
     });
@@ -106,7 +109,7 @@ export function webhookRoutes(deps: AppDeps) {
     const known = rules.some((r) => triggers(r, { flow: name }));
     const origin = { id: flowSource(name), lane: flow.lane };
     return enqueueOr503(c, deps, async () => {
-      const result = known ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }]) : { duplicates: 0, enqueued: 0 };
+      const result = known ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }], c.get('bodyBytes')) : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', { [`${known ? 'matched' : 'unmatched'}:flow:${name}`]: 1 }).catch(() => undefined);
       return c.json({ received: 1, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: known ? 0 : 1 }, 200);
     });
