@@ -6,7 +6,7 @@
  * appear (workers/queue-pool.ts). Events of each class go through that class's batcher: live and
  * bulk never share a buffer, a worker slot or a batch, and within a class the buffer serves
  * sources by weight. Each class has its own budget of items in flight, split among its queues
- * (workers/in-flight.ts).
+ * (workers/in-flight.ts). Profile operations likewise go through their class's dispatcher.
  */
 import { Worker } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
