@@ -60,7 +60,6 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
   if (failed) throw failed[0];
 }
 
-
 /**
  * Promotion (issue 12). A live operation whose profile has an earlier operation pending in a bulk
  * queue would otherwise wait for that bulk job's turn — the whole import ahead of it. Instead the
@@ -88,7 +87,7 @@ export const PROMOTED_FIELD = 'relay:promoted:';
 export const PROMOTION_LEASE_MS = 30_000;
 
 // KEYS[1] pending set. ARGV: [1] member, [2] legacy queue's job key prefix ("<bullPrefix>:profiles.<lane>:"),
-// [3] the bull prefix, [4] now ms, [5] grace ms, [6] mode, [7] owner (live), [8] lease ms (live),
+// [3] the bull prefix, [4] now ms (the members' clock, for the grace), [5] grace ms, [6] mode, [7] owner (live), [8] lease ms (live),
 // [9] the item's own job key (bulk), [10] the item's key (bulk).
 // Modes: 'check' only answers whether the item is first; 'live' may claim an earlier bulk item at
 // the head; 'bulk' first looks at the item's own claim field.
@@ -98,6 +97,9 @@ const TURN = `
 local key, me, legacy, bp = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, grace, mode = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local FIELD = '${PROMOTED_FIELD}'
+-- Leases run on Redis's clock: the promoter and the bulk job may be on machines whose clocks differ.
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function leaseOf(v)
   return v and tonumber(string.match(v, '^c|[^|]*|(%d+)$'))
 end
@@ -115,7 +117,7 @@ if mode == 'bulk' then
       return {4, err}
     end
     local untilMs = leaseOf(v)
-    if untilMs and untilMs > now then return {0} end
+    if untilMs and untilMs > clock then return {0} end
     -- The promoter's lease ran out (it crashed, or lost Redis): this job applies the item itself.
     redis.call('HDEL', ARGV[9], field)
   end
@@ -144,9 +146,9 @@ for _ = 1, 100 do
         stale = true -- settled through the live path already (its removal from this set was lost)
       else
         local untilMs = leaseOf(v)
-        if untilMs and untilMs > now then return {0} end
+        if untilMs and untilMs > clock then return {0} end
         if redis.call('EXISTS', jobKey .. ':lock') == 1 or redis.call('LPOS', qp .. 'active', jobId) then return {0} end
-        redis.call('HSET', jobKey, field, 'c|' .. ARGV[7] .. '|' .. (now + tonumber(ARGV[8])))
+        redis.call('HSET', jobKey, field, 'c|' .. ARGV[7] .. '|' .. (clock + tonumber(ARGV[8])))
         return {2, head, jobKey, redis.call('HGET', jobKey, 'data') or ''}
       end
     else
@@ -174,11 +176,14 @@ if result ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
 return 1
 `;
 
-// KEYS[1] job key. ARGV: field, owner, new deadline ms. 1 = renewed; 0 = no longer this owner's.
+// KEYS[1] job key. ARGV: field, owner, lease ms (from now, on Redis's clock). 1 = renewed; 0 = no
+// longer this owner's.
 const RENEW = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v or string.match(v, '^c|([^|]*)|') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'c|' .. ARGV[2] .. '|' .. ARGV[3])
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], 'c|' .. ARGV[2] .. '|' .. (clock + tonumber(ARGV[3])))
 return 1
 `;
 
@@ -232,14 +237,14 @@ export interface ProfileOrder {
   jobKey(ref: QueueRef, jobId: string): string;
 }
 
-export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs?: number; now?: () => number } = {}): ProfileOrder {
+/** `leaseMs`: how long a promotion's claim holds without renewal (tests shorten it). */
+export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs?: number } = {}): ProfileOrder {
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
-  const now = opts.now ?? Date.now;
 
   function pipeTurns(lane: string, items: readonly ProfileItem[], mode: TurnMode | 'check', jobKey: string) {
     const legacy = queues.jobKeyPrefix(legacyRef('profiles', lane));
     const bp = queues.bullPrefix('profiles', lane);
-    const t = now();
+    const t = Date.now();
     const pipe = redis.pipeline();
     // A claim names its owner, so that only the promoter that made it renews or ends it.
     const owners = items.map(() => randomBytes(9).toString('base64url'));
@@ -293,7 +298,7 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
       await pipe.exec();
     },
     async renew(claim) {
-      return Number(await redis.eval(RENEW, 1, claim.jobKey, claim.field, claim.owner, now() + leaseMs)) === 1;
+      return Number(await redis.eval(RENEW, 1, claim.jobKey, claim.field, claim.owner, leaseMs)) === 1;
     },
     async finish(claim, result) {
       const value = result.kind === 'delivered' ? 'd' : result.kind === 'rejected' ? `x|${JSON.stringify(result.error)}` : result.kind === 'gone' ? 'gone' : '';
