@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 //    (test/cluster/*.suite.ts) against one cluster started by test/cluster/global-setup.ts
 //    (REDIS_URL=redis+cluster://…).
 // One file at a time: the failover test measures the relay against the simulator's rate limits.
-const SUITES = ['events-pipeline', 'profile-ops', 'dead-letters', 'ops-lanes', 'taxonomy', 'webhooks-and-sources', 'metrics', 'priority-classification', 'queue-registry', 'legacy-queues', 'source-limits', 'queued-bytes'].map(
+const SUITES = ['events-pipeline', 'profile-ops', 'dead-letters', 'ops-lanes', 'taxonomy', 'webhooks-and-sources', 'metrics', 'priority-classification', 'queue-registry', 'legacy-queues', 'source-limits', 'queued-bytes', 'profile-promotion-claims'].map(
   (name) => `test/integration/${name}.test.ts`,
 );
 

@@ -6,7 +6,7 @@
  * appear (workers/queue-pool.ts). Events of each class go through that class's batcher: live and
  * bulk never share a buffer, a worker slot or a batch, and within a class the buffer serves
  * sources by weight. Each class has its own budget of items in flight, split among its queues
- * (workers/in-flight.ts).
+ * (workers/in-flight.ts). Profile operations likewise go through their class's dispatcher.
  */
 import { Worker } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
@@ -26,7 +26,7 @@ import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
 import { createIdCache } from './profiles/id-cache.ts';
-import { createProfileDispatcher } from './profiles/dispatcher.ts';
+import { createProfileDispatcher, type ProfileDispatcher } from './profiles/dispatcher.ts';
 import { profilesProcessor } from './profiles/processor.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
 import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
@@ -202,13 +202,17 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     const eventShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
     opener.set(`events\n${lane.name}`, (ref) => itemsWorker<EventsJobData>(ref, eventsProcessor(batchers[ref.cls], hooksFor(ref)), eventShares[ref.cls], log));
 
-    // Profiles: one dispatcher per lane for now (live and bulk profile dispatchers come with the
-    // profile classes); the queues are per class and source like events.
-    const dispatcher = createProfileDispatcher(callDeps('live'), idCache, lane.name, deps.lingerMs);
-    drains.push(() => dispatcher.drain());
-    yields.push(() => dispatcher.yieldAll());
+    // Profiles: a dispatcher per class, like events' batchers. Per-profile order holds across the
+    // classes: a live item promotes an earlier bulk one through the live dispatcher (processor.ts).
+    const dispatchers = {} as Record<PriorityClass, ProfileDispatcher>;
+    for (const cls of CLASSES) {
+      const d = createProfileDispatcher(callDeps(cls), idCache, lane.name, deps.lingerMs, undefined, weightOf);
+      dispatchers[cls] = d;
+      drains.push(() => d.drain());
+      yields.push(() => d.yieldAll());
+    }
     const profileShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
-    opener.set(`profiles\n${lane.name}`, (ref) => itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatcher, order, hooksFor(ref)), profileShares[ref.cls], log));
+    opener.set(`profiles\n${lane.name}`, (ref) => itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatchers[ref.cls], order, hooksFor(ref), { ref, log }), profileShares[ref.cls], log));
 
     // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
     opener.set(`webhooks\n${lane.name}`, (ref) =>

@@ -25,7 +25,8 @@ import { upsertProfile } from './upsert.ts';
 import { BULK_IMPORT_MIN, bulkImport } from './bulk-import.ts';
 
 export interface ProfileDispatcher {
-  submit(item: ProfileItem): Promise<ItemOutcome>;
+  /** `key`: the item's source, whose weight sets its share of each batch (workers/fair-buffer.ts). */
+  submit(item: ProfileItem, key?: string): Promise<ItemOutcome>;
   drain(): Promise<void>;
   /** Shutdown: items not yet sent go back to their jobs untouched. */
   yieldAll(): void;
@@ -41,7 +42,19 @@ type Consent = Extract<ProfileItem['o'], { op: 'subscribe' | 'unsubscribe' }>;
  */
 export const IDLE_BATCHER_MS = 60_000;
 
-export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: string, lingerMs: number, idleMs = IDLE_BATCHER_MS): ProfileDispatcher {
+/**
+ * One dispatcher per lane and class (issue 12): its calls are made for `deps.cls` (the governor
+ * serves live first), and it has batchers of its own, so a live subscribe never sits in a buffer
+ * behind an import's thousands. Within the class, items are cut from sources by `weightOf`.
+ */
+export function createProfileDispatcher(
+  deps: CallDeps,
+  cache: IdCache,
+  lane: string,
+  lingerMs: number,
+  idleMs = IDLE_BATCHER_MS,
+  weightOf?: (sourceId: string) => number,
+): ProfileDispatcher {
   const batchers = new Map<string, { b: Batcher<unknown, ItemOutcome, EndpointName>; used: number }>();
   let swept = Date.now();
 
@@ -72,6 +85,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
         },
         send: (items) => send(items),
         onError: (err) => deps.log.warn({ err, endpoint }, 'profile batcher: retrying after an error'),
+        weightOf,
       });
       batchers.set(key, { b: b as Batcher<unknown, ItemOutcome, EndpointName>, used: now });
     }
@@ -93,6 +107,7 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
     },
     send: async (items, tag) => (tag === 'single' ? [await single(items[0]!)] : bulkImport(deps, items, single)),
     onError: (err) => deps.log.warn({ err }, 'upsert batcher: retrying after an error'),
+    weightOf,
   });
 
   async function resolveId(ref: ProfileRef, create: boolean): Promise<string | null> {
@@ -142,12 +157,12 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
 
   let stopping = false;
   return {
-    async submit(item) {
+    async submit(item, key = '') {
       if (stopping) return YIELD;
       const o = item.o;
       switch (o.op) {
         case 'upsert':
-          return upserts.submit(item);
+          return upserts.submit(item, key);
         case 'list-add':
         case 'list-remove': {
           let id: string | null;
@@ -157,11 +172,11 @@ export function createProfileDispatcher(deps: CallDeps, cache: IdCache, lane: st
             return outcomeOf(err);
           }
           if (id === null) return DELIVERED; // not in Klaviyo, so not in the list: nothing to remove
-          return membership(o.op, o.listId).submit(id);
+          return membership(o.op, o.listId).submit(id, key);
         }
         case 'subscribe':
         case 'unsubscribe':
-          return consent(o).submit(o);
+          return consent(o).submit(o, key);
       }
     },
     async drain() {
