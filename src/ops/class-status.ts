@@ -81,12 +81,13 @@ export function classStatus(queues: readonly QueueStatus[], lanes: readonly stri
 }
 
 /**
- * Items delivered in about the last 60 s, from the per-minute counters the workers keep: the
- * current minute so far plus the part of the previous minute still inside the last 60 s (assumed
- * spread evenly over it). The last full minute alone lags by up to a minute — a live stream that
- * started 30 s ago would show 0 — and the estimate costs no more keys than it did.
+ * Items delivered in the last 60 s, from the per-10-second counters the workers keep (`periods`:
+ * this period first, then the six before it). Everything of the last 50 s is counted exactly; of
+ * the period that is only partly inside the last 60 s, the part inside, as if its items were
+ * spread evenly over it. (Per minute, as before, the number lagged by up to a minute.)
  */
-export function deliveredInLastMinute(previousMinute: number, thisMinute: number, now: number): number {
-  const elapsed = (now % 60_000) / 60_000;
-  return Math.round(previousMinute * (1 - elapsed) + thisMinute);
+export function deliveredInLastMinute(periods: readonly number[], now: number, periodMs = 10_000): number {
+  const inside = 1 - (now % periodMs) / periodMs;
+  const whole = periods.slice(0, 6).reduce((n, x) => n + x, 0);
+  return Math.round(whole + (periods[6] ?? 0) * inside);
 }

@@ -23,14 +23,13 @@ interface QueueSnapshot {
 
 /**
  * Every queue's counts and oldest waiting job, read once per scrape: five gauges come from them,
- * and a scrape collects them all at once. Reused for a second, so two scrapers close together
- * cost one read.
+ * and a scrape collects every gauge at once, so the calls made while a read is under way share it.
+ * (Not reused after it ends: a later scrape sees the queues as they are then.)
  */
 function snapshotter(queues: Queues, lanes: readonly string[]): () => Promise<QueueSnapshot[]> {
-  let last: { at: number; value: Promise<QueueSnapshot[]> } | undefined;
-  return () => {
-    if (last && Date.now() - last.at < 1000) return last.value;
-    const value = (async () => {
+  let pending: Promise<QueueSnapshot[]> | undefined;
+  return () =>
+    (pending ??= (async () => {
       const refs = await queues.catalog.all(lanes);
       return Promise.all(
         refs.map(async (ref): Promise<QueueSnapshot> => {
@@ -39,11 +38,7 @@ function snapshotter(queues: Queues, lanes: readonly string[]): () => Promise<Qu
           return { ref, counts, ...(oldest ? { oldestAt: oldest.timestamp } : {}) };
         }),
       );
-    })();
-    last = { at: Date.now(), value };
-    value.catch(() => (last = undefined)); // a failed read is not reused
-    return value;
-  };
+    })().finally(() => (pending = undefined)));
 }
 
 const ageS = (s: QueueSnapshot, now: number) => (s.oldestAt === undefined ? 0 : Math.max(0, (now - s.oldestAt) / 1000));

@@ -59,15 +59,21 @@ export interface Status {
   readonly sources?: readonly SourceLimitStatus[];
 }
 
-/** Workers count what they deliver per queue and minute; the status reads this minute and the last. */
-export function rateKey(prefix: string, queue: QueueRef, minute: number): string {
-  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:${minute}`;
+/**
+ * Workers count what they deliver per queue in 10-second periods; the status sums the last minute
+ * of them (deliveredInLastMinute). Per minute, as before issue 12, the number lagged by up to a
+ * minute: a live stream that began 30 s ago showed nothing.
+ */
+export const DELIVERED_PERIOD_MS = 10_000;
+
+export function rateKey(prefix: string, queue: QueueRef, period: number): string {
+  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:10s:${period}`;
 }
 
 export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {
   if (n <= 0) return;
-  const key = rateKey(prefix, queue, Math.floor(Date.now() / 60_000));
-  await redis.pipeline().incrby(key, n).expire(key, 7200).exec();
+  const key = rateKey(prefix, queue, Math.floor(Date.now() / DELIVERED_PERIOD_MS));
+  await redis.pipeline().incrby(key, n).expire(key, 600).exec();
 }
 
 export type StatusGovernor = Pick<QuotaGovernor, 'headroom' | 'share'>;
@@ -78,6 +84,9 @@ export interface StatusOptions {
   /** Configured source names, shown beside the ids. */
   readonly sourceName?: SourceNamer;
 }
+
+/** This period and the six before it: 60–70 s, of which deliveredInLastMinute takes 60. */
+const DELIVERED_PERIODS = [0, 1, 2, 3, 4, 5, 6];
 
 const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
 
@@ -91,16 +100,16 @@ export async function readStatus(
   opts: StatusOptions,
 ): Promise<Status> {
   const now = Date.now();
-  const thisMinute = Math.floor(now / 60_000);
+  const thisPeriod = Math.floor(now / DELIVERED_PERIOD_MS);
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
     for (const ref of await queues.catalog.all([lane.name])) {
       const q = queues.get(ref);
-      const [counts, oldest, deliveredBefore, deliveredNow, bytes] = await Promise.all([
+      const [counts, oldest, delivered, bytes] = await Promise.all([
         q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.getWaiting(-1, -1),
-        redis.get(rateKey(queues.prefix, ref, thisMinute - 1)),
-        redis.get(rateKey(queues.prefix, ref, thisMinute)),
+        // One GET per period, not an MGET: the keys are in different slots on a Redis Cluster.
+        Promise.all(DELIVERED_PERIODS.map((i) => redis.get(rateKey(queues.prefix, ref, thisPeriod - i)))),
         redis.get(queueBytesKey(q.qualifiedName)),
       ]);
       queueStatus.push({
@@ -115,7 +124,7 @@ export async function readStatus(
         failed: counts.failed ?? 0,
         completed: counts.completed ?? 0,
         oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
-        deliveredLastMinute: deliveredInLastMinute(Number(deliveredBefore ?? 0), Number(deliveredNow ?? 0), now),
+        deliveredLastMinute: deliveredInLastMinute(delivered.map((n) => Number(n ?? 0)), now),
         queuedBytes: Number(bytes ?? 0),
       });
     }
