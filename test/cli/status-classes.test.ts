@@ -67,8 +67,17 @@ describe('relay status: classes', () => {
     expect(text.match(/^default\s+events\s+bulk/gm)).toHaveLength(1);
     expect(text).toMatch(/^default\s+profiles\s+bulk\s+—\s+0\s+0\s+—\s+0\s+—$/m);
     expect(text).toMatch(/^default\s+webhooks\s+live\s+—\s+0/m);
-    // The per-queue table is for --json now.
+    // The per-queue table is for --json now, and for a relay from before classes (no `classes`, no `share`).
     expect(text).not.toMatch(/^QUEUE\s/m);
+    const old = renderStatus({
+      at: status.at,
+      queues: [{ queue: 'events.default', waiting: 3, active: 1, delayed: 0, failed: 0, oldestWaitingSeconds: 5, deliveredLastMinute: 7 }],
+      lanes: [{ lane: 'default', paused: null, deliveredLastMinute: 7, headroom }],
+    });
+    expect(old).toMatch(/^QUEUE\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED\s+OLDEST WAITING\s+DELIVERED\/MIN$/m);
+    expect(old).toMatch(/^events\.default\s+3\s+1\s+0\s+0\s+5s\s+7$/m);
+    expect(old).not.toMatch(/^LANE\s+KIND\s/m);
+    expect(old).not.toContain('LIVE CALLS');
   });
 
   it('per lane: calls and items per class, and bulk minimum', () => {
@@ -83,17 +92,6 @@ describe('relay status: classes', () => {
     // Without the lane's quota scope (an API process without credentials) the calls are unknown.
     const noScope = renderStatus({ ...status, lanes: [{ ...status.lanes[0]!, share: { ...status.lanes[0]!.share!, calls: undefined } }] });
     expect(noScope).toMatch(/^default\s+n\/a\s+n\/a\s+120 \(<1 %\)/m);
-  });
-
-  it('a relay from before classes: the per-queue table, no share table', () => {
-    const text = renderStatus({
-      at: status.at,
-      queues: [{ queue: 'events.default', waiting: 3, active: 1, delayed: 0, failed: 0, oldestWaitingSeconds: 5, deliveredLastMinute: 7 }],
-      lanes: [{ lane: 'default', paused: null, deliveredLastMinute: 7, headroom }],
-    });
-    expect(text).toMatch(/^QUEUE\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED\s+OLDEST WAITING\s+DELIVERED\/MIN$/m);
-    expect(text).toMatch(/^events\.default\s+3\s+1\s+0\s+0\s+5s\s+7$/m);
-    expect(text).not.toContain('LIVE CALLS');
   });
 
   it('percentages: the smaller class never rounds away', () => {
