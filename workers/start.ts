@@ -40,6 +40,7 @@ import type { JobHooks, SettleResult } from './settle.ts';
 import type { CallDeps } from './klaviyo-call.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { countDelivered } from '../src/ops/status.ts';
+import { registerClassShareGauge } from '../src/ops/class-share.ts';
 
 export interface WorkerRuntimeDeps {
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
@@ -95,17 +96,17 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const idCache = createIdCache(deps.connection, deps.prefix);
   const lanes = startLaneControl({ redis: deps.connection, queues, lanes: deps.lanes, governor: deps.governor, log: deps.log, probeIntervalMs: deps.pauseProbeMs, fetch: deps.fetch });
   const m = deps.metrics;
-  /** What the processors of one queue report: outcomes count per queue (status) and per kind (metrics). */
+  /** What the processors of one queue report: outcomes count per queue (status) and per kind and class (metrics). */
   const hooksFor = (ref: QueueRef): JobHooks => ({
     onPaused: (lane: string, error: ItemError) => lanes.pause(lane, error),
     observe(kind, _lane, acceptedAt, outcomes) {
       const latency = (Date.now() - acceptedAt) / 1000;
       let delivered = 0;
       for (const o of outcomes) {
-        m?.items.inc({ kind, outcome: o.kind });
+        m?.items.inc({ kind, class: ref.cls, outcome: o.kind });
         if (o.kind === 'delivered') {
           delivered++;
-          m?.deliveryLatency.observe({ kind }, latency);
+          m?.deliveryLatency.observe({ kind, class: ref.cls }, latency);
         }
       }
       void countDelivered(deps.connection, deps.prefix, ref, delivered).catch(() => undefined);
@@ -122,6 +123,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         }
       }
     });
+    registerClassShareGauge(m, deps.governor, deps.lanes);
   }
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };

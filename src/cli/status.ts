@@ -1,4 +1,8 @@
-/** `relay status [--watch] [--json]`: per queue and per lane, from GET /ops/status. */
+/**
+ * `relay status [--watch] [--json]`, from GET /ops/status: per lane × kind × class (and per source
+ * where a class has more than one), per lane (quota headroom, pause, the share each class got),
+ * per source with limits. --json prints the whole status, per-queue rows included.
+ */
 import { int, noPositionals, parse } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
 import { ago, count, duration, outJson, table, time } from './format.ts';
@@ -13,6 +17,37 @@ interface QueueStatus {
   oldestWaitingSeconds: number;
   deliveredLastMinute: number;
 }
+interface ClassCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  oldestWaitingSeconds: number;
+  deliveredLastMinute: number;
+}
+interface SourceClassStatus extends ClassCounts {
+  source: string;
+  name?: string;
+  queue: string;
+}
+interface ClassStatus extends ClassCounts {
+  lane: string;
+  kind: string;
+  class: 'live' | 'bulk';
+  sources: SourceClassStatus[];
+}
+interface ClassShare {
+  live: number;
+  bulk: number;
+}
+interface LaneShare {
+  windowMs: number;
+  calls?: ClassShare;
+  items: ClassShare;
+  bulkMinShare: number;
+  bulkHeldOn: string[];
+  bulkAtMinimum: boolean;
+}
 interface Headroom {
   burst: number;
   steady: number;
@@ -23,6 +58,8 @@ interface LaneStatus {
   paused: { since: number; status: number; origin: string; detail?: string; by?: string; lastProbe?: number } | null;
   deliveredLastMinute: number;
   headroom: Record<string, Headroom | undefined>;
+  /** Absent from relays that predate priority classes. */
+  share?: LaneShare;
 }
 interface SourceStatus {
   source: string;
@@ -33,6 +70,8 @@ interface SourceStatus {
 }
 export interface Status {
   at: string;
+  /** Per lane × kind × class (absent from relays that predate priority classes). */
+  classes?: ClassStatus[];
   queues: QueueStatus[];
   lanes: LaneStatus[];
   /** Sources with ingest limits (absent from relays that predate them). */
@@ -60,8 +99,88 @@ function headroomText(h: Headroom | undefined): string {
   return h ? `${count(h.burst)}/s ${count(h.steady)}/min` : '—';
 }
 
-export function renderStatus(s: Status, now = Date.now()): string {
-  const queues = table(
+/** `3 %`; `<1 %` and `>99 %` where rounding would hide the smaller class; `—` of nothing. */
+export function percent(part: number, total: number): string {
+  if (total <= 0) return '—';
+  const p = (100 * part) / total;
+  if (p > 0 && p < 1) return '<1 %';
+  if (p > 99 && p < 100) return '>99 %';
+  return `${Math.round(p)} %`;
+}
+
+const busy = (c: ClassCounts) => c.waiting + c.active + c.delayed + c.failed + c.deliveredLastMinute > 0;
+const sourceText = (x: SourceClassStatus) => (x.name ? `${x.name} (${x.source})` : x.source);
+
+/**
+ * One row per lane, kind and class; under a class with more than one source, a row per source.
+ * The legacy queue (`legacy`: work from an older version) counts as a source only while it holds
+ * or delivered something. SHARE is the class's part of the kind's items delivered in the last
+ * minute — on a source row, the source's part of its class's.
+ */
+function classTable(classes: readonly ClassStatus[]): string {
+  const rows: string[][] = [];
+  const cells = (c: ClassCounts, share: string) => [
+    count(c.waiting),
+    count(c.active),
+    c.waiting > 0 ? duration(c.oldestWaitingSeconds * 1000) : '—',
+    count(c.deliveredLastMinute),
+    share,
+  ];
+  for (const c of classes) {
+    const shown = c.sources.filter((x) => (x.source !== 'legacy' && x.source !== 'all') || busy(x));
+    const kindDelivered = classes.filter((o) => o.lane === c.lane && o.kind === c.kind).reduce((n, o) => n + o.deliveredLastMinute, 0);
+    const source = shown.length === 1 ? sourceText(shown[0]!) : shown.length === 0 ? '—' : 'all';
+    rows.push([c.lane, c.kind, c.class, source, ...cells(c, percent(c.deliveredLastMinute, kindDelivered))]);
+    if (shown.length > 1) for (const x of shown) rows.push([c.lane, c.kind, c.class, sourceText(x), ...cells(x, percent(x.deliveredLastMinute, c.deliveredLastMinute))]);
+  }
+  return table(
+    [
+      { header: 'lane' },
+      { header: 'kind' },
+      { header: 'class' },
+      { header: 'source' },
+      { header: 'waiting', align: 'right' },
+      { header: 'active', align: 'right' },
+      { header: 'oldest waiting', align: 'right' },
+      { header: 'delivered/min', align: 'right' },
+      { header: 'share', align: 'right' },
+    ],
+    rows,
+  );
+}
+
+/** Per lane: each class's calls to Klaviyo and items delivered in the last minute, and bulk's minimum. */
+function shareTable(lanes: readonly LaneStatus[]): string {
+  const part = (n: number, of: ClassShare) => `${count(n)} (${percent(n, of.live + of.bulk)})`;
+  return table(
+    [
+      { header: 'lane' },
+      { header: 'live calls', align: 'right' },
+      { header: 'bulk calls', align: 'right' },
+      { header: 'live items', align: 'right' },
+      { header: 'bulk items', align: 'right' },
+      { header: 'bulk minimum' },
+    ],
+    lanes.flatMap((l) => {
+      const sh = l.share;
+      if (!sh) return [];
+      const min = `${Math.round(sh.bulkMinShare * 100)} %`;
+      return [
+        [
+          l.lane,
+          sh.calls ? part(sh.calls.live, sh.calls) : 'n/a',
+          sh.calls ? part(sh.calls.bulk, sh.calls) : 'n/a',
+          part(sh.items.live, sh.items),
+          part(sh.items.bulk, sh.items),
+          sh.bulkAtMinimum ? `${min}, held there (${sh.bulkHeldOn.join(', ')})` : min,
+        ],
+      ];
+    }),
+  );
+}
+
+function queueTable(queues: readonly QueueStatus[]): string {
+  return table(
     [
       { header: 'queue' },
       { header: 'waiting', align: 'right' },
@@ -71,7 +190,7 @@ export function renderStatus(s: Status, now = Date.now()): string {
       { header: 'oldest waiting', align: 'right' },
       { header: 'delivered/min', align: 'right' },
     ],
-    s.queues.map((q) => [
+    queues.map((q) => [
       q.queue,
       count(q.waiting),
       count(q.active),
@@ -81,6 +200,12 @@ export function renderStatus(s: Status, now = Date.now()): string {
       count(q.deliveredLastMinute),
     ]),
   );
+}
+
+export function renderStatus(s: Status, now = Date.now()): string {
+  // A relay from before priority classes sends only the per-queue rows.
+  const queues = s.classes ? classTable(s.classes) : queueTable(s.queues);
+  const shares = s.lanes.some((l) => l.share) ? `\n\n${shareTable(s.lanes)}` : '';
   const lanes = table(
     [
       { header: 'lane' },
@@ -119,7 +244,12 @@ export function renderStatus(s: Status, now = Date.now()): string {
     failed > 0 ? `${count(failed)} dead letter${failed === 1 ? '' : 's'}: relay dlq list` : '',
     paused.length > 0 ? `paused: ${paused.join(', ')} (relay resume <lane>)` : '',
   ].filter(Boolean);
-  return `${queues}\n\n${lanes}${sources}\n\nquota headroom: calls left now per second / per minute${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
+  const legend = [
+    s.classes ? "share: the class's part of its kind's items delivered in the last minute (on a source row: the source's part of its class's)" : '',
+    shares ? 'calls, items: per class in the last minute; bulk minimum: what live leaves bulk of a full bucket (held there: live is taking the rest)' : '',
+    'quota headroom: calls left now per second / per minute',
+  ].filter(Boolean);
+  return `${queues}\n\n${lanes}${shares}${sources}\n\n${legend.join('\n')}${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -11,6 +11,8 @@
  *
  * Queues appear while the service runs (one per source and class, src/queue-catalog.ts): the
  * board's list is brought up to date from the catalog when it is looked at, at most every 5 s.
+ * The board lists them by queue name (`events.default.bulk.key-1a2b…`: kind, lane, class, source)
+ * and shows under each queue's title a description in words, with the source's configured name.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -21,6 +23,7 @@ import { Hono } from 'hono';
 import { jsonError } from './errors.ts';
 import { isWrite } from './middleware/same-origin.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
+import { parseQueueName, type QueueRef } from '../queue-catalog.ts';
 
 /** Masks identifier values (emails, phone numbers) anywhere in job data, in linear time. */
 export function maskJobData(data: unknown): unknown {
@@ -32,14 +35,16 @@ const REFRESH_MS = 5000;
 
 export function dashboardRoutes(
   queues: readonly Queue[],
-  opts: { basePath: string; readOnly: boolean; showPii: boolean },
+  opts: { basePath: string; readOnly: boolean; showPii: boolean; describe?: (ref: QueueRef) => string },
   /** Every queue now (the catalog's); new ones are added to the board. */
   current?: () => Promise<readonly Queue[]>,
 ) {
   const readOnly = opts.readOnly || !opts.showPii;
   const serverAdapter = new HonoAdapter(serveStatic).setBasePath(opts.basePath);
   const adapt = (q: Queue) => {
-    const adapter = new BullMQAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description: `klaviyo-relay ${q.name}` });
+    const ref = parseQueueName(q.name);
+    const description = ref && opts.describe ? opts.describe(ref) : `klaviyo-relay ${q.name}`;
+    const adapter = new BullMQAdapter(q, { readOnlyMode: readOnly, allowRetries: !readOnly, description });
     if (!opts.showPii) {
       adapter.setFormatter('data', maskJobData);
       adapter.setFormatter('returnValue', maskJobData);

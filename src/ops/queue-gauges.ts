@@ -1,32 +1,88 @@
 /**
  * The gauges any API process can read from Redis at scrape time: jobs per queue and state, the
  * age of the oldest waiting job, dead letters, paused lanes, webhook counters, and this process's
- * spool. Queues are every queue in the catalog (per kind, lane, class and source).
+ * spool. Queues are every queue in the catalog (per kind, lane, class and source); per class, the
+ * backlog per source and the oldest waiting job's age (issue 12).
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Queues } from '../queues.ts';
-import { queueName } from '../queue-catalog.ts';
+import { CLASSED_KINDS, JOB_KINDS, queueName, type JobKind, type QueueRef } from '../queue-catalog.ts';
+import { PRIORITY_CLASSES, type PriorityClass } from '../priority.ts';
 import { pausedKey } from './lane-state.ts';
+import { sourceLabel } from './source-label.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
 
+interface QueueSnapshot {
+  readonly ref: QueueRef;
+  readonly counts: Readonly<Record<string, number>>;
+  /** When the oldest waiting job was added (undefined: none waits). */
+  readonly oldestAt?: number;
+}
+
+/**
+ * Every queue's counts and oldest waiting job, read once per scrape: five gauges come from them,
+ * and a scrape collects every gauge at once, so the calls made while a read is under way share it.
+ * (Not reused after it ends: a later scrape sees the queues as they are then.)
+ */
+function snapshotter(queues: Queues, lanes: readonly string[]): () => Promise<QueueSnapshot[]> {
+  let pending: Promise<QueueSnapshot[]> | undefined;
+  return () =>
+    (pending ??= (async () => {
+      const refs = await queues.catalog.all(lanes);
+      return Promise.all(
+        refs.map(async (ref): Promise<QueueSnapshot> => {
+          const q = queues.get(ref);
+          const [counts, [oldest]] = await Promise.all([q.getJobCounts(...STATES), q.getWaiting(-1, -1)]);
+          return { ref, counts, ...(oldest ? { oldestAt: oldest.timestamp } : {}) };
+        }),
+      );
+    })().finally(() => (pending = undefined)));
+}
+
+const ageS = (s: QueueSnapshot, now: number) => (s.oldestAt === undefined ? 0 : Math.max(0, (now - s.oldestAt) / 1000));
+
 export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queues, lanes: readonly string[], spooledBytes: () => number): void {
+  const snapshot = snapshotter(queues, lanes);
   metrics.addCollected('relay_jobs', 'Jobs per queue and state (failed = dead letters)', ['queue', 'state'], async (set) => {
-    for (const ref of await queues.catalog.all(lanes)) {
-      const counts = await queues.get(ref).getJobCounts(...STATES);
-      for (const state of STATES) set({ queue: queueName(ref), state }, counts[state] ?? 0);
-    }
+    for (const s of await snapshot()) for (const state of STATES) set({ queue: queueName(s.ref), state }, s.counts[state] ?? 0);
   });
   metrics.addCollected('relay_dead_letters', 'Dead letters (failed jobs) per queue', ['queue'], async (set) => {
-    for (const ref of await queues.catalog.all(lanes)) set({ queue: queueName(ref) }, await queues.get(ref).getFailedCount());
+    for (const s of await snapshot()) set({ queue: queueName(s.ref) }, s.counts.failed ?? 0);
   });
   metrics.addCollected('relay_queue_oldest_waiting_seconds', 'Age of the oldest job waiting in each queue (0 when none waits)', ['queue'], async (set) => {
-    for (const ref of await queues.catalog.all(lanes)) {
-      const [oldest] = await queues.get(ref).getWaiting(-1, -1);
-      set({ queue: queueName(ref) }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
-    }
+    const now = Date.now();
+    for (const s of await snapshot()) set({ queue: queueName(s.ref) }, ageS(s, now));
   });
+  metrics.addCollected(
+    'relay_backlog',
+    'Jobs waiting or delayed, by lane, kind, class and source (the source id of the queue; legacy = work queued by an older version, all = the webhooks queue)',
+    ['lane', 'kind', 'class', 'source'],
+    async (set) => {
+      for (const s of await snapshot()) {
+        set({ lane: s.ref.lane, kind: s.ref.kind, class: s.ref.cls, source: sourceLabel(s.ref) }, (s.counts.waiting ?? 0) + (s.counts.prioritized ?? 0) + (s.counts.delayed ?? 0));
+      }
+    },
+  );
+  metrics.addCollected(
+    'relay_oldest_waiting_seconds',
+    'Age of the oldest job waiting in any queue of a lane, kind and class (0 when none waits): live work waiting long is the thing to look at',
+    ['lane', 'kind', 'class'],
+    async (set) => {
+      const now = Date.now();
+      const all = await snapshot();
+      for (const lane of lanes) {
+        for (const kind of JOB_KINDS) {
+          const classes: readonly PriorityClass[] = (CLASSED_KINDS as readonly JobKind[]).includes(kind) ? PRIORITY_CLASSES : ['live'];
+          for (const cls of classes) {
+            const mine = all.filter((s) => s.ref.lane === lane && s.ref.kind === kind && s.ref.cls === cls);
+            set({ lane, kind, class: cls }, Math.max(0, ...mine.map((s) => ageS(s, now))));
+          }
+        }
+      }
+    },
+  );
   metrics.addCollected('relay_lane_paused', '1 while a lane is paused because its credentials were refused', ['lane'], async (set) => {
     for (const lane of lanes) set({ lane }, (await redis.exists(pausedKey(queues.prefix, lane))) ? 1 : 0);
   });

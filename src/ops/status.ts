@@ -1,7 +1,9 @@
 /**
  * What the people on call look at first: per queue and per lane (Klaviyo account), how much is
  * waiting, active, delayed, dead; how old the oldest waiting job is; how much went out in the
- * last minute; how much quota is left; whether the lane is paused and why.
+ * last minute; how much quota is left; whether the lane is paused and why. Per lane × kind × class
+ * (and per source within it), the same summed over the class's queues; per lane, the share each
+ * class got in the last minute (src/ops/class-status.ts, src/ops/class-share.ts).
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
@@ -12,6 +14,10 @@ import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
 import { queueBytesKey } from '../ingest/queued-bytes.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
+import type { QuotaGovernor } from '../../workers/quota-governor.ts';
+import { classStatus, deliveredInLastMinute, type ClassStatus } from './class-status.ts';
+import { laneShare, type LaneShare, type ShareLimits } from './class-share.ts';
+import type { SourceNamer } from './source-label.ts';
 
 export interface QueueStatus {
   readonly queue: string;
@@ -26,7 +32,7 @@ export interface QueueStatus {
   readonly failed: number;
   readonly completed: number;
   readonly oldestWaitingSeconds: number;
-  /** Items from this queue delivered to Klaviyo in the last full minute. */
+  /** Items from this queue delivered to Klaviyo in about the last 60 s (deliveredInLastMinute). */
   readonly deliveredLastMinute: number;
   /** Bytes of accepted work not yet finished (what RELAY_MAX_QUEUED_BYTES bounds). */
   readonly queuedBytes: number;
@@ -38,30 +44,49 @@ export interface LaneStatus {
   readonly deliveredLastMinute: number;
   /** Calls left now in each quota window of the main endpoints. */
   readonly headroom: Readonly<Record<string, { burst: number; steady: number; gateway?: number }>>;
+  /** The share each class got in the last minute: calls (absent without the lane's quota scope) and items. */
+  readonly share: LaneShare;
 }
 
 export interface Status {
   readonly at: string;
+  /** Per lane × kind × class, summed over the class's queues, with each source's counts. */
+  readonly classes: readonly ClassStatus[];
+  /** Per queue, for tools. */
   readonly queues: readonly QueueStatus[];
   readonly lanes: readonly LaneStatus[];
   /** Sources with ingest limits: the limits, and their queued bytes. */
   readonly sources?: readonly SourceLimitStatus[];
 }
 
-/** Workers count what they deliver per queue and minute; the status reads the last full minute. */
-export function rateKey(prefix: string, queue: QueueRef, minute: number): string {
-  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:${minute}`;
+/**
+ * Workers count what they deliver per queue in 10-second periods; the status sums the last minute
+ * of them (deliveredInLastMinute). Per minute, as before issue 12, the number lagged by up to a
+ * minute: a live stream that began 30 s ago showed nothing.
+ */
+export const DELIVERED_PERIOD_MS = 10_000;
+
+export function rateKey(prefix: string, queue: QueueRef, period: number): string {
+  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:10s:${period}`;
 }
 
 export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {
   if (n <= 0) return;
-  const key = rateKey(prefix, queue, Math.floor(Date.now() / 60_000));
-  await redis.pipeline().incrby(key, n).expire(key, 7200).exec();
+  const key = rateKey(prefix, queue, Math.floor(Date.now() / DELIVERED_PERIOD_MS));
+  await redis.pipeline().incrby(key, n).expire(key, 600).exec();
 }
 
-export interface Headroom {
-  headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
+export type StatusGovernor = Pick<QuotaGovernor, 'headroom' | 'share'>;
+
+export interface StatusOptions {
+  /** The governor's limits (RELAY_CONFIG `limits`, `priorities`): to tell whether bulk is held at its minimum. */
+  readonly limits: ShareLimits;
+  /** Configured source names, shown beside the ids. */
+  readonly sourceName?: SourceNamer;
 }
+
+/** This period and the six before it: 60–70 s, of which deliveredInLastMinute takes 60. */
+const DELIVERED_PERIODS = [0, 1, 2, 3, 4, 5, 6];
 
 const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
 
@@ -70,10 +95,12 @@ export async function readStatus(
   redis: Redis,
   queues: Queues,
   lanes: readonly { name: string; scope?: QuotaScope }[],
-  governor: Headroom,
-  limits?: { status(): Promise<SourceLimitStatus[]> },
+  governor: StatusGovernor,
+  limits: { status(): Promise<SourceLimitStatus[]> } | undefined,
+  opts: StatusOptions,
 ): Promise<Status> {
-  const lastMinute = Math.floor(Date.now() / 60_000) - 1;
+  const now = Date.now();
+  const thisPeriod = Math.floor(now / DELIVERED_PERIOD_MS);
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
     for (const ref of await queues.catalog.all([lane.name])) {
@@ -81,7 +108,8 @@ export async function readStatus(
       const [counts, oldest, delivered, bytes] = await Promise.all([
         q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.getWaiting(-1, -1),
-        redis.get(rateKey(queues.prefix, ref, lastMinute)),
+        // One GET per period, not an MGET: the keys are in different slots on a Redis Cluster.
+        Promise.all(DELIVERED_PERIODS.map((i) => redis.get(rateKey(queues.prefix, ref, thisPeriod - i)))),
         redis.get(queueBytesKey(q.qualifiedName)),
       ]);
       queueStatus.push({
@@ -96,22 +124,33 @@ export async function readStatus(
         failed: counts.failed ?? 0,
         completed: counts.completed ?? 0,
         oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
-        deliveredLastMinute: Number(delivered ?? 0),
+        deliveredLastMinute: deliveredInLastMinute(delivered.map((n) => Number(n ?? 0)), now),
         queuedBytes: Number(bytes ?? 0),
       });
     }
   }
+  const classes = classStatus(queueStatus, lanes.map((l) => l.name), opts.sourceName);
   const laneStatus: LaneStatus[] = [];
   for (const lane of lanes) {
     const headroom: Record<string, { burst: number; steady: number; gateway?: number }> = {};
     if (lane.scope) for (const e of HEADROOM_ENDPOINTS) headroom[e] = await governor.headroom(lane.scope, e);
+    const mine = classes.filter((c) => c.lane === lane.name);
+    const items = (cls: PriorityClass) => mine.filter((c) => c.class === cls).reduce((n, c) => n + c.deliveredLastMinute, 0);
+    const share = laneShare({
+      calls: lane.scope ? await governor.share(lane.scope) : undefined,
+      items: { live: items('live'), bulk: items('bulk') },
+      bulkHasWork: mine.some((c) => c.class === 'bulk' && c.waiting + c.active > 0),
+      viaGateway: lane.scope?.viaGateway === true,
+      limits: opts.limits,
+    });
     laneStatus.push({
       lane: lane.name,
       paused: await readPause(redis, queues.prefix, lane.name),
       deliveredLastMinute: queueStatus.filter((q) => q.lane === lane.name).reduce((n, q) => n + q.deliveredLastMinute, 0),
       headroom,
+      share,
     });
   }
   const sources = limits ? await limits.status() : [];
-  return { at: new Date().toISOString(), queues: queueStatus, lanes: laneStatus, ...(sources.length > 0 ? { sources } : {}) };
+  return { at: new Date().toISOString(), classes, queues: queueStatus, lanes: laneStatus, ...(sources.length > 0 ? { sources } : {}) };
 }

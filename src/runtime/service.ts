@@ -28,6 +28,7 @@ import { appendAudit, readAudit } from '../ops/audit.ts';
 import { findJobs } from '../ops/find.ts';
 import { pauseLane, resumeLane } from '../ops/lane-state.ts';
 import { readStatus } from '../ops/status.ts';
+import { describeQueue, sourceNamer } from '../ops/source-label.ts';
 import type { Metrics } from '../metrics.ts';
 import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
@@ -102,6 +103,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     liveGatewayReserve: file.priorities.liveGatewayReserve,
   };
   const sources = SourceRegistry.fromConfig(config.apiKeys, file);
+  /** Names beside source ids in the status and the dashboard (`api-key-1` for `key-1a2b…`). */
+  const sourceName = sourceNamer(sources.all());
   // Sources with a queued-bytes limit have their bytes counted per source, by the API and by the
   // workers (work their webhook rules make), so both must know them.
   const limited = limitedSources(file);
@@ -200,7 +203,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         adminToken: config.adminToken,
         deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii, priorities.enabled),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
-        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter),
+        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter, { limits: governorLimits, sourceName }),
         lanes: laneNames,
         pause: async (lane, actor) => {
           await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });
@@ -213,7 +216,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
         dashboard: dashboardRoutes(
           laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(legacyRef(kind, lane)))),
-          { basePath: '/ops/queues', readOnly: config.dashboard.readOnly, showPii: config.dashboard.showPii },
+          { basePath: '/ops/queues', readOnly: config.dashboard.readOnly, showPii: config.dashboard.showPii, describe: (ref) => describeQueue(ref, sourceName) },
           async () => (await queues.catalog.all(laneNames)).map((ref) => queues.get(ref)),
         ),
       },

@@ -111,21 +111,28 @@ describe('relay CLI', () => {
     for (const r of [unknown, none, badOpt, badSince]) noStack(r);
   });
 
-  it('status: a table per queue and lane, --json, and --watch bounded by --count', async () => {
+  it('status: a table per lane × kind × class and per lane, --json, and --watch bounded by --count', async () => {
     const [table, json, watch] = await Promise.all([
       relay(['status'], env),
       relay(['status', '--json'], env),
       relay(['status', '--watch', '--interval', '1', '--count', '2', '--json'], env),
     ]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^QUEUE\s+WAITING\s+ACTIVE\s+DELAYED\s+FAILED\s+OLDEST WAITING\s+DELIVERED\/MIN$/m);
-    expect(table.stdout).toMatch(/^events\.default\s+\d+/m);
+    expect(table.stdout).toMatch(/^LANE\s+KIND\s+CLASS\s+SOURCE\s+WAITING\s+ACTIVE\s+OLDEST WAITING\s+DELIVERED\/MIN\s+SHARE$/m);
+    for (const [kind, cls] of [['events', 'live'], ['events', 'bulk'], ['profiles', 'live'], ['profiles', 'bulk'], ['webhooks', 'live']]) {
+      expect(table.stdout).toMatch(new RegExp(`^default\\s+${kind}\\s+${cls}\\s+.+\\s+\\d+\\s+\\d+\\s+\\S+\\s+\\d+\\s+\\S+( %)?$`, 'm'));
+    }
     expect(table.stdout).toMatch(/^LANE\s+DELIVERED\/MIN\s+BULK_CREATE_EVENTS\s+CREATE_EVENT\s+GATEWAY\s+PAUSED$/m);
     expect(table.stdout).toMatch(/^default\s+\d+\s+\d+\/s [\d,]+\/min\s+[\d,]+\/s [\d,]+\/min\s+\d+\/s\s+no$/m);
+    expect(table.stdout).toMatch(/^LANE\s+LIVE CALLS\s+BULK CALLS\s+LIVE ITEMS\s+BULK ITEMS\s+BULK MINIMUM$/m);
+    expect(table.stdout).toMatch(/^default(\s+[\d,]+ \([^)]+\)){4}\s+20 %/m);
     expect(json.code).toBe(0);
     const s = JSON.parse(json.stdout);
+    // Per-queue rows stay in the JSON for tools, beside the per-class ones.
     expect(s.queues.map((q: any) => q.queue)).toContain('events.default');
-    expect(s.lanes[0]).toMatchObject({ lane: 'default', paused: null });
+    expect(s.queues.map((q: any) => q.queue)).toContain(`events.default.live.${RELAY_SOURCE}`);
+    expect(s.classes.find((c: any) => c.kind === 'events' && c.class === 'live').sources.map((x: any) => x.source)).toEqual(['legacy', RELAY_SOURCE]);
+    expect(s.lanes[0]).toMatchObject({ lane: 'default', paused: null, share: { bulkMinShare: 0.2, calls: { live: expect.any(Number), bulk: expect.any(Number) } } });
     expect(watch.code).toBe(0);
     const lines = watch.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);

@@ -64,13 +64,27 @@ describe('/metrics', () => {
     expect(moved('relay_http_requests_total', { route: '/v1/events', method: 'POST', status: '400' })).toBe(1);
     expect(moved('relay_http_request_duration_seconds_count', { route: '/v1/events', method: 'POST' })).toBe(22);
     expect(moved('relay_items_total', { kind: 'events', outcome: 'delivered' })).toBe(70);
+    // Issue 12: every item here is live (no backfill, no bulk source).
+    expect(moved('relay_items_total', { kind: 'events', class: 'live', outcome: 'delivered' })).toBe(70);
+    expect(moved('relay_items_total', { class: 'bulk' })).toBe(0);
     expect(moved('relay_klaviyo_requests_total')).toBeGreaterThan(0);
     expect(moved('relay_klaviyo_request_items_total')).toBe(70);
     expect(moved('relay_delivery_latency_seconds_count', { kind: 'events' })).toBe(70);
+    expect(moved('relay_delivery_latency_seconds_count', { kind: 'events', class: 'live' })).toBe(70);
+    // Live's targets (p95 1.5 s, max 3 s) are bucket bounds.
+    for (const le of ['1.5', '3']) expect(after.some((s) => s.name === 'relay_delivery_latency_seconds_bucket' && s.labels.class === 'live' && s.labels.le === le)).toBe(true);
     expect(sum(after, 'relay_jobs', { queue: `events.default.live.${RELAY_SOURCE}`, state: 'completed' })).toBeGreaterThan(0);
     expect(after.some((s) => s.name === 'relay_quota_headroom' && s.labels.window === 'steady')).toBe(true);
     expect(after.some((s) => s.name === 'relay_lane_paused' && s.labels.lane === 'default' && s.value === 0)).toBe(true);
     expect(after.some((s) => s.name === 'relay_queue_oldest_waiting_seconds')).toBe(true);
+    // Per lane × kind × class (and source): every class of every kind, on the configured lane.
+    for (const [kind, cls] of [['events', 'live'], ['events', 'bulk'], ['profiles', 'live'], ['profiles', 'bulk'], ['webhooks', 'live']]) {
+      expect(after.filter((s) => s.name === 'relay_oldest_waiting_seconds' && s.labels.lane === 'default' && s.labels.kind === kind && s.labels.class === cls), `${kind} ${cls}`).toHaveLength(1);
+    }
+    expect(after.find((s) => s.name === 'relay_backlog' && s.labels.source === RELAY_SOURCE && s.labels.kind === 'events' && s.labels.class === 'live')).toMatchObject({ labels: { lane: 'default' } });
+    // Only live calls in the last minute: all of the lane's share is live's.
+    expect(sum(after, 'relay_class_share', { lane: 'default', class: 'live' })).toBe(1);
+    expect(sum(after, 'relay_class_share', { lane: 'default', class: 'bulk' })).toBe(0);
     expect(after.some((s) => s.name === 'relay_spool_bytes')).toBe(true);
     for (const s of after) for (const v of Object.values(s.labels)) expect(v).not.toMatch(/@|example\.com/);
   });
@@ -86,7 +100,7 @@ describe('/metrics', () => {
       expect(used.length, r.alert).toBeGreaterThan(0);
       for (const n of used) expect(names.has(n), `${r.alert} uses ${n}`).toBe(true);
     }
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['RelayDeliveryStalled', 'RelayDeadLettersGrowing', 'RelayLanePaused', 'RelayQuotaExhausted', 'RelaySpoolInUse']));
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['RelayDeliveryStalled', 'RelayDeadLettersGrowing', 'RelayLanePaused', 'RelayQuotaExhausted', 'RelaySpoolInUse', 'RelayLiveWaiting']));
   });
 });
 
