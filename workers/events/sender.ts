@@ -6,7 +6,8 @@
  * Live events (issue 12) use the quota's shape: while only a few are waiting they go out as
  * single create_event calls, in parallel — that endpoint's own window is almost always free, while
  * the bulk endpoint's 150 calls a minute may be spent by an import for the next 45 s. More than a
- * few go as one bulk request when the bulk endpoint has a call left now, else still one by one.
+ * few go as one bulk request when the bulk endpoint has a call left now, else still one by one —
+ * up to LIVE_SINGLES_FALLBACK_MAX; a live backlog waits for the bulk endpoint like bulk does.
  * Bulk events keep the old rule: a lone one as create_event, more as a bulk request.
  */
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
@@ -20,6 +21,15 @@ type Endpoint = 'create_event' | 'bulk_create_events';
 
 /** Up to this many live events waiting go out as single calls (design, issue 12). */
 export const LIVE_SINGLE_MAX = 4;
+/**
+ * Up to this many live events waiting may still go one by one when the bulk endpoint has no call
+ * left (an import spent its minute): at the gateway's ~8 single calls a second that is a few
+ * seconds. More than that is a backlog (an unmarked import, or priorities off): single calls would
+ * carry a few events a second while holding the batcher's slots and the gateway's tokens from the
+ * bulk calls that carry a thousand each, so it waits for the bulk endpoint (test/integration/
+ * live-backlog.test.ts: the backlog drained at 35% of the ceiling before).
+ */
+export const LIVE_SINGLES_FALLBACK_MAX = 32;
 
 export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leaving room for the envelope
 
@@ -56,7 +66,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     // token itself is taken once the body is serialized.
     async acquire(pending, signal) {
       let endpoint: Endpoint;
-      if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (await bulkCallLeft()) ? 'bulk_create_events' : 'create_event';
+      if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (pending > LIVE_SINGLES_FALLBACK_MAX || (await bulkCallLeft())) ? 'bulk_create_events' : 'create_event';
       else endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
       await deps.governor.waitFree(deps.scope, endpoint, signal, cls);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
