@@ -8,9 +8,21 @@ import { defineConfig } from 'vitest/config';
 //    (test/cluster/*.suite.ts) against one cluster started by test/cluster/global-setup.ts
 //    (REDIS_URL=redis+cluster://…).
 // One file at a time: the failover test measures the relay against the simulator's rate limits.
-const SUITES = ['events-pipeline', 'profile-ops', 'dead-letters', 'ops-lanes', 'taxonomy', 'webhooks-and-sources', 'metrics', 'priority-classification', 'queue-registry', 'legacy-queues', 'source-limits', 'queued-bytes', 'profile-promotion-claims'].map(
-  (name) => `test/integration/${name}.test.ts`,
-);
+const SUITES = [
+  'events-pipeline',
+  'profile-ops',
+  'dead-letters',
+  'ops-lanes',
+  'taxonomy',
+  'webhooks-and-sources',
+  'metrics',
+  'priority-classification',
+  'queue-registry',
+  'legacy-queues',
+  'source-limits',
+  'queued-bytes',
+  'profile-promotion-claims',
+].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -22,7 +34,13 @@ export default defineConfig({
         test: { name: 'failover', include: ['test/cluster/**/*.cluster.ts'], testTimeout: 240_000, hookTimeout: 60_000, teardownTimeout: 60_000 },
       },
       {
-        test: { name: 'suites-on-cluster', include: [...SUITES, 'test/cluster/**/*.suite.ts'], globalSetup: ['test/cluster/global-setup.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: {
+          name: 'suites-on-cluster',
+          include: [...SUITES, 'test/cluster/**/*.suite.ts'],
+          globalSetup: ['test/cluster/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
       },
     ],
   },

@@ -268,7 +268,7 @@ async function lowLoad() {
   const lat = state.map((e) => e.receivedAt - (sent.get(e.uniqueId) ?? e.receivedAt)).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;
   results.lowLoad = { events: lat.length, latencyMs: { p50: p(0.5), p95: p(0.95), max: lat[lat.length - 1] } };
-  row('low load: delivery latency p50 / p95 ms (1 event per ~' + T.lowLoadGapMs / 1000 + ' s)', `${p(0.5)} / ${p(0.95)}`, '', '');
+  row(`low load: delivery latency p50 / p95 ms (1 event per ~${T.lowLoadGapMs / 1000} s)`, `${p(0.5)} / ${p(0.95)}`, '', '');
   void worker;
   redis.client.disconnect();
   await stopAll();
@@ -332,7 +332,7 @@ async function main() {
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
   const alone = only.size === 1 && only.has('priority') ? '-priority' : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
-  writeFileSync(file, JSON.stringify({ meta, table, results }, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);
 }
 

@@ -17,7 +17,9 @@ try {
   register({ tsconfig: join(root, 'tsconfig.json') });
 } catch {
   if (!existsSync(compiled)) {
-    process.stderr.write('relay: cannot run the CLI: tsx is not installed and there is no build. Run `npm install` (or `npm run build`) in the klaviyo-relay directory.\n');
+    process.stderr.write(
+      'relay: cannot run the CLI: tsx is not installed and there is no build. Run `npm install` (or `npm run build`) in the klaviyo-relay directory.\n',
+    );
     process.exit(1);
   }
   entry = compiled;

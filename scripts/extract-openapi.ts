@@ -152,7 +152,7 @@ const output = {
   components: { schemas: componentSchemas },
 };
 
-const text = JSON.stringify(sorted(output as unknown as Json), null, 2) + '\n';
+const text = `${JSON.stringify(sorted(output as unknown as Json), null, 2)}\n`;
 if (check) {
   const committed = readFileSync(resolve(outDir, 'operations.json'), 'utf8');
   if (committed !== text) {

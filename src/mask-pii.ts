@@ -23,7 +23,11 @@ function charClass(spec: string): Uint8Array {
   const t = new Uint8Array(128);
   for (let i = 0; i < spec.length; i++) {
     const from = spec.charCodeAt(i);
-    const to = spec[i + 1] === '-' && i + 2 < spec.length ? spec.charCodeAt((i += 2)) : from;
+    let to = from;
+    if (spec[i + 1] === '-' && i + 2 < spec.length) {
+      i += 2;
+      to = spec.charCodeAt(i);
+    }
     for (let c = from; c <= to; c++) t[c] = 1;
   }
   return t;

@@ -42,7 +42,7 @@ export class SourceRegistry {
   /** `RELAY_API_KEYS`: each key is its own source, all on the default lane. */
   static fromApiKeys(keys: readonly string[], lane = DEFAULT_LANE): SourceRegistry {
     const reg = new SourceRegistry();
-    keys.forEach((key, i) => reg.add(keyDigest(key), { id: sourceIdForKey(key), name: `api-key-${i + 1}`, lane }));
+    for (const [i, key] of keys.entries()) reg.add(keyDigest(key), { id: sourceIdForKey(key), name: `api-key-${i + 1}`, lane });
     return reg;
   }
 

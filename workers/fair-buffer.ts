@@ -62,7 +62,10 @@ export class FairBuffer<E extends Buffered> {
     const byKey = new Map<string, E[]>();
     for (const e of entries) {
       let l = byKey.get(e.key);
-      if (!l) byKey.set(e.key, (l = []));
+      if (!l) {
+      l = [];
+      byKey.set(e.key, l);
+    }
       l.push(e);
     }
     for (const [key, back] of byKey) {

@@ -118,7 +118,7 @@ export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], buil
 
 /** For bodies whose items sit at `<prefix>/<index>`: the index a pointer names. */
 export function blameByIndex(prefix: string): (pointer: string | undefined) => number[] | undefined {
-  const re = new RegExp(`^${prefix.replace(/[/\-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`);
+  const re = new RegExp(`^${prefix.replace(/[/-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`);
   return (pointer) => {
     const m = pointer ? re.exec(pointer) : null;
     return m ? [Number(m[1])] : undefined;

@@ -263,7 +263,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       const closed = Promise.all(workers.map((w) => w.close())).then(() => false);
       closed.catch(() => undefined); // a close that fails after we stopped waiting for it
       void Promise.all(drains.map((d) => d()));
-      const yieldTimer = setTimeout(() => yields.forEach((y) => y()), timeoutMs / 2);
+      const yieldTimer = setTimeout(() => {
+        for (const y of yields) y();
+      }, timeoutMs / 2);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([closed, new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
       clearTimeout(timer);

@@ -49,7 +49,7 @@ const result = await autocannon({
   ],
 });
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     requests: result.requests.total,
     rps: result.requests.average,
     durationS: result.duration,
@@ -57,5 +57,5 @@ process.stdout.write(
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-  }) + '\n',
+  })}\n`,
 );

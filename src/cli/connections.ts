@@ -149,7 +149,7 @@ async function create(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (c.status !== 'ACTIVE') {
     say('Open this URL in a browser and authorize your Klaviyo account:');
     say();
-    say(`  ${c.url ?? '(Maton gave no URL: see relay connections get ' + c.connection_id + ')'}`);
+    say(`  ${c.url ?? `(Maton gave no URL: see relay connections get ${c.connection_id})`}`);
     say();
   }
   if (c.status !== 'ACTIVE' && timeoutS > 0) c = await waitActive(m, c, timeoutS * 1000);

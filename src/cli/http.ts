@@ -10,6 +10,7 @@ export interface JsonResponse {
   readonly status: number;
   readonly headers: Headers;
   /** The parsed body, or undefined when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: the relay's JSON answers, read field by field by the commands that asked
   readonly body: any;
   readonly text: string;
 }

@@ -84,7 +84,11 @@ export function createApp(deps: AppDeps) {
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
   v1.use('*', authenticate<V1Env>(deps.sources, deps.replay));
   v1.use('*', priority<V1Env>());
-  v1.use('*', (c, next) => (hasBody(c.req.method) ? readRaw(c, next) : (c.set('rawBody', ''), next())));
+  v1.use('*', (c, next) => {
+    if (hasBody(c.req.method)) return readRaw(c, next);
+    c.set('rawBody', '');
+    return next();
+  });
   v1.use('*', verifySignature<V1Env>(deps.replay, deps.log));
   v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
   v1.route('/events', eventsRoutes(deps));

@@ -15,7 +15,7 @@ import type { EnqueueResult } from './enqueue.ts';
 import type { Ingest, Origin, RequestPart } from './ingest.ts';
 import type { BacklogGuard } from './backlog.ts';
 import type { SourceLimiter } from './source-limits.ts';
-import { Spool, type SpoolRecord } from './spool.ts';
+import type { Spool, SpoolRecord } from './spool.ts';
 import { queueRef } from '../queue-catalog.ts';
 
 export interface DurableIngest extends Ingest {

@@ -123,7 +123,7 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
     const rateLimit = readRateLimit(res.headers);
     const json = parseJson(text);
     if (res.status < 200 || res.status >= 300) throw toApiError(opts.endpoint, res.status, json, text, rateLimit, target.mode);
-    let data: unknown = undefined;
+    let data: unknown ;
     if (opts.schema) {
       const parsed = opts.schema.safeParse(json);
       if (!parsed.success) throw new KlaviyoResponseError(opts.endpoint, res.status, parsed.error.message);

@@ -70,7 +70,7 @@ export function forkApiProcesses(n: number, log: Logger, env: Record<string, str
 
 /** What a forked API process runs: the API alone, stopping cleanly on SIGTERM/SIGINT. */
 export async function runApiChild(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env, { api: true, workers: false });
   } catch (err) {

@@ -141,7 +141,7 @@ function banner(config: Config, roles: EntryRoles, url: string | undefined, sand
     lines.push(`         -d '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}'`);
   }
   lines.push('');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function isLoopback(host: string): boolean {

@@ -156,7 +156,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let url: string | undefined;
   let durable: DurableIngest | undefined;
   let draining = false;
-  let stopKeepAlive = () => undefined as void;
+  let stopKeepAlive = () => undefined as undefined;
   if (apiRedis) {
     // Listen once the API's own connection is ready: a TLS handshake and AUTH take a moment, and
     // a request in that moment would be spooled (or, for profile operations, refused with 503)

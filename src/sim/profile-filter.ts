@@ -15,7 +15,7 @@ export interface ProfileFilter {
 const FIELDS = new Set<string>(['id', 'email', 'phone_number', 'external_id']);
 const QUOTED = /^\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*/;
 
-function unescape(s: string): string {
+function unescapeQuoted(s: string): string {
   return s.replace(/\\(.)/g, '$1');
 }
 
@@ -28,7 +28,7 @@ export function parseProfileFilter(expr: string): ProfileFilter {
   if (op === 'equals') {
     const q = QUOTED.exec(rest);
     if (!q || q[0].length !== rest.length) throw new Error(`equals(${field}, …) needs one quoted string.`);
-    return { field: field as ProfileFilterField, values: [unescape(q[1] ?? q[2] ?? '')] };
+    return { field: field as ProfileFilterField, values: [unescapeQuoted(q[1] ?? q[2] ?? '')] };
   }
   const list = /^\s*\[(.*)\]\s*$/s.exec(rest);
   if (!list) throw new Error(`any(${field}, …) needs a list of quoted strings.`);
@@ -37,7 +37,7 @@ export function parseProfileFilter(expr: string): ProfileFilter {
   while (body.trim() !== '') {
     const q = QUOTED.exec(body);
     if (!q) throw new Error(`any(${field}, …) needs a list of quoted strings.`);
-    values.push(unescape(q[1] ?? q[2] ?? ''));
+    values.push(unescapeQuoted(q[1] ?? q[2] ?? ''));
     body = body.slice(q[0].length);
     if (body.startsWith(',')) body = body.slice(1);
     else if (body.trim() !== '') throw new Error(`any(${field}, …) needs a list of quoted strings.`);

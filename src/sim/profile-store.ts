@@ -233,7 +233,10 @@ export function upsertLenient(account: SimAccount, input: ProfileInput, now: num
 
 export function addToList(account: SimAccount, listId: string, profile: SimProfile): void {
   let members = account.lists.get(listId);
-  if (!members) account.lists.set(listId, (members = new Set()));
+  if (!members) {
+      members = new Set();
+      account.lists.set(listId, members);
+    }
   members.add(profile.id);
   profile.lists.add(listId);
 }
@@ -245,7 +248,10 @@ export function removeFromList(account: SimAccount, listId: string, profile: Sim
 
 export function ensureList(account: SimAccount, listId: string): Set<string> {
   let members = account.lists.get(listId);
-  if (!members) account.lists.set(listId, (members = new Set()));
+  if (!members) {
+      members = new Set();
+      account.lists.set(listId, members);
+    }
   return members;
 }
 

@@ -66,15 +66,24 @@ export class RateLimits {
 
   private lane(account: string, endpoint: EndpointName): KlaviyoLane {
     let byEndpoint = this.klaviyo.get(account);
-    if (!byEndpoint) this.klaviyo.set(account, (byEndpoint = new Map()));
+    if (!byEndpoint) {
+      byEndpoint = new Map();
+      this.klaviyo.set(account, byEndpoint);
+    }
     let lane = byEndpoint.get(endpoint);
-    if (!lane) byEndpoint.set(endpoint, (lane = new KlaviyoLane()));
+    if (!lane) {
+      lane = new KlaviyoLane();
+      byEndpoint.set(endpoint, lane);
+    }
     return lane;
   }
 
   private gatewayLane(key: string): GatewayLane {
     let lane = this.gateway.get(key);
-    if (!lane) this.gateway.set(key, (lane = new GatewayLane()));
+    if (!lane) {
+      lane = new GatewayLane();
+      this.gateway.set(key, lane);
+    }
     return lane;
   }
 

@@ -77,7 +77,10 @@ export class RequestCounters {
   note(endpoint: string, status: number | null): void {
     this.total++;
     let byStatus = this.byEndpoint.get(endpoint);
-    if (!byStatus) this.byEndpoint.set(endpoint, (byStatus = new Map()));
+    if (!byStatus) {
+      byStatus = new Map();
+      this.byEndpoint.set(endpoint, byStatus);
+    }
     const key = status === null ? 'hung' : String(status);
     byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
   }

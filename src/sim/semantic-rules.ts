@@ -46,7 +46,7 @@ export function oversizedStrings(body: unknown, maxBytes: number = KLAVIYO_LIMIT
     if (typeof node === 'string') {
       // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings need no byte count.
       if (node.length * 3 > maxBytes && Buffer.byteLength(node, 'utf8') > maxBytes) {
-        errors.push({ pointer: '/' + path.map(escapeToken).join('/'), detail: `String exceeds the maximum size of ${maxBytes / 1024} KB.` });
+        errors.push({ pointer: `/${path.map(escapeToken).join('/')}`, detail: `String exceeds the maximum size of ${maxBytes / 1024} KB.` });
       }
       return;
     }

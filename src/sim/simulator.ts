@@ -155,7 +155,10 @@ class SimulatorImpl implements Simulator, SimCore {
 
   accountFor(id: string, mode: 'gateway' | 'direct'): SimAccount {
     let account = this.state.accounts.get(id);
-    if (!account) this.state.accounts.set(id, (account = createAccount(id, mode, this.options.now())));
+    if (!account) {
+      account = createAccount(id, mode, this.options.now());
+      this.state.accounts.set(id, account);
+    }
     return account;
   }
 

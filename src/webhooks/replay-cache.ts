@@ -105,7 +105,7 @@ export function createReplayCache(redis: Redis, prefix: string, toleranceMs = ST
       await ready();
       const values = await redis.mget(...sourceIds.map((s) => key(s, id)));
       for (const state of ['accepted', 'pending'] as const) {
-        if (values.every((v) => v !== null && v.startsWith(`${state}:${fingerprint}`))) return state;
+        if (values.every((v) => v?.startsWith(`${state}:${fingerprint}`))) return state;
       }
       return undefined;
     },

@@ -23,7 +23,7 @@ const PROFILES = 12;
 
 let sc: ClusterScenario | undefined;
 afterEach(async () => {
-  if (sc) writeFileSync(join(sc.logDir, 'cluster.log'), sc.clusterLog.join('\n') + '\n');
+  if (sc) writeFileSync(join(sc.logDir, 'cluster.log'), `${sc.clusterLog.join('\n')}\n`);
   await sc?.cleanup();
   sc = undefined;
 });
@@ -31,7 +31,8 @@ afterEach(async () => {
 describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', () => {
   it('kill -9 a worker, fail over a master, SIGTERM a worker and an API under load: every accepted event once, profile order kept, limits never exceeded', async () => {
     const t0 = Date.now();
-    const s = (sc = await ClusterScenario.startCluster('failover', { apis: 2, workers: 3 }));
+    sc = await ClusterScenario.startCluster('failover', { apis: 2, workers: 3 });
+    const s = sc;
     const notes: string[] = [`cluster and relay up in ${((Date.now() - t0) / 1000).toFixed(1)} s (masters ${s.seedMasters.join(', ')})`];
     const events = await s.masterFor('events.default');
     const profilesQ = await s.masterFor('profiles.default');

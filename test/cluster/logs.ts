@@ -24,7 +24,10 @@ export function logDigest(dir: string): LogDigest {
   const groups = new Map<string, LogGroup>();
   const add = (key: string, proc: string, line: string) => {
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { key, count: 0, first: line.slice(0, 2000), processes: new Set() }));
+    if (!g) {
+      g = { key, count: 0, first: line.slice(0, 2000), processes: new Set() };
+      groups.set(key, g);
+    }
     g.count++;
     g.processes.add(proc);
   };

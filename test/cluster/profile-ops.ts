@@ -270,7 +270,7 @@ export async function profileTimeline(simUrl: string, account: string, email: st
     return text.includes(email) || (id !== undefined && (text.includes(`"${id}"`) || r.path.includes(id)));
   });
   const t0 = mine[0]?.at ?? 0;
-  return `from ${new Date(t0).toISOString().slice(11, 23)}: ` + mine
+  return `from ${new Date(t0).toISOString().slice(11, 23)}: ${mine
     .map((r) => {
       const b = r.body as { data?: { attributes?: Record<string, unknown>; relationships?: { list?: { data?: { id?: string } } } } } | undefined;
       const attrs = b?.data?.attributes ?? {};
@@ -278,5 +278,5 @@ export async function profileTimeline(simUrl: string, account: string, email: st
       const what = r.endpoint === 'create_or_update_profile' ? ` first_name=${String(attrs['first_name'] ?? '-')} step=${String((attrs['properties'] as Record<string, unknown> | undefined)?.['step'] ?? '-')}` : list ? ` list=${list}` : '';
       return `+${r.at - t0}ms ${r.endpoint ?? r.path}${what} → ${r.status ?? 'pending'}`;
     })
-    .join(', ');
+    .join(', ')}`;
 }

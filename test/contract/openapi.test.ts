@@ -35,7 +35,7 @@ const OPERATION_OF: Record<EndpointName, OperationId> = {
 const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');
 
 function refsIn(node: unknown, out = new Set<string>()): Set<string> {
-  if (Array.isArray(node)) node.forEach((n) => refsIn(n, out));
+  if (Array.isArray(node)) for (const n of node) refsIn(n, out);
   else if (node && typeof node === 'object') {
     for (const [k, v] of Object.entries(node)) {
       if (k === 'example' || k === 'examples') continue;

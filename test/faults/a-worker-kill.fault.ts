@@ -15,7 +15,8 @@ afterEach(async () => {
 
 describe('fault (a): kill -9 a worker mid-batch', () => {
   it('delivers exactly the accepted events, each once in effect', async () => {
-    const s = (sc = await Scenario.start('a-worker-kill9'));
+    sc = await Scenario.start('a-worker-kill9');
+    const s = sc;
     const notes: string[] = [];
     // Every Klaviyo call takes 0.7 s, so calls are in flight when the worker dies (the simulator
     // still applies a delayed call whose client has gone: the "applied but never acknowledged" case).

@@ -15,7 +15,8 @@ afterEach(async () => {
 
 describe('fault (b): restart Redis under load', () => {
   it('delivers exactly the accepted events, each once in effect', async () => {
-    const s = (sc = await Scenario.start('b-redis-restart'));
+    sc = await Scenario.start('b-redis-restart');
+    const s = sc;
     const notes: string[] = [];
     const loader = new Loader(() => s.apiUrl, planLoad('b', 3000, 12));
     const load = loader.run({ concurrency: 8, durationMs: 10_000 });

@@ -14,7 +14,8 @@ afterEach(async () => {
 
 describe('fault (c): 30% 5xx, random 429s, hangs past the client timeout', () => {
   it('delivers exactly the accepted events, each once in effect', async () => {
-    const s = (sc = await Scenario.start('c-klaviyo-flaky'));
+    sc = await Scenario.start('c-klaviyo-flaky');
+    const s = sc;
     // Rules are tried in order; each fires with its own probability. A few thousand events make
     // only a few dozen bulk calls, so two hangs and two late answers are also scripted outright.
     await s.addFault([

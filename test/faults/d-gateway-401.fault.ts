@@ -14,7 +14,8 @@ afterEach(async () => {
 
 describe('fault (d): gateway 401 for 10 s, then healed', () => {
   it('delivers exactly the accepted events, each once in effect', async () => {
-    const s = (sc = await Scenario.start('d-gateway-401'));
+    sc = await Scenario.start('d-gateway-401');
+    const s = sc;
     const notes: string[] = [];
     const loader = new Loader(() => s.apiUrl, planLoad('d', 3000, 14));
     const load = loader.run({ concurrency: 8, durationMs: 12_000 });

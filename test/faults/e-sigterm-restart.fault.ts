@@ -14,7 +14,8 @@ afterEach(async () => {
 
 describe('fault (e): SIGTERM the API and the worker under load, restart them', () => {
   it('delivers exactly the accepted events, each once in effect, and both exit 0', async () => {
-    const s = (sc = await Scenario.start('e-sigterm-restart'));
+    sc = await Scenario.start('e-sigterm-restart');
+    const s = sc;
     const notes: string[] = [];
     // Calls take 0.3 s, so the worker has calls in flight when it is told to stop.
     const [slow] = await s.addFault({ latencyMs: 300 });

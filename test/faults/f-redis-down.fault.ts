@@ -14,7 +14,8 @@ afterEach(async () => {
 
 describe('fault (f): Redis down for 10 s during ingest', () => {
   it('delivers exactly the accepted events, each once in effect', async () => {
-    const s = (sc = await Scenario.start('f-redis-down'));
+    sc = await Scenario.start('f-redis-down');
+    const s = sc;
     const notes: string[] = [];
     const loader = new Loader(() => s.apiUrl, planLoad('f', 3000, 16));
     const load = loader.run({ concurrency: 8, durationMs: 16_000 });

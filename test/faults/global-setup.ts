@@ -17,6 +17,6 @@ export default function setup(): () => void {
       ...rows.map((r) => `  ${r.scenario}: ${r.notes}`),
       '',
     ];
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
   };
 }

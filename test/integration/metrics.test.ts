@@ -15,7 +15,7 @@ import { parseExposition, sum } from '../support/prom-format.ts';
 import { eventually } from '../support/wait.ts';
 
 let h: Harness;
-let lines: string[] = [];
+const lines: string[] = [];
 let relay: Awaited<ReturnType<typeof startService>>;
 let url: string;
 beforeAll(async () => {
@@ -121,14 +121,20 @@ describe('logs', () => {
 
   it('masks emails and phone numbers in logged values, and redacts secret fields', () => {
     const out: string[] = [];
-    const log = createLogger('info', {}, new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }));
+    const log = createLogger('info', {}, new Writable({ write: (c, _e, cb) => {
+        out.push(String(c));
+        cb();
+      }, }));
     log.info({ detail: 'profile ada@example.com with +15005550006 rejected', apiKey: 'pk_secret', headers: { authorization: 'Bearer k' } }, 'x');
     const line = JSON.parse(out[0]!);
     expect(line.detail).toBe('profile a***@example.com with +1500*** rejected');
     expect(line.apiKey).toBe('[redacted]');
     expect(line.headers.authorization).toBe('[redacted]');
     const raw: string[] = [];
-    createLogger('info', { pii: true }, new Writable({ write: (c, _e, cb) => (raw.push(String(c)), cb()) })).info({ detail: 'ada@example.com' }, 'x');
+    createLogger('info', { pii: true }, new Writable({ write: (c, _e, cb) => {
+        raw.push(String(c));
+        cb();
+      }, })).info({ detail: 'ada@example.com' }, 'x');
     expect(JSON.parse(raw[0]!).detail).toBe('ada@example.com');
   });
 });

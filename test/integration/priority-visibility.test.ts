@@ -71,7 +71,8 @@ describe('while a backfill drains and live events arrive', () => {
     await eventually(() => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady, 20_000, 50);
     let last: any;
     during = await eventually(async () => {
-      const s = (last = await status());
+      last = await status();
+      const s = last;
       const bulk = cls(s, 'events', 'bulk');
       return bulk.deliveredLastMinute > 0 && bulk.waiting > 0 && bulk.oldestWaitingSeconds >= 1 && s;
     }, 15_000, 200).catch((err) => {

@@ -16,7 +16,7 @@ import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governo
 import { CONNECTION, MATON_KEY } from '../support/harness.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

@@ -150,7 +150,10 @@ describe('log lines', () => {
     const { createLogger } = await import('../../src/log.ts');
     const { Writable } = await import('node:stream');
     let out = '';
-    const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) });
+    const sink = new Writable({ write: (chunk, _enc, done) => {
+        out += String(chunk);
+        done();
+      }, });
     let deep: unknown = { email: 'ada@example.com' };
     for (let i = 0; i < 12; i++) deep = { next: deep };
     createLogger('info', {}, sink).info({ job: deep, shallow: { email: 'bob@example.org' } }, 'a deep object');

@@ -265,13 +265,17 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
   it('a wrong password, or no CA for the private certificate, fails the start at once with the fix, never the secret', async () => {
     const t0 = Date.now();
     const wrong = await startHarness({ name: 'tls-wrong', env: { REDIS_URL: `rediss://${ACL_USER}:${enc('not-the-password')}@127.0.0.1:${server.port}`, ...caEnv } }).then(
-      async (h) => (await h.close(), undefined),
+      async (h) => {
+        await h.close();
+      },
       (err: Error) => err,
     );
     expect(wrong?.message).toMatch(/^Redis at rediss:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+ refused the connection \(WRONGPASS[^)]*\): check the user name and password/);
     expect(wrong?.message).not.toContain('not-the-password');
     const untrusted = await startHarness({ name: 'tls-noca', env: { REDIS_URL: `rediss://:${enc(DEFAULT_PW)}@127.0.0.1:${server.port}` } }).then(
-      async (h) => (await h.close(), undefined),
+      async (h) => {
+        await h.close();
+      },
       (err: Error) => err,
     );
     expect(untrusted?.message).toMatch(/^TLS to Redis at rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+ failed \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)[^)]*\): set REDIS_TLS_CA_FILE/);
@@ -381,7 +385,9 @@ describe('a Redis Cluster with TLS on every link, a password and an ACL user', (
     const url = sc!.redisUrl.replace('rediss+cluster://', `rediss+cluster://${ACL_USER}:${enc('nope-nope')}@`);
     const t0 = Date.now();
     const err = await startHarness({ name: 'cluster-wrong', env: { REDIS_URL: url, REDIS_TLS_CA_FILE: certs.caFile } }).then(
-      async (h) => (await h.close(), undefined),
+      async (h) => {
+        await h.close();
+      },
       (e: Error) => e,
     );
     expect(err?.message).toMatch(/^Redis at rediss\+cluster:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+,.* refused the connection \(WRONGPASS[^)]*\): check the user name and password/);

@@ -46,7 +46,7 @@ const DYNAMIC: Readonly<Record<string, () => RegExp[]>> = {
   'src/sim/routes.ts': () =>
     Object.values(ENDPOINTS).map((spec) => new RegExp(`^${spec.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '([^/]+)')}$`)),
   // blameByIndex(prefix): the prefixes its callers pass (workers/profiles/dispatcher.ts).
-  'workers/klaviyo-call.ts': () => ['/data', '/data/attributes/profiles/data'].map((prefix) => new RegExp(`^${prefix.replace(/[/\-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`)),
+  'workers/klaviyo-call.ts': () => ['/data', '/data/attributes/profiles/data'].map((prefix) => new RegExp(`^${prefix.replace(/[/-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`)),
 };
 
 function* tsFiles(dir: string): Generator<string> {
@@ -153,7 +153,10 @@ function discover(): { found: Found[]; dynamic: { file: string; line: number }[]
       const zodNames = zodImports(program);
       const add = (re: RegExp, at: number, via: Found['via']) => found.push({ file, line: lineOf(at), source: re.source, flags: re.flags, via });
       const visit = (n: unknown): void => {
-        if (Array.isArray(n)) return n.forEach(visit);
+        if (Array.isArray(n)) {
+          for (const x of n) visit(x);
+          return;
+        }
         if (!isNode(n)) return;
         const regex = n.type === 'Literal' ? (n['regex'] as { pattern: string; flags: string } | undefined) : undefined;
         if (regex) add(new RegExp(regex.pattern, regex.flags), n.start, 'literal');

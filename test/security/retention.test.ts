@@ -18,7 +18,7 @@ import { CONNECTION, MATON_KEY, startHarness } from '../support/harness.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

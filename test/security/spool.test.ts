@@ -17,7 +17,7 @@ import { createRedis } from '../../src/redis.ts';
 import { CONNECTION, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { freePort } from '../support/ports.ts';
-import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
+import { privateRedis, } from '../support/private-redis.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 

@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
-import { RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { testRedis } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';

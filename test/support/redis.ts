@@ -27,7 +27,8 @@ export async function deleteKeys(pattern: string, url = REDIS_URL): Promise<numb
   try {
     // SCAN walks one node: on a cluster, every master in turn; keys are unlinked one by one
     // there, as a multi-key UNLINK may not span slots.
-    const nodes = client instanceof Cluster ? (await waitForRedis(client, 10_000), client.nodes('master')) : [client];
+    if (client instanceof Cluster) await waitForRedis(client, 10_000);
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
     for (const node of nodes) {
       let cursor = '0';
       do {

@@ -24,7 +24,7 @@ export function processJob(account: SimAccount, job: BulkImportJob, now: number)
   job.pending = null;
   job.startedAt = now;
   for (const listId of job.listIds) ensureList(account, listId);
-  items.forEach((raw, index) => {
+  for (const [index, raw] of items.entries()) {
     const item = obj(raw);
     const attributes = obj(item['attributes']);
     const fail = (code: string, title: string, detail: string, pointer: string): void => {
@@ -32,7 +32,10 @@ export function processJob(account: SimAccount, job: BulkImportJob, now: number)
       job.errors.push({ id: uuid(), index, code, title, detail, pointer, originalPayload: attributes });
     };
     const ruleErrors = profileIdentityErrors(item, `${BASE}/${index}`, ['email', 'phone_number', 'external_id'], true);
-    if (ruleErrors[0]) return fail('invalid', 'Invalid input.', ruleErrors[0].detail, ruleErrors[0].pointer);
+    if (ruleErrors[0]) {
+      fail('invalid', 'Invalid input.', ruleErrors[0].detail, ruleErrors[0].pointer);
+      continue;
+    }
     try {
       const { profile } = upsertStrict(account, { id: strOrNull(item['id']), attributes, meta: item['meta'] ? obj(item['meta']) : null }, now);
       job.completedCount++;
@@ -44,7 +47,7 @@ export function processJob(account: SimAccount, job: BulkImportJob, now: number)
       const pointer = err.source.pointer ? `${BASE}/${index}${err.source.pointer.replace(/^\/data/, '')}` : `${BASE}/${index}`;
       fail(err.code, err.title, err.detail, pointer);
     }
-  });
+  }
   job.completedAt = now;
 }
 

@@ -11,7 +11,7 @@ import { shortId } from '../ids.ts';
 import { parseProfileFilter } from '../profile-filter.ts';
 import { findBy, profileResource } from '../profile-store.ts';
 import type { SimProfile } from '../state.ts';
-import { type Handler } from './context.ts';
+import type { Handler } from './context.ts';
 
 function encodeCursor(offset: number): string {
   return Buffer.from(`offset:${offset}`).toString('base64url');
@@ -36,7 +36,7 @@ export const getProfiles: Handler = (ctx) => {
   let matches: SimProfile[];
   const filterExpr = q.get('filter');
   if (filterExpr !== null && filterExpr !== '') {
-    let filter;
+    let filter: ReturnType<typeof parseProfileFilter>;
     try {
       filter = parseProfileFilter(filterExpr);
     } catch (e) {

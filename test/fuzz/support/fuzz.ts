@@ -540,7 +540,10 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
       if (now === was) continue;
       if (!any2xx && !spooled) fail(`chunk ${start}–${start + chunk.length - 1}: ${name} jobs went from ${was} to ${now}, but every request of the chunk was rejected`);
       let known = seen.get(name);
-      if (!known) seen.set(name, (known = new Set()));
+      if (!known) {
+      known = new Set();
+      seen.set(name, known);
+    }
       const fresh = (await q.getRanges(STATES, 0, -1)).filter((id) => !known.has(id));
       const jobs = await Promise.all(fresh.map((id) => q.getJob(id)));
       for (const [n, id] of fresh.entries()) {

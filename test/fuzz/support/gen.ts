@@ -309,6 +309,8 @@ export function jsonishText(base: fc.Arbitrary<unknown>): fc.Arbitrary<BodyCase>
         return s.startsWith('{') && s.length > 2 ? `{"event":1,${s.slice(1)}` : s;
       case 'ctrl':
         return s.replace('"', '"\u0001');
+      default:
+        return s;
     }
   });
   return fc.oneof(
