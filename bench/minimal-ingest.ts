@@ -31,5 +31,8 @@ const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3100),
 });
 process.on('SIGTERM', () => {
   server.close();
-  void queue.close().then(() => connection.quit()).then(() => process.exit(0));
+  void queue
+    .close()
+    .then(() => connection.quit())
+    .then(() => process.exit(0));
 });

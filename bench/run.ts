@@ -81,9 +81,24 @@ const row = (metric: string, ours: string, baseline: string, ratio: string) => t
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-const singleBody = JSON.stringify({ id: '{{id}}', event: 'Placed Order', profile: { email: 'ada@example.com' }, properties: { OrderId: '1001', Items: ['Tea', 'Cup'] }, value: 29.99, value_currency: 'USD' });
+const singleBody = JSON.stringify({
+  id: '{{id}}',
+  event: 'Placed Order',
+  profile: { email: 'ada@example.com' },
+  properties: { OrderId: '1001', Items: ['Tea', 'Cup'] },
+  value: 29.99,
+  value_currency: 'USD',
+});
 const batchBody = (n: number) =>
-  JSON.stringify({ events: Array.from({ length: n }, (_, i) => ({ id: `{{id}}-${i}`, event: 'Placed Order', profile: { email: `user${i}@example.com` }, properties: { OrderId: `{{id}}-${i}` }, value: 10 + (i % 50) })) });
+  JSON.stringify({
+    events: Array.from({ length: n }, (_, i) => ({
+      id: `{{id}}-${i}`,
+      event: 'Placed Order',
+      profile: { email: `user${i}@example.com` },
+      properties: { OrderId: `{{id}}-${i}` },
+      value: 10 + (i % 50),
+    })),
+  });
 const auth = { authorization: `Bearer ${BENCH_KEY}` };
 
 async function measureLoad(pid: number, opts: Parameters<typeof load>[0]): Promise<LoadResult & { cpuUsPerRequest: number }> {
@@ -105,15 +120,26 @@ async function ingestSingle() {
   // Alternate (twice each in full mode): the machine is noisy, and both see the same conditions.
   for (let round = 0; round < T.ingestRounds; round++) {
     runs.minimal.push(await measureLoad(minimal.pid, { url: minimalUrl, connections: 64, duration: T.ingestS, body: singleBody }));
-    if (ours) runs.ours.push(await measureLoad(ours.proc.pid, { url: `${ours.url}/v1/events`, connections: 64, duration: T.ingestS, body: singleBody, headers: auth }));
+    if (ours)
+      runs.ours.push(await measureLoad(ours.proc.pid, { url: `${ours.url}/v1/events`, connections: 64, duration: T.ingestS, body: singleBody, headers: auth }));
   }
   const best = (xs: typeof runs.minimal) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const m = best(runs.minimal);
-  row('ingest, 1-event requests: requests/s (64 conns)', ours ? fmt(best(runs.ours).rps) : '—', fmt(m.rps), ours ? `${(best(runs.ours).rps / m.rps).toFixed(2)}×` : '');
+  row(
+    'ingest, 1-event requests: requests/s (64 conns)',
+    ours ? fmt(best(runs.ours).rps) : '—',
+    fmt(m.rps),
+    ours ? `${(best(runs.ours).rps / m.rps).toFixed(2)}×` : '',
+  );
   if (ours) {
     const o = best(runs.ours);
     row('ingest, 1-event requests: p50 / p99 latency ms', `${o.latencyMs.p50} / ${o.latencyMs.p99}`, `${m.latencyMs.p50} / ${m.latencyMs.p99}`, '');
-    row('ingest, 1-event requests: API CPU µs per request', fmt(o.cpuUsPerRequest), fmt(m.cpuUsPerRequest), `${(m.cpuUsPerRequest / o.cpuUsPerRequest).toFixed(2)}× as cheap`);
+    row(
+      'ingest, 1-event requests: API CPU µs per request',
+      fmt(o.cpuUsPerRequest),
+      fmt(m.cpuUsPerRequest),
+      `${(m.cpuUsPerRequest / o.cpuUsPerRequest).toFixed(2)}× as cheap`,
+    );
     row('ingest: API peak RSS MB', fmt(peakRssMb(ours.proc.pid)), fmt(peakRssMb(minimal.pid)), '');
   }
   results.ingestSingle = runs;
@@ -137,7 +163,11 @@ async function ingestBatch() {
   const two = await startApi({ ...relayEnv(redis.url, 'http://127.0.0.1:9'), RELAY_API_PROCESSES: '2' });
   const r2 = await load({ url: `${two.url}/v1/events`, connections: 8, duration: T.batchS, body: batchBody(1000), headers: auth });
   row('ingest, 1,000-event requests: events/s, RELAY_API_PROCESSES=2', fmt(r2.rps * 1000), '', '');
-  results.ingestBatch = { oneProcess: { ...r, eventsPerSecond: r.rps * 1000 }, twoProcesses: { ...r2, eventsPerSecond: r2.rps * 1000 }, redisBytesPerEvent: (after - before) / events };
+  results.ingestBatch = {
+    oneProcess: { ...r, eventsPerSecond: r.rps * 1000 },
+    twoProcesses: { ...r2, eventsPerSecond: r2.rps * 1000 },
+    redisBytesPerEvent: (after - before) / events,
+  };
   redis.client.disconnect();
   await stopAll();
 }
@@ -204,7 +234,20 @@ async function deliveryOurs(onCluster = false) {
   results[onCluster ? 'deliveryCluster' : 'delivery'] = result;
   single?.client.disconnect();
   await Promise.all([worker.kill(), api.proc.stop(), sim.proc.stop(), single?.proc.stop(), cluster?.stop()]);
-  return result as { averageEventsPerSecond: number; steadyWindowSeconds: number; eventsPerSecond: number; ceiling: number; ofCeiling: number; callsPer1000: number; throttled: { gateway: number; klaviyo: number }; seconds: number; delivered: number; redisBytesPerQueuedEvent: number; workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number }; apiPeakRssMb: number };
+  return result as {
+    averageEventsPerSecond: number;
+    steadyWindowSeconds: number;
+    eventsPerSecond: number;
+    ceiling: number;
+    ofCeiling: number;
+    callsPer1000: number;
+    throttled: { gateway: number; klaviyo: number };
+    seconds: number;
+    delivered: number;
+    redisBytesPerQueuedEvent: number;
+    workerRssMb: { peak: number; firstHalfMax: number; secondHalfMax: number };
+    apiPeakRssMb: number;
+  };
 }
 
 /** The naive design on the same limits: one job per event, one create_event call per job, no governor. */
@@ -220,7 +263,10 @@ async function deliveryBaseline() {
     await q.addBulk(
       Array.from({ length: Math.min(500, n - i) }, (_, j) => ({
         name: 'e',
-        data: { uniqueId: itemKey(src, `naive-${i + j}`), event: { event: 'Placed Order', profile: { email: `user${i + j}@example.com` }, properties: { OrderId: i + j }, value: 10 } },
+        data: {
+          uniqueId: itemKey(src, `naive-${i + j}`),
+          event: { event: 'Placed Order', profile: { email: `user${i + j}@example.com` }, properties: { OrderId: i + j }, value: 10 },
+        },
         opts: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true },
       })),
     );
@@ -232,7 +278,14 @@ async function deliveryBaseline() {
   const stats = await simStats(sim.url);
   const got = delivered(stats);
   const seconds = (Date.now() - t0) / 1000;
-  results.deliveryBaseline = { delivered: got, seconds, eventsPerSecond: got / seconds, callsPer1000: got ? (callsMade(stats) / got) * 1000 : 0, throttled: stats.throttled, workerPeakRssMb: peakRssMb(worker.pid) };
+  results.deliveryBaseline = {
+    delivered: got,
+    seconds,
+    eventsPerSecond: got / seconds,
+    callsPer1000: got ? (callsMade(stats) / got) * 1000 : 0,
+    throttled: stats.throttled,
+    workerPeakRssMb: peakRssMb(worker.pid),
+  };
   await q.close();
   redis.client.disconnect();
   await Promise.all([worker.kill(), sim.proc.stop(), redis.proc.stop()]);
@@ -255,16 +308,26 @@ async function lowLoad() {
   for (let i = 0; i < T.lowLoadEvents; i++) {
     const id = `low-${Date.now()}-${i}`;
     const t = Date.now();
-    const res = await fetch(`${api.url}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id, event: 'Viewed Product', profile: { email: `low${i}@example.com` } }) });
+    const res = await fetch(`${api.url}/v1/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ id, event: 'Viewed Product', profile: { email: `low${i}@example.com` } }),
+    });
     if (res.status !== 202) throw new Error(`low load: ${res.status}`);
     sent.set(itemKey(src, id), t);
     await new Promise((r) => setTimeout(r, T.lowLoadGapMs));
   }
-  const state = await waitFor('low-load deliveries', async () => {
-    const s = (await (await fetch(`${sim.url}/__sim/state?events=all`)).json()) as { accounts: { id: string; events?: { uniqueId: string; receivedAt: number }[] }[] };
-    const evs = s.accounts.find((a) => a.id === CONNECTION)?.events ?? [];
-    return evs.length >= sent.size && evs;
-  }, 30_000);
+  const state = await waitFor(
+    'low-load deliveries',
+    async () => {
+      const s = (await (await fetch(`${sim.url}/__sim/state?events=all`)).json()) as {
+        accounts: { id: string; events?: { uniqueId: string; receivedAt: number }[] }[];
+      };
+      const evs = s.accounts.find((a) => a.id === CONNECTION)?.events ?? [];
+      return evs.length >= sent.size && evs;
+    },
+    30_000,
+  );
   const lat = state.map((e) => e.receivedAt - (sent.get(e.uniqueId) ?? e.receivedAt)).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;
   results.lowLoad = { events: lat.length, latencyMs: { p50: p(0.5), p95: p(0.95), max: lat[lat.length - 1] } };
@@ -294,11 +357,26 @@ async function main() {
           fmt(base.eventsPerSecond, 1),
           `${fmt(ours.eventsPerSecond / base.eventsPerSecond)}×`,
         );
-        row(`delivery: ${fmt(ours.delivered)} events drained in (s), average events/s`, `${fmt(ours.seconds)} s, ${fmt(ours.averageEventsPerSecond)}/s`, '', '');
-        row('delivery: share of the ceiling the limits allow', `${(ours.ofCeiling * 100).toFixed(1)}% of ${fmt(ours.ceiling)}/s`, `${((base.eventsPerSecond / ours.ceiling) * 100).toFixed(2)}%`, '');
+        row(
+          `delivery: ${fmt(ours.delivered)} events drained in (s), average events/s`,
+          `${fmt(ours.seconds)} s, ${fmt(ours.averageEventsPerSecond)}/s`,
+          '',
+          '',
+        );
+        row(
+          'delivery: share of the ceiling the limits allow',
+          `${(ours.ofCeiling * 100).toFixed(1)}% of ${fmt(ours.ceiling)}/s`,
+          `${((base.eventsPerSecond / ours.ceiling) * 100).toFixed(2)}%`,
+          '',
+        );
         row('delivery: Klaviyo calls per 1,000 events', fmt(ours.callsPer1000, 1), fmt(base.callsPer1000), '');
         row('delivery: 429s received', fmt(ours.throttled.gateway + ours.throttled.klaviyo), fmt(base.throttled.gateway + base.throttled.klaviyo), '');
-        row('delivery: worker RSS MB (peak; max 1st half / 2nd half)', `${fmt(ours.workerRssMb.peak)} (${fmt(ours.workerRssMb.firstHalfMax)} / ${fmt(ours.workerRssMb.secondHalfMax)})`, '', '');
+        row(
+          'delivery: worker RSS MB (peak; max 1st half / 2nd half)',
+          `${fmt(ours.workerRssMb.peak)} (${fmt(ours.workerRssMb.firstHalfMax)} / ${fmt(ours.workerRssMb.secondHalfMax)})`,
+          '',
+          '',
+        );
         row('delivery: Redis bytes per queued event', fmt(ours.redisBytesPerQueuedEvent), '', '');
         if (withCluster) {
           const c = await deliveryOurs(true);
@@ -327,7 +405,17 @@ async function main() {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const out = [line(['metric', 'klaviyo-relay', 'baseline', 'ratio']), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...table.map(line)].join('\n');
   const date = new Date().toISOString().slice(0, 10);
-  const meta = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', baselineOnly, cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), node: process.version, seconds: (Date.now() - started) / 1000, limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event } };
+  const meta = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    baselineOnly,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    seconds: (Date.now() - started) / 1000,
+    limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event },
+  };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
   const alone = only.size === 1 && only.has('priority') ? '-priority' : '';

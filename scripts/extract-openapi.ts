@@ -34,12 +34,7 @@ const BODY_OPERATIONS = [
 ] as const;
 
 /** … and the read operations we also call (kept for their path and rate limit). */
-const READ_OPERATIONS = [
-  'get_profiles',
-  'get_accounts',
-  'get_bulk_import_profiles_job',
-  'get_errors_for_bulk_import_profiles_job',
-] as const;
+const READ_OPERATIONS = ['get_profiles', 'get_accounts', 'get_bulk_import_profiles_job', 'get_errors_for_bulk_import_profiles_job'] as const;
 
 const REVISION = '2026-07-15';
 const JSON_API = 'application/vnd.api+json';
@@ -173,6 +168,4 @@ writeFileSync(
     '\n',
 );
 
-console.log(
-  `wrote ${Object.keys(operations).length} operations and ${closure.size} component schemas to ${resolve(outDir, 'operations.json')}`,
-);
+console.log(`wrote ${Object.keys(operations).length} operations and ${closure.size} component schemas to ${resolve(outDir, 'operations.json')}`);

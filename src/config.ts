@@ -83,7 +83,10 @@ const EnvSchema = z.object({
   RELAY_PAUSE_PROBE_MS: int(1000, 3_600_000).default(15_000),
   RELAY_LOCK_MS: int(2000, 600_000).default(10_000),
   RELAY_SPOOL_DIR: z.string().min(1).default('.data/spool'),
-  RELAY_INSTANCE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (at most 64)').optional(),
+  RELAY_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (at most 64)')
+    .optional(),
   /** Set by the primary for each API process it forks (src/runtime/api-processes.ts); not a user setting. */
   RELAY_API_PROCESS_INDEX: int(0, 63).default(0),
   RELAY_SPOOL_MAX_BYTES: int(0, 64 * 1024 ** 3).default(256 * 1024 ** 2),
@@ -203,7 +206,11 @@ export const SANDBOX_ADMIN_TOKEN = 'dev-admin';
 
 /** The host name (a container's id) and the port: two API processes on one host never share it. */
 function defaultInstanceId(port: number): string {
-  return `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48) || 'relay'}-${port}`;
+  return `${
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 48) || 'relay'
+  }-${port}`;
 }
 
 export class ConfigError extends Error {
@@ -240,7 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
   // A key is the whole credential: 16 random characters are out of reach of guessing at any rate
   // an API answers; 8 were not.
   for (const k of apiKeys) {
-    if (k.length < MIN_API_KEY_LENGTH) problems.push(`RELAY_API_KEYS: every key needs at least ${MIN_API_KEY_LENGTH} characters (one has ${k.length}); e.g. openssl rand -hex 24`);
+    if (k.length < MIN_API_KEY_LENGTH)
+      problems.push(`RELAY_API_KEYS: every key needs at least ${MIN_API_KEY_LENGTH} characters (one has ${k.length}); e.g. openssl rand -hex 24`);
   }
   if (e.RELAY_ADMIN_TOKEN !== undefined && e.RELAY_ADMIN_TOKEN.length < 12) problems.push('RELAY_ADMIN_TOKEN: use at least 12 characters');
   if (e.RELAY_METRICS_TOKEN !== undefined && e.RELAY_METRICS_TOKEN.length < 16) problems.push('RELAY_METRICS_TOKEN: use at least 16 characters');
@@ -298,8 +306,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       keepFailedS: e.RELAY_KEEP_FAILED_S,
       keepFailedCount: e.RELAY_KEEP_FAILED_COUNT,
     }),
-    worker: Object.freeze({ concurrency: e.RELAY_WORKER_CONCURRENCY, lingerMs: e.RELAY_BATCH_LINGER_MS, pauseProbeMs: e.RELAY_PAUSE_PROBE_MS, lockMs: e.RELAY_LOCK_MS }),
-    http: Object.freeze({ headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.RELAY_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS }),
+    worker: Object.freeze({
+      concurrency: e.RELAY_WORKER_CONCURRENCY,
+      lingerMs: e.RELAY_BATCH_LINGER_MS,
+      pauseProbeMs: e.RELAY_PAUSE_PROBE_MS,
+      lockMs: e.RELAY_LOCK_MS,
+    }),
+    http: Object.freeze({
+      headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.RELAY_HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    }),
     shutdownTimeoutMs: e.RELAY_SHUTDOWN_TIMEOUT_MS,
     sandboxPort: e.RELAY_SANDBOX_PORT,
     startRedis: e.RELAY_START_REDIS,
@@ -324,7 +341,10 @@ const CREDENTIALS = 'set MATON_API_KEY (+ MATON_CONNECTION_ID) or KLAVIYO_API_KE
 function chooseMode(e: z.infer<typeof EnvSchema>, roles: ProcessRoles, problems: string[]): Mode {
   const production = e.NODE_ENV === 'production';
   if (e.MATON_API_KEY || e.KLAVIYO_API_KEY) {
-    if (e.RELAY_SANDBOX === true) problems.push(`RELAY_SANDBOX: true, but ${e.MATON_API_KEY ? 'MATON_API_KEY' : 'KLAVIYO_API_KEY'} is set too: unset one (the sandbox never calls Klaviyo)`);
+    if (e.RELAY_SANDBOX === true)
+      problems.push(
+        `RELAY_SANDBOX: true, but ${e.MATON_API_KEY ? 'MATON_API_KEY' : 'KLAVIYO_API_KEY'} is set too: unset one (the sandbox never calls Klaviyo)`,
+      );
     return e.MATON_API_KEY ? 'gateway' : 'direct';
   }
   if (e.RELAY_SANDBOX === true) {
@@ -334,7 +354,8 @@ function chooseMode(e: z.infer<typeof EnvSchema>, roles: ProcessRoles, problems:
   // An API-only process never calls Klaviyo: it may run without credentials, but not as the sandbox.
   if (!roles.workers) return 'none';
   if (production) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS} (NODE_ENV=production never runs the built-in sandbox)`);
-  else if (e.RELAY_SANDBOX === false) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS} (RELAY_SANDBOX=false turns the built-in sandbox off)`);
+  else if (e.RELAY_SANDBOX === false)
+    problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS} (RELAY_SANDBOX=false turns the built-in sandbox off)`);
   else if (!roles.api) problems.push(`MATON_API_KEY / KLAVIYO_API_KEY: neither is set: ${CREDENTIALS}; RELAY_SANDBOX=true for the built-in sandbox`);
   return 'sandbox';
 }

@@ -75,7 +75,10 @@ export function laneNames(file: RelayFile): string[] {
 export function sandboxRefusals(file: RelayFile): string[] {
   return Object.entries(file.accounts)
     .filter(([, acct]) => acct.connection !== undefined || acct.klaviyoApiKey !== undefined)
-    .map(([name, acct]) => `accounts.${name} names its own ${acct.klaviyoApiKey !== undefined ? 'klaviyoApiKey' : 'connection'}, but no credentials are set: ${NO_CREDENTIALS_FIX} (the sandbox would deliver its work nowhere)`);
+    .map(
+      ([name, acct]) =>
+        `accounts.${name} names its own ${acct.klaviyoApiKey !== undefined ? 'klaviyoApiKey' : 'connection'}, but no credentials are set: ${NO_CREDENTIALS_FIX} (the sandbox would deliver its work nowhere)`,
+    );
 }
 
 /** The default lane plus one per account in the config file. */
@@ -93,7 +96,8 @@ export function buildLanes(cfg: Config, file: RelayFile, sandboxUrl?: string): L
       lanes.push(laneFor(name, { ...base.target, apiKey: acct.klaviyoApiKey }));
     } else {
       // Gateway mode: one Maton connection per account (the sandbox took none, above).
-      if (!acct.connection && cfg.klaviyo.mode === 'gateway') throw new Error(`accounts.${name}: gateway mode (MATON_API_KEY) needs a connection for every account`);
+      if (!acct.connection && cfg.klaviyo.mode === 'gateway')
+        throw new Error(`accounts.${name}: gateway mode (MATON_API_KEY) needs a connection for every account`);
       lanes.push(laneFor(name, { ...base.target, connectionId: acct.connection ?? name }));
     }
   }

@@ -125,7 +125,12 @@ export function maskIdentifiers(value: unknown, depth = 0): unknown {
   for (const [k, v] of Object.entries(value)) {
     const rule = typeof v === 'string' ? IDENTIFIER_FIELDS[k] : undefined;
     // defineProperty: a `__proto__` key in job data is data, not a prototype to set.
-    Object.defineProperty(out, maskPii(k), { value: rule ? rule(v as string) : maskIdentifiers(v, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, maskPii(k), {
+      value: rule ? rule(v as string) : maskIdentifiers(v, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

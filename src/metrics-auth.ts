@@ -12,4 +12,7 @@ export function metricsScrapeAllowed(authorization: string | undefined, token: s
   return sharedSecretMatches(bearer?.[1], token);
 }
 
-export const METRICS_UNAUTHORIZED_BODY = JSON.stringify({ error: 'metrics_unauthorized', message: '/metrics needs the RELAY_METRICS_TOKEN as "Authorization: Bearer <token>"' });
+export const METRICS_UNAUTHORIZED_BODY = JSON.stringify({
+  error: 'metrics_unauthorized',
+  message: '/metrics needs the RELAY_METRICS_TOKEN as "Authorization: Bearer <token>"',
+});

@@ -18,7 +18,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({ name: 'relay_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [this.registry] });
+  readonly httpRequests = new Counter({
+    name: 'relay_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly httpDuration = new Histogram({
     name: 'relay_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by route and method',
@@ -26,7 +31,12 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
-  readonly klaviyoRequests = new Counter({ name: 'relay_klaviyo_requests_total', help: 'Calls to Klaviyo (through the gateway or direct), by lane, endpoint and HTTP status (0 = no answer)', labelNames: ['lane', 'endpoint', 'status'] as const, registers: [this.registry] });
+  readonly klaviyoRequests = new Counter({
+    name: 'relay_klaviyo_requests_total',
+    help: 'Calls to Klaviyo (through the gateway or direct), by lane, endpoint and HTTP status (0 = no answer)',
+    labelNames: ['lane', 'endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly klaviyoDuration = new Histogram({
     name: 'relay_klaviyo_request_duration_seconds',
     help: 'Duration of calls to Klaviyo, by endpoint',
@@ -34,15 +44,30 @@ export class Metrics {
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly klaviyoItems = new Counter({ name: 'relay_klaviyo_request_items_total', help: 'Items carried by calls to Klaviyo, by endpoint (items per call = this / relay_klaviyo_requests_total)', labelNames: ['endpoint'] as const, registers: [this.registry] });
-  readonly throttled = new Counter({ name: 'relay_klaviyo_throttled_total', help: '429 answers received, by lane and origin (gateway or klaviyo)', labelNames: ['lane', 'origin'] as const, registers: [this.registry] });
+  readonly klaviyoItems = new Counter({
+    name: 'relay_klaviyo_request_items_total',
+    help: 'Items carried by calls to Klaviyo, by endpoint (items per call = this / relay_klaviyo_requests_total)',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  readonly throttled = new Counter({
+    name: 'relay_klaviyo_throttled_total',
+    help: '429 answers received, by lane and origin (gateway or klaviyo)',
+    labelNames: ['lane', 'origin'] as const,
+    registers: [this.registry],
+  });
   readonly items = new Counter({
     name: 'relay_items_total',
     help: 'Item outcomes in the workers, by kind, class (live, bulk: the class of the queue the item came from) and outcome (delivered, rejected, retry, paused, yield)',
     labelNames: ['kind', 'class', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly retries = new Counter({ name: 'relay_job_retries_total', help: 'Jobs scheduled for another attempt, by queue', labelNames: ['queue'] as const, registers: [this.registry] });
+  readonly retries = new Counter({
+    name: 'relay_job_retries_total',
+    help: 'Jobs scheduled for another attempt, by queue',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
   readonly sourceLimited = new Counter({
     name: 'relay_source_limited_total',
     help: 'Requests refused with 429 because their source was over a limit, by source name and limit (rate, queued_bytes)',
@@ -51,7 +76,7 @@ export class Metrics {
   });
   readonly deliveryLatency = new Histogram({
     name: 'relay_delivery_latency_seconds',
-    help: 'From acceptance by the API to Klaviyo\'s 2xx, by kind and class',
+    help: "From acceptance by the API to Klaviyo's 2xx, by kind and class",
     labelNames: ['kind', 'class'] as const,
     // 1.5 and 3: live's targets (issue 12: p95 ≤ 1.5 s, max ≤ 3 s) are bucket bounds, so an alert
     // or a dashboard can read them off the histogram.
@@ -64,7 +89,12 @@ export class Metrics {
   }
 
   /** Gauges computed at scrape time by `collect` (one callback per gauge; errors leave it empty). */
-  addCollected(name: string, help: string, labelNames: readonly string[], collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void>): void {
+  addCollected(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void>,
+  ): void {
     const gauge: Gauge<string> = new Gauge({
       name,
       help,

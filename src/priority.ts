@@ -46,7 +46,10 @@ export function requestedPriority(header: string | undefined, query: string | un
   if (query !== undefined && !fromQuery) issues.push({ field: PRIORITY_QUERY, message: expect });
   if (issues.length > 0) return { ok: false, issues };
   if (fromHeader && fromQuery && fromHeader !== fromQuery) {
-    return { ok: false, issues: [{ field: PRIORITY_QUERY, message: `says "${fromQuery}" but the ${PRIORITY_HEADER} header says "${fromHeader}": send one, or the same in both` }] };
+    return {
+      ok: false,
+      issues: [{ field: PRIORITY_QUERY, message: `says "${fromQuery}" but the ${PRIORITY_HEADER} header says "${fromHeader}": send one, or the same in both` }],
+    };
   }
   return { ok: true, cls: fromHeader ?? fromQuery };
 }

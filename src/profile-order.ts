@@ -215,7 +215,11 @@ export type Turn =
 export type TurnMode = 'live' | 'bulk';
 
 /** What became of a promoted item: settled (delivered or rejected), gone from its job, or not applied. */
-export type ClaimResult = { readonly kind: 'delivered' } | { readonly kind: 'rejected'; readonly error: ItemError } | { readonly kind: 'gone' } | { readonly kind: 'released' };
+export type ClaimResult =
+  | { readonly kind: 'delivered' }
+  | { readonly kind: 'rejected'; readonly error: ItemError }
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'released' };
 
 export interface ProfileOrder {
   /** Which of these items may be applied now (each is first for its profile). Claims nothing. */
@@ -279,7 +283,10 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
             const itemKey = member.split('|')[1]!;
             // What the item is, from its job's data as it was when claimed (read in the same call).
             const item = parseJobData(String(r[3]))?.items.find((x) => x.k === itemKey);
-            return { kind: 'promote', claim: { lane, pk: items[i]!.pk, member, jobKey: String(r[2]), field: PROMOTED_FIELD + itemKey, owner: owners[i]!, item } };
+            return {
+              kind: 'promote',
+              claim: { lane, pk: items[i]!.pk, member, jobKey: String(r[2]), field: PROMOTED_FIELD + itemKey, owner: owners[i]!, item },
+            };
           }
           case 3:
             return { kind: 'done' };

@@ -124,7 +124,8 @@ export class QueueCatalog {
     const now = this.now();
     if (at !== undefined && now - at < REREGISTER_MS) return;
     // A bad part would make a name the parser reads back as another queue, or not at all.
-    if (!PART.test(ref.lane) || !PART.test(ref.source!)) throw new Error(`cannot name a queue for lane ${JSON.stringify(ref.lane)} and source ${JSON.stringify(ref.source)}`);
+    if (!PART.test(ref.lane) || !PART.test(ref.source!))
+      throw new Error(`cannot name a queue for lane ${JSON.stringify(ref.lane)} and source ${JSON.stringify(ref.source)}`);
     await this.redis.sadd(registryKey(this.prefix, ref.kind, ref.lane), name);
     this.registered.set(name, now);
   }

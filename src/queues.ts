@@ -125,7 +125,8 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
     // Failed jobs are the dead letters: kept for an operator to inspect and replay, but not forever
     // — each holds up to 100 items of customer data, and a steady trickle of rejects would grow
     // Redis without bound. BullMQ trims them (age, then count) whenever a job of the queue fails.
-    removeOnFail: p.keepFailedS !== undefined ? { age: p.keepFailedS, count: p.keepFailedCount } : p.keepFailedCount !== undefined ? { count: p.keepFailedCount } : false,
+    removeOnFail:
+      p.keepFailedS !== undefined ? { age: p.keepFailedS, count: p.keepFailedCount } : p.keepFailedCount !== undefined ? { count: p.keepFailedCount } : false,
   };
 }
 
@@ -168,7 +169,11 @@ export class Queues {
     const name = queueName(ref);
     let q = this.open.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection as never, prefix: this.bullPrefix(ref.kind, ref.lane), defaultJobOptions: defaultJobOptions(this.policy) });
+      q = new Queue(name, {
+        connection: this.connection as never,
+        prefix: this.bullPrefix(ref.kind, ref.lane),
+        defaultJobOptions: defaultJobOptions(this.policy),
+      });
       this.open.set(name, q);
     }
     return q;

@@ -81,7 +81,8 @@ export function parseHostList(list: string, what = 'the host list'): HostPort[] 
       } catch {
         throw new RedisUrlError(`${what}: ${JSON.stringify(hp)} is not host:port`);
       }
-      if (u.username || u.password || (u.pathname && u.pathname !== '/') || u.search) throw new RedisUrlError(`${what}: ${JSON.stringify(hp.replace(/^.*@/, '…@'))} is not host:port`);
+      if (u.username || u.password || (u.pathname && u.pathname !== '/') || u.search)
+        throw new RedisUrlError(`${what}: ${JSON.stringify(hp.replace(/^.*@/, '…@'))} is not host:port`);
       // WHATWG URL keeps IPv6 brackets; sockets want the bare address.
       return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) };
     });
@@ -176,7 +177,8 @@ export function resolveRedisSettings(e: RedisEnv): { settings?: RedisSettings; p
   if (e.REDIS_TLS_CA_FILE) {
     try {
       tlsCa = readFileSync(e.REDIS_TLS_CA_FILE, 'utf8');
-      if (!tlsCa.includes('-----BEGIN CERTIFICATE-----')) problems.push(`REDIS_TLS_CA_FILE: ${e.REDIS_TLS_CA_FILE} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+      if (!tlsCa.includes('-----BEGIN CERTIFICATE-----'))
+        problems.push(`REDIS_TLS_CA_FILE: ${e.REDIS_TLS_CA_FILE} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
     } catch (err) {
       problems.push(`REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }

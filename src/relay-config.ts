@@ -47,18 +47,33 @@ const IngestLimitsSchema = z
   .object({
     eventsPerSecond: z.number().positive().max(1_000_000).optional(),
     burst: z.number().int().min(1).max(100_000_000).optional(),
-    queuedBytes: z.number().int().min(1).max(2 ** 50).optional(),
+    queuedBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 50)
+      .optional(),
   })
   .strict()
-  .refine((l) => l.burst === undefined || l.eventsPerSecond !== undefined, { message: 'needs `eventsPerSecond` (the burst is part of the rate limit)', path: ['burst'] });
+  .refine((l) => l.burst === undefined || l.eventsPerSecond !== undefined, {
+    message: 'needs `eventsPerSecond` (the burst is part of the rate limit)',
+    path: ['burst'],
+  });
 
 const SourceSchema = z
   .object({
     name: name('source'),
     /** SHA-256 (hex) of each bearer key this source may use; several allow rotation. */
-    keySha256: z.union([z.string(), z.array(z.string()).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/i, 'must be a SHA-256 hex digest (64 hex characters)'))).optional(),
+    keySha256: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .pipe(z.array(z.string().regex(/^[0-9a-f]{64}$/i, 'must be a SHA-256 hex digest (64 hex characters)')))
+      .optional(),
     /** Standard Webhooks signing secret(s) (`whsec_…`), as an alternative to bearer keys. */
-    signingSecret: z.union([signingSecret, z.array(signingSecret).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
+    signingSecret: z
+      .union([signingSecret, z.array(signingSecret).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .optional(),
     account: name('account').default('default'),
     limits: IngestLimitsSchema.optional(),
     /** The class of this source's work unless a request says otherwise (src/priority.ts); default live. */
@@ -82,7 +97,10 @@ const KlaviyoWebhooksSchema = z
 const FlowSchema = z
   .object({
     /** The header Klaviyo's flow webhook action sends the shared secret in. */
-    header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').default('X-Relay-Secret'),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .default('X-Relay-Secret'),
     secret: sharedSecret,
     account: name('account').default('default'),
     limits: IngestLimitsSchema.optional(),
@@ -218,7 +236,8 @@ export function parseRelayConfig(raw: unknown, env: NodeJS.ProcessEnv, path = '(
     const names = cfg.sources.map((s) => s.name);
     for (const n of new Set(names)) if (names.filter((x) => x === n).length > 1) problems.push(`sources: the name "${n}" is used twice`);
     const gateway = cfg.limits.gatewayPerSecond ?? GATEWAY_REQUESTS_PER_SECOND;
-    if (cfg.priorities.liveGatewayReserve > gateway - 1) problems.push(`priorities.liveGatewayReserve: at most ${gateway - 1} (the gateway's ${gateway} requests/s − 1: bulk keeps at least one)`);
+    if (cfg.priorities.liveGatewayReserve > gateway - 1)
+      problems.push(`priorities.liveGatewayReserve: at most ${gateway - 1} (the gateway's ${gateway} requests/s − 1: bulk keeps at least one)`);
     cfg.rules.forEach((r, i) => {
       if ('flow' in r.on && !(r.on.flow in cfg.flows)) problems.push(`rules.${i}.on.flow: no flow named "${r.on.flow}" under flows`);
     });

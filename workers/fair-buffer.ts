@@ -63,9 +63,9 @@ export class FairBuffer<E extends Buffered> {
     for (const e of entries) {
       let l = byKey.get(e.key);
       if (!l) {
-      l = [];
-      byKey.set(e.key, l);
-    }
+        l = [];
+        byKey.set(e.key, l);
+      }
       l.push(e);
     }
     for (const [key, back] of byKey) {

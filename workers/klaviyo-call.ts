@@ -83,7 +83,12 @@ export interface BulkRequest {
  * Sends `items` as one bulk request built by `build`: serialized first, then the quota token is
  * taken, then it leaves (the halves of a split each take their own).
  */
-export async function sendIsolating<I>(deps: CallDeps, items: readonly I[], build: (items: readonly I[]) => BulkRequest, signal?: AbortSignal): Promise<SendResult<ItemOutcome>[]> {
+export async function sendIsolating<I>(
+  deps: CallDeps,
+  items: readonly I[],
+  build: (items: readonly I[]) => BulkRequest,
+  signal?: AbortSignal,
+): Promise<SendResult<ItemOutcome>[]> {
   const req = build(items);
   const payload = JSON.stringify(req.body);
   if (!(await takeToken(deps, req.endpoint, signal))) return items.map(() => YIELDED);
@@ -126,7 +131,11 @@ export function blameByIndex(prefix: string): (pointer: string | undefined) => n
 }
 
 /** Two jobs may carry the same item (a resend racing its original): send each key once, give every copy its outcome. */
-export async function sendDistinct<I>(items: readonly I[], key: (item: I) => string, send: (distinct: I[]) => Promise<SendResult<ItemOutcome>[]>): Promise<SendResult<ItemOutcome>[]> {
+export async function sendDistinct<I>(
+  items: readonly I[],
+  key: (item: I) => string,
+  send: (distinct: I[]) => Promise<SendResult<ItemOutcome>[]>,
+): Promise<SendResult<ItemOutcome>[]> {
   const first = new Map<string, number>();
   const distinct: I[] = [];
   const slot = items.map((it) => {

@@ -63,7 +63,10 @@ export function startLaneControl(deps: {
     async pause(lane, error) {
       const first = await pauseLane(redis, queues, lane, { since: Date.now(), status: error.status, origin: error.origin, detail: error.detail });
       if (first) {
-        log.error({ lane, status: error.status, origin: error.origin, detail: error.detail }, 'lane paused: the gateway or Klaviyo refused the credentials; jobs are kept and a probe will resume it');
+        log.error(
+          { lane, status: error.status, origin: error.origin, detail: error.detail },
+          'lane paused: the gateway or Klaviyo refused the credentials; jobs are kept and a probe will resume it',
+        );
         deps.onChange?.(lane, true);
       }
     },

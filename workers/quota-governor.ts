@@ -230,7 +230,13 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
 
   function bucketsFor(scope: QuotaScope, endpoint: EndpointName): Bucket[] {
     const l = limitsFor(endpoint);
-    const bucket = (key: string, limit: number, windowMs: number, bulkLimit = limit): Bucket => ({ key, limit, windowMs, bulkLimit, bulkMin: bulkMinimum(minShare, limit) });
+    const bucket = (key: string, limit: number, windowMs: number, bulkLimit = limit): Bucket => ({
+      key,
+      limit,
+      windowMs,
+      bulkLimit,
+      bulkMin: bulkMinimum(minShare, limit),
+    });
     const buckets = [
       bucket(`${tag(scope)}:${scope.account}:${endpoint}:1s`, l.burst, 1000 + limits.burstPaddingMs),
       bucket(steadyLog(scope, endpoint), l.steady, 60_000 + limits.steadyPaddingMs),
@@ -317,7 +323,11 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
         count(steadyLog(scope, endpoint), 60_000 + limits.steadyPaddingMs),
         scope.viaGateway ? count(`${tag(scope)}:gateway:1s`, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
       ]);
-      return { burst: Math.max(0, l.burst - b), steady: Math.max(0, l.steady - st), ...(scope.viaGateway ? { gateway: Math.max(0, limits.gatewayPerSecond - gw) } : {}) };
+      return {
+        burst: Math.max(0, l.burst - b),
+        steady: Math.max(0, l.steady - st),
+        ...(scope.viaGateway ? { gateway: Math.max(0, limits.gatewayPerSecond - gw) } : {}),
+      };
     },
     async share(scope) {
       const [sec, usec] = await redis.time();

@@ -94,7 +94,15 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const queues = new Queues(deps.connection, deps.prefix, { attempts: 1, keepCompletedS: 0 }); // for key names only
   const order = createProfileOrder(deps.connection, queues);
   const idCache = createIdCache(deps.connection, deps.prefix);
-  const lanes = startLaneControl({ redis: deps.connection, queues, lanes: deps.lanes, governor: deps.governor, log: deps.log, probeIntervalMs: deps.pauseProbeMs, fetch: deps.fetch });
+  const lanes = startLaneControl({
+    redis: deps.connection,
+    queues,
+    lanes: deps.lanes,
+    governor: deps.governor,
+    log: deps.log,
+    probeIntervalMs: deps.pauseProbeMs,
+    fetch: deps.fetch,
+  });
   const m = deps.metrics;
   /** What the processors of one queue report: outcomes count per queue (status) and per kind and class (metrics). */
   const hooksFor = (ref: QueueRef): JobHooks => ({
@@ -113,25 +121,47 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
   });
   if (m) {
-    m.addCollected('relay_quota_headroom', 'Calls left now in each quota window, by lane, endpoint and window (burst, steady, gateway)', ['lane', 'endpoint', 'window'], async (set) => {
-      for (const lane of deps.lanes) {
-        for (const endpoint of ['create_event', 'bulk_create_events', 'create_or_update_profile', 'bulk_import_profiles', 'add_profiles_to_list', 'bulk_subscribe_profiles'] as const) {
-          const h = await deps.governor.headroom(lane.scope, endpoint);
-          set({ lane: lane.name, endpoint, window: 'burst' }, h.burst);
-          set({ lane: lane.name, endpoint, window: 'steady' }, h.steady);
-          if (h.gateway !== undefined) set({ lane: lane.name, endpoint: 'any', window: 'gateway' }, h.gateway);
+    m.addCollected(
+      'relay_quota_headroom',
+      'Calls left now in each quota window, by lane, endpoint and window (burst, steady, gateway)',
+      ['lane', 'endpoint', 'window'],
+      async (set) => {
+        for (const lane of deps.lanes) {
+          for (const endpoint of [
+            'create_event',
+            'bulk_create_events',
+            'create_or_update_profile',
+            'bulk_import_profiles',
+            'add_profiles_to_list',
+            'bulk_subscribe_profiles',
+          ] as const) {
+            const h = await deps.governor.headroom(lane.scope, endpoint);
+            set({ lane: lane.name, endpoint, window: 'burst' }, h.burst);
+            set({ lane: lane.name, endpoint, window: 'steady' }, h.steady);
+            if (h.gateway !== undefined) set({ lane: lane.name, endpoint: 'any', window: 'gateway' }, h.gateway);
+          }
         }
-      }
-    });
+      },
+    );
     registerClassShareGauge(m, deps.governor, deps.lanes);
   }
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-  function watch<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }, R>(worker: Worker<D, R>, kind: JobKind, log: Logger): Worker<D, R> {
+  function watch<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }, R>(
+    worker: Worker<D, R>,
+    kind: JobKind,
+    log: Logger,
+  ): Worker<D, R> {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
-      markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map((it) => it.k)).catch((err) => log.warn({ err }, 'could not mark items done'));
+      markDone(
+        deps.connection,
+        queues,
+        kind,
+        job.data.lane,
+        job.data.items.map((it) => it.k),
+      ).catch((err) => log.warn({ err }, 'could not mark items done'));
       // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
       releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
       log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
@@ -153,7 +183,12 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   }
 
   /** A BullMQ Worker for one queue, its concurrency a share of its class's items in flight. */
-  function itemsWorker<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }>(ref: QueueRef, processor: (job: never, token?: string) => Promise<SettleResult>, share: InFlightShare, log: Logger): Worker {
+  function itemsWorker<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }>(
+    ref: QueueRef,
+    processor: (job: never, token?: string) => Promise<SettleResult>,
+    share: InFlightShare,
+    log: Logger,
+  ): Worker {
     // The legacy queue holds every source's older work: it counts as one source of weight 1.
     const weight = ref.source === undefined ? 1 : weightOf(ref.source);
     const worker = new Worker<D, SettleResult>(queueName(ref), processor as never, {
@@ -214,21 +249,25 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       yields.push(() => d.yieldAll());
     }
     const profileShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
-    opener.set(`profiles\n${lane.name}`, (ref) => itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatchers[ref.cls], order, hooksFor(ref), { ref, log }), profileShares[ref.cls], log));
+    opener.set(`profiles\n${lane.name}`, (ref) =>
+      itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatchers[ref.cls], order, hooksFor(ref), { ref, log }), profileShares[ref.cls], log),
+    );
 
     // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
-    opener.set(`webhooks\n${lane.name}`, (ref) =>
-      watch(
-        new Worker<WebhooksJobData, WebhookResult>(queueName(ref), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
-          connection: deps.connection as never,
-          prefix: queues.bullPrefix(ref.kind, ref.lane),
-          concurrency: 16,
-          settings,
-          ...locking,
-        }),
-        'webhooks',
-        log,
-      ) as unknown as Worker,
+    opener.set(
+      `webhooks\n${lane.name}`,
+      (ref) =>
+        watch(
+          new Worker<WebhooksJobData, WebhookResult>(queueName(ref), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
+            connection: deps.connection as never,
+            prefix: queues.bullPrefix(ref.kind, ref.lane),
+            concurrency: 16,
+            settings,
+            ...locking,
+          }),
+          'webhooks',
+          log,
+        ) as unknown as Worker,
     );
   }
 

@@ -40,7 +40,10 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** `/klaviyo/api/events/` (gateway) or `/api/events` (direct) → `events`. */
 function apiPath(pathname: string): string {
-  return pathname.replace(/^\/klaviyo/, '').replace(/^\/api\//, '').replace(/\/+$/, '');
+  return pathname
+    .replace(/^\/klaviyo/, '')
+    .replace(/^\/api\//, '')
+    .replace(/\/+$/, '');
 }
 
 /** Live ids among an event's attributes, or undefined for any other event. */
@@ -96,7 +99,16 @@ export function watchArrivals(sim: Simulator): (req: Request) => Promise<Respons
       for (const op of batch) {
         if (!op.email) continue;
         const profile = account.profiles.get(op.profileId);
-        note({ kind: 'subscribe', id: op.email, at, endpoint: 'bulk_subscribe_profiles', call, callItems: batch.length, callLiveItems: batch.length, imported: profile?.properties[IMPORT_PROPERTY] !== undefined });
+        note({
+          kind: 'subscribe',
+          id: op.email,
+          at,
+          endpoint: 'bulk_subscribe_profiles',
+          call,
+          callItems: batch.length,
+          callLiveItems: batch.length,
+          imported: profile?.properties[IMPORT_PROPERTY] !== undefined,
+        });
       }
     }
   }
@@ -137,7 +149,14 @@ export function watchArrivals(sim: Simulator): (req: Request) => Promise<Respons
     if (url.pathname.startsWith('/__bench/')) return benchRoute(url);
     if (req.method !== 'POST') return sim.app.fetch(req);
     const path = apiPath(url.pathname);
-    const endpoint = path === 'events' ? 'create_event' : path === 'event-bulk-create-jobs' ? 'bulk_create_events' : path === 'profile-subscription-bulk-create-jobs' ? 'bulk_subscribe_profiles' : undefined;
+    const endpoint =
+      path === 'events'
+        ? 'create_event'
+        : path === 'event-bulk-create-jobs'
+          ? 'bulk_create_events'
+          : path === 'profile-subscription-bulk-create-jobs'
+            ? 'bulk_subscribe_profiles'
+            : undefined;
     if (!endpoint) return sim.app.fetch(req);
     const copy = endpoint === 'bulk_subscribe_profiles' ? undefined : req.clone();
     const res = await sim.app.fetch(req);

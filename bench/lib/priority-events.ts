@@ -15,7 +15,20 @@ import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { LIVE_ID_PROPERTY, LIVE_METRIC } from './arrival-watch.ts';
 import { peakRssMb } from './cpu.ts';
 import { load, startWorker, waitFor, type Proc } from './procs.ts';
-import { ArrivalFeed, everySecond, KEY_A, KEY_B, latencies, postJson, sampleEverySecond, sleep, startRig, stopRig, type Latencies, type Mode } from './priority-rig.ts';
+import {
+  ArrivalFeed,
+  everySecond,
+  KEY_A,
+  KEY_B,
+  latencies,
+  postJson,
+  sampleEverySecond,
+  sleep,
+  startRig,
+  stopRig,
+  type Latencies,
+  type Mode,
+} from './priority-rig.ts';
 
 export interface EventsRunOptions {
   backlog: number;
@@ -50,7 +63,15 @@ type Sent = { id: string; source: 'A' | 'B'; k: number; sentAt: number; status: 
 export function backfillBody(): string {
   const time = new Date(Date.now() - 86_400_000).toISOString();
   return JSON.stringify({
-    events: Array.from({ length: 1000 }, (_, i) => ({ id: `{{id}}-${i}`, event: 'Placed Order', profile: { email: `user${i}@example.com` }, properties: { OrderId: `{{id}}-${i}` }, value: 10 + (i % 50), time, backfill: true })),
+    events: Array.from({ length: 1000 }, (_, i) => ({
+      id: `{{id}}-${i}`,
+      event: 'Placed Order',
+      profile: { email: `user${i}@example.com` },
+      properties: { OrderId: `{{id}}-${i}` },
+      value: 10 + (i % 50),
+      time,
+      backfill: true,
+    })),
   });
 }
 
@@ -60,8 +81,16 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
   try {
     opts.log(`priority/events (${mode}: ${rig.deviation}): queueing a ${opts.backlog.toLocaleString('en-US')}-event backfill from source A`);
     const t = Date.now();
-    const ingest = await load({ url: `${rig.api.url}/v1/events`, connections: 8, duration: 600, amount: opts.backlog / 1000, body: backfillBody(), headers: { authorization: `Bearer ${KEY_A}` } });
-    if (ingest.non2xx || ingest.errors || ingest.timeouts) throw new Error(`backlog ingest: ${ingest.non2xx} non-2xx, ${ingest.errors} errors, ${ingest.timeouts} timeouts`);
+    const ingest = await load({
+      url: `${rig.api.url}/v1/events`,
+      connections: 8,
+      duration: 600,
+      amount: opts.backlog / 1000,
+      body: backfillBody(),
+      headers: { authorization: `Bearer ${KEY_A}` },
+    });
+    if (ingest.non2xx || ingest.errors || ingest.timeouts)
+      throw new Error(`backlog ingest: ${ingest.non2xx} non-2xx, ${ingest.errors} errors, ${ingest.timeouts} timeouts`);
     const backlog = ingest.requests * 1000;
     const ingestEventsPerSecond = backlog / ((Date.now() - t) / 1000);
 
@@ -73,12 +102,16 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
     const samples: EventsRunResult['samples'] = [];
     let drainedAt: number | undefined;
     let finished = false;
-    const sampler = sampleEverySecond(() => finished, 60 * 60_000, async () => {
-      const s = await feed.poll();
-      const bulk = s.eventCount - feed.liveEvents;
-      samples.push({ t: s.now - t0, bulk, live: feed.liveEvents });
-      if (bulk >= backlog) drainedAt ??= s.now;
-    });
+    const sampler = sampleEverySecond(
+      () => finished,
+      60 * 60_000,
+      async () => {
+        const s = await feed.poll();
+        const bulk = s.eventCount - feed.liveEvents;
+        samples.push({ t: s.now - t0, bulk, live: feed.liveEvents });
+        if (bulk >= backlog) drainedAt ??= s.now;
+      },
+    );
 
     const run = Date.now().toString(36);
     const sent: Sent[] = [];
@@ -93,9 +126,13 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
       else opts.log(`live event ${id}: ${r.status} ${r.text.slice(0, 200)}`);
     };
     const liveStart = Date.now();
-    await everySecond(opts.liveS, () => drainedAt !== undefined, async (k) => {
-      await Promise.all([sendLive('A', k), sendLive('B', k)]);
-    });
+    await everySecond(
+      opts.liveS,
+      () => drainedAt !== undefined,
+      async (k) => {
+        await Promise.all([sendLive('A', k), sendLive('B', k)]);
+      },
+    );
     const liveEnd = Date.now();
 
     // Live events still on their way: a FIFO run's wait behind the rest of the backlog. Bounded:
@@ -142,7 +179,9 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
     const a = steady ? from! : inLive[0]!;
     const b = steady ? (inLive.find((s) => s.t >= from!.t + windows * 60_000) ?? inLive[inLive.length - 1]!) : inLive[inLive.length - 1]!;
     const windowSeconds = (b.t - a.t) / 1000;
-    const liveOnlyCalls = new Set(arrived.filter((x) => x.endpoint === 'bulk_create_events' && x.callItems === x.callLiveItems && x.at - t0 >= a.t && x.at - t0 <= b.t).map((x) => x.call)).size;
+    const liveOnlyCalls = new Set(
+      arrived.filter((x) => x.endpoint === 'bulk_create_events' && x.callItems === x.callLiveItems && x.at - t0 >= a.t && x.at - t0 <= b.t).map((x) => x.call),
+    ).size;
     const spec = ENDPOINTS.bulk_create_events;
     const ceiling = windowSeconds > 0 ? (spec.steady / 60 - liveOnlyCalls / windowSeconds) * spec.maxItems! : 0;
     const eventsPerSecond = windowSeconds > 0 ? (b.bulk - a.bulk) / windowSeconds : 0;

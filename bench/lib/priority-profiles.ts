@@ -13,7 +13,20 @@
 import { IMPORT_PROPERTY } from './arrival-watch.ts';
 import { peakRssMb } from './cpu.ts';
 import { CONNECTION, startWorker, waitFor, type Proc } from './procs.ts';
-import { ArrivalFeed, everySecond, KEY_A, KEY_B, latencies, postJson, sampleEverySecond, sleep, startRig, stopRig, type Latencies, type Mode } from './priority-rig.ts';
+import {
+  ArrivalFeed,
+  everySecond,
+  KEY_A,
+  KEY_B,
+  latencies,
+  postJson,
+  sampleEverySecond,
+  sleep,
+  startRig,
+  stopRig,
+  type Latencies,
+  type Mode,
+} from './priority-rig.ts';
 
 export interface ProfilesRunOptions {
   profiles: number;
@@ -52,7 +65,8 @@ export async function profilesRun(mode: Mode, supported: boolean, opts: Profiles
   const sim = rig.sim.url;
   const account = encodeURIComponent(CONNECTION);
   const importedCount = async () => ((await (await fetch(`${sim}/__bench/imported?account=${account}`)).json()) as { imported: number }).imported;
-  const isImported = async (email: string) => ((await (await fetch(`${sim}/__bench/imported?account=${account}&email=${encodeURIComponent(email)}`)).json()) as { imported: boolean }).imported;
+  const isImported = async (email: string) =>
+    ((await (await fetch(`${sim}/__bench/imported?account=${account}&email=${encodeURIComponent(email)}`)).json()) as { imported: boolean }).imported;
   try {
     opts.log(`priority/profiles (${mode}: ${rig.deviation}): queueing a ${opts.profiles.toLocaleString('en-US')}-profile bulk import from source A`);
     const run = Date.now().toString(36);
@@ -62,7 +76,8 @@ export async function profilesRun(mode: Mode, supported: boolean, opts: Profiles
     const importer = async () => {
       for (let c = next++; c < chunks; c = next++) {
         const profiles = [];
-        for (let i = c * 1000; i < Math.min(opts.profiles, (c + 1) * 1000); i++) profiles.push({ id: `imp-${run}-${i}`, email: importEmail(i), first_name: 'Imported', properties: { [IMPORT_PROPERTY]: i } });
+        for (let i = c * 1000; i < Math.min(opts.profiles, (c + 1) * 1000); i++)
+          profiles.push({ id: `imp-${run}-${i}`, email: importEmail(i), first_name: 'Imported', properties: { [IMPORT_PROPERTY]: i } });
         const r = await postJson(`${rig.api.url}/v1/profiles`, KEY_A, { profiles }, { 'x-relay-priority': 'bulk' });
         if (r.status !== 202) throw new Error(`profile import request ${c}: ${r.status} ${r.text.slice(0, 300)}`);
       }
@@ -78,27 +93,39 @@ export async function profilesRun(mode: Mode, supported: boolean, opts: Profiles
     const samples: ProfilesRunResult['samples'] = [];
     let drainedAt: number | undefined;
     let finished = false;
-    const sampler = sampleEverySecond(() => finished, 60 * 60_000, async () => {
-      const n = await importedCount();
-      samples.push({ t: Date.now() - t0, imported: n });
-      if (n >= opts.profiles) drainedAt ??= Date.now();
-      await feed.poll();
-    });
+    const sampler = sampleEverySecond(
+      () => finished,
+      60 * 60_000,
+      async () => {
+        const n = await importedCount();
+        samples.push({ t: Date.now() - t0, imported: n });
+        if (n >= opts.profiles) drainedAt ??= Date.now();
+        await feed.poll();
+      },
+    );
 
     type Sub = { email: string; target: SubscribeTarget; status: number; t202?: number };
     const subs: Sub[] = [];
     const liveStart = Date.now();
-    await everySecond(opts.maxS, () => drainedAt !== undefined, async (k) => {
-      const fromImport = k % 2 === 1 && (k - 1) / 2 < opts.profiles;
-      const email = fromImport ? importEmail(opts.profiles - 1 - (k - 1) / 2) : `sub${k}-${run}@live.bench.example`;
-      const target: SubscribeTarget = !fromImport ? 'new' : (await isImported(email)) ? 'alreadyImported' : 'pendingImport';
-      const entry: Sub = { email, target, status: 0 };
-      subs.push(entry);
-      const r = await postJson(`${rig.api.url}/v1/lists/${BENCH_LIST}/members`, KEY_B, { id: `sub-${run}-${k}`, profiles: [{ email }], consent: { email: true } });
-      entry.status = r.status;
-      if (r.status === 202) entry.t202 = r.at;
-      else opts.log(`live subscribe ${k}: ${r.status} ${r.text.slice(0, 200)}`);
-    });
+    await everySecond(
+      opts.maxS,
+      () => drainedAt !== undefined,
+      async (k) => {
+        const fromImport = k % 2 === 1 && (k - 1) / 2 < opts.profiles;
+        const email = fromImport ? importEmail(opts.profiles - 1 - (k - 1) / 2) : `sub${k}-${run}@live.bench.example`;
+        const target: SubscribeTarget = !fromImport ? 'new' : (await isImported(email)) ? 'alreadyImported' : 'pendingImport';
+        const entry: Sub = { email, target, status: 0 };
+        subs.push(entry);
+        const r = await postJson(`${rig.api.url}/v1/lists/${BENCH_LIST}/members`, KEY_B, {
+          id: `sub-${run}-${k}`,
+          profiles: [{ email }],
+          consent: { email: true },
+        });
+        entry.status = r.status;
+        if (r.status === 202) entry.t202 = r.at;
+        else opts.log(`live subscribe ${k}: ${r.status} ${r.text.slice(0, 200)}`);
+      },
+    );
     const liveEnd = Date.now();
 
     // Subscribes still queued (a FIFO run's wait behind the import). Bounded: the import left at

@@ -45,7 +45,14 @@ export function relayConfig(mode: Mode, supported: boolean): { config: Record<st
     ],
   };
   if (mode === 'fifo' && supported) config['priorities'] = { enabled: false };
-  const deviation = mode === 'fifo' ? (supported ? 'priorities.enabled: false' : 'defaults (this build has no priorities)') : supported ? 'defaults' : 'defaults (this build has no priorities: FIFO)';
+  const deviation =
+    mode === 'fifo'
+      ? supported
+        ? 'priorities.enabled: false'
+        : 'defaults (this build has no priorities)'
+      : supported
+        ? 'defaults'
+        : 'defaults (this build has no priorities: FIFO)';
   return { config, deviation };
 }
 
@@ -195,8 +202,17 @@ export function formatLatencies(l: Latencies): string {
   return `${f(l.p50)} / ${f(l.p95)} / ${f(l.max)} (n=${l.sent}${missing ? `, ${missing} not delivered` : ''})`;
 }
 
-export async function postJson(url: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; at: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+export async function postJson(
+  url: string,
+  key: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; at: number; text: string }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   // The 202 is the moment the answer arrives, before its (small) body is read.
   const at = Date.now();
   const text = await res.text();

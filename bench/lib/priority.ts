@@ -69,9 +69,24 @@ export function priorityRows(r: PriorityResult, row: PriorityOptions['row']): vo
     '',
   );
   const setup = `${k(any.backlog)} backfill from source A draining, 1 live event/s from A and 1/s from B, ${n0(any.liveSeconds)} s`;
-  row(`priority: live event latency p50 / p95 / max ms (${setup})`, cell(on, (x) => formatLatencies(x.latency.all)), cell(off, (x) => formatLatencies(x.latency.all)), ratio(on?.latency.all, off?.latency.all));
-  row('priority: … live events from the importing source (A)', cell(on, (x) => formatLatencies(x.latency.sourceA)), cell(off, (x) => formatLatencies(x.latency.sourceA)), ratio(on?.latency.sourceA, off?.latency.sourceA));
-  row('priority: … live events from another source (B)', cell(on, (x) => formatLatencies(x.latency.sourceB)), cell(off, (x) => formatLatencies(x.latency.sourceB)), ratio(on?.latency.sourceB, off?.latency.sourceB));
+  row(
+    `priority: live event latency p50 / p95 / max ms (${setup})`,
+    cell(on, (x) => formatLatencies(x.latency.all)),
+    cell(off, (x) => formatLatencies(x.latency.all)),
+    ratio(on?.latency.all, off?.latency.all),
+  );
+  row(
+    'priority: … live events from the importing source (A)',
+    cell(on, (x) => formatLatencies(x.latency.sourceA)),
+    cell(off, (x) => formatLatencies(x.latency.sourceA)),
+    ratio(on?.latency.sourceA, off?.latency.sourceA),
+  );
+  row(
+    'priority: … live events from another source (B)',
+    cell(on, (x) => formatLatencies(x.latency.sourceB)),
+    cell(off, (x) => formatLatencies(x.latency.sourceB)),
+    ratio(on?.latency.sourceB, off?.latency.sourceB),
+  );
   row(
     'priority: live events sent as create_event / bulk calls of their own / inside backlog calls',
     cell(on, (x) => `${x.liveRoutes.createEvent} / ${x.liveRoutes.bulkOwn} / ${x.liveRoutes.bulkWithBacklog}`),
@@ -79,12 +94,29 @@ export function priorityRows(r: PriorityResult, row: PriorityOptions['row']): vo
     '',
   );
   const bulkCell = (x: EventsRunResult) => `${n0(x.bulk.eventsPerSecond)}/s = ${(x.bulk.ofCeiling * 100).toFixed(1)}% of ${n0(x.bulk.ceiling)}/s`;
-  const window = (x: EventsRunResult) => (x.bulk.steady ? `${n0(x.bulk.windowSeconds)} s of whole minutes after the first` : `first ${n0(x.bulk.windowSeconds)} s, incl. the unused burst budget`);
-  row(`priority: bulk delivery while live ran, of the ceiling (${cell(on ?? off, window)}${any.drainedDuringLive ? '; the backlog ran dry' : ''})`, cell(on, bulkCell), cell(off, bulkCell), on && off && off.bulk.eventsPerSecond > 0 ? `${(on.bulk.eventsPerSecond / off.bulk.eventsPerSecond).toFixed(2)}×` : '');
+  const window = (x: EventsRunResult) =>
+    x.bulk.steady ? `${n0(x.bulk.windowSeconds)} s of whole minutes after the first` : `first ${n0(x.bulk.windowSeconds)} s, incl. the unused burst budget`;
+  row(
+    `priority: bulk delivery while live ran, of the ceiling (${cell(on ?? off, window)}${any.drainedDuringLive ? '; the backlog ran dry' : ''})`,
+    cell(on, bulkCell),
+    cell(off, bulkCell),
+    on && off && off.bulk.eventsPerSecond > 0 ? `${(on.bulk.eventsPerSecond / off.bulk.eventsPerSecond).toFixed(2)}×` : '',
+  );
   const throttled = (t: { gateway: number; klaviyo: number }) => `${n0(t.gateway + t.klaviyo)}`;
-  row('priority: 429s received (events run)', cell(on, (x) => throttled(x.throttled)), cell(off, (x) => throttled(x.throttled)), '');
+  row(
+    'priority: 429s received (events run)',
+    cell(on, (x) => throttled(x.throttled)),
+    cell(off, (x) => throttled(x.throttled)),
+    '',
+  );
   const rejected = (on?.liveRejected ?? 0) + (off?.liveRejected ?? 0);
-  if (rejected) row('priority: live event requests not answered 202', cell(on, (x) => n0(x.liveRejected)), cell(off, (x) => n0(x.liveRejected)), '');
+  if (rejected)
+    row(
+      'priority: live event requests not answered 202',
+      cell(on, (x) => n0(x.liveRejected)),
+      cell(off, (x) => n0(x.liveRejected)),
+      '',
+    );
 
   const pon = r.profiles.priorities;
   const poff = r.profiles.fifo;
@@ -92,15 +124,30 @@ export function priorityRows(r: PriorityResult, row: PriorityOptions['row']): vo
   if (!pany) return;
   const pcell = (x: ProfilesRunResult | undefined, f: (x: ProfilesRunResult) => string) => (x ? f(x) : '');
   const psetup = `${k(pany.profiles)}-profile bulk import draining (X-Relay-Priority: bulk), 1 subscribe/s from source B`;
-  row(`priority: live subscribe latency p50 / p95 / max ms, new profile (${psetup})`, pcell(pon, (x) => formatLatencies(x.latency.new)), pcell(poff, (x) => formatLatencies(x.latency.new)), ratio(pon?.latency.new, poff?.latency.new));
+  row(
+    `priority: live subscribe latency p50 / p95 / max ms, new profile (${psetup})`,
+    pcell(pon, (x) => formatLatencies(x.latency.new)),
+    pcell(poff, (x) => formatLatencies(x.latency.new)),
+    ratio(pon?.latency.new, poff?.latency.new),
+  );
   row(
     'priority: … profile whose import operation is still pending (applied after it)',
     pcell(pon, (x) => formatLatencies(x.latency.pendingImport)),
     pcell(poff, (x) => formatLatencies(x.latency.pendingImport)),
     ratio(pon?.latency.pendingImport, poff?.latency.pendingImport),
   );
-  row('priority: … subscribes Klaviyo saw before that profile\'s earlier import (order broken)', pcell(pon, (x) => n0(x.orderViolations)), pcell(poff, (x) => n0(x.orderViolations)), '');
+  row(
+    "priority: … subscribes Klaviyo saw before that profile's earlier import (order broken)",
+    pcell(pon, (x) => n0(x.orderViolations)),
+    pcell(poff, (x) => n0(x.orderViolations)),
+    '',
+  );
   const imp = (x: ProfilesRunResult) => (x.importSeconds === null ? 'not drained by the end' : `${n0(x.importSeconds)} s, ${n0(x.importProfilesPerSecond!)}/s`);
-  row('priority: profile import drained in (s from the worker\'s start), profiles/s', pcell(pon, imp), pcell(poff, imp), '');
-  row('priority: 429s received (profiles run)', pcell(pon, (x) => throttled(x.throttled)), pcell(poff, (x) => throttled(x.throttled)), '');
+  row("priority: profile import drained in (s from the worker's start), profiles/s", pcell(pon, imp), pcell(poff, imp), '');
+  row(
+    'priority: 429s received (profiles run)',
+    pcell(pon, (x) => throttled(x.throttled)),
+    pcell(poff, (x) => throttled(x.throttled)),
+    '',
+  );
 }

@@ -14,7 +14,6 @@ export { freePort };
 
 export const DIST = 'dist';
 
-
 export interface Proc {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -105,7 +104,24 @@ export async function startCluster(): Promise<{ url: string; procs: Proc[]; node
   const ports = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-cluster-'));
   const procs = ports.map((port) =>
-    start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']),
+    start('redis-server', [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(dir, `nodes-${port}.conf`),
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+    ]),
   );
   const nodes = ports.map((port) => {
     const c = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
@@ -123,7 +139,11 @@ export async function startCluster(): Promise<{ url: string; procs: Proc[]; node
   await waitFor('cluster nodes', async () => (await Promise.all(nodes.map(up))).every(Boolean));
   const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-  await waitFor('cluster_state:ok', async () => (await Promise.all(nodes.map((n) => n.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:ok')), 30_000);
+  await waitFor(
+    'cluster_state:ok',
+    async () => (await Promise.all(nodes.map((n) => n.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:ok')),
+    30_000,
+  );
   return {
     url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
     procs,
@@ -179,7 +199,13 @@ export function startWorker(env: Record<string, string>): Proc {
   return start(process.execPath, [`${DIST}/workers/main.js`], env);
 }
 
-export async function simStats(simUrl: string): Promise<{ events: Record<string, { accepted: number; duplicates: number }>; throttled: { gateway: number; klaviyo: number }; requests: { total?: number; byEndpoint: Record<string, Record<string, number>> } }> {
+export async function simStats(
+  simUrl: string,
+): Promise<{
+  events: Record<string, { accepted: number; duplicates: number }>;
+  throttled: { gateway: number; klaviyo: number };
+  requests: { total?: number; byEndpoint: Record<string, Record<string, number>> };
+}> {
   return (await (await fetch(`${simUrl}/__sim/stats`)).json()) as never;
 }
 
@@ -194,7 +220,14 @@ export function callsMade(stats: Awaited<ReturnType<typeof simStats>>): number {
 }
 
 /** Runs the load generator (its own process) and returns its JSON summary. */
-export async function load(opts: { url: string; connections: number; duration: number; body: string; headers?: Record<string, string>; amount?: number }): Promise<LoadResult> {
+export async function load(opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  body: string;
+  headers?: Record<string, string>;
+  amount?: number;
+}): Promise<LoadResult> {
   const file = join(mkdtempSync(join(tmpdir(), 'relay-load-')), 'opts.json');
   writeFileSync(file, JSON.stringify(opts));
   const proc = start(process.execPath, [`${DIST}/bench/lib/load.js`, `@${file}`]);

@@ -68,7 +68,8 @@ function parseErrorMessage(err: unknown): string {
 export function int(value: string | undefined, name: string, command: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`, command);
+  if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max)
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`, command);
   return n;
 }
 

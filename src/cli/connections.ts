@@ -43,7 +43,10 @@ async function call(m: Maton, path: string, spec: RequestSpec & { accept?: numbe
   const res = await requestJson(
     `${m.base}${path}`,
     { ...spec, headers: { authorization: `Bearer ${m.key}` } },
-    (reason) => new CliError(`Maton's connection API not reachable at ${m.base} (${reason}): check your network, or MATON_CONNECTIONS_URL (default ${DEFAULT_CONNECTIONS_URL})`),
+    (reason) =>
+      new CliError(
+        `Maton's connection API not reachable at ${m.base} (${reason}): check your network, or MATON_CONNECTIONS_URL (default ${DEFAULT_CONNECTIONS_URL})`,
+      ),
   );
   if ((res.status >= 200 && res.status < 300) || spec.accept?.includes(res.status)) {
     if (res.body === undefined) throw new CliError(`unexpected answer from ${m.base}${path} (HTTP ${res.status}, not JSON): is MATON_CONNECTIONS_URL right?`);
@@ -83,7 +86,8 @@ async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parse(argv, { status: { type: 'string' }, app: { type: 'string' } }, cmd);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`, cmd);
   const status = values.status?.toUpperCase();
-  if (status !== undefined && !['ACTIVE', 'PENDING', 'FAILED'].includes(status)) throw new UsageError(`--status is ACTIVE, PENDING or FAILED (got ${values.status})`, cmd);
+  if (status !== undefined && !['ACTIVE', 'PENDING', 'FAILED'].includes(status))
+    throw new UsageError(`--status is ACTIVE, PENDING or FAILED (got ${values.status})`, cmd);
   const m = maton(env);
   const q = new URLSearchParams({ app: values.app ?? 'klaviyo', ...(status ? { status } : {}) });
   const res = await call(m, `/connections?${q}`, { label: 'asking Maton' });
@@ -100,7 +104,14 @@ async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   out(
     table(
       [{ header: 'id' }, { header: 'status' }, { header: 'app' }, { header: 'method' }, { header: 'created' }, { header: 'updated' }],
-      conns.map((c) => [c.connection_id, c.status, c.app ?? '', c.method ?? '', time(c.creation_time), c.last_updated_time ? ago(Date.parse(c.last_updated_time), now) : '—']),
+      conns.map((c) => [
+        c.connection_id,
+        c.status,
+        c.app ?? '',
+        c.method ?? '',
+        time(c.creation_time),
+        c.last_updated_time ? ago(Date.parse(c.last_updated_time), now) : '—',
+      ]),
     ),
   );
   const current = env['MATON_CONNECTION_ID']?.trim();
@@ -130,7 +141,8 @@ async function remove(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (values.json) outJson({ deleted: id });
   else {
     out(`Deleted connection ${id}.`);
-    if (env['MATON_CONNECTION_ID']?.trim() === id) out('MATON_CONNECTION_ID names it: the relay cannot deliver through it any more — set another (relay connections list).');
+    if (env['MATON_CONNECTION_ID']?.trim() === id)
+      out('MATON_CONNECTION_ID names it: the relay cannot deliver through it any more — set another (relay connections list).');
   }
   return 0;
 }
@@ -185,11 +197,13 @@ async function waitActive(m: Maton, first: Connection, timeoutMs: number): Promi
         wake = r;
         setTimeout(r, POLL_MS);
       });
-      if (interrupted) throw new CliError(`stopped waiting; connection ${c.connection_id} is ${c.status}. Check it later: relay connections get ${c.connection_id}`, 130);
+      if (interrupted)
+        throw new CliError(`stopped waiting; connection ${c.connection_id} is ${c.status}. Check it later: relay connections get ${c.connection_id}`, 130);
       const elapsed = Date.now() - started;
       try {
         const res = await call(m, `/connections/${encodeURIComponent(c.connection_id)}`, { accept: [404] });
-        if (res.status === 404) throw new CliError(`connection ${c.connection_id} disappeared while waiting (deleted?): create another with relay connections create`);
+        if (res.status === 404)
+          throw new CliError(`connection ${c.connection_id} disappeared while waiting (deleted?): create another with relay connections create`);
         c = connectionOf(res);
       } catch (err) {
         // A blip of the network while someone is clicking through OAuth must not lose the wait.
@@ -197,9 +211,12 @@ async function waitActive(m: Maton, first: Connection, timeoutMs: number): Promi
         p.update(`waiting for the authorization: ${c.status} (Maton not reachable, retrying)`);
       }
       if (c.status === 'ACTIVE') return c;
-      if (c.status === 'FAILED') throw new CliError(`connection ${c.connection_id} FAILED (the authorization was refused or broke): delete it and run relay connections create again`);
+      if (c.status === 'FAILED')
+        throw new CliError(`connection ${c.connection_id} FAILED (the authorization was refused or broke): delete it and run relay connections create again`);
       if (elapsed >= timeoutMs) {
-        throw new CliError(`connection ${c.connection_id} is still ${c.status} after ${duration(timeoutMs)}: open its URL (relay connections get ${c.connection_id}) and check again, or wait longer with --timeout`);
+        throw new CliError(
+          `connection ${c.connection_id} is still ${c.status} after ${duration(timeoutMs)}: open its URL (relay connections get ${c.connection_id}) and check again, or wait longer with --timeout`,
+        );
       }
       if (tty) p.update(label(c));
       else if (Date.now() - lastLine >= 10_000) {

@@ -77,7 +77,11 @@ function errorText(e: ErrorGroup): string {
 }
 
 function checkRef(ref: string, command: string): string {
-  if (!parseJobRef(ref)) throw new UsageError(`${JSON.stringify(ref)} is not a dead letter reference: they look like events.default.live.key-1a2b3c/<jobId> (see relay dlq list)`, command);
+  if (!parseJobRef(ref))
+    throw new UsageError(
+      `${JSON.stringify(ref)} is not a dead letter reference: they look like events.default.live.key-1a2b3c/<jobId> (see relay dlq list)`,
+      command,
+    );
   return ref;
 }
 
@@ -108,12 +112,28 @@ async function list(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const now = Date.now();
   out(
     table(
-      [{ header: 'ref' }, { header: 'failed' }, { header: 'source' }, { header: 'items', align: 'right' }, { header: 'attempts', align: 'right' }, { header: 'error' }],
-      body.deadLetters.map((d) => [d.ref, ago(d.failedAt, now), d.source, count(d.items), String(d.attempts), clip(d.errors.map(errorText).join('; ') || d.reason || '', 80)]),
+      [
+        { header: 'ref' },
+        { header: 'failed' },
+        { header: 'source' },
+        { header: 'items', align: 'right' },
+        { header: 'attempts', align: 'right' },
+        { header: 'error' },
+      ],
+      body.deadLetters.map((d) => [
+        d.ref,
+        ago(d.failedAt, now),
+        d.source,
+        count(d.items),
+        String(d.attempts),
+        clip(d.errors.map(errorText).join('; ') || d.reason || '', 80),
+      ]),
     ),
   );
   out();
-  const shown = body.truncated ? ` (showing ${count(body.offset + 1)}–${count(body.offset + body.deadLetters.length)}, newest first${body.next !== undefined ? `; next page: --offset ${body.next}` : ''})` : '';
+  const shown = body.truncated
+    ? ` (showing ${count(body.offset + 1)}–${count(body.offset + body.deadLetters.length)}, newest first${body.next !== undefined ? `; next page: --offset ${body.next}` : ''})`
+    : '';
   out(`${count(body.total)} dead letter${body.total === 1 ? '' : 's'}${shown}`);
   out('Look at one: relay dlq show <ref>; replay: relay dlq replay --id <ref> --dry-run');
   return 0;
@@ -125,7 +145,11 @@ async function show(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const ref = checkRef(onePositional(positionals, 'dead letter reference (<queue>/<jobId>)', cmd), cmd);
   const t = await relayTarget(values, env, cmd);
   const { ref: queue, jobId } = parseJobRef(ref)!;
-  const res = await relay(t, `/ops/dead-letters/${queueName(queue)}/${encodeURIComponent(jobId)}`, { auth: 'admin', accept: [404], label: 'reading the dead letter' });
+  const res = await relay(t, `/ops/dead-letters/${queueName(queue)}/${encodeURIComponent(jobId)}`, {
+    auth: 'admin',
+    accept: [404],
+    label: 'reading the dead letter',
+  });
   if (res.status === 404) {
     process.stderr.write(`relay: no dead letter ${ref} (replayed or removed since?): relay dlq list shows those there are\n`);
     return 1;
@@ -174,7 +198,7 @@ async function show(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 function describeItem(item: unknown): string {
   const it = item as { id?: string; e?: { event?: string; metric?: string; profile?: Record<string, unknown> }; op?: string; p?: Record<string, unknown> };
   const who = (p: Record<string, unknown> | undefined) =>
-    p ? (['email', 'phone_number', 'external_id', 'anonymous_id'].map((k) => p[k]).find((v) => typeof v === 'string') as string | undefined) ?? '' : '';
+    p ? ((['email', 'phone_number', 'external_id', 'anonymous_id'].map((k) => p[k]).find((v) => typeof v === 'string') as string | undefined) ?? '') : '';
   if (it?.e) return `${it.id ?? '?'}  ${it.e.event ?? it.e.metric ?? ''}  ${who(it.e.profile)}`.trim();
   const rest = JSON.stringify({ ...it, id: undefined });
   return `${it?.id ?? '?'}  ${rest}`;
@@ -182,19 +206,38 @@ function describeItem(item: unknown): string {
 
 async function replay(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cmd = 'dlq replay';
-  const { values, positionals } = parse(argv, { ...FILTER_OPTIONS, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, priority: { type: 'string' } }, cmd);
+  const { values, positionals } = parse(
+    argv,
+    { ...FILTER_OPTIONS, id: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, priority: { type: 'string' } },
+    cmd,
+  );
   const ids = [...(values.id ?? []), ...positionals].map((r) => checkRef(r, cmd));
   const filter = filterOf(values, cmd);
   if (ids.length === 0 && Object.keys(filter).length === 0 && !values.all) {
     throw new UsageError('name what to replay: a filter (--status 400, --since 1h…), --id <ref>, or --all', cmd);
   }
-  if (values.all && (ids.length > 0 || Object.keys(filter).length > 0)) throw new UsageError('--all replays every dead letter: give it alone, or a filter or --id instead', cmd);
-  if (values.priority !== undefined && !CLASSES.includes(values.priority)) throw new UsageError(`--priority is live or bulk (got ${JSON.stringify(values.priority)})`, cmd);
+  if (values.all && (ids.length > 0 || Object.keys(filter).length > 0))
+    throw new UsageError('--all replays every dead letter: give it alone, or a filter or --id instead', cmd);
+  if (values.priority !== undefined && !CLASSES.includes(values.priority))
+    throw new UsageError(`--priority is live or bulk (got ${JSON.stringify(values.priority)})`, cmd);
   const t = await relayTarget(values, env, cmd);
   const dryRun = values['dry-run'] === true;
-  const body = { ...filter, ...(ids.length ? { ids } : {}), ...(values.all ? { all: true } : {}), ...(values.priority ? { priority: values.priority } : {}), dryRun };
+  const body = {
+    ...filter,
+    ...(ids.length ? { ids } : {}),
+    ...(values.all ? { all: true } : {}),
+    ...(values.priority ? { priority: values.priority } : {}),
+    dryRun,
+  };
   const res = await relay(t, '/ops/dead-letters/replay', { method: 'POST', body, auth: 'admin', label: dryRun ? 'working out the replay' : 'replaying' });
-  const r = res.body as { dryRun: boolean; priority?: string; jobs: number; items: number; refs: string[]; preview?: { ref: string; endpoint: string; body: unknown }[] };
+  const r = res.body as {
+    dryRun: boolean;
+    priority?: string;
+    jobs: number;
+    items: number;
+    refs: string[];
+    preview?: { ref: string; endpoint: string; body: unknown }[];
+  };
   if (values.json) {
     outJson(r);
     return 0;

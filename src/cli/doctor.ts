@@ -80,7 +80,8 @@ async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {
 
 function modeText(c: Config): string {
   const k = c.klaviyo;
-  if (k.mode === 'gateway') return `gateway mode (${maskUrlCredentials(k.gatewayUrl, { whole: true })}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
+  if (k.mode === 'gateway')
+    return `gateway mode (${maskUrlCredentials(k.gatewayUrl, { whole: true })}, connection ${k.connectionId ?? '(none: the gateway picks one)'})`;
   if (k.mode === 'direct') return `direct mode (${maskUrlCredentials(k.baseUrl, { whole: true })})`;
   if (k.mode === 'none') return 'no Klaviyo credentials (an API-only process)';
   return 'sandbox mode (the built-in Klaviyo simulator)';
@@ -116,7 +117,12 @@ async function probeLane(lane: { name: string; target: Parameters<typeof import(
 }
 
 function isRevisionError(err: unknown): boolean {
-  const e = err as { status?: number; code?: string; detail?: string; errors?: readonly { code?: string; detail?: string; source?: Record<string, unknown> }[] };
+  const e = err as {
+    status?: number;
+    code?: string;
+    detail?: string;
+    errors?: readonly { code?: string; detail?: string; source?: Record<string, unknown> }[];
+  };
   if (e?.status !== 400) return false;
   const text = [e.code, e.detail, ...(e.errors ?? []).flatMap((x) => [x.code, x.detail, JSON.stringify(x.source ?? {})])].join(' ');
   return /revision/i.test(text);
@@ -126,29 +132,67 @@ function credentialCheck(c: Config, p: Probe): Check {
   const name = 'credentials';
   const where = `lane ${p.lane}`;
   if (p.ok || isRevisionError(p.error)) return { name, state: 'ok', detail: `${where}: GET /api/accounts answered ${p.status} in ${duration(p.ms)}` };
-  const e = p.error as { name?: string; status?: number; origin?: string; detail?: string; code?: string; kind?: string; retryAfterMs?: number; message?: string };
+  const e = p.error as {
+    name?: string;
+    status?: number;
+    origin?: string;
+    detail?: string;
+    code?: string;
+    kind?: string;
+    retryAfterMs?: number;
+    message?: string;
+  };
   const gw = c.klaviyo.mode === 'gateway';
   if (e?.name === 'KlaviyoTransportError') {
     return {
       name,
       state: 'fail',
       detail: `${where}: ${e.kind === 'timeout' ? 'no answer in time' : 'cannot reach'} ${gw ? c.klaviyo.gatewayUrl : c.klaviyo.baseUrl} (${e.message})`,
-      fix: gw ? 'check the network and MATON_GATEWAY_URL (default https://api.maton.ai)' : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
+      fix: gw
+        ? 'check the network and MATON_GATEWAY_URL (default https://api.maton.ai)'
+        : 'check the network and KLAVIYO_BASE_URL (default https://a.klaviyo.com)',
     };
   }
   const said = `${e?.status ?? '?'}${e?.code ? ` ${e.code}` : ''}${e?.detail ? `: ${e.detail}` : ''}`;
   if (e?.status === 429) {
-    return { name, state: 'warn', detail: `${where}: rate limited (${said}); not confirmed`, fix: `run relay doctor again in ${e.retryAfterMs ? duration(e.retryAfterMs) : 'a minute'}` };
+    return {
+      name,
+      state: 'warn',
+      detail: `${where}: rate limited (${said}); not confirmed`,
+      fix: `run relay doctor again in ${e.retryAfterMs ? duration(e.retryAfterMs) : 'a minute'}`,
+    };
   }
   if (e?.status === 401 || e?.status === 403) {
-    if (gw && e.origin === 'gateway') return { name, state: 'fail', detail: `${where}: the Maton gateway refused the API key (${said})`, fix: 'check MATON_API_KEY' };
-    if (gw) return { name, state: 'fail', detail: `${where}: Klaviyo refused the connection's authorization (${said})`, fix: 'reconnect the account: relay connections create, then set MATON_CONNECTION_ID (or the account\'s connection in RELAY_CONFIG)' };
-    return { name, state: 'fail', detail: `${where}: Klaviyo refused the private key (${said})`, fix: 'check KLAVIYO_API_KEY (a private key, pk_…, with the accounts:read scope among those the relay needs)' };
+    if (gw && e.origin === 'gateway')
+      return { name, state: 'fail', detail: `${where}: the Maton gateway refused the API key (${said})`, fix: 'check MATON_API_KEY' };
+    if (gw)
+      return {
+        name,
+        state: 'fail',
+        detail: `${where}: Klaviyo refused the connection's authorization (${said})`,
+        fix: "reconnect the account: relay connections create, then set MATON_CONNECTION_ID (or the account's connection in RELAY_CONFIG)",
+      };
+    return {
+      name,
+      state: 'fail',
+      detail: `${where}: Klaviyo refused the private key (${said})`,
+      fix: 'check KLAVIYO_API_KEY (a private key, pk_…, with the accounts:read scope among those the relay needs)',
+    };
   }
   if (gw && e?.status === 400 && e.origin === 'gateway') {
-    return { name, state: 'fail', detail: `${where}: the gateway has no usable Klaviyo connection (${said})`, fix: 'relay connections list shows the ACTIVE ones; set MATON_CONNECTION_ID to one, or relay connections create' };
+    return {
+      name,
+      state: 'fail',
+      detail: `${where}: the gateway has no usable Klaviyo connection (${said})`,
+      fix: 'relay connections list shows the ACTIVE ones; set MATON_CONNECTION_ID to one, or relay connections create',
+    };
   }
-  return { name, state: 'fail', detail: `${where}: GET /api/accounts failed (${said})`, fix: e?.status && e.status >= 500 ? 'Klaviyo or the gateway is failing: try again later' : 'see the error above' };
+  return {
+    name,
+    state: 'fail',
+    detail: `${where}: GET /api/accounts failed (${said})`,
+    fix: e?.status && e.status >= 500 ? 'Klaviyo or the gateway is failing: try again later' : 'see the error above',
+  };
 }
 
 function clockCheck(p: Probe, via: string): Check {
@@ -166,7 +210,12 @@ function clockCheck(p: Probe, via: string): Check {
   return { name: 'clock', state: off >= SKEW_FAIL_MS ? 'fail' : 'warn', detail: `the local clock is ${how}`, fix };
 }
 
-async function checkRelay(values: { url?: string; token?: string }, env: NodeJS.ProcessEnv, config: Config | undefined, add: (c: Check) => void): Promise<void> {
+async function checkRelay(
+  values: { url?: string; token?: string },
+  env: NodeJS.ProcessEnv,
+  config: Config | undefined,
+  add: (c: Check) => void,
+): Promise<void> {
   const given = values.url?.trim() || env['RELAY_URL']?.trim();
   if (!given) {
     add({ name: 'relay API', state: 'skip', detail: 'not checked (set RELAY_URL or pass --url)' });
@@ -178,10 +227,26 @@ async function checkRelay(values: { url?: string; token?: string }, env: NodeJS.
   try {
     const res = await requestJson(`${t.url}/readyz`, { timeoutMs: 5000, label: `asking the relay at ${t.url}` }, (reason) => new CliError(reason));
     const checks = (res.body as { status?: string; checks?: Record<string, boolean> } | undefined)?.checks;
-    const list = checks ? Object.entries(checks).map(([k, v]) => `${k} ${v ? 'ok' : 'NOT ok'}`).join(', ') : '';
+    const list = checks
+      ? Object.entries(checks)
+          .map(([k, v]) => `${k} ${v ? 'ok' : 'NOT ok'}`)
+          .join(', ')
+      : '';
     if (res.status === 200) add({ name: 'relay API', state: 'ok', detail: `ready at ${t.url}${list ? ` (${list})` : ''}` });
-    else if (res.status === 503 && checks) add({ name: 'relay API', state: 'fail', detail: `not ready at ${t.url} (${list})`, fix: checks['redis'] === false ? 'the relay cannot reach its Redis: check REDIS_URL where it runs' : 'see the relay\'s log' });
-    else add({ name: 'relay API', state: 'fail', detail: `${t.url}/readyz answered ${res.status}${res.body === undefined ? ' (not JSON)' : ''}`, fix: 'is RELAY_URL pointing at the relay?' });
+    else if (res.status === 503 && checks)
+      add({
+        name: 'relay API',
+        state: 'fail',
+        detail: `not ready at ${t.url} (${list})`,
+        fix: checks['redis'] === false ? 'the relay cannot reach its Redis: check REDIS_URL where it runs' : "see the relay's log",
+      });
+    else
+      add({
+        name: 'relay API',
+        state: 'fail',
+        detail: `${t.url}/readyz answered ${res.status}${res.body === undefined ? ' (not JSON)' : ''}`,
+        fix: 'is RELAY_URL pointing at the relay?',
+      });
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     add({ name: 'relay API', state: 'fail', detail: `not reachable at ${t.url} (${err.message})`, fix: 'start it with `npm start` or set RELAY_URL' });
@@ -193,7 +258,7 @@ async function checkRelay(values: { url?: string; token?: string }, env: NodeJS.
   }
   try {
     await relay(t, '/ops/status', { auth: 'admin', timeoutMs: 10_000 });
-    add({ name: 'admin token', state: 'ok', detail: `/ops accepts it${t.tokenFrom === 'sandbox default' ? ' (the sandbox\'s default)' : ''}` });
+    add({ name: 'admin token', state: 'ok', detail: `/ops accepts it${t.tokenFrom === 'sandbox default' ? " (the sandbox's default)" : ''}` });
   } catch (err) {
     if (!(err instanceof CliError)) throw err;
     const [detail, fix] = err.message.split(/: (?=set |start )/);
@@ -216,7 +281,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     config = loadConfig(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    p.add({ name: 'configuration', state: 'fail', detail: `the environment does not parse:\n${err.problems.map((x) => `  ${' '.repeat(NAME_WIDTH)}   - ${x}`).join('\n')}`, fix: 'correct the variables listed (README: Settings)' });
+    p.add({
+      name: 'configuration',
+      state: 'fail',
+      detail: `the environment does not parse:\n${err.problems.map((x) => `  ${' '.repeat(NAME_WIDTH)}   - ${x}`).join('\n')}`,
+      fix: 'correct the variables listed (README: Settings)',
+    });
   }
   if (config) p.add({ name: 'configuration', state: 'ok', detail: `${modeText(config)}, revision ${config.klaviyo.revision}` });
   let file: RelayFile | undefined;
@@ -228,7 +298,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       file = loadRelayConfig(path, env);
     } catch (err) {
       if (!(err instanceof RelayConfigError)) throw err;
-      p.add({ name: 'RELAY_CONFIG', state: 'fail', detail: `problems in ${path}:\n${err.problems.map((x) => `  ${' '.repeat(NAME_WIDTH)}   - ${x}`).join('\n')}`, fix: 'correct the file (README: The config file; relay.example.yaml)' });
+      p.add({
+        name: 'RELAY_CONFIG',
+        state: 'fail',
+        detail: `problems in ${path}:\n${err.problems.map((x) => `  ${' '.repeat(NAME_WIDTH)}   - ${x}`).join('\n')}`,
+        fix: 'correct the file (README: The config file; relay.example.yaml)',
+      });
     }
   }
   if (config && config.klaviyo.mode !== 'sandbox' && (file || !path)) {
@@ -243,14 +318,22 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   }
   if (path && file) {
     const n = (o: object) => Object.keys(o).length;
-    p.add({ name: 'RELAY_CONFIG', state: 'ok', detail: `${path}: ${n(file.accounts)} account(s), ${file.sources.length} source(s), ${n(file.flows)} flow(s), ${file.rules.length} rule(s)` });
+    p.add({
+      name: 'RELAY_CONFIG',
+      state: 'ok',
+      detail: `${path}: ${n(file.accounts)} account(s), ${file.sources.length} source(s), ${n(file.flows)} flow(s), ${file.rules.length} rule(s)`,
+    });
   }
 
   // Credentials, revision and clock: one cheap call per lane.
   if (!config || (path && !file)) {
     for (const name of ['credentials', 'revision', 'clock']) p.add({ name, state: 'skip', detail: 'not checked (the configuration does not parse)' });
   } else if (config.klaviyo.mode === 'sandbox') {
-    p.add({ name: 'credentials', state: 'skip', detail: 'sandbox mode: none to check (set MATON_API_KEY or KLAVIYO_API_KEY to deliver to a real Klaviyo account)' });
+    p.add({
+      name: 'credentials',
+      state: 'skip',
+      detail: 'sandbox mode: none to check (set MATON_API_KEY or KLAVIYO_API_KEY to deliver to a real Klaviyo account)',
+    });
     p.add({ name: 'revision', state: 'skip', detail: `sandbox mode: ${config.klaviyo.revision} is not checked against Klaviyo` });
     p.add({ name: 'clock', state: 'skip', detail: 'sandbox mode: not checked' });
   } else if (lanes.length > 0) {
@@ -264,7 +347,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     const rev = config.klaviyo.revision;
     if (first.ok) p.add({ name: 'revision', state: 'ok', detail: `${rev} accepted` });
     else if (isRevisionError(first.error)) {
-      p.add({ name: 'revision', state: 'fail', detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`, fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-07-15)' });
+      p.add({
+        name: 'revision',
+        state: 'fail',
+        detail: `Klaviyo refused revision ${rev} (${(first.error as Error).message})`,
+        fix: 'set KLAVIYO_REVISION to a revision Klaviyo supports (default 2026-07-15)',
+      });
     } else p.add({ name: 'revision', state: 'skip', detail: `not checked (the call failed before Klaviyo looked at ${rev})` });
     p.add(clockCheck(first, config.klaviyo.mode === 'gateway' ? 'the gateway' : 'Klaviyo'));
   }
@@ -276,7 +364,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   if (json) outJson({ ok: failed === 0, checks: p.checks });
   else {
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-    process.stdout.write(`\n${failed === 0 ? `All checks passed${warned ? ` (${plural(warned, 'warning')})` : ''}.` : `${plural(failed, 'check')} failed${warned ? `, ${plural(warned, 'warning')}` : ''}.`}\n`);
+    process.stdout.write(
+      `\n${failed === 0 ? `All checks passed${warned ? ` (${plural(warned, 'warning')})` : ''}.` : `${plural(failed, 'check')} failed${warned ? `, ${plural(warned, 'warning')}` : ''}.`}\n`,
+    );
   }
   return failed === 0 ? 0 : 1;
 }

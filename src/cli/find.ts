@@ -32,7 +32,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   if (phone !== undefined) query['phone_number'] = phone;
   if (values['external-id'] !== undefined) query['external_id'] = values['external-id'];
   if (Object.keys(query).length === 0) throw new UsageError('give one of --id, --email, --phone, --external-id', 'find');
-  for (const [k, v] of Object.entries(query)) if (v.trim() === '') throw new UsageError(`--${k.replace('_number', '').replace('_', '-')} needs a value`, 'find');
+  for (const [k, v] of Object.entries(query))
+    if (v.trim() === '') throw new UsageError(`--${k.replace('_number', '').replace('_', '-')} needs a value`, 'find');
   const t = await relayTarget(values, env, 'find');
   const res = await relay(t, `/ops/find?${new URLSearchParams(query)}`, { auth: 'admin', label: 'searching the queues' });
   const body = res.body as { query: Record<string, string>; jobs: Found[] };
@@ -40,7 +41,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     outJson(body);
     return 0;
   }
-  const what = Object.entries(query).map(([k, v]) => `${k}=${v}`).join(', ');
+  const what = Object.entries(query)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
   if (body.jobs.length === 0) {
     out(`Nothing found for ${what}.`);
     if (!query['id']) out('(a search by person looks at the most recent jobs of each state only)');

@@ -59,7 +59,10 @@ export function time(at: number | string | undefined): string {
   if (at === undefined || at === '' || at === 0) return '—';
   const ms = typeof at === 'number' ? at : Date.parse(at);
   if (!Number.isFinite(ms)) return String(at);
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function count(n: number): string {

@@ -73,7 +73,10 @@ unique_id, so nothing counts twice) as bulk work, so it never delays live traffi
 replays them as live work. --dry-run shows what would be sent and changes nothing. Every replay is
 written to the audit log.`,
   },
-  'dlq list': { usage: 'relay dlq list [--kind k] [--lane l] [--class c] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--offset n] [--json]', help: '' },
+  'dlq list': {
+    usage: 'relay dlq list [--kind k] [--lane l] [--class c] [--code c] [--status n] [--source s] [--since t] [--until t] [--limit n] [--offset n] [--json]',
+    help: '',
+  },
   'dlq show': { usage: 'relay dlq show <queue>/<jobId> [--json]', help: '' },
   'dlq replay': { usage: 'relay dlq replay ([filters] | --id <ref>… | --all) [--priority live] [--dry-run] [--json]', help: '' },
   pause: {

@@ -115,7 +115,8 @@ export async function relayTarget(values: { url?: string; token?: string; key?: 
   } catch {
     throw new UsageError(`${values.url ? '--url' : 'RELAY_URL'} is not a URL: ${JSON.stringify(url)} (e.g. http://127.0.0.1:3000)`, command);
   }
-  if (!/^https?:$/.test(parsed.protocol)) throw new UsageError(`${values.url ? '--url' : 'RELAY_URL'} must be an http:// or https:// URL (got ${url})`, command);
+  if (!/^https?:$/.test(parsed.protocol))
+    throw new UsageError(`${values.url ? '--url' : 'RELAY_URL'} must be an http:// or https:// URL (got ${url})`, command);
   const envKey = set(env['RELAY_API_KEYS'])
     ?.split(',')
     .map((k) => k.trim())

@@ -39,7 +39,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   const r = res.body as { accepted?: number; duplicates?: number; spooled?: boolean };
   out(`${res.status} ${JSON.stringify(res.body)}`);
   if (r.duplicates) out(`The relay had already accepted id ${id}: not queued again (send another --id).`);
-  else out(`Accepted "${event}" for ${Object.values(profile)[0]} as id ${id}${r.spooled ? ' (spooled: Redis is unreachable, it moves in when Redis returns)' : ''}.`);
+  else
+    out(
+      `Accepted "${event}" for ${Object.values(profile)[0]} as id ${id}${r.spooled ? ' (spooled: Redis is unreachable, it moves in when Redis returns)' : ''}.`,
+    );
   out(`Follow it: relay find --id ${id}`);
   return 0;
 }

@@ -131,7 +131,8 @@ function classTable(classes: readonly ClassStatus[]): string {
     const kindDelivered = classes.filter((o) => o.lane === c.lane && o.kind === c.kind).reduce((n, o) => n + o.deliveredLastMinute, 0);
     const source = shown.length === 1 ? sourceText(shown[0]!) : shown.length === 0 ? '—' : 'all';
     rows.push([c.lane, c.kind, c.class, source, ...cells(c, percent(c.deliveredLastMinute, kindDelivered))]);
-    if (shown.length > 1) for (const x of shown) rows.push([c.lane, c.kind, c.class, sourceText(x), ...cells(x, percent(x.deliveredLastMinute, c.deliveredLastMinute))]);
+    if (shown.length > 1)
+      for (const x of shown) rows.push([c.lane, c.kind, c.class, sourceText(x), ...cells(x, percent(x.deliveredLastMinute, c.deliveredLastMinute))]);
   }
   return table(
     [
@@ -229,7 +230,12 @@ export function renderStatus(s: Status, now = Date.now()): string {
   );
   const sources = s.sources?.length
     ? `\n\n${table(
-        [{ header: 'source' }, { header: 'events/s limit', align: 'right' }, { header: 'queued bytes', align: 'right' }, { header: 'queued bytes limit', align: 'right' }],
+        [
+          { header: 'source' },
+          { header: 'events/s limit', align: 'right' },
+          { header: 'queued bytes', align: 'right' },
+          { header: 'queued bytes limit', align: 'right' },
+        ],
         s.sources.map((x) => [
           x.source,
           x.eventsPerSecond === undefined ? '—' : `${count(x.eventsPerSecond)} (burst ${count(x.burst ?? 0)})`,

@@ -81,7 +81,12 @@ export function dashboardRoutes(
   guarded.use('*', async (c, next) => {
     if (!isWrite(c.req.method)) return next();
     const why = opts.showPii ? 'RELAY_DASHBOARD_READONLY is set' : 'it shows masked data (RELAY_DASHBOARD_PII=false), which an edit would store';
-    return jsonError(c, 403, 'dashboard_read_only', `The dashboard is read-only: ${why}. Writable only with RELAY_DASHBOARD_PII=true and RELAY_DASHBOARD_READONLY=false`);
+    return jsonError(
+      c,
+      403,
+      'dashboard_read_only',
+      `The dashboard is read-only: ${why}. Writable only with RELAY_DASHBOARD_PII=true and RELAY_DASHBOARD_READONLY=false`,
+    );
   });
   guarded.route('/', board);
   return guarded;

@@ -40,10 +40,22 @@ export async function ingestByClass<M extends Method>(
   // Only what ingest needs travels on (it is also what a spool record keeps).
   const origin = (cls: PriorityClass): Origin => ({ id: source.id, lane: source.lane, cls });
   const admitted = parts.length > 1 && ingest.admit !== undefined;
-  if (admitted) await ingest.admit!(method, { id: source.id, lane: source.lane }, parts.map(([cls, part]) => ({ cls, items: part.length })), bytes ?? 0);
+  if (admitted)
+    await ingest.admit!(
+      method,
+      { id: source.id, lane: source.lane },
+      parts.map(([cls, part]) => ({ cls, items: part.length })),
+      bytes ?? 0,
+    );
   const share = (n: number) => (bytes === undefined || items.length === 0 ? bytes : (bytes * n) / items.length);
   const send = (cls: PriorityClass, part: readonly ItemOf<M>[]) =>
-    (ingest[method] as (o: Origin, items: readonly ItemOf<M>[], bytes?: number, admitted?: boolean) => Promise<EnqueueResult>).call(ingest, origin(cls), part, share(part.length), admitted);
+    (ingest[method] as (o: Origin, items: readonly ItemOf<M>[], bytes?: number, admitted?: boolean) => Promise<EnqueueResult>).call(
+      ingest,
+      origin(cls),
+      part,
+      share(part.length),
+      admitted,
+    );
   const results = await Promise.all(parts.map(([cls, part]) => send(cls, part)));
   if (results.length === 0) return { enqueued: 0, duplicates: 0, jobIds: [] };
   if (results.length === 1) return results[0]!;

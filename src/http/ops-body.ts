@@ -22,7 +22,10 @@ export async function readOpsBody(c: Context<AdminEnv>, expect: string): Promise
   const text = json || !browser ? await c.req.text() : '';
   if (!json && (browser || text !== '')) {
     const why = browser ? 'A write with Basic credentials must be JSON' : 'The body must be JSON';
-    return { ok: false, response: jsonError(c, 415, 'json_required', `${why}: send ${expect} with "Content-Type: application/json" (got ${JSON.stringify(type ?? 'none')})`) };
+    return {
+      ok: false,
+      response: jsonError(c, 415, 'json_required', `${why}: send ${expect} with "Content-Type: application/json" (got ${JSON.stringify(type ?? 'none')})`),
+    };
   }
   if (text === '') {
     if (!browser) return { ok: true, body: undefined };
@@ -31,6 +34,11 @@ export async function readOpsBody(c: Context<AdminEnv>, expect: string): Promise
   try {
     return { ok: true, body: JSON.parse(text) as unknown };
   } catch (err) {
-    return { ok: false, response: jsonError(c, 400, 'invalid_json', `The body is not valid JSON (${(err as Error).message}); send ${expect}`, [{ field: '(body)', message: 'is not valid JSON' }]) };
+    return {
+      ok: false,
+      response: jsonError(c, 400, 'invalid_json', `The body is not valid JSON (${(err as Error).message}); send ${expect}`, [
+        { field: '(body)', message: 'is not valid JSON' },
+      ]),
+    };
   }
 }

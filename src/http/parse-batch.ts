@@ -12,9 +12,7 @@ function batchWrapper(plural: string, max: number): z.ZodType {
   const key = `${plural}:${max}`;
   let w = wrappers.get(key);
   if (!w) {
-    w = z
-      .object({ [plural]: z.array(z.unknown()).min(1, `must contain at least one item`).max(max, `must contain at most ${max} items`) })
-      .strict();
+    w = z.object({ [plural]: z.array(z.unknown()).min(1, `must contain at least one item`).max(max, `must contain at most ${max} items`) }).strict();
     wrappers.set(key, w);
   }
   return w;
@@ -26,7 +24,13 @@ export type Parsed<T> = { ok: true; items: T[]; isBatch: boolean } | { ok: false
  * `fast`, when given, may accept an item without zod; it must only say yes to items the schema
  * would accept unchanged (see src/model/event-fast-path.ts).
  */
-export function parseSingleOrBatch<S extends z.ZodType>(body: unknown, plural: string, schema: S, max: number, fast?: (item: unknown) => boolean): Parsed<z.infer<S>> {
+export function parseSingleOrBatch<S extends z.ZodType>(
+  body: unknown,
+  plural: string,
+  schema: S,
+  max: number,
+  fast?: (item: unknown) => boolean,
+): Parsed<z.infer<S>> {
   const isBatch = body !== null && typeof body === 'object' && !Array.isArray(body) && plural in body;
   let raw: unknown[];
   if (isBatch) {

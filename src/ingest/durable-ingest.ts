@@ -52,7 +52,9 @@ export function createDurableIngest(
     try {
       return await Promise.race([
         (inner[rec.m] as (o: Origin, items: readonly unknown[], bytes?: number) => Promise<EnqueueResult>)(rec.o, rec.items, rec.b),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not acknowledge within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS))),
+        new Promise<never>(
+          (_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not acknowledge within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS)),
+        ),
       ]);
     } finally {
       clearTimeout(timer);
@@ -71,7 +73,11 @@ export function createDurableIngest(
    */
   function checks(m: SpoolRecord['m'], o: Origin, parts: readonly RequestPart[], bytes: number): Promise<void> | undefined {
     for (const p of parts) backlog?.check(queueRef(KIND[m], o.lane, p.cls, o.id));
-    return limits?.admit(o.id, parts.reduce((n, p) => n + p.items, 0), bytes);
+    return limits?.admit(
+      o.id,
+      parts.reduce((n, p) => n + p.items, 0),
+      bytes,
+    );
   }
 
   async function accept(rec: SpoolRecord, admitted = false): Promise<EnqueueResult> {

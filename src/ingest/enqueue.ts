@@ -181,7 +181,14 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     const chunks: (PlannedJob<EnqueueItem> & { sizes: number[] })[] = [];
     for (let i = 0; i < all.length; i += perJob) {
       const chunk = all.slice(i, i + perJob);
-      chunks.push({ jobId: jobIdForItems(g.ref.kind, chunk.map((it) => it.k)), items: chunk, sizes: sizes.slice(i, i + perJob) });
+      chunks.push({
+        jobId: jobIdForItems(
+          g.ref.kind,
+          chunk.map((it) => it.k),
+        ),
+        items: chunk,
+        sizes: sizes.slice(i, i + perJob),
+      });
     }
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {

@@ -57,7 +57,13 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
   return {
     events(origin, items, bytes) {
       const at = Date.now();
-      return enqueuer.enqueue(queueRef('events', origin.lane, origin.cls ?? 'live', origin.id), items, (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
+      return enqueuer.enqueue(
+        queueRef('events', origin.lane, origin.cls ?? 'live', origin.id),
+        items,
+        (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        { group: origin.id, bytesSource: bytesSource(origin) },
+        sizeOf(items, bytes),
+      );
     },
     profileOps(origin, ops, bytes) {
       const at = Date.now();
@@ -78,7 +84,13 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
     webhooks(origin, items, bytes) {
       const at = Date.now();
       // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue(queueRef('webhooks', origin.lane, 'live', origin.id), items, (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }), { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) }, sizeOf(items, bytes));
+      return enqueuer.enqueue(
+        queueRef('webhooks', origin.lane, 'live', origin.id),
+        items,
+        (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) },
+        sizeOf(items, bytes),
+      );
     },
   };
 }

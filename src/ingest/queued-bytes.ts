@@ -213,7 +213,13 @@ export async function healQueueBytes(redis: Redis, queueQualifiedName: string, e
  * entries from `cursor` (HSCAN's) and returns where to go on next time ('0': the whole ledger was
  * seen) and the bytes released.
  */
-export async function pruneSourceLedger(redis: Redis, prefix: string, sourceId: string, cursor = '0', maxEntries = 10_000): Promise<{ cursor: string; released: number }> {
+export async function pruneSourceLedger(
+  redis: Redis,
+  prefix: string,
+  sourceId: string,
+  cursor = '0',
+  maxEntries = 10_000,
+): Promise<{ cursor: string; released: number }> {
   const r = commands(redis);
   const total = sourceBytesKey(prefix, sourceId);
   const ledger = sourceLedgerKey(prefix, sourceId);

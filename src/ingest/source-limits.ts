@@ -124,7 +124,13 @@ export interface SourceLimiterOptions {
   readonly timeoutMs?: number;
 }
 
-export function createSourceLimiter(redis: Redis, prefix: string, sources: readonly LimitedSource[], log: Logger, opts: SourceLimiterOptions = {}): SourceLimiter {
+export function createSourceLimiter(
+  redis: Redis,
+  prefix: string,
+  sources: readonly LimitedSource[],
+  log: Logger,
+  opts: SourceLimiterOptions = {},
+): SourceLimiter {
   const byId = new Map(sources.map((s) => [s.id, s]));
   const timeoutMs = opts.timeoutMs ?? 1000;
   const pruneEveryMs = opts.pruneEveryMs ?? 10_000;
@@ -205,11 +211,15 @@ export function createSourceLimiter(redis: Redis, prefix: string, sources: reado
     countsBytes: (sourceId) => byId.get(sourceId)?.limits.queuedBytes !== undefined,
     async status() {
       return Promise.all(
-        sources.map(async (s): Promise<SourceLimitStatus> => ({
-          source: s.name,
-          ...(s.limits.eventsPerSecond !== undefined ? { eventsPerSecond: s.limits.eventsPerSecond, burst: burstOf(s.limits) } : {}),
-          ...(s.limits.queuedBytes !== undefined ? { queuedBytesLimit: s.limits.queuedBytes, queuedBytes: await sourceQueuedBytes(redis, prefix, s.id) } : {}),
-        })),
+        sources.map(
+          async (s): Promise<SourceLimitStatus> => ({
+            source: s.name,
+            ...(s.limits.eventsPerSecond !== undefined ? { eventsPerSecond: s.limits.eventsPerSecond, burst: burstOf(s.limits) } : {}),
+            ...(s.limits.queuedBytes !== undefined
+              ? { queuedBytesLimit: s.limits.queuedBytes, queuedBytes: await sourceQueuedBytes(redis, prefix, s.id) }
+              : {}),
+          }),
+        ),
       );
     },
     stop: () => clearInterval(timer),

@@ -57,9 +57,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface KlaviyoClient {
   readonly target: KlaviyoTarget;
-  request<S extends z.ZodType | undefined = undefined>(
-    opts: RequestOptions<S>,
-  ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>>;
+  request<S extends z.ZodType | undefined = undefined>(opts: RequestOptions<S>): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>>;
   /** Follows `links.next` page by page, through the gateway when in gateway mode. */
   paginate<S extends z.ZodType<{ links?: { next?: string | null | undefined } | undefined }>>(
     opts: RequestOptions<S> & { schema: S },
@@ -123,7 +121,7 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
     const rateLimit = readRateLimit(res.headers);
     const json = parseJson(text);
     if (res.status < 200 || res.status >= 300) throw toApiError(opts.endpoint, res.status, json, text, rateLimit, target.mode);
-    let data: unknown ;
+    let data: unknown;
     if (opts.schema) {
       const parsed = opts.schema.safeParse(json);
       if (!parsed.success) throw new KlaviyoResponseError(opts.endpoint, res.status, parsed.error.message);

@@ -7,7 +7,19 @@ import type { Channel, ProfileOp, ProfileRef } from '../model/profile-op.ts';
 
 type UpsertProfile = Extract<ProfileOp, { op: 'upsert' }>['profile'];
 
-const UPSERT_ATTRIBUTES = ['email', 'phone_number', 'external_id', 'first_name', 'last_name', 'organization', 'title', 'locale', 'image', 'location', 'properties'] as const;
+const UPSERT_ATTRIBUTES = [
+  'email',
+  'phone_number',
+  'external_id',
+  'first_name',
+  'last_name',
+  'organization',
+  'title',
+  'locale',
+  'image',
+  'location',
+  'properties',
+] as const;
 
 /** POST /api/profile-import. `null` clears a field, an absent one is left alone (Klaviyo's semantics). */
 export function profileImportBody(p: UpsertProfile, opts: { id?: string; drop?: readonly string[] } = {}): unknown {
@@ -48,7 +60,11 @@ function consentProfile(ref: ProfileRef, channels: readonly Channel[], consent: 
 }
 
 /** POST /api/profile-subscription-bulk-create-jobs (≤1,000 profiles). */
-export function subscribeBody(members: readonly { ref: ProfileRef; channels: readonly Channel[] }[], listId: string | null, source: string | undefined): unknown {
+export function subscribeBody(
+  members: readonly { ref: ProfileRef; channels: readonly Channel[] }[],
+  listId: string | null,
+  source: string | undefined,
+): unknown {
   return {
     data: {
       type: 'profile-subscription-bulk-create-job',

@@ -19,9 +19,7 @@ export const ErrorItemSchema = z
 /** Klaviyo's JSON:API error document. */
 export const ErrorBodySchema = z.object({ errors: z.array(ErrorItemSchema).min(1) }).loose();
 
-const LinksSchema = z
-  .object({ self: z.string().optional(), next: z.string().nullish(), prev: z.string().nullish() })
-  .loose();
+const LinksSchema = z.object({ self: z.string().optional(), next: z.string().nullish(), prev: z.string().nullish() }).loose();
 
 export const ProfileResourceSchema = z
   .object({
@@ -63,9 +61,7 @@ export const BulkImportJobSchema = z
   })
   .loose();
 
-export const AccountsSchema = z
-  .object({ data: z.array(z.object({ type: z.literal('account'), id: z.string() }).loose()) })
-  .loose();
+export const AccountsSchema = z.object({ data: z.array(z.object({ type: z.literal('account'), id: z.string() }).loose()) }).loose();
 
 /** GET /api/profile-bulk-import-jobs/{id}/import-errors */
 export const ImportErrorsPageSchema = z

@@ -20,7 +20,8 @@ const ID = /^[\x21-\x7e]{1,255}$/;
 const CURRENCY = /^[A-Z]{3}$/;
 const EMAIL = z.regexes.email;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 /** A string zod's `.trim()` would leave unchanged. */
 const trimmed = (s: string) => s.length > 0 && s.trim().length === s.length;
 

@@ -22,7 +22,8 @@ type Found = { message: string; path: (string | number)[] } | undefined;
 function walk(v: unknown, depth: number): Found {
   if (typeof v === 'string') {
     // Byte length, not characters: Klaviyo's limit is 100 KB. Cheap test first.
-    if (v.length > KLAVIYO_LIMITS.maxStringBytes / 4 && Buffer.byteLength(v) > KLAVIYO_LIMITS.maxStringBytes) return { message: 'is a string over 100 KB; Klaviyo rejects those', path: [] };
+    if (v.length > KLAVIYO_LIMITS.maxStringBytes / 4 && Buffer.byteLength(v) > KLAVIYO_LIMITS.maxStringBytes)
+      return { message: 'is a string over 100 KB; Klaviyo rejects those', path: [] };
     return undefined;
   }
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : { message: 'must be a finite number', path: [] };

@@ -18,7 +18,13 @@ export type ProfileOp =
   | { readonly op: 'upsert'; readonly profile: Omit<ProfileUpsertInput, 'lists' | 'id'> & { readonly kid?: string } }
   | { readonly op: 'list-add' | 'list-remove'; readonly listId: string; readonly member: ProfileRef }
   | { readonly op: 'subscribe'; readonly listId: string | null; readonly member: ProfileRef; readonly channels: readonly Channel[]; readonly source?: string }
-  | { readonly op: 'unsubscribe'; readonly listId: string | null; readonly member: ProfileRef; readonly channels: readonly Channel[]; readonly source?: string };
+  | {
+      readonly op: 'unsubscribe';
+      readonly listId: string | null;
+      readonly member: ProfileRef;
+      readonly channels: readonly Channel[];
+      readonly source?: string;
+    };
 
 const IDENTIFIER_ORDER = ['email', 'phone_number', 'external_id', 'anonymous_id', 'kid'] as const;
 

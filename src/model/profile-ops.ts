@@ -15,7 +15,12 @@ export const ListIdSchema = z.string().regex(KLAVIYO_ID, 'must be a Klaviyo list
 
 export const ProfileUpsertSchema = z
   .object({
-    id: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+    id: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
     ...LookupIdentifierFields,
     ...AttributeFields,
     /** Lists to add the profile to, after the upsert. */
@@ -29,11 +34,19 @@ export type ProfileUpsertInput = z.infer<typeof ProfileUpsertSchema>;
 export const MAX_PROFILES_PER_REQUEST = 1000;
 
 export const ProfilesBatchSchema = z
-  .object({ profiles: z.array(z.unknown()).min(1, 'must contain at least one profile').max(MAX_PROFILES_PER_REQUEST, `must contain at most ${MAX_PROFILES_PER_REQUEST} profiles`) })
+  .object({
+    profiles: z
+      .array(z.unknown())
+      .min(1, 'must contain at least one profile')
+      .max(MAX_PROFILES_PER_REQUEST, `must contain at most ${MAX_PROFILES_PER_REQUEST} profiles`),
+  })
   .strict();
 
 /** Who a list operation is about: identifiers only. */
-export const MemberSchema = z.object({ ...LookupIdentifierFields }).strict().superRefine(requireLookupIdentifier);
+export const MemberSchema = z
+  .object({ ...LookupIdentifierFields })
+  .strict()
+  .superRefine(requireLookupIdentifier);
 export type MemberInput = z.infer<typeof MemberSchema>;
 
 export const ConsentSchema = z
@@ -44,8 +57,16 @@ export const ConsentSchema = z
 export const ListMembersSchema = z
   .object({
     /** Your id for this request: a retry with the same id is not applied twice. */
-    id: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-    profiles: z.array(MemberSchema).min(1, 'must name at least one profile').max(MAX_PROFILES_PER_REQUEST, `must name at most ${MAX_PROFILES_PER_REQUEST} profiles`),
+    id: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
+    profiles: z
+      .array(MemberSchema)
+      .min(1, 'must name at least one profile')
+      .max(MAX_PROFILES_PER_REQUEST, `must name at most ${MAX_PROFILES_PER_REQUEST} profiles`),
     /** With consent: subscribe (POST) or unsubscribe (DELETE) on these channels; without: membership only. */
     consent: ConsentSchema.optional(),
     /** Klaviyo's `custom_source` for consent changes, e.g. "Checkout". */

@@ -17,10 +17,7 @@ export const EmailSchema = z
   .max(254, 'must be at most 254 characters')
   .pipe(z.email({ message: 'must be an email address' }));
 
-export const PhoneSchema = z
-  .string()
-  .trim()
-  .regex(PHONE_E164, 'must be an E.164 phone number such as +15005550006');
+export const PhoneSchema = z.string().trim().regex(PHONE_E164, 'must be an E.164 phone number such as +15005550006');
 
 /** A text attribute: a string (null clears it in a profile upsert). */
 const text = (max = 255) => z.string().max(max, `must be at most ${max} characters`).nullable().optional();
@@ -35,8 +32,14 @@ export const LocationSchema = z
     zip: text(),
     timezone: text(),
     ip: text(64),
-    latitude: z.union([z.number().min(-90).max(90), z.string().max(32)]).nullable().optional(),
-    longitude: z.union([z.number().min(-180).max(180), z.string().max(32)]).nullable().optional(),
+    latitude: z
+      .union([z.number().min(-90).max(90), z.string().max(32)])
+      .nullable()
+      .optional(),
+    longitude: z
+      .union([z.number().min(-180).max(180), z.string().max(32)])
+      .nullable()
+      .optional(),
   })
   .strict();
 

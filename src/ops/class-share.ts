@@ -18,7 +18,15 @@ import { ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.ts';
 import type { QuotaScope } from '../lanes.ts';
 import type { Metrics } from '../metrics.ts';
 import { PRIORITY_CLASSES, type PriorityClass } from '../priority.ts';
-import { bulkMinimum, DEFAULT_PRIORITY_LIMITS, SHARE_WINDOW_MS, type ClassShare, type GovernorLimits, type QuotaGovernor, type ScopeShare } from '../../workers/quota-governor.ts';
+import {
+  bulkMinimum,
+  DEFAULT_PRIORITY_LIMITS,
+  SHARE_WINDOW_MS,
+  type ClassShare,
+  type GovernorLimits,
+  type QuotaGovernor,
+  type ScopeShare,
+} from '../../workers/quota-governor.ts';
 
 export interface LaneShare {
   readonly windowMs: number;
@@ -60,7 +68,8 @@ export function laneShare(input: {
     if (input.viaGateway) {
       const perWindow = SHARE_WINDOW_MS / (1000 + limits.burstPaddingMs);
       const { live, bulk } = calls.total;
-      if (live > 0 && live + bulk >= FULL * limits.gatewayPerSecond * perWindow && bulk <= bulkMinimum(minShare, limits.gatewayPerSecond) * perWindow) held.push('gateway');
+      if (live > 0 && live + bulk >= FULL * limits.gatewayPerSecond * perWindow && bulk <= bulkMinimum(minShare, limits.gatewayPerSecond) * perWindow)
+        held.push('gateway');
     }
   }
   return {

@@ -168,7 +168,8 @@ return 0
 export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false, prioritiesEnabled = true): DeadLetters {
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
-    const wanted = (q: QueueRef) => (!filter.kind || q.kind === filter.kind) && (!filter.lane || q.lane === filter.lane) && (!filter.class || q.cls === filter.class);
+    const wanted = (q: QueueRef) =>
+      (!filter.kind || q.kind === filter.kind) && (!filter.lane || q.lane === filter.lane) && (!filter.class || q.cls === filter.class);
     const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
     if (targets) {
       for (const t of targets) {

@@ -70,7 +70,13 @@ export async function findJobs(
           const at = parseJobRef(v) ?? { ref: legacyRef(kind, lane), jobId: v };
           await push(at.ref, await queues.get(at.ref).getJob(at.jobId), 'id');
         }
-        if (delivered > 0) out.push({ queue: queueName(legacyRef(kind, lane)), state: 'delivered', via: 'id', note: `${delivered} item(s) with this id were delivered; their job is no longer kept` });
+        if (delivered > 0)
+          out.push({
+            queue: queueName(legacyRef(kind, lane)),
+            state: 'delivered',
+            via: 'id',
+            note: `${delivered} item(s) with this id were delivered; their job is no longer kept`,
+          });
       }
     }
   }

@@ -61,7 +61,10 @@ export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queu
     ['lane', 'kind', 'class', 'source'],
     async (set) => {
       for (const s of await snapshot()) {
-        set({ lane: s.ref.lane, kind: s.ref.kind, class: s.ref.cls, source: sourceLabel(s.ref) }, (s.counts.waiting ?? 0) + (s.counts.prioritized ?? 0) + (s.counts.delayed ?? 0));
+        set(
+          { lane: s.ref.lane, kind: s.ref.kind, class: s.ref.cls, source: sourceLabel(s.ref) },
+          (s.counts.waiting ?? 0) + (s.counts.prioritized ?? 0) + (s.counts.delayed ?? 0),
+        );
       }
     },
   );
@@ -86,15 +89,22 @@ export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queu
   metrics.addCollected('relay_lane_paused', '1 while a lane is paused because its credentials were refused', ['lane'], async (set) => {
     for (const lane of lanes) set({ lane }, (await redis.exists(pausedKey(queues.prefix, lane))) ? 1 : 0);
   });
-  metrics.addCollected('relay_webhook_items', 'Klaviyo webhook items by outcome (matched/unmatched topic or flow, rules applied/filtered, rejected deliveries)', ['outcome'], async (set) => {
-    const stats = await redis.hgetall(`${queues.prefix}:stats:webhooks`);
-    const byOutcome = new Map<string, number>();
-    for (const [field, n] of Object.entries(stats)) {
-      // Fields are "<outcome>:<topic>"; the topic is left out so the label set stays small.
-      const outcome = field.split(':')[0]!;
-      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + Number(n));
-    }
-    for (const [outcome, n] of byOutcome) set({ outcome }, n);
-  });
-  metrics.addCollected('relay_spool_bytes', "Bytes of accepted work in this process's local spool (Redis unreachable)", [], async (set) => set({}, spooledBytes()));
+  metrics.addCollected(
+    'relay_webhook_items',
+    'Klaviyo webhook items by outcome (matched/unmatched topic or flow, rules applied/filtered, rejected deliveries)',
+    ['outcome'],
+    async (set) => {
+      const stats = await redis.hgetall(`${queues.prefix}:stats:webhooks`);
+      const byOutcome = new Map<string, number>();
+      for (const [field, n] of Object.entries(stats)) {
+        // Fields are "<outcome>:<topic>"; the topic is left out so the label set stays small.
+        const outcome = field.split(':')[0]!;
+        byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + Number(n));
+      }
+      for (const [outcome, n] of byOutcome) set({ outcome }, n);
+    },
+  );
+  metrics.addCollected('relay_spool_bytes', "Bytes of accepted work in this process's local spool (Redis unreachable)", [], async (set) =>
+    set({}, spooledBytes()),
+  );
 }

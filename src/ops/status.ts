@@ -88,7 +88,13 @@ export interface StatusOptions {
 /** This period and the six before it: 60–70 s, of which deliveredInLastMinute takes 60. */
 const DELIVERED_PERIODS = [0, 1, 2, 3, 4, 5, 6];
 
-const HEADROOM_ENDPOINTS: readonly EndpointName[] = ['create_event', 'bulk_create_events', 'create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'];
+const HEADROOM_ENDPOINTS: readonly EndpointName[] = [
+  'create_event',
+  'bulk_create_events',
+  'create_or_update_profile',
+  'add_profiles_to_list',
+  'bulk_subscribe_profiles',
+];
 
 /** A lane without a scope (an API-only process without credentials cannot know it) reports no headroom. */
 export async function readStatus(
@@ -124,12 +130,19 @@ export async function readStatus(
         failed: counts.failed ?? 0,
         completed: counts.completed ?? 0,
         oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
-        deliveredLastMinute: deliveredInLastMinute(delivered.map((n) => Number(n ?? 0)), now),
+        deliveredLastMinute: deliveredInLastMinute(
+          delivered.map((n) => Number(n ?? 0)),
+          now,
+        ),
         queuedBytes: Number(bytes ?? 0),
       });
     }
   }
-  const classes = classStatus(queueStatus, lanes.map((l) => l.name), opts.sourceName);
+  const classes = classStatus(
+    queueStatus,
+    lanes.map((l) => l.name),
+    opts.sourceName,
+  );
   const laneStatus: LaneStatus[] = [];
   for (const lane of lanes) {
     const headroom: Record<string, { burst: number; steady: number; gateway?: number }> = {};

@@ -34,7 +34,7 @@ export function flowWebhookContext(flow: string, body: unknown): RuleContext {
     ...(pick('email') ? { email: pick('email') } : {}),
     ...(pick('phone_number') ? { phone_number: pick('phone_number') } : {}),
     ...(pick('external_id') ? { external_id: pick('external_id') } : {}),
-    ...(str(p.id) ?? str(b.profile_id) ? { kid: str(p.id) ?? str(b.profile_id) } : {}),
+    ...((str(p.id) ?? str(b.profile_id)) ? { kid: str(p.id) ?? str(b.profile_id) } : {}),
   };
   return { flow, body, properties: b.properties !== undefined ? obj(b.properties) : b, profile: Object.keys(ref).length > 0 ? ref : undefined };
 }

@@ -60,12 +60,28 @@ export async function ensureRedis(url: string, allowStart: boolean, dataDir = re
   const fix = `start Redis (e.g. \`redis-server --port ${port}\`) or set REDIS_URL to a running one`;
   // A URL with credentials names a Redis someone runs with them; the private one would have none.
   if (!allowStart || u.username || u.password) throw new RedisUnavailableError(`Redis does not answer at ${redactRedisUrl(url)}: ${fix}`);
-  if (spawnSync('redis-server', ['--version']).error) throw new RedisUnavailableError(`Redis does not answer at ${url} and redis-server is not installed: ${fix}`);
+  if (spawnSync('redis-server', ['--version']).error)
+    throw new RedisUnavailableError(`Redis does not answer at ${url} and redis-server is not installed: ${fix}`);
 
   mkdirSync(dataDir, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''],
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dataDir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ],
     { stdio: 'ignore' },
   );
   const deadline = Date.now() + 5000;

@@ -116,20 +116,37 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-function banner(config: Config, roles: EntryRoles, url: string | undefined, sandbox: Sandbox | undefined, privateRedis: PrivateRedis | undefined, apiProcesses: number, metricsAt?: AddressInfo): string {
+function banner(
+  config: Config,
+  roles: EntryRoles,
+  url: string | undefined,
+  sandbox: Sandbox | undefined,
+  privateRedis: PrivateRedis | undefined,
+  apiProcesses: number,
+  metricsAt?: AddressInfo,
+): string {
   const lines: string[] = [''];
   const what = roles.api && roles.workers ? 'API + workers' : roles.api ? 'API' : 'workers';
   lines.push(`klaviyo-relay ${what} running (pid ${process.pid})`);
   if (url) lines.push(`  listening on ${url}${apiProcesses > 1 ? ` (${apiProcesses} API processes)` : ''}`);
-  if (metricsAt) lines.push(`  metrics on http://${metricsAt.family === 'IPv6' ? `[${metricsAt.address}]` : metricsAt.address}:${metricsAt.port}/metrics${config.metricsToken ? ' (RELAY_METRICS_TOKEN required)' : ''}`);
-  lines.push(`  redis: ${maskUrlCredentials(config.redisUrl, { whole: true })}${privateRedis ? ` (private redis-server started here, pid ${privateRedis.pid}, data in ./.data/redis)` : ''}`);
+  if (metricsAt)
+    lines.push(
+      `  metrics on http://${metricsAt.family === 'IPv6' ? `[${metricsAt.address}]` : metricsAt.address}:${metricsAt.port}/metrics${config.metricsToken ? ' (RELAY_METRICS_TOKEN required)' : ''}`,
+    );
+  lines.push(
+    `  redis: ${maskUrlCredentials(config.redisUrl, { whole: true })}${privateRedis ? ` (private redis-server started here, pid ${privateRedis.pid}, data in ./.data/redis)` : ''}`,
+  );
   const k = config.klaviyo;
-  if (k.mode === 'gateway') lines.push(`  klaviyo: via the Maton gateway ${maskUrlCredentials(k.gatewayUrl, { whole: true })}${k.connectionId ? `, connection ${k.connectionId}` : ' (no MATON_CONNECTION_ID: the gateway picks the default connection)'}`);
+  if (k.mode === 'gateway')
+    lines.push(
+      `  klaviyo: via the Maton gateway ${maskUrlCredentials(k.gatewayUrl, { whole: true })}${k.connectionId ? `, connection ${k.connectionId}` : ' (no MATON_CONNECTION_ID: the gateway picks the default connection)'}`,
+    );
   if (k.mode === 'direct') lines.push(`  klaviyo: direct to ${maskUrlCredentials(k.baseUrl, { whole: true })} with a private API key`);
   if (k.mode === 'none') lines.push('  klaviyo: no credentials here (this API-only process never calls Klaviyo; the workers need them)');
   if (k.mode === 'sandbox') {
     lines.push('  SANDBOX MODE: no MATON_API_KEY or KLAVIYO_API_KEY set; nothing leaves this machine.');
-    if (!isLoopback(config.host) && url) lines.push(`  WARNING: HOST=${config.host} makes the sandbox (its dev key, its view of every email and phone number) reachable from other machines`);
+    if (!isLoopback(config.host) && url)
+      lines.push(`  WARNING: HOST=${config.host} makes the sandbox (its dev key, its view of every email and phone number) reachable from other machines`);
     if (sandbox) {
       const view = url && apiProcesses === 1 ? `${url}/sandbox/events` : `${sandbox.url}/__sim/state`;
       lines.push(`  the built-in Klaviyo simulator listens on ${sandbox.url}; see what it received at ${view}`);

@@ -112,11 +112,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const countsSourceBytes = (id: string) => byteLimited.has(id);
   /** RELAY_CONFIG `priorities.enabled` (default true): false makes every item live (src/priority.ts). */
   const priorities = { enabled: file.priorities?.enabled !== false };
-  const policy = { attempts: config.jobs.attempts, keepCompletedS: config.jobs.keepCompletedS, keepFailedS: config.jobs.keepFailedS, keepFailedCount: config.jobs.keepFailedCount };
+  const policy = {
+    attempts: config.jobs.attempts,
+    keepCompletedS: config.jobs.keepCompletedS,
+    keepFailedS: config.jobs.keepFailedS,
+    keepFailedCount: config.jobs.keepFailedCount,
+  };
 
   // Before anything connects: taking over a spool left under this process's name may wait a few
   // seconds, and fails start-up when another live process writes it.
-  const spool = opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
+  const spool =
+    opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
@@ -189,7 +195,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       // Ready = work can be accepted (Redis answers, or the spool has room) and, where they run
       // here, the workers run. `redis` is reported on its own so a degraded state is visible.
       readiness: async () => {
-        const redis = await apiRedis.ping().then((r) => r === 'PONG', () => false);
+        const redis = await apiRedis.ping().then(
+          (r) => r === 'PONG',
+          () => false,
+        );
         const checks: Record<string, boolean> = { redis, accepting: redis || ingest.canAccept() };
         if (workers) checks.workers = workers.isRunning();
         return { ready: checks.accepting! && checks.workers !== false, checks };
@@ -203,7 +212,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         adminToken: config.adminToken,
         deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii, priorities.enabled),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
-        status: () => readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter, { limits: governorLimits, sourceName }),
+        status: () =>
+          readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter, {
+            limits: governorLimits,
+            sourceName,
+          }),
         lanes: laneNames,
         pause: async (lane, actor) => {
           await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });
@@ -216,7 +229,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
         dashboard: dashboardRoutes(
           laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(legacyRef(kind, lane)))),
-          { basePath: '/ops/queues', readOnly: config.dashboard.readOnly, showPii: config.dashboard.showPii, describe: (ref) => describeQueue(ref, sourceName) },
+          {
+            basePath: '/ops/queues',
+            readOnly: config.dashboard.readOnly,
+            showPii: config.dashboard.showPii,
+            describe: (ref) => describeQueue(ref, sourceName),
+          },
           async () => (await queues.catalog.all(laneNames)).map((ref) => queues.get(ref)),
         ),
       },

@@ -27,7 +27,10 @@ export class RedisRefusedError extends Error {
 const AUTH = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid (username-)?password/i;
 
 function isTlsError(err: Error & { code?: string }): boolean {
-  return /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/.test(err.code ?? '') || /certificate|ssl routines|wrong version number|\bTLS\b/i.test(err.message);
+  return (
+    /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)/.test(err.code ?? '') ||
+    /certificate|ssl routines|wrong version number|\bTLS\b/i.test(err.message)
+  );
 }
 
 /** A configuration error to stop on, or undefined for one worth retrying (refused, reset, timeout, LOADING…). */
@@ -41,10 +44,10 @@ function classify(err: Error & { code?: string }, s: RedisSettings, where: strin
   }
   if (isTlsError(err)) {
     const fix = /wrong version number|packet length too long|ERR_SSL_WRONG_VERSION_NUMBER/i.test(`${err.code} ${err.message}`)
-      ? 'the port does not speak TLS: use redis:// for a plain port, or the server\'s TLS port'
+      ? "the port does not speak TLS: use redis:// for a plain port, or the server's TLS port"
       : s.tlsCa
-        ? 'the certificate is not signed by REDIS_TLS_CA_FILE\'s CAs, or does not name the host: check REDIS_TLS_CA_FILE and REDIS_TLS_SERVERNAME'
-        : 'set REDIS_TLS_CA_FILE to the PEM bundle of the CA that signed the server\'s certificate (and REDIS_TLS_SERVERNAME if the certificate names another host)';
+        ? "the certificate is not signed by REDIS_TLS_CA_FILE's CAs, or does not name the host: check REDIS_TLS_CA_FILE and REDIS_TLS_SERVERNAME"
+        : "set REDIS_TLS_CA_FILE to the PEM bundle of the CA that signed the server's certificate (and REDIS_TLS_SERVERNAME if the certificate names another host)";
     return new RedisRefusedError(`TLS to Redis at ${where} failed (${err.code ? `${err.code}: ` : ''}${err.message})`, fix, 'tls');
   }
   return undefined;
@@ -64,9 +67,21 @@ export async function verifyRedis(s: RedisSettings, timeoutMs: number, opts: { o
   for (let attempt = 0; ; attempt++) {
     const connectTimeout = Math.max(200, Math.min(5000, deadline - Date.now()));
     // No retries inside ioredis: each attempt is one connection, and this loop decides what is worth another.
-    const single = { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout, commandTimeout: connectTimeout };
+    const single = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      connectTimeout,
+      commandTimeout: connectTimeout,
+    };
     const client = endpoint.cluster
-      ? new Cluster(endpoint.cluster, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: { ...single, enableOfflineQueue: true, ...endpoint.options } })
+      ? new Cluster(endpoint.cluster, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          clusterRetryStrategy: () => null,
+          redisOptions: { ...single, enableOfflineQueue: true, ...endpoint.options },
+        })
       : new Redis({ ...single, ...endpoint.options });
     const errors: (Error & { code?: string })[] = [];
     client.on('error', (err: Error) => errors.push(err));
@@ -89,5 +104,9 @@ export async function verifyRedis(s: RedisSettings, timeoutMs: number, opts: { o
     await new Promise((r) => setTimeout(r, Math.min(250 * (attempt + 1), 1000, Math.max(0, deadline - Date.now()))));
   }
   const hint = endpoint.tls ? '' : ' (a TLS-only Redis needs rediss://)';
-  throw new RedisRefusedError(`Redis does not answer at ${where}${last ? ` (${last.message})` : ''}`, `start Redis or set REDIS_URL to a running one${hint}`, 'unreachable');
+  throw new RedisRefusedError(
+    `Redis does not answer at ${where}${last ? ` (${last.message})` : ''}`,
+    `start Redis or set REDIS_URL to a running one${hint}`,
+    'unreachable',
+  );
 }

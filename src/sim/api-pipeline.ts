@@ -24,15 +24,7 @@ import type { Faults, FaultRuleState } from './faults.ts';
 import type { ConnectionRegistry } from './connections.ts';
 import type { HandlerContext, HandlerResult } from './handlers/context.ts';
 import { HANDLERS } from './handlers/index.ts';
-import {
-  JSON_API_TYPE,
-  KlaviyoHttpError,
-  defaultCode,
-  defaultTitle,
-  klaviyoError,
-  throttledBody,
-  type KlaviyoErrorObject,
-} from './json-api.ts';
+import { JSON_API_TYPE, KlaviyoHttpError, defaultCode, defaultTitle, klaviyoError, throttledBody, type KlaviyoErrorObject } from './json-api.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { RecordedRequest, RequestCounters, RequestLog } from './request-log.ts';
@@ -247,10 +239,18 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
     if (ENDPOINTS[ep].method !== 'GET') {
       const mediaType = (req.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!BODY_CONTENT_TYPES.has(mediaType)) {
-        return klaviyo(415, [klaviyoError(415, `Unsupported media type ${JSON.stringify(mediaType)}: send ${JSON_API_TYPE}.`, { source: { header: 'content-type' } })], rl);
+        return klaviyo(
+          415,
+          [klaviyoError(415, `Unsupported media type ${JSON.stringify(mediaType)}: send ${JSON_API_TYPE}.`, { source: { header: 'content-type' } })],
+          rl,
+        );
       }
       if (Buffer.byteLength(bodyText, 'utf8') > KLAVIYO_LIMITS.maxRequestBytes) {
-        return klaviyo(413, [klaviyoError(413, `The request body exceeds the maximum of ${KLAVIYO_LIMITS.maxRequestBytes / 1024 / 1024} MB.`, { source: { pointer: '/' } })], rl);
+        return klaviyo(
+          413,
+          [klaviyoError(413, `The request body exceeds the maximum of ${KLAVIYO_LIMITS.maxRequestBytes / 1024 / 1024} MB.`, { source: { pointer: '/' } })],
+          rl,
+        );
       }
       const p = parseBody();
       if (!p.ok) return klaviyo(400, [klaviyoError(400, 'Malformed JSON in the request body.', { code: 'parse_error', source: { pointer: '/' } })], rl);
@@ -262,7 +262,11 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
       }
       const rules = onePerItem(ep, semanticErrors(ep, body, now));
       if (rules.length > 0) {
-        return klaviyo(400, rules.map((e) => klaviyoError(400, e.detail, { source: { pointer: e.pointer } })), rl);
+        return klaviyo(
+          400,
+          rules.map((e) => klaviyoError(400, e.detail, { source: { pointer: e.pointer } })),
+          rl,
+        );
       }
     }
 
@@ -283,7 +287,12 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
     const result: HandlerResult = HANDLERS[ep](ctx);
     return finish(result.status, jsonResponse(result.status, result.body, JSON_API_TYPE, rl), 'ok');
   } catch (e) {
-    if (e instanceof KlaviyoHttpError) return klaviyo(e.status, onePerItem(ep, e.errors, (x) => x.source.pointer), rl);
+    if (e instanceof KlaviyoHttpError)
+      return klaviyo(
+        e.status,
+        onePerItem(ep, e.errors, (x) => x.source.pointer),
+        rl,
+      );
     throw e;
   }
 }

@@ -80,7 +80,9 @@ export function controlRoutes(sim: Simulator): Hono {
   );
 
   app.post('/connections/:id/activate', (c) =>
-    sim.connections.activate(c.req.param('id')) ? c.json({ connection: sim.connections.get(c.req.param('id')) }) : c.json({ error: 'Connection not found' }, 404),
+    sim.connections.activate(c.req.param('id'))
+      ? c.json({ connection: sim.connections.get(c.req.param('id')) })
+      : c.json({ error: 'Connection not found' }, 404),
   );
 
   app.post('/connections/:id/status', async (c) => {

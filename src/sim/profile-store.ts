@@ -14,13 +14,7 @@
  */
 import { ulid } from './ids.ts';
 import { KlaviyoHttpError } from './json-api.ts';
-import {
-  IDENTIFIER_FIELDS,
-  TEXT_ATTRIBUTES,
-  type IdentifierField,
-  type SimAccount,
-  type SimProfile,
-} from './state.ts';
+import { IDENTIFIER_FIELDS, TEXT_ATTRIBUTES, type IdentifierField, type SimAccount, type SimProfile } from './state.ts';
 import { klaviyoTime } from './time.ts';
 
 type Obj = Record<string, unknown>;
@@ -234,9 +228,9 @@ export function upsertLenient(account: SimAccount, input: ProfileInput, now: num
 export function addToList(account: SimAccount, listId: string, profile: SimProfile): void {
   let members = account.lists.get(listId);
   if (!members) {
-      members = new Set();
-      account.lists.set(listId, members);
-    }
+    members = new Set();
+    account.lists.set(listId, members);
+  }
   members.add(profile.id);
   profile.lists.add(listId);
 }
@@ -249,9 +243,9 @@ export function removeFromList(account: SimAccount, listId: string, profile: Sim
 export function ensureList(account: SimAccount, listId: string): Set<string> {
   let members = account.lists.get(listId);
   if (!members) {
-      members = new Set();
-      account.lists.set(listId, members);
-    }
+    members = new Set();
+    account.lists.set(listId, members);
+  }
   return members;
 }
 

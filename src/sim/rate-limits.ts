@@ -112,10 +112,7 @@ export class RateLimits {
     const inSecond = lane.second.count(now);
     const inMinute = lane.minute.count(now);
     if (this.opts.enforceLimits && (inSecond >= burst || inMinute >= steady)) {
-      const waitMs = Math.max(
-        inSecond >= burst ? lane.second.msUntilReset(now) : 0,
-        inMinute >= steady ? lane.minute.msUntilReset(now) : 0,
-      );
+      const waitMs = Math.max(inSecond >= burst ? lane.second.msUntilReset(now) : 0, inMinute >= steady ? lane.minute.msUntilReset(now) : 0);
       // Klaviyo's 429 carries Retry-After but no RateLimit-* headers (klaviyo-api.md §5).
       return { allowed: false, retryAfterS: secs(waitMs), headers: {} };
     }

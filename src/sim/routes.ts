@@ -11,16 +11,14 @@ interface CompiledRoute {
   params: string[];
 }
 
-const compiled: CompiledRoute[] = (Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]).map(
-  ([endpoint, spec]) => {
-    const params: string[] = [];
-    const pattern = spec.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, name: string) => {
-      params.push(name);
-      return '([^/]+)';
-    });
-    return { endpoint, method: spec.method, re: new RegExp(`^${pattern}$`), params };
-  },
-);
+const compiled: CompiledRoute[] = (Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]).map(([endpoint, spec]) => {
+  const params: string[] = [];
+  const pattern = spec.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { endpoint, method: spec.method, re: new RegExp(`^${pattern}$`), params };
+});
 
 export type RouteMatch =
   | { kind: 'endpoint'; endpoint: EndpointName; params: Record<string, string> }

@@ -232,10 +232,7 @@ function endpointErrors(endpoint: EndpointName, body: unknown, now: number): Rul
   switch (endpoint) {
     case 'create_event': {
       const attrs = obj(data['attributes']);
-      return [
-        ...eventProfileErrors(obj(obj(attrs['profile'])['data']), '/data/attributes/profile/data'),
-        ...eventErrors(attrs, '/data/attributes', now),
-      ];
+      return [...eventProfileErrors(obj(obj(attrs['profile'])['data']), '/data/attributes/profile/data'), ...eventErrors(attrs, '/data/attributes', now)];
     }
     case 'bulk_create_events':
       return bulkCreateEventsErrors(b, now);

@@ -114,7 +114,10 @@ class SimulatorImpl implements Simulator, SimCore {
       this.counters.note('connections', c.res.status);
     };
     app.use('/connections/*', recordConnections);
-    app.route('/connections', connectionRoutes(this.connections, (h) => this.authorizeGateway(h)));
+    app.route(
+      '/connections',
+      connectionRoutes(this.connections, (h) => this.authorizeGateway(h)),
+    );
     app.route('/__sim', controlRoutes(this));
     app.get('/', (c) =>
       c.json({
@@ -170,13 +173,16 @@ class SimulatorImpl implements Simulator, SimCore {
   }
 
   scheduleJob(account: SimAccount, job: BulkImportJob): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.settleJobs(account);
-      // A timer may fire a little early against the clock (or a fake clock may lag): try again
-      // after the remaining delay. Requests and state reads also settle due jobs.
-      if (job.pending !== null) this.scheduleJob(account, job);
-    }, Math.max(1, job.dueAt - this.options.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        this.settleJobs(account);
+        // A timer may fire a little early against the clock (or a fake clock may lag): try again
+        // after the remaining delay. Requests and state reads also settle due jobs.
+        if (job.pending !== null) this.scheduleJob(account, job);
+      },
+      Math.max(1, job.dueAt - this.options.now()),
+    );
     timer.unref();
     this.timers.add(timer);
   }

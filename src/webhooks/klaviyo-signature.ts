@@ -65,7 +65,9 @@ export function checkKlaviyoHeaders(input: Omit<KlaviyoWebhookInput, 'rawBody' |
 }
 
 /** The HMAC over the body (one per secret), then the body itself. Call after checkKlaviyoHeaders. */
-export function verifyKlaviyoBody(input: Omit<KlaviyoWebhookInput, 'toleranceMs' | 'now'> & { signature: string; timestamp: string; webhookId: string }): KlaviyoWebhookResult {
+export function verifyKlaviyoBody(
+  input: Omit<KlaviyoWebhookInput, 'toleranceMs' | 'now'> & { signature: string; timestamp: string; webhookId: string },
+): KlaviyoWebhookResult {
   const { signature, timestamp, webhookId } = input;
   const given = Buffer.from(signature.trim().toLowerCase(), 'utf8');
   let matched = false;
@@ -99,7 +101,13 @@ function isWebhookBody(b: unknown): b is KlaviyoWebhookBody {
   const meta = o.meta as Record<string, unknown> | undefined;
   return (
     Array.isArray(o.data) &&
-    o.data.every((d) => d && typeof d === 'object' && typeof (d as Record<string, unknown>).topic === 'string' && typeof (d as Record<string, unknown>).external_id === 'string') &&
+    o.data.every(
+      (d) =>
+        d &&
+        typeof d === 'object' &&
+        typeof (d as Record<string, unknown>).topic === 'string' &&
+        typeof (d as Record<string, unknown>).external_id === 'string',
+    ) &&
     !!meta &&
     typeof meta.klaviyo_webhook_id === 'string'
   );

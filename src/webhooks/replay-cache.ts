@@ -120,4 +120,3 @@ export function createReplayCache(redis: Redis, prefix: string, toleranceMs = ST
     },
   };
 }
-

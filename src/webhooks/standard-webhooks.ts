@@ -40,12 +40,15 @@ const ID = /^[\x21-\x7e]{1,256}$/;
 const V1 = /^v1,[A-Za-z0-9+/]{43}=$/;
 
 /** Everything that can be checked without the body. */
-export function checkStandardHeaders(input: Omit<StandardWebhookInput, 'rawBody' | 'secrets'>): { ok: true; headers: StandardHeaders } | { ok: false; reason: StandardWebhookFailure } {
+export function checkStandardHeaders(
+  input: Omit<StandardWebhookInput, 'rawBody' | 'secrets'>,
+): { ok: true; headers: StandardHeaders } | { ok: false; reason: StandardWebhookFailure } {
   const { id, timestamp, signature } = input;
   if (!id || !timestamp || !signature) return { ok: false, reason: 'missing_header' };
   if (!ID.test(id)) return { ok: false, reason: 'bad_id' };
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'bad_timestamp' };
-  if (Math.abs((input.now ?? Date.now()) - Number(timestamp) * 1000) > (input.toleranceMs ?? STANDARD_TOLERANCE_MS)) return { ok: false, reason: 'stale_timestamp' };
+  if (Math.abs((input.now ?? Date.now()) - Number(timestamp) * 1000) > (input.toleranceMs ?? STANDARD_TOLERANCE_MS))
+    return { ok: false, reason: 'stale_timestamp' };
   const signatures = signature
     .split(' ')
     .filter((s) => V1.test(s))

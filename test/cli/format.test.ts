@@ -33,10 +33,13 @@ describe('CLI formatting and parsing', () => {
   });
 
   it('aligns tables: numbers to the right, no trailing blanks', () => {
-    const t = table([{ header: 'queue' }, { header: 'waiting', align: 'right' }, { header: 'note' }], [
-      ['events.default', '1,200', ''],
-      ['profiles.eu', '3', 'paused'],
-    ]);
+    const t = table(
+      [{ header: 'queue' }, { header: 'waiting', align: 'right' }, { header: 'note' }],
+      [
+        ['events.default', '1,200', ''],
+        ['profiles.eu', '3', 'paused'],
+      ],
+    );
     expect(t.split('\n')).toEqual(['QUEUE           WAITING  NOTE', 'events.default    1,200', 'profiles.eu           3  paused']);
   });
 });

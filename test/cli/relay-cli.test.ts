@@ -119,7 +119,13 @@ describe('relay CLI', () => {
     ]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^LANE\s+KIND\s+CLASS\s+SOURCE\s+WAITING\s+ACTIVE\s+OLDEST WAITING\s+DELIVERED\/MIN\s+SHARE$/m);
-    for (const [kind, cls] of [['events', 'live'], ['events', 'bulk'], ['profiles', 'live'], ['profiles', 'bulk'], ['webhooks', 'live']]) {
+    for (const [kind, cls] of [
+      ['events', 'live'],
+      ['events', 'bulk'],
+      ['profiles', 'live'],
+      ['profiles', 'bulk'],
+      ['webhooks', 'live'],
+    ]) {
       expect(table.stdout).toMatch(new RegExp(`^default\\s+${kind}\\s+${cls}\\s+.+\\s+\\d+\\s+\\d+\\s+\\S+\\s+\\d+\\s+\\S+( %)?$`, 'm'));
     }
     expect(table.stdout).toMatch(/^LANE\s+DELIVERED\/MIN\s+BULK_CREATE_EVENTS\s+CREATE_EVENT\s+GATEWAY\s+PAUSED$/m);
@@ -132,7 +138,11 @@ describe('relay CLI', () => {
     expect(s.queues.map((q: any) => q.queue)).toContain('events.default');
     expect(s.queues.map((q: any) => q.queue)).toContain(`events.default.live.${RELAY_SOURCE}`);
     expect(s.classes.find((c: any) => c.kind === 'events' && c.class === 'live').sources.map((x: any) => x.source)).toEqual(['legacy', RELAY_SOURCE]);
-    expect(s.lanes[0]).toMatchObject({ lane: 'default', paused: null, share: { bulkMinShare: 0.2, calls: { live: expect.any(Number), bulk: expect.any(Number) } } });
+    expect(s.lanes[0]).toMatchObject({
+      lane: 'default',
+      paused: null,
+      share: { bulkMinShare: 0.2, calls: { live: expect.any(Number), bulk: expect.any(Number) } },
+    });
     expect(watch.code).toBe(0);
     const lines = watch.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
@@ -372,4 +382,3 @@ describe('relay CLI', () => {
     }
   });
 });
-

@@ -35,7 +35,18 @@ const status: Status = {
       active: 8_000,
       oldestWaitingSeconds: 252,
       deliveredLastMinute: 149_880,
-      sources: [{ source: 'key-1a2b3c4d5e6f', name: 'api-key-1', queue: 'events.default.bulk.key-1a2b3c4d5e6f', ...zero, waiting: 992_000, active: 8_000, oldestWaitingSeconds: 252, deliveredLastMinute: 149_880 }],
+      sources: [
+        {
+          source: 'key-1a2b3c4d5e6f',
+          name: 'api-key-1',
+          queue: 'events.default.bulk.key-1a2b3c4d5e6f',
+          ...zero,
+          waiting: 992_000,
+          active: 8_000,
+          oldestWaitingSeconds: 252,
+          deliveredLastMinute: 149_880,
+        },
+      ],
     },
     { lane: 'default', kind: 'profiles', class: 'live', ...zero, sources: [{ source: 'legacy', queue: 'profiles.default', ...zero }] },
     { lane: 'default', kind: 'profiles', class: 'bulk', ...zero, sources: [] },
@@ -48,7 +59,14 @@ const status: Status = {
       paused: null,
       deliveredLastMinute: 150_000,
       headroom,
-      share: { windowMs: 60_000, calls: { live: 120, bulk: 150 }, items: { live: 120, bulk: 149_880 }, bulkMinShare: 0.2, bulkHeldOn: [], bulkAtMinimum: false },
+      share: {
+        windowMs: 60_000,
+        calls: { live: 120, bulk: 150 },
+        items: { live: 120, bulk: 149_880 },
+        bulkMinShare: 0.2,
+        bulkHeldOn: [],
+        bulkAtMinimum: false,
+      },
     },
   ],
 };
@@ -86,7 +104,19 @@ describe('relay status: classes', () => {
     expect(text).toMatch(/^default\s+120 \(44 %\)\s+150 \(56 %\)\s+120 \(<1 %\)\s+149,880 \(>99 %\)\s+20 %$/m);
     const held = renderStatus({
       ...status,
-      lanes: [{ ...status.lanes[0]!, share: { windowMs: 60_000, calls: { live: 450, bulk: 30 }, items: { live: 9_000, bulk: 30_000 }, bulkMinShare: 0.2, bulkHeldOn: ['bulk_create_events'], bulkAtMinimum: true } }],
+      lanes: [
+        {
+          ...status.lanes[0]!,
+          share: {
+            windowMs: 60_000,
+            calls: { live: 450, bulk: 30 },
+            items: { live: 9_000, bulk: 30_000 },
+            bulkMinShare: 0.2,
+            bulkHeldOn: ['bulk_create_events'],
+            bulkAtMinimum: true,
+          },
+        },
+      ],
     });
     expect(held).toMatch(/^default\s+450 \(94 %\)\s+30 \(6 %\)\s+9,000 \(23 %\)\s+30,000 \(77 %\)\s+20 %, held there \(bulk_create_events\)$/m);
     // Without the lane's quota scope (an API process without credentials) the calls are unknown.
@@ -95,6 +125,13 @@ describe('relay status: classes', () => {
   });
 
   it('percentages: the smaller class never rounds away', () => {
-    expect([percent(0, 0), percent(0, 5), percent(1, 1000), percent(999, 1000), percent(3, 100), percent(5, 5)]).toEqual(['—', '0 %', '<1 %', '>99 %', '3 %', '100 %']);
+    expect([percent(0, 0), percent(0, 5), percent(1, 1000), percent(999, 1000), percent(3, 100), percent(5, 5)]).toEqual([
+      '—',
+      '0 %',
+      '<1 %',
+      '>99 %',
+      '3 %',
+      '100 %',
+    ]);
   });
 });

@@ -86,7 +86,17 @@ export function securityOptions(security: ClusterSecurity | undefined): RedisOpt
 /** Runs one command on one node over a short-lived connection (no cluster redirection). */
 export async function nodeCommand(node: NodeAddress, ...args: (string | number)[]): Promise<unknown> {
   const { port, security } = typeof node === 'number' ? { port: node, security: undefined } : node;
-  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000, ...securityOptions(security) });
+  const r = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+    commandTimeout: 2000,
+    ...securityOptions(security),
+  });
   r.on('error', () => undefined);
   try {
     await r.connect();
@@ -214,7 +224,12 @@ export class ClusterScenario extends Scenario {
   protected override newClient(): Cluster {
     return new Cluster(
       this.seedMasters.map((port) => ({ host: '127.0.0.1', port })),
-      { enableOfflineQueue: false, clusterRetryStrategy: () => 200, retryDelayOnMoved: 50, redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1000, ...securityOptions(this.security) } },
+      {
+        enableOfflineQueue: false,
+        clusterRetryStrategy: () => 200,
+        retryDelayOnMoved: 50,
+        redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1000, ...securityOptions(this.security) },
+      },
     );
   }
 
@@ -262,7 +277,12 @@ export class ClusterScenario extends Scenario {
       if (spec.method === 'GET') continue;
       const res = await fetch(`${this.simUrl}/klaviyo${spec.path.replace('{id}', 'Warmup1')}`, {
         method: spec.method,
-        headers: { authorization: `Bearer ${WARM_UP_MATON_KEY}`, 'maton-connection': 'warm-up', revision: '2026-01-15', 'content-type': 'application/vnd.api+json' },
+        headers: {
+          authorization: `Bearer ${WARM_UP_MATON_KEY}`,
+          'maton-connection': 'warm-up',
+          revision: '2026-01-15',
+          'content-type': 'application/vnd.api+json',
+        },
         body: '{}',
       });
       await res.text();
@@ -285,37 +305,81 @@ export class ClusterScenario extends Scenario {
         // clients and for its replicas' link to it, and the ACL users on every node.
         const secure = [
           ...(s?.tls
-            ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-cert-file', s.tls.certFile, '--tls-key-file', s.tls.keyFile, '--tls-ca-cert-file', s.tls.caFile, '--tls-auth-clients', 'no']
+            ? [
+                '--port',
+                '0',
+                '--tls-port',
+                String(port),
+                '--tls-cluster',
+                'yes',
+                '--tls-replication',
+                'yes',
+                '--tls-cert-file',
+                s.tls.certFile,
+                '--tls-key-file',
+                s.tls.keyFile,
+                '--tls-ca-cert-file',
+                s.tls.caFile,
+                '--tls-auth-clients',
+                'no',
+              ]
             : ['--port', String(port)]),
           ...(s ? ['--requirepass', s.password, '--masterauth', s.password] : []),
           ...(s?.users ?? []).flatMap((u) => ['--user', u.name, 'on', `>${u.password}`, '~*', '&*', '+@all']),
         ];
         const p = this.spawn(`redis-${port}`, 'redis-server', [
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, 'nodes.conf'),
-          '--appendonly', 'yes',
-          '--save', '',
-          '--bind', '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--appendonly',
+          'yes',
+          '--save',
+          '',
+          '--bind',
+          '127.0.0.1',
           ...secure,
-          '--dir', dir,
+          '--dir',
+          dir,
         ]);
         this.nodes.set(port, p);
-        await waitFor(`redis-server on ${port} to answer PING`, async () => {
-          if (!p.alive) throw new Error(`redis-server ${port} exited: ${p.output().slice(-2000)}`);
-          return (await nodeCommand(this.at(port), 'PING').catch(() => undefined)) === 'PONG';
-        }, 20_000, 50);
+        await waitFor(
+          `redis-server on ${port} to answer PING`,
+          async () => {
+            if (!p.alive) throw new Error(`redis-server ${port} exited: ${p.output().slice(-2000)}`);
+            return (await nodeCommand(this.at(port), 'PING').catch(() => undefined)) === 'PONG';
+          },
+          20_000,
+          50,
+        );
       }),
     );
     const cli = this.cli();
-    const create = await run('redis-cli', [...cli.args, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'], 60_000, cli.env);
+    const create = await run(
+      'redis-cli',
+      [...cli.args, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'],
+      60_000,
+      cli.env,
+    );
     this.clusterLog.push(`redis-cli --cluster create: exit ${create.code}\n${create.out}`);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create failed (${create.code}): ${create.out.slice(-2000)}`);
-    await waitFor('cluster_state:ok on every node', async () => {
-      for (const port of ports) if ((await infoMap(this.at(port), 'CLUSTER', 'INFO'))?.['cluster_state'] !== 'ok') return false;
-      // …and every node knows all of them, with the three masters' replicas attached.
-      const views = await Promise.all(ports.map((port) => this.topology(port)));
-      return views.every((v) => v && v.length === total && v.filter((n) => n.master && n.slots.length > 0).length === 3 && v.filter((n) => !n.master && n.masterId).length === total - 3);
-    }, 60_000, 100);
+    await waitFor(
+      'cluster_state:ok on every node',
+      async () => {
+        for (const port of ports) if ((await infoMap(this.at(port), 'CLUSTER', 'INFO'))?.['cluster_state'] !== 'ok') return false;
+        // …and every node knows all of them, with the three masters' replicas attached.
+        const views = await Promise.all(ports.map((port) => this.topology(port)));
+        return views.every(
+          (v) =>
+            v &&
+            v.length === total &&
+            v.filter((n) => n.master && n.slots.length > 0).length === 3 &&
+            v.filter((n) => !n.master && n.masterId).length === total - 3,
+        );
+      },
+      60_000,
+      100,
+    );
     const view = (await this.topology(ports[0]!))!;
     this.seedMasters = view.filter((n) => n.master).map((n) => n.port);
     this.clusterLog.push(`cluster ready in ${Date.now() - t0} ms: ${this.describeTopology(view)}`);
@@ -367,9 +431,16 @@ export class ClusterScenario extends Scenario {
     const t0 = Date.now();
     const cli = this.cli();
     const res = await run('redis-cli', [...cli.args, '-p', String(replica), 'cluster', 'failover'], 10_000, cli.env);
-    this.clusterLog.push(`${at} s (${new Date(t0).toISOString().slice(11, 23)}): redis-cli -p ${replica} cluster failover → ${res.out.trim()} (exit ${res.code})`);
+    this.clusterLog.push(
+      `${at} s (${new Date(t0).toISOString().slice(11, 23)}): redis-cli -p ${replica} cluster failover → ${res.out.trim()} (exit ${res.code})`,
+    );
     if (res.code !== 0 || !/OK/.test(res.out)) throw new Error(`CLUSTER FAILOVER on ${replica} failed: ${res.out}`);
-    await waitFor(`replica ${replica} to report role:master`, async () => (await infoMap(this.at(replica), 'INFO', 'replication'))?.['role'] === 'master', 30_000, 20);
+    await waitFor(
+      `replica ${replica} to report role:master`,
+      async () => (await infoMap(this.at(replica), 'INFO', 'replication'))?.['role'] === 'master',
+      30_000,
+      20,
+    );
     const promotedMs = Date.now() - t0;
     const oldId = (await this.topology(oldMaster))?.find((n) => n.flags.includes('myself'))?.id;
     const newId = (await this.topology(replica))?.find((n) => n.flags.includes('myself'))?.id;
@@ -383,7 +454,10 @@ export class ClusterScenario extends Scenario {
       const deadline = t0 + settleBoundMs;
       while (Date.now() < deadline && failFlaggedMs === undefined) {
         const live = this.livePorts();
-        const [infos, views] = await Promise.all([Promise.all(live.map((p) => infoMap(this.at(p), 'CLUSTER', 'INFO'))), Promise.all(live.map((p) => this.topology(p)))]);
+        const [infos, views] = await Promise.all([
+          Promise.all(live.map((p) => infoMap(this.at(p), 'CLUSTER', 'INFO'))),
+          Promise.all(live.map((p) => this.topology(p))),
+        ]);
         const ok = infos.every((i) => i?.['cluster_state'] === 'ok');
         const agreed =
           ok &&
@@ -399,7 +473,9 @@ export class ClusterScenario extends Scenario {
         await sleep(100);
       }
       const view = await this.topology(replica);
-      this.clusterLog.push(`settled: topology agreed after ${topologyMs ?? '?'} ms, old master flagged fail after ${failFlaggedMs ?? '?'} ms; ${view ? this.describeTopology(view) : '(no view)'}`);
+      this.clusterLog.push(
+        `settled: topology agreed after ${topologyMs ?? '?'} ms, old master flagged fail after ${failFlaggedMs ?? '?'} ms; ${view ? this.describeTopology(view) : '(no view)'}`,
+      );
       return { topologyMs, failFlaggedMs };
     })();
     return { oldMaster, newMaster: replica, at, atMs: t0, promotedMs, killedMs, settled };

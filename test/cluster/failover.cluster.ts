@@ -52,15 +52,22 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     const profileRun = profiles.runScripts(() => s.nextApiUrl(), 1_600);
 
     // The worker dies while deliveries are under way.
-    const delivered = await waitFor('deliveries under way', async () => {
-      const n = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
-      return n >= 600 && n;
-    }, 40_000, 50);
+    const delivered = await waitFor(
+      'deliveries under way',
+      async () => {
+        const n = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
+        return n >= 600 && n;
+      },
+      40_000,
+      50,
+    );
     const counts = await s.queueCounts();
     const victim = s.workers[0]!;
     const killAt = Date.now();
     await victim.kill9();
-    notes.push(`worker ${victim.name} SIGKILLed at ${s.elapsed()} s (${new Date(killAt).toISOString().slice(11, 23)}) (${delivered} events delivered, ${counts?.active ?? '?'} events jobs active)`);
+    notes.push(
+      `worker ${victim.name} SIGKILLed at ${s.elapsed()} s (${new Date(killAt).toISOString().slice(11, 23)}) (${delivered} events delivered, ${counts?.active ?? '?'} events jobs active)`,
+    );
 
     // A few seconds later, while the dead worker's jobs are still locked, the events queue's master fails over.
     await sleep(3000);
@@ -90,15 +97,23 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
 
     // The profile operations drain too (bounded), then their end state is compared with the scripts'.
     let pv: ProfileVerdict = { matching: 0, mismatches: ['not checked'], repeatedCalls: 0 };
-    const profilesDone = await waitFor('profile operations applied', async () => {
-      const c = await s.queueCounts('profiles');
-      pv = await checkProfiles(s.simUrl, CONNECTION, profiles);
-      return c?.pending === 0 && pv.mismatches.length === 0;
-    }, 90_000, 500).catch(() => false);
+    const profilesDone = await waitFor(
+      'profile operations applied',
+      async () => {
+        const c = await s.queueCounts('profiles');
+        pv = await checkProfiles(s.simUrl, CONNECTION, profiles);
+        return c?.pending === 0 && pv.mismatches.length === 0;
+      },
+      90_000,
+      500,
+    ).catch(() => false);
     const profileCounts = await s.queueCounts('profiles');
     for (const m of pv.mismatches) {
       const email = m.slice(0, m.indexOf(':'));
-      s.clusterLog.push(`profile ${email} posted: ${profiles.describePosts(email)}`, `profile ${email} Klaviyo saw: ${await profileTimeline(s.simUrl, CONNECTION, email)}`);
+      s.clusterLog.push(
+        `profile ${email} posted: ${profiles.describePosts(email)}`,
+        `profile ${email} Klaviyo saw: ${await profileTimeline(s.simUrl, CONNECTION, email)}`,
+      );
     }
     const settle = await fo.settled;
     const limits = checkLimits(await s.simStats(), CONNECTION, [maskSecret(WARM_UP_MATON_KEY)]);
@@ -113,7 +128,9 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     s.clusterLog.push(...hot);
     for (const h of hot) {
       const t = Date.parse(/gateway second (\S+)/.exec(h)![1]!);
-      s.clusterLog.push(`  governor grants in that second (ms into it): ${gatewayBucket.inSecond(t).join(', ')}; in the second before: ${gatewayBucket.inSecond(t - 1000).join(', ')}`);
+      s.clusterLog.push(
+        `  governor grants in that second (ms into it): ${gatewayBucket.inSecond(t).join(', ')}; in the second before: ${gatewayBucket.inSecond(t - 1000).join(', ')}`,
+      );
     }
     for (const g of digest.groups) s.clusterLog.push(`log: ${g.count}× ${g.key} (${[...g.processes].join(', ')}); first: ${g.first}`);
 

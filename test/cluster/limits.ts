@@ -33,7 +33,8 @@ export function checkLimits(stats: SimStatsView, account: string, skipKeys: read
   }
   for (const [key, p] of Object.entries(stats.peaks?.gateway ?? {})) {
     if (!skipKeys.includes(key)) peaks.push(`gateway ${p.sentPerSecond}/${GATEWAY_REQUESTS_PER_SECOND} per s`);
-    if (p.sentPerSecond > GATEWAY_REQUESTS_PER_SECOND) over.push(`gateway key ${key}: ${p.sentPerSecond} requests in one second (limit ${GATEWAY_REQUESTS_PER_SECOND})`);
+    if (p.sentPerSecond > GATEWAY_REQUESTS_PER_SECOND)
+      over.push(`gateway key ${key}: ${p.sentPerSecond} requests in one second (limit ${GATEWAY_REQUESTS_PER_SECOND})`);
   }
   if (!stats.peaks) over.push('the simulator reported no peak windows');
   return { throttled: stats.throttled, over, peaks };
@@ -121,6 +122,9 @@ export class BucketWatch {
 
   /** Grant times (ms into the second) within the fixed second starting at `t`. */
   inSecond(t: number): number[] {
-    return [...this.grants.values()].filter((x) => x >= t && x < t + 1000).sort((a, b) => a - b).map((x) => x - t);
+    return [...this.grants.values()]
+      .filter((x) => x >= t && x < t + 1000)
+      .sort((a, b) => a - b)
+      .map((x) => x - t);
   }
 }

@@ -85,13 +85,21 @@ function model(email: string, ops: readonly Op[]): Expected {
 function request(email: string, op: Op, id: string): { path: string; method: 'POST' | 'DELETE'; body: unknown } {
   switch (op.kind) {
     case 'upsert':
-      return { path: '/v1/profiles', method: 'POST', body: { id, email, first_name: op.firstName, properties: { step: op.step }, ...(op.lists ? { lists: op.lists } : {}) } };
+      return {
+        path: '/v1/profiles',
+        method: 'POST',
+        body: { id, email, first_name: op.firstName, properties: { step: op.step }, ...(op.lists ? { lists: op.lists } : {}) },
+      };
     case 'add':
     case 'remove':
       return { path: `/v1/lists/${op.list}/members`, method: op.kind === 'add' ? 'POST' : 'DELETE', body: { id, profiles: [{ email }] } };
     case 'subscribe':
     case 'unsubscribe':
-      return { path: `/v1/lists/${op.list}/members`, method: op.kind === 'subscribe' ? 'POST' : 'DELETE', body: { id, profiles: [{ email }], consent: { email: true }, source: 'Cluster' } };
+      return {
+        path: `/v1/lists/${op.list}/members`,
+        method: op.kind === 'subscribe' ? 'POST' : 'DELETE',
+        body: { id, profiles: [{ email }], consent: { email: true }, source: 'Cluster' },
+      };
   }
 }
 
@@ -149,7 +157,9 @@ export class ProfileLoad {
 
   /** "op 3 @12:00:01.234 api 4711 202 (spooled)" for one profile, for a mismatch's evidence. */
   describePosts(email: string): string {
-    return (this.log.get(email) ?? []).map((e) => `op ${e.k} ${new Date(e.at).toISOString().slice(11, 23)} api:${e.api} ${e.status || 'error'}${e.spooled ? ' SPOOLED' : ''}`).join(', ');
+    return (this.log.get(email) ?? [])
+      .map((e) => `op ${e.k} ${new Date(e.at).toISOString().slice(11, 23)} api:${e.api} ${e.status || 'error'}${e.spooled ? ' SPOOLED' : ''}`)
+      .join(', ');
   }
 
   /**
@@ -189,7 +199,10 @@ export class ProfileLoad {
   }
 
   statusSummary(): string {
-    return [...this.answers].sort((a, b) => a[0].localeCompare(b[0])).map(([s, c]) => `${s}×${c}`).join(' ');
+    return [...this.answers]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([s, c]) => `${s}×${c}`)
+      .join(' ');
   }
 }
 
@@ -240,7 +253,14 @@ export async function checkProfiles(simUrl: string, account: string, load: Profi
       subscriptionKinds: collapsed.map((o) => o.kind),
       global: ops.filter((o) => o.global).length,
     };
-    const want = { firstName: exp.firstName, step: exp.step, lists: [...exp.lists], consent: exp.consent, subscriptionKinds: [...exp.subscriptionKinds], global: exp.consent === 'UNSUBSCRIBED' ? 1 : 0 };
+    const want = {
+      firstName: exp.firstName,
+      step: exp.step,
+      lists: [...exp.lists],
+      consent: exp.consent,
+      subscriptionKinds: [...exp.subscriptionKinds],
+      global: exp.consent === 'UNSUBSCRIBED' ? 1 : 0,
+    };
     if (JSON.stringify(got) === JSON.stringify(want)) matching++;
     else mismatches.push(`${exp.email}: expected ${JSON.stringify(want)}, simulator has ${p ? JSON.stringify(got) : 'no such profile'}`);
   }
@@ -262,9 +282,13 @@ interface RecordedRequestView {
  * mismatch's evidence.
  */
 export async function profileTimeline(simUrl: string, account: string, email: string): Promise<string> {
-  const state = (await (await fetch(`${simUrl}/__sim/state?events=none`)).json()) as { accounts: { id: string; profiles: { id: string; email: string | null }[] }[] };
+  const state = (await (await fetch(`${simUrl}/__sim/state?events=none`)).json()) as {
+    accounts: { id: string; profiles: { id: string; email: string | null }[] }[];
+  };
   const id = state.accounts.find((a) => a.id === account)?.profiles.find((p) => p.email === email)?.id;
-  const { requests } = (await (await fetch(`${simUrl}/__sim/requests?account=${encodeURIComponent(account)}&limit=5000`)).json()) as { requests: RecordedRequestView[] };
+  const { requests } = (await (await fetch(`${simUrl}/__sim/requests?account=${encodeURIComponent(account)}&limit=5000`)).json()) as {
+    requests: RecordedRequestView[];
+  };
   const mine = requests.filter((r) => {
     const text = JSON.stringify(r.body ?? '');
     return text.includes(email) || (id !== undefined && (text.includes(`"${id}"`) || r.path.includes(id)));
@@ -275,7 +299,12 @@ export async function profileTimeline(simUrl: string, account: string, email: st
       const b = r.body as { data?: { attributes?: Record<string, unknown>; relationships?: { list?: { data?: { id?: string } } } } } | undefined;
       const attrs = b?.data?.attributes ?? {};
       const list = /\/lists\/([^/]+)\//.exec(r.path)?.[1] ?? b?.data?.relationships?.list?.data?.id;
-      const what = r.endpoint === 'create_or_update_profile' ? ` first_name=${String(attrs['first_name'] ?? '-')} step=${String((attrs['properties'] as Record<string, unknown> | undefined)?.['step'] ?? '-')}` : list ? ` list=${list}` : '';
+      const what =
+        r.endpoint === 'create_or_update_profile'
+          ? ` first_name=${String(attrs['first_name'] ?? '-')} step=${String((attrs['properties'] as Record<string, unknown> | undefined)?.['step'] ?? '-')}`
+          : list
+            ? ` list=${list}`
+            : '';
       return `+${r.at - t0}ms ${r.endpoint ?? r.path}${what} → ${r.status ?? 'pending'}`;
     })
     .join(', ')}`;

@@ -121,7 +121,9 @@ const bulkEvents = () => ({
             type: 'event-bulk-create',
             attributes: {
               profile: { data: { type: 'profile', attributes: { email: 'a@b.c' } } },
-              events: { data: [{ type: 'event', attributes: { properties: {}, time: '2022-11-08T00:00:00Z', value: 1, unique_id: 'x', metric: metricRef() } }] },
+              events: {
+                data: [{ type: 'event', attributes: { properties: {}, time: '2022-11-08T00:00:00Z', value: 1, unique_id: 'x', metric: metricRef() } }],
+              },
             },
           },
         ],
@@ -185,7 +187,9 @@ describe('validateRequestBody', () => {
         {
           data: {
             type: 'profile-subscription-bulk-delete-job',
-            attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'a@b.c', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] } },
+            attributes: {
+              profiles: { data: [{ type: 'profile', attributes: { email: 'a@b.c', subscriptions: { email: { marketing: { consent: 'UNSUBSCRIBED' } } } } }] },
+            },
           },
         },
       ],

@@ -41,7 +41,6 @@ describe('a browser for the dashboard tests', () => {
 });
 
 describe.skipIf(skip)(`dashboard at /ops/queues${skip ? ` (skipped: ${CHROMIUM.reason})` : ''}`, () => {
-
   it('refuses a browser without the token', async () => {
     const page = await browser.newPage();
     // A headless browser cannot show the login prompt, so the navigation itself errors; the
@@ -54,7 +53,7 @@ describe.skipIf(skip)(`dashboard at /ops/queues${skip ? ` (skipped: ${CHROMIUM.r
     await page.close();
   });
 
-  it('lists every queue and shows a failed job\'s error, with identifiers masked', async () => {
+  it("lists every queue and shows a failed job's error, with identifiers masked", async () => {
     const email = `dash-${Math.random().toString(36).slice(2, 8)}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection for the dashboard' } });
     await h.post('/v1/events', { id: `dash-${Date.now()}`, event: 'Placed Order', profile: { email } });
@@ -108,7 +107,10 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     const page = await context.newPage();
     await page.goto(`${writable.service.url}/ops/queues/queue/${encodeURIComponent(queue.name)}?status=failed`);
     await page.getByText('Simulated rejection before a retry', { exact: false }).first().waitFor({ timeout: 15_000 });
-    const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith(`/api/queues/${encodeURIComponent(queue.name)}/retry/failed`), { timeout: 15_000 });
+    const retried = page.waitForResponse(
+      (r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith(`/api/queues/${encodeURIComponent(queue.name)}/retry/failed`),
+      { timeout: 15_000 },
+    );
     await page.getByRole('button', { name: 'Retry all' }).click();
     await page.getByRole('button', { name: 'Confirm', exact: true }).click();
     const res = await retried;
@@ -126,7 +128,9 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     // The attacker's page: a form that posts itself to the relay as soon as it loads.
     attacker = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(`<form id="f" method="POST" action="${relay}/ops/lanes/default/pause" enctype="text/plain"><input name='{"a":"' value='"}'></form><script>document.getElementById('f').submit()</script>`);
+      res.end(
+        `<form id="f" method="POST" action="${relay}/ops/lanes/default/pause" enctype="text/plain"><input name='{"a":"' value='"}'></form><script>document.getElementById('f').submit()</script>`,
+      );
     });
     await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
     // Another origin: the same loopback address on another port.
@@ -136,14 +140,19 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     const page = await context.newPage();
     // Logged in to the dashboard first, as an operator would be.
     expect((await page.goto(`${relay}/ops/queues`))?.status()).toBe(200);
-    const forged = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/ops/lanes/default/pause' && r.status() !== 401, { timeout: 15_000 });
+    const forged = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/ops/lanes/default/pause' && r.status() !== 401,
+      { timeout: 15_000 },
+    );
     await page.goto(evil);
     const res = await forged;
     // Same host, another port: another origin of the same site, which SameSite cookies would not stop.
     expect((await res.request().allHeaders())['sec-fetch-site']).toBe('same-site');
     expect(res.status()).toBe(403);
     expect(await res.json()).toMatchObject({ error: 'cross_origin' });
-    const status = (await (await fetch(`${relay}/ops/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { lanes: { lane: string; paused: unknown }[] };
+    const status = (await (await fetch(`${relay}/ops/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+      lanes: { lane: string; paused: unknown }[];
+    };
     expect(status.lanes.find((l) => l.lane === 'default')?.paused).toBeNull();
     await context.close();
   }, 60_000);

@@ -18,7 +18,15 @@ afterAll(async () => {
 
 describe('npm start (sandbox mode)', () => {
   it('delivers one curl-posted event end to end, then exits 0 on SIGTERM', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RELAY_QUEUE_PREFIX: prefix,
+      RELAY_SANDBOX_PORT: '0',
+      LOG_LEVEL: 'warn',
+      RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')),
+    };
     for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
     const child = spawn('npm', ['start', '--silent'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -30,15 +38,24 @@ describe('npm start (sandbox mode)', () => {
       expect(output).toContain('SANDBOX MODE');
 
       const { stdout } = await promisify(execFile)('curl', [
-        '-s', '-X', 'POST', `${url}/v1/events`,
-        '-H', 'Authorization: Bearer dev-key',
-        '-H', 'Content-Type: application/json',
-        '-d', '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}',
+        '-s',
+        '-X',
+        'POST',
+        `${url}/v1/events`,
+        '-H',
+        'Authorization: Bearer dev-key',
+        '-H',
+        'Content-Type: application/json',
+        '-d',
+        '{"id":"order-1001","event":"Placed Order","profile":{"email":"ada@example.com"},"value":29.99}',
       ]);
       expect(JSON.parse(stdout)).toEqual({ accepted: 1, ids: ['order-1001'], duplicates: 0 });
 
       const received = await eventually(async () => {
-        const r = (await (await fetch(`${url}/sandbox/events`)).json()) as { count: number; events: { metric: string; value: number; profile: { email: string } }[] };
+        const r = (await (await fetch(`${url}/sandbox/events`)).json()) as {
+          count: number;
+          events: { metric: string; value: number; profile: { email: string } }[];
+        };
         return r.count > 0 && r;
       }, 15_000);
       expect(received.count).toBe(1);
@@ -60,7 +77,16 @@ describe('npm start (sandbox mode)', () => {
 describe('RELAY_API_PROCESSES', () => {
   it('runs the API in several processes on one port, and stops them all on SIGTERM', async () => {
     const prefix2 = uniquePrefix('api-procs');
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RELAY_QUEUE_PREFIX: prefix2, RELAY_SANDBOX_PORT: '0', LOG_LEVEL: 'warn', RELAY_API_PROCESSES: '2', RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      RELAY_QUEUE_PREFIX: prefix2,
+      RELAY_SANDBOX_PORT: '0',
+      LOG_LEVEL: 'warn',
+      RELAY_API_PROCESSES: '2',
+      RELAY_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'relay-spool-e2e-')),
+    };
     for (const k of ['MATON_API_KEY', 'KLAVIYO_API_KEY', 'RELAY_API_KEYS', 'RELAY_CONFIG']) delete env[k];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -24,15 +24,22 @@ describe('fault (a): kill -9 a worker mid-batch', () => {
     const loader = new Loader(() => s.apiUrl, planLoad('a', 3000, 11));
     const load = loader.run({ concurrency: 8, durationMs: 8000 });
 
-    const inFlight = await waitFor('deliveries under way with calls in flight', async () => {
-      const delivered = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
-      if (delivered < 300) return false;
-      const pending = await s.simInFlight(slow!);
-      return pending > 0 && { delivered, pending };
-    }, 40_000, 20);
+    const inFlight = await waitFor(
+      'deliveries under way with calls in flight',
+      async () => {
+        const delivered = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
+        if (delivered < 300) return false;
+        const pending = await s.simInFlight(slow!);
+        return pending > 0 && { delivered, pending };
+      },
+      40_000,
+      20,
+    );
     const counts = await s.queueCounts();
     await s.workers[0]!.kill9();
-    notes.push(`worker SIGKILLed at ${s.elapsed()} s with ${inFlight.pending} Klaviyo call(s) in flight, ${counts?.active ?? '?'} jobs active, ${inFlight.delivered} events delivered`);
+    notes.push(
+      `worker SIGKILLed at ${s.elapsed()} s with ${inFlight.pending} Klaviyo call(s) in flight, ${counts?.active ?? '?'} jobs active, ${inFlight.delivered} events delivered`,
+    );
     await s.removeFault(slow!);
     await s.startWorker();
     notes.push(`new worker ready at ${s.elapsed()} s`);

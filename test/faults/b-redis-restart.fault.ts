@@ -31,7 +31,9 @@ describe('fault (b): restart Redis under load', () => {
     notes.push(`restarted at ${s.elapsed()} s`);
     await load;
     const window = { from: down, to: up };
-    notes.push(`while Redis was away: ${loader.eventsAnswered((st) => st >= 200 && st < 300, window)} events 2xx, ${loader.eventsAnswered((st) => st === 503, window)} 503, ${loader.eventsAnswered((st) => st === 0, window)} transport errors`);
+    notes.push(
+      `while Redis was away: ${loader.eventsAnswered((st) => st >= 200 && st < 300, window)} events 2xx, ${loader.eventsAnswered((st) => st === 503, window)} 503, ${loader.eventsAnswered((st) => st === 0, window)} transport errors`,
+    );
 
     await loader.retryFailed();
     verdictHolds(await drainAndCompare(s, loader, { since: Date.now(), timeoutMs: 90_000, notes }));

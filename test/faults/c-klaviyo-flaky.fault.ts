@@ -36,7 +36,9 @@ describe('fault (c): 30% 5xx, random 429s, hangs past the client timeout', () =>
     const faults = ((await (await fetch(`${s.simUrl}/__sim/faults`)).json()) as { faults: { id: string; fired: number }[] }).faults;
     await s.clearFaults();
     // Rules with `times` disappear once spent: those fired every time.
-    const fired = ['err5xx', 'throttle', 'hang', 'late', 'hang-bulk', 'late-bulk'].map((id) => `${id}×${faults.find((f) => f.id === id)?.fired ?? 'all'}`).join(' ');
+    const fired = ['err5xx', 'throttle', 'hang', 'late', 'hang-bulk', 'late-bulk']
+      .map((id) => `${id}×${faults.find((f) => f.id === id)?.fired ?? 'all'}`)
+      .join(' ');
     verdictHolds({
       ...v,
       notes: `simulator: ${stats.requests.total} calls, faults fired ${fired}, 5xx ${countStatus(stats, '503')}, 429 ${countStatus(stats, '429')}, hung ${countStatus(stats, 'hung')}; ${v.notes}`,

@@ -53,7 +53,10 @@ describe('fault (d): gateway 401 for 10 s, then healed', () => {
     const v = await drainAndCompare(s, loader, { since: Math.max(Date.now(), healed), timeoutMs: 90_000, notes });
     const resumedMs = await resumed;
     const attempts = await s.attempts();
-    verdictHolds({ ...v, notes: `${v.notes}; first delivery ${resumedMs === undefined ? 'not seen within 60 s' : `${(resumedMs / 1000).toFixed(1)} s`} after the heal` });
+    verdictHolds({
+      ...v,
+      notes: `${v.notes}; first delivery ${resumedMs === undefined ? 'not seen within 60 s' : `${(resumedMs / 1000).toFixed(1)} s`} after the heal`,
+    });
     // Refused credentials say nothing about the events: no job may spend an attempt on them
     // (401 is the only fault here, so every job completes on its first attempt).
     expect(attempts?.retried, `jobs that spent attempts on the 401s: ${JSON.stringify(attempts)}`).toBe(0);

@@ -29,11 +29,14 @@ describe('fault (e): SIGTERM the API and the worker under load, restart them', (
     const down = Date.now();
     notes.push(`SIGTERM at ${s.elapsed()} s (${counts?.active ?? '?'} jobs active)`);
     const [apiExit, workerExit] = await Promise.all([api.stop('SIGTERM', 20_000), worker.stop('SIGTERM', 20_000)]);
-    const show = (e: typeof apiExit) => `${e.forced ? 'did not exit, SIGKILLed' : `code ${e.code}${e.signal ? ` signal ${e.signal}` : ''}`} after ${(e.ms / 1000).toFixed(1)} s`;
+    const show = (e: typeof apiExit) =>
+      `${e.forced ? 'did not exit, SIGKILLed' : `code ${e.code}${e.signal ? ` signal ${e.signal}` : ''}`} after ${(e.ms / 1000).toFixed(1)} s`;
     notes.push(`API ${show(apiExit)}, worker ${show(workerExit)}`);
     const closing = { from: down, to: down + apiExit.ms + 250 };
     const cutOff = loader.eventsAnswered((st, err) => st === 0 && err !== 'ECONNREFUSED', closing);
-    notes.push(`while the API was shutting down: ${loader.eventsAnswered((st) => st >= 200 && st < 300, closing)} events 2xx, ${cutOff} sent but never answered, ${loader.eventsAnswered((st, err) => st >= 300 || err === 'ECONNREFUSED', closing)} refused`);
+    notes.push(
+      `while the API was shutting down: ${loader.eventsAnswered((st) => st >= 200 && st < 300, closing)} events 2xx, ${cutOff} sent but never answered, ${loader.eventsAnswered((st, err) => st >= 300 || err === 'ECONNREFUSED', closing)} refused`,
+    );
     await s.removeFault(slow!);
     await Promise.all([s.startApi(), s.startWorker()]);
     const up = Date.now();

@@ -31,7 +31,9 @@ describe('fault (f): Redis down for 10 s during ingest', () => {
     await load;
     const window = { from: down, to: up };
     const ok = loader.eventsAnswered((st) => st >= 200 && st < 300, window);
-    notes.push(`while Redis was down: ${ok} events 2xx (spooled), ${loader.eventsAnswered((st) => st === 503, window)} 503, ${loader.eventsAnswered((st) => st !== 503 && (st < 200 || st >= 300), window)} other`);
+    notes.push(
+      `while Redis was down: ${ok} events 2xx (spooled), ${loader.eventsAnswered((st) => st === 503, window)} 503, ${loader.eventsAnswered((st) => st !== 503 && (st < 200 || st >= 300), window)} other`,
+    );
 
     await loader.retryFailed();
     verdictHolds(await drainAndCompare(s, loader, { since: Date.now(), timeoutMs: 90_000, notes }));

@@ -44,8 +44,12 @@ export const queueKeyPrefixes = (kind: 'events' | 'profiles' | 'webhooks' = 'eve
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -231,30 +235,44 @@ export class Scenario {
   async startRedis(): Promise<void> {
     if (this.redis?.alive) throw new Error('redis-server is already running');
     const p = this.spawn('redis', 'redis-server', [
-      '--bind', '127.0.0.1',
-      '--port', String(this.redisPort),
-      '--dir', this.dir,
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--save', '',
-      '--maxmemory-policy', 'noeviction',
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(this.redisPort),
+      '--dir',
+      this.dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
     ]);
     this.redis = p;
-    await waitFor('redis-server to answer PING', async () => {
-      if (!p.alive) throw new Error(`redis-server exited: ${p.output().slice(-2000)}`);
-      const probe = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, 20_000, 50);
+    await waitFor(
+      'redis-server to answer PING',
+      async () => {
+        if (!p.alive) throw new Error(`redis-server exited: ${p.output().slice(-2000)}`);
+        const probe = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+        probe.on('error', () => undefined);
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          probe.disconnect();
+        }
+      },
+      20_000,
+      50,
+    );
   }
 
   /** SIGTERM: Redis fsyncs its AOF and exits (what a restart or a clean stop does). */
@@ -268,10 +286,14 @@ export class Scenario {
   async startSim(): Promise<void> {
     const p = this.spawn('sim', process.execPath, ['--import', 'tsx', 'test/faults/sim-process.ts']);
     this.sim = p;
-    this.simUrl = await waitFor('the simulator', () => {
-      if (!p.alive) throw new Error(`simulator exited: ${p.output().slice(-2000)}`);
-      return /^(http:\/\/\S+)/m.exec(p.output())?.[1];
-    }, 60_000);
+    this.simUrl = await waitFor(
+      'the simulator',
+      () => {
+        if (!p.alive) throw new Error(`simulator exited: ${p.output().slice(-2000)}`);
+        return /^(http:\/\/\S+)/m.exec(p.output())?.[1];
+      },
+      60_000,
+    );
   }
 
   relayEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -304,12 +326,17 @@ export class Scenario {
   async startApi(port: number = this.apiPort): Promise<Proc> {
     const p = this.spawn(`api-${++this.seq}`, process.execPath, ['--import', 'tsx', 'src/server.ts'], this.relayEnv({ PORT: String(port) }));
     this.api = p;
-    await waitFor('the relay API to be ready', async () => {
-      if (!p.alive) throw new Error(`relay API exited: ${p.output().slice(-2000)}`);
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-      await res?.body?.cancel();
-      return res?.status === 200;
-    }, 60_000, 100);
+    await waitFor(
+      'the relay API to be ready',
+      async () => {
+        if (!p.alive) throw new Error(`relay API exited: ${p.output().slice(-2000)}`);
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        await res?.body?.cancel();
+        return res?.status === 200;
+      },
+      60_000,
+      100,
+    );
     return p;
   }
 
@@ -317,10 +344,15 @@ export class Scenario {
   async startWorker(): Promise<Proc> {
     const p = this.spawn(`worker-${++this.seq}`, process.execPath, ['--import', 'tsx', 'workers/main.ts'], this.relayEnv({ PORT: '0' }));
     this.workers.push(p);
-    await waitFor('a relay worker to start', () => {
-      if (!p.alive) throw new Error(`relay worker exited: ${p.output().slice(-2000)}`);
-      return /workers running \(pid \d+\)/.test(p.output());
-    }, 60_000, 100);
+    await waitFor(
+      'a relay worker to start',
+      () => {
+        if (!p.alive) throw new Error(`relay worker exited: ${p.output().slice(-2000)}`);
+        return /workers running \(pid \d+\)/.test(p.output());
+      },
+      60_000,
+      100,
+    );
     return p;
   }
 
@@ -386,7 +418,14 @@ export class Scenario {
       const pipe = client.pipeline();
       const prefixes = queueKeyPrefixes(kind);
       for (const q of prefixes) {
-        pipe.llen(`${q}:wait`).llen(`${q}:paused`).llen(`${q}:active`).zcard(`${q}:delayed`).zcard(`${q}:prioritized`).zcard(`${q}:waiting-children`).zcard(`${q}:failed`);
+        pipe
+          .llen(`${q}:wait`)
+          .llen(`${q}:paused`)
+          .llen(`${q}:active`)
+          .zcard(`${q}:delayed`)
+          .zcard(`${q}:prioritized`)
+          .zcard(`${q}:waiting-children`)
+          .zcard(`${q}:failed`);
       }
       const r = await pipe.exec();
       const n = (i: number) => prefixes.reduce((sum, _, p) => sum + Number(r?.[p * 7 + i]?.[1] ?? 0), 0);
@@ -644,7 +683,10 @@ export class Loader {
       const k = a.status === 0 ? (a.error ?? 'error') : String(a.status);
       by.set(k, (by.get(k) ?? 0) + 1);
     }
-    return [...by].sort((a, b) => a[0].localeCompare(b[0])).map(([s, c]) => `${s}×${c}`).join(' ');
+    return [...by]
+      .sort((a, b) => a[0].localeCompare(b[0]))
+      .map(([s, c]) => `${s}×${c}`)
+      .join(' ');
   }
 }
 
@@ -725,7 +767,8 @@ export async function drainAndCompare(
   const notes = [...(opts.notes ?? [])];
   notes.push(`answers: ${loader.statusSummary()}`);
   if (attempts) notes.push(`${attempts.jobs} jobs completed, ${attempts.retried} after more than one attempt (most: ${attempts.max})`);
-  if (loader.firstTryRejected > 0) notes.push(`${loader.firstTryRejected} events refused at first, ${loader.retried} re-posted, ${loader.planned - loader.accepted.size} never accepted`);
+  if (loader.firstTryRejected > 0)
+    notes.push(`${loader.firstTryRejected} events refused at first, ${loader.retried} re-posted, ${loader.planned - loader.accepted.size} never accepted`);
   if (loader.duplicatesAtIngest > 0) notes.push(`${loader.duplicatesAtIngest} re-posted events already held (ingest dedupe)`);
   if (uniqueIds.length !== got.size) notes.push(`simulator recorded ${uniqueIds.length - got.size} unique_ids twice (dedupe broken?)`);
   if (foreign > 0) notes.push(`${foreign} delivered events were never posted`);

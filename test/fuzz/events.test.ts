@@ -38,7 +38,10 @@ const fields: FieldSpec[] = [
   { path: ['event'], bad: [...BAD.metric, REMOVE] },
   { path: ['profile'], bad: [...BAD.profile, REMOVE] },
   ...profileFieldSpecs(['profile'], { anonymous: true }),
-  { path: ['properties'], bad: [...BAD.object, Object.fromEntries(Array.from({ length: 401 }, (_, i) => [`p${i}`, i])), { '': 1 }, { a: 'x'.repeat(100 * 1024 + 1) }] },
+  {
+    path: ['properties'],
+    bad: [...BAD.object, Object.fromEntries(Array.from({ length: 401 }, (_, i) => [`p${i}`, i])), { '': 1 }, { a: 'x'.repeat(100 * 1024 + 1) }],
+  },
   { path: ['properties', 'n'], bad: [], raw: NON_FINITE },
   { path: ['value'], bad: BAD.number, raw: NON_FINITE },
   { path: ['value_currency'], bad: BAD.currency },
@@ -61,10 +64,25 @@ const path = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .constantFrom('/v1/events/', '/v1/event', '/v1/EVENTS', '/V1/events', '/v1/events/x', '/v1//events', '/v1/events%2F', '/v1/events/..', '/v1/events/%2e%2e/orders', '/v1/events;x', '/v1/events%00')
+      .constantFrom(
+        '/v1/events/',
+        '/v1/event',
+        '/v1/EVENTS',
+        '/V1/events',
+        '/v1/events/x',
+        '/v1//events',
+        '/v1/events%2F',
+        '/v1/events/..',
+        '/v1/events/%2e%2e/orders',
+        '/v1/events;x',
+        '/v1/events%00',
+      )
       .map((p) => ({ path: p, defects: ['path' as const] })),
   },
-  { weight: 1, arbitrary: fc.constantFrom('/v1/events\\', '/v1\\events', '/v1/events/\u00e9', '/v1/\u00ffvents').map((p) => ({ path: p, defects: [], transport: true })) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('/v1/events\\', '/v1\\events', '/v1/events/\u00e9', '/v1/\u00ffvents').map((p) => ({ path: p, defects: [], transport: true })),
+  },
 );
 
 describe(`fuzz POST /v1/events (FUZZ_SEED=${seed})`, () => {

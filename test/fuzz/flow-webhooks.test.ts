@@ -9,7 +9,19 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Harness } from '../support/harness.ts';
-import { assertStillServing, decodeJson, FLOWS, jsonDepth, fuzzRoute, fuzzSeed, RUNS, startFuzzHarness, type Case, type Defect, type RouteSpec } from './support/fuzz.ts';
+import {
+  assertStillServing,
+  decodeJson,
+  FLOWS,
+  jsonDepth,
+  fuzzRoute,
+  fuzzSeed,
+  RUNS,
+  startFuzzHarness,
+  type Case,
+  type Defect,
+  type RouteSpec,
+} from './support/fuzz.ts';
 import {
   anyText,
   arbitraryJson,
@@ -72,7 +84,12 @@ const body: fc.Arbitrary<BodyCase> = fc.oneof(
 
 const secretHeader = fc.constantFrom<FlowName>(...NAMES).chain((flow) =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(FLOWS[flow].header, FLOWS[flow].header.toLowerCase(), FLOWS[flow].header.toUpperCase()).map((hname) => ({ flow, headers: { [hname]: FLOWS[flow].secret }, bad: false })) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .constantFrom(FLOWS[flow].header, FLOWS[flow].header.toLowerCase(), FLOWS[flow].header.toUpperCase())
+        .map((hname) => ({ flow, headers: { [hname]: FLOWS[flow].secret }, bad: false })),
+    },
     {
       weight: 4,
       arbitrary: fc
@@ -102,7 +119,15 @@ interface NameCase {
 }
 const name: fc.Arbitrary<NameCase> = fc.oneof(
   { weight: 30, arbitrary: fc.constant<NameCase>({ defects: [] }) },
-  { weight: 2, arbitrary: fc.oneof(fc.constantFrom(...UNKNOWN_NAMES), word.filter((w) => !Object.hasOwn(FLOWS, w))).map((seg) => ({ seg, defects: ['path' as Defect] })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom(...UNKNOWN_NAMES),
+        word.filter((w) => !Object.hasOwn(FLOWS, w)),
+      )
+      .map((seg) => ({ seg, defects: ['path' as Defect] })),
+  },
   { weight: 3, arbitrary: evilSegment.map((seg) => ({ seg, defects: ['path' as Defect] })) },
   { weight: 1, arbitrary: transportSegment.map((seg) => ({ seg, defects: [] as Defect[], transport: true })) },
 );
@@ -112,7 +137,10 @@ const cases: fc.Arbitrary<Case> = fc
     body,
     secret: secretHeader,
     name,
-    method: fc.oneof({ weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) }, { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) }),
+    method: fc.oneof(
+      { weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) },
+      { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) },
+    ),
     ctype: fc.constantFrom<string | null>(...GOOD_CONTENT_TYPES, ...BAD_CONTENT_TYPES),
     chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
@@ -126,7 +154,9 @@ const cases: fc.Arbitrary<Case> = fc
     const headers: Record<string, string> = { ...noise, ...secret.headers };
     if (ctype !== null) headers['content-type'] = ctype;
     return {
-      gen: [body.gen, secret.bad && 'bad-secret', method.bad && `method-${method.m}`, name.defects.length > 0 && 'bad-name', name.transport && 'transport'].filter(Boolean).join('+'),
+      gen: [body.gen, secret.bad && 'bad-secret', method.bad && `method-${method.m}`, name.defects.length > 0 && 'bad-name', name.transport && 'transport']
+        .filter(Boolean)
+        .join('+'),
       method: method.m,
       path: `/webhooks/klaviyo/flows/${name.seg ?? secret.flow}`,
       headers,

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Harness } from '../support/harness.ts';
 import {
   assertStillServing,
-
   decodeJson,
   fuzzRoute,
   fuzzSeed,
@@ -58,8 +57,16 @@ afterAll(async () => {
 });
 
 const OTHER_TOPICS = ['event:klaviyo.opened_email', 'event:klaviyo.received_sms', 'profile:created'];
-const topic = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...RULE_TOPICS) }, { weight: 2, arbitrary: fc.constantFrom(...OTHER_TOPICS) }, { weight: 1, arbitrary: anyText(0, 40) });
-const externalId = fc.oneof({ weight: 4, arbitrary: word.map((w) => `ev-${w}`) }, { weight: 1, arbitrary: anyText(0, 60) }, { weight: 1, arbitrary: fc.constantFrom('dup-1', 'dup-2', '', '__proto__') });
+const topic = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...RULE_TOPICS) },
+  { weight: 2, arbitrary: fc.constantFrom(...OTHER_TOPICS) },
+  { weight: 1, arbitrary: anyText(0, 40) },
+);
+const externalId = fc.oneof(
+  { weight: 4, arbitrary: word.map((w) => `ev-${w}`) },
+  { weight: 1, arbitrary: anyText(0, 60) },
+  { weight: 1, arbitrary: fc.constantFrom('dup-1', 'dup-2', '', '__proto__') },
+);
 const eventPayload = fc.record({
   data: fc.record({
     type: fc.constant('event'),
@@ -68,14 +75,25 @@ const eventPayload = fc.record({
     relationships: fc.record({ profile: fc.record({ data: fc.record({ type: fc.constant('profile'), id: word }) }) }),
   }),
 });
-const item = fc.record({ topic, external_id: externalId, payload: fc.oneof({ weight: 3, arbitrary: eventPayload }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) }) });
+const item = fc.record({
+  topic,
+  external_id: externalId,
+  payload: fc.oneof({ weight: 3, arbitrary: eventPayload }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) }),
+});
 const delivery = fc.record({
   data: fc.array(item, { maxLength: 3 }),
-  meta: fc.record({ klaviyo_account_id: word, klaviyo_webhook_id: fc.constant(KLAVIYO_WEBHOOK_ID), timestamp: isoTime }, { requiredKeys: ['klaviyo_webhook_id'] }),
+  meta: fc.record(
+    { klaviyo_account_id: word, klaviyo_webhook_id: fc.constant(KLAVIYO_WEBHOOK_ID), timestamp: isoTime },
+    { requiredKeys: ['klaviyo_webhook_id'] },
+  ),
 });
 /** Big deliveries: hundreds to a thousand items, a few of them on a rule's topic. */
 const bigDelivery = fc.tuple(fc.integer({ min: 100, max: 1_000 }), fc.nat(10), word).map(([n, matched, w]) => ({
-  data: Array.from({ length: n }, (_, i) => ({ topic: i < matched ? RULE_TOPICS[i % 2] : `event:fuzz.${w}.${i % 7}`, external_id: `big-${w}-${i}`, payload: { i } })),
+  data: Array.from({ length: n }, (_, i) => ({
+    topic: i < matched ? RULE_TOPICS[i % 2] : `event:fuzz.${w}.${i % 7}`,
+    external_id: `big-${w}-${i}`,
+    payload: { i },
+  })),
   meta: { klaviyo_webhook_id: KLAVIYO_WEBHOOK_ID },
 }));
 
@@ -101,8 +119,19 @@ const body: fc.Arbitrary<BodyCase> = fc.oneof(
   { weight: 4, arbitrary: jsonishText(delivery) },
   { weight: 3, arbitrary: invalidUtf8(delivery) },
   { weight: 2, arbitrary: randomBytes },
-  { weight: 3, arbitrary: hugeString(delivery, [['data', 0, 'payload', 'blob'], ['data', 0, 'external_id'], ['data', 0, 'topic'], ['meta', 'note']]) },
-  { weight: 3, arbitrary: deepNesting(delivery, [['data', 0, 'payload'], ['data', 0, 'payload', 'data', 'attributes', 'event_properties'], ['meta', 'deep'], ['data']]) },
+  {
+    weight: 3,
+    arbitrary: hugeString(delivery, [
+      ['data', 0, 'payload', 'blob'],
+      ['data', 0, 'external_id'],
+      ['data', 0, 'topic'],
+      ['meta', 'note'],
+    ]),
+  },
+  {
+    weight: 3,
+    arbitrary: deepNesting(delivery, [['data', 0, 'payload'], ['data', 0, 'payload', 'data', 'attributes', 'event_properties'], ['meta', 'deep'], ['data']]),
+  },
 );
 
 interface Sig {
@@ -112,7 +141,11 @@ interface Sig {
 }
 const secret = fc.constantFrom(...KLAVIYO_SECRETS);
 const goodSig: fc.Arbitrary<Sig> = fc
-  .record({ secret, ts: fc.constantFrom('http' as const, 'iso' as const, 'unix' as const), mangle: fc.constantFrom('none' as const, 'none' as const, 'upper' as const, 'spaces' as const) })
+  .record({
+    secret,
+    ts: fc.constantFrom('http' as const, 'iso' as const, 'unix' as const),
+    mangle: fc.constantFrom('none' as const, 'none' as const, 'upper' as const, 'spaces' as const),
+  })
   .map(({ secret, ts, mangle }) => ({ headers: {}, sign: { k: 'klaviyo', secret, ts, webhookId: KLAVIYO_WEBHOOK_ID, mangle }, bad: false }));
 const hex64 = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 });
 const badSig: fc.Arbitrary<Sig> = fc.oneof(
@@ -125,7 +158,11 @@ const badSig: fc.Arbitrary<Sig> = fc.oneof(
       mangle: fc.constantFrom<Extract<Signing, { k: 'klaviyo' }>['mangle']>('none', 'truncate', 'flip'),
     })
     .map((s): Sig => {
-      const allGood = (KLAVIYO_SECRETS as readonly string[]).includes(s.secret) && ['http', 'iso', 'unix'].includes(s.ts) && s.webhookId === KLAVIYO_WEBHOOK_ID && s.mangle === 'none';
+      const allGood =
+        (KLAVIYO_SECRETS as readonly string[]).includes(s.secret) &&
+        ['http', 'iso', 'unix'].includes(s.ts) &&
+        s.webhookId === KLAVIYO_WEBHOOK_ID &&
+        s.mangle === 'none';
       return { headers: {}, sign: { k: 'klaviyo', ...s, mangle: allGood ? 'flip' : s.mangle }, bad: true };
     }),
   // Not signed: headers missing, or garbage.
@@ -142,18 +179,36 @@ const badSig: fc.Arbitrary<Sig> = fc.oneof(
   fc.constant<Sig>({ headers: { authorization: 'Bearer test-relay-key-1', 'webhook-signature': 'v1,AAAA' }, bad: true }),
 );
 
-const wrongPaths = ['/webhooks/klaviyo/', '/webhooks/Klaviyo', '/webhooks/klaviyo/x', '/webhooks/klaviyo/flows', '/webhooks//klaviyo', '/webhooks/klaviyo%2F', '/webhooks/klaviyo/..', '/webhook/klaviyo'];
+const wrongPaths = [
+  '/webhooks/klaviyo/',
+  '/webhooks/Klaviyo',
+  '/webhooks/klaviyo/x',
+  '/webhooks/klaviyo/flows',
+  '/webhooks//klaviyo',
+  '/webhooks/klaviyo%2F',
+  '/webhooks/klaviyo/..',
+  '/webhook/klaviyo',
+];
 const cases: fc.Arbitrary<Case> = fc
   .record({
     body,
     sig: fc.oneof({ weight: 6, arbitrary: goodSig }, { weight: 4, arbitrary: badSig }),
     path: fc.oneof(
       { weight: 40, arbitrary: fc.constant({ path: '/webhooks/klaviyo', defects: [] as Defect[], transport: false }) },
-      { weight: 1, arbitrary: fc.constantFrom('/webhooks/klaviyo?x=1', '/webhooks/klaviyo?').map((p) => ({ path: p, defects: [] as Defect[], transport: false })) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('/webhooks/klaviyo?x=1', '/webhooks/klaviyo?').map((p) => ({ path: p, defects: [] as Defect[], transport: false })),
+      },
       { weight: 2, arbitrary: fc.constantFrom(...wrongPaths).map((p) => ({ path: p, defects: ['path'] as Defect[], transport: false })) },
-      { weight: 1, arbitrary: fc.constantFrom('/webhooks/klaviyo\\', '/webhooks/klavi\u00ffo').map((p) => ({ path: p, defects: [] as Defect[], transport: true })) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('/webhooks/klaviyo\\', '/webhooks/klavi\u00ffo').map((p) => ({ path: p, defects: [] as Defect[], transport: true })),
+      },
     ),
-    method: fc.oneof({ weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) }, { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) }),
+    method: fc.oneof(
+      { weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) },
+      { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) },
+    ),
     // Klaviyo's content type is not checked (the signature is the check): any will do.
     ctype: fc.constantFrom<string | null>(...GOOD_CONTENT_TYPES, ...BAD_CONTENT_TYPES),
     chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
@@ -168,7 +223,9 @@ const cases: fc.Arbitrary<Case> = fc
     const headers: Record<string, string> = { ...noise, ...sig.headers };
     if (ctype !== null) headers['content-type'] = ctype;
     return {
-      gen: [body.gen, sig.bad && 'bad-sig', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path', path.transport && 'transport'].filter(Boolean).join('+'),
+      gen: [body.gen, sig.bad && 'bad-sig', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path', path.transport && 'transport']
+        .filter(Boolean)
+        .join('+'),
       method: method.m,
       path: path.path,
       headers,

@@ -54,7 +54,14 @@ const body = v1Bodies({
 const path: fc.Arbitrary<PathCase> = fc.oneof(
   { weight: 24, arbitrary: klaviyoId.map((id) => ({ path: `/v1/lists/${id}/members`, defects: [] })) },
   { weight: 6, arbitrary: evilSegment.map((id) => ({ path: `/v1/lists/${id}/members`, defects: ['path' as const] })) },
-  { weight: 1, arbitrary: klaviyoId.chain((id) => fc.constantFrom(`/v1/lists/${id}`, `/v1/lists/${id}/members/`, `/v1/lists/${id}/member`, `/v1/lists/${id}/members/x`, `/v1/list/${id}/members`)).map((p) => ({ path: p, defects: ['path' as const] })) },
+  {
+    weight: 1,
+    arbitrary: klaviyoId
+      .chain((id) =>
+        fc.constantFrom(`/v1/lists/${id}`, `/v1/lists/${id}/members/`, `/v1/lists/${id}/member`, `/v1/lists/${id}/members/x`, `/v1/list/${id}/members`),
+      )
+      .map((p) => ({ path: p, defects: ['path' as const] })),
+  },
   { weight: 1, arbitrary: transportSegment.map((id) => ({ path: `/v1/lists/${id}/members`, defects: [], transport: true })) },
 );
 

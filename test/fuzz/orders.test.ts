@@ -19,7 +19,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-const url = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('https://shop.example.com/p/1', 'http://x.co/a?b=c#d', 'https://例え.jp/商品', 'https://example.com/%E2%82%AC') }, { weight: 1, arbitrary: fc.webUrl() });
+const url = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('https://shop.example.com/p/1', 'http://x.co/a?b=c#d', 'https://例え.jp/商品', 'https://example.com/%E2%82%AC') },
+  { weight: 1, arbitrary: fc.webUrl() },
+);
 const money = fc.oneof(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.integer({ min: 0, max: 10_000 }), fc.constant(0));
 const item = fc.record(
   {
@@ -90,7 +93,12 @@ const body = v1Bodies({
 const path = fc.oneof(
   { weight: 30, arbitrary: fc.constant({ path: '/v1/orders', defects: [] }) },
   { weight: 1, arbitrary: fc.constantFrom('/v1/orders?x=1', '/v1/orders?orders=1').map((p) => ({ path: p, defects: [] })) },
-  { weight: 2, arbitrary: fc.constantFrom('/v1/orders/', '/v1/order', '/v1/ORDERS', '/v1/orders/1001', '/v1/orders/..', '/v1/orders%2F', '/v1/orders/%2e%2e/events').map((p) => ({ path: p, defects: ['path' as const] })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom('/v1/orders/', '/v1/order', '/v1/ORDERS', '/v1/orders/1001', '/v1/orders/..', '/v1/orders%2F', '/v1/orders/%2e%2e/events')
+      .map((p) => ({ path: p, defects: ['path' as const] })),
+  },
   { weight: 1, arbitrary: fc.constantFrom('/v1/orders\\', '/v1/\u00f6rders').map((p) => ({ path: p, defects: [], transport: true })) },
 );
 

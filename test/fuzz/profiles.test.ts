@@ -44,7 +44,12 @@ const body = v1Bodies({
 const path = fc.oneof(
   { weight: 30, arbitrary: fc.constant({ path: '/v1/profiles', defects: [] }) },
   { weight: 1, arbitrary: fc.constantFrom('/v1/profiles?x=1', '/v1/profiles?profiles=1').map((p) => ({ path: p, defects: [] })) },
-  { weight: 2, arbitrary: fc.constantFrom('/v1/profiles/', '/v1/profile', '/v1/Profiles', '/v1/profiles/x', '/v1/profiles/..', '/v1/profiles%2F', '/v1/profiles/%2e%2e/events').map((p) => ({ path: p, defects: ['path' as const] })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom('/v1/profiles/', '/v1/profile', '/v1/Profiles', '/v1/profiles/x', '/v1/profiles/..', '/v1/profiles%2F', '/v1/profiles/%2e%2e/events')
+      .map((p) => ({ path: p, defects: ['path' as const] })),
+  },
   { weight: 1, arbitrary: fc.constantFrom('/v1/profiles\\', '/v1/profil\u00e9s').map((p) => ({ path: p, defects: [], transport: true })) },
 );
 

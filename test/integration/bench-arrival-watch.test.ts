@@ -96,7 +96,9 @@ describe('the priority benchmark: arrival notes', () => {
   });
 
   it('records whether a subscribed profile had been imported when the subscribe arrived', async () => {
-    await call('/api/profile-import', { body: { data: { type: 'profile', attributes: { email: 'imp1@import.bench.example', properties: { [IMPORT_PROPERTY]: 1 } } } } });
+    await call('/api/profile-import', {
+      body: { data: { type: 'profile', attributes: { email: 'imp1@import.bench.example', properties: { [IMPORT_PROPERTY]: 1 } } } },
+    });
     const res = await call('/api/profile-subscription-bulk-create-jobs', {
       body: subscribeBody([{ email: 'imp1@import.bench.example' }, { email: 'imp2@import.bench.example' }], { listId: 'Bench1List' }),
     });

@@ -20,14 +20,20 @@ afterAll(async () => {
 const ops = async (path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) => {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (init.token !== null) headers.authorization = `Bearer ${init.token ?? ADMIN}`;
-  const res = await fetch(`${h.service.url}/ops${path}`, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const res = await fetch(`${h.service.url}/ops${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 };
 
 describe('dead letters', () => {
-  it('are kept with Klaviyo\'s error, listed and filtered, replayed after a dry run, and audited', async () => {
+  it("are kept with Klaviyo's error, listed and filtered, replayed after a dry run, and audited", async () => {
     const rule = h.sim.faults.add({ rejectItems: { emails: bad, detail: 'Simulated: profile blocked' } })[0]!;
-    await h.post('/v1/events', { events: [...bad, `${tag}-ok@example.com`].map((email, i) => ({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email } })) });
+    await h.post('/v1/events', {
+      events: [...bad, `${tag}-ok@example.com`].map((email, i) => ({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email } })),
+    });
     await eventually(async () => (await ops('/dead-letters')).body.total === 1, 15_000);
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 404, times: 1 });
     await h.post('/v1/events', { id: `${tag}-gone`, event: 'Placed Order', profile: { email: gone } });
@@ -52,10 +58,18 @@ describe('dead letters', () => {
     expect(second.next).toBeUndefined();
     expect(second.deadLetters[0].errors[0].status).toBe(400);
     expect(all.deadLetters.map((d: any) => d.ref)).toEqual([first.deadLetters[0].ref, second.deadLetters[0].ref]);
-    for (const [q, field] of [['limit=0', 'limit'], ['limit=5000', 'limit'], ['offset=-1', 'offset'], ['offset=x', 'offset']]) {
+    for (const [q, field] of [
+      ['limit=0', 'limit'],
+      ['limit=5000', 'limit'],
+      ['offset=-1', 'offset'],
+      ['offset=x', 'offset'],
+    ]) {
       const bad = await ops(`/dead-letters?${q}`);
       expect(bad.status, q).toBe(400);
-      expect(bad.body.issues.map((i: any) => i.field), q).toEqual([field]);
+      expect(
+        bad.body.issues.map((i: any) => i.field),
+        q,
+      ).toEqual([field]);
     }
     const rejected = (await ops('/dead-letters?status=400')).body;
     expect(rejected.total).toBe(1);

@@ -23,7 +23,7 @@ const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 const event = (tag: string, i: number) => ({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${i}@example.com` } });
 
 describe('Redis down', () => {
-  it('accepts into the fsync\'ed spool, then moves it into Redis in order: every event delivered once', async () => {
+  it("accepts into the fsync'ed spool, then moves it into Redis in order: every event delivered once", async () => {
     redis = await privateRedis();
     h = await startHarness({ name: 'spool', env: { REDIS_URL: redis.url } });
     const tag = uniq('sp');
@@ -71,7 +71,11 @@ describe('Redis down', () => {
       ['/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' }],
       ['/v1/lists/ListA1/members', { id: `${tag}-l`, profiles: [{ email }] }],
     ] as const) {
-      const res = await fetch(`${h.service.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${h.service.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(res.status, path).toBe(503);
       expect(res.headers.get('retry-after')).toBe('2');
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -81,17 +85,21 @@ describe('Redis down', () => {
 
     await redis.start();
     // The caller's retry, with the same ids, is accepted once Redis answers, and takes effect.
-    const retried = await eventually(async () => {
-      const r = await h!.post('/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' });
-      return r.status === 202 && r;
-    }, 20_000, 200);
+    const retried = await eventually(
+      async () => {
+        const r = await h!.post('/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' });
+        return r.status === 202 && r;
+      },
+      20_000,
+      200,
+    );
     expect(retried.body).toMatchObject({ accepted: 1, duplicates: 0 });
     expect(await h.post('/v1/lists/ListA1/members', { id: `${tag}-l`, profiles: [{ email }] })).toMatchObject({ status: 202 });
     await eventually(() => h!.sim.profileByEmail(CONNECTION, email)?.attributes.first_name === 'Ada', 20_000, 100);
     await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-1@example.com` }).length === 1, 20_000, 100);
   }, 60_000);
 
-  it('past the spool\'s limit answers 503 with Retry-After, and takes work again once Redis is back', async () => {
+  it("past the spool's limit answers 503 with Retry-After, and takes work again once Redis is back", async () => {
     redis = await privateRedis();
     h = await startHarness({ name: 'spoolfull', env: { REDIS_URL: redis.url, RELAY_SPOOL_MAX_BYTES: '1500' } });
     const tag = uniq('full');
@@ -99,7 +107,11 @@ describe('Redis down', () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(event(tag, i)) });
+      const res = await fetch(`${h.service.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' },
+        body: JSON.stringify(event(tag, i)),
+      });
       statuses.push(res.status);
       if (res.status === 503) {
         retryAfter = res.headers.get('retry-after');
@@ -122,7 +134,11 @@ describe('backpressure', () => {
     const tag = uniq('bp');
     for (let i = 0; i < 6; i++) expect((await h.post('/v1/events', event(tag, i))).status).toBe(202);
     await new Promise((r) => setTimeout(r, 1500)); // the counts are read once a second
-    const res = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' }, body: JSON.stringify(event(tag, 7)) });
+    const res = await fetch(`${h.service.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-relay-key-1', 'content-type': 'application/json' },
+      body: JSON.stringify(event(tag, 7)),
+    });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('30');
     expect(await res.json()).toMatchObject({ error: 'backlog_full' });

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { ensureRedis, redisAnswers } from '../../src/runtime/ensure-redis.ts';
 import { freePort } from '../support/ports.ts';
 
-
 describe('ensureRedis', () => {
   it('uses a Redis that answers and starts nothing', async () => {
     expect(await ensureRedis('redis://127.0.0.1:6379', true)).toBeUndefined();
@@ -31,7 +30,10 @@ describe('ensureRedis', () => {
     const port = await freePort();
     await expect(ensureRedis(`redis://127.0.0.1:${port}`, false)).rejects.toThrow(/does not answer.*start Redis/);
     // A URL with credentials names a Redis someone runs with them: no private one (which would have none).
-    const err = await ensureRedis(`redis://app:${encodeURIComponent('pw@secret')}@127.0.0.1:${port}`, true).then(() => undefined, (e: Error) => e);
+    const err = await ensureRedis(`redis://app:${encodeURIComponent('pw@secret')}@127.0.0.1:${port}`, true).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/^Redis does not answer at redis:\/\/app:\*\*\*@127\.0\.0\.1:\d+: start Redis.*REDIS_URL/);
     expect(err?.message).not.toContain('secret');
   });

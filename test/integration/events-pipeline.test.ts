@@ -110,7 +110,12 @@ describe('POST /v1/events → Klaviyo', () => {
     expect(await done!.getState()).toBe('completed');
     expect(done!.attemptsMade).toBe(3);
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
-    expect(h.sim.requests({ endpoint: 'create_event' }).filter((r) => JSON.stringify(r.body ?? '').includes(email)).map((r) => r.status)).toEqual([500, 500, 202]);
+    expect(
+      h.sim
+        .requests({ endpoint: 'create_event' })
+        .filter((r) => JSON.stringify(r.body ?? '').includes(email))
+        .map((r) => r.status),
+    ).toEqual([500, 500, 202]);
   });
 
   it('429 with Retry-After: 2 waits at least 2 s and spends no attempt', async () => {
@@ -130,7 +135,7 @@ describe('POST /v1/events → Klaviyo', () => {
     expect(job!.attemptsMade).toBe(1); // the successful attempt only: the 429 spent none
   });
 
-  it('400: the job fails at once with Klaviyo\'s detail and is never retried', async () => {
+  it("400: the job fails at once with Klaviyo's detail and is never retried", async () => {
     const id = uniq('rejected');
     const email = `${id}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'This profile is blocked in the simulator' } });
@@ -141,7 +146,10 @@ describe('POST /v1/events → Klaviyo', () => {
     expect(job.attemptsMade).toBe(1);
     expect(job.failedReason).toContain('This profile is blocked in the simulator');
     expect(job.data.dead).toHaveLength(1);
-    expect(job.data.dead![0]).toMatchObject({ item: { id }, error: { status: 400, origin: 'klaviyo', detail: expect.stringContaining('This profile is blocked in the simulator') } });
+    expect(job.data.dead![0]).toMatchObject({
+      item: { id },
+      error: { status: 400, origin: 'klaviyo', detail: expect.stringContaining('This profile is blocked in the simulator') },
+    });
     await new Promise((r) => setTimeout(r, 800));
     expect(h.sim.requests().filter((r) => JSON.stringify(r.body ?? '').includes(email))).toHaveLength(1);
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(0);

@@ -36,7 +36,13 @@ describe('work queued before classes existed', () => {
     const k = itemKey(RELAY_SOURCE, id);
     const jobId = jobIdForItems('events', [k]);
     // As the older version stored it: the job in `events.default`, the item key naming it by id alone.
-    await h.service.queues.get(legacyRef('events', 'default')).add('events', { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [{ k, id, e: { event: 'Placed Order', profile: { email } } }] }, { jobId });
+    await h.service.queues
+      .get(legacyRef('events', 'default'))
+      .add(
+        'events',
+        { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [{ k, id, e: { event: 'Placed Order', profile: { email } } }] },
+        { jobId },
+      );
     await redis.set(h.service.queues.key('events', 'default', `id:${k}`), jobId, 'PX', 60_000);
 
     const resend = await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } });
@@ -61,7 +67,14 @@ describe('work queued before classes existed', () => {
       await q.add('profiles', { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [old] }, { jobId: legacyJob });
       await redis.zadd(pendingKey(h.service.queues, 'default', pk), 1, old.m!);
 
-      const later: ProfileItem = { k: 'new-k', id: 'new', pk, seq: 2, m: `profiles.default.live.${RELAY_SOURCE}/profiles-new|new-k|${Date.now()}`, o: { op: 'upsert', profile: member } };
+      const later: ProfileItem = {
+        k: 'new-k',
+        id: 'new',
+        pk,
+        seq: 2,
+        m: `profiles.default.live.${RELAY_SOURCE}/profiles-new|new-k|${Date.now()}`,
+        o: { op: 'upsert', profile: member },
+      };
       await redis.zadd(pendingKey(h.service.queues, 'default', pk), 2, later.m!);
       expect(await order.firsts('default', [later])).toEqual([false]);
       expect(await order.firsts('default', [old])).toEqual([true]);

@@ -38,7 +38,11 @@ it('a live backlog goes out in full bulk calls, not as single calls while the bu
   const tag = `lb-${Math.random().toString(36).slice(2, 8)}`;
   const posts = [];
   for (let j = 0; j < BACKLOG / 1000; j++) {
-    const events = Array.from({ length: 1000 }, (_, i) => ({ id: `${tag}-${j}-${i}`, event: 'Imported Order', profile: { email: `${tag}-${j * 1000 + i}@example.com` } }));
+    const events = Array.from({ length: 1000 }, (_, i) => ({
+      id: `${tag}-${j}-${i}`,
+      event: 'Imported Order',
+      profile: { email: `${tag}-${j * 1000 + i}@example.com` },
+    }));
     posts.push(h.post('/v1/events', { events }));
   }
   for (const res of await Promise.all(posts)) expect(res.status).toBe(202);

@@ -26,7 +26,10 @@ beforeAll(async () => {
     name: 'live-first',
     sim: { limits: { endpoints: { bulk_create_events: BULK_LIMIT } } },
     file: parseRelayConfig(
-      { limits: { endpoints: { bulk_create_events: BULK_LIMIT } }, sources: [{ name: 'other', keySha256: createHash('sha256').update(OTHER_KEY).digest('hex') }] },
+      {
+        limits: { endpoints: { bulk_create_events: BULK_LIMIT } },
+        sources: [{ name: 'other', keySha256: createHash('sha256').update(OTHER_KEY).digest('hex') }],
+      },
       {},
     ),
   });
@@ -41,7 +44,12 @@ it('a live event reaches Klaviyo within 3 s while a 20,000-event backfill of the
   for (let r = 0; r < BACKLOG / 1000; r += 4) {
     const posts = [];
     for (let j = r; j < Math.min(r + 4, BACKLOG / 1000); j++) {
-      const events = Array.from({ length: 1000 }, (_, i) => ({ id: `${tag}-${j}-${i}`, event: 'Historical Order', profile: { email: `${tag}-${j * 1000 + i}@example.com` }, backfill: true }));
+      const events = Array.from({ length: 1000 }, (_, i) => ({
+        id: `${tag}-${j}-${i}`,
+        event: 'Historical Order',
+        profile: { email: `${tag}-${j * 1000 + i}@example.com` },
+        backfill: true,
+      }));
       posts.push(h.post('/v1/events', { events }));
     }
     for (const res of await Promise.all(posts)) expect(res.status).toBe(202);
@@ -60,10 +68,14 @@ it('a live event reaches Klaviyo within 3 s while a 20,000-event backfill of the
   expect(res.status).toBe(202);
   const latency = await Promise.all(
     [same, other].map(async (email) => {
-      const [ev] = await eventually(() => {
-        const got = h.sim.eventsFor(CONNECTION, { email });
-        return got.length > 0 && got;
-      }, 10_000, 20);
+      const [ev] = await eventually(
+        () => {
+          const got = h.sim.eventsFor(CONNECTION, { email });
+          return got.length > 0 && got;
+        },
+        10_000,
+        20,
+      );
       return ev!.receivedAt - sent;
     }),
   );

@@ -29,7 +29,13 @@ beforeAll(async () => {
     },
   });
   // Its own instance id: two live API processes never share a spool file (src/ingest/spool.ts).
-  relay = await startService({ config: { ...h.config, logLevel: 'info', instanceId: 'metrics-second-0' }, log: createLogger('info', {}, sink), api: true, workers: true, metrics: new Metrics() });
+  relay = await startService({
+    config: { ...h.config, logLevel: 'info', instanceId: 'metrics-second-0' },
+    log: createLogger('info', {}, sink),
+    api: true,
+    workers: true,
+    metrics: new Metrics(),
+  });
   url = relay.url!;
 });
 afterAll(async () => {
@@ -48,9 +54,16 @@ describe('/metrics', () => {
   it('moves during a short load, parses, and carries no identifiers', async () => {
     const before = await scrape();
     const tag = `m-${Math.random().toString(36).slice(2, 8)}`;
-    const post = (body: unknown) => fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const sends = Array.from({ length: 20 }, (_, i) => post({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${i}@example.com` } }));
-    sends.push(post({ events: Array.from({ length: 50 }, (_, i) => ({ id: `${tag}-b${i}`, event: 'Viewed Product', profile: { email: `${tag}-b${i}@example.com` } })) }));
+    sends.push(
+      post({ events: Array.from({ length: 50 }, (_, i) => ({ id: `${tag}-b${i}`, event: 'Viewed Product', profile: { email: `${tag}-b${i}@example.com` } })) }),
+    );
     sends.push(post({ nope: true }));
     await Promise.all(sends);
     await eventually(() => (h.sim.account(CONNECTION)?.eventCount ?? 0) >= 70, 15_000);
@@ -72,16 +85,28 @@ describe('/metrics', () => {
     expect(moved('relay_delivery_latency_seconds_count', { kind: 'events' })).toBe(70);
     expect(moved('relay_delivery_latency_seconds_count', { kind: 'events', class: 'live' })).toBe(70);
     // Live's targets (p95 1.5 s, max 3 s) are bucket bounds.
-    for (const le of ['1.5', '3']) expect(after.some((s) => s.name === 'relay_delivery_latency_seconds_bucket' && s.labels.class === 'live' && s.labels.le === le)).toBe(true);
+    for (const le of ['1.5', '3'])
+      expect(after.some((s) => s.name === 'relay_delivery_latency_seconds_bucket' && s.labels.class === 'live' && s.labels.le === le)).toBe(true);
     expect(sum(after, 'relay_jobs', { queue: `events.default.live.${RELAY_SOURCE}`, state: 'completed' })).toBeGreaterThan(0);
     expect(after.some((s) => s.name === 'relay_quota_headroom' && s.labels.window === 'steady')).toBe(true);
     expect(after.some((s) => s.name === 'relay_lane_paused' && s.labels.lane === 'default' && s.value === 0)).toBe(true);
     expect(after.some((s) => s.name === 'relay_queue_oldest_waiting_seconds')).toBe(true);
     // Per lane × kind × class (and source): every class of every kind, on the configured lane.
-    for (const [kind, cls] of [['events', 'live'], ['events', 'bulk'], ['profiles', 'live'], ['profiles', 'bulk'], ['webhooks', 'live']]) {
-      expect(after.filter((s) => s.name === 'relay_oldest_waiting_seconds' && s.labels.lane === 'default' && s.labels.kind === kind && s.labels.class === cls), `${kind} ${cls}`).toHaveLength(1);
+    for (const [kind, cls] of [
+      ['events', 'live'],
+      ['events', 'bulk'],
+      ['profiles', 'live'],
+      ['profiles', 'bulk'],
+      ['webhooks', 'live'],
+    ]) {
+      expect(
+        after.filter((s) => s.name === 'relay_oldest_waiting_seconds' && s.labels.lane === 'default' && s.labels.kind === kind && s.labels.class === cls),
+        `${kind} ${cls}`,
+      ).toHaveLength(1);
     }
-    expect(after.find((s) => s.name === 'relay_backlog' && s.labels.source === RELAY_SOURCE && s.labels.kind === 'events' && s.labels.class === 'live')).toMatchObject({ labels: { lane: 'default' } });
+    expect(
+      after.find((s) => s.name === 'relay_backlog' && s.labels.source === RELAY_SOURCE && s.labels.kind === 'events' && s.labels.class === 'live'),
+    ).toMatchObject({ labels: { lane: 'default' } });
     // Only live calls in the last minute: all of the lane's share is live's.
     expect(sum(after, 'relay_class_share', { lane: 'default', class: 'live' })).toBe(1);
     expect(sum(after, 'relay_class_share', { lane: 'default', class: 'bulk' })).toBe(0);
@@ -93,14 +118,25 @@ describe('/metrics', () => {
     // Declared metrics (a counter with no samples yet still has its TYPE line).
     const text = await (await fetch(`${url}/metrics`)).text();
     const names = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
-    const rules = (parseYaml(readFileSync('ops/alerts.yml', 'utf8')) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }).groups.flatMap((g) => g.rules);
+    const rules = (
+      parseYaml(readFileSync('ops/alerts.yml', 'utf8')) as { groups: { rules: { alert: string; expr: string; for?: string }[] }[] }
+    ).groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThanOrEqual(5);
     for (const r of rules) {
       const used = [...r.expr.matchAll(/\b(relay_[a-z_]+)/g)].map((m) => m[1]!);
       expect(used.length, r.alert).toBeGreaterThan(0);
       for (const n of used) expect(names.has(n), `${r.alert} uses ${n}`).toBe(true);
     }
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining(['RelayDeliveryStalled', 'RelayDeadLettersGrowing', 'RelayLanePaused', 'RelayQuotaExhausted', 'RelaySpoolInUse', 'RelayLiveWaiting']));
+    expect(rules.map((r) => r.alert)).toEqual(
+      expect.arrayContaining([
+        'RelayDeliveryStalled',
+        'RelayDeadLettersGrowing',
+        'RelayLanePaused',
+        'RelayQuotaExhausted',
+        'RelaySpoolInUse',
+        'RelayLiveWaiting',
+      ]),
+    );
   });
 });
 
@@ -121,20 +157,32 @@ describe('logs', () => {
 
   it('masks emails and phone numbers in logged values, and redacts secret fields', () => {
     const out: string[] = [];
-    const log = createLogger('info', {}, new Writable({ write: (c, _e, cb) => {
-        out.push(String(c));
-        cb();
-      }, }));
+    const log = createLogger(
+      'info',
+      {},
+      new Writable({
+        write: (c, _e, cb) => {
+          out.push(String(c));
+          cb();
+        },
+      }),
+    );
     log.info({ detail: 'profile ada@example.com with +15005550006 rejected', apiKey: 'pk_secret', headers: { authorization: 'Bearer k' } }, 'x');
     const line = JSON.parse(out[0]!);
     expect(line.detail).toBe('profile a***@example.com with +1500*** rejected');
     expect(line.apiKey).toBe('[redacted]');
     expect(line.headers.authorization).toBe('[redacted]');
     const raw: string[] = [];
-    createLogger('info', { pii: true }, new Writable({ write: (c, _e, cb) => {
-        raw.push(String(c));
-        cb();
-      }, })).info({ detail: 'ada@example.com' }, 'x');
+    createLogger(
+      'info',
+      { pii: true },
+      new Writable({
+        write: (c, _e, cb) => {
+          raw.push(String(c));
+          cb();
+        },
+      }),
+    ).info({ detail: 'ada@example.com' }, 'x');
     expect(JSON.parse(raw[0]!).detail).toBe('ada@example.com');
   });
 });

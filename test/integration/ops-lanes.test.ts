@@ -17,7 +17,7 @@ const ops = async (path: string, method = 'GET') => {
 };
 
 describe('lanes by hand', () => {
-  it('an operator\'s pause holds (the credentials probe leaves it alone) until an operator resumes', async () => {
+  it("an operator's pause holds (the credentials probe leaves it alone) until an operator resumes", async () => {
     expect((await ops('/lanes/default/pause', 'POST')).body).toEqual({ lane: 'default', paused: true });
     expect((await ops('/lanes/nowhere/pause', 'POST')).status).toBe(404);
     const email = `held-${Math.random().toString(36).slice(2, 8)}@example.com`;

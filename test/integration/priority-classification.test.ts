@@ -15,8 +15,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const ERP = 'src-erp';
 const ADMIN = 'test-admin-token-12';
 
-const withErp = (extra: object = {}) =>
-  parseRelayConfig({ sources: [{ name: 'erp', keySha256: sha(ERP_KEY), priority: 'bulk' }], ...extra }, {});
+const withErp = (extra: object = {}) => parseRelayConfig({ sources: [{ name: 'erp', keySha256: sha(ERP_KEY), priority: 'bulk' }], ...extra }, {});
 
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 const event = (id: string, extra: object = {}) => ({ id, event: 'Placed Order', profile: { email: `${id}@example.com` }, ...extra });
@@ -49,9 +48,13 @@ describe('classification at ingest', () => {
     expect(bulk).not.toContain(plain);
   });
 
-  it('splits a batch: backfill events are bulk, the rest keep the request\'s class — even when it asks for live', async () => {
+  it("splits a batch: backfill events are bulk, the rest keep the request's class — even when it asks for live", async () => {
     const [a, b, c] = [uniq('mix-live'), uniq('mix-backfill'), uniq('mix-false')];
-    const res = await h.post('/v1/events', { events: [event(a), event(b, { backfill: true }), event(c, { backfill: false })] }, { headers: { 'X-Relay-Priority': 'live' } });
+    const res = await h.post(
+      '/v1/events',
+      { events: [event(a), event(b, { backfill: true }), event(c, { backfill: false })] },
+      { headers: { 'X-Relay-Priority': 'live' } },
+    );
     expect(res).toMatchObject({ status: 202, body: { accepted: 3, ids: [a, b, c], duplicates: 0 } });
     const live = await idsIn(h, 'events', 'live');
     const bulk = await idsIn(h, 'events', 'bulk');
@@ -65,7 +68,14 @@ describe('classification at ingest', () => {
   });
 
   it('a backfill order is bulk as a whole; a plain one live', async () => {
-    const order = (id: string, extra: object = {}) => ({ id, profile: { email: `${id}@example.com` }, value: 10, currency: 'USD', items: [{ product_id: 'p1', name: 'Tea', quantity: 1, price: 10 }], ...extra });
+    const order = (id: string, extra: object = {}) => ({
+      id,
+      profile: { email: `${id}@example.com` },
+      value: 10,
+      currency: 'USD',
+      items: [{ product_id: 'p1', name: 'Tea', quantity: 1, price: 10 }],
+      ...extra,
+    });
     const [hist, now] = [uniq('order-hist'), uniq('order-now')];
     expect((await h.post('/v1/orders', { orders: [order(hist, { backfill: true }), order(now)] })).body).toMatchObject({ accepted: 2, events: 4 });
     expect((await idsIn(h, 'events', 'bulk')).filter((id) => id.startsWith(hist)).sort()).toEqual([`${hist}#line:0`, `${hist}#placed`]);
@@ -77,14 +87,15 @@ describe('classification at ingest', () => {
 
   it('a source configured `priority: bulk` is bulk unless the request asks for live', async () => {
     const [dflt, asked] = [uniq('erp'), uniq('erp-live')];
-    const post = (body: unknown, headers: Record<string, string> = {}) => h.post('/v1/events', body, { headers: { authorization: `Bearer ${ERP_KEY}`, ...headers } });
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      h.post('/v1/events', body, { headers: { authorization: `Bearer ${ERP_KEY}`, ...headers } });
     expect((await post(event(dflt))).status).toBe(202);
     expect((await post(event(asked), { 'X-Relay-Priority': 'live' })).status).toBe(202);
     expect(await idsIn(h, 'events', 'bulk', ERP)).toContain(dflt);
     expect(await idsIn(h, 'events', 'live', ERP)).toContain(asked);
   });
 
-  it('profile and list operations follow the request\'s class', async () => {
+  it("profile and list operations follow the request's class", async () => {
     const [p, l] = [uniq('prof'), uniq('list')];
     expect((await h.post('/v1/profiles', { id: p, email: `${p}@example.com` }, { headers: { 'X-Relay-Priority': 'bulk' } })).status).toBe(202);
     expect((await h.post('/v1/lists/Y6nRLr/members?priority=bulk', { id: l, profiles: [{ email: `${l}@example.com` }] })).status).toBe(202);
@@ -106,14 +117,19 @@ describe('classification at ingest', () => {
       const res = await h.post(c.path, c.path.startsWith('/v1/profiles') ? { id, email: `${id}@example.com` } : event(id), { headers: c.headers });
       expect(res.status, c.path).toBe(400);
       expect(res.body, c.path).toMatchObject({ error: 'validation_failed' });
-      expect(res.body.issues.map((i: { field: string }) => i.field), c.path).toEqual([c.field]);
+      expect(
+        res.body.issues.map((i: { field: string }) => i.field),
+        c.path,
+      ).toEqual([c.field]);
     }
     for (const cls of ['live', 'bulk'] as const) expect(await idsIn(h, 'events', cls)).not.toContain(id);
   });
 
   it('the queues are registered for the workers to find', async () => {
     const names = await h.service.queues.catalog.list('events', 'default');
-    expect(names.map((r) => `${r.cls}.${r.source ?? '(legacy)'}`)).toEqual(expect.arrayContaining(['live.(legacy)', `live.${RELAY_SOURCE}`, `bulk.${RELAY_SOURCE}`, `bulk.${ERP}`, `live.${ERP}`]));
+    expect(names.map((r) => `${r.cls}.${r.source ?? '(legacy)'}`)).toEqual(
+      expect.arrayContaining(['live.(legacy)', `live.${RELAY_SOURCE}`, `bulk.${RELAY_SOURCE}`, `bulk.${ERP}`, `live.${ERP}`]),
+    );
   });
 });
 
@@ -127,7 +143,7 @@ describe('priorities.enabled: false', () => {
     await h?.close();
   });
 
-  it('makes every item live: backfill, the header, the source\'s default', async () => {
+  it("makes every item live: backfill, the header, the source's default", async () => {
     const [a, b] = [uniq('off-a'), uniq('off-b')];
     expect((await h.post('/v1/events', { events: [event(a, { backfill: true })] }, { headers: { 'X-Relay-Priority': 'bulk' } })).status).toBe(202);
     expect((await h.post('/v1/events', event(b), { headers: { authorization: `Bearer ${ERP_KEY}` } })).status).toBe(202);

@@ -34,7 +34,10 @@ beforeAll(async () => {
     env: { RELAY_ADMIN_TOKEN: ADMIN },
     sim: { limits: { endpoints: { bulk_create_events: BULK_LIMIT } } },
     file: parseRelayConfig(
-      { limits: { endpoints: { bulk_create_events: BULK_LIMIT } }, sources: [{ name: 'other', keySha256: createHash('sha256').update(OTHER_KEY).digest('hex') }] },
+      {
+        limits: { endpoints: { bulk_create_events: BULK_LIMIT } },
+        sources: [{ name: 'other', keySha256: createHash('sha256').update(OTHER_KEY).digest('hex') }],
+      },
       {},
     ),
   });
@@ -52,7 +55,11 @@ const status = async () => {
 const scrape = async (): Promise<Sample[]> => parseExposition(await (await fetch(`${h.service.url}/metrics`)).text());
 const cls = (s: any, kind: string, c: string) => s.classes.find((x: any) => x.lane === 'default' && x.kind === kind && x.class === c);
 const postAs = (key: string, body: unknown) =>
-  fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${h.service.url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 describe('while a backfill drains and live events arrive', () => {
   let during: any;
@@ -62,7 +69,12 @@ describe('while a backfill drains and live events arrive', () => {
     for (let j = 0; j < BACKLOG_JOBS; j += 4) {
       const posts = [];
       for (let k = j; k < j + 4; k++) {
-        const events = Array.from({ length: 1000 }, (_, i) => ({ id: `${tag}-${k}-${i}`, event: 'Historical Order', profile: { email: `${tag}-${k * 1000 + i}@example.com` }, backfill: true }));
+        const events = Array.from({ length: 1000 }, (_, i) => ({
+          id: `${tag}-${k}-${i}`,
+          event: 'Historical Order',
+          profile: { email: `${tag}-${k * 1000 + i}@example.com` },
+          backfill: true,
+        }));
         posts.push(postAs(RELAY_KEY, { events }));
       }
       for (const res of await Promise.all(posts)) expect(res.status).toBe(202);
@@ -70,19 +82,28 @@ describe('while a backfill drains and live events arrive', () => {
     // The bulk window is spent: what is left waits for it, in the bulk class.
     await eventually(() => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady, 20_000, 50);
     let last: any;
-    during = await eventually(async () => {
-      last = await status();
-      const s = last;
-      const bulk = cls(s, 'events', 'bulk');
-      return bulk.deliveredLastMinute > 0 && bulk.waiting > 0 && bulk.oldestWaitingSeconds >= 1 && s;
-    }, 15_000, 200).catch((err) => {
+    during = await eventually(
+      async () => {
+        last = await status();
+        const s = last;
+        const bulk = cls(s, 'events', 'bulk');
+        return bulk.deliveredLastMinute > 0 && bulk.waiting > 0 && bulk.oldestWaitingSeconds >= 1 && s;
+      },
+      15_000,
+      200,
+    ).catch((err) => {
       console.log(JSON.stringify(last?.classes, null, 1));
       throw err;
     });
     const bulk = cls(during, 'events', 'bulk');
     expect(bulk.sources.map((x: any) => x.source)).toEqual([RELAY_SOURCE, OTHER]);
     const mine = bulk.sources.find((x: any) => x.source === RELAY_SOURCE);
-    expect(mine).toMatchObject({ name: 'api-key-1', queue: `events.default.bulk.${RELAY_SOURCE}`, waiting: bulk.waiting, deliveredLastMinute: bulk.deliveredLastMinute });
+    expect(mine).toMatchObject({
+      name: 'api-key-1',
+      queue: `events.default.bulk.${RELAY_SOURCE}`,
+      waiting: bulk.waiting,
+      deliveredLastMinute: bulk.deliveredLastMinute,
+    });
     // Five bulk calls of at most 1,000 events went out; the rest waits (a job counts once all its items are in).
     expect(bulk.deliveredLastMinute).toBeLessThanOrEqual(BULK_LIMIT.steady * 1000);
     expect(bulk.waiting + bulk.active).toBeGreaterThan(0);
@@ -101,14 +122,21 @@ describe('while a backfill drains and live events arrive', () => {
   it('live events from two sources: delivered counts per class and per source, and the call share moves to live', async () => {
     const sent = [];
     for (let i = 0; i < LIVE_PER_SOURCE; i++) {
-      for (const key of [RELAY_KEY, OTHER_KEY]) sent.push(postAs(key, { id: `${tag}-live-${key.length}-${i}`, event: 'Placed Order', profile: { email: `${tag}-live-${key.length}-${i}@example.com` } }));
+      for (const key of [RELAY_KEY, OTHER_KEY])
+        sent.push(
+          postAs(key, { id: `${tag}-live-${key.length}-${i}`, event: 'Placed Order', profile: { email: `${tag}-live-${key.length}-${i}@example.com` } }),
+        );
     }
     for (const res of await Promise.all(sent)) expect(res.status).toBe(202);
     await eventually(() => h.sim.eventsFor(CONNECTION, { metric: 'Placed Order' }).length >= 2 * LIVE_PER_SOURCE, 15_000, 50);
-    after = await eventually(async () => {
-      const s = await status();
-      return cls(s, 'events', 'live').deliveredLastMinute >= 2 * LIVE_PER_SOURCE && s;
-    }, 10_000, 200);
+    after = await eventually(
+      async () => {
+        const s = await status();
+        return cls(s, 'events', 'live').deliveredLastMinute >= 2 * LIVE_PER_SOURCE && s;
+      },
+      10_000,
+      200,
+    );
     const live = cls(after, 'events', 'live');
     const bySource = Object.fromEntries(live.sources.map((x: any) => [x.source, x.deliveredLastMinute]));
     expect(bySource).toMatchObject({ legacy: 0, [RELAY_SOURCE]: LIVE_PER_SOURCE, [OTHER]: LIVE_PER_SOURCE });
@@ -145,7 +173,9 @@ describe('while a backfill drains and live events arrive', () => {
     expect(sum(m, 'relay_oldest_waiting_seconds', { lane: 'default', kind: 'events', class: 'bulk' })).toBeGreaterThanOrEqual(1);
     expect(sum(m, 'relay_oldest_waiting_seconds', { lane: 'default', kind: 'events', class: 'live' })).toBe(0);
     expect(sum(m, 'relay_items_total', { kind: 'events', class: 'live', outcome: 'delivered' })).toBe(2 * LIVE_PER_SOURCE);
-    expect(sum(m, 'relay_items_total', { kind: 'events', class: 'bulk', outcome: 'delivered' })).toBeGreaterThanOrEqual(cls(after, 'events', 'bulk').deliveredLastMinute);
+    expect(sum(m, 'relay_items_total', { kind: 'events', class: 'bulk', outcome: 'delivered' })).toBeGreaterThanOrEqual(
+      cls(after, 'events', 'bulk').deliveredLastMinute,
+    );
     expect(cls(after, 'events', 'bulk').deliveredLastMinute).toBeGreaterThan(0);
     expect(sum(m, 'relay_delivery_latency_seconds_count', { kind: 'events', class: 'live' })).toBe(2 * LIVE_PER_SOURCE);
     const live = sum(m, 'relay_class_share', { lane: 'default', class: 'live' });
@@ -170,7 +200,9 @@ describe('the dashboard', () => {
 
   it('describes each queue in words (class, source name) and lists a queue registered later', async () => {
     const first = await boardQueues();
-    expect(first.find((q) => q.name === `events.default.bulk.${RELAY_SOURCE}`)?.description).toBe(`events, class bulk, from source api-key-1 (${RELAY_SOURCE}), for lane default`);
+    expect(first.find((q) => q.name === `events.default.bulk.${RELAY_SOURCE}`)?.description).toBe(
+      `events, class bulk, from source api-key-1 (${RELAY_SOURCE}), for lane default`,
+    );
     expect(first.find((q) => q.name === `profiles.default.live.${OTHER}`)?.description).toBe(`profiles, class live, from source ${OTHER}, for lane default`);
     expect(first.find((q) => q.name === 'events.default')?.description).toMatch(/^events queued by an older version for lane default/);
     expect(first.find((q) => q.name === 'webhooks.default')?.description).toMatch(/^Klaviyo webhook and flow webhook deliveries for lane default/);

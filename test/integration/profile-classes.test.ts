@@ -37,7 +37,8 @@ beforeEach(() => h.sim.faults.clear());
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 8)}`;
 const profile = (email: string) => h.sim.profileByEmail(CONNECTION, email);
 /** Requests Klaviyo received whose body carries `marker` (every endpoint, bulk imports included). */
-const carrying = (marker: string) => h.sim.requests({ account: CONNECTION }).filter((r) => r.status !== null && r.status < 300 && JSON.stringify(r.body ?? '').includes(marker));
+const carrying = (marker: string) =>
+  h.sim.requests({ account: CONNECTION }).filter((r) => r.status !== null && r.status < 300 && JSON.stringify(r.body ?? '').includes(marker));
 
 /** Queues a bulk import of IMPORT profiles (4 requests of 1,000 at a time); `last` replaces the last one. */
 async function queueImport(tag: string, last?: Record<string, unknown>): Promise<string[]> {
@@ -54,10 +55,14 @@ async function queueImport(tag: string, last?: Record<string, unknown>): Promise
 const imported = (emails: readonly string[]) => emails.reduce((n, e) => n + (profile(e) ? 1 : 0), 0);
 async function drained(emails: readonly string[]): Promise<void> {
   await eventually(() => imported(emails) === emails.length, 60_000, 200);
-  await eventually(async () => {
-    const c = await h.queue('profiles', 'bulk').getJobCounts('active', 'waiting', 'delayed', 'prioritized');
-    return Object.values(c).every((n) => n === 0);
-  }, 15_000, 100);
+  await eventually(
+    async () => {
+      const c = await h.queue('profiles', 'bulk').getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+      return Object.values(c).every((n) => n === 0);
+    },
+    15_000,
+    100,
+  );
 }
 
 describe('a bulk profile import', () => {
@@ -112,14 +117,25 @@ describe('a bulk profile import whose quota is spent', () => {
     const tag = uniq('other');
     const emails = Array.from({ length: IMPORT }, (_, i) => `${tag}-${i}@import.example.com`);
     for (let c = 0; c < IMPORT / 1000; c++) {
-      expect((await q.post('/v1/profiles', { profiles: emails.slice(c * 1000, (c + 1) * 1000).map((email) => ({ email, first_name: 'Imported' })) }, { headers: BULK })).status).toBe(202);
+      expect(
+        (
+          await q.post(
+            '/v1/profiles',
+            { profiles: emails.slice(c * 1000, (c + 1) * 1000).map((email) => ({ email, first_name: 'Imported' })) },
+            { headers: BULK },
+          )
+        ).status,
+      ).toBe(202);
     }
     const imported = () => emails.reduce((n, e) => n + (q.sim.profileByEmail(CONNECTION, e) ? 1 : 0), 0);
     const okImports = () => q.sim.requests({ endpoint: 'bulk_import_profiles' }).filter((r) => r.status === 202);
     // The window is spent and what those calls carried is in: the next jobs' profiles now wait in
     // the bulk buffer for the window to turn.
     await eventually(() => okImports().length >= BULK_IMPORT_LIMIT.steady, 20_000, 50);
-    const carried = okImports().reduce((n, r) => n + (r.body as { data: { attributes: { profiles: { data: unknown[] } } } }).data.attributes.profiles.data.length, 0);
+    const carried = okImports().reduce(
+      (n, r) => n + (r.body as { data: { attributes: { profiles: { data: unknown[] } } } }).data.attributes.profiles.data.length,
+      0,
+    );
     await eventually(() => imported() >= carried, 20_000, 50);
     await eventually(async () => ((await q.queue('profiles', 'bulk').getJobCounts('active')).active ?? 0) > 0, 5000);
     await new Promise((r) => setTimeout(r, 300));
@@ -139,11 +155,18 @@ describe('a bulk profile import whose quota is spent', () => {
       eventually(() => ops().some((o) => o.email === unsub && o.kind === 'unsubscribe') && Date.now() - sent, 90_000, 20),
     ]);
     const soFar = imported();
-    console.log(`[profile-classes] live upsert ${latency[0]} ms, subscribe ${latency[1]} ms, unsubscribe ${latency[2]} ms; imported so far ${soFar} of ${IMPORT}`);
+    console.log(
+      `[profile-classes] live upsert ${latency[0]} ms, subscribe ${latency[1]} ms, unsubscribe ${latency[2]} ms; imported so far ${soFar} of ${IMPORT}`,
+    );
     for (const ms of latency) expect(ms).toBeLessThanOrEqual(2000);
     expect(soFar).toBeLessThan(IMPORT);
     // The live upsert went on its own (profile-import), not in the import's next bulk call.
-    expect(q.sim.requests({ account: CONNECTION }).filter((r) => JSON.stringify(r.body ?? '').includes(up)).map((r) => r.endpoint)).toEqual(['create_or_update_profile']);
+    expect(
+      q.sim
+        .requests({ account: CONNECTION })
+        .filter((r) => JSON.stringify(r.body ?? '').includes(up))
+        .map((r) => r.endpoint),
+    ).toEqual(['create_or_update_profile']);
     expect(q.sim.stats().throttled).toMatchObject({ gateway: 0, klaviyo: 0 });
   }, 120_000);
 });
@@ -159,13 +182,24 @@ describe('a promoted operation', () => {
       await q.resume();
     }
   }
-  const bulkJob = async (email: string) => (await h.queue('profiles', 'bulk').getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).find((j) => JSON.stringify(j.data).includes(email)) as Job<ProfilesJobData> | undefined;
+  const bulkJob = async (email: string) =>
+    (await h.queue('profiles', 'bulk').getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).find((j) => JSON.stringify(j.data).includes(email)) as
+      | Job<ProfilesJobData>
+      | undefined;
 
   it('is applied exactly once — the upsert and the list add of one import request, before the live operation', async () => {
     const tag = uniq('once');
     const p = `${tag}@example.com`;
     await withBulkHeld(async () => {
-      expect((await h.post('/v1/profiles', { profiles: [{ email: p, first_name: `Bulk-${tag}`, lists: ['PromoL1'] }, { email: `${tag}-other@example.com` }] }, { headers: BULK })).status).toBe(202);
+      expect(
+        (
+          await h.post(
+            '/v1/profiles',
+            { profiles: [{ email: p, first_name: `Bulk-${tag}`, lists: ['PromoL1'] }, { email: `${tag}-other@example.com` }] },
+            { headers: BULK },
+          )
+        ).status,
+      ).toBe(202);
       await eventually(() => bulkJob(p), 5000);
       expect((await h.post('/v1/lists/LiveL1/members', { profiles: [{ email: p }], consent: { email: true } })).status).toBe(202);
       await eventually(() => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === p), 10_000, 20);
@@ -178,17 +212,22 @@ describe('a promoted operation', () => {
     await eventually(() => profile(`${tag}-other@example.com`), 5000);
     const id = profile(p)!.id;
     expect(carrying(`Bulk-${tag}`)).toHaveLength(1);
-    expect(h.sim.requests({ endpoint: 'add_profiles_to_list' }).filter((r) => r.status !== null && r.status < 300 && JSON.stringify(r.body).includes(id))).toHaveLength(1);
+    expect(
+      h.sim.requests({ endpoint: 'add_profiles_to_list' }).filter((r) => r.status !== null && r.status < 300 && JSON.stringify(r.body).includes(id)),
+    ).toHaveLength(1);
     const subscribe = h.sim.subscriptionOps(CONNECTION).find((o) => o.email === p)!;
     const upsert = carrying(`Bulk-${tag}`)[0]!;
     expect(upsert.at).toBeLessThanOrEqual(subscribe.at);
   }, 30_000);
 
-  it('that Klaviyo rejects is its bulk job\'s dead letter (no second call); the live operation goes on; a replay sends it again', async () => {
+  it("that Klaviyo rejects is its bulk job's dead letter (no second call); the live operation goes on; a replay sends it again", async () => {
     const tag = uniq('rej');
     const p = `${tag}@example.com`;
     await withBulkHeld(async () => {
-      expect((await h.post('/v1/profiles', { profiles: [{ email: p, first_name: `Bulk-${tag}` }, { email: `${tag}-other@example.com` }] }, { headers: BULK })).status).toBe(202);
+      expect(
+        (await h.post('/v1/profiles', { profiles: [{ email: p, first_name: `Bulk-${tag}` }, { email: `${tag}-other@example.com` }] }, { headers: BULK }))
+          .status,
+      ).toBe(202);
       await eventually(() => bulkJob(p), 5000);
       h.sim.faults.add({ match: { endpoint: 'create_or_update_profile' }, rejectItems: { emails: [p], detail: 'Simulated: rejected' }, times: 1 });
       expect((await h.post('/v1/profiles', { email: p, last_name: `Live-${tag}` })).status).toBe(202);

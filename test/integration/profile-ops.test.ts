@@ -27,7 +27,9 @@ describe('POST /v1/profiles', () => {
     expect(p.attributes).toMatchObject({ first_name: 'Ada', last_name: 'Lovelace' });
     expect([...p.lists].sort()).toEqual(['ListA1', 'ListB2']);
     // The list add came after the upsert, and needed no lookup: the upsert taught us the id.
-    const calls = h.sim.requests({ account: CONNECTION }).filter((r) => JSON.stringify(r.body ?? '').includes(email) || JSON.stringify(r.body ?? '').includes(p.id));
+    const calls = h.sim
+      .requests({ account: CONNECTION })
+      .filter((r) => JSON.stringify(r.body ?? '').includes(email) || JSON.stringify(r.body ?? '').includes(p.id));
     expect(calls.map((r) => r.endpoint)).toEqual(['create_or_update_profile', 'add_profiles_to_list', 'add_profiles_to_list']);
 
     await h.post('/v1/profiles', { email, last_name: null, title: 'Countess' });
@@ -39,7 +41,12 @@ describe('POST /v1/profiles', () => {
   it('a batch with invalid items is refused whole, naming each bad one', async () => {
     const before = h.sim.requests().length;
     const res = await h.post('/v1/profiles', {
-      profiles: [{ email: 'ok@example.com' }, { first_name: 'No identifier' }, { email: 'x@example.com', phone_number: '12345' }, { email: 'y@example.com', lists: ['bad/list'] }],
+      profiles: [
+        { email: 'ok@example.com' },
+        { first_name: 'No identifier' },
+        { email: 'x@example.com', phone_number: '12345' },
+        { email: 'y@example.com', lists: ['bad/list'] },
+      ],
     });
     expect(res.status).toBe(400);
     const fields = res.body.issues.map((i: { field: string }) => i.field);
@@ -48,7 +55,12 @@ describe('POST /v1/profiles', () => {
     await new Promise((r) => setTimeout(r, 200));
     const jobs = await h.queue('profiles').getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
     expect(jobs.filter((j) => JSON.stringify(j.data).includes('ok@example.com'))).toEqual([]);
-    expect(h.sim.requests().slice(before).some((r) => JSON.stringify(r.body ?? '').includes('ok@example.com'))).toBe(false);
+    expect(
+      h.sim
+        .requests()
+        .slice(before)
+        .some((r) => JSON.stringify(r.body ?? '').includes('ok@example.com')),
+    ).toBe(false);
   });
 
   it('resolves a 409 duplicate_profile instead of failing', async () => {
@@ -105,7 +117,10 @@ describe('/v1/lists/{listId}/members', () => {
   it('subscribes with consent, and an unsubscribe through the list route always names the list', async () => {
     const email = `${uniq('s')}@example.com`;
     const phone = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
-    expect((await h.post('/v1/lists/News01/members', { profiles: [{ email, phone_number: phone }], consent: { email: true, sms: true }, source: 'Checkout' })).status).toBe(202);
+    expect(
+      (await h.post('/v1/lists/News01/members', { profiles: [{ email, phone_number: phone }], consent: { email: true, sms: true }, source: 'Checkout' }))
+        .status,
+    ).toBe(202);
     await eventually(() => profile(email)?.consent.email?.status === 'SUBSCRIBED');
     expect(profile(email)!.consent).toMatchObject({ email: { status: 'SUBSCRIBED', source: 'Checkout' }, sms: { status: 'SUBSCRIBED' } });
     expect((await h.post('/v1/lists/News01/members', { profiles: [{ email }], consent: { email: true } }, { method: 'DELETE' })).status).toBe(202);
@@ -121,7 +136,9 @@ describe('/v1/lists/{listId}/members', () => {
     const notAllowed = await h.post('/v1/lists/News01/members', { profiles: [{ email }], global: true });
     expect(notAllowed.status).toBe(400);
     expect(notAllowed.body.issues[0].field).toBe('global');
-    expect((await h.post('/v1/lists/News01/members', { profiles: [{ email }], consent: { email: true }, global: true }, { method: 'DELETE' })).status).toBe(202);
+    expect((await h.post('/v1/lists/News01/members', { profiles: [{ email }], consent: { email: true }, global: true }, { method: 'DELETE' })).status).toBe(
+      202,
+    );
     await eventually(() => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === email && o.kind === 'unsubscribe'));
     expect(h.sim.subscriptionOps(CONNECTION).find((o) => o.email === email)).toMatchObject({ listId: null, global: true });
   });
@@ -197,7 +214,11 @@ describe('POST /v1/orders', () => {
     expect(events.map((e) => e.metric).sort()).toEqual(['Ordered Product', 'Ordered Product', 'Ordered Product', 'Placed Order']);
     expect(new Set(events.map((e) => e.uniqueId)).size).toBe(4);
     const placed = events.find((e) => e.metric === 'Placed Order')!;
-    expect(placed).toMatchObject({ value: 60, valueCurrency: 'USD', properties: { OrderId: id, ItemNames: ['Tea', 'Cup', 'Tea'], Categories: ['Drinks', 'Kitchen'], DiscountCode: 'WELCOME' } });
+    expect(placed).toMatchObject({
+      value: 60,
+      valueCurrency: 'USD',
+      properties: { OrderId: id, ItemNames: ['Tea', 'Cup', 'Tea'], Categories: ['Drinks', 'Kitchen'], DiscountCode: 'WELCOME' },
+    });
     expect(h.sim.account(CONNECTION)!.duplicateEvents).toBeGreaterThanOrEqual(1);
   });
 

@@ -50,7 +50,8 @@ async function scene(lives = 1): Promise<Scene> {
   const email = `${uniq('claim')}@example.com`;
   expect((await h.post('/v1/profiles', { email, first_name: 'Bulk' }, { headers: { 'X-Relay-Priority': 'bulk' } })).status).toBe(202);
   for (let i = 0; i < lives; i++) expect((await h.post('/v1/profiles', { id: uniq('live'), email, first_name: `Live${i}` })).status).toBe(202);
-  const find = async (ref: typeof bulkRef) => (await h.service.queues.get(ref).getJobs(['waiting'])).filter((j) => JSON.stringify(j.data).includes(email)) as Job<ProfilesJobData>[];
+  const find = async (ref: typeof bulkRef) =>
+    (await h.service.queues.get(ref).getJobs(['waiting'])).filter((j) => JSON.stringify(j.data).includes(email)) as Job<ProfilesJobData>[];
   const [bulkJob] = await find(bulkRef);
   const liveJobs = (await find(liveRef)).sort((a, b) => a.data.items[0]!.seq - b.data.items[0]!.seq);
   expect(liveJobs).toHaveLength(lives);
@@ -75,7 +76,7 @@ async function take(s: Scene, token: string): Promise<Job> {
   expect(job?.id).toBe(s.bulkJob.id);
   return job!;
 }
-const pending = async (s: Scene) => redis.zrange(pendingKey(h.service.queues, LANE, s.bulkItem.pk), "0", "-1");
+const pending = async (s: Scene) => redis.zrange(pendingKey(h.service.queues, LANE, s.bulkItem.pk), '0', '-1');
 
 describe('promoting an earlier bulk operation', () => {
   it('waits while the bulk job is active; claims it once the job is back in the queue; the bulk job then holds it, and skips it once it is applied', async () => {

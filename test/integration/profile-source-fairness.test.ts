@@ -31,7 +31,13 @@ it('a profile dispatcher shares each request among the sources with items waitin
     await deleteKeys(`${prefix}:*`);
   });
   const lane = laneFor('default', { mode: 'gateway', baseUrl: sim.url, apiKey: MATON_KEY, connectionId: CONNECTION, revision: '2026-01-15', timeoutMs: 5000 });
-  const deps = { client: createKlaviyoClient(lane.target), governor: createQuotaGovernor(redis, prefix, DEFAULT_LIMITS), scope: lane.scope, log: createLogger('silent'), cls: 'bulk' as const };
+  const deps = {
+    client: createKlaviyoClient(lane.target),
+    governor: createQuotaGovernor(redis, prefix, DEFAULT_LIMITS),
+    scope: lane.scope,
+    log: createLogger('silent'),
+    cls: 'bulk' as const,
+  };
   const weights: Record<string, number> = { 'src-a': 3, 'src-b': 1 };
   const dispatcher = createProfileDispatcher(deps, createIdCache(redis, prefix), 'default', 5, IDLE_BATCHER_MS, (s) => weights[s] ?? 1);
 

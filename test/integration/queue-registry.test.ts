@@ -29,7 +29,15 @@ beforeAll(async () => {
     log: createLogger('silent'),
     api: true,
     workers: false,
-    file: parseRelayConfig({ sources: [{ name: 'newshop', keySha256: sha(NEW_KEY) }, { name: 'late', keySha256: sha(LATE_KEY), priority: 'bulk' }] }, {}),
+    file: parseRelayConfig(
+      {
+        sources: [
+          { name: 'newshop', keySha256: sha(NEW_KEY) },
+          { name: 'late', keySha256: sha(LATE_KEY), priority: 'bulk' },
+        ],
+      },
+      {},
+    ),
   });
   await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200);
 });

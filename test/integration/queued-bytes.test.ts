@@ -82,7 +82,11 @@ describe('queued bytes', () => {
   it('the pruner releases the ledger entries of jobs that finished or are gone, and keeps the others', async () => {
     // A job completed by a worker that never released it (it died before its `completed` handler ran).
     await addCounted('finished', 1000);
-    const worker = new Worker('events.default', async () => 'ok', { connection: redis.duplicate() as never, prefix: `${prefix}:{events.default}`, autorun: true });
+    const worker = new Worker('events.default', async () => 'ok', {
+      connection: redis.duplicate() as never,
+      prefix: `${prefix}:{events.default}`,
+      autorun: true,
+    });
     try {
       await eventually(async () => (await queue.getJobState('finished')) === 'completed', 10_000, 20);
     } finally {
@@ -109,7 +113,9 @@ describe('queued bytes', () => {
     const gone = await addCounted('gone', 400);
     await gone.remove(); // its release was lost
     expect(await total()).toBe(before + 400);
-    const limiter = createSourceLimiter(redis, prefix, [{ id: SRC, name: 'shop', limits: { queuedBytes: 1_000_000 } }], createLogger('silent'), { pruneEveryMs: 100 });
+    const limiter = createSourceLimiter(redis, prefix, [{ id: SRC, name: 'shop', limits: { queuedBytes: 1_000_000 } }], createLogger('silent'), {
+      pruneEveryMs: 100,
+    });
     try {
       await eventually(async () => (await total()) === before, 5000, 50);
     } finally {

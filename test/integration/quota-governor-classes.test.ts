@@ -38,7 +38,17 @@ interface Grant {
  * `n` takers per governor, each taking again as soon as it is served (a constant stream) or after
  * a random pause of up to `pauseMs`, until `ms` have passed; then the ones still waiting give up.
  */
-function stream(gs: QuotaGovernor[], scope: QuotaScope, endpoint: EndpointName, cls: PriorityClass, n: number, ms: number, grants: Grant[], ctl = new AbortController(), pauseMs = 0): Promise<void> {
+function stream(
+  gs: QuotaGovernor[],
+  scope: QuotaScope,
+  endpoint: EndpointName,
+  cls: PriorityClass,
+  n: number,
+  ms: number,
+  grants: Grant[],
+  ctl = new AbortController(),
+  pauseMs = 0,
+): Promise<void> {
   const end = Date.now() + ms;
   setMaxListeners(0, ctl.signal); // one signal for every taker of the stream
   setTimeout(() => ctl.abort(new Error('stream over')), ms).unref();
@@ -90,7 +100,12 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     expect(share, `bulk ${bulk} of ${steady.length}`).toBeGreaterThanOrEqual(0.15);
     expect(share, `bulk ${bulk} of ${steady.length}`).toBeLessThanOrEqual(0.25);
     // Every class counts in the same log: the bucket still never holds more than 20.
-    expect(peak(grants.map((g) => g.t), 1000)).toBeLessThanOrEqual(20);
+    expect(
+      peak(
+        grants.map((g) => g.t),
+        1000,
+      ),
+    ).toBeLessThanOrEqual(20);
   });
 
   it('(2) with live quiet, bulk fills the gateway to its limit minus the live reserve, and an endpoint bucket to its limit', async () => {
@@ -99,7 +114,12 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     const g1: Grant[] = [];
     const t1 = Date.now();
     await stream(gw, scopeFor('fill-gw'), 'bulk_create_events', 'bulk', 4, 4 * WINDOW_MS, g1);
-    expect(peak(g1.map((g) => g.t), 1000)).toBe(8);
+    expect(
+      peak(
+        g1.map((g) => g.t),
+        1000,
+      ),
+    ).toBe(8);
     // Filled window after window: 8 in each of the first three.
     expect(g1.filter((g) => g.t < t1 + 3 * WINDOW_MS).length).toBe(24);
 
@@ -108,7 +128,12 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     const g2: Grant[] = [];
     const t2 = Date.now();
     await stream(ep, scopeFor('fill-ep'), 'bulk_create_events', 'bulk', 4, 4 * WINDOW_MS, g2);
-    expect(peak(g2.map((g) => g.t), 1000)).toBe(6);
+    expect(
+      peak(
+        g2.map((g) => g.t),
+        1000,
+      ),
+    ).toBe(6);
     expect(g2.filter((g) => g.t < t2 + 3 * WINDOW_MS).length).toBe(18);
   });
 
@@ -128,13 +153,20 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     for (let i = 0; i < 6; i++) {
       await sleep(Math.floor(Math.random() * 400));
       const g = gs[i % 2]!;
-      waits.push(await timed(() => (i === 5 ? g.waitFree(scope, 'bulk_create_events', undefined, 'live') : g.take(scope, 'bulk_create_events', undefined, 'live'))));
+      waits.push(
+        await timed(() => (i === 5 ? g.waitFree(scope, 'bulk_create_events', undefined, 'live') : g.take(scope, 'bulk_create_events', undefined, 'live'))),
+      );
     }
     stop.abort(new Error('done'));
     await bulk;
     expect(Math.max(...waits), `live waits: ${waits.join(', ')} ms`).toBeLessThanOrEqual(BOUND_MS);
     // The bucket was saturated: bulk took everything live left.
-    expect(peak(grants.map((g) => g.t), 1000)).toBe(5);
+    expect(
+      peak(
+        grants.map((g) => g.t),
+        1000,
+      ),
+    ).toBe(5);
 
     // The gateway: bulk holds at most 10 − 2 of it, so a live call finds room at once.
     const gw = governors({ ...base, gatewayPerSecond: 10, endpoints: { bulk_create_events: { burst: 50, steady: 100_000 } } });
@@ -165,7 +197,9 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     const grants: Grant[] = [];
     const RUN_MS = 8000;
     await Promise.all(
-      (['create_event', 'bulk_create_events'] as const).flatMap((e) => (['live', 'bulk'] as const).map((cls) => stream(gs, scope, e, cls, 3, RUN_MS, grants, undefined, 400))),
+      (['create_event', 'bulk_create_events'] as const).flatMap((e) =>
+        (['live', 'bulk'] as const).map((cls) => stream(gs, scope, e, cls, 3, RUN_MS, grants, undefined, 400)),
+      ),
     );
     const times = (e?: EndpointName) => grants.filter((g) => !e || g.endpoint === e).map((g) => g.t);
     expect(peak(times(), 1000)).toBeLessThanOrEqual(8);
@@ -175,13 +209,22 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     expect(times('create_event').length).toBe(20);
     expect(times('bulk_create_events').length).toBe(16);
     // Both classes were served on both endpoints (the test exercised every path).
-    for (const e of ['create_event', 'bulk_create_events'] as const) for (const cls of ['live', 'bulk'] as const) expect(grants.some((g) => g.endpoint === e && g.cls === cls), `${cls} on ${e}`).toBe(true);
+    for (const e of ['create_event', 'bulk_create_events'] as const)
+      for (const cls of ['live', 'bulk'] as const)
+        expect(
+          grants.some((g) => g.endpoint === e && g.cls === cls),
+          `${cls} on ${e}`,
+        ).toBe(true);
     const share = await gs[0].share(scope);
     expect(share.total.live + share.total.bulk).toBe(36);
   });
 
   it('(5) a live waiter on create_event (its own steady window full) does not slow bulk on bulk_create_events', async () => {
-    const gs = governors({ ...base, gatewayPerSecond: 100, endpoints: { create_event: { burst: 100, steady: 3 }, bulk_create_events: { burst: 5, steady: 100_000 } } });
+    const gs = governors({
+      ...base,
+      gatewayPerSecond: 100,
+      endpoints: { create_event: { burst: 100, steady: 3 }, bulk_create_events: { burst: 5, steady: 100_000 } },
+    });
     const scope = scopeFor('separate');
     for (let i = 0; i < 3; i++) await gs[0].take(scope, 'create_event', undefined, 'live');
     // Live waiters that will wait for about a minute (create_event's steady window).
@@ -198,7 +241,12 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     await live;
     expect(held).toHaveLength(0);
     // Bulk at the bucket's full rate (5 per window), not at its minimum share (1 per window).
-    expect(peak(grants.map((g) => g.t), 1000)).toBe(5);
+    expect(
+      peak(
+        grants.map((g) => g.t),
+        1000,
+      ),
+    ).toBe(5);
     expect(grants.filter((g) => g.t < t0 + 3 * WINDOW_MS).length).toBe(15);
   });
 
@@ -219,9 +267,11 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     // (whose registration would otherwise last until its deadline, ~2 s after it asked).
     // (The first take is below bulk's minimum, 1, and would go anyway; the next two would not.)
     await sleep(filledAt + WINDOW_MS + 20 - Date.now());
-    expect(await timed(async () => {
-      for (let i = 0; i < 3; i++) await gs[0].take(scope, 'bulk_create_events', undefined, 'bulk');
-    })).toBeLessThan(150);
+    expect(
+      await timed(async () => {
+        for (let i = 0; i < 3; i++) await gs[0].take(scope, 'bulk_create_events', undefined, 'bulk');
+      }),
+    ).toBeLessThan(150);
   });
 
   it('share(): calls per class over the last minute, per endpoint and in total', async () => {

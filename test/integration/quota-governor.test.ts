@@ -74,4 +74,3 @@ describe('quota governor (real Redis)', () => {
     }
   });
 });
-

@@ -24,7 +24,11 @@ describe('shutdown under load', () => {
       const tag = `stop-${Math.random().toString(36).slice(2, 8)}`;
       const ids: string[] = [];
       for (let r = 0; r < 30; r++) {
-        const events = Array.from({ length: 100 }, (_, i) => ({ id: `${tag}-${r}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${r}-${i}@example.com` } }));
+        const events = Array.from({ length: 100 }, (_, i) => ({
+          id: `${tag}-${r}-${i}`,
+          event: 'Placed Order',
+          profile: { email: `${tag}-${r}-${i}@example.com` },
+        }));
         ids.push(...events.map((e) => e.id));
         expect((await h.post('/v1/events', { events })).status).toBe(202);
       }

@@ -45,7 +45,13 @@ it('two saturated sources with weights 3:1 each get their weighted share (±5%)'
   const tag = `fair-${Math.random().toString(36).slice(2, 8)}`;
   for (const [name, key] of Object.entries(KEYS)) {
     for (let r = 0; r < PER_SOURCE / 1000; r++) {
-      const events = Array.from({ length: 1000 }, (_, i) => ({ id: `${tag}-${name}-${r}-${i}`, event: 'Fair Share', profile: { email: `${tag}-${name}-${r * 1000 + i}@example.com` }, properties: { source: name }, backfill: true }));
+      const events = Array.from({ length: 1000 }, (_, i) => ({
+        id: `${tag}-${name}-${r}-${i}`,
+        event: 'Fair Share',
+        profile: { email: `${tag}-${name}-${r * 1000 + i}@example.com` },
+        properties: { source: name },
+        backfill: true,
+      }));
       const res = await h.post('/v1/events', { events }, { headers: { authorization: `Bearer ${key}` } });
       expect(res.status).toBe(202);
     }
@@ -56,11 +62,15 @@ it('two saturated sources with weights 3:1 each get their weighted share (±5%)'
   // may get its first jobs a moment before the other) until source a would run out (~13,000).
   const WINDOW = 8000;
   const firstOf = (evs: { properties: Record<string, unknown> }[], src: string) => evs.findIndex((e) => e.properties['source'] === src);
-  const received = await eventually(() => {
-    const evs = h.sim.eventsFor(CONNECTION, { metric: 'Fair Share' });
-    const [a, b] = [firstOf(evs, 'a'), firstOf(evs, 'b')];
-    return a >= 0 && b >= 0 && evs.length >= Math.max(a, b) + WINDOW && evs;
-  }, 30_000, 50);
+  const received = await eventually(
+    () => {
+      const evs = h.sim.eventsFor(CONNECTION, { metric: 'Fair Share' });
+      const [a, b] = [firstOf(evs, 'a'), firstOf(evs, 'b')];
+      return a >= 0 && b >= 0 && evs.length >= Math.max(a, b) + WINDOW && evs;
+    },
+    30_000,
+    50,
+  );
   const from = Math.max(firstOf(received, 'a'), firstOf(received, 'b'));
   expect(from, 'the second source started within the first few requests').toBeLessThan(4000);
   const window = received.slice(from, from + WINDOW);

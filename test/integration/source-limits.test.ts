@@ -57,7 +57,11 @@ interface Answer {
 }
 
 async function send(h: Harness, key: string, path: string, body: unknown, method = 'POST'): Promise<Answer> {
-  const res = await fetch(`${h.service.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${h.service.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
 }
 
@@ -146,7 +150,9 @@ describe('events per second', () => {
     expect(refused.body.message).toContain('3 items');
     await sleep(3200); // the whole bucket again
     expect((await send(h, KEYS.kinds, '/v1/orders', order)).status).toBe(202);
-    expect((await send(h, KEYS.kinds, '/v1/profiles', { profiles: Array.from({ length: 3 }, (_, i) => ({ email: `${tag}-p${i}@example.com` })) })).status).toBe(202);
+    expect((await send(h, KEYS.kinds, '/v1/profiles', { profiles: Array.from({ length: 3 }, (_, i) => ({ email: `${tag}-p${i}@example.com` })) })).status).toBe(
+      202,
+    );
     expect((await send(h, KEYS.kinds, '/v1/profiles', { email: `${tag}-last@example.com` })).status).toBe(429);
   });
 
@@ -183,7 +189,11 @@ describe('events per second', () => {
 
   it('a flow webhook with limits is refused past them (other routes for other sources unaffected)', async () => {
     const flow = (body: unknown) =>
-      fetch(`${h.service.url}/webhooks/klaviyo/flows/vip`, { method: 'POST', headers: { 'content-type': 'application/json', 'X-Relay-Secret': FLOW_SECRET }, body: JSON.stringify(body) });
+      fetch(`${h.service.url}/webhooks/klaviyo/flows/vip`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'X-Relay-Secret': FLOW_SECRET },
+        body: JSON.stringify(body),
+      });
     const tag = uniq('flow');
     expect((await flow({ id: `${tag}-1`, email: `${tag}@example.com` })).status).toBe(200);
     const res = await flow({ id: `${tag}-2`, email: `${tag}@example.com` });
@@ -224,7 +234,12 @@ describe('queued bytes', () => {
   it('a source over its queued bytes gets 429 until its work is delivered, then is accepted again', async () => {
     // No backpressure here: its guard would heal the queue's counter once the queue is empty, and
     // this test is about the workers releasing what they finished.
-    h = await startHarness({ name: 'qbytes', workers: false, file, env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_MAX_QUEUED_JOBS: '0', RELAY_MAX_QUEUED_BYTES: '0' } });
+    h = await startHarness({
+      name: 'qbytes',
+      workers: false,
+      file,
+      env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_MAX_QUEUED_JOBS: '0', RELAY_MAX_QUEUED_BYTES: '0' },
+    });
     const tag = uniq('qb');
     const bodies = [0, 1, 2].map((i) => eventOfSize(tag, i, 1000));
     for (const b of bodies) expect((await send(h, KEYS.capped, '/v1/events', b)).status).toBe(202);
@@ -243,7 +258,9 @@ describe('queued bytes', () => {
 
     const status = (await (await fetch(`${h.service.url}/ops/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any;
     expect(status.sources).toContainEqual({ source: 'capped', queuedBytesLimit: 3000, queuedBytes: 3000 });
-    expect(status.queues.filter((q: { kind: string }) => q.kind === 'events').reduce((n: number, q: { queuedBytes: number }) => n + q.queuedBytes, 0)).toBe(4000);
+    expect(status.queues.filter((q: { kind: string }) => q.kind === 'events').reduce((n: number, q: { queuedBytes: number }) => n + q.queuedBytes, 0)).toBe(
+      4000,
+    );
 
     // Workers deliver it: the source's bytes are released and it is accepted again.
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
@@ -267,14 +284,20 @@ describe('queued bytes', () => {
   }, 30_000);
 
   it("a dead letter replayed into its source's bulk queue counts there again, and its Worker releases it when delivered", async () => {
-    h = await startHarness({ name: 'qbreplay', workers: false, file, env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_JOB_ATTEMPTS: '1', RELAY_MAX_QUEUED_JOBS: '0', RELAY_MAX_QUEUED_BYTES: '0' } });
+    h = await startHarness({
+      name: 'qbreplay',
+      workers: false,
+      file,
+      env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_JOB_ATTEMPTS: '1', RELAY_MAX_QUEUED_JOBS: '0', RELAY_MAX_QUEUED_BYTES: '0' },
+    });
     const tag = uniq('qbreplay');
     const body = eventOfSize(tag, 0, 1000);
     h.sim.faults.add({ rejectItems: { emails: [body.profile.email] } });
     expect((await send(h, KEYS.capped, '/v1/events', body)).status).toBe(202);
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
     const sourceBytes = async () => redis.get(sourceBytesKey(h!.prefix, 'src-capped'));
-    const queueBytes = async (cls: 'live' | 'bulk') => redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, 'src-capped')).qualifiedName));
+    const queueBytes = async (cls: 'live' | 'bulk') =>
+      redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, 'src-capped')).qualifiedName));
     await eventually(async () => (await h!.service.queues.get(queueRef('events', 'default', 'live', 'src-capped')).getFailedCount()) === 1, 20_000, 50);
     await eventually(async () => (await sourceBytes()) === null && (await queueBytes('live')) === null, 3000, 50);
     await workers.close();
@@ -340,14 +363,15 @@ describe('backpressure in bytes', () => {
     }
   });
 
-  it('a batch split over live and backfill counts its body once: each class queue its items\' share', async () => {
+  it("a batch split over live and backfill counts its body once: each class queue its items' share", async () => {
     h = await startHarness({ name: 'bpsplit', workers: false });
     const tag = uniq('bps');
     const live = eventOfSize(tag, 0, 700);
     const backfill = { ...eventOfSize(tag, 1, 702), backfill: true };
     const body = { events: [live, backfill] };
     expect((await h.post('/v1/events', body)).status).toBe(202);
-    const counter = async (cls: 'live' | 'bulk') => Number(await redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, RELAY_SOURCE)).qualifiedName)));
+    const counter = async (cls: 'live' | 'bulk') =>
+      Number(await redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, RELAY_SOURCE)).qualifiedName)));
     const size = JSON.stringify(body).length;
     expect(await counter('live')).toBe(size / 2);
     expect(await counter('bulk')).toBe(size / 2);

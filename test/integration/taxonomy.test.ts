@@ -90,7 +90,7 @@ describe('error taxonomy', () => {
     expect(job.attemptsMade).toBe(2);
   });
 
-  it.each([400, 404, 409, 422])('%i → dead letter with Klaviyo\'s error, never retried', async (status) => {
+  it.each([400, 404, 409, 422])("%i → dead letter with Klaviyo's error, never retried", async (status) => {
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status, times: 1 });
     const { id, email } = await send();
     const job = await settled(id);
@@ -104,25 +104,29 @@ describe('error taxonomy', () => {
   it.each([
     [401, 'gateway' as const],
     [403, 'klaviyo' as const],
-  ])('%i from the %s → the lane pauses (jobs kept, no attempt spent) until a probe finds the credentials work', async (status, source) => {
-    const rule = h.sim.faults.add({ status, source })[0]!;
-    const sent = [await send(), await send(), await send()];
-    await eventually(() => readPause(redis, h.prefix, 'default'), 10_000);
-    const pause = (await readPause(redis, h.prefix, 'default'))!;
-    expect(pause).toMatchObject({ status, origin: source });
-    expect(await h.queue('events').isPaused()).toBe(true);
-    // While paused, nothing is burned: no failed jobs, and the probe keeps being refused.
-    await new Promise((r) => setTimeout(r, 2500));
-    for (const { id } of sent) expect(await (await jobFor(id))!.getState()).not.toBe('failed');
-    expect(h.sim.requests({ endpoint: 'get_accounts' }).length).toBeGreaterThan(0);
-    h.sim.faults.remove(rule.id);
-    for (const { id, email } of sent) {
-      const job = await settled(id);
-      expect(await job.getState()).toBe('completed');
-      expect(job.attemptsMade).toBe(1);
-      expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
-    }
-    expect(await readPause(redis, h.prefix, 'default')).toBeNull();
-    expect(await h.queue('events').isPaused()).toBe(false);
-  }, 40_000);
+  ])(
+    '%i from the %s → the lane pauses (jobs kept, no attempt spent) until a probe finds the credentials work',
+    async (status, source) => {
+      const rule = h.sim.faults.add({ status, source })[0]!;
+      const sent = [await send(), await send(), await send()];
+      await eventually(() => readPause(redis, h.prefix, 'default'), 10_000);
+      const pause = (await readPause(redis, h.prefix, 'default'))!;
+      expect(pause).toMatchObject({ status, origin: source });
+      expect(await h.queue('events').isPaused()).toBe(true);
+      // While paused, nothing is burned: no failed jobs, and the probe keeps being refused.
+      await new Promise((r) => setTimeout(r, 2500));
+      for (const { id } of sent) expect(await (await jobFor(id))!.getState()).not.toBe('failed');
+      expect(h.sim.requests({ endpoint: 'get_accounts' }).length).toBeGreaterThan(0);
+      h.sim.faults.remove(rule.id);
+      for (const { id, email } of sent) {
+        const job = await settled(id);
+        expect(await job.getState()).toBe('completed');
+        expect(job.attemptsMade).toBe(1);
+        expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
+      }
+      expect(await readPause(redis, h.prefix, 'default')).toBeNull();
+      expect(await h.queue('events').isPaused()).toBe(false);
+    },
+    40_000,
+  );
 });

@@ -94,26 +94,34 @@ describe('quota governor', () => {
 });
 
 describe('bulk isolation', () => {
-  it.each([true, false])('2 invalid events out of 1,000 (pointers: %s): 998 delivered, exactly the 2 dead-lettered with Klaviyo\'s detail', async (withPointers) => {
-    h = await startHarness({ name: 'isolate' });
-    const events = Array.from({ length: 1000 }, (_, i) => ({ id: uniq(`b${i}`), event: 'Placed Order', profile: { email: `${uniq(`b${i}`)}@example.com` } }));
-    const bad = [events[137]!.profile.email, events[802]!.profile.email];
-    h.sim.faults.add({ match: { endpoint: 'bulk_create_events' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
-    h.sim.faults.add({ match: { endpoint: 'create_event' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
-    expect((await h.post('/v1/events', { events })).status).toBe(202);
-    const q = h.queue('events');
-    await eventually(async () => {
-      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-      return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;
-    }, 30_000, 100);
-    expect(h.sim.account(CONNECTION)!.eventCount).toBe(998);
-    const failed = await q.getJobs(['failed']);
-    const dead = failed.flatMap((j) => j.data.dead ?? []);
-    expect(dead.map((d) => d.item.e.profile.email).sort()).toEqual([...bad].sort());
-    for (const d of dead) expect(d.error).toMatchObject({ status: 400, origin: 'klaviyo', detail: expect.stringContaining('Simulated rejection') });
-    expect(failed.every((j) => j.data.items.length === 0)).toBe(true);
-    expect(h.sim.stats().throttled).toEqual({ gateway: 0, klaviyo: 0 });
-  }, 60_000);
+  it.each([true, false])(
+    "2 invalid events out of 1,000 (pointers: %s): 998 delivered, exactly the 2 dead-lettered with Klaviyo's detail",
+    async (withPointers) => {
+      h = await startHarness({ name: 'isolate' });
+      const events = Array.from({ length: 1000 }, (_, i) => ({ id: uniq(`b${i}`), event: 'Placed Order', profile: { email: `${uniq(`b${i}`)}@example.com` } }));
+      const bad = [events[137]!.profile.email, events[802]!.profile.email];
+      h.sim.faults.add({ match: { endpoint: 'bulk_create_events' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
+      h.sim.faults.add({ match: { endpoint: 'create_event' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
+      expect((await h.post('/v1/events', { events })).status).toBe(202);
+      const q = h.queue('events');
+      await eventually(
+        async () => {
+          const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+          return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;
+        },
+        30_000,
+        100,
+      );
+      expect(h.sim.account(CONNECTION)!.eventCount).toBe(998);
+      const failed = await q.getJobs(['failed']);
+      const dead = failed.flatMap((j) => j.data.dead ?? []);
+      expect(dead.map((d) => d.item.e.profile.email).sort()).toEqual([...bad].sort());
+      for (const d of dead) expect(d.error).toMatchObject({ status: 400, origin: 'klaviyo', detail: expect.stringContaining('Simulated rejection') });
+      expect(failed.every((j) => j.data.items.length === 0)).toBe(true);
+      expect(h.sim.stats().throttled).toEqual({ gateway: 0, klaviyo: 0 });
+    },
+    60_000,
+  );
 });
 
 describe('low load', () => {

@@ -28,7 +28,11 @@ const file = parseRelayConfig(
     flows: { vip: { header: 'X-Relay-Secret', secret: 'flow-secret-0123456789' } },
     rules: [
       { name: 'unsubscribes leave win-back', on: { topic: 'event:klaviyo.unsubscribed_from_email_marketing' }, do: [{ removeFromList: 'WinBck' }] },
-      { on: { topic: 'event:klaviyo.clicked_email' }, when: { 'properties.Campaign Name': { equals: 'Black Friday' } }, do: [{ updateProfile: { properties: { bf_clicker: true } } }] },
+      {
+        on: { topic: 'event:klaviyo.clicked_email' },
+        when: { 'properties.Campaign Name': { equals: 'Black Friday' } },
+        do: [{ updateProfile: { properties: { bf_clicker: true } } }],
+      },
       { on: { flow: 'vip' }, do: [{ addToList: 'VIPxyz' }, { createEvent: { metric: 'Became VIP' } }] },
     ],
   },
@@ -67,7 +71,14 @@ async function deliver(body: unknown, opts: { secret?: string; webhookId?: strin
 const eventItem = (topic: string, externalId: string, profileId: string, props: Record<string, unknown> = {}) => ({
   topic,
   external_id: externalId,
-  payload: { data: { type: 'event', id: externalId, attributes: { datetime: new Date().toISOString(), event_properties: props }, relationships: { profile: { data: { type: 'profile', id: profileId } } } } },
+  payload: {
+    data: {
+      type: 'event',
+      id: externalId,
+      attributes: { datetime: new Date().toISOString(), event_properties: props },
+      relationships: { profile: { data: { type: 'profile', id: profileId } } },
+    },
+  },
 });
 
 async function profileInWinBack(email: string) {
@@ -121,17 +132,25 @@ describe('POST /webhooks/klaviyo', () => {
       await deliver(body, { timestamp: new Date(Date.now() - 10 * 60_000).toUTCString() }),
     ];
     for (const r of cases) expect(r).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    const unsigned = await fetch(`${h.service.url}/webhooks/klaviyo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const unsigned = await fetch(`${h.service.url}/webhooks/klaviyo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     expect(unsigned.status).toBe(401);
     expect(await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed')).toEqual(before);
   });
 });
 
 describe('POST /webhooks/klaviyo/flows/{name}', () => {
-  it('authenticates with the shared secret header and applies the flow\'s rules', async () => {
+  it("authenticates with the shared secret header and applies the flow's rules", async () => {
     const email = `${uniq('vip')}@example.com`;
     const post = (secret: string, body: unknown) =>
-      fetch(`${h.service.url}/webhooks/klaviyo/flows/vip`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-relay-secret': secret }, body: JSON.stringify(body) });
+      fetch(`${h.service.url}/webhooks/klaviyo/flows/vip`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-relay-secret': secret },
+        body: JSON.stringify(body),
+      });
     expect((await post('nope', { profile: { email } })).status).toBe(401);
     const ok = await post('flow-secret-0123456789', { profile: { email } });
     expect(ok.status).toBe(200);
@@ -140,7 +159,11 @@ describe('POST /webhooks/klaviyo/flows/{name}', () => {
     expect(await (await post('flow-secret-0123456789', { profile: { email } })).json()).toMatchObject({ enqueued: 0, duplicates: 1 });
     await eventually(() => h.sim.profileByEmail(CONNECTION, email)?.lists.has('VIPxyz'));
     await eventually(() => h.sim.eventsFor(CONNECTION, { email, metric: 'Became VIP' }).length === 1);
-    const unknown = await fetch(`${h.service.url}/webhooks/klaviyo/flows/nope`, { method: 'POST', headers: { 'x-relay-secret': 'flow-secret-0123456789' }, body: '{}' });
+    const unknown = await fetch(`${h.service.url}/webhooks/klaviyo/flows/nope`, {
+      method: 'POST',
+      headers: { 'x-relay-secret': 'flow-secret-0123456789' },
+      body: '{}',
+    });
     expect(unknown.status).toBe(404);
   });
 });
@@ -150,7 +173,9 @@ describe('sources and accounts', () => {
     const a = `${uniq('default')}@example.com`;
     const b = `${uniq('eu')}@example.com`;
     expect((await h.post('/v1/events', { id: uniq('e'), event: 'Placed Order', profile: { email: a } })).status).toBe(202);
-    expect((await h.post('/v1/events', { id: uniq('e'), event: 'Placed Order', profile: { email: b } }, { headers: { authorization: `Bearer ${EU_KEY}` } })).status).toBe(202);
+    expect(
+      (await h.post('/v1/events', { id: uniq('e'), event: 'Placed Order', profile: { email: b } }, { headers: { authorization: `Bearer ${EU_KEY}` } })).status,
+    ).toBe(202);
     await eventually(() => h.sim.eventsFor('conn-eu', { email: b }).length === 1 && h.sim.eventsFor(CONNECTION, { email: a }).length === 1);
     expect(h.sim.eventsFor('conn-eu', { email: a })).toHaveLength(0);
     expect(h.sim.eventsFor(CONNECTION, { email: b })).toHaveLength(0);
@@ -163,14 +188,28 @@ describe('sources and accounts', () => {
     const raw = JSON.stringify({ id: uniq('pos'), event: 'Checkout Started', profile: { email } });
     const ts = String(Math.floor(Date.now() / 1000));
     const headers = { 'content-type': 'application/json', 'webhook-id': 'msg_1', 'webhook-timestamp': ts };
-    const good = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...headers, 'webhook-signature': standardSignature(POS_SECRET, 'msg_1', ts, raw) }, body: raw });
+    const good = await fetch(`${h.service.url}/v1/events`, {
+      method: 'POST',
+      headers: { ...headers, 'webhook-signature': standardSignature(POS_SECRET, 'msg_1', ts, raw) },
+      body: raw,
+    });
     expect(good.status).toBe(202);
-    const bad = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...headers, 'webhook-signature': standardSignature(`whsec_${Buffer.from('another-signing-key-of-32-bytes!').toString('base64')}`, 'msg_1', ts, raw) }, body: raw });
+    const bad = await fetch(`${h.service.url}/v1/events`, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'webhook-signature': standardSignature(`whsec_${Buffer.from('another-signing-key-of-32-bytes!').toString('base64')}`, 'msg_1', ts, raw),
+      },
+      body: raw,
+    });
     expect(bad.status).toBe(401);
     await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1);
   });
 
   it('RELAY_API_KEYS still works beside the config file', async () => {
-    expect((await h.post('/v1/events', { event: 'Viewed Product', profile: { email: 'k@example.com' } }, { headers: { authorization: `Bearer ${RELAY_KEY}` } })).status).toBe(202);
+    expect(
+      (await h.post('/v1/events', { event: 'Viewed Product', profile: { email: 'k@example.com' } }, { headers: { authorization: `Bearer ${RELAY_KEY}` } }))
+        .status,
+    ).toBe(202);
   });
 });

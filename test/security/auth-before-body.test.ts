@@ -91,7 +91,12 @@ describe('/v1 with a bearer key', () => {
   });
 
   it('the right key: the body is read and the request accepted (the control)', async () => {
-    const body = JSON.stringify({ id: `abb-${Date.now()}`, event: 'Placed Order', profile: { email: 'abb@example.com' }, properties: { pad: 'x'.repeat(2000) } });
+    const body = JSON.stringify({
+      id: `abb-${Date.now()}`,
+      event: 'Placed Order',
+      profile: { email: 'abb@example.com' },
+      properties: { pad: 'x'.repeat(2000) },
+    });
     const conn = await answeredAfterTheBody('/v1/events', { authorization: `Bearer ${RELAY_KEY}` }, body);
     expect(conn.status()).toBe(202);
   });
@@ -129,7 +134,7 @@ describe('/v1 with a Standard Webhooks signature', () => {
     expect((await answeredAfterTheBody('/v1/events', signed(TILL_SECRET, body), body)).status()).toBe(202);
   });
 
-  it('?source=<name> tries that source\'s secrets only', async () => {
+  it("?source=<name> tries that source's secrets only", async () => {
     const body = () => JSON.stringify({ id: `src-${Math.random()}`, event: 'Checkout Started', profile: { email: 'src@example.com' } });
     const post = async (path: string, secret: string) => {
       const b = body();
@@ -150,7 +155,11 @@ describe('Klaviyo webhooks', () => {
   });
 
   it('a flow with its secret: the body is read (the control)', async () => {
-    const conn = await answeredAfterTheBody('/webhooks/klaviyo/flows/vip', { 'x-relay-secret': FLOW_SECRET }, JSON.stringify({ profile: { email: 'flow@example.com' }, pad: 'y'.repeat(1000) }));
+    const conn = await answeredAfterTheBody(
+      '/webhooks/klaviyo/flows/vip',
+      { 'x-relay-secret': FLOW_SECRET },
+      JSON.stringify({ profile: { email: 'flow@example.com' }, pad: 'y'.repeat(1000) }),
+    );
     expect(conn.status()).toBe(200);
   });
 

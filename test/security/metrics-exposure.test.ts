@@ -91,7 +91,13 @@ describe("a worker process's /metrics", () => {
 describe("the API's /metrics", () => {
   it('requires RELAY_METRICS_TOKEN as a bearer token when set', async () => {
     const h = await startHarness({ name: 'metrics-token', workers: false, env: { RELAY_METRICS_TOKEN: TOKEN } });
-    const api = await startService({ config: { ...h.config, instanceId: 'metrics-token-second' }, log: createLogger('silent'), api: true, workers: false, metrics: new Metrics() });
+    const api = await startService({
+      config: { ...h.config, instanceId: 'metrics-token-second' },
+      log: createLogger('silent'),
+      api: true,
+      workers: false,
+      metrics: new Metrics(),
+    });
     try {
       const none = await fetch(`${api.url}/metrics`);
       expect(none.status).toBe(401);

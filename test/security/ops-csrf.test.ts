@@ -88,7 +88,10 @@ describe('writes with Basic credentials from another site are refused', () => {
 
   it("Bull Board's writes under /ops/queues too (a queue pause)", async () => {
     const queue = h.service.queues.get(legacyRef('events', 'default')) as Queue;
-    const res = await send('/ops/queues/api/queues/events.default/pause', { method: 'PUT', headers: { authorization: basicAuth, 'sec-fetch-site': 'cross-site', origin: EVIL } });
+    const res = await send('/ops/queues/api/queues/events.default/pause', {
+      method: 'PUT',
+      headers: { authorization: basicAuth, 'sec-fetch-site': 'cross-site', origin: EVIL },
+    });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error: 'cross_origin' });
     expect(await queue.isPaused()).toBe(false);
@@ -112,12 +115,22 @@ describe('writes with Basic credentials from our own pages are accepted, as JSON
   });
 
   it('a lane pause from an older browser whose Origin is ours (also behind a TLS proxy)', async () => {
-    const direct = await send('/ops/lanes/default/pause', { headers: { authorization: basicAuth, origin: own, 'content-type': 'application/json' }, body: '{}' });
+    const direct = await send('/ops/lanes/default/pause', {
+      headers: { authorization: basicAuth, origin: own, 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(direct.status).toBe(200);
     await resume();
     const host = new URL(own).host;
     const proxied = await send('/ops/lanes/default/pause', {
-      headers: { authorization: basicAuth, origin: 'https://relay.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'relay.example.com', host, 'content-type': 'application/json' },
+      headers: {
+        authorization: basicAuth,
+        origin: 'https://relay.example.com',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'relay.example.com',
+        host,
+        'content-type': 'application/json',
+      },
       body: '{}',
     });
     expect(proxied.status).toBe(200);
@@ -157,15 +170,24 @@ describe('writes with a Bearer token (scripts, the CLI)', () => {
   const bearer = { authorization: `Bearer ${ADMIN}` };
   it('a lane pause and resume with no body, or with {}', async () => {
     expect((await send('/ops/lanes/default/pause', { headers: bearer })).body).toEqual({ lane: 'default', paused: true });
-    expect((await send('/ops/lanes/default/resume', { headers: { ...bearer, 'content-type': 'application/json' }, body: '{}' })).body).toEqual({ lane: 'default', resumed: true });
+    expect((await send('/ops/lanes/default/resume', { headers: { ...bearer, 'content-type': 'application/json' }, body: '{}' })).body).toEqual({
+      lane: 'default',
+      resumed: true,
+    });
     expect(await lanePaused()).toBe(false);
   });
 
   it('a replay must still be JSON: a text body is refused, not parsed', async () => {
-    const res = await send('/ops/dead-letters/replay', { headers: { ...bearer, 'content-type': 'text/plain' }, body: JSON.stringify({ all: true, dryRun: true }) });
+    const res = await send('/ops/dead-letters/replay', {
+      headers: { ...bearer, 'content-type': 'text/plain' },
+      body: JSON.stringify({ all: true, dryRun: true }),
+    });
     expect(res.status).toBe(415);
     expect(res.body).toMatchObject({ error: 'json_required' });
-    const ok = await send('/ops/dead-letters/replay', { headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ all: true, dryRun: true }) });
+    const ok = await send('/ops/dead-letters/replay', {
+      headers: { ...bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ all: true, dryRun: true }),
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ dryRun: true, jobs: 0 });
   });

@@ -36,9 +36,12 @@ describe('masking normal input is unchanged', () => {
     // `+`, digit and separator characters: every way the old matches could start, stop and overlap.
     const alphabet = fc.constantFrom(...'aZ09._%+\'-@@..  x+1234567"é\n');
     fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 120 }).map((cs) => cs.join('')), (text) => {
-        expect(maskPii(text)).toBe(oldMask(text));
-      }),
+      fc.property(
+        fc.array(alphabet, { maxLength: 120 }).map((cs) => cs.join('')),
+        (text) => {
+          expect(maskPii(text)).toBe(oldMask(text));
+        },
+      ),
       { numRuns: 20_000, seed: 1_100_002 },
     );
   });
@@ -48,7 +51,12 @@ describe('masking normal input is unchanged', () => {
       v: 1,
       src: 'shop',
       items: [
-        { k: 'e', id: 'order-1', p: { email: 'ada@example.com', phone_number: '+15005550006', external_id: 'u1' }, props: { note: 'call +447700900123 or mail bob@example.org' } },
+        {
+          k: 'e',
+          id: 'order-1',
+          p: { email: 'ada@example.com', phone_number: '+15005550006', external_id: 'u1' },
+          props: { note: 'call +447700900123 or mail bob@example.org' },
+        },
       ],
       dead: [{ error: { status: 400, detail: 'ada@example.com is not valid' } }],
     };
@@ -150,10 +158,12 @@ describe('log lines', () => {
     const { createLogger } = await import('../../src/log.ts');
     const { Writable } = await import('node:stream');
     let out = '';
-    const sink = new Writable({ write: (chunk, _enc, done) => {
+    const sink = new Writable({
+      write: (chunk, _enc, done) => {
         out += String(chunk);
         done();
-      }, });
+      },
+    });
     let deep: unknown = { email: 'ada@example.com' };
     for (let i = 0; i < 12; i++) deep = { next: deep };
     createLogger('info', {}, sink).info({ job: deep, shallow: { email: 'bob@example.org' } }, 'a deep object');

@@ -33,7 +33,11 @@ const running: RelayProcess[] = [];
 
 beforeAll(() => {
   app = mkdtempSync(join(tmpdir(), 'relay-prod-build-'));
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], { cwd: ROOT, encoding: 'utf8', timeout: 180_000 });
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   if (build.status !== 0) throw new Error(`the build failed:\n${build.stdout}\n${build.stderr}`);
   cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
   // node_modules as `npm prune --omit=dev` leaves it, for our code: only `dependencies` are found
@@ -86,12 +90,18 @@ describe('the compiled service', () => {
   it('imports nothing from devDependencies: every bare import is a Node built-in or in dependencies', () => {
     const bare = bareImports(ENTRIES);
     expect(bare.size).toBeGreaterThan(5); // the walk did find the graph (hono, bullmq, ioredis, zod…)
-    const wrong = [...bare].filter(([spec]) => !isBuiltin(spec) && !(packageOf(spec) in pkg.dependencies)).map(([spec, from]) => `${spec} (imported by ${from}${packageOf(spec) in pkg.devDependencies ? '; a devDependency' : ''})`);
+    const wrong = [...bare]
+      .filter(([spec]) => !isBuiltin(spec) && !(packageOf(spec) in pkg.dependencies))
+      .map(([spec, from]) => `${spec} (imported by ${from}${packageOf(spec) in pkg.devDependencies ? '; a devDependency' : ''})`);
     expect(wrong.join('\n')).toBe('');
   });
 
   it('has production scripts that run the compiled entry points with node, as the image does', () => {
-    const expected: Record<string, string> = { 'start:prod': 'dist/src/main.js', 'start:prod:api': 'dist/src/server.js', 'start:prod:worker': 'dist/workers/main.js' };
+    const expected: Record<string, string> = {
+      'start:prod': 'dist/src/main.js',
+      'start:prod:api': 'dist/src/server.js',
+      'start:prod:worker': 'dist/workers/main.js',
+    };
     for (const [script, file] of Object.entries(expected)) {
       expect(pkg.scripts[script], script).toBe(`node ${file}`);
       expect(existsSync(join(app, file)), file).toBe(true);
@@ -151,11 +161,22 @@ describe('the compiled service', () => {
   it("the compiled sandbox (a newcomer's start:prod without credentials) and the compiled CLI run too", async () => {
     const prefix = uniquePrefix('prod-build');
     prefixes.push(prefix);
-    const p = await startCompiled('dist/src/main.js', { REDIS_URL, RELAY_START_REDIS: 'false', RELAY_QUEUE_PREFIX: prefix, RELAY_SPOOL_DIR: join(app, '.data', prefix), PORT: '0', LOG_LEVEL: 'warn' });
+    const p = await startCompiled('dist/src/main.js', {
+      REDIS_URL,
+      RELAY_START_REDIS: 'false',
+      RELAY_QUEUE_PREFIX: prefix,
+      RELAY_SPOOL_DIR: join(app, '.data', prefix),
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+    });
     expect(p.output()).toContain('SANDBOX MODE');
     expect(await p.stop()).toBe(0);
 
-    const cli = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(join(app, 'dist/src/cli/main.js'))}); await main(['--version']);`], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    const cli = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(join(app, 'dist/src/cli/main.js'))}); await main(['--version']);`],
+      { cwd: app, encoding: 'utf8', timeout: 30_000 },
+    );
     expect(cli.stderr).toBe('');
     expect(cli.stdout.trim()).toBe('klaviyo-relay 0.1.0');
   }, 60_000);

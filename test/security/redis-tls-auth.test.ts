@@ -107,7 +107,7 @@ describe('Redis settings: credentials and TLS reach every connection', () => {
     }
   });
 
-  it('REDIS_USERNAME / REDIS_PASSWORD override the URL\'s; the CA and server name reach a single Redis and its duplicates, the CA and password every cluster node', async () => {
+  it("REDIS_USERNAME / REDIS_PASSWORD override the URL's; the CA and server name reach a single Redis and its duplicates, the CA and password every cluster node", async () => {
     const port = await freePort();
     const config = loadConfig({
       REDIS_URL: `rediss://url-user:${enc('url-pw')}@127.0.0.1:${port}/2`,
@@ -128,7 +128,12 @@ describe('Redis settings: credentials and TLS reach every connection', () => {
       single.disconnect();
       dup.disconnect();
     }
-    const clusterConfig = loadConfig({ REDIS_URL: 'rediss://127.0.0.1:1', REDIS_CLUSTER_NODES: `127.0.0.1:${port}`, REDIS_PASSWORD: ACL_PW, REDIS_TLS_CA_FILE: certs.caFile });
+    const clusterConfig = loadConfig({
+      REDIS_URL: 'rediss://127.0.0.1:1',
+      REDIS_CLUSTER_NODES: `127.0.0.1:${port}`,
+      REDIS_PASSWORD: ACL_PW,
+      REDIS_TLS_CA_FILE: certs.caFile,
+    });
     const cluster = createRedis(clusterConfig.redis, 'worker') as unknown as Cluster;
     try {
       expect(cluster).toBeInstanceOf(Cluster);
@@ -149,12 +154,18 @@ describe('Redis settings: credentials and TLS reach every connection', () => {
       }
       return '';
     };
-    expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_TLS_CA_FILE: certs.caFile })).toMatch(/REDIS_TLS_CA_FILE: set, but REDIS_URL is not a TLS URL: use rediss:\/\//);
-    expect(problems({ REDIS_URL: 'redis+cluster://127.0.0.1:7000', REDIS_TLS_SERVERNAME: 'redis.internal' })).toMatch(/REDIS_TLS_SERVERNAME: set, but REDIS_URL is not a TLS URL/);
+    expect(problems({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_TLS_CA_FILE: certs.caFile })).toMatch(
+      /REDIS_TLS_CA_FILE: set, but REDIS_URL is not a TLS URL: use rediss:\/\//,
+    );
+    expect(problems({ REDIS_URL: 'redis+cluster://127.0.0.1:7000', REDIS_TLS_SERVERNAME: 'redis.internal' })).toMatch(
+      /REDIS_TLS_SERVERNAME: set, but REDIS_URL is not a TLS URL/,
+    );
     const bad = problems({ REDIS_URL: 'rediss://app:top%zzsecret@127.0.0.1:6380' });
     expect(bad).toMatch(/REDIS_URL: the user name or password is not valid percent-encoding/);
     expect(bad).not.toContain('secret');
-    expect(problems({ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_CA_FILE: join(certs.dir, 'missing.pem') })).toMatch(/REDIS_TLS_CA_FILE: cannot read .*missing\.pem \(ENOENT\)/);
+    expect(problems({ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_CA_FILE: join(certs.dir, 'missing.pem') })).toMatch(
+      /REDIS_TLS_CA_FILE: cannot read .*missing\.pem \(ENOENT\)/,
+    );
     expect(problems({ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_CA_FILE: certs.keyFile })).toMatch(/holds no PEM certificate/);
     expect(problems({ REDIS_URL: 'rediss+cluster://u:p@127.0.0.1:7000,127.0.0.1:7001', REDIS_TLS_CA_FILE: certs.caFile })).toBe('');
   });
@@ -211,7 +222,15 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
 
   /** The test's own connection, as the default user. */
   const adminClient = () =>
-    new Redis({ host: '127.0.0.1', port: server.port, password: DEFAULT_PW, tls: { ca: readFileSync(certs.caFile, 'utf8') }, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      password: DEFAULT_PW,
+      tls: { ca: readFileSync(certs.caFile, 'utf8') },
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
 
   /** CLIENT LIST as the default user: who is connected. */
   async function clients(): Promise<string[]> {
@@ -224,7 +243,7 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
     }
   }
 
-  it('delivers with the default user\'s percent-encoded password in a rediss:// URL', async () => {
+  it("delivers with the default user's percent-encoded password in a rediss:// URL", async () => {
     const h = await startHarness({ name: 'tls-pw', env: { REDIS_URL: `rediss://:${enc(DEFAULT_PW)}@127.0.0.1:${server.port}`, ...caEnv } });
     try {
       await deliverOne(h, 'tls-pw');
@@ -233,8 +252,11 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
     }
   });
 
-  it('delivers as an ACL user given by REDIS_USERNAME / REDIS_PASSWORD; every connection, BullMQ\'s blocking ones included, is that user', async () => {
-    const h = await startHarness({ name: 'tls-acl', env: { REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ACL_USER, REDIS_PASSWORD: ACL_PW, ...caEnv } });
+  it("delivers as an ACL user given by REDIS_USERNAME / REDIS_PASSWORD; every connection, BullMQ's blocking ones included, is that user", async () => {
+    const h = await startHarness({
+      name: 'tls-acl',
+      env: { REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ACL_USER, REDIS_PASSWORD: ACL_PW, ...caEnv },
+    });
     try {
       await deliverOne(h, 'tls-acl');
       const mine = (await clients()).filter((l) => / user=relay-app /.test(l));
@@ -264,13 +286,18 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
 
   it('a wrong password, or no CA for the private certificate, fails the start at once with the fix, never the secret', async () => {
     const t0 = Date.now();
-    const wrong = await startHarness({ name: 'tls-wrong', env: { REDIS_URL: `rediss://${ACL_USER}:${enc('not-the-password')}@127.0.0.1:${server.port}`, ...caEnv } }).then(
+    const wrong = await startHarness({
+      name: 'tls-wrong',
+      env: { REDIS_URL: `rediss://${ACL_USER}:${enc('not-the-password')}@127.0.0.1:${server.port}`, ...caEnv },
+    }).then(
       async (h) => {
         await h.close();
       },
       (err: Error) => err,
     );
-    expect(wrong?.message).toMatch(/^Redis at rediss:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+ refused the connection \(WRONGPASS[^)]*\): check the user name and password/);
+    expect(wrong?.message).toMatch(
+      /^Redis at rediss:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+ refused the connection \(WRONGPASS[^)]*\): check the user name and password/,
+    );
     expect(wrong?.message).not.toContain('not-the-password');
     const untrusted = await startHarness({ name: 'tls-noca', env: { REDIS_URL: `rediss://:${enc(DEFAULT_PW)}@127.0.0.1:${server.port}` } }).then(
       async (h) => {
@@ -278,14 +305,21 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
       },
       (err: Error) => err,
     );
-    expect(untrusted?.message).toMatch(/^TLS to Redis at rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+ failed \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)[^)]*\): set REDIS_TLS_CA_FILE/);
+    expect(untrusted?.message).toMatch(
+      /^TLS to Redis at rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+ failed \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)[^)]*\): set REDIS_TLS_CA_FILE/,
+    );
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it('relay doctor connects as the relay does: TLS with the CA, the ACL user; a wrong password is a failure with its fix', async () => {
     const ok = await doctorRedis({ REDIS_URL: `rediss://${ACL_USER}:${enc(ACL_PW)}@127.0.0.1:${server.port}`, ...caEnv });
     expect(ok, ok.output).toMatchObject({ state: 'ok', detail: `answers at rediss://${ACL_USER}:***@127.0.0.1:${server.port}` });
-    const wrong = await doctorRedis({ REDIS_URL: `rediss://127.0.0.1:${server.port}`, REDIS_USERNAME: ACL_USER, REDIS_PASSWORD: 'wrong-password-456', ...caEnv });
+    const wrong = await doctorRedis({
+      REDIS_URL: `rediss://127.0.0.1:${server.port}`,
+      REDIS_USERNAME: ACL_USER,
+      REDIS_PASSWORD: 'wrong-password-456',
+      ...caEnv,
+    });
     expect(wrong.state).toBe('fail');
     expect(wrong.detail).toMatch(/refused the connection \(WRONGPASS/);
     expect(wrong.fix).toMatch(/check the user name and password/);
@@ -327,7 +361,11 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
       expect(url).toMatch(/^http:/);
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
       const id = uniq('entry');
-      const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, event: 'Placed Order', profile: { email: `${id}@example.com` } }) });
+      const res = await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, event: 'Placed Order', profile: { email: `${id}@example.com` } }),
+      });
       // Accepted into Redis itself (not the local spool): the API's connection is TLS + AUTH.
       expect(await res.json()).toEqual({ accepted: 1, ids: [id], duplicates: 0 });
     } finally {
@@ -358,7 +396,10 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
 describe('a Redis Cluster with TLS on every link, a password and an ACL user', () => {
   let sc: ClusterScenario | undefined;
   beforeAll(async () => {
-    sc = await ClusterScenario.redisOnly('security-tls-auth', { replicas: 0, security: { password: DEFAULT_PW, users: [{ name: ACL_USER, password: ACL_PW }], tls: certs } });
+    sc = await ClusterScenario.redisOnly('security-tls-auth', {
+      replicas: 0,
+      security: { password: DEFAULT_PW, users: [{ name: ACL_USER, password: ACL_PW }], tls: certs },
+    });
   }, 90_000);
   afterAll(async () => {
     await sc?.cleanup();
@@ -390,7 +431,9 @@ describe('a Redis Cluster with TLS on every link, a password and an ACL user', (
       },
       (e: Error) => e,
     );
-    expect(err?.message).toMatch(/^Redis at rediss\+cluster:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+,.* refused the connection \(WRONGPASS[^)]*\): check the user name and password/);
+    expect(err?.message).toMatch(
+      /^Redis at rediss\+cluster:\/\/relay-app:\*\*\*@127\.0\.0\.1:\d+,.* refused the connection \(WRONGPASS[^)]*\): check the user name and password/,
+    );
     expect(err?.message).not.toContain('nope-nope');
     expect(Date.now() - t0).toBeLessThan(5000);
   });

@@ -36,7 +36,11 @@ const EXEMPT: readonly { file: string; source: string; reason: string }[] = [
   { file: 'src/config.ts', source: '\\/+$', reason: 'trims the operator’s URL settings at start-up' },
   { file: 'src/cli/http.ts', source: '\\/+$', reason: 'trims the CLI user’s own RELAY_URL' },
   { file: 'src/cli/connections.ts', source: '\\/+$', reason: 'trims the CLI user’s own MATON_CONNECTIONS_URL' },
-  { file: 'src/cli/args.ts', source: '(\\d+(?:\\.\\d+)?)(ms|s|m|h|d|w)', reason: 'splits the CLI user’s own duration argument, already checked by an anchored safe regex' },
+  {
+    file: 'src/cli/args.ts',
+    source: '(\\d+(?:\\.\\d+)?)(ms|s|m|h|d|w)',
+    reason: 'splits the CLI user’s own duration argument, already checked by an anchored safe regex',
+  },
   { file: 'src/sim/options.ts', source: '\\/+$', reason: 'trims the simulator’s Klaviyo origin option, set by code' },
 ];
 
@@ -46,7 +50,8 @@ const DYNAMIC: Readonly<Record<string, () => RegExp[]>> = {
   'src/sim/routes.ts': () =>
     Object.values(ENDPOINTS).map((spec) => new RegExp(`^${spec.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '([^/]+)')}$`)),
   // blameByIndex(prefix): the prefixes its callers pass (workers/profiles/dispatcher.ts).
-  'workers/klaviyo-call.ts': () => ['/data', '/data/attributes/profiles/data'].map((prefix) => new RegExp(`^${prefix.replace(/[/-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`)),
+  'workers/klaviyo-call.ts': () =>
+    ['/data', '/data/attributes/profiles/data'].map((prefix) => new RegExp(`^${prefix.replace(/[/-]/g, (c) => `\\${c}`)}/(\\d+)(?:/|$)`)),
 };
 
 function* tsFiles(dir: string): Generator<string> {
@@ -204,7 +209,11 @@ describe('every regex in src/ and workers/ is safe from ReDoS (recheck)', () => 
   it('builds a RegExp from a non-literal only where listed', () => {
     const unlisted = dynamic.filter((d) => !(d.file in DYNAMIC)).map((d) => `${d.file}:${d.line}`);
     expect(unlisted, 'list each in DYNAMIC with the regexes it builds').toEqual([]);
-    for (const file of Object.keys(DYNAMIC)) expect(dynamic.some((d) => d.file === file), `${file} no longer builds a RegExp: drop it from DYNAMIC`).toBe(true);
+    for (const file of Object.keys(DYNAMIC))
+      expect(
+        dynamic.some((d) => d.file === file),
+        `${file} no longer builds a RegExp: drop it from DYNAMIC`,
+      ).toBe(true);
   });
 
   it('recheck calls each safe (except the exempted operator-only ones)', async () => {
@@ -230,7 +239,10 @@ describe('every regex in src/ and workers/ is safe from ReDoS (recheck)', () => 
         if (i >= 0) exemptionsUsed.add(i);
         return i >= 0;
       });
-      if (!exempt) unsafe.push(`${key(re)} at ${where.join(', ')}: ${d.status}${d.status === 'vulnerable' ? ` (${d.complexity.summary}; attack ${JSON.stringify(d.attack.pattern)})` : ''}`);
+      if (!exempt)
+        unsafe.push(
+          `${key(re)} at ${where.join(', ')}: ${d.status}${d.status === 'vulnerable' ? ` (${d.complexity.summary}; attack ${JSON.stringify(d.attack.pattern)})` : ''}`,
+        );
     }
     expect(unsafe).toEqual([]);
     const stale = EXEMPT.filter((_, i) => !exemptionsUsed.has(i)).map((e) => `${e.file} /${e.source}/`);

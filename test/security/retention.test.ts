@@ -32,7 +32,10 @@ describe('dead letters', () => {
     const queue = h.queue('events');
     const failed = () => queue.getJobCountByTypes('failed');
     // A dead letter's items have moved from `items` to `dead`.
-    const idsOf = (j: { data: { items: { id: string }[]; dead?: { item: { id: string } }[] } }) => [...j.data.items.map((it) => it.id), ...(j.data.dead ?? []).map((d) => d.item.id)];
+    const idsOf = (j: { data: { items: { id: string }[]; dead?: { item: { id: string } }[] } }) => [
+      ...j.data.items.map((it) => it.id),
+      ...(j.data.dead ?? []).map((d) => d.item.id),
+    ];
     const tag = `kf-${Math.random().toString(36).slice(2, 8)}`;
     const fail = async (i: number) => {
       const before = (await queue.getJobs(['failed'])).map((j) => j.id);
@@ -64,19 +67,49 @@ describe('profile dispatcher', () => {
       redis.disconnect();
       await deleteKeys(`${prefix}:*`);
     });
-    const lane = laneFor('default', { mode: 'gateway', baseUrl: sim.url, apiKey: MATON_KEY, connectionId: CONNECTION, revision: '2026-01-15', timeoutMs: 5000 });
-    const deps = { client: createKlaviyoClient(lane.target), governor: createQuotaGovernor(redis, prefix, { ...DEFAULT_LIMITS, gatewayPerSecond: 10_000, endpoints: Object.fromEntries(['create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'].map((e) => [e, { burst: 10_000, steady: 100_000 }])) }), scope: lane.scope, log: createLogger('silent') };
+    const lane = laneFor('default', {
+      mode: 'gateway',
+      baseUrl: sim.url,
+      apiKey: MATON_KEY,
+      connectionId: CONNECTION,
+      revision: '2026-01-15',
+      timeoutMs: 5000,
+    });
+    const deps = {
+      client: createKlaviyoClient(lane.target),
+      governor: createQuotaGovernor(redis, prefix, {
+        ...DEFAULT_LIMITS,
+        gatewayPerSecond: 10_000,
+        endpoints: Object.fromEntries(
+          ['create_or_update_profile', 'add_profiles_to_list', 'bulk_subscribe_profiles'].map((e) => [e, { burst: 10_000, steady: 100_000 }]),
+        ),
+      }),
+      scope: lane.scope,
+      log: createLogger('silent'),
+    };
     const idleMs = 5000;
     const dispatcher = createProfileDispatcher(deps, createIdCache(redis, prefix), 'default', 5, idleMs);
     const tag = Math.random().toString(36).slice(2, 8);
-    const add = (listId: string, i: number): ProfileItem => ({ k: `${tag}-${listId}-${i}`, id: `${tag}-${i}`, pk: `pk-${i}`, seq: i, o: { op: 'list-add', listId, member: { email: `${tag}-${i}@example.com` } } });
+    const add = (listId: string, i: number): ProfileItem => ({
+      k: `${tag}-${listId}-${i}`,
+      id: `${tag}-${i}`,
+      pk: `pk-${i}`,
+      seq: i,
+      o: { op: 'list-add', listId, member: { email: `${tag}-${i}@example.com` } },
+    });
 
     // 40 lists, one member each, and 10 consent sources: 50 targets, each its own batcher.
     const lists = Array.from({ length: 40 }, (_, i) => `L${tag}${i}`);
     const outcomes = await Promise.all([
       ...lists.map((l, i) => dispatcher.submit(add(l, i))),
       ...Array.from({ length: 10 }, (_, i) =>
-        dispatcher.submit({ k: `${tag}-sub-${i}`, id: `${tag}-sub-${i}`, pk: `pk-s${i}`, seq: i, o: { op: 'subscribe', listId: lists[0]!, member: { email: `${tag}-s${i}@example.com` }, channels: ['email'], source: `Source ${i}` } }),
+        dispatcher.submit({
+          k: `${tag}-sub-${i}`,
+          id: `${tag}-sub-${i}`,
+          pk: `pk-s${i}`,
+          seq: i,
+          o: { op: 'subscribe', listId: lists[0]!, member: { email: `${tag}-s${i}@example.com` }, channels: ['email'], source: `Source ${i}` },
+        }),
       ),
     ]);
     expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);

@@ -52,7 +52,9 @@ describe('choosing the sandbox (loadConfig)', () => {
     }
     // Not even when asked for.
     for (const roles of [ALL, API, WORKERS]) {
-      expect(problems({ NODE_ENV: 'production', RELAY_SANDBOX: 'true' }, roles)).toMatch(/RELAY_SANDBOX: true is refused under NODE_ENV=production: set MATON_API_KEY/);
+      expect(problems({ NODE_ENV: 'production', RELAY_SANDBOX: 'true' }, roles)).toMatch(
+        /RELAY_SANDBOX: true is refused under NODE_ENV=production: set MATON_API_KEY/,
+      );
     }
   });
 
@@ -82,7 +84,9 @@ describe('choosing the sandbox (loadConfig)', () => {
   });
 
   it('RELAY_SANDBOX=true next to real credentials is refused, not guessed', () => {
-    expect(problems({ RELAY_SANDBOX: 'true', MATON_API_KEY: 'mk', RELAY_API_KEYS: 'a-long-relay-key-01' }, ALL)).toMatch(/RELAY_SANDBOX: true, but MATON_API_KEY is set too/);
+    expect(problems({ RELAY_SANDBOX: 'true', MATON_API_KEY: 'mk', RELAY_API_KEYS: 'a-long-relay-key-01' }, ALL)).toMatch(
+      /RELAY_SANDBOX: true, but MATON_API_KEY is set too/,
+    );
     // Credentials are what they always were; HOST defaults to every interface outside the sandbox.
     const g = loadConfig({ MATON_API_KEY: 'mk', RELAY_API_KEYS: 'a-long-relay-key-01', NODE_ENV: 'production' }, ALL);
     expect([g.klaviyo.mode, g.host, g.adminToken]).toEqual(['gateway', '0.0.0.0', undefined]);
@@ -168,11 +172,19 @@ describe('the entry points', () => {
     await expectRefused('src/main.ts', baseEnv({ RELAY_SANDBOX: 'false' }), /RELAY_SANDBOX=false turns the built-in sandbox off/);
     const dir = mkdtempSync(join(tmpdir(), 'relay-sandbox-sec-'));
     writeFileSync(join(dir, 'relay.yaml'), 'accounts:\n  eu: { connection: conn_eu }\n');
-    await expectRefused('src/main.ts', baseEnv({ RELAY_CONFIG: join(dir, 'relay.yaml') }), /accounts\.eu names its own connection, but no credentials are set: set MATON_API_KEY/);
+    await expectRefused(
+      'src/main.ts',
+      baseEnv({ RELAY_CONFIG: join(dir, 'relay.yaml') }),
+      /accounts\.eu names its own connection, but no credentials are set: set MATON_API_KEY/,
+    );
   }, 60_000);
 
   it('the worker alone (workers/main.ts) without credentials exits 1; with RELAY_SANDBOX=true it runs the sandbox', async () => {
-    await expectRefused('workers/main.ts', baseEnv({ RELAY_METRICS_PORT: '0' }), /MATON_API_KEY \(\+ MATON_CONNECTION_ID\) or KLAVIYO_API_KEY; RELAY_SANDBOX=true for the built-in sandbox/);
+    await expectRefused(
+      'workers/main.ts',
+      baseEnv({ RELAY_METRICS_PORT: '0' }),
+      /MATON_API_KEY \(\+ MATON_CONNECTION_ID\) or KLAVIYO_API_KEY; RELAY_SANDBOX=true for the built-in sandbox/,
+    );
     const { p, started } = await start('workers/main.ts', baseEnv({ RELAY_SANDBOX: 'true', RELAY_METRICS_PORT: '0' }));
     expect(started, p.output()).toBe(true);
     expect(p.output()).toContain('SANDBOX MODE');

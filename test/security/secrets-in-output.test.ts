@@ -89,7 +89,11 @@ let redisDir = '';
 beforeAll(async () => {
   redisPort = await freePort();
   redisDir = mkdtempSync(join(tmpdir(), 'relay-secrets-redis-'));
-  redis = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', redisDir, '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD], { stdio: 'ignore' });
+  redis = spawn(
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', redisDir, '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100 && !(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 200)); i++) await new Promise((r) => setTimeout(r, 50));
 });
 afterAll(async () => {
@@ -147,7 +151,11 @@ describe('the start-up banner and start-up errors', () => {
 describe('relay doctor', () => {
   function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'doctor', ...args], { cwd: tmpdir(), env: cleanEnv({ NO_COLOR: '1', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'doctor', ...args], {
+        cwd: tmpdir(),
+        env: cleanEnv({ NO_COLOR: '1', ...env }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -40,7 +40,9 @@ describe('Standard Webhooks signing secrets', () => {
   });
 
   it('one weak secret in a rotation list is refused too; 24 bytes and more are accepted', () => {
-    expect(problems({ sources: [{ name: 'pos', signingSecret: [GOOD_SIGNING, 'whsec_'] }] }).join('\n')).toMatch(/sources\.0\.signingSecret\.1: decodes to 0 bytes/);
+    expect(problems({ sources: [{ name: 'pos', signingSecret: [GOOD_SIGNING, 'whsec_'] }] }).join('\n')).toMatch(
+      /sources\.0\.signingSecret\.1: decodes to 0 bytes/,
+    );
     expect(problems({ sources: [{ name: 'pos', signingSecret: [GOOD_SIGNING, whsec(64)] }] })).toEqual([]);
   });
 
@@ -49,14 +51,23 @@ describe('Standard Webhooks signing secrets', () => {
     const body = '{"id":"forged","event":"Placed Order","profile":{"email":"x@example.com"}}';
     const ts = String(Math.floor(Date.now() / 1000));
     const forged = `v1,${createHmac('sha256', Buffer.alloc(0)).update(`msg_1.${ts}.${body}`).digest('base64')}`;
-    expect(verifyStandardWebhook({ rawBody: body, id: 'msg_1', timestamp: ts, signature: forged, secrets: ['whsec_'] })).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(verifyStandardWebhook({ rawBody: body, id: 'msg_1', timestamp: ts, signature: forged, secrets: ['whsec_####'] })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifyStandardWebhook({ rawBody: body, id: 'msg_1', timestamp: ts, signature: forged, secrets: ['whsec_'] })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
+    expect(verifyStandardWebhook({ rawBody: body, id: 'msg_1', timestamp: ts, signature: forged, secrets: ['whsec_####'] })).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
   });
 });
 
 describe('shared secrets of Klaviyo webhooks and flows', () => {
   it('need at least 16 characters, each refusal naming its field', () => {
-    const found = problems({ klaviyoWebhooks: { secrets: [GOOD_SHARED, 'kl-secret'] }, flows: { vip: { secret: 'flow-secret-1' }, ok: { secret: GOOD_SHARED } } }).join('\n');
+    const found = problems({
+      klaviyoWebhooks: { secrets: [GOOD_SHARED, 'kl-secret'] },
+      flows: { vip: { secret: 'flow-secret-1' }, ok: { secret: GOOD_SHARED } },
+    }).join('\n');
     expect(found).toMatch(/klaviyoWebhooks\.secrets\.1: use at least 16 characters/);
     expect(found).toMatch(/flows\.vip\.secret: use at least 16 characters/);
     expect(found).not.toMatch(/flows\.ok|secrets\.0/);

@@ -68,6 +68,8 @@ describe('slow clients', () => {
 
   it('the defaults: 10 s for the headers, 30 s for a request, 5 s idle; headers no longer than the request', () => {
     expect(loadConfig({}).http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
-    expect(() => loadConfig({ RELAY_HTTP_HEADERS_TIMEOUT_MS: '20000', RELAY_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/RELAY_HTTP_REQUEST_TIMEOUT_MS must be at least RELAY_HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() => loadConfig({ RELAY_HTTP_HEADERS_TIMEOUT_MS: '20000', RELAY_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+      /RELAY_HTTP_REQUEST_TIMEOUT_MS must be at least RELAY_HTTP_HEADERS_TIMEOUT_MS/,
+    );
   });
 });

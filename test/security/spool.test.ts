@@ -17,7 +17,7 @@ import { createRedis } from '../../src/redis.ts';
 import { CONNECTION, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { freePort } from '../support/ports.ts';
-import { privateRedis, } from '../support/private-redis.ts';
+import { privateRedis } from '../support/private-redis.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -31,7 +31,11 @@ const event = (tag: string, i: number) => ({ id: `${tag}-${i}`, event: 'Placed O
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -86,7 +90,10 @@ describe('a spool left by a previous life under the same name', () => {
       // `unshare --pid --fork`: the API runs as pid 1, as in a container; --kill-child: kill -9 of
       // unshare kills it too. Without root, a user namespace maps us to root inside.
       const ns = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
-      const child = spawn('unshare', [...ns, '--pid', '--fork', '--kill-child=SIGKILL', process.execPath, '--import', 'tsx', 'src/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('unshare', [...ns, '--pid', '--fork', '--kill-child=SIGKILL', process.execPath, '--import', 'tsx', 'src/server.ts'], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       child.stderr!.on('data', (d) => (out += d));
@@ -95,10 +102,14 @@ describe('a spool left by a previous life under the same name', () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
       });
-      await eventually(async () => {
-        if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}): ${out.slice(-2000)}`);
-        return (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
-      }, 40_000, 100);
+      await eventually(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}): ${out.slice(-2000)}`);
+          return (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
+        },
+        40_000,
+        100,
+      );
       expect(out).toMatch(/\(pid 1\)/); // the banner: it really ran as pid 1
       return { child, exited };
     };
@@ -116,11 +127,15 @@ describe('a spool left by a previous life under the same name', () => {
     cleanups.push(() => void client.disconnect());
     const queue = new Queues(client, prefix, { attempts: 1, keepCompletedS: 60 }).get(queueRef('events', 'default', 'live', RELAY_SOURCE));
     cleanups.push(() => queue.close());
-    const ids = await eventually(async () => {
-      const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
-      const got = new Set(jobs.flatMap((j) => (j.data.items as { id: string }[]).map((it) => it.id)));
-      return [0, 1, 2, 3, 4].every((i) => got.has(`${tag}-${i}`)) && got;
-    }, 30_000, 200);
+    const ids = await eventually(
+      async () => {
+        const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
+        const got = new Set(jobs.flatMap((j) => (j.data.items as { id: string }[]).map((it) => it.id)));
+        return [0, 1, 2, 3, 4].every((i) => got.has(`${tag}-${i}`)) && got;
+      },
+      30_000,
+      200,
+    );
     expect([...ids].filter((id) => id.startsWith(tag)).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}-${i}`));
   }, 120_000);
 });
@@ -149,7 +164,11 @@ describe('siblings sharing a spool directory', () => {
   const record = (rec: SpoolRecord) => rec.items[0] as string;
 
   function writer(dir: string, name: string) {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/security/support/spool-writer.ts', dir, name, String(timing.heartbeatMs), String(timing.staleMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/security/support/spool-writer.ts', dir, name, String(timing.heartbeatMs), String(timing.staleMs)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
@@ -159,10 +178,11 @@ describe('siblings sharing a spool directory', () => {
       await exited;
     });
     return {
-      ready: () => eventually(() => {
-        if (child.exitCode !== null) throw new Error(`writer ${name} exited: ${out}`);
-        return out.includes('ready');
-      }, 20_000),
+      ready: () =>
+        eventually(() => {
+          if (child.exitCode !== null) throw new Error(`writer ${name} exited: ${out}`);
+          return out.includes('ready');
+        }, 20_000),
       appended: () => [...out.matchAll(/^appended (\d+)$/gm)].map((m) => `${name}-${m[1]}`),
       kill: async () => {
         child.kill('SIGKILL');
@@ -171,7 +191,7 @@ describe('siblings sharing a spool directory', () => {
     };
   }
 
-  it('a live sibling\'s file is never taken, however long it lives; a dead one\'s is recovered whole, once', async () => {
+  it("a live sibling's file is never taken, however long it lives; a dead one's is recovered whole, once", async () => {
     const dir = tmp('spool-siblings');
     const a = writer(dir, 'api-a');
     const b = writer(dir, 'api-b');
@@ -194,10 +214,14 @@ describe('siblings sharing a spool directory', () => {
     // A dies: once its file is stale, it is recovered — every record it acknowledged, once; B's stays put.
     await a.kill();
     const acknowledged = a.appended();
-    await eventually(async () => {
-      await c.drain(apply);
-      return acknowledged.every((r) => applied.includes(r));
-    }, 10_000, 50);
+    await eventually(
+      async () => {
+        await c.drain(apply);
+        return acknowledged.every((r) => applied.includes(r));
+      },
+      10_000,
+      50,
+    );
     expect(new Set(applied).size).toBe(applied.length);
     expect(applied.every((r) => r.startsWith('api-a-'))).toBe(true);
     expect(readdirSync(dir).filter((f) => f.startsWith('spool-api-a'))).toEqual([]);
@@ -231,7 +255,10 @@ describe('the image and docker-compose.yml', () => {
     expect(runtime).toMatch(/^RUN mkdir -p \/app\/\.data && chown node:node \/app\/\.data/m);
     expect(runtime).toMatch(/^VOLUME \/app\/\.data$/m);
     expect(runtime.indexOf('chown node:node /app/.data')).toBeLessThan(runtime.indexOf('USER node'));
-    const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { volumes?: string[] }>; volumes: Record<string, unknown> };
+    const compose = parseYaml(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+      services: Record<string, { volumes?: string[] }>;
+      volumes: Record<string, unknown>;
+    };
     for (const api of ['api', 'api-cluster']) {
       const mount = compose.services[api]!.volumes?.find((v) => v.endsWith(':/app/.data'));
       expect(mount, api).toBeDefined();

@@ -74,7 +74,7 @@ describe('a replayed signed request', () => {
     expect(await eventsFor(h, t)).toBe(1);
   });
 
-  it('the sender\'s re-signed retry (same id, a later timestamp) is a replay too, not an error', async () => {
+  it("the sender's re-signed retry (same id, a later timestamp) is a replay too, not an error", async () => {
     const t = tag();
     const body = eventBody(t);
     const ts = Math.floor(Date.now() / 1000);
@@ -126,7 +126,7 @@ describe('a replayed signed request', () => {
 });
 
 describe('a first attempt that failed', () => {
-  it('releases the id: the sender\'s retry is processed, not answered as a replay', async () => {
+  it("releases the id: the sender's retry is processed, not answered as a replay", async () => {
     const hh = await startHarness({ name: 'replay-backlog', workers: false, file, env: { RELAY_MAX_QUEUED_JOBS: '1' } });
     extra.push(() => hh.close());
     // The signing source's own queue is filled (backpressure is per queue: per kind, lane, class and source).
@@ -144,10 +144,14 @@ describe('a first attempt that failed', () => {
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, body: { error: 'backlog_full' } });
 
     await hh.queue('events', 'live', 'src-pos').obliterate({ force: true });
-    const retry = await eventually(async () => {
-      const a = await send(hh, body, headers);
-      return a.status !== 503 && a;
-    }, 5000, 200);
+    const retry = await eventually(
+      async () => {
+        const a = await send(hh, body, headers);
+        return a.status !== 503 && a;
+      },
+      5000,
+      200,
+    );
     expect(retry).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect(retry.body.replayed).toBeUndefined();
     expect(await eventsFor(hh, t)).toBe(1);
@@ -164,10 +168,14 @@ describe('a first attempt that failed', () => {
     await redis.stop();
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, retryAfter: '2', body: { error: 'unavailable' } });
     await redis.start();
-    const retry = await eventually(async () => {
-      const a = await send(hh, body, headers);
-      return a.status !== 503 && a;
-    }, 10_000, 200);
+    const retry = await eventually(
+      async () => {
+        const a = await send(hh, body, headers);
+        return a.status !== 503 && a;
+      },
+      10_000,
+      200,
+    );
     expect(retry).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect(await send(hh, body, headers)).toMatchObject({ status: 202, body: { replayed: true } });
   }, 30_000);

@@ -35,7 +35,14 @@ describe('state, requests and reset over HTTP', () => {
     await gateway(srv.url, { key: 'maton-secret-key', connection: 'c2' })('/api/profiles');
     const dump = (await (await fetch(`${srv.url}/__sim/requests?endpoint=create_event`)).json()) as { requests: Record<string, any>[] };
     expect(dump.requests).toHaveLength(1);
-    expect(dump.requests[0]).toMatchObject({ method: 'POST', path: '/klaviyo/api/events', mode: 'gateway', account: 'c1', endpoint: 'create_event', status: 202 });
+    expect(dump.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/klaviyo/api/events',
+      mode: 'gateway',
+      account: 'c1',
+      endpoint: 'create_event',
+      status: 202,
+    });
     expect(dump.requests[0]!['headers'].authorization).toBe('Bearer mato…-key');
     expect(dump.requests[0]!['body']).toEqual(eventBody());
 

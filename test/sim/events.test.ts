@@ -155,7 +155,15 @@ describe('bulk_create_events', () => {
 
   it('allows the same unique_id for different metrics in one request', async () => {
     const res = await call('/api/event-bulk-create-jobs', {
-      body: bulkBody([{ email: 'a@example.com', events: [{ uniqueId: 'o-1', metric: 'Placed Order' }, { uniqueId: 'o-1', metric: 'Ordered Product' }] }]),
+      body: bulkBody([
+        {
+          email: 'a@example.com',
+          events: [
+            { uniqueId: 'o-1', metric: 'Placed Order' },
+            { uniqueId: 'o-1', metric: 'Ordered Product' },
+          ],
+        },
+      ]),
     });
     expect(res.status).toBe(202);
     expect(srv.sim.account(ACCOUNT)!.eventCount).toBe(2);

@@ -176,7 +176,8 @@ describe('rejectItems', () => {
 
 describe('HTTP control of faults', () => {
   it('adds (one or many), lists, removes and clears rules', async () => {
-    const post = (body: unknown) => fetch(`${srv.url}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${srv.url}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const one = await post({ id: 'boom', match: { endpoint: 'create_event' }, status: 500, times: 1 });
     expect(one.status).toBe(201);
     const many = await post([{ status: 429, times: 1 }, { latencyMs: 10 }]);

@@ -120,10 +120,7 @@ export function profileImportBody(attributes: Record<string, unknown>, id?: stri
   return { data: { type: 'profile', ...(id ? { id } : {}), attributes } };
 }
 
-export function subscribeBody(
-  profiles: { email?: string; phone?: string; channels?: ('email' | 'sms')[] }[],
-  opts: { listId?: string; source?: string } = {},
-) {
+export function subscribeBody(profiles: { email?: string; phone?: string; channels?: ('email' | 'sms')[] }[], opts: { listId?: string; source?: string } = {}) {
   return {
     data: {
       type: 'profile-subscription-bulk-create-job',

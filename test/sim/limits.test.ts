@@ -55,7 +55,8 @@ describe('Klaviyo limits (per account × endpoint, fixed windows)', () => {
     const s = await start({ now: clock.now });
     const call = gateway(s.url, { connection: 'acct' });
     const statuses: number[] = [];
-    for (let i = 0; i < 11; i++) statuses.push((await call('/api/event-bulk-create-jobs', { body: bulkBody([{ email: `b${i}@example.com`, events: [{}] }]) })).status);
+    for (let i = 0; i < 11; i++)
+      statuses.push((await call('/api/event-bulk-create-jobs', { body: bulkBody([{ email: `b${i}@example.com`, events: [{}] }]) })).status);
     expect(statuses.filter((st) => st === 202)).toHaveLength(10);
     expect(statuses[10]).toBe(429);
   });

@@ -99,7 +99,10 @@ describe('create_profile and update_profile', () => {
     const patched = await call(`/api/profiles/${id}`, { method: 'PATCH', body: profileImportBody({ first_name: 'Augusta' }, id) });
     expect(patched.status).toBe(200);
     expect(patched.json.data.attributes).toMatchObject({ email: 'ada@example.com', first_name: 'Augusta' });
-    const missing = await call('/api/profiles/01ZZZZZZZZZZZZZZZZZZZZZZZZ', { method: 'PATCH', body: profileImportBody({ first_name: 'Z' }, '01ZZZZZZZZZZZZZZZZZZZZZZZZ') });
+    const missing = await call('/api/profiles/01ZZZZZZZZZZZZZZZZZZZZZZZZ', {
+      method: 'PATCH',
+      body: profileImportBody({ first_name: 'Z' }, '01ZZZZZZZZZZZZZZZZZZZZZZZZ'),
+    });
     expect(missing.status).toBe(404);
     expect(missing.json.errors[0].code).toBe('not_found');
   });
@@ -108,7 +111,9 @@ describe('create_profile and update_profile', () => {
 describe('get_profiles', () => {
   async function seed(n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
-      await call('/api/profile-import', { body: profileImportBody({ email: `p${i}@example.com`, phone_number: `+1500555${String(i).padStart(4, '0')}`, external_id: `ext-${i}` }) });
+      await call('/api/profile-import', {
+        body: profileImportBody({ email: `p${i}@example.com`, phone_number: `+1500555${String(i).padStart(4, '0')}`, external_id: `ext-${i}` }),
+      });
     }
   }
 

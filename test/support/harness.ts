@@ -63,12 +63,14 @@ export async function startHarness(
     ...opts.env,
   });
   const log = createLogger(config.logLevel);
-  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file, metrics: opts.metrics }).catch(async (err: unknown) => {
-    // A service that cannot start (e.g. Redis refused it) leaves no simulator or spool directory behind.
-    await sim.close();
-    rmSync(ownSpool, { recursive: true, force: true });
-    throw err;
-  });
+  const service = await startService({ config, log, api: opts.api ?? true, workers: opts.workers ?? true, file: opts.file, metrics: opts.metrics }).catch(
+    async (err: unknown) => {
+      // A service that cannot start (e.g. Redis refused it) leaves no simulator or spool directory behind.
+      await sim.close();
+      rmSync(ownSpool, { recursive: true, force: true });
+      throw err;
+    },
+  );
 
   return {
     prefix,

@@ -22,7 +22,10 @@ function ipv6(hex: string): string {
 /** The local addresses with a socket in LISTEN state on `port`, e.g. `['127.0.0.1']` or `['0.0.0.0']`. */
 export function listeningAddresses(port: number): string[] {
   const found: string[] = [];
-  for (const [file, decode] of [['/proc/net/tcp', ipv4], ['/proc/net/tcp6', ipv6]] as const) {
+  for (const [file, decode] of [
+    ['/proc/net/tcp', ipv4],
+    ['/proc/net/tcp6', ipv6],
+  ] as const) {
     let text = '';
     try {
       text = readFileSync(file, 'utf8');

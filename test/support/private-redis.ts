@@ -39,7 +39,20 @@ export async function privateRedis(opts: PrivateRedisOptions = {}): Promise<Priv
   const url = `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
   const args = ['--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', opts.aof === false ? 'no' : 'yes', '--appendfsync', 'always'];
   if (opts.tls) {
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-ca-cert-file', opts.tls.caFile, '--tls-auth-clients', 'no');
+    args.push(
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      opts.tls.certFile,
+      '--tls-key-file',
+      opts.tls.keyFile,
+      '--tls-ca-cert-file',
+      opts.tls.caFile,
+      '--tls-auth-clients',
+      'no',
+    );
   } else {
     args.push('--port', String(port));
   }

@@ -62,7 +62,9 @@ export function parseExposition(text: string): Sample[] {
       series.set(key, [...(series.get(key) ?? []), s]);
     }
     for (const [key, buckets] of series) {
-      const sorted = [...buckets].sort((a, b) => Number(a.labels.le === '+Inf' ? Infinity : a.labels.le) - Number(b.labels.le === '+Inf' ? Infinity : b.labels.le));
+      const sorted = [...buckets].sort(
+        (a, b) => Number(a.labels.le === '+Inf' ? Infinity : a.labels.le) - Number(b.labels.le === '+Inf' ? Infinity : b.labels.le),
+      );
       for (let i = 1; i < sorted.length; i++) if (sorted[i]!.value < sorted[i - 1]!.value) throw new Error(`${name} buckets decrease for ${key}`);
       const inf = sorted.find((b) => b.labels.le === '+Inf');
       const count = samples.find((x) => x.name === `${name}_count` && JSON.stringify(x.labels) === key);

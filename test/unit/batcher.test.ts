@@ -60,7 +60,10 @@ describe('batcher', () => {
     });
     const results = await Promise.all([1, 2, 3, 4].map((i) => b.submit(i)));
     expect(results).toEqual(['ok1@1', 'ok2@2', 'ok3@1', 'ok4@2']);
-    expect(sent).toEqual([[1, 2, 3, 4], [2, 4]]);
+    expect(sent).toEqual([
+      [1, 2, 3, 4],
+      [2, 4],
+    ]);
   });
 
   it('drain() flushes lingering items at once', async () => {

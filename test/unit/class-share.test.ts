@@ -29,11 +29,25 @@ describe('bulk at its minimum', () => {
   });
 
   it('is not held when it got more than its minimum, when the bucket was not full, or when it has no work', () => {
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 110, bulk: 38 } }), items, bulkHasWork: true, viaGateway: false, limits }).bulkAtMinimum).toBe(false);
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 60, bulk: 30 } }), items, bulkHasWork: true, viaGateway: false, limits }).bulkAtMinimum).toBe(false);
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 118, bulk: 30 } }), items, bulkHasWork: false, viaGateway: false, limits }).bulkAtMinimum).toBe(false);
+    expect(
+      laneShare({ calls: calls({ bulk_create_events: { live: 110, bulk: 38 } }), items, bulkHasWork: true, viaGateway: false, limits }).bulkAtMinimum,
+    ).toBe(false);
+    expect(laneShare({ calls: calls({ bulk_create_events: { live: 60, bulk: 30 } }), items, bulkHasWork: true, viaGateway: false, limits }).bulkAtMinimum).toBe(
+      false,
+    );
+    expect(
+      laneShare({ calls: calls({ bulk_create_events: { live: 118, bulk: 30 } }), items, bulkHasWork: false, viaGateway: false, limits }).bulkAtMinimum,
+    ).toBe(false);
     // Bulk alone at its own ceiling (150 a minute) with a trickle of live singles: not held, it is the endpoint's limit.
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 0, bulk: 148 }, create_event: { live: 120, bulk: 0 } }), items, bulkHasWork: true, viaGateway: true, limits }).bulkAtMinimum).toBe(false);
+    expect(
+      laneShare({
+        calls: calls({ bulk_create_events: { live: 0, bulk: 148 }, create_event: { live: 120, bulk: 0 } }),
+        items,
+        bulkHasWork: true,
+        viaGateway: true,
+        limits,
+      }).bulkAtMinimum,
+    ).toBe(false);
   });
 
   it('on the gateway: a full minute of its padded 1 s window, bulk at 2 a second', () => {
@@ -43,16 +57,28 @@ describe('bulk at its minimum', () => {
     // The same calls without the gateway (Klaviyo direct): no gateway bucket to be held on.
     expect(laneShare({ calls: full, items, bulkHasWork: true, viaGateway: false, limits }).bulkHeldOn).toEqual([]);
     // Bulk got more than its minimum of the gateway.
-    expect(laneShare({ calls: calls({ create_event: { live: 330, bulk: 0 }, bulk_create_events: { live: 0, bulk: 140 } }), items, bulkHasWork: true, viaGateway: true, limits }).bulkHeldOn).toEqual([]);
+    expect(
+      laneShare({
+        calls: calls({ create_event: { live: 330, bulk: 0 }, bulk_create_events: { live: 0, bulk: 140 } }),
+        items,
+        bulkHasWork: true,
+        viaGateway: true,
+        limits,
+      }).bulkHeldOn,
+    ).toEqual([]);
   });
 
   it('follows the configured limits and share', () => {
     const raised: ShareLimits = { ...limits, endpoints: { bulk_create_events: { burst: 10, steady: 300 } }, bulkMinShare: 0.5 };
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 118, bulk: 30 } }), items, bulkHasWork: true, viaGateway: false, limits: raised }).bulkAtMinimum).toBe(false);
-    expect(laneShare({ calls: calls({ bulk_create_events: { live: 145, bulk: 145 } }), items, bulkHasWork: true, viaGateway: false, limits: raised }).bulkHeldOn).toEqual(['bulk_create_events']);
+    expect(
+      laneShare({ calls: calls({ bulk_create_events: { live: 118, bulk: 30 } }), items, bulkHasWork: true, viaGateway: false, limits: raised }).bulkAtMinimum,
+    ).toBe(false);
+    expect(
+      laneShare({ calls: calls({ bulk_create_events: { live: 145, bulk: 145 } }), items, bulkHasWork: true, viaGateway: false, limits: raised }).bulkHeldOn,
+    ).toEqual(['bulk_create_events']);
   });
 
-  it('without the lane\'s quota scope: items only, no calls', () => {
+  it("without the lane's quota scope: items only, no calls", () => {
     const s = laneShare({ items, bulkHasWork: true, viaGateway: false, limits });
     expect(s).toEqual({ windowMs: 60_000, items, bulkMinShare: 0.2, bulkHeldOn: [], bulkAtMinimum: false });
   });
@@ -87,7 +113,15 @@ describe('per class rows', () => {
     const rows = classStatus(
       [
         q('events.default', { kind: 'events', class: 'live', waiting: 1, oldestWaitingSeconds: 90 }),
-        q('events.default.live.key-aa', { kind: 'events', class: 'live', source: 'key-aa', waiting: 2, active: 3, oldestWaitingSeconds: 4, deliveredLastMinute: 50 }),
+        q('events.default.live.key-aa', {
+          kind: 'events',
+          class: 'live',
+          source: 'key-aa',
+          waiting: 2,
+          active: 3,
+          oldestWaitingSeconds: 4,
+          deliveredLastMinute: 50,
+        }),
         q('events.default.live.src-shop', { kind: 'events', class: 'live', source: 'src-shop', failed: 1, deliveredLastMinute: 25 }),
         q('webhooks.default', { kind: 'webhooks', class: 'live', delayed: 2 }),
         q('events.other.bulk.key-aa', { lane: 'other', kind: 'events', class: 'bulk', source: 'key-aa', waiting: 9 }),
@@ -95,12 +129,37 @@ describe('per class rows', () => {
       ['default'],
       (id) => (id === 'key-aa' ? 'api-key-1' : undefined),
     );
-    expect(rows.map((r) => `${r.lane} ${r.kind} ${r.class}`)).toEqual(['default events live', 'default events bulk', 'default profiles live', 'default profiles bulk', 'default webhooks live']);
+    expect(rows.map((r) => `${r.lane} ${r.kind} ${r.class}`)).toEqual([
+      'default events live',
+      'default events bulk',
+      'default profiles live',
+      'default profiles bulk',
+      'default webhooks live',
+    ]);
     expect(rows[0]).toMatchObject({ waiting: 3, active: 3, delayed: 0, failed: 1, oldestWaitingSeconds: 90, deliveredLastMinute: 75 });
     expect(rows[0]!.sources).toEqual([
       { source: 'legacy', queue: 'events.default', waiting: 1, active: 0, delayed: 0, failed: 0, oldestWaitingSeconds: 90, deliveredLastMinute: 0 },
-      { source: 'key-aa', name: 'api-key-1', queue: 'events.default.live.key-aa', waiting: 2, active: 3, delayed: 0, failed: 0, oldestWaitingSeconds: 4, deliveredLastMinute: 50 },
-      { source: 'src-shop', queue: 'events.default.live.src-shop', waiting: 0, active: 0, delayed: 0, failed: 1, oldestWaitingSeconds: 0, deliveredLastMinute: 25 },
+      {
+        source: 'key-aa',
+        name: 'api-key-1',
+        queue: 'events.default.live.key-aa',
+        waiting: 2,
+        active: 3,
+        delayed: 0,
+        failed: 0,
+        oldestWaitingSeconds: 4,
+        deliveredLastMinute: 50,
+      },
+      {
+        source: 'src-shop',
+        queue: 'events.default.live.src-shop',
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        failed: 1,
+        oldestWaitingSeconds: 0,
+        deliveredLastMinute: 25,
+      },
     ]);
     expect(rows[1]).toMatchObject({ waiting: 0, sources: [] });
     expect(rows[4]).toMatchObject({ delayed: 2, sources: [{ source: 'all', queue: 'webhooks.default' }] });

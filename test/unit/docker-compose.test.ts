@@ -34,7 +34,9 @@ function relayServices(shell: Record<string, string> = {}) {
     .filter(([, s]) => s.build)
     .map(([name, s]) => {
       const cmd = s.command as string[];
-      const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_m, n: string, d: string) => shell[n] ?? d)]));
+      const env = Object.fromEntries(
+        Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_m, n: string, d: string) => shell[n] ?? d)]),
+      );
       return { name, cmd, env, roles: ROLES[cmd[1]!]! };
     });
 }
@@ -50,7 +52,9 @@ describe('docker-compose.yml', () => {
 
   it('has a cluster profile: six nodes, the init job, the API and two workers', () => {
     const cluster = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('cluster'));
-    expect(cluster.map(([n]) => n).sort()).toEqual(['api-cluster', 'redis-cluster-init', ...[1, 2, 3, 4, 5, 6].map((i) => `redis-node-${i}`), 'worker-cluster'].sort());
+    expect(cluster.map(([n]) => n).sort()).toEqual(
+      ['api-cluster', 'redis-cluster-init', ...[1, 2, 3, 4, 5, 6].map((i) => `redis-node-${i}`), 'worker-cluster'].sort(),
+    );
     expect(String(compose.services['redis-cluster-init']!.command)).toContain('--cluster-replicas 1');
     expect(compose.services['worker-cluster']!.deploy?.replicas).toBe(2);
     expect(compose.services['api-cluster']!.environment!.REDIS_URL).toMatch(/^redis\+cluster:\/\//);
@@ -84,7 +88,9 @@ describe('docker-compose.yml', () => {
       if (roles.workers) expect(message, name).toMatch(/MATON_API_KEY \(\+ MATON_CONNECTION_ID\) or KLAVIYO_API_KEY/);
       else expect(message, name).toMatch(/RELAY_API_KEYS: set at least one key/);
       // Not even an explicit RELAY_SANDBOX=true opens the sandbox here.
-      expect(() => loadConfig({ ...env, RELAY_SANDBOX: 'true', RELAY_API_KEYS: 'operator-relay-key-0001' }, roles), name).toThrow(/RELAY_SANDBOX: true is refused under NODE_ENV=production/);
+      expect(() => loadConfig({ ...env, RELAY_SANDBOX: 'true', RELAY_API_KEYS: 'operator-relay-key-0001' }, roles), name).toThrow(
+        /RELAY_SANDBOX: true is refused under NODE_ENV=production/,
+      );
     }
   });
 });

@@ -6,7 +6,10 @@ const ev = (email: string, extra: Partial<EventInput> = {}): EventInput => ({ ev
 
 describe('event payloads', () => {
   it('maps one event to create_event with its unique_id', () => {
-    const body = createEventBody({ uniqueId: 'u1', event: ev('a@b.co', { value: 9.5, value_currency: 'USD', time: '2026-01-01T00:00:00Z', properties: { OrderId: 1 } }) }) as any;
+    const body = createEventBody({
+      uniqueId: 'u1',
+      event: ev('a@b.co', { value: 9.5, value_currency: 'USD', time: '2026-01-01T00:00:00Z', properties: { OrderId: 1 } }),
+    }) as any;
     expect(body.data.type).toBe('event');
     const a = body.data.attributes;
     expect(a).toMatchObject({ unique_id: 'u1', value: 9.5, value_currency: 'USD', time: '2026-01-01T00:00:00Z', properties: { OrderId: 1 } });

@@ -69,20 +69,26 @@ describe('Klaviyo client', () => {
   it('turns a JSON:API error into a typed error with code, detail and Retry-After in ms', async () => {
     handler = (_q, res) => {
       res.writeHead(429, { 'content-type': 'application/vnd.api+json', 'retry-after': '3' });
-      res.end(JSON.stringify({ errors: [{ id: 'x', status: 429, code: 'throttled', title: 'Request was throttled.', detail: 'Expected available in 3 seconds.' }] }));
+      res.end(
+        JSON.stringify({ errors: [{ id: 'x', status: 429, code: 'throttled', title: 'Request was throttled.', detail: 'Expected available in 3 seconds.' }] }),
+      );
     };
-    const err = await gateway().request({ endpoint: 'create_event', body: {} }).catch((e) => e);
+    const err = await gateway()
+      .request({ endpoint: 'create_event', body: {} })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(KlaviyoApiError);
     expect(err).toMatchObject({ status: 429, origin: 'klaviyo', code: 'throttled', retryAfterMs: 3000, endpoint: 'create_event' });
     expect(err.detail).toContain('3 seconds');
   });
 
-  it('tells the gateway\'s own errors from Klaviyo\'s', async () => {
+  it("tells the gateway's own errors from Klaviyo's", async () => {
     handler = (_q, res) => {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'Invalid API key' }));
     };
-    const err = await gateway().request({ endpoint: 'create_event', body: {} }).catch((e) => e);
+    const err = await gateway()
+      .request({ endpoint: 'create_event', body: {} })
+      .catch((e) => e);
     expect(err).toMatchObject({ status: 401, origin: 'gateway', detail: 'Invalid API key' });
   });
 
@@ -91,13 +97,17 @@ describe('Klaviyo client', () => {
       res.writeHead(302, { location: 'https://example.com/' });
       res.end();
     };
-    const err = await gateway().request({ endpoint: 'get_accounts' }).catch((e) => e);
+    const err = await gateway()
+      .request({ endpoint: 'get_accounts' })
+      .catch((e) => e);
     expect(err).toMatchObject({ status: 302 });
   });
 
   it('times out', async () => {
     handler = () => undefined; // never answers
-    const err = await gateway().request({ endpoint: 'get_accounts' }).catch((e) => e);
+    const err = await gateway()
+      .request({ endpoint: 'get_accounts' })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(KlaviyoTransportError);
     expect(err.kind).toBe('timeout');
   });
@@ -109,7 +119,7 @@ describe('Klaviyo client', () => {
     expect(err.kind).toBe('network');
   });
 
-  it('paginates through the gateway: links.next\'s Klaviyo origin is swapped for the gateway', async () => {
+  it("paginates through the gateway: links.next's Klaviyo origin is swapped for the gateway", async () => {
     handler = (req, res) => {
       const page2 = req.url!.includes('cursor');
       res.writeHead(200, { 'content-type': 'application/vnd.api+json' });
@@ -128,7 +138,7 @@ describe('Klaviyo client', () => {
     expect(seen[1]!.headers['maton-connection']).toBe('conn1');
   });
 
-  it('reads Klaviyo\'s rate-limit headers, including the live multi-window form', () => {
+  it("reads Klaviyo's rate-limit headers, including the live multi-window form", () => {
     const h = new Headers({ 'ratelimit-limit': '75, 75;w=1, 750;w=60', 'ratelimit-remaining': '0', 'ratelimit-reset': '12' });
     expect(readRateLimit(h)).toMatchObject({ limit: 75, remaining: 0, resetMs: 12_000 });
     const date = new Headers({ 'retry-after': new Date(Date.now() + 5000).toUTCString() });

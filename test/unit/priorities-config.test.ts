@@ -18,7 +18,11 @@ describe('priorities in the config file', () => {
     expect(EMPTY_RELAY_FILE.priorities).toEqual({ enabled: true, bulkMinShare: 0.2, liveGatewayReserve: 2 });
     // A partial block keeps the other fields' defaults.
     expect(parseRelayConfig({ priorities: { enabled: false } }, {}).priorities).toEqual({ enabled: false, bulkMinShare: 0.2, liveGatewayReserve: 2 });
-    expect(parseRelayConfig({ priorities: { bulkMinShare: 0.5, liveGatewayReserve: 0 } }, {}).priorities).toEqual({ enabled: true, bulkMinShare: 0.5, liveGatewayReserve: 0 });
+    expect(parseRelayConfig({ priorities: { bulkMinShare: 0.5, liveGatewayReserve: 0 } }, {}).priorities).toEqual({
+      enabled: true,
+      bulkMinShare: 0.5,
+      liveGatewayReserve: 0,
+    });
   });
 
   it('refuses values out of range, naming the field', () => {
@@ -32,7 +36,9 @@ describe('priorities in the config file', () => {
   it('keeps at least one gateway request/s for bulk, against the gateway limit in force', () => {
     expect(problems({ priorities: { liveGatewayReserve: 10 } })).toEqual([expect.stringMatching(/^priorities\.liveGatewayReserve: at most 9 /)]);
     expect(parseRelayConfig({ priorities: { liveGatewayReserve: 9 } }, {}).priorities.liveGatewayReserve).toBe(9);
-    expect(problems({ limits: { gatewayPerSecond: 4 }, priorities: { liveGatewayReserve: 4 } })).toEqual([expect.stringMatching(/^priorities\.liveGatewayReserve: at most 3 /)]);
+    expect(problems({ limits: { gatewayPerSecond: 4 }, priorities: { liveGatewayReserve: 4 } })).toEqual([
+      expect.stringMatching(/^priorities\.liveGatewayReserve: at most 3 /),
+    ]);
     expect(parseRelayConfig({ limits: { gatewayPerSecond: 50 }, priorities: { liveGatewayReserve: 20 } }, {}).priorities.liveGatewayReserve).toBe(20);
   });
 });

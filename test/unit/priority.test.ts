@@ -12,7 +12,10 @@ describe('priority classes', () => {
     expect(requestedPriority('urgent', undefined)).toMatchObject({ ok: false, issues: [{ field: 'X-Relay-Priority' }] });
     expect(requestedPriority(undefined, '')).toMatchObject({ ok: false, issues: [{ field: 'priority' }] });
     expect(requestedPriority('high', 'low')).toMatchObject({ ok: false, issues: [{ field: 'X-Relay-Priority' }, { field: 'priority' }] });
-    expect(requestedPriority('live', 'bulk')).toMatchObject({ ok: false, issues: [{ field: 'priority', message: expect.stringContaining('X-Relay-Priority') }] });
+    expect(requestedPriority('live', 'bulk')).toMatchObject({
+      ok: false,
+      issues: [{ field: 'priority', message: expect.stringContaining('X-Relay-Priority') }],
+    });
   });
 
   it('decides: backfill → bulk; else the request; else the source; else live; everything live when disabled', () => {
@@ -49,7 +52,15 @@ describe('queue names', () => {
     expect(queueName(legacyRef('profiles', 'default'))).toBe('profiles.default');
     expect(parseQueueName('profiles.default')).toEqual({ kind: 'profiles', lane: 'default', cls: 'live' });
     expect(queueName(queueRef('webhooks', 'default', 'bulk', 'flow-vip'))).toBe('webhooks.default');
-    for (const bad of ['webhooks.default.live.x', 'events', 'events.default.urgent.x', 'events.a.b', 'other.default', 'events.default.live.x.y', 'events.Default']) {
+    for (const bad of [
+      'webhooks.default.live.x',
+      'events',
+      'events.default.urgent.x',
+      'events.a.b',
+      'other.default',
+      'events.default.live.x.y',
+      'events.Default',
+    ]) {
       expect(parseQueueName(bad), bad).toBeUndefined();
     }
   });

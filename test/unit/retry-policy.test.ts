@@ -26,7 +26,7 @@ describe('error taxonomy', () => {
     expect(classify(new KlaviyoTransportError('network', 'create_event'))).toBe('retry');
   });
 
-  it('keeps Klaviyo\'s error on a rejected item', () => {
+  it("keeps Klaviyo's error on a rejected item", () => {
     const o = outcomeOf(new KlaviyoApiError(400, 'klaviyo', 'invalid', 'bad time', undefined, [], 'create_event'));
     expect(o).toMatchObject({ kind: 'rejected', error: { status: 400, code: 'invalid', detail: 'bad time', origin: 'klaviyo' } });
   });

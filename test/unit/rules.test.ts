@@ -8,17 +8,27 @@ const file = parseRelayConfig(
     flows: { vip: { secret: 'flow-secret-0123456789' } },
     rules: [
       { on: { topic: 'event:klaviyo.unsubscribed_from_email_marketing' }, do: [{ removeFromList: 'WinBck' }] },
-      { on: { topic: 'event:klaviyo.clicked_email' }, when: { 'properties.Campaign Name': { equals: 'Black Friday' } }, do: [{ updateProfile: { properties: { bf_clicker: true } } }] },
-      { on: { flow: 'vip' }, when: { 'body.tier': { in: ['gold', 'platinum'] }, 'properties.spend': { gte: 1000 } }, do: [{ addToList: 'VIPxyz' }, { createEvent: { metric: 'Became VIP', properties: { via: 'flow' }, value: 1 } }] },
+      {
+        on: { topic: 'event:klaviyo.clicked_email' },
+        when: { 'properties.Campaign Name': { equals: 'Black Friday' } },
+        do: [{ updateProfile: { properties: { bf_clicker: true } } }],
+      },
+      {
+        on: { flow: 'vip' },
+        when: { 'body.tier': { in: ['gold', 'platinum'] }, 'properties.spend': { gte: 1000 } },
+        do: [{ addToList: 'VIPxyz' }, { createEvent: { metric: 'Became VIP', properties: { via: 'flow' }, value: 1 } }],
+      },
     ],
   },
   {},
 );
-const event = (props: Record<string, unknown>) => ({ data: { type: 'event', id: 'E1', attributes: { event_properties: props }, relationships: { profile: { data: { type: 'profile', id: '01KPROFILE' } } } } });
+const event = (props: Record<string, unknown>) => ({
+  data: { type: 'event', id: 'E1', attributes: { event_properties: props }, relationships: { profile: { data: { type: 'profile', id: '01KPROFILE' } } } },
+});
 const origin = { id: 'klaviyo-webhooks' };
 
 describe('rules', () => {
-  it('remove from list: on a topic, for the event\'s profile', () => {
+  it("remove from list: on a topic, for the event's profile", () => {
     const out = evaluate(file.rules, systemWebhookContext('event:klaviyo.unsubscribed_from_email_marketing', event({})), origin, 'X1');
     expect(out.applied).toEqual([0]);
     expect(out.ops).toEqual([expect.objectContaining({ o: { op: 'list-remove', listId: 'WinBck', member: { kid: '01KPROFILE' } } })]);
@@ -45,7 +55,10 @@ describe('rules', () => {
     const out = evaluate(file.rules, ctx, { id: 'flow-vip' }, 'F1');
     expect(out.ops[0]!.o).toEqual({ op: 'list-add', listId: 'VIPxyz', member: { email: 'ada@example.com' } });
     expect(out.events[0]!.e).toMatchObject({ event: 'Became VIP', profile: { email: 'ada@example.com' }, properties: { via: 'flow' }, value: 1 });
-    expect(evaluate(file.rules, flowWebhookContext('vip', { email: 'b@example.com', tier: 'silver', properties: { spend: 5000 } }), { id: 'flow-vip' }, 'F2').applied).toEqual([]);
+    expect(
+      evaluate(file.rules, flowWebhookContext('vip', { email: 'b@example.com', tier: 'silver', properties: { spend: 5000 } }), { id: 'flow-vip' }, 'F2')
+        .applied,
+    ).toEqual([]);
   });
 
   it('keys are deterministic per item, rule and action, and differ between them', () => {
@@ -92,7 +105,10 @@ describe('config file validation', () => {
   });
 
   it('resolves env: secrets and checks account references', () => {
-    const cfg = parseRelayConfig({ flows: { vip: { secret: 'env:VIP_SECRET', account: 'eu' } }, accounts: { eu: { connection: 'c-eu' } } }, { VIP_SECRET: 'from-env-0123456789' });
+    const cfg = parseRelayConfig(
+      { flows: { vip: { secret: 'env:VIP_SECRET', account: 'eu' } }, accounts: { eu: { connection: 'c-eu' } } },
+      { VIP_SECRET: 'from-env-0123456789' },
+    );
     expect(cfg.flows.vip!.secret).toBe('from-env-0123456789');
     expect(() => parseRelayConfig({ flows: { vip: { secret: 'flow-secret-0123456789', account: 'us' } } }, {})).toThrow(/no account named "us"/);
   });

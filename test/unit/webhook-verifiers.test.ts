@@ -9,12 +9,21 @@ import { klaviyoSignature, verifyKlaviyoWebhook, type KlaviyoWebhookInput } from
 import { sharedSecretMatches } from '../../src/webhooks/shared-secret.ts';
 import { verifyStandardWebhook } from '../../src/webhooks/standard-webhooks.ts';
 
-const BODY = '{"data":[{"topic":"event:klaviyo.unsubscribed_from_email_marketing","external_id":"73WCCK7JKtE","payload":{}}],"meta":{"klaviyo_webhook_id":"01KPWEBHOOK"}}';
+const BODY =
+  '{"data":[{"topic":"event:klaviyo.unsubscribed_from_email_marketing","external_id":"73WCCK7JKtE","payload":{}}],"meta":{"klaviyo_webhook_id":"01KPWEBHOOK"}}';
 const TS = 'Tue, 14 Apr 2026 03:50:12 GMT';
 const KNOWN = 'f4f35ba09f1b86f300d2035a29bf5d2cfb24b1a4bb49b41add86b9bd29215736';
 const NOW = Date.parse(TS) + 30_000;
 
-const valid = (): KlaviyoWebhookInput => ({ rawBody: BODY, signature: KNOWN, timestamp: TS, webhookId: '01KPWEBHOOK', secrets: ['kl-secret-1'], toleranceMs: 300_000, now: NOW });
+const valid = (): KlaviyoWebhookInput => ({
+  rawBody: BODY,
+  signature: KNOWN,
+  timestamp: TS,
+  webhookId: '01KPWEBHOOK',
+  secrets: ['kl-secret-1'],
+  toleranceMs: 300_000,
+  now: NOW,
+});
 
 describe('Klaviyo system webhook signature', () => {
   it('matches the known answer: hex HMAC-SHA256 over the raw body followed by the timestamp', () => {
@@ -55,13 +64,23 @@ describe('Klaviyo system webhook signature', () => {
 
   it('a body that is not a webhook batch is refused even when signed', () => {
     const raw = '{"hello":"world"}';
-    expect(verifyKlaviyoWebhook({ ...valid(), rawBody: raw, signature: klaviyoSignature('kl-secret-1', raw, TS) })).toEqual({ ok: false, reason: 'invalid_body' });
+    expect(verifyKlaviyoWebhook({ ...valid(), rawBody: raw, signature: klaviyoSignature('kl-secret-1', raw, TS) })).toEqual({
+      ok: false,
+      reason: 'invalid_body',
+    });
   });
 });
 
 describe('Standard Webhooks signature', () => {
   const secret = 'whsec_cmVsYXktdW5pdC10ZXN0LXNpZ25pbmcta2V5LTMyYiE=';
-  const input = { rawBody: '{"a":1}', id: 'msg_1', timestamp: '1700000000', signature: 'v1,KtP935WPYGwV01pBRbwJlBjDTP2O0Xl8T77nVdgF14I=', secrets: [secret], now: 1_700_000_010_000 };
+  const input = {
+    rawBody: '{"a":1}',
+    id: 'msg_1',
+    timestamp: '1700000000',
+    signature: 'v1,KtP935WPYGwV01pBRbwJlBjDTP2O0Xl8T77nVdgF14I=',
+    secrets: [secret],
+    now: 1_700_000_010_000,
+  };
   it('matches the known answer', () => {
     expect(verifyStandardWebhook(input)).toEqual({ ok: true, secretIndex: 0 });
   });

@@ -49,7 +49,10 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
 
   /** Whether a bulk request could leave now (not blocked, a call left in both windows). */
   async function bulkCallLeft(): Promise<boolean> {
-    const [blocked, h] = await Promise.all([deps.governor.blockedFor(deps.scope, 'bulk_create_events'), deps.governor.headroom(deps.scope, 'bulk_create_events')]);
+    const [blocked, h] = await Promise.all([
+      deps.governor.blockedFor(deps.scope, 'bulk_create_events'),
+      deps.governor.headroom(deps.scope, 'bulk_create_events'),
+    ]);
     return blocked === 0 && h.burst > 0 && h.steady > 0 && (h.gateway === undefined || h.gateway > 0);
   }
 
@@ -66,15 +69,19 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     // token itself is taken once the body is serialized.
     async acquire(pending, signal) {
       let endpoint: Endpoint;
-      if (cls === 'live') endpoint = pending > LIVE_SINGLE_MAX && (pending > LIVE_SINGLES_FALLBACK_MAX || (await bulkCallLeft())) ? 'bulk_create_events' : 'create_event';
+      if (cls === 'live')
+        endpoint = pending > LIVE_SINGLE_MAX && (pending > LIVE_SINGLES_FALLBACK_MAX || (await bulkCallLeft())) ? 'bulk_create_events' : 'create_event';
       else endpoint = pending > 1 ? 'bulk_create_events' : 'create_event';
       await deps.governor.waitFree(deps.scope, endpoint, signal, cls);
       return { maxItems: endpoint === 'create_event' ? 1 : ENDPOINTS.bulk_create_events.maxItems!, tag: endpoint };
     },
     // Klaviyo fails a bulk request that repeats a unique_id, so each is sent once.
     send: (items, endpoint, signal) =>
-      sendDistinct(items, (it) => it.k, async (distinct) =>
-        endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
+      sendDistinct(
+        items,
+        (it) => it.k,
+        async (distinct) =>
+          endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
       ),
   };
 }

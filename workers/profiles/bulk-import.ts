@@ -62,7 +62,11 @@ export async function bulkImport(
   const outcomes: (ItemOutcome | Promise<ItemOutcome>)[] = items.map(() => DELIVERED);
   try {
     await deps.governor.take(deps.scope, 'get_bulk_import_profiles_job_errors', undefined, deps.cls ?? 'live');
-    for await (const page of deps.client.paginate({ endpoint: 'get_bulk_import_profiles_job_errors', pathParams: { id: jobId }, schema: ImportErrorsPageSchema })) {
+    for await (const page of deps.client.paginate({
+      endpoint: 'get_bulk_import_profiles_job_errors',
+      pathParams: { id: jobId },
+      schema: ImportErrorsPageSchema,
+    })) {
       for (const e of page.data) {
         const i = bulkImportIndex(e.attributes.source?.pointer) ?? (typeof e.meta?.index === 'number' ? e.meta.index : undefined);
         if (i === undefined || !items[i]) continue;
@@ -70,7 +74,13 @@ export async function bulkImport(
         outcomes[i] =
           e.attributes.code === 'duplicate_profile'
             ? single(item)
-            : { kind: 'rejected', error: { ...toItemError(new KlaviyoApiError(400, 'klaviyo', e.attributes.code, e.attributes.detail, undefined, [], 'bulk_import_profiles')), pointer: e.attributes.source?.pointer } };
+            : {
+                kind: 'rejected',
+                error: {
+                  ...toItemError(new KlaviyoApiError(400, 'klaviyo', e.attributes.code, e.attributes.detail, undefined, [], 'bulk_import_profiles')),
+                  pointer: e.attributes.source?.pointer,
+                },
+              };
       }
     }
   } catch (err) {

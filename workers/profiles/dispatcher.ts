@@ -116,10 +116,18 @@ export function createProfileDispatcher(
     if (cached) return cached;
     let id: string | null;
     if (create) {
-      const res = await callWithQuota(deps, { endpoint: 'create_or_update_profile', body: profileImportBody(identifierOnly(ref)), schema: ProfileResponseSchema });
+      const res = await callWithQuota(deps, {
+        endpoint: 'create_or_update_profile',
+        body: profileImportBody(identifierOnly(ref)),
+        schema: ProfileResponseSchema,
+      });
       id = res.data.data.id;
     } else {
-      const res = await callWithQuota(deps, { endpoint: 'get_profiles', query: { filter: profileFilter(ref), 'fields[profile]': 'email,phone_number,external_id' }, schema: ProfilesPageSchema });
+      const res = await callWithQuota(deps, {
+        endpoint: 'get_profiles',
+        query: { filter: profileFilter(ref), 'fields[profile]': 'email,phone_number,external_id' },
+        schema: ProfilesPageSchema,
+      });
       id = res.data.data[0]?.id ?? null;
     }
     if (id) await cache.set(lane, [ref], id);
@@ -129,8 +137,11 @@ export function createProfileDispatcher(
   function membership(op: 'list-add' | 'list-remove', listId: string) {
     const endpoint = op === 'list-add' ? 'add_profiles_to_list' : 'remove_profiles_from_list';
     return batcher<string>(`${endpoint}|${listId}`, endpoint, ENDPOINTS[endpoint].maxItems!, (ids) =>
-      sendDistinct(ids, (id) => id, (distinct) =>
-        sendIsolating(deps, distinct, (batch) => ({ endpoint, pathParams: { id: listId }, body: listMembersBody(batch), blame: blameByIndex('/data') })),
+      sendDistinct(
+        ids,
+        (id) => id,
+        (distinct) =>
+          sendIsolating(deps, distinct, (batch) => ({ endpoint, pathParams: { id: listId }, body: listMembersBody(batch), blame: blameByIndex('/data') })),
       ),
     );
   }
@@ -140,18 +151,14 @@ export function createProfileDispatcher(
     const endpoint = subscribe ? 'bulk_subscribe_profiles' : 'bulk_unsubscribe_profiles';
     const key = `${endpoint}|${o.listId ?? '(global)'}|${subscribe ? (o.source ?? '') : ''}`;
     return batcher<Consent>(key, endpoint, ENDPOINTS[endpoint].maxItems!, (ops) =>
-      sendIsolating(
-        deps,
-        ops,
-        (batch) => {
-          const members = batch.map((b) => ({ ref: b.member, channels: b.channels }));
-          return {
-            endpoint,
-            body: subscribe ? subscribeBody(members, o.listId, o.source) : unsubscribeBody(members, o.listId),
-            blame: blameByIndex('/data/attributes/profiles/data'),
-          };
-        },
-      ),
+      sendIsolating(deps, ops, (batch) => {
+        const members = batch.map((b) => ({ ref: b.member, channels: b.channels }));
+        return {
+          endpoint,
+          body: subscribe ? subscribeBody(members, o.listId, o.source) : unsubscribeBody(members, o.listId),
+          blame: blameByIndex('/data/attributes/profiles/data'),
+        };
+      }),
     );
   }
 

@@ -87,7 +87,10 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
       }
     });
     // Delivered or dead-lettered: the next operation on that profile may go. Items still to do keep their place.
-    await order.release(lane, ready.filter((_, i) => outcomes[i]!.kind === 'delivered' || outcomes[i]!.kind === 'rejected'));
+    await order.release(
+      lane,
+      ready.filter((_, i) => outcomes[i]!.kind === 'delivered' || outcomes[i]!.kind === 'rejected'),
+    );
     const result = settle(job, ready, outcomes, {
       waiting,
       token,
@@ -99,7 +102,10 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
     // data (it returned, or threw one of its outcomes), or the mark would be lost with the item.
     const consumed = items.filter((_, i) => turns[i]!.kind === 'rejected').map((it) => it.k);
     if (consumed.length === 0) return result;
-    const forget = () => order.forget(jobKey, consumed).catch((err: unknown) => opts.log.warn({ err, jobId: job.id }, 'could not clear the marks of promoted items rejected by Klaviyo'));
+    const forget = () =>
+      order
+        .forget(jobKey, consumed)
+        .catch((err: unknown) => opts.log.warn({ err, jobId: job.id }, 'could not clear the marks of promoted items rejected by Klaviyo'));
     try {
       const r = await result;
       await forget();

@@ -9,7 +9,14 @@ import type { Claim, ClaimResult, ProfileOrder } from '../../src/profile-order.t
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 import type { ProfileDispatcher } from './dispatcher.ts';
 
-export async function promote(claim: Claim, order: ProfileOrder, dispatcher: ProfileDispatcher, key: string, leaseMs: number, log: Logger): Promise<ItemOutcome> {
+export async function promote(
+  claim: Claim,
+  order: ProfileOrder,
+  dispatcher: ProfileDispatcher,
+  key: string,
+  leaseMs: number,
+  log: Logger,
+): Promise<ItemOutcome> {
   if (!claim.item) {
     // The job no longer carries it (a leftover of a crash after it was settled): nothing to apply.
     await order.finish(claim, { kind: 'gone' });

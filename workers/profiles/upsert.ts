@@ -26,7 +26,11 @@ export async function upsertProfile(deps: CallDeps, cache: IdCache, lane: string
   const drop: string[] = [];
   for (let round = 0; ; round++) {
     try {
-      const res = await callWithQuota(deps, { endpoint: 'create_or_update_profile', body: profileImportBody(profile, { drop }), schema: ProfileResponseSchema });
+      const res = await callWithQuota(deps, {
+        endpoint: 'create_or_update_profile',
+        body: profileImportBody(profile, { drop }),
+        schema: ProfileResponseSchema,
+      });
       const kept = Object.fromEntries(Object.entries(profile).filter(([k]) => !drop.includes(k)));
       await cache.set(lane, [kept], res.data.data.id);
       return DELIVERED;
@@ -35,16 +39,22 @@ export async function upsertProfile(deps: CallDeps, cache: IdCache, lane: string
       if (typeof dupId !== 'string' || round >= MAX_CONFLICTS) return outcomeOf(err);
       let owned: string[];
       try {
-        const page = await callWithQuota(deps, { endpoint: 'get_profiles', query: { filter: `equals(id,"${dupId.replace(/"/g, '')}")` }, schema: ProfilesPageSchema });
+        const page = await callWithQuota(deps, {
+          endpoint: 'get_profiles',
+          query: { filter: `equals(id,"${dupId.replace(/"/g, '')}")` },
+          schema: ProfilesPageSchema,
+        });
         const other = page.data.data[0]?.attributes ?? {};
         owned = IDENTIFIERS.filter((f) => !drop.includes(f) && profile[f] != null && norm(f, other[f]) === norm(f, profile[f]));
       } catch (lookupErr) {
         return outcomeOf(lookupErr);
       }
       if (owned.length === 0) return outcomeOf(err);
-      deps.log.warn({ item: item.k, duplicateProfileId: dupId, leftOut: owned }, 'profile-import 409: identifiers belong to another profile; importing without them');
+      deps.log.warn(
+        { item: item.k, duplicateProfileId: dupId, leftOut: owned },
+        'profile-import 409: identifiers belong to another profile; importing without them',
+      );
       drop.push(...owned);
     }
   }
 }
-

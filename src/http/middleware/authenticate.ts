@@ -77,14 +77,25 @@ export function authenticate<E extends AuthEnv & JsonBodyEnv>(sources: SourceReg
       const named = c.req.query('source');
       const candidates = named === undefined ? sources.signing() : sources.signing().filter((s) => s.source.name === named);
       if (candidates.length === 0) {
-        return jsonError(c, 401, 'unauthorized', named === undefined ? 'No source authenticates with a webhook signature' : `No source named ${JSON.stringify(named)} authenticates with a webhook signature`);
+        return jsonError(
+          c,
+          401,
+          'unauthorized',
+          named === undefined
+            ? 'No source authenticates with a webhook signature'
+            : `No source named ${JSON.stringify(named)} authenticates with a webhook signature`,
+        );
       }
       const fingerprint = requestFingerprint(checked.headers.timestamp, signature);
       if (replay) {
         let state: ReplayState | undefined;
         try {
           // Only when every source that may have signed it agrees: another source may use the same id.
-          state = await replay.peek(candidates.map((x) => x.source.id), checked.headers.id, fingerprint);
+          state = await replay.peek(
+            candidates.map((x) => x.source.id),
+            checked.headers.id,
+            fingerprint,
+          );
         } catch {
           return replayCacheDown(c);
         }
@@ -125,7 +136,9 @@ export function verifySignature<E extends AuthEnv & JsonBodyEnv>(replay?: Replay
       accepted = c.res.status >= 200 && c.res.status < 300;
     } finally {
       // Released unless accepted: the sender's retry must be processed. If this fails, the claim expires.
-      await replay.settle(source.id, id, signed.fingerprint, claim.token, accepted).catch((err: unknown) => log?.warn({ err, source: source.name }, 'could not settle a webhook-id in the replay cache'));
+      await replay
+        .settle(source.id, id, signed.fingerprint, claim.token, accepted)
+        .catch((err: unknown) => log?.warn({ err, source: source.name }, 'could not settle a webhook-id in the replay cache'));
     }
   };
 }

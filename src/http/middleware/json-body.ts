@@ -24,7 +24,12 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
     if (requireJsonType) {
       const type = header(c, 'content-type') ?? '';
       if (!JSON_TYPE.test(type)) {
-        return jsonError(c, 415, 'unsupported_media_type', `Send the body as JSON with "Content-Type: application/json" (got ${JSON.stringify(type || 'none')})`);
+        return jsonError(
+          c,
+          415,
+          'unsupported_media_type',
+          `Send the body as JSON with "Content-Type: application/json" (got ${JSON.stringify(type || 'none')})`,
+        );
       }
     }
     const lengthHeader = header(c, 'content-length');

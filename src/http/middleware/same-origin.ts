@@ -48,13 +48,22 @@ export function crossOriginRefusal(c: Context): Refusal | undefined {
   const site = header(c, 'sec-fetch-site');
   if (site !== undefined) {
     if (site.trim().toLowerCase() === 'same-origin') return undefined;
-    return { error: 'cross_origin', message: `A write with Basic credentials must come from the dashboard's own pages (Sec-Fetch-Site: ${site}); scripts use "Authorization: Bearer <token>"` };
+    return {
+      error: 'cross_origin',
+      message: `A write with Basic credentials must come from the dashboard's own pages (Sec-Fetch-Site: ${site}); scripts use "Authorization: Bearer <token>"`,
+    };
   }
   const origin = header(c, 'origin');
   if (origin === undefined) {
-    return { error: 'origin_missing', message: 'A write with Basic credentials needs a same-origin browser request (Sec-Fetch-Site or Origin); scripts use "Authorization: Bearer <token>"' };
+    return {
+      error: 'origin_missing',
+      message: 'A write with Basic credentials needs a same-origin browser request (Sec-Fetch-Site or Origin); scripts use "Authorization: Bearer <token>"',
+    };
   }
   const own = ownOrigin(c);
   if (own !== undefined && normalizedOrigin(origin) === own) return undefined;
-  return { error: 'cross_origin', message: `A write with Basic credentials must come from the dashboard's own pages (Origin ${JSON.stringify(origin)} is not ${JSON.stringify(own ?? '?')}); scripts use "Authorization: Bearer <token>"` };
+  return {
+    error: 'cross_origin',
+    message: `A write with Basic credentials must come from the dashboard's own pages (Origin ${JSON.stringify(origin)} is not ${JSON.stringify(own ?? '?')}); scripts use "Authorization: Bearer <token>"`,
+  };
 }

@@ -25,7 +25,8 @@ export function listsRoutes(deps: AppDeps) {
   const members = (remove: boolean) =>
     async function listMembers(c: Context<V1Env, '/:listId/members'>) {
       const listId = ListIdSchema.safeParse(c.req.param('listId'));
-      if (!listId.success) return jsonError(c, 400, 'validation_failed', 'The list id is not valid', [{ field: 'listId', message: listId.error.issues[0]!.message }]);
+      if (!listId.success)
+        return jsonError(c, 400, 'validation_failed', 'The list id is not valid', [{ field: 'listId', message: listId.error.issues[0]!.message }]);
       const parsed = ListMembersSchema.safeParse(c.get('body'));
       if (!parsed.success) return jsonError(c, 400, 'validation_failed', 'The request body is not valid', zodIssues(parsed.error));
       const body = parsed.data;
@@ -35,7 +36,8 @@ export function listsRoutes(deps: AppDeps) {
       if (body.global && !(remove && body.consent)) issues.push({ field: 'global', message: 'only applies to an unsubscribe (DELETE with consent)' });
       body.profiles.forEach((p, i) => {
         if (channels.includes('email') && !p.email) issues.push({ field: `profiles[${i}].email`, index: i, message: 'is required to change email consent' });
-        if (channels.includes('sms') && !p.phone_number) issues.push({ field: `profiles[${i}].phone_number`, index: i, message: 'is required to change SMS consent' });
+        if (channels.includes('sms') && !p.phone_number)
+          issues.push({ field: `profiles[${i}].phone_number`, index: i, message: 'is required to change SMS consent' });
       });
       if (issues.length > 0) return jsonError(c, 400, 'validation_failed', 'The request body is not valid', issues);
 

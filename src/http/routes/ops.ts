@@ -32,7 +32,10 @@ const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ of
 const FilterSchema = z
   .object({
     kind: z.enum(JOB_KINDS).optional(),
-    lane: z.string().regex(/^[a-z0-9_-]{1,32}$/).optional(),
+    lane: z
+      .string()
+      .regex(/^[a-z0-9_-]{1,32}$/)
+      .optional(),
     class: z.enum(PRIORITY_CLASSES).optional(),
     code: z.string().min(1).max(100).optional(),
     status: z.coerce.number().int().min(0).max(599).optional(),
@@ -92,12 +95,17 @@ export function opsRoutes(deps: OpsDeps) {
   app.post('/dead-letters/replay', async (c) => {
     const read = await readOpsBody(c, 'a filter, "ids", or "all": true ("dryRun": true to preview)');
     if (!read.ok) return read.response;
-    if (read.body === undefined) return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview', [{ field: '(body)', message: 'is required' }]);
+    if (read.body === undefined)
+      return jsonError(c, 400, 'invalid_json', 'Send a JSON body: a filter, "ids", or "all": true; "dryRun": true to preview', [
+        { field: '(body)', message: 'is required' },
+      ]);
     const r = ReplaySchema.safeParse(read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'The replay request is not valid', zodIssues(r.error));
     const { dryRun, all, priority, ...filter } = r.data;
     if (Object.keys(filter).length === 0 && !all) {
-      return jsonError(c, 400, 'validation_failed', 'Name what to replay: a filter, "ids", or "all": true', [{ field: 'all', message: 'is required to replay every dead letter' }]);
+      return jsonError(c, 400, 'validation_failed', 'Name what to replay: a filter, "ids", or "all": true', [
+        { field: 'all', message: 'is required to replay every dead letter' },
+      ]);
     }
     return c.json(await deps.deadLetters.replay(filter, { dryRun, actor: c.get('actor'), priority }));
   });

@@ -35,7 +35,10 @@ export function ordersRoutes(deps: AppDeps) {
     const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
       const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
-      return c.json({ accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) }, 202);
+      return c.json(
+        { accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) },
+        202,
+      );
     });
   });
 

@@ -53,7 +53,12 @@ export function webhookRoutes(deps: AppDeps) {
   const klaviyoHeaders: MiddlewareHandler<JsonBodyEnv> = async (c, next) => {
     const cfg = deps.webhooks.klaviyo;
     if (!cfg) return jsonError(c, 404, 'not_configured', 'Klaviyo system webhooks are not configured (klaviyoWebhooks in RELAY_CONFIG)');
-    const checked = checkKlaviyoHeaders({ signature: c.req.header('klaviyo-signature'), timestamp: c.req.header('klaviyo-timestamp'), webhookId: c.req.header('klaviyo-webhook-id'), toleranceMs: cfg.toleranceMs });
+    const checked = checkKlaviyoHeaders({
+      signature: c.req.header('klaviyo-signature'),
+      timestamp: c.req.header('klaviyo-timestamp'),
+      webhookId: c.req.header('klaviyo-webhook-id'),
+      toleranceMs: cfg.toleranceMs,
+    });
     if (!checked.ok) return rejected(c, checked.reason);
     await next();
   };
@@ -80,9 +85,13 @@ export function webhookRoutes(deps: AppDeps) {
     return enqueueOr503(c, deps, async () => {
       // The items that make work carry their share of the delivery's bytes.
       const bytes = (c.get('bodyBytes') * items.length) / Math.max(1, v.body.data.length);
-      const result = items.length > 0 ? await deps.ingest.webhooks({ id: KLAVIYO_WEBHOOK_SOURCE, lane: cfg.lane }, items, bytes) : { duplicates: 0, enqueued: 0 };
+      const result =
+        items.length > 0 ? await deps.ingest.webhooks({ id: KLAVIYO_WEBHOOK_SOURCE, lane: cfg.lane }, items, bytes) : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', counts).catch(() => undefined);
-      return c.json({ received: v.body.data.length, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: v.body.data.length - items.length }, 200);
+      return c.json(
+        { received: v.body.data.length, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: v.body.data.length - items.length },
+        200,
+      );
     });
   });
 
@@ -90,7 +99,8 @@ export function webhookRoutes(deps: AppDeps) {
     const name = c.req.param('name') ?? '';
     const flow = Object.hasOwn(deps.webhooks.flows, name) ? deps.webhooks.flows[name] : undefined;
     if (!flow) return jsonError(c, 404, 'not_found', `No flow webhook named ${JSON.stringify(name)} is configured`);
-    if (!sharedSecretMatches(c.req.header(flow.header), flow.secret)) return jsonError(c, 401, 'unauthorized', `Send the flow's shared secret in the ${flow.header} header`);
+    if (!sharedSecretMatches(c.req.header(flow.header), flow.secret))
+      return jsonError(c, 401, 'unauthorized', `Send the flow's shared secret in the ${flow.header} header`);
     await next();
   };
 
@@ -104,12 +114,17 @@ export function webhookRoutes(deps: AppDeps) {
       return jsonError(c, 400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`, [{ field: '(body)', message: 'is not valid JSON' }]);
     }
     if (nestedDeeperThan(body, MAX_WEBHOOK_DEPTH)) return jsonError(c, 400, 'validation_failed', 'The request body is not valid', tooDeep('(body)'));
-    const given = body && typeof body === 'object' && typeof (body as Record<string, unknown>).id === 'string' ? ((body as Record<string, unknown>).id as string) : undefined;
+    const given =
+      body && typeof body === 'object' && typeof (body as Record<string, unknown>).id === 'string'
+        ? ((body as Record<string, unknown>).id as string)
+        : undefined;
     const id = given ?? `sha256:${createHash('sha256').update(c.get('rawBody')).digest('hex').slice(0, 32)}`;
     const known = rules.some((r) => triggers(r, { flow: name }));
     const origin = { id: flowSource(name), lane: flow.lane };
     return enqueueOr503(c, deps, async () => {
-      const result = known ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }], c.get('bodyBytes')) : { duplicates: 0, enqueued: 0 };
+      const result = known
+        ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }], c.get('bodyBytes'))
+        : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', { [`${known ? 'matched' : 'unmatched'}:flow:${name}`]: 1 }).catch(() => undefined);
       return c.json({ received: 1, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: known ? 0 : 1 }, 200);
     });

@@ -18,11 +18,7 @@ export type BodyOperationId =
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles';
 
-export type ReadOperationId =
-  | 'get_profiles'
-  | 'get_accounts'
-  | 'get_bulk_import_profiles_job'
-  | 'get_errors_for_bulk_import_profiles_job';
+export type ReadOperationId = 'get_profiles' | 'get_accounts' | 'get_bulk_import_profiles_job' | 'get_errors_for_bulk_import_profiles_job';
 
 export type OperationId = BodyOperationId | ReadOperationId;
 

@@ -28,13 +28,7 @@ function unknownIdError(account: SimAccount, profileData: Obj, pointer: string):
   return klaviyoError(400, `A profile with id ${id} does not exist.`, { source: { pointer } });
 }
 
-function applyEvent(
-  ctx: HandlerContext,
-  profileId: string,
-  attrs: Obj,
-  via: 'create_event' | 'bulk_create_events',
-  entryBackfill = false,
-): void {
+function applyEvent(ctx: HandlerContext, profileId: string, attrs: Obj, via: 'create_event' | 'bulk_create_events', entryBackfill = false): void {
   const metric = String(obj(obj(obj(attrs['metric'])['data'])['attributes'])['name']);
   const time = typeof attrs['time'] === 'string' ? attrs['time'] : null;
   const timeMs = time !== null ? Date.parse(time) : ctx.now;

@@ -83,7 +83,8 @@ export const bulkSubscribeProfiles: Handler = (ctx) => {
 function findForUnsubscribe(ctx: HandlerContext, pa: Obj): SimProfile {
   const email = typeof pa['email'] === 'string' ? pa['email'] : null;
   const phone = typeof pa['phone_number'] === 'string' ? pa['phone_number'] : null;
-  const existing = (email !== null ? findBy(ctx.account, 'email', email) : undefined) ?? (phone !== null ? findBy(ctx.account, 'phone_number', phone) : undefined);
+  const existing =
+    (email !== null ? findBy(ctx.account, 'email', email) : undefined) ?? (phone !== null ? findBy(ctx.account, 'phone_number', phone) : undefined);
   // Klaviyo suppresses an address it has never seen by creating its profile.
   return existing ?? upsertLenient(ctx.account, { attributes: { email: email ?? undefined, phone_number: phone ?? undefined } }, ctx.now);
 }

@@ -56,8 +56,16 @@ export const FUZZ_FILE: RelayFile = parseRelayConfig(
     flows: FLOWS,
     rules: [
       { on: { topic: RULE_TOPICS[0] }, do: [{ removeFromList: 'WinBck' }] },
-      { on: { topic: RULE_TOPICS[1] }, when: { 'properties.Campaign Name': { equals: 'Black Friday' } }, do: [{ updateProfile: { properties: { bf_clicker: true } } }] },
-      { on: { flow: 'vip' }, when: { 'body.properties.tier': { in: ['gold', 'platinum'] } }, do: [{ addToList: 'VIPxyz' }, { createEvent: { metric: 'Became VIP' } }] },
+      {
+        on: { topic: RULE_TOPICS[1] },
+        when: { 'properties.Campaign Name': { equals: 'Black Friday' } },
+        do: [{ updateProfile: { properties: { bf_clicker: true } } }],
+      },
+      {
+        on: { flow: 'vip' },
+        when: { 'body.properties.tier': { in: ['gold', 'platinum'] } },
+        do: [{ addToList: 'VIPxyz' }, { createEvent: { metric: 'Became VIP' } }],
+      },
     ],
   },
   {},
@@ -102,7 +110,13 @@ export type Payload = { t: 'json'; v: unknown } | { t: 'text'; s: string } | { t
 
 export type Signing =
   | { k: 'standard'; ts: 'now' | 'stale' | 'garbage'; tamper: boolean }
-  | { k: 'klaviyo'; secret: string; ts: 'http' | 'iso' | 'unix' | 'stale' | 'future' | 'garbage'; webhookId: string | null; mangle: 'none' | 'upper' | 'spaces' | 'truncate' | 'flip' };
+  | {
+      k: 'klaviyo';
+      secret: string;
+      ts: 'http' | 'iso' | 'unix' | 'stale' | 'future' | 'garbage';
+      webhookId: string | null;
+      mangle: 'none' | 'upper' | 'spaces' | 'truncate' | 'flip';
+    };
 
 export interface Case {
   /** Which generator made it (for the histogram and failure reports). */
@@ -262,7 +276,8 @@ export class Connection {
     const parts: Buffer[] = [Buffer.from(head, 'latin1')];
     if (body !== undefined && chunked) {
       const cut = body.length >> 1;
-      for (const piece of [body.subarray(0, cut), body.subarray(cut)]) if (piece.length > 0) parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`, 'latin1'), piece, Buffer.from('\r\n', 'latin1'));
+      for (const piece of [body.subarray(0, cut), body.subarray(cut)])
+        if (piece.length > 0) parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`, 'latin1'), piece, Buffer.from('\r\n', 'latin1'));
       parts.push(Buffer.from('0\r\n\r\n', 'latin1'));
     } else if (body !== undefined) {
       parts.push(body);
@@ -432,10 +447,16 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
   const base = h.service.url!;
   // Every queue of the lane: work is queued per kind, class and source, and a queue appears with
   // its first job (src/queue-catalog.ts), so the list is read again around every chunk.
-  const listQueues = async () => (await h.service.queues.catalog.all([DEFAULT_LANE])).map((ref) => ({ kind: ref.kind, name: queueName(ref), q: h.service.queues.get(ref) }));
+  const listQueues = async () =>
+    (await h.service.queues.catalog.all([DEFAULT_LANE])).map((ref) => ({ kind: ref.kind, name: queueName(ref), q: h.service.queues.get(ref) }));
   const seen = new Map<string, Set<string>>();
   for (const { name, q } of await listQueues()) seen.set(name, new Set(await q.getRanges(STATES, 0, -1)));
-  const counts = async () => new Map(await Promise.all((await listQueues()).map(async ({ name, q }) => [name, Object.values(await q.getJobCounts(...STATES)).reduce((a, b) => a + b, 0)] as const)));
+  const counts = async () =>
+    new Map(
+      await Promise.all(
+        (await listQueues()).map(async ({ name, q }) => [name, Object.values(await q.getJobCounts(...STATES)).reduce((a, b) => a + b, 0)] as const),
+      ),
+    );
 
   const url = new URL(base);
   const conns = Array.from({ length: CONCURRENCY }, () => new Connection(url.hostname, Number(url.port)));
@@ -478,7 +499,8 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
           if (body && !defects.has('oversize') && !['GET', 'HEAD'].includes(c.method)) {
             // Classifying only adds statuses to those the declared defects allow: skip it when it cannot.
             const declared = statuses(defects);
-            if (defects.size === 0 || !route.classifiedStatuses.every((st) => declared.has(st))) for (const d of c.verdict ?? route.classify(c, body)) defects.add(d);
+            if (defects.size === 0 || !route.classifiedStatuses.every((st) => declared.has(st)))
+              for (const d of c.verdict ?? route.classify(c, body)) defects.add(d);
           }
           const allowed = c.transport ? [400] : defects.size > 0 ? [...statuses(defects)] : [route.ok];
 
@@ -523,7 +545,8 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
           if (c.method === 'HEAD') continue;
           try {
             const err = JSON.parse(reply.body.toString('utf8')) as { error?: unknown; message?: unknown };
-            if (typeof err.error !== 'string' || err.error === '' || typeof err.message !== 'string') fail(`${got()}\n    ✗ the error body has no string "error" and "message"`);
+            if (typeof err.error !== 'string' || err.error === '' || typeof err.message !== 'string')
+              fail(`${got()}\n    ✗ the error body has no string "error" and "message"`);
           } catch {
             fail(`${got()}\n    ✗ the error body is not JSON`);
           }
@@ -538,12 +561,13 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
       const was = before.get(name) ?? 0;
       const now = after.get(name) ?? 0;
       if (now === was) continue;
-      if (!any2xx && !spooled) fail(`chunk ${start}–${start + chunk.length - 1}: ${name} jobs went from ${was} to ${now}, but every request of the chunk was rejected`);
+      if (!any2xx && !spooled)
+        fail(`chunk ${start}–${start + chunk.length - 1}: ${name} jobs went from ${was} to ${now}, but every request of the chunk was rejected`);
       let known = seen.get(name);
       if (!known) {
-      known = new Set();
-      seen.set(name, known);
-    }
+        known = new Set();
+        seen.set(name, known);
+      }
       const fresh = (await q.getRanges(STATES, 0, -1)).filter((id) => !known.has(id));
       const jobs = await Promise.all(fresh.map((id) => q.getJob(id)));
       for (const [n, id] of fresh.entries()) {
@@ -553,7 +577,10 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
         const items = ((job?.data as { items?: JobItem[] } | undefined)?.items ?? []) as JobItem[];
         if (items.length === 0) fail(`${kind} job ${id} has no items`);
         for (const item of items) {
-          if (!attributable(item.id, accepted)) fail(`${kind} job ${id} (new in chunk ${start}–${start + chunk.length - 1}) carries item ${JSON.stringify(item.id)}, which no accepted request answered for`);
+          if (!attributable(item.id, accepted))
+            fail(
+              `${kind} job ${id} (new in chunk ${start}–${start + chunk.length - 1}) carries item ${JSON.stringify(item.id)}, which no accepted request answered for`,
+            );
           // Nothing can steer a path: every list id a job will put in a Klaviyo URL is a Klaviyo id.
           const listId = item.o?.listId;
           if (listId !== undefined && listId !== null && !KLAVIYO_ID.test(listId)) fail(`${kind} job ${id} names list ${JSON.stringify(listId)}`);
@@ -566,7 +593,13 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
   for (const conn of conns) conn.close();
   const histogram = [...hist.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([gen, m]) => `  ${gen.padEnd(24)} ${[...m.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`)
+    .map(
+      ([gen, m]) =>
+        `  ${gen.padEnd(24)} ${[...m.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ')}`,
+    )
     .join('\n');
   return { cases: generated, byStatus, failures, histogram, jobsCreated };
 }
@@ -632,4 +665,3 @@ export async function assertStillServing(h: Harness): Promise<void> {
     await workers.close();
   }
 }
-

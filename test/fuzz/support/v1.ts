@@ -36,7 +36,12 @@ interface Auth {
 }
 
 const goodAuth: fc.Arbitrary<Auth> = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(`Bearer ${RELAY_KEY}`, `bearer ${RELAY_KEY}`, `BEARER   ${RELAY_KEY}`, `Bearer\t${RELAY_KEY}`).map((a) => ({ headers: { authorization: a }, bad: false })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .constantFrom(`Bearer ${RELAY_KEY}`, `bearer ${RELAY_KEY}`, `BEARER   ${RELAY_KEY}`, `Bearer\t${RELAY_KEY}`)
+      .map((a) => ({ headers: { authorization: a }, bad: false })),
+  },
   { weight: 1, arbitrary: fc.constant<Auth>({ headers: {}, sign: { k: 'standard', ts: 'now', tamper: false }, bad: false }) },
 );
 
@@ -64,7 +69,9 @@ const badAuth: fc.Arbitrary<Auth> = fc.oneof(
   headerText(1, 60)
     .filter((s) => s.trim() !== RELAY_KEY)
     .map((s): Auth => ({ headers: { authorization: `Bearer ${s}` }, bad: true })),
-  headerText(0, 80).map((s): Auth => ({ headers: { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': s }, bad: true })),
+  headerText(0, 80).map(
+    (s): Auth => ({ headers: { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': s }, bad: true }),
+  ),
 );
 
 export interface PathCase {
@@ -84,8 +91,14 @@ export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<P
       body: opts.body,
       path: opts.path,
       auth: fc.oneof({ weight: 7, arbitrary: goodAuth }, { weight: 1, arbitrary: badAuth }),
-      ctype: fc.oneof({ weight: 10, arbitrary: fc.constantFrom(...GOOD_CONTENT_TYPES).map((t) => ({ t: t as string | null, bad: false })) }, { weight: 1, arbitrary: fc.constantFrom(...BAD_CONTENT_TYPES).map((t) => ({ t, bad: true })) }),
-      method: fc.oneof({ weight: 14, arbitrary: fc.constantFrom(...opts.methods).map((m) => ({ m, bad: false })) }, { weight: 1, arbitrary: fc.constantFrom(...wrongMethods).map((m) => ({ m: m as string, bad: true })) }),
+      ctype: fc.oneof(
+        { weight: 10, arbitrary: fc.constantFrom(...GOOD_CONTENT_TYPES).map((t) => ({ t: t as string | null, bad: false })) },
+        { weight: 1, arbitrary: fc.constantFrom(...BAD_CONTENT_TYPES).map((t) => ({ t, bad: true })) },
+      ),
+      method: fc.oneof(
+        { weight: 14, arbitrary: fc.constantFrom(...opts.methods).map((m) => ({ m, bad: false })) },
+        { weight: 1, arbitrary: fc.constantFrom(...wrongMethods).map((m) => ({ m: m as string, bad: true })) },
+      ),
       chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
     })
@@ -102,7 +115,16 @@ export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<P
       const headers: Record<string, string> = { ...noise, ...auth.headers };
       if (ctype.t !== null) headers['content-type'] = ctype.t;
       return {
-        gen: [body.gen, auth.bad && 'bad-auth', ctype.bad && 'bad-ctype', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path', path.transport && 'transport'].filter(Boolean).join('+'),
+        gen: [
+          body.gen,
+          auth.bad && 'bad-auth',
+          ctype.bad && 'bad-ctype',
+          method.bad && `method-${method.m}`,
+          path.defects.length > 0 && 'bad-path',
+          path.transport && 'transport',
+        ]
+          .filter(Boolean)
+          .join('+'),
         method: method.m,
         path: path.path,
         headers,
