@@ -199,9 +199,7 @@ export function startWorker(env: Record<string, string>): Proc {
   return start(process.execPath, [`${DIST}/workers/main.js`], env);
 }
 
-export async function simStats(
-  simUrl: string,
-): Promise<{
+export async function simStats(simUrl: string): Promise<{
   events: Record<string, { accepted: number; duplicates: number }>;
   throttled: { gateway: number; klaviyo: number };
   requests: { total?: number; byEndpoint: Record<string, Record<string, number>> };
