@@ -185,7 +185,6 @@ const FileSchema = z
 
 export type RelayFile = z.infer<typeof FileSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
-export type RuleAction = z.infer<typeof ActionSchema>;
 export type RulePredicate = z.infer<typeof Predicate>;
 export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
 

@@ -96,8 +96,4 @@ export class SourceRegistry {
   weightOf(id: string): number {
     return this.weights.get(id) ?? 1;
   }
-
-  lanes(): string[] {
-    return [...new Set([...this.byDigest.values(), ...this.signers.map((s) => s.source)].map((s) => s.lane))];
-  }
 }

@@ -316,5 +316,3 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
   };
 }
-
-export type { ItemOutcome };

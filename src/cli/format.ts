@@ -88,9 +88,6 @@ export const mark = {
   skip: (stream?: NodeJS.WriteStream) => paint(2, '-', stream),
 };
 
-export const bold = (s: string, stream?: NodeJS.WriteStream) => paint(1, s, stream);
-export const dim = (s: string, stream?: NodeJS.WriteStream) => paint(2, s, stream);
-
 /** Writes a line to stdout. */
 export function out(line = ''): void {
   process.stdout.write(`${line}\n`);

@@ -48,10 +48,3 @@ export const EventSchema = z
 export type EventInput = z.infer<typeof EventSchema>;
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
-
-/** A request body: one event, or `{"events": [...]}` with up to 1,000. */
-export const EventsBatchSchema = z
-  .object({
-    events: z.array(z.unknown()).min(1, 'must contain at least one event').max(MAX_EVENTS_PER_REQUEST, `must contain at most ${MAX_EVENTS_PER_REQUEST} events`),
-  })
-  .strict();

@@ -33,21 +33,11 @@ export type ProfileUpsertInput = z.infer<typeof ProfileUpsertSchema>;
 
 export const MAX_PROFILES_PER_REQUEST = 1000;
 
-export const ProfilesBatchSchema = z
-  .object({
-    profiles: z
-      .array(z.unknown())
-      .min(1, 'must contain at least one profile')
-      .max(MAX_PROFILES_PER_REQUEST, `must contain at most ${MAX_PROFILES_PER_REQUEST} profiles`),
-  })
-  .strict();
-
 /** Who a list operation is about: identifiers only. */
 export const MemberSchema = z
   .object({ ...LookupIdentifierFields })
   .strict()
   .superRefine(requireLookupIdentifier);
-export type MemberInput = z.infer<typeof MemberSchema>;
 
 export const ConsentSchema = z
   .object({ email: z.boolean().optional(), sms: z.boolean().optional() })
@@ -78,5 +68,3 @@ export const ListMembersSchema = z
     global: z.boolean().optional(),
   })
   .strict();
-
-export type ListMembersInput = z.infer<typeof ListMembersSchema>;

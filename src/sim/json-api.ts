@@ -31,10 +31,6 @@ export interface KlaviyoErrorBody {
   errors: KlaviyoErrorObject[];
 }
 
-export interface GatewayErrorBody {
-  error: string;
-}
-
 const TITLES: Record<number, [code: string, title: string]> = {
   400: ['invalid', 'Invalid input.'],
   401: ['not_authenticated', 'Authentication credentials were not provided.'],
