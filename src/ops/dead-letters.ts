@@ -160,12 +160,21 @@ end
 return 0
 `;
 
-/**
- * `showPii` false (the default): emails and phone numbers in what operators see are masked, as in
- * the dashboard and the logs. `prioritiesEnabled` false (RELAY_CONFIG `priorities.enabled`):
- * replays go back to the live queue of their source, as all work is live then.
- */
-export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false, prioritiesEnabled = true): DeadLetters {
+export interface DeadLetterOptions {
+  /** False (the default): emails and phone numbers in what operators see are masked, as in the dashboard and the logs. */
+  readonly showPii?: boolean;
+  /** False (RELAY_CONFIG `priorities.enabled`): replays go back to the live queue of their source, as all work is live then. */
+  readonly prioritiesEnabled?: boolean;
+  /** KLAVIYO_REVISION: a dry run shows event bodies as they would be sent with it. */
+  readonly revision: string;
+}
+
+export function createDeadLetters(
+  redis: Redis,
+  queues: Queues,
+  lanes: () => readonly string[],
+  { showPii = false, prioritiesEnabled = true, revision }: DeadLetterOptions,
+): DeadLetters {
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const wanted = (q: QueueRef) =>
@@ -258,7 +267,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         refs.push(summary.ref);
         items += all.length;
         if (dryRun) {
-          if (preview.length < 5) preview.push(view({ ref: summary.ref, ...describeRequest(q.kind, all) }));
+          if (preview.length < 5) preview.push(view({ ref: summary.ref, ...describeRequest(q.kind, all, revision) }));
           continue;
         }
         // Everything the job still owes goes back in, and it starts over with fresh attempts — in
@@ -282,11 +291,11 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
 }
 
 /** What Klaviyo would receive for these items (events: the exact body; others: the operations). */
-function describeRequest(kind: JobKind, items: readonly { k: string; id: string }[]): { endpoint: string; body: unknown } {
+function describeRequest(kind: JobKind, items: readonly { k: string; id: string }[], revision: string): { endpoint: string; body: unknown } {
   if (kind === 'events') {
     const events = (items as EventItem[]).map((it) => ({ uniqueId: it.k, event: it.e }));
-    if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!) };
-    return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events).body };
+    if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!, revision) };
+    return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events, revision).body };
   }
   return { endpoint: kind === 'profiles' ? 'profile operations' : 'webhook rules', body: items };
 }

@@ -210,7 +210,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       metrics: opts.metrics,
       ops: {
         adminToken: config.adminToken,
-        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, config.dashboard.showPii, priorities.enabled),
+        deadLetters: createDeadLetters(apiRedis, queues, () => laneNames, {
+          showPii: config.dashboard.showPii,
+          prioritiesEnabled: priorities.enabled,
+          revision: config.klaviyo.revision,
+        }),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () =>
           readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter, {

@@ -35,9 +35,11 @@ export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leavin
 
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
   const cls = deps.cls ?? 'live';
+  // Bodies are built for the revision the client sends (`backfill` only where it exists).
+  const { revision } = deps.client.target;
 
   async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
-    const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
+    const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }, revision));
     if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
@@ -57,7 +59,10 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
   }
 
   function bulk(items: readonly EventItem[]) {
-    const { body, groups } = bulkCreateEventsBody(items.map((it) => ({ uniqueId: it.k, event: it.e })));
+    const { body, groups } = bulkCreateEventsBody(
+      items.map((it) => ({ uniqueId: it.k, event: it.e })),
+      revision,
+    );
     return { endpoint: 'bulk_create_events' as const, body, blame: (pointer: string | undefined) => blamedByPointer(pointer, groups) };
   }
 

@@ -11,14 +11,20 @@ import { EventSchema, MAX_EVENTS_PER_REQUEST } from '../../model/event.ts';
 import { isPlainValidEvent } from '../../model/event-fast-path.ts';
 import { itemKey } from '../../model/ids.ts';
 import type { EventItem } from '../../queues.ts';
-import type { AppDeps, V1Env } from '../app.ts';
+import type { V1Env } from '../middleware/v1.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
-import { classInputs, ingestByClass } from '../ingest-by-class.ts';
+import { type ClassDeps, classInputs, ingestByClass } from '../ingest-by-class.ts';
 import { itemClass } from '../../priority.ts';
 
-export function eventsRoutes(deps: AppDeps) {
+/** What POST /v1/events needs: ingest, and what decides the items' class and answers a failed enqueue. */
+export interface EventsRouteDeps extends EnqueueOr503Deps, ClassDeps {
+  readonly ingest: Ingest;
+}
+
+export function eventsRoutes(deps: EventsRouteDeps) {
   const app = new Hono<V1Env>();
 
   app.post('/', async (c) => {

@@ -13,13 +13,18 @@ import { Hono, type Context } from 'hono';
 import { itemKey } from '../../model/ids.ts';
 import { primaryIdentifier, type Channel } from '../../model/profile-op.ts';
 import { ListIdSchema, ListMembersSchema } from '../../model/profile-ops.ts';
-import type { NewProfileOp } from '../../ingest/ingest.ts';
-import type { AppDeps, V1Env } from '../app.ts';
+import type { Ingest, NewProfileOp } from '../../ingest/ingest.ts';
+import type { V1Env } from '../middleware/v1.ts';
 import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';
-import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
-import { classOfRequest, ingestByClass } from '../ingest-by-class.ts';
+import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { type ClassDeps, classOfRequest, ingestByClass } from '../ingest-by-class.ts';
 
-export function listsRoutes(deps: AppDeps) {
+/** What /v1/lists/{listId}/members needs: ingest, and what decides the items' class and answers a failed enqueue. */
+export interface ListsRouteDeps extends EnqueueOr503Deps, ClassDeps {
+  readonly ingest: Ingest;
+}
+
+export function listsRoutes(deps: ListsRouteDeps) {
   const app = new Hono<V1Env>();
 
   const members = (remove: boolean) =>

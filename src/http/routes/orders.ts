@@ -9,16 +9,22 @@ import { itemKey } from '../../model/ids.ts';
 import { OrderSchema } from '../../model/order.ts';
 import { orderEvents } from '../../model/order-events.ts';
 import type { EventItem } from '../../queues.ts';
-import type { AppDeps, V1Env } from '../app.ts';
+import type { V1Env } from '../middleware/v1.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
-import { classInputs, ingestByClass } from '../ingest-by-class.ts';
+import { type ClassDeps, classInputs, ingestByClass } from '../ingest-by-class.ts';
 import { itemClass } from '../../priority.ts';
 
 export const MAX_ORDERS_PER_REQUEST = 100;
 
-export function ordersRoutes(deps: AppDeps) {
+/** What POST /v1/orders needs: ingest, and what decides the items' class and answers a failed enqueue. */
+export interface OrdersRouteDeps extends EnqueueOr503Deps, ClassDeps {
+  readonly ingest: Ingest;
+}
+
+export function ordersRoutes(deps: OrdersRouteDeps) {
   const app = new Hono<V1Env>();
 
   app.post('/', async (c) => {

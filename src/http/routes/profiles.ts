@@ -9,14 +9,19 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { itemKey } from '../../model/ids.ts';
 import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-ops.ts';
-import type { NewProfileOp } from '../../ingest/ingest.ts';
-import type { AppDeps, V1Env } from '../app.ts';
+import type { Ingest, NewProfileOp } from '../../ingest/ingest.ts';
+import type { V1Env } from '../middleware/v1.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
-import { classOfRequest, ingestByClass } from '../ingest-by-class.ts';
+import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
+import { type ClassDeps, classOfRequest, ingestByClass } from '../ingest-by-class.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
-export function profilesRoutes(deps: AppDeps) {
+/** What POST /v1/profiles needs: ingest, and what decides the items' class and answers a failed enqueue. */
+export interface ProfilesRouteDeps extends EnqueueOr503Deps, ClassDeps {
+  readonly ingest: Ingest;
+}
+
+export function profilesRoutes(deps: ProfilesRouteDeps) {
   const app = new Hono<V1Env>();
 
   app.post('/', async (c) => {
