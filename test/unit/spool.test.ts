@@ -265,6 +265,18 @@ describe('open and close', () => {
     await expect(Spool.open(dir, 'api-a', 1000, timing)).rejects.toThrow(SpoolInUseError);
   });
 
+  it('a torn last line left by a previous life does not swallow the records appended after it', async () => {
+    const dir = tmp();
+    const path = orphan(dir, 'spool-api-a.log', ['1'], '{"m":"events","o":{"id');
+    const s = await open(dir, 'api-a');
+    s.append(rec('2'));
+    s.append(rec('3'));
+    expect(s.size).toBe(statSync(path).size);
+    const c = collector();
+    expect(await s.drain(c.apply)).toBe(3);
+    expect(c.applied).toEqual(['1', '2', '3']);
+  });
+
   it('a progress file left without its spool file is dropped: it must not skip records of a new file', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'spool-api-a.log.offset'), '5');
