@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spool, SpoolFullError, SpoolInUseError, type SpoolRecord, type SpoolTiming } from '../../src/ingest/spool.ts';
 
-const timing: SpoolTiming = { heartbeatMs: 20, staleMs: 300 };
+// Short enough for quick tests, long enough that a loaded machine does not miss a heartbeat for a whole stale period.
+const timing: SpoolTiming = { heartbeatMs: 25, staleMs: 1000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cleanups: (() => void)[] = [];
