@@ -42,9 +42,9 @@ import {
   startSim,
   startWorker,
   stopAll,
-  waitFor,
   type LoadResult,
 } from './lib/procs.ts';
+import { waitUntil } from '../test/support/wait.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -113,7 +113,7 @@ async function ingestSingle() {
   const redis = await startRedis();
   const minimalPort = await freePort();
   const minimal = start(process.execPath, [`${DIST}/bench/minimal-ingest.js`], { PORT: String(minimalPort), REDIS_URL: redis.url, PREFIX: 'minimal' });
-  await waitFor('minimal handler', () => /listening/.test(minimal.output()));
+  await waitUntil('minimal handler', () => /listening/.test(minimal.output()), { timeoutMs: 30_000, intervalMs: 50 });
   const minimalUrl = `http://127.0.0.1:${minimalPort}/v1/events`;
   const ours = baselineOnly ? undefined : await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
   const runs: { minimal: Awaited<ReturnType<typeof measureLoad>>[]; ours: Awaited<ReturnType<typeof measureLoad>>[] } = { minimal: [], ours: [] };
@@ -272,7 +272,7 @@ async function deliveryBaseline() {
     );
   }
   const worker = start(process.execPath, [`${DIST}/bench/naive-worker.js`], { REDIS_URL: redis.url, PREFIX: 'naive', GATEWAY_URL: sim.url, CONNECTION });
-  await waitFor('naive worker', () => /ready/.test(worker.output()));
+  await waitUntil('naive worker', () => /ready/.test(worker.output()), { timeoutMs: 30_000, intervalMs: 50 });
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, T.baselineS * 1000));
   const stats = await simStats(sim.url);
@@ -301,7 +301,7 @@ async function lowLoad() {
   const worker = startWorker(env);
   const { Queue } = await import('bullmq');
   const events = new Queue('events.default', { connection: redis.client, prefix: 'relay:{events.default}' });
-  await waitFor('worker', async () => (await events.getWorkersCount()) > 0, 20_000);
+  await waitUntil('worker', async () => (await events.getWorkersCount()) > 0, { timeoutMs: 20_000, intervalMs: 50 });
   await events.close();
   const src = sourceIdForKey(BENCH_KEY);
   const sent = new Map<string, number>();
@@ -317,7 +317,7 @@ async function lowLoad() {
     sent.set(itemKey(src, id), t);
     await new Promise((r) => setTimeout(r, T.lowLoadGapMs));
   }
-  const state = await waitFor(
+  const state = await waitUntil(
     'low-load deliveries',
     async () => {
       const s = (await (await fetch(`${sim.url}/__sim/state?events=all`)).json()) as {
@@ -326,7 +326,7 @@ async function lowLoad() {
       const evs = s.accounts.find((a) => a.id === CONNECTION)?.events ?? [];
       return evs.length >= sent.size && evs;
     },
-    30_000,
+    { timeoutMs: 30_000, intervalMs: 50 },
   );
   const lat = state.map((e) => e.receivedAt - (sent.get(e.uniqueId) ?? e.receivedAt)).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;

@@ -14,14 +14,14 @@ import type { ProfileItem } from '../../src/queues.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness;
 let workers: Service | undefined;
 const redis = testRedis();
 beforeAll(async () => {
   h = await startHarness({ name: 'legacy', workers: false });
-  await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await workers?.close();
@@ -50,8 +50,10 @@ describe('work queued before classes existed', () => {
     expect(await h.queue('events').count()).toBe(0);
 
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 15_000);
-    await eventually(async () => (await redis.get(h.service.queues.key('events', 'default', `id:${k}`))) === 'done', 5000);
+    await waitUntil("the legacy job's event delivered", () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 15_000 });
+    await waitUntil('the item key marked done', async () => (await redis.get(h.service.queues.key('events', 'default', `id:${k}`))) === 'done', {
+      timeoutMs: 5000,
+    });
   }, 30_000);
 
   it('a per-profile order entry of the old form holds a later operation back until its job is done', async () => {

@@ -23,7 +23,7 @@ import { legacyRef, queueRef } from '../../src/queue-catalog.ts';
 import { createIngest } from '../../src/ingest/ingest.ts';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { deleteKeys, REDIS_URL, testRedis, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let redis: Redis;
 let prefix: string;
@@ -88,7 +88,7 @@ describe('queued bytes', () => {
       autorun: true,
     });
     try {
-      await eventually(async () => (await queue.getJobState('finished')) === 'completed', 10_000, 20);
+      await waitUntil('the job completed', async () => (await queue.getJobState('finished')) === 'completed', { timeoutMs: 10_000, intervalMs: 20 });
     } finally {
       await worker.close();
     }
@@ -117,7 +117,7 @@ describe('queued bytes', () => {
       pruneEveryMs: 100,
     });
     try {
-      await eventually(async () => (await total()) === before, 5000, 50);
+      await waitUntil('the counter back where it was', async () => (await total()) === before, { timeoutMs: 5000, intervalMs: 50 });
     } finally {
       limiter.stop();
     }

@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startHarness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { CONNECTION } from '../support/harness.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 import { startSimulator } from '../../src/sim/index.ts';
@@ -22,7 +22,7 @@ describe('graceful shutdown', () => {
       const email = 'slow@example.com';
       expect((await h.post('/v1/events', { id: 'slow-1', event: 'Placed Order', profile: { email } })).status).toBe(202);
       const q = h.queue('events');
-      await eventually(async () => (await q.getJobCounts('active')).active === 1, 5000);
+      await waitUntil('one active job', async () => (await q.getJobCounts('active')).active === 1, { timeoutMs: 5000 });
       const url = h.service.url!;
       const t0 = Date.now();
       await h.service.close();
@@ -42,7 +42,9 @@ describe('graceful shutdown', () => {
     try {
       h.sim.faults.add({ match: { endpoint: 'create_event' }, latencyMs: 15_000 });
       expect((await h.post('/v1/events', { id: 'stuck-1', event: 'Placed Order', profile: { email: 'stuck@example.com' } })).status).toBe(202);
-      await eventually(() => h.sim.requests({ endpoint: 'create_event' }).length === 1 || h.sim.stats().faulted > 0, 5000);
+      await waitUntil('the request on the wire', () => h.sim.requests({ endpoint: 'create_event' }).length === 1 || h.sim.stats().faulted > 0, {
+        timeoutMs: 5000,
+      });
       const t0 = Date.now();
       await h.service.close();
       expect(Date.now() - t0).toBeLessThan(4000);

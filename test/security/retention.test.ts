@@ -16,7 +16,7 @@ import { createProfileDispatcher } from '../../workers/profiles/dispatcher.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
 import { CONNECTION, MATON_KEY, startHarness } from '../support/harness.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -41,7 +41,11 @@ describe('dead letters', () => {
       const before = (await queue.getJobs(['failed'])).map((j) => j.id);
       expect((await h.post('/v1/events', { id: `${tag}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${i}@example.com` } })).status).toBe(202);
       // Done when this event's job is among the failed ones.
-      await eventually(async () => (await queue.getJobs(['failed'])).some((j) => !before.includes(j.id) && idsOf(j).includes(`${tag}-${i}`)), 15_000);
+      await waitUntil(
+        'the failed job holding the event',
+        async () => (await queue.getJobs(['failed'])).some((j) => !before.includes(j.id) && idsOf(j).includes(`${tag}-${i}`)),
+        { timeoutMs: 15_000 },
+      );
     };
 
     for (let i = 0; i < 5; i++) await fail(i);
