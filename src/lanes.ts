@@ -11,9 +11,9 @@ import type { RelayFile } from './relay-config.ts';
 /** Who shares which quota bucket (see workers/quota-governor.ts). */
 export interface QuotaScope {
   /** Hash-safe id of the Maton API key (gateway) or of the Klaviyo key (direct): one Redis hash slot each. */
-  readonly scope: string;
+  readonly keyId: string;
   /** The Klaviyo account whose endpoint windows apply (Maton connection, or the direct key's id). */
-  readonly account: string;
+  readonly klaviyoAccount: string;
   /** Whether the gateway's per-key limit applies. */
   readonly viaGateway: boolean;
 }
@@ -41,7 +41,7 @@ export function laneFor(name: string, target: KlaviyoTarget): Lane {
   return {
     name,
     target,
-    scope: { scope: keyId, account: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
+    scope: { keyId, klaviyoAccount: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
   };
 }
 

@@ -24,7 +24,9 @@ import type { RedisClient as Redis } from './redis.ts';
 import { primaryIdentifier, type ProfileRef } from './model/profile-op.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
 import type { ItemError, ProfileItem, ProfilesJobData, Queues } from './queues.ts';
-import { jobRef, legacyRef, type QueueRef } from './queue-catalog.ts';
+import { legacyRef, type QueueRef } from './queue-catalog.ts';
+import { itemKeyOfPendingMember, pendingMember } from './item-keys.ts';
+import { PROMOTED_FIELD, pendingSetKey, profileSeqKey } from './redis-keys.ts';
 
 /** A crash between joining the pending set and adding the job leaves an entry with no job; this long it is given. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -36,7 +38,7 @@ export function profileOrderKey(lane: string, ref: ProfileRef): string {
 }
 
 export function pendingKey(queues: Queues, lane: string, pk: string): string {
-  return queues.key('profiles', lane, `pend:${pk}`);
+  return pendingSetKey(queues.prefix, lane, pk);
 }
 
 /** Ingest side: number the items in arrival order and enter them in their profiles' pending sets. */
@@ -44,14 +46,14 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
   const lane = ref.lane;
   const n = jobs.reduce((a, j) => a + j.items.length, 0);
   if (n === 0) return;
-  const last = await redis.incrby(queues.key('profiles', lane, 'seq'), n);
+  const last = await redis.incrby(profileSeqKey(queues.prefix, lane), n);
   let seq = last - n;
   const now = Date.now();
   const pipe = redis.pipeline();
   for (const job of jobs) {
     for (const item of job.items) {
       item.seq = ++seq;
-      item.m = `${jobRef(ref, job.jobId)}|${item.k}|${now}`;
+      item.m = pendingMember(ref, job.jobId, item.k, now);
       pipe.zadd(pendingKey(queues, lane, item.pk), seq, item.m);
     }
   }
@@ -66,7 +68,7 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
  * live worker claims the earlier item and applies it first, through the live path, then its own.
  *
  * The claim is the single arbiter between the live worker that promotes an item and the bulk job
- * that carries it. It is a field of the bulk job's own hash (`relay:promoted:<item key>`), so it
+ * that carries it. It is a field of the bulk job's own hash (`relay:promoted:<item key>`, PROMOTED_FIELD), so it
  * lives exactly as long as the job (it goes when BullMQ removes the job, nothing to sweep), and
  * every check and change of it is one Lua call with the job's state:
  *   - `c|<owner>|<until ms>`: claimed, being applied. A claim is made only while the job is not
@@ -82,7 +84,6 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
  * Marking it done (or rejected) and removing it from the pending set is one step, so the next
  * operation on the profile goes on at once.
  */
-export const PROMOTED_FIELD = 'relay:promoted:';
 /** How long a promoter's claim holds without renewal (it renews every third of it while it works). */
 export const PROMOTION_LEASE_MS = 30_000;
 
@@ -280,7 +281,7 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
             return { kind: 'first' };
           case 2: {
             const member = String(r[1]);
-            const itemKey = member.split('|')[1]!;
+            const itemKey = itemKeyOfPendingMember(member);
             // What the item is, from its job's data as it was when claimed (read in the same call).
             const item = parseJobData(String(r[3]))?.items.find((x) => x.k === itemKey);
             return {

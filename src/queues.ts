@@ -14,7 +14,8 @@ import { Queue, RedisConnection, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-op.ts';
-import { bullPrefix, jobKeyPrefix, legacyRef, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
+import { jobKeyPrefix, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
+import { bullPrefix } from './redis-keys.ts';
 
 export { JOB_KINDS, type JobKind, type QueueRef } from './queue-catalog.ts';
 
@@ -179,7 +180,7 @@ export class Queues {
     return q;
   }
 
-  /** The BullMQ prefix shared by every queue of a kind and lane (src/queue-catalog.ts). */
+  /** The BullMQ prefix shared by every queue of a kind and lane (src/redis-keys.ts). */
   bullPrefix(kind: JobKind, lane: string): string {
     return bullPrefix(this.prefix, kind, lane);
   }
@@ -187,14 +188,6 @@ export class Queues {
   /** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id of that queue. */
   jobKeyPrefix(ref: QueueRef): string {
     return jobKeyPrefix(this.prefix, ref);
-  }
-
-  /**
-   * A key of ours for a whole kind and lane (item keys, per-profile order), in the same hash slot
-   * as all its queues. Under the legacy queue's name, as before queues were split by class.
-   */
-  key(kind: JobKind, lane: string, suffix: string): string {
-    return `${this.jobKeyPrefix(legacyRef(kind, lane))}${suffix}`;
   }
 
   all(): Queue[] {

@@ -33,7 +33,7 @@ import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-po
 import { startLaneControl } from './lane-control.ts';
 import { BULK_ITEMS_IN_FLIGHT, InFlightShare, LIVE_ITEMS_IN_FLIGHT } from './in-flight.ts';
 import { startQueuePool, type QueuePool } from './queue-pool.ts';
-import { pausedKey } from '../src/ops/lane-state.ts';
+import { lanePausedKey } from '../src/redis-keys.ts';
 
 const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { JobHooks, SettleResult } from './settle.ts';
@@ -276,7 +276,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     lanes: deps.lanes.map((l) => l.name),
     kinds: ['events', 'profiles', 'webhooks'],
     open: (ref) => opener.get(`${ref.kind}\n${ref.lane}`)!(ref),
-    paused: async (lane) => (await deps.connection.exists(pausedKey(deps.prefix, lane))) === 1,
+    paused: async (lane) => (await deps.connection.exists(lanePausedKey(deps.prefix, lane))) === 1,
     known: deps.knownQueues,
     log: deps.log,
     intervalMs: deps.discoverEveryMs,

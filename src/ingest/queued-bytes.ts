@@ -31,6 +31,7 @@
  *    under a job that has just arrived.
  */
 import type { RedisClient as Redis } from '../redis.ts';
+import { jobHashKey, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../redis-keys.ts';
 
 /** The fields a job's data carries for this (src/queues.ts job data). */
 export interface QueuedBytesData {
@@ -49,12 +50,8 @@ export interface CountedJob {
   readonly queueQualifiedName: string;
 }
 
-export const sourceBytesKey = (prefix: string, sourceId: string) => `${prefix}:{src:${sourceId}}:qbytes`;
-export const sourceLedgerKey = (prefix: string, sourceId: string) => `${prefix}:{src:${sourceId}}:qbytes:jobs`;
-/** `qualifiedName`: BullMQ's `<bullPrefix>:<queue name>`; the key shares the queue's hash slot. */
-export const queueBytesKey = (qualifiedName: string) => `${qualifiedName}:qbytes`;
-/** A ledger entry names its job by the job's key. */
-const jobKey = (qualifiedName: string, jobId: string) => `${qualifiedName}:${jobId}`;
+/** A ledger entry names its job by the job's key (its hash). */
+const jobKey = jobHashKey;
 
 // KEYS: total, ledger. ARGV: job key, bytes, job key, bytes, … Counts each job once.
 const SOURCE_ADD = `

@@ -14,7 +14,9 @@ import type { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
 import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
-import { jobRef, parseJobRef, queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { jobRef, parseJobRef, replayJobId } from '../item-keys.ts';
+import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { itemKeyName } from '../redis-keys.ts';
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
@@ -67,14 +69,6 @@ const SCAN_PAGE = 500;
 /** A listing looks at no more than this many failed jobs per queue: the console must stay fast. */
 const SCAN_LIMIT = 20_000;
 
-export function refOf(ref: QueueRef, jobId: string): string {
-  return jobRef(ref, jobId);
-}
-
-export function parseRef(ref: string): { ref: QueueRef; jobId: string } | undefined {
-  return parseJobRef(ref);
-}
-
 function errorsOf(job: Job<ItemsData>): ItemError[] {
   const out: ItemError[] = (job.data.dead ?? []).map((d) => d.error);
   // Items left when retries ran out carry the last failure as the job's reason.
@@ -92,7 +86,7 @@ function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
     else groups.set(key, { status: e.status, origin: e.origin, code: e.code, detail: e.detail, count: 1 });
   }
   return {
-    ref: refOf(q, job.id!),
+    ref: jobRef(q, job.id!),
     queue: queueName(q),
     kind: q.kind,
     lane: q.lane,
@@ -170,7 +164,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const wanted = (q: QueueRef) =>
       (!filter.kind || q.kind === filter.kind) && (!filter.lane || q.lane === filter.lane) && (!filter.class || q.cls === filter.class);
-    const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
+    const targets = filter.ids?.map(parseJobRef).filter((x) => x !== undefined);
     if (targets) {
       for (const t of targets) {
         if (!wanted(t.ref)) continue;
@@ -212,8 +206,8 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         return;
       }
       // The id is taken by a finished job of the same items: the replay gets an id of its own.
-      if (n > 20) throw new Error(`cannot find a free job id in ${queueName(to)} for ${refOf(from, job.id!)}`);
-      id = `${job.id!}-r${n}`;
+      if (n > 20) throw new Error(`cannot find a free job id in ${queueName(to)} for ${jobRef(from, job.id!)}`);
+      id = replayJobId(job.id!, n);
     }
     await queues.catalog.register(to);
     await target.add(job.name, data, { jobId: id });
@@ -222,8 +216,8 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     // old job is removed: a replay that stops in between and is run again finds the job already
     // moved and does not count it twice.
     await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
-    const keys = data.items.map((it) => queues.key(from.kind, from.lane, `id:${it.k}`));
-    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, refOf(from, job.id!), from.source === undefined ? job.id! : '', refOf(to, id));
+    const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, it.k));
+    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, jobRef(from, job.id!), from.source === undefined ? job.id! : '', jobRef(to, id));
     await job.remove();
   }
 
@@ -240,7 +234,7 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     },
 
     async show(ref) {
-      const t = parseRef(ref);
+      const t = parseJobRef(ref);
       if (!t) return undefined;
       const job = (await queues.get(t.ref).getJob(t.jobId)) as Job<ItemsData> | undefined;
       if (!job || !(await job.isFailed())) return undefined;

@@ -6,7 +6,7 @@
  * the rule and action positions, so a redelivered webhook or a reprocessed job yields the same
  * keys, which ingest recognises and Klaviyo's unique_id absorbs.
  */
-import { itemKey } from '../model/ids.ts';
+import { ruleActionId, ruleActionKey } from '../item-keys.ts';
 import type { NewProfileOp } from '../ingest/ingest.ts';
 import type { EventItem } from '../queues.ts';
 import type { Rule, RulePredicate } from '../relay-config.ts';
@@ -60,8 +60,8 @@ export function evaluate(rules: readonly Rule[], ctx: RuleContext, origin: { id:
         (out as { noProfile: number }).noProfile++;
         return;
       }
-      const k = itemKey(origin.id, itemId, `rule:${r}:action:${a}`);
-      const id = `${itemId}#r${r}a${a}`;
+      const k = ruleActionKey(origin.id, itemId, r, a);
+      const id = ruleActionId(itemId, r, a);
       if ('addToList' in action) out.ops.push({ k, id, o: { op: 'list-add', listId: action.addToList, member } });
       else if ('removeFromList' in action) out.ops.push({ k, id, o: { op: 'list-remove', listId: action.removeFromList, member } });
       else if ('updateProfile' in action) out.ops.push({ k, id, o: { op: 'upsert', profile: { ...member, properties: action.updateProfile.properties } } });

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { itemKey, jobIdForItems } from '../../src/model/ids.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
 import { refOf } from '../../src/model/profile-op.ts';
 import { createProfileOrder, pendingKey, profileOrderKey } from '../../src/profile-order.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
+import { itemKeyName } from '../../src/redis-keys.ts';
 import type { ProfileItem } from '../../src/queues.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
@@ -33,7 +34,7 @@ describe('work queued before classes existed', () => {
   it('is delivered from the legacy queue, and its ingest key still makes a resend a duplicate', async () => {
     const id = `old-${Math.random().toString(36).slice(2, 8)}`;
     const email = `${id}@example.com`;
-    const k = itemKey(RELAY_SOURCE, id);
+    const k = eventKey(RELAY_SOURCE, id);
     const jobId = jobIdForItems('events', [k]);
     // As the older version stored it: the job in `events.default`, the item key naming it by id alone.
     await h.service.queues
@@ -43,7 +44,7 @@ describe('work queued before classes existed', () => {
         { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [{ k, id, e: { event: 'Placed Order', profile: { email } } }] },
         { jobId },
       );
-    await redis.set(h.service.queues.key('events', 'default', `id:${k}`), jobId, 'PX', 60_000);
+    await redis.set(itemKeyName(h.prefix, 'events', 'default', k), jobId, 'PX', 60_000);
 
     const resend = await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } });
     expect(resend.body).toMatchObject({ accepted: 1, duplicates: 1 });
@@ -51,7 +52,7 @@ describe('work queued before classes existed', () => {
 
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true });
     await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 15_000);
-    await eventually(async () => (await redis.get(h.service.queues.key('events', 'default', `id:${k}`))) === 'done', 5000);
+    await eventually(async () => (await redis.get(itemKeyName(h.prefix, 'events', 'default', k))) === 'done', 5000);
   }, 30_000);
 
   it('a per-profile order entry of the old form holds a later operation back until its job is done', async () => {

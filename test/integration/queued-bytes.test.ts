@@ -5,16 +5,8 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  countQueuedBytes,
-  healQueueBytes,
-  pruneSourceLedger,
-  queueBytesKey,
-  recountQueuedBytes,
-  releaseQueuedBytes,
-  sourceBytesKey,
-  sourceLedgerKey,
-} from '../../src/ingest/queued-bytes.ts';
+import { countQueuedBytes, healQueueBytes, pruneSourceLedger, recountQueuedBytes, releaseQueuedBytes } from '../../src/ingest/queued-bytes.ts';
+import { bullPrefix, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/redis-keys.ts';
 import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
@@ -33,7 +25,7 @@ const SRC = 'src-shop';
 beforeAll(() => {
   redis = testRedis();
   prefix = uniquePrefix('qbytes');
-  queue = new Queue('events.default', { connection: redis as never, prefix: `${prefix}:{events.default}` });
+  queue = new Queue('events.default', { connection: redis as never, prefix: bullPrefix(prefix, 'events', 'default') });
 });
 afterAll(async () => {
   await queue?.close();
@@ -84,7 +76,7 @@ describe('queued bytes', () => {
     await addCounted('finished', 1000);
     const worker = new Worker('events.default', async () => 'ok', {
       connection: redis.duplicate() as never,
-      prefix: `${prefix}:{events.default}`,
+      prefix: bullPrefix(prefix, 'events', 'default'),
       autorun: true,
     });
     try {
@@ -190,7 +182,7 @@ describe('queues per class and source: the source ledger', () => {
 describe("a queue's byte counter heals", () => {
   let q: Queue;
   beforeAll(() => {
-    q = new Queue('events.heal', { connection: redis as never, prefix: `${prefix}:{events.heal}` });
+    q = new Queue('events.heal', { connection: redis as never, prefix: bullPrefix(prefix, 'events', 'heal') });
   });
   afterAll(async () => {
     await q.obliterate({ force: true });

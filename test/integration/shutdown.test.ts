@@ -67,7 +67,7 @@ describe('a yield at shutdown', () => {
     const sim = await startSimulator({ port: 0 });
     try {
       const governor = createQuotaGovernor(redis, prefix, { ...DEFAULT_LIMITS, endpoints: { bulk_create_events: { burst: 1, steady: 1 } } });
-      const scope = { scope: 'yield-test', account: 'acct', viaGateway: true };
+      const scope = { keyId: 'yield-test', klaviyoAccount: 'acct', viaGateway: true };
       await governor.take(scope, 'bulk_create_events'); // the minute's one call is spent
       const sender = eventSender({
         client: createKlaviyoClient({ mode: 'gateway', baseUrl: sim.url, apiKey: 'k', connectionId: 'acct', revision: '2026-01-15', timeoutMs: 2000 }),

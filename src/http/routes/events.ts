@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { EventSchema, MAX_EVENTS_PER_REQUEST } from '../../model/event.ts';
 import { isPlainValidEvent } from '../../model/event-fast-path.ts';
-import { itemKey } from '../../model/ids.ts';
+import { eventKey } from '../../item-keys.ts';
 import type { EventItem } from '../../queues.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
@@ -28,7 +28,7 @@ export function eventsRoutes(deps: AppDeps) {
     // `e` is zod's own copy of the input: stored as it is (no second copy; the id lives on the item).
     const items: EventItem[] = parsed.items.map((e) => {
       const id = e.id ?? randomUUID();
-      return { k: itemKey(source.id, id), id, e };
+      return { k: eventKey(source.id, id), id, e };
     });
     // A backfill event is bulk whatever the request asked for (src/priority.ts).
     const classes = classInputs(c, deps);

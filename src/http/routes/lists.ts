@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { listMemberKey } from '../../item-keys.ts';
 import { primaryIdentifier, type Channel } from '../../model/profile-op.ts';
 import { ListIdSchema, ListMembersSchema } from '../../model/profile-ops.ts';
 import type { NewProfileOp } from '../../ingest/ingest.ts';
@@ -51,7 +51,7 @@ export function listsRoutes(deps: AppDeps) {
           : remove
             ? { op: 'unsubscribe', listId: body.global ? null : list, member, channels, source: body.source }
             : { op: 'subscribe', listId: list, member, channels, source: body.source };
-        return { k: itemKey(source.id, id, `${o.op}:${list}:${who.field}:${who.value}`), id, o };
+        return { k: listMemberKey(source.id, id, o.op, list, who), id, o };
       });
       const cls = classOfRequest(c, deps);
       return enqueueOr503(c, deps, async () => {

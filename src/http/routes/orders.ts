@@ -5,7 +5,7 @@
  * status event: the others are recognised as already accepted.
  */
 import { Hono } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { orderEventId, orderEventKey } from '../../item-keys.ts';
 import { OrderSchema } from '../../model/order.ts';
 import { orderEvents } from '../../model/order-events.ts';
 import type { EventItem } from '../../queues.ts';
@@ -26,10 +26,7 @@ export function ordersRoutes(deps: AppDeps) {
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
     const items: EventItem[] = parsed.items.flatMap((order) =>
-      orderEvents(order).map(({ suffix, event }) => {
-        const id = `${order.id}#${suffix}`;
-        return { k: itemKey(source.id, order.id, suffix), id, e: event };
-      }),
+      orderEvents(order).map(({ part, event }) => ({ k: orderEventKey(source.id, order.id, part), id: orderEventId(order.id, part), e: event })),
     );
     // An order's events share its class: a backfill order (history import) is bulk.
     const classes = classInputs(c, deps);

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { profileListAddKey, profileUpsertKey } from '../../item-keys.ts';
 import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-ops.ts';
 import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
@@ -29,9 +29,9 @@ export function profilesRoutes(deps: AppDeps) {
       const { id: given, lists, ...profile } = p;
       const id = given ?? randomUUID();
       ids.push(id);
-      ops.push({ k: itemKey(source.id, id, 'upsert'), id, o: { op: 'upsert', profile } });
+      ops.push({ k: profileUpsertKey(source.id, id), id, o: { op: 'upsert', profile } });
       const member = { email: profile.email, phone_number: profile.phone_number, external_id: profile.external_id };
-      for (const listId of new Set(lists ?? [])) ops.push({ k: itemKey(source.id, id, `list-add:${listId}`), id, o: { op: 'list-add', listId, member } });
+      for (const listId of new Set(lists ?? [])) ops.push({ k: profileListAddKey(source.id, id, listId), id, o: { op: 'list-add', listId, member } });
     }
     const cls = classOfRequest(c, deps);
     return enqueueOr503(c, deps, async () => {
