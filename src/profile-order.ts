@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from './redis.ts';
-import { primaryIdentifier, type ProfileRef } from './model/profile-op.ts';
+import { primaryIdentifier, type ProfileRef } from './model/profile-operation.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
 import type { ItemError, ProfileItem, ProfilesJobData, Queues } from './queues.ts';
 import { legacyRef, type QueueRef } from './queue-catalog.ts';

@@ -13,7 +13,7 @@
 import { Queue, RedisConnection, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
 import type { EventInput } from './model/event.ts';
-import type { ProfileOp } from './model/profile-op.ts';
+import type { ProfileOp } from './model/profile-operation.ts';
 import { jobKeyPrefix, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
 import { bullPrefix } from './redis-keys.ts';
 

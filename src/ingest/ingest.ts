@@ -5,7 +5,7 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
-import { refOf, type ProfileOp } from '../model/profile-op.ts';
+import { profileOf, type ProfileOp } from '../model/profile-operation.ts';
 import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import type { PriorityClass } from '../priority.ts';
@@ -67,7 +67,7 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
     },
     profileOps(origin, ops, bytes) {
       const at = Date.now();
-      const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
+      const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, profileOf(op.o)), seq: 0 }));
       const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
       return enqueuer.enqueue(
         ref,

@@ -3,7 +3,7 @@
  * (docs/klaviyo-and-maton.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
  */
 import type { EventInput } from '../model/event.ts';
-import type { EventProfile } from '../model/profile.ts';
+import type { EventProfile } from '../model/profile-fields.ts';
 
 /** One event ready to send: the validated input and its deterministic unique_id. */
 export interface OutboundEvent {

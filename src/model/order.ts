@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { EventIdSchema, EventTimeSchema } from './event.ts';
-import { EventProfileSchema } from './profile.ts';
+import { EventProfileSchema } from './profile-fields.ts';
 
 const money = z.number().finite().min(0, 'must not be negative');
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
 import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
-import { refOf } from '../../src/model/profile-op.ts';
+import { profileOf } from '../../src/model/profile-operation.ts';
 import { createProfileOrder, pendingKey, profileOrderKey } from '../../src/profile-order.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
 import { itemKeyName } from '../../src/redis-keys.ts';
@@ -58,7 +58,7 @@ describe('work queued before classes existed', () => {
   it('a per-profile order entry of the old form holds a later operation back until its job is done', async () => {
     const order = createProfileOrder(redis as never, h.service.queues);
     const member = { email: `order-${Math.random().toString(36).slice(2, 8)}@example.com` };
-    const pk = profileOrderKey('default', refOf({ op: 'upsert', profile: member }));
+    const pk = profileOrderKey('default', profileOf({ op: 'upsert', profile: member }));
     const legacyJob = `profiles-legacy-${Math.random().toString(36).slice(2, 8)}`;
     const q = h.service.queues.get(legacyRef('profiles', 'default'));
     // A job that stays put: the legacy queue is paused, so the workers leave it waiting.

@@ -13,7 +13,7 @@
 import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
 import { identifierOnly, listMembersBody, profileFilter, profileImportBody, subscribeBody, unsubscribeBody } from '../../src/klaviyo/profile-payloads.ts';
 import { ProfileResponseSchema, ProfilesPageSchema } from '../../src/klaviyo/schemas.ts';
-import type { ProfileRef } from '../../src/model/profile-op.ts';
+import type { ProfileRef } from '../../src/model/profile-operation.ts';
 import type { ProfileItem } from '../../src/queues.ts';
 import { Batcher, type SendResult } from '../batcher.ts';
 import { blameByIndex, callWithQuota, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';

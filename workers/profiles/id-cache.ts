@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../../src/redis.ts';
 import { profileIdKey } from '../../src/redis-keys.ts';
-import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-op.ts';
+import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-operation.ts';
 
 const TTL_S = 30 * 86_400;
 

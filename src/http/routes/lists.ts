@@ -11,8 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { listMemberKey } from '../../item-keys.ts';
-import { primaryIdentifier, type Channel } from '../../model/profile-op.ts';
-import { ListIdSchema, ListMembersSchema } from '../../model/profile-ops.ts';
+import { primaryIdentifier, type Channel } from '../../model/profile-operation.ts';
+import { ListIdSchema, ListMembersSchema } from '../../model/profile-requests.ts';
 import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { profileListAddKey, profileUpsertKey } from '../../item-keys.ts';
-import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-ops.ts';
+import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-requests.ts';
 import type { NewProfileOp } from '../../ingest/ingest.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
