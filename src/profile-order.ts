@@ -23,7 +23,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from './redis.ts';
 import { primaryIdentifier, type ProfileRef } from './model/profile-operation.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
-import type { ItemError, ProfileItem, ProfilesJobData, Queues } from './queues.ts';
+import type { ItemError, ProfilesJobData, StoredProfileItem } from './job-data.ts';
+import type { Queues } from './queues.ts';
 import { legacyRef, type QueueRef } from './queue-catalog.ts';
 import { itemKeyOfPendingMember, pendingMember } from './item-keys.ts';
 import { PROMOTED_FIELD, pendingSetKey, profileSeqKey } from './redis-keys.ts';
@@ -42,7 +43,7 @@ export function pendingKey(queues: Queues, lane: string, pk: string): string {
 }
 
 /** Ingest side: number the items in arrival order and enter them in their profiles' pending sets. */
-export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, jobs: readonly PlannedJob<ProfileItem>[]): Promise<void> {
+export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, jobs: readonly PlannedJob<StoredProfileItem>[]): Promise<void> {
   const lane = ref.lane;
   const n = jobs.reduce((a, j) => a + j.items.length, 0);
   if (n === 0) return;
@@ -198,7 +199,7 @@ export interface Claim {
   readonly field: string;
   readonly owner: string;
   /** The claimed item as its job holds it; undefined when the job no longer carries it. */
-  readonly item?: ProfileItem;
+  readonly item?: StoredProfileItem;
 }
 
 export type Turn =
@@ -224,14 +225,14 @@ export type ClaimResult =
 
 export interface ProfileOrder {
   /** Which of these items may be applied now (each is first for its profile). Claims nothing. */
-  firsts(lane: string, items: readonly ProfileItem[]): Promise<boolean[]>;
+  firsts(lane: string, items: readonly StoredProfileItem[]): Promise<boolean[]>;
   /**
    * Each item's turn, for a job of `mode`'s class whose hash is `jobKey`. A live item may be
    * handed an earlier bulk item to promote; a bulk item may turn out to be applied already.
    */
-  turns(lane: string, items: readonly ProfileItem[], mode: TurnMode, jobKey: string): Promise<Turn[]>;
+  turns(lane: string, items: readonly StoredProfileItem[], mode: TurnMode, jobKey: string): Promise<Turn[]>;
   /** The items are done (delivered or dead-lettered): let the next ones go. */
-  release(lane: string, items: readonly ProfileItem[]): Promise<void>;
+  release(lane: string, items: readonly StoredProfileItem[]): Promise<void>;
   /** Extends a claim's lease; false when it is no longer this claim's. */
   renew(claim: Claim): Promise<boolean>;
   /** Ends a claim; false when it was no longer this claim's (its lease ran out and it was taken). */
@@ -246,7 +247,7 @@ export interface ProfileOrder {
 export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs?: number } = {}): ProfileOrder {
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
 
-  function pipeTurns(lane: string, items: readonly ProfileItem[], mode: TurnMode | 'check', jobKey: string) {
+  function pipeTurns(lane: string, items: readonly StoredProfileItem[], mode: TurnMode | 'check', jobKey: string) {
     const legacy = queues.jobKeyPrefix(legacyRef('profiles', lane));
     const bp = queues.bullPrefix('profiles', lane);
     const t = Date.now();

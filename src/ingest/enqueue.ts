@@ -19,6 +19,7 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { DONE, jobIdForItems, jobRef } from '../item-keys.ts';
+import { setJobBytes } from '../job-data.ts';
 import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
 import { claimRouteKey, itemKeyName, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
@@ -227,8 +228,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
       await Promise.all(
         planned.map((p, j) => {
           const data = g.makeData(p.items) as { b?: number; bs?: 1 };
-          data.b = counted[j]!.bytes;
-          if (bytesSource !== undefined) data.bs = 1;
+          setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
           return queue.add(g.ref.kind, data, { jobId: p.jobId });
         }),
       );

@@ -13,7 +13,8 @@
 import type { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
-import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
+import { decodeEventItem, type ItemError, itemKeyOf, jobOrigin, type StoredEventItem, type StoredItem, type StoredJob } from '../job-data.ts';
+import { JOB_KINDS, type JobKind, type Queues } from '../queues.ts';
 import { jobRef, parseJobRef, replayJobId } from '../item-keys.ts';
 import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import { itemKeyName } from '../redis-keys.ts';
@@ -56,14 +57,7 @@ export interface DeadLetterSummary {
   readonly errors: readonly { readonly status: number; readonly origin: string; readonly code?: string; readonly detail?: string; readonly count: number }[];
 }
 
-interface ItemsData {
-  v: number;
-  src: string;
-  lane: string;
-  at: number;
-  items: { k: string; id: string }[];
-  dead?: DeadItem<{ k: string; id: string }>[];
-}
+type ItemsData = StoredJob<StoredItem>;
 
 const SCAN_PAGE = 500;
 /** A listing looks at no more than this many failed jobs per queue: the console must stay fast. */
@@ -92,8 +86,8 @@ function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
     lane: q.lane,
     class: q.cls,
     jobId: job.id!,
-    source: job.data.src,
-    acceptedAt: job.data.at,
+    source: jobOrigin(job.data).source,
+    acceptedAt: jobOrigin(job.data).acceptedAt,
     failedAt: job.finishedOn ?? 0,
     attempts: job.attemptsMade,
     reason: job.failedReason,
@@ -215,8 +209,8 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     // (and its source's ledger, under the new job's key) until it finishes. Counted before the
     // old job is removed: a replay that stops in between and is run again finds the job already
     // moved and does not count it twice.
-    await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
-    const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, it.k));
+    await recountQueuedBytes(redis, queues.prefix, { id, data, queueQualifiedName: target.qualifiedName });
+    const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, itemKeyOf(it)));
     if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, jobRef(from, job.id!), from.source === undefined ? job.id! : '', jobRef(to, id));
     await job.remove();
   }
@@ -258,12 +252,12 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
         // Everything the job still owes goes back in, and it starts over with fresh attempts — in
         // the queue of its source and the replay's class (webhook jobs have one queue per lane).
         const data = { ...job.data, items: all, dead: [] };
-        const to = queueRef(q.kind, q.lane, cls, job.data.src);
+        const to = queueRef(q.kind, q.lane, cls, jobOrigin(job.data).source);
         if (queueName(to) === queueName(q)) {
           await job.updateData(data);
           await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
-          await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
+          await recountQueuedBytes(redis, queues.prefix, job);
         } else {
           await move(job, q, to, data);
         }
@@ -276,9 +270,9 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
 }
 
 /** What Klaviyo would receive for these items (events: the exact body; others: the operations). */
-function describeRequest(kind: JobKind, items: readonly { k: string; id: string }[]): { endpoint: string; body: unknown } {
+function describeRequest(kind: JobKind, items: readonly StoredItem[]): { endpoint: string; body: unknown } {
   if (kind === 'events') {
-    const events = (items as EventItem[]).map((it) => ({ uniqueId: it.k, event: it.e }));
+    const events = (items as StoredEventItem[]).map(decodeEventItem).map((it) => ({ uniqueId: it.key, event: it.event }));
     if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!) };
     return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events).body };
   }

@@ -13,6 +13,7 @@
  */
 import type { Job } from 'bullmq';
 import { jobRef, KINDS_FOUND_BY_STORED_ID, keysForId, madeFromId, readItemKeyValue } from '../item-keys.ts';
+import { jobOrigin, type StoredItem, type StoredJob } from '../job-data.ts';
 import { JOB_KINDS, type Queues } from '../queues.ts';
 import { legacyRef, queueName, type QueueRef } from '../queue-catalog.ts';
 import { itemKeyName } from '../redis-keys.ts';
@@ -53,7 +54,8 @@ export async function findJobs(
     const ref = jobRef(q, job.id);
     if (seen.has(ref)) return;
     seen.add(ref);
-    out.push({ ref, queue: queueName(q), jobId: job.id, state: await job.getState(), acceptedAt: (job.data as { at?: number }).at, via });
+    const { acceptedAt } = jobOrigin(job.data as StoredJob<unknown>);
+    out.push({ ref, queue: queueName(q), jobId: job.id, state: await job.getState(), acceptedAt, via });
   };
 
   if (q.id) {
@@ -78,7 +80,7 @@ export async function findJobs(
     }
     for (const ref of await queues.catalog.all(lanes, KINDS_FOUND_BY_STORED_ID)) {
       for (const job of await recentJobs(queues, ref)) {
-        const data = job.data as StoredItems;
+        const data = job.data as StoredJob<StoredItem>;
         if ([...data.items, ...(data.dead ?? []).map((d) => d.item)].some((it) => madeFromId(it.id, id))) await push(ref, job, 'scan');
       }
     }
@@ -99,12 +101,6 @@ export async function findJobs(
     }
   }
   return out;
-}
-
-/** What find reads of a job's items: the id stored on each (src/job-data.ts). */
-interface StoredItems {
-  readonly items: readonly { readonly id: string }[];
-  readonly dead?: readonly { readonly item: { readonly id: string } }[];
 }
 
 /** The most recent jobs of each state of a queue, up to SCAN_DEPTH per state. */

@@ -6,7 +6,8 @@
  * no worker until the record is gone (workers/start.ts), so it needs no pause of its own.
  */
 import type { RedisClient as Redis } from '../redis.ts';
-import type { ItemError, Queues } from '../queues.ts';
+import type { ItemError } from '../job-data.ts';
+import type { Queues } from '../queues.ts';
 import { lanePausedKey } from '../redis-keys.ts';
 
 /** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */

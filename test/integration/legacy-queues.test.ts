@@ -11,7 +11,7 @@ import { profileOf } from '../../src/model/profile-operation.ts';
 import { createProfileOrder, pendingKey, profileOrderKey } from '../../src/profile-order.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
 import { itemKeyName } from '../../src/redis-keys.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { StoredProfileItem } from '../../src/job-data.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
@@ -64,11 +64,11 @@ describe('work queued before classes existed', () => {
     // A job that stays put: the legacy queue is paused, so the workers leave it waiting.
     await q.pause();
     try {
-      const old: ProfileItem = { k: 'old-k', id: 'old', pk, seq: 1, m: `${legacyJob}|old-k|${Date.now()}`, o: { op: 'upsert', profile: member } };
+      const old: StoredProfileItem = { k: 'old-k', id: 'old', pk, seq: 1, m: `${legacyJob}|old-k|${Date.now()}`, o: { op: 'upsert', profile: member } };
       await q.add('profiles', { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [old] }, { jobId: legacyJob });
       await redis.zadd(pendingKey(h.service.queues, 'default', pk), 1, old.m!);
 
-      const later: ProfileItem = {
+      const later: StoredProfileItem = {
         k: 'new-k',
         id: 'new',
         pk,

@@ -12,7 +12,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import type { ProfilesJobData } from '../../src/queues.ts';
+import type { ProfilesJobData } from '../../src/job-data.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { eventually } from '../support/wait.ts';

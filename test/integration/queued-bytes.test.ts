@@ -131,7 +131,7 @@ describe('queues per class and source', () => {
     const queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
     try {
       const ingest = createIngest(redis, queues, 86_400_000);
-      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      const item = (k: string) => ({ key: k, id: k, event: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
       await Promise.all([
         ingest.events({ id: 'key-classes', lane: 'classes', cls: 'live' }, [item('live-1')], 300),
         ingest.events({ id: 'key-classes', lane: 'classes', cls: 'bulk' }, [item('bulk-1'), item('bulk-2')], 800),
@@ -159,7 +159,7 @@ describe('queues per class and source: the source ledger', () => {
     const src = 'src-ledger';
     try {
       const ingest = createIngest(redis, queues, 86_400_000, { countsSourceBytes: (id) => id === src });
-      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      const item = (k: string) => ({ key: k, id: k, event: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
       await ingest.events({ id: src, lane: 'ledger', cls: 'bulk' }, [item('kept')], 400);
       await ingest.events({ id: src, lane: 'ledger', cls: 'live' }, [item('gone')], 100);
       expect(Number(await redis.get(sourceBytesKey(prefix, src)))).toBe(500);

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { profileListAddKey, profileUpsertKey } from '../../item-keys.ts';
 import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-requests.ts';
-import type { NewProfileOp } from '../../ingest/ingest.ts';
+import type { ProfileItem } from '../../job-data.ts';
 import type { AppDeps, V1Env } from '../app.ts';
 import { jsonError } from '../errors.ts';
 import { enqueueOr503, spooled } from '../enqueue-or-503.ts';
@@ -24,14 +24,14 @@ export function profilesRoutes(deps: AppDeps) {
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
     const ids: string[] = [];
-    const ops: NewProfileOp[] = [];
+    const ops: ProfileItem[] = [];
     for (const p of parsed.items) {
       const { id: given, lists, ...profile } = p;
       const id = given ?? randomUUID();
       ids.push(id);
-      ops.push({ k: profileUpsertKey(source.id, id), id, o: { op: 'upsert', profile } });
+      ops.push({ key: profileUpsertKey(source.id, id), id, operation: { op: 'upsert', profile } });
       const member = { email: profile.email, phone_number: profile.phone_number, external_id: profile.external_id };
-      for (const listId of new Set(lists ?? [])) ops.push({ k: profileListAddKey(source.id, id, listId), id, o: { op: 'list-add', listId, member } });
+      for (const listId of new Set(lists ?? [])) ops.push({ key: profileListAddKey(source.id, id, listId), id, operation: { op: 'list-add', listId, member } });
     }
     const cls = classOfRequest(c, deps);
     return enqueueOr503(c, deps, async () => {
