@@ -1,6 +1,12 @@
 /**
  * Lanes: one per Klaviyo account we deliver to. Each lane has its own queues, its own batchers and
  * its own quota buckets, so a paused or throttled account never holds up another.
+ *
+ * Words: what the README and RELAY_CONFIG call an account (`accounts:`, a source's `account:`) is a
+ * lane in the code — its name is in queue names, job data and keys, and every identifier says
+ * lane. The configuration's `account` fields are read as lanes where the file is read
+ * (src/sources.ts, src/runtime/service.ts). "Account" in the code means Klaviyo's own account only:
+ * QuotaScope.klaviyoAccount, whose endpoint windows two lanes share when they reach the same one.
  */
 import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
