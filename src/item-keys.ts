@@ -130,9 +130,10 @@ export function keysForId(kind: JobKind, sourceId: string, id: string): string[]
       const keys = [eventKey(sourceId, id), orderEventKey(sourceId, id, 'placed')];
       for (const status of ORDER_STATUS_PARTS) keys.push(orderEventKey(sourceId, id, status));
       for (let line = 0; line < MAX_ORDER_ITEMS; line++) keys.push(orderEventKey(sourceId, id, orderLinePart(line)));
-      const hash = id.lastIndexOf('#');
-      const part = id.slice(hash + 1);
-      if (hash > 0 && isOrderPart(part)) keys.push(orderEventKey(sourceId, id.slice(0, hash), part));
+      // An order event's own id, `<order id>#<part>`, names that one event.
+      const sep = id.lastIndexOf('#');
+      const part = id.slice(sep + 1);
+      if (sep > 0 && isOrderPart(part)) keys.push(orderEventKey(sourceId, id.slice(0, sep), part));
       return keys;
     }
     case 'profiles':
