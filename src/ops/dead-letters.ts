@@ -71,6 +71,7 @@ function errorsOf(job: Job<ItemsData>): ItemError[] {
 }
 
 function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
+  const origin = jobOrigin(job.data);
   const groups = new Map<string, { status: number; origin: string; code?: string; detail?: string; count: number }>();
   for (const e of errorsOf(job)) {
     // Grouped by kind of failure; the first detail stands as the example (details often name the item).
@@ -86,8 +87,8 @@ function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
     lane: q.lane,
     class: q.cls,
     jobId: job.id!,
-    source: jobOrigin(job.data).source,
-    acceptedAt: jobOrigin(job.data).acceptedAt,
+    source: origin.source,
+    acceptedAt: origin.acceptedAt,
     failedAt: job.finishedOn ?? 0,
     attempts: job.attemptsMade,
     reason: job.failedReason,
