@@ -22,7 +22,9 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../src/klaviyo/endpoints.ts';
-import { itemKey, sourceIdForKey } from '../src/model/ids.ts';
+import { eventKey } from '../src/item-keys.ts';
+import { bullPrefix } from '../src/redis-keys.ts';
+import { sourceIdForKey } from '../src/sources.ts';
 import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
 import { priorityScenario } from './lib/priority.ts';
 import {
@@ -264,7 +266,7 @@ async function deliveryBaseline() {
       Array.from({ length: Math.min(500, n - i) }, (_, j) => ({
         name: 'e',
         data: {
-          uniqueId: itemKey(src, `naive-${i + j}`),
+          uniqueId: eventKey(src, `naive-${i + j}`),
           event: { event: 'Placed Order', profile: { email: `user${i + j}@example.com` }, properties: { OrderId: i + j }, value: 10 },
         },
         opts: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true },
@@ -300,7 +302,7 @@ async function lowLoad() {
   const api = await startApi(env);
   const worker = startWorker(env);
   const { Queue } = await import('bullmq');
-  const events = new Queue('events.default', { connection: redis.client, prefix: 'relay:{events.default}' });
+  const events = new Queue('events.default', { connection: redis.client, prefix: bullPrefix('relay', 'events', 'default') });
   await waitUntil('worker', async () => (await events.getWorkersCount()) > 0, { timeoutMs: 20_000, intervalMs: 50 });
   await events.close();
   const src = sourceIdForKey(BENCH_KEY);
@@ -314,7 +316,7 @@ async function lowLoad() {
       body: JSON.stringify({ id, event: 'Viewed Product', profile: { email: `low${i}@example.com` } }),
     });
     if (res.status !== 202) throw new Error(`low load: ${res.status}`);
-    sent.set(itemKey(src, id), t);
+    sent.set(eventKey(src, id), t);
     await new Promise((r) => setTimeout(r, T.lowLoadGapMs));
   }
   const state = await waitUntil(

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { itemKey, sourceIdForKey } from '../../src/model/ids.ts';
+import { eventKey } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import type { FaultRule } from '../../src/sim/index.ts';
 import { freePort } from '../support/ports.ts';
 import { StopWaiting, waitUntil } from '../support/wait.ts';
@@ -550,7 +551,7 @@ export interface Answer {
 
 /** The unique_id the relay gives an event posted with RELAY_KEY. */
 export function uniqueIdOf(id: string): string {
-  return itemKey(SOURCE_ID, id);
+  return eventKey(SOURCE_ID, id);
 }
 
 /**

@@ -15,7 +15,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BacklogFullError, type BacklogGuard } from '../../src/ingest/backlog.ts';
 import { createDurableIngest, OrderedWorkUnavailableError, type DurableIngest } from '../../src/ingest/durable-ingest.ts';
 import type { EnqueueResult } from '../../src/ingest/enqueue.ts';
-import { createIngest, type Ingest, type NewProfileOp, type Origin } from '../../src/ingest/ingest.ts';
+import { createIngest, type Ingest, type Origin } from '../../src/ingest/ingest.ts';
+import { encodeEventItem, encodeWebhookItem, type ProfileItem } from '../../src/job-data.ts';
 import { SourceLimitedError, type SourceLimiter } from '../../src/ingest/source-limits.ts';
 import { Spool, SpoolFullError, type SpoolRecord } from '../../src/ingest/spool.ts';
 import { createLogger } from '../../src/log.ts';
@@ -110,7 +111,10 @@ function durable(inner: Ingest, opts: { redis?: Redis; spool?: Spool; backlog?: 
   return d;
 }
 
-const ev = (id: string) => ({ k: `k-${id}`, id, e: { metric: 'Placed Order', profile: { email: `${id}@example.com` } } }) as never;
+// Items of each kind (the recording ingest only carries them; the spool keeps their stored form).
+const ev = (id: string) => ({ key: `k-${id}`, id, event: { metric: 'Placed Order', profile: { email: `${id}@example.com` } } }) as never;
+const wh = (id: string) => ({ key: `k-${id}`, id, webhook: { topic: 'event:klaviyo.unsubscribed_from_email_marketing', payload: { id } } }) as never;
+const stored = (it: never): unknown => encodeEventItem(it);
 const ids = (calls: readonly Call[]) => calls.flatMap((c) => c.items.map((i) => (i as { id: string }).id));
 const spooled = (n: number): EnqueueResult => ({ enqueued: n, duplicates: 0, jobIds: [], spooled: true });
 const drained = (d: DurableIngest) => waitUntil('the spool drained', () => d.spooledBytes() === 0, { timeoutMs: 5000, intervalMs: 10 });
@@ -131,14 +135,14 @@ describe('accepting work', () => {
     const d = durable(inner, { spool, redis: down });
     state.mode = 'fail';
     expect(await d.events(ORIGIN, [ev('a'), ev('b')], 321)).toEqual(spooled(2));
-    expect(await d.webhooks({ id: 'klaviyo-webhooks', lane: 'default' }, [ev('w')])).toEqual(spooled(1));
+    expect(await d.webhooks({ id: 'klaviyo-webhooks', lane: 'default' }, [wh('w')])).toEqual(spooled(1));
     expect(d.spooledBytes()).toBe(spool.size);
     expect(spool.size).toBeGreaterThan(0);
     const recs: SpoolRecord[] = [];
     await spool.drain(async (r) => void recs.push(r));
     expect(recs).toEqual([
-      { m: 'events', o: ORIGIN, items: [ev('a'), ev('b')], b: 321 },
-      { m: 'webhooks', o: { id: 'klaviyo-webhooks', lane: 'default' }, items: [ev('w')] },
+      { m: 'events', o: ORIGIN, items: [stored(ev('a')), stored(ev('b'))], b: 321 },
+      { m: 'webhooks', o: { id: 'klaviyo-webhooks', lane: 'default' }, items: [encodeWebhookItem(wh('w'))] },
     ]);
   });
 
@@ -159,7 +163,7 @@ describe('accepting work', () => {
     await d.events(ORIGIN, [ev('1')]);
     state.mode = 'ok';
     expect(await d.events(ORIGIN, [ev('2')])).toEqual(spooled(1));
-    expect(await d.webhooks(ORIGIN, [ev('3')])).toEqual(spooled(1));
+    expect(await d.webhooks(ORIGIN, [wh('3')])).toEqual(spooled(1));
     expect(state.calls).toEqual([]);
   });
 
@@ -249,7 +253,7 @@ describe('the drain', () => {
     const d = durable(inner, { spool, redis: connection, backlog: c.backlog, limits: c.limits });
     state.mode = 'fail';
     await d.events(ORIGIN, [ev('1')], 10);
-    await d.webhooks({ id: 'klaviyo-webhooks', lane: 'default' }, [ev('2')]);
+    await d.webhooks({ id: 'klaviyo-webhooks', lane: 'default' }, [wh('2')]);
     state.mode = 'ok';
     await d.events(ORIGIN, [ev('3'), ev('4')], 20); // behind the spool
     await sleep(100);
@@ -260,7 +264,7 @@ describe('the drain', () => {
     await drained(d);
     expect(state.calls).toEqual([
       { m: 'events', o: ORIGIN, items: [ev('1')], b: 10 },
-      { m: 'webhooks', o: { id: 'klaviyo-webhooks', lane: 'default' }, items: [ev('2')], b: undefined },
+      { m: 'webhooks', o: { id: 'klaviyo-webhooks', lane: 'default' }, items: [wh('2')], b: undefined },
       { m: 'events', o: ORIGIN, items: [ev('3'), ev('4')], b: 20 },
     ]);
     expect([c.seen.refs.length, c.seen.admits.length]).toEqual(checked);
@@ -335,7 +339,7 @@ describe('with the real ingest and BullMQ', () => {
     expect(await d.events(ORIGIN, [ev('0')])).toMatchObject({ enqueued: 1 });
     await server.stop();
     for (let i = 1; i <= 5; i++) expect(await d.events(ORIGIN, [ev(String(i))])).toEqual(spooled(1));
-    const op: NewProfileOp = { k: 'pk-1', id: 'p1', o: { op: 'upsert', profile: { email: 'p@example.com' } } };
+    const op: ProfileItem = { key: 'pk-1', id: 'p1', operation: { op: 'upsert', profile: { email: 'p@example.com' } } };
     await expect(d.profileOps(ORIGIN, [op])).rejects.toThrow(OrderedWorkUnavailableError);
     expect(d.canAccept()).toBe(true); // the spool has room
 

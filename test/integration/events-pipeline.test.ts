@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
-import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import { waitUntil } from '../support/wait.ts';
 import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 
@@ -20,7 +21,7 @@ beforeEach(() => {
 });
 
 const src = sourceIdForKey(RELAY_KEY);
-const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [eventKey(src, id)]));
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 
 describe('POST /v1/events → Klaviyo', () => {
@@ -47,7 +48,7 @@ describe('POST /v1/events → Klaviyo', () => {
       { timeoutMs: 10_000 },
     );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, valueCurrency: 'USD', uniqueId: itemKey(src, id), properties: { OrderId: id } });
+    expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, valueCurrency: 'USD', uniqueId: eventKey(src, id), properties: { OrderId: id } });
 
     const calls = h.sim.requests({ account: CONNECTION }).filter((r) => JSON.stringify(r.body ?? '').includes(email));
     expect(calls).toHaveLength(1);

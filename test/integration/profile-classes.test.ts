@@ -12,7 +12,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import type { ProfilesJobData } from '../../src/queues.ts';
+import { jobRef } from '../../src/item-keys.ts';
+import type { ProfilesJobData } from '../../src/job-data.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -267,7 +268,7 @@ describe('a promoted operation', () => {
     const replay = await fetch(`${h.service.url}/ops/dead-letters/replay`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ids: [`${job.queueName}/${job.id}`] }),
+      body: JSON.stringify({ ids: [jobRef(job.queueName, job.id!)] }),
     });
     expect(replay.status).toBe(200);
     expect(((await replay.json()) as { jobs: number }).jobs).toBe(1);

@@ -8,8 +8,10 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProfileOrder, enterPending, ORPHAN_GRACE_MS, pendingKey, profileOrderKey, type ProfileOrder } from '../../src/profile-order.ts';
-import { jobRef, legacyRef, queueName, queueRef, type QueueRef } from '../../src/queue-catalog.ts';
-import { Queues, type ProfileItem } from '../../src/queues.ts';
+import { jobRef } from '../../src/item-keys.ts';
+import type { StoredProfileItem as ProfileItem } from '../../src/job-data.ts';
+import { legacyRef, queueName, queueRef, type QueueRef } from '../../src/queue-catalog.ts';
+import { Queues } from '../../src/queues.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 
 let redis: Redis;

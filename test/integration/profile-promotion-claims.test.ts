@@ -9,7 +9,7 @@ import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProfileOrder, pendingKey, type Claim, type ProfileOrder, type Turn } from '../../src/profile-order.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
-import type { ProfileItem, ProfilesJobData } from '../../src/queues.ts';
+import type { ProfilesJobData, StoredProfileItem } from '../../src/job-data.ts';
 import { RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -39,10 +39,10 @@ const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 8)}`;
 interface Scene {
   readonly email: string;
   readonly bulkJob: Job<ProfilesJobData>;
-  readonly bulkItem: ProfileItem;
+  readonly bulkItem: StoredProfileItem;
   readonly bulkKey: string;
   /** The live items on the same profile, in the order they were sent. */
-  readonly live: { readonly item: ProfileItem; readonly key: string }[];
+  readonly live: { readonly item: StoredProfileItem; readonly key: string }[];
 }
 
 /** A bulk upsert of one profile, then `lives` live upserts of it, queued through the API. */

@@ -5,7 +5,7 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeadItem, ItemError } from '../../src/queues.ts';
+import type { DeadItem, ItemError } from '../../src/job-data.ts';
 import { RetryLaterError, type ItemOutcome } from '../../workers/retry-policy.ts';
 import { settle, waitDelayMs, type ItemsJobData, type SettleOptions } from '../../workers/settle.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';

@@ -8,7 +8,7 @@ import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { createKlaviyoClient } from '../../src/klaviyo/client.ts';
 import { createLogger } from '../../src/log.ts';
-import type { EventItem } from '../../src/queues.ts';
+import type { EventItem } from '../../src/job-data.ts';
 import { Batcher } from '../../workers/batcher.ts';
 import { eventSender } from '../../workers/events/sender.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -69,7 +69,7 @@ describe('a yield at shutdown', () => {
     const sim = await startSimulator({ port: 0 });
     try {
       const governor = createQuotaGovernor(redis, prefix, { ...DEFAULT_LIMITS, endpoints: { bulk_create_events: { burst: 1, steady: 1 } } });
-      const scope = { scope: 'yield-test', account: 'acct', viaGateway: true };
+      const scope = { keyId: 'yield-test', klaviyoAccount: 'acct', viaGateway: true };
       await governor.take(scope, 'bulk_create_events'); // the minute's one call is spent
       const sender = eventSender({
         client: createKlaviyoClient({ mode: 'gateway', baseUrl: sim.url, apiKey: 'k', connectionId: 'acct', revision: '2026-01-15', timeoutMs: 2000 }),
@@ -85,7 +85,7 @@ describe('a yield at shutdown', () => {
         lingerMs: 0,
         maxInFlight: 1,
       });
-      const items = [1, 2, 3].map((i): EventItem => ({ k: `k${i}`, id: `e${i}`, e: { event: 'Placed Order', profile: { email: `y${i}@example.com` } } }));
+      const items = [1, 2, 3].map((i): EventItem => ({ key: `k${i}`, id: `e${i}`, event: { event: 'Placed Order', profile: { email: `y${i}@example.com` } } }));
       const outcomes = Promise.all(items.map((it) => b.submit(it)));
       await new Promise((r) => setTimeout(r, 300));
       const t0 = Date.now();

@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
-import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/ingest/queued-bytes.ts';
+import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/redis-keys.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';

@@ -3,7 +3,8 @@
  * the simulator: what each answer from the gateway or Klaviyo does to a job.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import { readPause } from '../../src/ops/lane-state.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -24,7 +25,7 @@ beforeEach(() => h.sim.faults.clear());
 
 const src = sourceIdForKey(RELAY_KEY);
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
-const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [eventKey(src, id)]));
 async function send() {
   const id = uniq('evt');
   const email = `${id}@example.com`;

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
+import { statsKey } from '../../src/redis-keys.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
@@ -107,10 +108,10 @@ describe('POST /webhooks/klaviyo', () => {
     await waitUntil('the first profile off the list', () => !h.sim.profileByEmail(CONNECTION, p1.email!)!.lists.has('WinBck'));
     await waitUntil("the second profile's property set", () => h.sim.profileByEmail(CONNECTION, p2.email!)!.properties.bf_clicker === true);
     expect(h.sim.profileByEmail(CONNECTION, p2.email!)!.lists.has('WinBck')).toBe(true);
-    const stats = await redis.hgetall(`${h.prefix}:stats:webhooks`);
+    const stats = await redis.hgetall(statsKey(h.prefix, 'webhooks'));
     expect(Number(stats['unmatched:event:klaviyo.opened_email'])).toBe(1);
     expect(Number(stats['matched:event:klaviyo.clicked_email'])).toBe(2);
-    await waitUntil('the filtered webhook counted', async () => Number((await redis.hgetall(`${h.prefix}:stats:webhooks`))['rules:filtered']) === 1);
+    await waitUntil('the filtered webhook counted', async () => Number((await redis.hgetall(statsKey(h.prefix, 'webhooks')))['rules:filtered']) === 1);
 
     // Klaviyo redelivers the same batch: every item is recognised by its external_id.
     const again = await deliver({ data: [eventItem('event:klaviyo.unsubscribed_from_email_marketing', ids[0]!, p1.id)], meta: { klaviyo_webhook_id: 'WH1' } });

@@ -9,6 +9,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
+import { webhookIdKey } from '../../src/redis-keys.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
@@ -114,7 +115,7 @@ describe('a replayed signed request', () => {
     expect((await send(h, body, signed(body, `msg_${t}`))).status).toBe(202);
     const redis = testRedis();
     try {
-      const key = `${h.prefix}:{webhook-ids}:src-pos:msg_${t}`;
+      const key = webhookIdKey(h.prefix, 'src-pos', `msg_${t}`);
       expect(await redis.get(key)).toMatch(/^accepted:/);
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(590_000);
