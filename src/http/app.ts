@@ -22,6 +22,7 @@ import { listsRoutes } from './routes/lists.ts';
 import { ordersRoutes } from './routes/orders.ts';
 import { profilesRoutes } from './routes/profiles.ts';
 import { healthRoutes } from './routes/health.ts';
+import { trackingApiRoutes } from './routes/tracking-api.ts';
 import { jsonError } from './errors.ts';
 
 export interface AppDeps {
@@ -74,6 +75,10 @@ export function createApp(deps: AppDeps) {
   }
 
   app.route('/', healthRoutes(deps));
+
+  // Segment's tracking API (/v1/batch, /v1/track…) authenticates and reads its body its own way
+  // (Basic or a body writeKey, gzip): mounted first, so the /v1 middleware below never sees it.
+  app.route('/v1', trackingApiRoutes(deps));
 
   // Every v1 route is a write with a JSON body. Nothing of it is read before the sender is known —
   // by its key, or by a signature's headers (the HMAC covers the raw bytes, so it is checked once

@@ -11,7 +11,7 @@ import { SpoolFullError } from '../ingest/spool.ts';
 import { OrderedWorkUnavailableError } from '../ingest/durable-ingest.ts';
 import { SourceLimitedError } from '../ingest/source-limits.ts';
 
-export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promise<Response>): Promise<Response> {
+export async function enqueueOr503(c: Context, deps: Pick<AppDeps, 'log' | 'metrics'>, work: () => Promise<Response>): Promise<Response> {
   try {
     return await work();
   } catch (err) {
