@@ -18,6 +18,7 @@ import { KLAVIYO_ID } from '../klaviyo/endpoints.ts';
 import { EventSchema, type EventInput } from '../model/event.ts';
 import { isPlainValidEvent } from '../model/event-fast-path.ts';
 import { itemKey } from '../model/ids.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../model/json-limits.ts';
 import { OrderSchema } from '../model/order.ts';
 import { orderEvents } from '../model/order-events.ts';
 import { primaryIdentifier, type Channel, type ProfileOp, type ProfileRef } from '../model/profile-op.ts';
@@ -96,16 +97,31 @@ export function mapRequest(kind: RequestKind, body: unknown, ctx: Omit<MapContex
   if (!envelope.success) return { ok: false, issues: envelope.error.issues.map((i) => ({ field: fieldPath(i.path) || '(body)', message: i.message })) };
   const { batch, sentAt, context } = envelope.data;
   const batchCtx: MapContext = { ...ctx, batchSentAt: sentAt, batchContext: context };
-  const measure = bodyBytes > MAX_MESSAGE_BYTES;
-  return { ok: true, messages: batch.map((m) => mapMessage(m, batchCtx, measure ? Buffer.byteLength(JSON.stringify(m) ?? '') : undefined)) };
+  if (bodyBytes <= MAX_MESSAGE_BYTES) return { ok: true, messages: batch.map((m) => mapMessage(m, batchCtx)) };
+  // Measuring serializes each message, and JSON.stringify overflows the stack on a hostile nesting
+  // (JSON.parse takes any depth): nothing that deep can be delivered anyway (json-limits.ts).
+  return {
+    ok: true,
+    messages: batch.map((m) =>
+      nestedDeeperThan(m, MAX_MESSAGE_DEPTH)
+        ? rejected(typeOf(m), '(message)', `is nested deeper than ${MAX_MESSAGE_DEPTH} levels`)
+        : mapMessage(m, batchCtx, Buffer.byteLength(JSON.stringify(m) ?? '')),
+    ),
+  };
 }
+
+/** A message's properties may nest 32 levels (json-limits.ts) below the message and its field. */
+const MAX_MESSAGE_DEPTH = MAX_JSON_DEPTH + 8;
+
+const typeOf = (raw: unknown): MessageType | 'unknown' =>
+  isObj(raw) && (MESSAGE_TYPES as readonly unknown[]).includes(raw.type) ? (raw.type as MessageType) : 'unknown';
 
 /**
  * One message of a request. `bytes` is its serialized size when the request was large enough for
  * one message to pass 32 KB (undefined: it cannot).
  */
 export function mapMessage(raw: unknown, ctx: MapContext, bytes?: number): Mapped {
-  const type = isObj(raw) && (MESSAGE_TYPES as readonly unknown[]).includes(raw.type) ? (raw.type as MessageType) : 'unknown';
+  const type = typeOf(raw);
   if (bytes !== undefined && bytes > MAX_MESSAGE_BYTES)
     return rejected(type, '(message)', `is ${bytes} bytes; a message may have at most ${MAX_MESSAGE_BYTES} (32 KB)`);
   const parsed = SegmentMessageSchema.safeParse(raw);
