@@ -1,0 +1,190 @@
+/**
+ * `npm run bench -- --only=segment` (about two minutes): ingest through Segment's tracking API
+ * (`POST /v1/batch`) beside `POST /v1/events`, in the same run, against one API process on its own
+ * Redis, with the same events. Target: /v1/batch at least 0.8× /v1/events.
+ *
+ *   - 500 events per request, 8 connections: `/v1/events` {"events": [...]} vs `/v1/batch` with the
+ *     same events as Segment track messages (as @segment/analytics-node sends them: messageId,
+ *     timestamp, context.traits.email, context.library, Basic auth, writeKey and sentAt in the
+ *     body), and the same batch gzipped (RudderStack's default);
+ *   - 20 events per request (RudderStack's flushAt; Segment's is 15), 32 connections.
+ * Alternated (events, batch, gzip, events, batch, gzip…) so both see the same machine. Every request
+ * carries fresh ids, so nothing is deduplicated away.
+ *
+ * The load is generated in this process (closed loop over keep-alive connections) — the bench
+ * process is otherwise idle during a measurement; the API, Redis and this generator share the
+ * machine's two cores, as in the other ingest scenarios.
+ */
+import http from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { BENCH_KEY, relayEnv, startApi, startRedis, stopAll } from './procs.ts';
+
+type Row = (metric: string, ours: string, baseline: string, ratio: string) => void;
+
+interface Run {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly latencyMs: { p50: number; p99: number };
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** The same event, as /v1/events takes it and as a Segment track message. */
+function eventsBody(n: number): string {
+  return JSON.stringify({
+    events: Array.from({ length: n }, (_, i) => ({
+      id: `{{id}}-${i}`,
+      event: 'Placed Order',
+      profile: { email: `user${i}@example.com` },
+      properties: { OrderId: `{{id}}-${i}` },
+      value: 10 + (i % 50),
+    })),
+  });
+}
+
+function segmentBody(n: number): string {
+  const now = new Date().toISOString();
+  return JSON.stringify({
+    batch: Array.from({ length: n }, (_, i) => ({
+      type: 'track',
+      messageId: `{{id}}-${i}`,
+      event: 'Placed Order',
+      properties: { OrderId: `{{id}}-${i}`, value: 10 + (i % 50) },
+      context: { traits: { email: `user${i}@example.com` }, library: { name: '@segment/analytics-node', version: '3.1.0' } },
+      timestamp: now,
+      _metadata: { jsRuntime: 'node' },
+    })),
+    writeKey: BENCH_KEY,
+    sentAt: now,
+  });
+}
+
+/** Bodies with fresh ids: `{{id}}` replaced per request (split once; joining is cheap). */
+function bodies(template: string, gzip: boolean, pool: number): () => Buffer | undefined {
+  const parts = template.split('{{id}}');
+  const run = `${process.pid.toString(36)}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  let seq = 0;
+  const next = () => Buffer.from(parts.join(`${run}-${(seq++).toString(36)}`));
+  if (!gzip) return next;
+  // Compressed ahead, so the generator's gzip does not compete with the API during the measurement.
+  const ready = Array.from({ length: pool }, () => gzipSync(next()));
+  let i = 0;
+  return () => ready[i++];
+}
+
+async function measure(opts: {
+  url: string;
+  seconds: number;
+  connections: number;
+  eventsPerRequest: number;
+  headers: Record<string, string>;
+  next: () => Buffer | undefined;
+}): Promise<Run> {
+  const target = new URL(opts.url);
+  if (target.hostname !== '127.0.0.1') throw new Error('the bench only loads loopback');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const started = performance.now();
+  const end = started + opts.seconds * 1000;
+  const post = (body: Buffer) =>
+    new Promise<number>((resolve) => {
+      const req = http.request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { ...opts.headers, 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  await Promise.all(
+    Array.from({ length: opts.connections }, async () => {
+      while (performance.now() < end) {
+        const body = opts.next();
+        if (!body) return; // a gzip pool ran out: the measurement ends with what was sent
+        const t0 = performance.now();
+        const status = await post(body);
+        latencies.push(performance.now() - t0);
+        if (status === 0) errors++;
+        else if (status < 200 || status >= 300) non2xx++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const p = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+  const ok = latencies.length - non2xx - errors;
+  return {
+    requests: latencies.length,
+    seconds,
+    eventsPerSecond: (ok * opts.eventsPerRequest) / seconds,
+    latencyMs: { p50: p(0.5), p99: p(0.99) },
+    non2xx,
+    errors,
+  };
+}
+
+const mean = (runs: readonly Run[]) => runs.reduce((n, r) => n + r.eventsPerSecond, 0) / runs.length;
+
+export async function segmentScenario(opts: { quick: boolean; log: (m: string) => void; row: Row }) {
+  const { log, row } = opts;
+  const seconds = opts.quick ? 5 : 10;
+  const rounds = opts.quick ? 1 : 2;
+  log(`segment: /v1/batch vs /v1/events, ${rounds} round(s) of ${seconds} s each`);
+  const redis = await startRedis();
+  const api = await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
+  const json = { 'content-type': 'application/json' };
+  const bearer = { ...json, authorization: `Bearer ${BENCH_KEY}` };
+  const basic = { ...json, authorization: `Basic ${Buffer.from(`${BENCH_KEY}:`).toString('base64')}` };
+  const results: Record<string, Record<string, Run[]>> = { large: { events: [], batch: [], gzip: [] }, small: { events: [], batch: [] } };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const large = { seconds, connections: 8, eventsPerRequest: 500 };
+      results.large!.events!.push(await measure({ ...large, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(500), false, 0) }));
+      results.large!.batch!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(500), false, 0) }));
+      const pool = bodies(segmentBody(500), true, opts.quick ? 800 : 1500);
+      results.large!.gzip!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: { ...basic, 'content-encoding': 'gzip' }, next: pool }));
+      const small = { seconds, connections: 32, eventsPerRequest: 20 };
+      results.small!.events!.push(await measure({ ...small, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(20), false, 0) }));
+      results.small!.batch!.push(await measure({ ...small, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(20), false, 0) }));
+      log(`segment: round ${r + 1} done`);
+    }
+  } finally {
+    redis.client.disconnect();
+    await stopAll();
+  }
+  const failed = Object.values(results)
+    .flatMap((byRoute) => Object.values(byRoute).flat())
+    .filter((x) => x.non2xx > 0 || x.errors > 0);
+  if (failed.length > 0) throw new Error(`segment: ${failed.length} measurement(s) had non-2xx answers or errors: ${JSON.stringify(failed)}`);
+
+  const L = results.large!;
+  const S = results.small!;
+  const events = mean(L.events!);
+  const batch = mean(L.batch!);
+  const gzip = mean(L.gzip!);
+  const smallEvents = mean(S.events!);
+  const smallBatch = mean(S.batch!);
+  const lat = (runs: readonly Run[]) => `${runs[runs.length - 1]!.latencyMs.p50} / ${runs[runs.length - 1]!.latencyMs.p99}`;
+  row('segment: /v1/batch, 500 track messages per request: events/s (8 conns)', fmt(batch), `${fmt(events)} (/v1/events)`, `${(batch / events).toFixed(2)}×`);
+  row('segment: /v1/batch gzip (RudderStack), 500 per request: events/s', fmt(gzip), `${fmt(events)} (/v1/events)`, `${(gzip / events).toFixed(2)}×`);
+  row('segment: p50 / p99 ms, 500 per request: batch / events', `${lat(L.batch!)}`, `${lat(L.events!)}`, '');
+  row(
+    'segment: /v1/batch, 20 per request: events/s (32 conns)',
+    fmt(smallBatch),
+    `${fmt(smallEvents)} (/v1/events)`,
+    `${(smallBatch / smallEvents).toFixed(2)}×`,
+  );
+  return {
+    eventsPerSecond: { events, batch, gzip, smallEvents, smallBatch },
+    ratio: { batch: batch / events, gzip: gzip / events, small: smallBatch / smallEvents },
+    runs: results,
+  };
+}
