@@ -393,6 +393,7 @@ export function trackingRoute(kind: RequestKind): RouteSpec {
     name: `POST /v1/${kind}`,
     ok: 200,
     maxBody: MAX_BATCH_BYTES,
+    makesNoJobs: kind === 'alias',
     statusFor: {
       auth: [401],
       oversize: [400],
