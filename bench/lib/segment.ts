@@ -9,7 +9,7 @@
  *     body), and the same batch gzipped (RudderStack's default);
  *   - 20 events per request (RudderStack's flushAt; Segment's is 15), 32 connections.
  * Alternated (events, batch, gzip, events, batch, gzip…) so both see the same machine. Every request
- * carries fresh ids, so nothing is deduplicated away.
+ * carries fresh ids, so nothing is deduplicated away; bodies are made before each measurement.
  *
  * The load is generated in this process (closed loop over keep-alive connections) — the bench
  * process is otherwise idle during a measurement; the API, Redis and this generator share the
@@ -62,15 +62,18 @@ function segmentBody(n: number): string {
   });
 }
 
-/** Bodies with fresh ids: `{{id}}` replaced per request (split once; joining is cheap). */
+/**
+ * `pool` bodies with fresh ids (`{{id}}` replaced per body), made before the measurement so that
+ * making them — longer for Segment's messages, gzip for RudderStack's — does not compete with the
+ * API for the cores. A measurement that uses up its pool ends there (its rate is over its time).
+ */
 function bodies(template: string, gzip: boolean, pool: number): () => Buffer | undefined {
   const parts = template.split('{{id}}');
   const run = `${process.pid.toString(36)}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  let seq = 0;
-  const next = () => Buffer.from(parts.join(`${run}-${(seq++).toString(36)}`));
-  if (!gzip) return next;
-  // Compressed ahead, so the generator's gzip does not compete with the API during the measurement.
-  const ready = Array.from({ length: pool }, () => gzipSync(next()));
+  const ready = Array.from({ length: pool }, (_, seq) => {
+    const body = Buffer.from(parts.join(`${run}-${seq.toString(36)}`));
+    return gzip ? gzipSync(body) : body;
+  });
   let i = 0;
   return () => ready[i++];
 }
@@ -147,13 +150,14 @@ export async function segmentScenario(opts: { quick: boolean; log: (m: string) =
   try {
     for (let r = 0; r < rounds; r++) {
       const large = { seconds, connections: 8, eventsPerRequest: 500 };
-      results.large!.events!.push(await measure({ ...large, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(500), false, 0) }));
-      results.large!.batch!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(500), false, 0) }));
-      const pool = bodies(segmentBody(500), true, opts.quick ? 800 : 1500);
-      results.large!.gzip!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: { ...basic, 'content-encoding': 'gzip' }, next: pool }));
+      const pool = opts.quick ? 600 : 1200;
+      results.large!.events!.push(await measure({ ...large, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(500), false, pool) }));
+      results.large!.batch!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(500), false, pool) }));
+      const gzipped = bodies(segmentBody(500), true, pool);
+      results.large!.gzip!.push(await measure({ ...large, url: `${api.url}/v1/batch`, headers: { ...basic, 'content-encoding': 'gzip' }, next: gzipped }));
       const small = { seconds, connections: 32, eventsPerRequest: 20 };
-      results.small!.events!.push(await measure({ ...small, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(20), false, 0) }));
-      results.small!.batch!.push(await measure({ ...small, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(20), false, 0) }));
+      results.small!.events!.push(await measure({ ...small, url: `${api.url}/v1/events`, headers: bearer, next: bodies(eventsBody(20), false, pool * 12) }));
+      results.small!.batch!.push(await measure({ ...small, url: `${api.url}/v1/batch`, headers: basic, next: bodies(segmentBody(20), false, pool * 12) }));
       log(`segment: round ${r + 1} done`);
     }
   } finally {

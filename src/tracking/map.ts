@@ -14,18 +14,20 @@
  *   alias            → acknowledged (Klaviyo merges profiles that share an identifier)
  */
 import { hash } from 'node:crypto';
+import { z } from 'zod';
 import { KLAVIYO_ID } from '../klaviyo/endpoints.ts';
 import { EventSchema, type EventInput } from '../model/event.ts';
 import { isPlainValidEvent } from '../model/event-fast-path.ts';
 import { itemKey } from '../model/ids.ts';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../model/json-limits.ts';
+import { MAX_JSON_DEPTH } from '../model/json-limits.ts';
 import { OrderSchema } from '../model/order.ts';
 import { orderEvents } from '../model/order-events.ts';
 import { primaryIdentifier, type Channel, type ProfileOp, type ProfileRef } from '../model/profile-op.ts';
 import { ProfileUpsertSchema } from '../model/profile-ops.ts';
-import { EmailSchema, PHONE_E164 } from '../model/profile.ts';
+import { PHONE_E164 } from '../model/profile.ts';
 import {
   BatchEnvelopeSchema,
+  isPlainMessage,
   MAX_MESSAGE_BYTES,
   MESSAGE_TYPES,
   SegmentMessageSchema,
@@ -49,6 +51,8 @@ export interface MapContext {
   /** The batch's `context`, merged under each message's. */
   readonly batchContext?: Readonly<Record<string, unknown>> | null;
   readonly newId: () => string;
+  /** Parsed times of this request (mapRequest makes it). */
+  readonly times?: Map<string, number>;
 }
 
 export interface MessageIssue {
@@ -66,6 +70,7 @@ const ORDER_COMPLETED = 'order completed';
 const EARLIEST_EVENT_TIME = Date.UTC(1990, 0, 1);
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const PRINTABLE_ID = /^[\x21-\x7e]{1,255}$/;
+const EMAIL = z.regexes.email;
 const CURRENCY = /^[A-Z]{3}$/;
 
 type Obj = Record<string, unknown>;
@@ -96,22 +101,48 @@ export function mapRequest(kind: RequestKind, body: unknown, ctx: Omit<MapContex
   const envelope = BatchEnvelopeSchema.safeParse(body);
   if (!envelope.success) return { ok: false, issues: envelope.error.issues.map((i) => ({ field: fieldPath(i.path) || '(body)', message: i.message })) };
   const { batch, sentAt, context } = envelope.data;
-  const batchCtx: MapContext = { ...ctx, batchSentAt: sentAt, batchContext: context };
+  const batchCtx: MapContext = { ...ctx, batchSentAt: sentAt, batchContext: context, times: new Map() };
   if (bodyBytes <= MAX_MESSAGE_BYTES) return { ok: true, messages: batch.map((m) => mapMessage(m, batchCtx)) };
-  // Measuring serializes each message, and JSON.stringify overflows the stack on a hostile nesting
-  // (JSON.parse takes any depth): nothing that deep can be delivered anyway (json-limits.ts).
   return {
     ok: true,
-    messages: batch.map((m) =>
-      nestedDeeperThan(m, MAX_MESSAGE_DEPTH)
-        ? rejected(typeOf(m), '(message)', `is nested deeper than ${MAX_MESSAGE_DEPTH} levels`)
-        : mapMessage(m, batchCtx, Buffer.byteLength(JSON.stringify(m) ?? '')),
-    ),
+    messages: batch.map((m) => {
+      const bound = sizeBound(m, MAX_MESSAGE_DEPTH);
+      // JSON.stringify overflows the stack on a hostile nesting (JSON.parse takes any depth), and
+      // nothing that deep can be delivered anyway (json-limits.ts).
+      if (bound === 'deep') return rejected(typeOf(m), '(message)', `is nested deeper than ${MAX_MESSAGE_DEPTH} levels`);
+      // Only a message that might be over 32 KB is serialized to be measured.
+      return mapMessage(m, batchCtx, bound <= MAX_MESSAGE_BYTES ? undefined : Buffer.byteLength(JSON.stringify(m) ?? ''));
+    }),
   };
 }
 
 /** A message's properties may nest 32 levels (json-limits.ts) below the message and its field. */
 const MAX_MESSAGE_DEPTH = MAX_JSON_DEPTH + 8;
+
+/**
+ * An upper bound of a value's JSON size in bytes (a string counts 6 bytes per UTF-16 unit, its
+ * worst case as `\uXXXX`), without reading its strings; 'deep' past `depth` levels.
+ */
+function sizeBound(v: unknown, depth: number): number | 'deep' {
+  if (typeof v === 'string') return 6 * v.length + 2;
+  if (v === null || typeof v !== 'object') return 24;
+  if (depth <= 0) return 'deep';
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const b = sizeBound(x, depth - 1);
+      if (b === 'deep') return b;
+      n += b + 1;
+    }
+    return n;
+  }
+  for (const k in v) {
+    const b = sizeBound((v as Obj)[k], depth - 1);
+    if (b === 'deep') return b;
+    n += 6 * k.length + 4 + b;
+  }
+  return n;
+}
 
 const typeOf = (raw: unknown): MessageType | 'unknown' =>
   isObj(raw) && (MESSAGE_TYPES as readonly unknown[]).includes(raw.type) ? (raw.type as MessageType) : 'unknown';
@@ -124,11 +155,15 @@ export function mapMessage(raw: unknown, ctx: MapContext, bytes?: number): Mappe
   const type = typeOf(raw);
   if (bytes !== undefined && bytes > MAX_MESSAGE_BYTES)
     return rejected(type, '(message)', `is ${bytes} bytes; a message may have at most ${MAX_MESSAGE_BYTES} (32 KB)`);
-  const parsed = SegmentMessageSchema.safeParse(raw);
-  if (!parsed.success) {
-    return { outcome: 'rejected', type, issues: parsed.error.issues.map((i) => ({ field: fieldPath(i.path) || '(message)', message: i.message })) };
+  let m: SegmentMessage;
+  if (isPlainMessage(raw)) m = raw;
+  else {
+    const parsed = SegmentMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      return { outcome: 'rejected', type, issues: parsed.error.issues.map((i) => ({ field: fieldPath(i.path) || '(message)', message: i.message })) };
+    }
+    m = parsed.data;
   }
-  const m = parsed.data;
   const id = messageItemId(m.messageId, ctx.newId);
   switch (m.type) {
     case 'track':
@@ -160,14 +195,32 @@ export function messageItemId(messageId: string | null | undefined, newId: () =>
  * `timestamp` (Segment) or `originalTimestamp` (RudderStack), corrected for the sender's clock like
  * Segment does: + (receivedAt − sentAt) when the message (or its batch) says when it was sent.
  */
-export function messageTime(m: Pick<SegmentMessage, 'timestamp' | 'originalTimestamp' | 'sentAt'>, ctx: Pick<MapContext, 'receivedAt' | 'batchSentAt'>) {
+/**
+ * Date.parse, remembering the last few strings of the request: an SDK's batch repeats its sentAt
+ * in every message, and messages made in the same millisecond share their timestamp.
+ */
+function parseTime(s: string, ctx: Pick<MapContext, 'times'>): number {
+  const memo = ctx.times;
+  if (!memo) return Date.parse(s);
+  let t = memo.get(s);
+  if (t === undefined) {
+    t = Date.parse(s);
+    if (memo.size < 64) memo.set(s, t);
+  }
+  return t;
+}
+
+export function messageTime(
+  m: Pick<SegmentMessage, 'timestamp' | 'originalTimestamp' | 'sentAt'>,
+  ctx: Pick<MapContext, 'receivedAt' | 'batchSentAt' | 'times'>,
+) {
   const field = m.timestamp ? 'timestamp' : 'originalTimestamp';
   const given = m.timestamp || m.originalTimestamp;
   let t = ctx.receivedAt;
   if (given) {
-    t = Date.parse(given);
+    t = parseTime(given, ctx);
     if (Number.isNaN(t)) return { ok: false as const, issue: { field, message: 'must be an ISO-8601 date-time' } };
-    const sentAt = Date.parse((m.sentAt || ctx.batchSentAt) ?? '');
+    const sentAt = parseTime((m.sentAt || ctx.batchSentAt) ?? '', ctx);
     if (!Number.isNaN(sentAt)) t += ctx.receivedAt - sentAt;
   }
   if (t <= EARLIEST_EVENT_TIME) return { ok: false as const, issue: { field, message: 'must be after 1990 (Klaviyo rejects older events)' } };
@@ -177,7 +230,8 @@ export function messageTime(m: Pick<SegmentMessage, 'timestamp' | 'originalTimes
 
 const validEmail = (v: unknown): string | undefined => {
   const s = str(v);
-  return s !== undefined && EmailSchema.safeParse(s).success ? s : undefined;
+  // EmailSchema's rules (trimmed, at most 254, zod's email pattern) without its copies: this runs per message.
+  return s !== undefined && s.length <= 254 && EMAIL.test(s) ? s : undefined;
 };
 const validPhone = (v: unknown): string | undefined => {
   const s = str(v);
@@ -217,12 +271,18 @@ function eventProfile(m: SegmentMessage, ctx: MapContext): { profile: Obj } | { 
   return { profile };
 }
 
+/** Lower-cased rename maps, built once per settings object (the renames are matched case-insensitively). */
+const lowerRenames = new WeakMap<TrackingSettings, Map<string, string>>();
+
 function renamed(settings: TrackingSettings, name: string): string {
-  const exact = settings.rename[name];
-  if (exact !== undefined) return exact;
-  const lower = name.toLowerCase();
-  for (const [from, to] of Object.entries(settings.rename)) if (from.toLowerCase() === lower) return to;
-  return name;
+  // Own keys only: a name like "constructor" must not find Object.prototype's.
+  if (Object.hasOwn(settings.rename, name)) return settings.rename[name]!;
+  let lower = lowerRenames.get(settings);
+  if (!lower) {
+    lower = new Map(Object.entries(settings.rename).map(([from, to]) => [from.toLowerCase(), to]));
+    lowerRenames.set(settings, lower);
+  }
+  return lower.size === 0 ? name : (lower.get(name.toLowerCase()) ?? name);
 }
 
 function mapTrack(m: SegmentMessage, id: string, ctx: MapContext): Mapped {
@@ -257,8 +317,10 @@ function mapEvent(m: SegmentMessage, id: string, ctx: MapContext, name: string, 
   }
   // The time is ours (a valid ISO string in range), so the fast path may judge the rest.
   let event: EventInput;
-  if (isPlainValidEvent(e)) event = { ...(e as EventInput), time: time.time };
-  else {
+  if (isPlainValidEvent(e)) {
+    e.time = time.time;
+    event = e as EventInput;
+  } else {
     const parsed = EventSchema.safeParse({ ...e, time: time.time });
     if (!parsed.success) return { outcome: 'rejected', type, issues: eventIssues(parsed.error.issues) };
     event = parsed.data;

@@ -3,11 +3,13 @@
  * correction, the per-source settings, and the equivalence with /v1/events, /v1/orders and
  * /v1/profiles (same items, keyed by the messageId).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { itemKey } from '../../src/model/ids.ts';
 import { OrderSchema } from '../../src/model/order.ts';
 import { orderEvents } from '../../src/model/order-events.ts';
 import { parseRelayConfig, RelayConfigError, type TrackingSettings } from '../../src/relay-config.ts';
+import { isPlainMessage, SegmentMessageSchema } from '../../src/model/segment-message.ts';
 import { DEFAULT_TRACKING, mapMessage, mapRequest, messageItemId, messageTime, type MapContext, type Mapped } from '../../src/tracking/map.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
@@ -80,6 +82,12 @@ describe('track', () => {
     const c = ctx({ rename: { 'Product Added': 'Added to Cart' } });
     expect(accepted(mapMessage({ type: 'track', event: 'product added', userId: 'u' }, c)).events[0]!.e.event).toBe('Added to Cart');
     expect(accepted(mapMessage({ type: 'track', event: 'Checkout Started', userId: 'u' }, c)).events[0]!.e.event).toBe('Checkout Started');
+  });
+
+  it('a name that is also an Object.prototype key is not renamed by it', () => {
+    const c = ctx({ rename: { Signup: 'Signed Up' } });
+    expect(accepted(mapMessage({ type: 'track', event: 'constructor', userId: 'u' }, c)).events[0]!.e.event).toBe('constructor');
+    expect(accepted(mapMessage({ type: 'track', event: 'toString', userId: 'u' }, ctx())).events[0]!.e.event).toBe('toString');
   });
 
   it('rejects what can never be delivered, naming the field', () => {
@@ -322,5 +330,48 @@ describe('RELAY_CONFIG sources[].tracking', () => {
       /cannot be renamed/,
     );
     expect(() => parseRelayConfig({ sources: [{ name: 'shop', keySha256: key, tracking: { rename: { A: '' } } }] }, {})).toThrow(/tracking\.rename\.A/);
+  });
+});
+
+describe('isPlainMessage: a shortcut through SegmentMessageSchema', () => {
+  const value = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+    fc.array(fc.integer(), { maxLength: 2 }),
+  );
+  const message = fc.record(
+    {
+      type: fc.oneof(fc.constantFrom('track', 'identify', 'page', 'screen', 'group', 'alias'), value),
+      messageId: value,
+      userId: value,
+      anonymousId: value,
+      event: value,
+      timestamp: value,
+      sentAt: value,
+      properties: value,
+      traits: value,
+      context: value,
+      groupId: value,
+      other: value,
+    },
+    { requiredKeys: [] },
+  );
+  it('says yes only to what the schema accepts unchanged', () => {
+    fc.assert(
+      fc.property(fc.oneof(message, fc.anything()), (m) => {
+        if (!isPlainMessage(m)) return;
+        const parsed = SegmentMessageSchema.safeParse(m);
+        expect(parsed.success).toBe(true);
+        expect(parsed.data).toEqual(m);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(isPlainMessage({ type: 'track', event: 'E', userId: 'u', properties: {}, context: null })).toBe(true);
+    expect(isPlainMessage({ type: 'track', userId: 42 })).toBe(false);
   });
 });
