@@ -56,6 +56,20 @@ export const BatchEnvelopeSchema = z
   })
   .loose();
 
+export type BatchEnvelope = z.infer<typeof BatchEnvelopeSchema>;
+
+/** BatchEnvelopeSchema's verdict without its copy of the batch, for the common envelope (same contract as isPlainMessage). */
+export function isPlainEnvelope(b: unknown): b is BatchEnvelope {
+  if (!isRecord(b)) return false;
+  const r = b as Record<string, unknown>;
+  return (
+    Array.isArray(r.batch) &&
+    r.batch.length > 0 &&
+    (r.sentAt === undefined || r.sentAt === null || typeof r.sentAt === 'string') &&
+    (r.context === undefined || r.context === null || isRecord(r.context))
+  );
+}
+
 const ID_FIELDS = ['messageId', 'userId', 'anonymousId', 'groupId', 'previousId'] as const;
 const TEXT_FIELDS = ['timestamp', 'originalTimestamp', 'sentAt', 'event', 'name', 'category'] as const;
 const RECORD_FIELDS = ['properties', 'traits', 'context'] as const;

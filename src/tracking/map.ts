@@ -27,7 +27,9 @@ import { ProfileUpsertSchema } from '../model/profile-ops.ts';
 import { PHONE_E164 } from '../model/profile.ts';
 import {
   BatchEnvelopeSchema,
+  isPlainEnvelope,
   isPlainMessage,
+  type BatchEnvelope,
   MAX_MESSAGE_BYTES,
   MESSAGE_TYPES,
   SegmentMessageSchema,
@@ -98,9 +100,14 @@ export function mapRequest(kind: RequestKind, body: unknown, ctx: Omit<MapContex
   if (kind !== 'batch') {
     return { ok: true, messages: [mapMessage({ ...body, type: kind }, ctx, bodyBytes > MAX_MESSAGE_BYTES ? bodyBytes : undefined)] };
   }
-  const envelope = BatchEnvelopeSchema.safeParse(body);
-  if (!envelope.success) return { ok: false, issues: envelope.error.issues.map((i) => ({ field: fieldPath(i.path) || '(body)', message: i.message })) };
-  const { batch, sentAt, context } = envelope.data;
+  let envelope: BatchEnvelope;
+  if (isPlainEnvelope(body)) envelope = body;
+  else {
+    const parsed = BatchEnvelopeSchema.safeParse(body);
+    if (!parsed.success) return { ok: false, issues: parsed.error.issues.map((i) => ({ field: fieldPath(i.path) || '(body)', message: i.message })) };
+    envelope = parsed.data;
+  }
+  const { batch, sentAt, context } = envelope;
   const batchCtx: MapContext = { ...ctx, batchSentAt: sentAt, batchContext: context, times: new Map() };
   if (bodyBytes <= MAX_MESSAGE_BYTES) return { ok: true, messages: batch.map((m) => mapMessage(m, batchCtx)) };
   return {

@@ -9,7 +9,7 @@ import { itemKey } from '../../src/model/ids.ts';
 import { OrderSchema } from '../../src/model/order.ts';
 import { orderEvents } from '../../src/model/order-events.ts';
 import { parseRelayConfig, RelayConfigError, type TrackingSettings } from '../../src/relay-config.ts';
-import { isPlainMessage, SegmentMessageSchema } from '../../src/model/segment-message.ts';
+import { BatchEnvelopeSchema, isPlainEnvelope, isPlainMessage, SegmentMessageSchema } from '../../src/model/segment-message.ts';
 import { DEFAULT_TRACKING, mapMessage, mapRequest, messageItemId, messageTime, type MapContext, type Mapped } from '../../src/tracking/map.ts';
 
 const NOW = Date.parse('2026-11-27T10:00:00.000Z');
@@ -373,5 +373,29 @@ describe('isPlainMessage: a shortcut through SegmentMessageSchema', () => {
     );
     expect(isPlainMessage({ type: 'track', event: 'E', userId: 'u', properties: {}, context: null })).toBe(true);
     expect(isPlainMessage({ type: 'track', userId: 42 })).toBe(false);
+  });
+});
+
+describe('isPlainEnvelope: a shortcut through BatchEnvelopeSchema', () => {
+  it('says yes only to what the schema accepts unchanged', () => {
+    const part = fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.string({ maxLength: 4 }),
+      fc.integer(),
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }),
+      fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.record({ batch: part, sentAt: part, context: part, writeKey: part }, { requiredKeys: [] }), fc.anything()), (b) => {
+        if (!isPlainEnvelope(b)) return;
+        const parsed = BatchEnvelopeSchema.safeParse(b);
+        expect(parsed.success).toBe(true);
+        expect(parsed.data).toEqual(b);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(isPlainEnvelope({ batch: [{}], sentAt: 'x', writeKey: 'k' })).toBe(true);
+    expect(isPlainEnvelope({ batch: [] })).toBe(false);
   });
 });
