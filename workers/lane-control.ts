@@ -15,7 +15,7 @@ import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import type { ItemError, Queues } from '../src/queues.ts';
 import { pauseLane, pausedKey, readPause, resumeLane } from '../src/ops/lane-state.ts';
-import type { QuotaGovernor } from './quota-governor.ts';
+import type { QuotaGovernor } from '../src/quota/governor.ts';
 
 export interface LaneControl {
   pause(lane: string, error: ItemError): Promise<void>;

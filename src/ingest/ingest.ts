@@ -9,8 +9,7 @@ import { refOf, type ProfileOp } from '../model/profile-op.ts';
 import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import type { PriorityClass } from '../priority.ts';
-import { queueRef } from '../queue-catalog.ts';
-import { createEnqueuer, type EnqueueResult } from './enqueue.ts';
+import { createJobWriter, type EnqueueResult, type EnqueueTarget } from './enqueue.ts';
 
 /** Who sent the work, to which lane, and its class (unset = live: webhook rules, older spool records). */
 export type Origin = Pick<Source, 'id' | 'lane'> & { readonly cls?: PriorityClass };
@@ -51,46 +50,35 @@ export interface IngestOptions {
 }
 
 export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
-  const enqueuer = createEnqueuer(redis, queues, dedupTtlMs);
-  const bytesSource = (origin: Origin) => (opts.countsSourceBytes?.(origin.id) ? origin.id : undefined);
+  const countsSourceBytes = opts.countsSourceBytes;
+  // One writer per kind, made once: what its jobs hold depends only on where they go.
+  const events = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'events',
+    data: (t, items: EventItem[], at): EventsJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    countsSourceBytes,
+  });
+  const profiles = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'profiles',
+    data: (t, items: ProfileItem[], at): ProfilesJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    prepare: (ref, jobs) => enterPending(redis, queues, ref, jobs),
+    countsSourceBytes,
+  });
+  const webhooks = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'webhooks',
+    data: (t, items: WebhookItem[], at): WebhooksJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    // One job per item: each webhook item is its own unit of work and dead letter.
+    itemsPerJob: 1,
+    countsSourceBytes,
+  });
+  const targetOf = (origin: Origin): EnqueueTarget => ({ lane: origin.lane, cls: origin.cls ?? 'live', source: origin.id });
   const sizeOf = (items: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(items));
   return {
-    events(origin, items, bytes) {
-      const at = Date.now();
-      return enqueuer.enqueue(
-        queueRef('events', origin.lane, origin.cls ?? 'live', origin.id),
-        items,
-        (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
-        { group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(items, bytes),
-      );
-    },
+    events: (origin, items, bytes) => events.enqueue(targetOf(origin), items, sizeOf(items, bytes)),
     profileOps(origin, ops, bytes) {
-      const at = Date.now();
       const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
-      const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
-      return enqueuer.enqueue(
-        ref,
-        items,
-        (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
-        {
-          prepare: (jobs) => enterPending(redis, queues, ref, jobs),
-          group: origin.id,
-          bytesSource: bytesSource(origin),
-        },
-        sizeOf(ops, bytes),
-      );
+      return profiles.enqueue(targetOf(origin), items, sizeOf(ops, bytes));
     },
-    webhooks(origin, items, bytes) {
-      const at = Date.now();
-      // One job per item: each webhook item is its own unit of work and dead letter.
-      return enqueuer.enqueue(
-        queueRef('webhooks', origin.lane, 'live', origin.id),
-        items,
-        (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
-        { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(items, bytes),
-      );
-    },
+    // Webhook jobs have one queue per lane, whatever the class (src/queue-catalog.ts).
+    webhooks: (origin, items, bytes) => webhooks.enqueue({ ...targetOf(origin), cls: 'live' }, items, sizeOf(items, bytes)),
   };
 }

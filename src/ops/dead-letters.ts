@@ -18,6 +18,8 @@ import { jobRef, parseJobRef, queueName, queueRef, type QueueRef } from '../queu
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
+import { itemKeyName } from '../delivery-marks.ts';
+import { luaScript } from '../lua/script.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
 
 export interface DeadLetterFilter {
@@ -149,16 +151,7 @@ export interface ReplayResult {
   readonly preview?: readonly { readonly ref: string; readonly endpoint: string; readonly body: unknown }[];
 }
 
-// Compare-and-set of item keys (one kind and lane: one hash slot): those naming the replayed job
-// (ARGV[1], or ARGV[2], a legacy queue's bare job id) now name the job it became (ARGV[3]), so a
-// resend of one of its items is still recognised as a duplicate.
-const REPOINT = `
-for _, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v == ARGV[1] or v == ARGV[2] then redis.call('SET', k, ARGV[3], 'KEEPTTL') end
-end
-return 0
-`;
+const REPOINT = luaScript({ name: 'dead-letter-repoint', keys: ['items[]'], args: ['from', 'legacyFrom', 'to'], reply: Number });
 
 /**
  * `showPii` false (the default): emails and phone numbers in what operators see are masked, as in
@@ -166,6 +159,7 @@ return 0
  * replays go back to the live queue of their source, as all work is live then.
  */
 export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => readonly string[], showPii = false, prioritiesEnabled = true): DeadLetters {
+  REPOINT.define(redis);
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const wanted = (q: QueueRef) =>
@@ -222,8 +216,13 @@ export function createDeadLetters(redis: Redis, queues: Queues, lanes: () => rea
     // old job is removed: a replay that stops in between and is run again finds the job already
     // moved and does not count it twice.
     await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
-    const keys = data.items.map((it) => queues.key(from.kind, from.lane, `id:${it.k}`));
-    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, refOf(from, job.id!), from.source === undefined ? job.id! : '', refOf(to, id));
+    const keys = data.items.map((it) => itemKeyName(queues, from.kind, from.lane, it.k));
+    if (keys.length > 0) {
+      await REPOINT.run(redis, {
+        keys: { items: keys },
+        args: { from: refOf(from, job.id!), legacyFrom: from.source === undefined ? job.id! : '', to: refOf(to, id) },
+      });
+    }
     await job.remove();
   }
 

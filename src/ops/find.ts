@@ -10,7 +10,7 @@ import { itemKey } from '../model/ids.ts';
 import { ORDER_STATUSES } from '../model/order.ts';
 import { JOB_KINDS, type Queues } from '../queues.ts';
 import { jobRef, legacyRef, parseJobRef, queueName, type QueueRef } from '../queue-catalog.ts';
-import { DONE, itemKeyName } from '../ingest/enqueue.ts';
+import { DONE, itemKeyName } from '../delivery-marks.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 
 export interface FoundJob {

@@ -16,7 +16,7 @@ import {
   sourceLedgerKey,
 } from '../../src/ingest/queued-bytes.ts';
 import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
-import { createEnqueuer } from '../../src/ingest/enqueue.ts';
+import { createJobWriter } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
 import { Queues } from '../../src/queues.ts';
 import { legacyRef, queueRef } from '../../src/queue-catalog.ts';
@@ -230,7 +230,7 @@ describe("on the API's connection, which auto-pipelines", () => {
     const queues = new Queues(api, prefix, { attempts: 1, keepCompletedS: 60 });
     try {
       await waitForRedis(api, 10_000);
-      createEnqueuer(api, queues, 86_400_000); // what every API process builds at start
+      createJobWriter(api, queues, 86_400_000, { kind: 'events', data: () => ({}) }); // what every API process builds at start
       const qualified = queues.get(queueRef('events', 'piped', 'live', 'src-piped')).qualifiedName;
       const tick = Promise.all([
         api.get(`${qualified}:nothing`), // opens this tick's pipeline
