@@ -56,8 +56,10 @@ export interface LuaScript<K extends readonly string[], A extends readonly strin
 }
 
 export interface ScriptSpec<K extends readonly string[], A extends readonly string[], R> {
-  /** The file `<name>.lua` beside this module. */
+  /** The file `<name>.lua`, beside this module. */
   readonly name: string;
+  /** The directory the file is in instead (a URL ending in `/`; tests' own scripts). */
+  readonly dir?: URL;
   readonly keys: K;
   readonly args: A;
   /** Turns the raw reply into what callers get (it is `unknown` to the type checker). */
@@ -72,7 +74,7 @@ export interface ScriptSpec<K extends readonly string[], A extends readonly stri
 type Command = (this: unknown, ...args: Arg[]) => unknown;
 
 export function luaScript<const K extends readonly string[], const A extends readonly string[], R>(spec: ScriptSpec<K, A, R>): LuaScript<K, A, R> {
-  const file = new URL(`./${spec.name}.lua`, import.meta.url);
+  const file = new URL(`${spec.name}.lua`, spec.dir ?? new URL('.', import.meta.url));
   const lua = readFileSync(file, 'utf8');
   checkContract(spec, lua);
   const name = `relay_${spec.name.replaceAll('-', '_')}`;
@@ -124,10 +126,10 @@ export function luaScript<const K extends readonly string[], const A extends rea
 }
 
 /** The header must name the keys and arguments in the declared order, and say what the script returns. */
-function checkContract(spec: ScriptSpec<readonly string[], readonly string[], unknown>, lua: string): void {
+export function checkContract(spec: ScriptSpec<readonly string[], readonly string[], unknown>, lua: string): void {
   const header = lua.slice(0, lua.search(/^(?!--)/m)).split('\n');
   const fail = (what: string) => {
-    throw new Error(`src/lua/${spec.name}.lua: ${what}`);
+    throw new Error(`${spec.name}.lua: ${what}`);
   };
   for (const [section, names] of [
     ['KEYS', spec.keys],
