@@ -80,7 +80,8 @@ export function luaScript<const K extends readonly string[], const A extends rea
   const name = `relay_${spec.name.replaceAll('-', '_')}`;
   const fixedKeys = spec.keys.every((k) => !k.endsWith('[]'));
 
-  function flatten(call: ScriptCall<K, A>): { numKeys: number; argv: Arg[] } {
+  /** The call's values in the header's order (led by the number of keys when it varies). */
+  function flatten(call: ScriptCall<K, A>): Arg[] {
     const argv: Arg[] = [];
     const put = (names: readonly string[], values: Readonly<Record<string, Arg | readonly Arg[]>>) => {
       for (const n of names) {
@@ -93,7 +94,7 @@ export function luaScript<const K extends readonly string[], const A extends rea
     put(spec.keys, call.keys as Readonly<Record<string, string | readonly string[]>>);
     const numKeys = argv.length;
     put(spec.args, call.args as Readonly<Record<string, Arg | readonly Arg[]>>);
-    return { numKeys, argv: fixedKeys ? argv : [numKeys, ...argv] };
+    return fixedKeys ? argv : [numKeys, ...argv];
   }
 
   function commandOf(target: RedisClient | ChainableCommander): Command {
@@ -109,7 +110,7 @@ export function luaScript<const K extends readonly string[], const A extends rea
     },
     async run(redis, call) {
       script.define(redis);
-      const { argv } = flatten(call);
+      const argv = flatten(call);
       if (fixedKeys || !redis.options.enableAutoPipelining) return spec.reply(await commandOf(redis).apply(redis, argv));
       const pipe = redis.pipeline();
       commandOf(pipe).apply(pipe, argv);
@@ -118,7 +119,7 @@ export function luaScript<const K extends readonly string[], const A extends rea
       return spec.reply(raw);
     },
     queue(pipe, call) {
-      commandOf(pipe).apply(pipe, flatten(call).argv);
+      commandOf(pipe).apply(pipe, flatten(call));
     },
     reply: spec.reply,
   };
