@@ -13,6 +13,9 @@
  *
  * It also learns: a 429's Retry-After blocks the bucket that answered until then, and
  * `RateLimit-Remaining: 0` blocks the endpoint until `RateLimit-Reset`.
+ *
+ * It lives in src/ because both sides use it: the workers take tokens, the API reads headroom and
+ * class shares for /ops/status (src/ops/status.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../redis.ts';
