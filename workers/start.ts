@@ -87,15 +87,14 @@ export interface WorkerRuntime {
 const IN_FLIGHT: Record<PriorityClass, number> = { live: LIVE_ITEMS_IN_FLIGHT, bulk: BULK_ITEMS_IN_FLIGHT };
 const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 
-/** What the workers' event handlers read of any job. */
-type WatchedJobData = JobDataOf[JobKind];
-
 /** The data of each kind's jobs. */
 interface JobDataOf {
   events: EventsJobData;
   profiles: ProfilesJobData;
   webhooks: WebhooksJobData;
 }
+/** What the workers' event handlers read of any job. */
+type WatchedJobData = JobDataOf[JobKind];
 
 /** How a lane serves one job kind's queues. */
 interface KindServer<D> {
