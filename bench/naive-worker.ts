@@ -20,7 +20,7 @@ const client = createKlaviyoClient({
 const worker = new Worker(
   'naive',
   async (job) => {
-    await client.request({ endpoint: 'create_event', body: createEventBody({ uniqueId: job.data.uniqueId, event: job.data.event }) });
+    await client.request({ endpoint: 'create_event', body: createEventBody({ uniqueId: job.data.uniqueId, event: job.data.event }, client.target.revision) });
   },
   { connection, prefix: process.env.PREFIX ?? 'naive', concurrency: Number(process.env.CONCURRENCY ?? 50) },
 );

@@ -5,8 +5,10 @@
  *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write)
  *   npx tsx scripts/extract-openapi.ts --check [path-to-stable.json]   (exit 1 if the committed file differs)
  *
- * `npm run openapi:check` runs the check against ../shared/reference. It is a development tool,
- * not a test: a clean checkout elsewhere has no copy of the 3 MB spec, only the extracted subset.
+ * `npm run openapi:check` runs the check against a copy of the full spec outside the repository
+ * (../shared/reference/klaviyo-openapi-stable.json; give another path as the argument). It is a
+ * development tool, not a test: a clean checkout has no copy of the 3 MB spec, only the extracted
+ * subset.
  *
  * Source: https://github.com/klaviyo/openapi `openapi/stable.json`, revision 2026-07-15 (MIT).
  * For every operation we call we keep its method, path, `x-klaviyo-ratelimit` and request-body

@@ -1,6 +1,7 @@
 /**
  * What the workers write when work is delivered, and ingest and the ops read back: one home for
- * both sides' key names and values.
+ * both sides' writes and reads. Key names are src/redis-keys.ts's; what an item key holds is
+ * src/item-keys.ts's.
  *
  *  - Done marks. Each accepted item has a key (`…:id:<item key>`, kept for RELAY_DEDUP_TTL_S) that
  *    names the job carrying it (ingest's claim, src/lua/enqueue-claim.lua), and says `done` once
@@ -14,19 +15,14 @@
 import type { RedisClient as Redis } from './redis.ts';
 import type { JobKind, Queues } from './queues.ts';
 import { queueName, type QueueRef } from './queue-catalog.ts';
-
-/** The value an item key holds once its job completed. */
-export const DONE = 'done';
-
-export function itemKeyName(queues: Queues, kind: JobKind, lane: string, k: string): string {
-  return queues.key(kind, lane, `id:${k}`);
-}
+import { DONE } from './item-keys.ts';
+import { deliveredKey, itemKeyName } from './redis-keys.ts';
 
 /** Workers: the items of a completed job are done; a resend of any of them is a duplicate. */
 export async function markDone(redis: Redis, queues: Queues, kind: JobKind, lane: string, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
   const pipe = redis.pipeline();
-  for (const k of keys) pipe.set(itemKeyName(queues, kind, lane, k), DONE, 'KEEPTTL', 'XX');
+  for (const k of keys) pipe.set(itemKeyName(queues.prefix, kind, lane, k), DONE, 'KEEPTTL', 'XX');
   await pipe.exec();
 }
 
@@ -34,14 +30,14 @@ export const DELIVERED_PERIOD_MS = 10_000;
 /** This period and the six before it: 60–70 s, of which deliveredInLastMinute takes 60. */
 const DELIVERED_PERIODS = [0, 1, 2, 3, 4, 5, 6];
 
-function deliveredKey(prefix: string, queue: QueueRef, period: number): string {
-  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:10s:${period}`;
+function periodKey(prefix: string, queue: QueueRef, period: number): string {
+  return deliveredKey(prefix, queue.lane, queueName(queue), period);
 }
 
 /** Workers: `n` items of this queue were delivered now. */
 export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {
   if (n <= 0) return;
-  const key = deliveredKey(prefix, queue, Math.floor(Date.now() / DELIVERED_PERIOD_MS));
+  const key = periodKey(prefix, queue, Math.floor(Date.now() / DELIVERED_PERIOD_MS));
   await redis.pipeline().incrby(key, n).expire(key, 600).exec();
 }
 
@@ -49,6 +45,6 @@ export async function countDelivered(redis: Redis, prefix: string, queue: QueueR
 export async function readDelivered(redis: Redis, prefix: string, queue: QueueRef, now: number): Promise<number[]> {
   const period = Math.floor(now / DELIVERED_PERIOD_MS);
   // One GET per period, not an MGET: the keys are in different slots on a Redis Cluster.
-  const values = await Promise.all(DELIVERED_PERIODS.map((i) => redis.get(deliveredKey(prefix, queue, period - i))));
+  const values = await Promise.all(DELIVERED_PERIODS.map((i) => redis.get(periodKey(prefix, queue, period - i))));
   return values.map((n) => Number(n ?? 0));
 }

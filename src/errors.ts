@@ -1,6 +1,8 @@
 /**
  * The few typed errors the service branches on. Workers map them to job outcomes in one place
- * (workers/retry-policy.ts); nothing else inspects statuses.
+ * (workers/retry-policy.ts). Elsewhere a status only picks a recovery first: a bulk 400 is
+ * narrowed to the items it names (workers/klaviyo-call.ts, bulk-import.ts), a 409 duplicate
+ * profile is resolved (upsert.ts), a 429 tells the quota governor.
  */
 
 /** One entry of Klaviyo's JSON:API error array. */

@@ -10,8 +10,8 @@
  * connection takes (and so do the duplicates BullMQ makes for its blocking reads).
  *
  * Every key the relay writes is laid out so that whatever one Lua script or pipeline touches
- * lives in one hash slot: a queue's keys (BullMQ's and ours) share the queue's tag
- * (src/queues.ts), the quota governor's share the quota scope's. Different queues — kinds and
+ * lives in one hash slot: a queue's keys (BullMQ's and ours) share the tag of its kind and lane
+ * (src/queue-catalog.ts), the quota governor's share the quota scope's. Different queues — kinds and
  * lanes — land in different slots, so a cluster shares the load.
  */
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';

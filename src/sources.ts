@@ -1,12 +1,13 @@
 /**
  * Who may send us work, and which lane (Klaviyo account) their work goes to.
  *
- * Keys are held only as SHA-256 digests and looked up by digest, so comparing a presented key
- * takes the same time whatever its content, and the keys themselves are never kept in memory
- * longer than parsing the configuration.
+ * Keys are registered by SHA-256 digest (a config file names its sources' keys only as digests)
+ * and a presented key is looked up by its digest, so no key is compared character by character
+ * with a real one. A key found valid is then remembered as it is (`seen`), so that its sender's
+ * next requests skip the hash: only real keys get in, so that map is as small as the key list.
+ * The raw keys are in memory regardless: RELAY_API_KEYS in the environment and in Config.apiKeys.
  */
 import { hash } from 'node:crypto';
-import { sourceIdForKey } from './model/ids.ts';
 import { DEFAULT_LANE } from './queues.ts';
 import type { RelayFile } from './relay-config.ts';
 import type { PriorityClass } from './priority.ts';
@@ -20,6 +21,11 @@ export interface Source {
   readonly priority?: PriorityClass;
   /** Its weight among the sources of a class (RELAY_CONFIG `sources[].weight`); unset = 1. */
   readonly weight?: number;
+}
+
+/** A stable, non-secret name for an API key (RELAY_API_KEYS): ids are scoped per key without storing the key. */
+export function sourceIdForKey(apiKey: string): string {
+  return `key-${(hash('sha256', `relay-source\n${apiKey}`, 'hex') as string).slice(0, 12)}`;
 }
 
 /** The id of a source named in RELAY_CONFIG (`sources[].name`): stable across key rotation. */

@@ -2,9 +2,11 @@
  * Coalesces items submitted by many concurrently active jobs into few, large Klaviyo requests.
  *
  * Batching is the product: through the gateway's 10 requests/s, one call per event tops out near
- * 10 events/s, while bulk requests of 1,000 carry ~2,500 events/s. The batcher asks for a quota
- * token *before* it cuts a batch, so under load the batch keeps filling while it waits for the
- * token, and at low load a lone item leaves after `lingerMs` instead of waiting for company.
+ * 10 events/s, while bulk requests of 1,000 carry ~2,500 events/s. The batcher waits until a
+ * request could leave (`acquire`: the governor has a token free) *before* it cuts a batch, so under
+ * load the batch keeps filling while it waits, and at low load a lone item leaves after `lingerMs`
+ * instead of waiting for company. The token itself is taken by the sender once the body is
+ * serialized, right before the request leaves.
  *
  * Each item still has its own outcome (the promise `submit` returns). A sender can hand items
  * back with `REQUEUE` (a 429, or innocent neighbours of a rejected item): they go to the front of

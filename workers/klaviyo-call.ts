@@ -1,7 +1,9 @@
 /**
- * The two ways workers call Klaviyo, shared by every job kind:
+ * How workers call Klaviyo, shared by every job kind:
  *
- * - `call`: one request, with the governor told about the rate-limit headers it saw;
+ * - `call`: one request, with the governor told about the rate-limit headers it saw (its caller
+ *   took the quota token first, e.g. with `takeToken`);
+ * - `callWithQuota`: one request that takes its token first and, on a 429, waits and tries again;
  * - `sendIsolating`: one bulk request for many items, with per-item outcomes. A bulk 400 rejects
  *   the whole request and applies nothing (Klaviyo's bulk operations are all-or-nothing), so the
  *   items the error's `source.pointer`s name are rejected and the rest are handed back

@@ -18,7 +18,8 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { JOB_KINDS, Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { JOB_KINDS, Queues, type JobKind } from '../src/queues.ts';
+import { itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
 import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { countDelivered, markDone } from '../src/delivery-marks.ts';
@@ -28,7 +29,7 @@ import type { Rule } from '../src/relay-config.ts';
 import type { QuotaGovernor } from '../src/quota/governor.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { registerClassShareGauge } from '../src/ops/class-share.ts';
-import { pausedKey } from '../src/ops/lane-state.ts';
+import { lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
@@ -189,13 +190,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   function watch<D extends WatchedJobData>(worker: Worker<D, unknown>, kind: JobKind, log: Logger): Worker {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
-      markDone(
-        deps.connection,
-        queues,
-        kind,
-        job.data.lane,
-        job.data.items.map((it) => it.k),
-      ).catch((err) => log.warn({ err }, 'could not mark items done'));
+      markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map(itemKeyOf)).catch((err) => log.warn({ err }, 'could not mark items done'));
       // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
       releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
       log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
@@ -312,7 +307,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     lanes: deps.lanes.map((l) => l.name),
     kinds: JOB_KINDS,
     open: (ref) => openers.get(`${ref.kind}\n${ref.lane}`)!(ref),
-    paused: async (lane) => (await deps.connection.exists(pausedKey(deps.prefix, lane))) === 1,
+    paused: async (lane) => (await deps.connection.exists(lanePausedKey(deps.prefix, lane))) === 1,
     known: deps.knownQueues,
     log: deps.log,
     intervalMs: deps.discoverEveryMs,

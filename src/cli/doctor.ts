@@ -40,7 +40,7 @@ function printer(json: boolean) {
 
 /**
  * Redis as the relay reaches it: the same settings (REDIS_URL, REDIS_CLUSTER_NODES, credentials,
- * TLS CA and server name) and the same check the service makes at start (verify-redis.ts), so a
+ * TLS CA and server name) and the same check the service makes at start (src/runtime/verify-redis.ts), so a
  * wrong password or an untrusted certificate fails here as it would there.
  */
 async function checkRedis(env: NodeJS.ProcessEnv): Promise<Check> {

@@ -1,60 +1,35 @@
 /**
  * createApp(deps): the HTTP API. No environment, no connections, no signals here: the entry point
  * builds the dependencies, tests build them from real Redis and drive `app.request()` or a port.
+ * Each route module declares the dependencies it needs; AppDeps is their union.
  */
 import { Hono } from 'hono';
-import type { Logger } from '../log.ts';
-import type { Ingest } from '../ingest/ingest.ts';
-import type { SourceRegistry } from '../sources.ts';
-import { authenticate, verifySignature, type AuthEnv } from './middleware/authenticate.ts';
-import { closeIfBodyUnread } from './middleware/close-unread.ts';
-import { parseJson, rawBody, type JsonBodyEnv } from './middleware/json-body.ts';
-import { priority, type PriorityEnv } from './middleware/priority.ts';
-import type { Rule } from '../relay-config.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
-import { opsRoutes, type OpsDeps } from './routes/ops.ts';
-import { observe, type RequestEnv } from './middleware/observe.ts';
-import type { Metrics } from '../metrics.ts';
 import { metricsScrapeAllowed } from '../metrics-auth.ts';
-import type { ReplayCache } from '../webhooks/replay-cache.ts';
-import { eventsRoutes } from './routes/events.ts';
-import { listsRoutes } from './routes/lists.ts';
-import { ordersRoutes } from './routes/orders.ts';
-import { profilesRoutes } from './routes/profiles.ts';
-import { healthRoutes } from './routes/health.ts';
 import { jsonError } from './errors.ts';
+import { closeIfBodyUnread } from './middleware/close-unread.ts';
+import { observe, type RequestEnv } from './middleware/observe.ts';
+import { type V1Env, type V1MiddlewareDeps, v1Middleware } from './middleware/v1.ts';
+import { type EventsRouteDeps, eventsRoutes } from './routes/events.ts';
+import { type HealthRouteDeps, healthRoutes } from './routes/health.ts';
+import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
+import { type OpsDeps, opsRoutes } from './routes/ops.ts';
+import { type OrdersRouteDeps, ordersRoutes } from './routes/orders.ts';
+import { type ProfilesRouteDeps, profilesRoutes } from './routes/profiles.ts';
+import { type WebhookRouteDeps, webhookRoutes } from './routes/webhooks.ts';
 
-export interface AppDeps {
-  readonly sources: SourceRegistry;
-  readonly ingest: Ingest;
-  readonly maxBodyBytes: number;
-  readonly log: Logger;
-  /** For /readyz: whether the service can take work, and the checks behind it. */
-  readonly readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
-  readonly webhooks: WebhookSettings;
-  /** Counters kept in Redis (shared by every API process): webhook topics matched, unmatched… */
-  readonly count: (counter: string, fields: Readonly<Record<string, number>>) => Promise<void>;
-  /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
-  readonly sandboxView?: Hono;
-  readonly ops?: OpsDeps;
-  readonly metrics?: Metrics;
-  /** RELAY_METRICS_TOKEN: when set, /metrics needs it as a bearer token. */
-  readonly metricsToken?: string;
-  /** Standard Webhooks ids seen, so that a replayed signed request creates no work twice. */
-  readonly replay?: ReplayCache;
-  /** RELAY_CONFIG `priorities` (src/priority.ts): `enabled: false` makes every item live. */
-  readonly priorities?: { readonly enabled: boolean };
-}
-
-export interface WebhookSettings {
-  /** Klaviyo system webhooks; absent = the route answers 404. */
-  readonly klaviyo?: { readonly secrets: readonly string[]; readonly toleranceMs: number; readonly lane: string };
-  readonly flows: Readonly<Record<string, { readonly header: string; readonly secret: string; readonly lane: string }>>;
-  readonly rules: readonly Rule[];
-}
-
-/** What /v1 routes find in their context: the authenticated source, the class it asked for, and the parsed body. */
-export type V1Env = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] & PriorityEnv['Variables'] };
+export type AppDeps = V1MiddlewareDeps &
+  HealthRouteDeps &
+  EventsRouteDeps &
+  ProfilesRouteDeps &
+  ListsRouteDeps &
+  OrdersRouteDeps &
+  WebhookRouteDeps & {
+    /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
+    readonly sandboxView?: Hono;
+    readonly ops?: OpsDeps;
+    /** RELAY_METRICS_TOKEN: when set, /metrics needs it as a bearer token. */
+    readonly metricsToken?: string;
+  };
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<RequestEnv>();
@@ -75,22 +50,9 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
 
-  // Every v1 route is a write with a JSON body. Nothing of it is read before the sender is known —
-  // by its key, or by a signature's headers (the HMAC covers the raw bytes, so it is checked once
-  // they are read, bounded) — and it is parsed only once the signature matched.
+  // Nothing of a v1 body is read before the sender is known (middleware/v1.ts).
   const v1 = new Hono<V1Env>();
-  const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
-  const parse = parseJson<V1Env>();
-  const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
-  v1.use('*', authenticate<V1Env>(deps.sources, deps.replay));
-  v1.use('*', priority<V1Env>());
-  v1.use('*', (c, next) => {
-    if (hasBody(c.req.method)) return readRaw(c, next);
-    c.set('rawBody', '');
-    return next();
-  });
-  v1.use('*', verifySignature<V1Env>(deps.replay, deps.log));
-  v1.use('*', (c, next) => (hasBody(c.req.method) ? parse(c, next) : next()));
+  v1.use('*', ...v1Middleware(deps));
   v1.route('/events', eventsRoutes(deps));
   v1.route('/profiles', profilesRoutes(deps));
   v1.route('/lists', listsRoutes(deps));

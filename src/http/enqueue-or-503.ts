@@ -4,14 +4,21 @@
  * with Retry-After instead: the relay is fine, that sender must slow down.
  */
 import type { Context } from 'hono';
-import type { AppDeps } from './app.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { jsonError } from './errors.ts';
 import { BacklogFullError } from '../ingest/backlog.ts';
 import { SpoolFullError } from '../ingest/spool.ts';
 import { OrderedWorkUnavailableError } from '../ingest/durable-ingest.ts';
 import { SourceLimitedError } from '../ingest/source-limits.ts';
 
-export async function enqueueOr503(c: Context, deps: AppDeps, work: () => Promise<Response>): Promise<Response> {
+/** What answering a failed enqueue needs: where to log it and, for a source over its limits, the counter. */
+export interface EnqueueOr503Deps {
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+}
+
+export async function enqueueOr503(c: Context, deps: EnqueueOr503Deps, work: () => Promise<Response>): Promise<Response> {
   try {
     return await work();
   } catch (err) {

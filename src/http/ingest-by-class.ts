@@ -7,15 +7,20 @@ import type { EnqueueResult } from '../ingest/enqueue.ts';
 import type { Ingest, Origin } from '../ingest/ingest.ts';
 import { requestClass, splitByClass, type ClassInputs, type PriorityClass } from '../priority.ts';
 import type { Source } from '../sources.ts';
-import type { AppDeps, V1Env } from './app.ts';
+import type { V1Env } from './middleware/v1.ts';
+
+/** RELAY_CONFIG `priorities` (src/priority.ts): `enabled: false` makes every item live. */
+export interface ClassDeps {
+  readonly priorities?: { readonly enabled: boolean };
+}
 
 /** What decides the class of this request's items (src/priority.ts). */
-export function classInputs(c: Context<V1Env>, deps: Pick<AppDeps, 'priorities'>): ClassInputs {
+export function classInputs(c: Context<V1Env>, deps: ClassDeps): ClassInputs {
   return { enabled: deps.priorities?.enabled !== false, requested: c.get('priority'), sourceDefault: c.get('source').priority };
 }
 
 /** One class for the whole request (profile operations have no backfill of their own). */
-export function classOfRequest(c: Context<V1Env>, deps: Pick<AppDeps, 'priorities'>): PriorityClass {
+export function classOfRequest(c: Context<V1Env>, deps: ClassDeps): PriorityClass {
   return requestClass(classInputs(c, deps));
 }
 

@@ -25,13 +25,14 @@
  * The caller answers only after this resolves: Redis has acknowledged every job.
  */
 import type { RedisClient as Redis } from '../redis.ts';
-import { jobIdForItems } from '../model/ids.ts';
-import { MAX_ITEMS_PER_JOB, type JobBytes, type JobKind, type Queues } from '../queues.ts';
-import { jobRef, queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { DONE, jobIdForItems, jobRef } from '../item-keys.ts';
+import { setJobBytes } from '../job-data.ts';
+import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
+import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
-import { DONE, itemKeyName } from '../delivery-marks.ts';
 import { luaScript } from '../lua/script.ts';
-import { countQueuedBytes, defineQueuedBytesCommands, queueBytesKey } from './queued-bytes.ts';
+import { claimRouteKey, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
+import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -150,10 +151,10 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
     let planned = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
       const claimed = await CLAIM.run(redis, {
-        keys: { route: queues.key(kind, lane, 'meta') },
+        keys: { route: claimRouteKey(queues.prefix, kind, lane) },
         args: {
-          itemKeyPrefix: itemKeyName(queues, kind, lane, ''),
-          legacyJobs: queues.key(kind, lane, ''),
+          itemKeyPrefix: itemKeyPrefix(queues.prefix, kind, lane),
+          legacyJobs: legacyJobKeyPrefix(queues.prefix, kind, lane),
           bullPrefix: queues.bullPrefix(kind, lane),
           ttlMs: dedupTtlMs,
           items: all.map((it) => it.k).join(' '),
@@ -190,7 +191,9 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
       // that fails half-way is retried, and the job ids make the retry idempotent.
       await Promise.all(
         planned.map((p, j) => {
-          const data: D & JobBytes = { ...spec.data(g.target, p.items, g.acceptedAt), b: counted[j]!.bytes, ...(bytesSource !== undefined ? { bs: 1 } : {}) };
+          // The job's size goes into its data (src/job-data.ts), which the workers release it by.
+          const data: D & { b?: number; bs?: 1 } = { ...spec.data(g.target, p.items, g.acceptedAt) };
+          setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
           return queue.add(kind, data, { jobId: p.jobId });
         }),
       );

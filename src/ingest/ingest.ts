@@ -5,20 +5,28 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
-import { refOf, type ProfileOp } from '../model/profile-op.ts';
-import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
+import { profileOf } from '../model/profile-operation.ts';
+import {
+  encodeEventItem,
+  encodeProfileItem,
+  encodeProfileOp,
+  encodeWebhookItem,
+  type EventItem,
+  type JobOrigin,
+  newJobData,
+  type ProfileItem,
+  type StoredEventItem,
+  type StoredProfileItem,
+  type StoredWebhookItem,
+  type WebhookItem,
+} from '../job-data.ts';
+import type { Queues } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import type { PriorityClass } from '../priority.ts';
 import { createJobWriter, type EnqueueResult, type EnqueueTarget } from './enqueue.ts';
 
 /** Who sent the work, to which lane, and its class (unset = live: webhook rules, older spool records). */
 export type Origin = Pick<Source, 'id' | 'lane'> & { readonly cls?: PriorityClass };
-
-export interface NewProfileOp {
-  readonly k: string;
-  readonly id: string;
-  readonly o: ProfileOp;
-}
 
 /** A part of one request: its items of one class. */
 export interface RequestPart {
@@ -33,7 +41,7 @@ export interface RequestPart {
  */
 export interface Ingest {
   events(origin: Origin, items: readonly EventItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
-  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  profileOps(origin: Origin, ops: readonly ProfileItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   /**
    * For a request that goes in as several calls (one per class, src/http/ingest-by-class.ts): the
@@ -52,33 +60,42 @@ export interface IngestOptions {
 export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
   const countsSourceBytes = opts.countsSourceBytes;
   // One writer per kind, made once: what its jobs hold depends only on where they go.
+  const originOf = (t: EnqueueTarget, acceptedAt: number): JobOrigin => ({ source: t.source, lane: t.lane, acceptedAt });
   const events = createJobWriter(redis, queues, dedupTtlMs, {
     kind: 'events',
-    data: (t, items: EventItem[], at): EventsJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    data: (t, items: StoredEventItem[], at) => newJobData(originOf(t, at), items),
     countsSourceBytes,
   });
   const profiles = createJobWriter(redis, queues, dedupTtlMs, {
     kind: 'profiles',
-    data: (t, items: ProfileItem[], at): ProfilesJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    data: (t, items: StoredProfileItem[], at) => newJobData(originOf(t, at), items),
     prepare: (ref, jobs) => enterPending(redis, queues, ref, jobs),
     countsSourceBytes,
   });
   const webhooks = createJobWriter(redis, queues, dedupTtlMs, {
     kind: 'webhooks',
-    data: (t, items: WebhookItem[], at): WebhooksJobData => ({ v: 1, src: t.source, lane: t.lane, at, items }),
+    data: (t, items: StoredWebhookItem[], at) => newJobData(originOf(t, at), items),
     // One job per item: each webhook item is its own unit of work and dead letter.
     itemsPerJob: 1,
     countsSourceBytes,
   });
   const targetOf = (origin: Origin): EnqueueTarget => ({ lane: origin.lane, cls: origin.cls ?? 'live', source: origin.id });
-  const sizeOf = (items: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(items));
+  // Work without a body (webhook rules) counts as its stored items' JSON.
+  const sizeOf = (stored: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(stored));
+  // Items are stored as src/job-data.ts spells them: encoded here, where they enter the queues.
   return {
-    events: (origin, items, bytes) => events.enqueue(targetOf(origin), items, sizeOf(items, bytes)),
+    events(origin, items, bytes) {
+      const stored = items.map(encodeEventItem);
+      return events.enqueue(targetOf(origin), stored, sizeOf(stored, bytes));
+    },
     profileOps(origin, ops, bytes) {
-      const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
-      return profiles.enqueue(targetOf(origin), items, sizeOf(ops, bytes));
+      const stored = ops.map((op) => encodeProfileItem(op, profileOrderKey(origin.lane, profileOf(op.operation))));
+      return profiles.enqueue(targetOf(origin), stored, bytes ?? sizeOf(ops.map(encodeProfileOp), undefined));
     },
     // Webhook jobs have one queue per lane, whatever the class (src/queue-catalog.ts).
-    webhooks: (origin, items, bytes) => webhooks.enqueue({ ...targetOf(origin), cls: 'live' }, items, sizeOf(items, bytes)),
+    webhooks(origin, items, bytes) {
+      const stored = items.map(encodeWebhookItem);
+      return webhooks.enqueue({ ...targetOf(origin), cls: 'live' }, stored, sizeOf(stored, bytes));
+    },
   };
 }

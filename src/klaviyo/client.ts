@@ -168,8 +168,9 @@ function toApiError(
     const first = parsed.data.errors[0];
     return new KlaviyoApiError(status, 'klaviyo', first?.code, first?.detail ?? first?.title, rateLimit.retryAfterMs, parsed.data.errors, endpoint);
   }
-  // Not JSON:API. Through the gateway that is the gateway's own answer (its 400/401/429/500 are not
-  // Klaviyo-shaped; docs/klaviyo-and-maton.md §4). Direct, it is Klaviyo's edge (e.g. a 502 page).
+  // Not JSON:API. Through the gateway that is taken as the gateway's own answer (its 400/401/429/500
+  // bodies are undocumented; telling them apart by the missing `errors[]` is a heuristic,
+  // docs/klaviyo-and-maton.md §4). Direct, it is Klaviyo's edge (e.g. a 502 page).
   const origin: ErrorOrigin = mode === 'gateway' ? 'gateway' : 'klaviyo';
   const message = gatewayMessage(json) ?? (text.slice(0, 300) || undefined);
   return new KlaviyoApiError(status, origin, undefined, message, rateLimit.retryAfterMs, [], endpoint);

@@ -3,7 +3,20 @@
  * (docs/klaviyo-and-maton.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
  */
 import type { EventInput } from '../model/event.ts';
-import type { EventProfile } from '../model/profile.ts';
+import type { EventProfile } from '../model/profile-fields.ts';
+
+/**
+ * The first revision whose create_event and bulk_create_events accept `backfill` (Klaviyo's
+ * changelog for 2026-07-15; docs/klaviyo-and-maton.md §2). With an older KLAVIYO_REVISION the
+ * field is left out — the event is still recorded (and still queued as bulk), but it triggers
+ * flows as any event does.
+ */
+export const BACKFILL_SINCE_REVISION = '2026-07-15';
+
+/** Whether bodies for this revision may carry `backfill` (`YYYY-MM-DD[.suffix]`: the date decides). */
+export function revisionHasBackfill(revision: string): boolean {
+  return revision.slice(0, 10) >= BACKFILL_SINCE_REVISION;
+}
 
 /** One event ready to send: the validated input and its deterministic unique_id. */
 export interface OutboundEvent {
@@ -22,7 +35,7 @@ function profileData(p: EventProfile & { kid?: string }): Record<string, unknown
   return { type: 'profile', ...(p.kid ? { id: p.kid } : {}), attributes };
 }
 
-function eventAttributes(e: OutboundEvent): Record<string, unknown> {
+function eventAttributes(e: OutboundEvent, revision: string): Record<string, unknown> {
   const ev = e.event;
   const attrs: Record<string, unknown> = {
     properties: ev.properties ?? {},
@@ -32,17 +45,17 @@ function eventAttributes(e: OutboundEvent): Record<string, unknown> {
   if (ev.time !== undefined) attrs.time = ev.time;
   if (ev.value !== undefined) attrs.value = ev.value;
   if (ev.value_currency !== undefined) attrs.value_currency = ev.value_currency;
-  if (ev.backfill !== undefined) attrs.backfill = ev.backfill;
+  if (ev.backfill !== undefined && revisionHasBackfill(revision)) attrs.backfill = ev.backfill;
   return attrs;
 }
 
-/** POST /api/events */
-export function createEventBody(e: OutboundEvent): unknown {
+/** POST /api/events, for the KLAVIYO_REVISION the request is sent with. */
+export function createEventBody(e: OutboundEvent, revision: string): unknown {
   return {
     data: {
       type: 'event',
       attributes: {
-        ...eventAttributes(e),
+        ...eventAttributes(e, revision),
         profile: { data: profileData(e.event.profile) },
       },
     },
@@ -58,9 +71,9 @@ export interface BulkEventsBody {
 /**
  * POST /api/event-bulk-create-jobs. Klaviyo groups bulk events per profile; events whose profile
  * objects are identical share an entry. Callers must not pass two events with the same unique_id
- * (Klaviyo fails the whole request then).
+ * (Klaviyo fails the whole request then). `revision`: as for createEventBody.
  */
-export function bulkCreateEventsBody(events: readonly OutboundEvent[]): BulkEventsBody {
+export function bulkCreateEventsBody(events: readonly OutboundEvent[], revision: string): BulkEventsBody {
   const byProfile = new Map<string, number[]>();
   events.forEach((e, i) => {
     const key = JSON.stringify(e.event.profile);
@@ -73,7 +86,7 @@ export function bulkCreateEventsBody(events: readonly OutboundEvent[]): BulkEven
     type: 'event-bulk-create',
     attributes: {
       profile: { data: profileData(events[idx[0]!]!.event.profile) },
-      events: { data: idx.map((i) => ({ type: 'event', attributes: eventAttributes(events[i]!) })) },
+      events: { data: idx.map((i) => ({ type: 'event', attributes: eventAttributes(events[i]!, revision) })) },
     },
   }));
   return {

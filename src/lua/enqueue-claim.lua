@@ -25,7 +25,7 @@
 -- ARGV[7] sizes        per item, its bytes (whole numbers), space-separated
 -- ARGV[8] queueBytes   the byte counter of the queue the jobs go to (`<bullPrefix>:<queue>:qbytes`)
 -- Returns, per item in order, 1 when claimed, 0 for a duplicate.
--- The mark a completed job's items get (src/delivery-marks.ts owns it).
+-- The mark a completed job's items get (src/item-keys.ts DONE; the workers write it, src/delivery-marks.ts).
 local DONE = 'done'
 local keyPrefix, legacyJobs, bp, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local jobs = {}

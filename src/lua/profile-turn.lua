@@ -6,7 +6,8 @@
 -- rejected when promoted, or a claim whose lease may have run out).
 -- Leases run on Redis's clock (TIME): the promoter and the bulk job may be on machines whose
 -- clocks differ. Members name their job as `<queue>/<jobId>|<item key>|<ms>`, or (written before
--- issue 12) `<jobId>|<item key>|<ms>` for a job of the legacy queue.
+-- issue 12) `<jobId>|<item key>|<ms>` for a job of the legacy queue (src/item-keys.ts
+-- pendingMember). The claim field's prefix is src/redis-keys.ts's PROMOTED_FIELD.
 --
 -- KEYS[1] pending      the profile's pending set (sorted set: member → sequence number)
 -- ARGV[1] member       the item's own member of that set

@@ -12,7 +12,7 @@ import type { JobKind, Queues } from '../queues.ts';
 import { queueName } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
-import { queueBytesKey } from '../ingest/queued-bytes.ts';
+import { queueBytesKey } from '../redis-keys.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
 import type { QuotaGovernor } from '../quota/governor.ts';
 import { DELIVERED_PERIOD_MS, readDelivered } from '../delivery-marks.ts';

@@ -1,5 +1,5 @@
 /**
- * A stand-in for Maton's connection API (maton-gateway.md §2), enough for an ops CLI:
+ * A stand-in for Maton's connection API (docs/klaviyo-and-maton.md §6), enough for an ops CLI:
  *   GET    /connections?app=klaviyo&status=ACTIVE  → {"connections":[…]}
  *   POST   /connections {"app":"klaviyo"}          → {"connection":{… status:"PENDING", url}}
  *   GET    /connections/{id}                       → {"connection":{…}}

@@ -2,7 +2,8 @@
  * A counter over fixed windows aligned to the epoch (every second starts at a multiple of
  * 1000 ms, every minute at a multiple of 60 000 ms). Klaviyo documents its limits as fixed
  * 1 s "burst" and 60 s "steady" windows (developers.klaviyo.com/en/docs/rate_limits_and_error_handling),
- * and the Maton gateway's 10 req/s as a fixed window too (maton-gateway.md §1).
+ * and the Maton gateway's 10 req/s is counted the same way (how the gateway counts is not
+ * documented: docs/klaviyo-and-maton.md §4).
  * `peak` remembers the largest count any single window reached.
  */
 export class FixedWindow {

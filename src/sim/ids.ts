@@ -1,6 +1,6 @@
 /**
  * Identifier generators shaped like Klaviyo's: profile and job ids are 26-character
- * Crockford-base32 ULIDs (e.g. `01M1PAAR5HBCRHA3NN9NG5WRTA` in klaviyo-api.md §3), error ids
+ * Crockford-base32 ULIDs (e.g. `01M1PAAR5HBCRHA3NN9NG5WRTA`; docs/klaviyo-and-maton.md §1), error ids
  * are UUIDs, account/public keys are 6 base62 characters.
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';

@@ -1,8 +1,8 @@
 /**
  * Error bodies, in the two shapes a relay sees through the Maton gateway:
  * - Klaviyo's JSON:API errors, `{"errors":[{id,status,code,title,detail,source,links,meta}]}`
- *   (klaviyo-api.md §5; OAS requires id/code/title/detail; `status` as in recorded responses).
- * - The gateway's own errors, a flat `{"error":"…"}` (maton-gateway.md §1: only the text
+ *   (docs/klaviyo-and-maton.md §3; OAS requires id/code/title/detail; `status` as in recorded responses).
+ * - The gateway's own errors, a flat `{"error":"…"}` (docs/klaviyo-and-maton.md §4: only the text
  *   "Invalid API key" is documented; the shape is our assumption, deliberately NOT JSON:API so a
  *   client must tell the two apart).
  */
@@ -73,7 +73,7 @@ export function klaviyoError(
   };
 }
 
-/** Klaviyo's 429 body (recorded `create_segment.429.json`, klaviyo-api.md §5). */
+/** Klaviyo's 429 body (as recorded live; docs/klaviyo-and-maton.md §3). */
 export function throttledBody(retryAfterS: number): KlaviyoErrorBody {
   const unit = retryAfterS === 1 ? 'second' : 'seconds';
   return {

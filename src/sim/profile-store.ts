@@ -8,7 +8,7 @@
  *   it unchanged". `properties` and `location` merge key by key; `meta.patch_properties`
  *   supports append / unappend / unset.
  * - Strict operations (profile-import, create, update) refuse identifiers that belong to a
- *   different profile with 409 `duplicate_profile` (klaviyo-api.md §3; klaviyo-api-node #75).
+ *   different profile with 409 `duplicate_profile` (docs/klaviyo-and-maton.md §2; klaviyo/klaviyo-api-node#75).
  *   Lenient ones (events, subscriptions) pick the first matching profile and skip identifiers
  *   owned by another profile, as an asynchronous Klaviyo job cannot answer 409.
  */

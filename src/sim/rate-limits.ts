@@ -1,9 +1,9 @@
 /**
  * The two layers of rate limiting a relay meets, with peak tracking for tests:
  * - the Maton gateway: `gatewayPerSecond` requests per fixed second per Maton API key, shared by
- *   all connections (maton-gateway.md §1);
+ *   all connections (docs/klaviyo-and-maton.md §4);
  * - Klaviyo: per account × endpoint, a fixed 1 s burst and a fixed 60 s steady window with the
- *   `x-klaviyo-ratelimit` values from endpoints.ts (klaviyo-api.md §5).
+ *   `x-klaviyo-ratelimit` values from endpoints.ts (docs/klaviyo-and-maton.md §2).
  *
  * "sent" windows count every request that arrived (whatever its fate) — what the relay *tried*;
  * "accepted" windows count requests the limiter admitted. With enforcement on, accepted never
@@ -113,7 +113,7 @@ export class RateLimits {
     const inMinute = lane.minute.count(now);
     if (this.opts.enforceLimits && (inSecond >= burst || inMinute >= steady)) {
       const waitMs = Math.max(inSecond >= burst ? lane.second.msUntilReset(now) : 0, inMinute >= steady ? lane.minute.msUntilReset(now) : 0);
-      // Klaviyo's 429 carries Retry-After but no RateLimit-* headers (klaviyo-api.md §5).
+      // Klaviyo's 429 carries Retry-After but no RateLimit-* headers (docs/klaviyo-and-maton.md §3).
       return { allowed: false, retryAfterS: secs(waitMs), headers: {} };
     }
     lane.second.hit(now);
@@ -125,7 +125,7 @@ export class RateLimits {
       allowed: true,
       retryAfterS: 0,
       headers: {
-        // Live form recorded in klaviyo-api.md §5: `75, 75;w=1, 750;w=60`.
+        // The form recorded live (docs/klaviyo-and-maton.md §3): `75, 75;w=1, 750;w=60`.
         'RateLimit-Limit': `${burst}, ${burst};w=1, ${steady};w=60`,
         'RateLimit-Remaining': String(Math.max(0, Math.min(leftSecond, leftMinute))),
         'RateLimit-Reset': String(secs(minuteBinds ? lane.minute.msUntilReset(now) : lane.second.msUntilReset(now))),

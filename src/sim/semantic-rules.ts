@@ -1,6 +1,6 @@
 /**
  * Klaviyo's rules that the OpenAPI schemas cannot express, each from the operation's OAS text
- * (klaviyo-api.md §1–§4):
+ * (docs/klaviyo-and-maton.md §2):
  * - a profile needs ≥1 identifier (email, phone_number, external_id, anonymous_id, id);
  * - metric name 1–127 characters ("<128 chars");
  * - phone numbers in E.164; emails roughly valid;

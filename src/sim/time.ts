@@ -3,7 +3,7 @@ export function klaviyoTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
-/** Maton writes ISO-8601 with microseconds and `Z` (maton-gateway.md §2). */
+/** Maton writes ISO-8601 with microseconds and `Z` (docs/klaviyo-and-maton.md §6). */
 export function matonTime(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }

@@ -19,6 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis.ts';
+import { webhookIdKey } from '../redis-keys.ts';
 import { STANDARD_TOLERANCE_MS } from './standard-webhooks.ts';
 import { luaScript } from '../lua/script.ts';
 
@@ -50,7 +51,7 @@ const SETTLE = luaScript({ name: 'replay-settle', keys: ['id'], args: ['pending'
 export function createReplayCache(redis: Redis, prefix: string, toleranceMs = STANDARD_TOLERANCE_MS): ReplayCache {
   CLAIM.define(redis);
   SETTLE.define(redis);
-  const key = (sourceId: string, id: string) => `${prefix}:{webhook-ids}:${sourceId}:${id}`;
+  const key = (sourceId: string, id: string) => webhookIdKey(prefix, sourceId, id);
   const acceptedTtlMs = 2 * toleranceMs;
 
   // The API's connection fails fast while it is not ready (no offline queue). At start-up and during

@@ -1,7 +1,7 @@
 /**
  * Contract between the project and Klaviyo's OpenAPI spec (klaviyo/openapi stable.json,
  * revision 2026-07-15): the extracted subset still says what the spec says, endpoints.ts agrees
- * with it, and the validator accepts the documented bodies (klaviyo-api.md) and rejects broken
+ * with it, and the validator accepts bodies shaped as Klaviyo's API reference shows them and rejects broken
  * ones at the right pointer.
  */
 import { readFileSync } from 'node:fs';
@@ -89,7 +89,7 @@ describe('operations.json', () => {
   });
 });
 
-// Bodies from klaviyo-api.md §1–§4.
+// Bodies as Klaviyo's API reference shows them (create event, bulk events, profile-import, subscribe).
 const metricRef = () => ({ data: { type: 'metric', attributes: { name: 'Placed Order' } } });
 const createEvent = () => ({
   data: {

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobWriter, type EnqueueTarget, type PlannedJob } from '../../src/ingest/enqueue.ts';
 import { Queues } from '../../src/queues.ts';
 import { queueRef, type QueueRef } from '../../src/queue-catalog.ts';
+import { itemKeyPrefix } from '../../src/redis-keys.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const prefix = uniquePrefix('group');
 let redis: Redis;
@@ -54,9 +55,9 @@ beforeAll(async () => {
   queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
   monitor = await testRedis().monitor();
   // The claim's first argument after its key is the kind and lane's item key prefix (src/lua/enqueue-claim.lua).
-  const itemKeyPrefix = queues.key('events', 'gc', 'id:');
+  const claimPrefix = itemKeyPrefix(prefix, 'events', 'gc');
   monitor.on('monitor', (_time: string, args: string[]) => {
-    if (/^eval(sha)?$/i.test(args[0] ?? '') && args[4] === itemKeyPrefix) claims.push(args);
+    if (/^eval(sha)?$/i.test(args[0] ?? '') && args[4] === claimPrefix) claims.push(args);
   });
 });
 afterAll(async () => {
@@ -92,7 +93,7 @@ describe('calls in one turn, for one target', () => {
     expect(job).toMatchObject({ src: 'src-one', lane: 'gc', cls: 'live', items: [{ k: 'a1' }, { k: 'a2' }, { k: 'b1' }, { k: 'c1' }], b: 150 });
     expect(job!.at).toBeGreaterThanOrEqual(before);
     // One claim for the whole turn, one step before the add with every planned job.
-    await eventually(() => claims.length >= 1);
+    await waitUntil('the claim, through MONITOR', () => claims.length >= 1);
     expect(claims).toHaveLength(1);
     expect(prepared.map((p) => ({ ref: p.ref, jobs: p.jobs.map((j) => ({ jobId: j.jobId, items: j.items })) }))).toEqual([
       { ref: queueRef('events', 'gc', 'live', 'src-one'), jobs: [{ jobId, items: job!.items }] },
@@ -107,7 +108,7 @@ describe('calls in one turn, for one target', () => {
     const again = await w.enqueue(t, [{ k: 'x1' }, { k: 'x2' }]);
     expect(first).toMatchObject({ enqueued: 1, duplicates: 0 });
     expect(again).toMatchObject({ enqueued: 1, duplicates: 1 });
-    await eventually(() => claims.length >= 2);
+    await waitUntil('both claims, through MONITOR', () => claims.length >= 2);
     expect(claims).toHaveLength(2);
   });
 

@@ -12,7 +12,7 @@
  */
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { approxEventBytes, blamedByPointer, bulkCreateEventsBody, createEventBody } from '../../src/klaviyo/event-payloads.ts';
-import type { EventItem } from '../../src/queues.ts';
+import type { EventItem } from '../../src/job-data.ts';
 import { REQUEUE, type BatcherOptions, type SendResult } from '../batcher.ts';
 import { call, sendDistinct, sendIsolating, takeToken, YIELDED, type CallDeps } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
@@ -35,9 +35,11 @@ export const MAX_BULK_BYTES = 4.5 * 1024 * 1024; // under Klaviyo's 5 MB, leavin
 
 export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, ItemOutcome, Endpoint>, 'acquire' | 'send' | 'sizeOf' | 'maxItems' | 'maxBytes'> {
   const cls = deps.cls ?? 'live';
+  // Bodies are built for the revision the client sends (`backfill` only where it exists).
+  const { revision } = deps.client.target;
 
   async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
-    const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }));
+    const payload = JSON.stringify(createEventBody({ uniqueId: item.key, event: item.event }, revision));
     if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
@@ -57,14 +59,17 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
   }
 
   function bulk(items: readonly EventItem[]) {
-    const { body, groups } = bulkCreateEventsBody(items.map((it) => ({ uniqueId: it.k, event: it.e })));
+    const { body, groups } = bulkCreateEventsBody(
+      items.map((it) => ({ uniqueId: it.key, event: it.event })),
+      revision,
+    );
     return { endpoint: 'bulk_create_events' as const, body, blame: (pointer: string | undefined) => blamedByPointer(pointer, groups) };
   }
 
   return {
     maxItems: ENDPOINTS.bulk_create_events.maxItems!,
     maxBytes: MAX_BULK_BYTES,
-    sizeOf: (item) => approxEventBytes({ uniqueId: item.k, event: item.e }),
+    sizeOf: (item) => approxEventBytes({ uniqueId: item.key, event: item.event }),
     // Wait until a request could go, then cut the batch (it kept filling while we waited); the
     // token itself is taken once the body is serialized.
     async acquire(pending, signal) {
@@ -79,7 +84,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     send: (items, endpoint, signal) =>
       sendDistinct(
         items,
-        (it) => it.k,
+        (it) => it.key,
         async (distinct) =>
           endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
       ),

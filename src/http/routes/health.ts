@@ -1,8 +1,12 @@
 /** GET /healthz: the process is alive. GET /readyz: Redis answers and (where run here) workers run. */
 import { Hono } from 'hono';
-import type { AppDeps } from '../app.ts';
 
-export function healthRoutes(deps: AppDeps) {
+export interface HealthRouteDeps {
+  /** For /readyz: whether the service can take work, and the checks behind it. */
+  readonly readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+}
+
+export function healthRoutes(deps: HealthRouteDeps) {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

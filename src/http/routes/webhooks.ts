@@ -17,16 +17,17 @@
  */
 import { createHash } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { webhookItemKey } from '../../item-keys.ts';
 import { nestedDeeperThan } from '../../model/json-limits.ts';
-import type { WebhookItem } from '../../queues.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
+import type { WebhookItem } from '../../job-data.ts';
+import type { Rule } from '../../relay-config.ts';
 import { triggers } from '../../rules/engine.ts';
 import { checkKlaviyoHeaders, verifyKlaviyoBody } from '../../webhooks/klaviyo-signature.ts';
 import { sharedSecretMatches } from '../../webhooks/shared-secret.ts';
 import { flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../../sources.ts';
-import type { AppDeps } from '../app.ts';
 import { jsonError } from '../errors.ts';
-import { enqueueOr503 } from '../enqueue-or-503.ts';
+import { type EnqueueOr503Deps, enqueueOr503 } from '../enqueue-or-503.ts';
 import { rawBody, type JsonBodyEnv } from '../middleware/json-body.ts';
 
 // Source ids live with the other sources' (src/sources.ts), so ingest limits can name them too.
@@ -40,7 +41,22 @@ export { KLAVIYO_WEBHOOK_SOURCE, flowSource };
 export const MAX_WEBHOOK_DEPTH = 64;
 const tooDeep = (field: string) => [{ field, message: `is nested deeper than ${MAX_WEBHOOK_DEPTH} levels` }];
 
-export function webhookRoutes(deps: AppDeps) {
+export interface WebhookSettings {
+  /** Klaviyo system webhooks; absent = the route answers 404. */
+  readonly klaviyo?: { readonly secrets: readonly string[]; readonly toleranceMs: number; readonly lane: string };
+  readonly flows: Readonly<Record<string, { readonly header: string; readonly secret: string; readonly lane: string }>>;
+  readonly rules: readonly Rule[];
+}
+
+export interface WebhookRouteDeps extends EnqueueOr503Deps {
+  readonly ingest: Pick<Ingest, 'webhooks'>;
+  readonly webhooks: WebhookSettings;
+  readonly maxBodyBytes: number;
+  /** Counters kept in Redis (shared by every API process): webhook topics matched, unmatched… */
+  readonly count: (counter: string, fields: Readonly<Record<string, number>>) => Promise<void>;
+}
+
+export function webhookRoutes(deps: WebhookRouteDeps) {
   const app = new Hono<JsonBodyEnv>();
   const { rules } = deps.webhooks;
   // Klaviyo's content type is not documented well enough to insist on it; the signature is the check.
@@ -80,7 +96,7 @@ export function webhookRoutes(deps: AppDeps) {
     for (const d of v.body.data) {
       const known = rules.some((r) => triggers(r, { topic: d.topic }));
       counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] = (counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] ?? 0) + 1;
-      if (known) items.push({ k: itemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, w: { topic: d.topic, payload: d.payload } });
+      if (known) items.push({ key: webhookItemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, webhook: { topic: d.topic, payload: d.payload } });
     }
     return enqueueOr503(c, deps, async () => {
       // The items that make work carry their share of the delivery's bytes.
@@ -123,7 +139,7 @@ export function webhookRoutes(deps: AppDeps) {
     const origin = { id: flowSource(name), lane: flow.lane };
     return enqueueOr503(c, deps, async () => {
       const result = known
-        ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }], c.get('bodyBytes'))
+        ? await deps.ingest.webhooks(origin, [{ key: webhookItemKey(origin.id, id), id, webhook: { flow: name, body } }], c.get('bodyBytes'))
         : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', { [`${known ? 'matched' : 'unmatched'}:flow:${name}`]: 1 }).catch(() => undefined);
       return c.json({ received: 1, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: known ? 0 : 1 }, 200);

@@ -1,7 +1,7 @@
 /**
  * create_event (POST /api/events) and bulk_create_events (POST /api/event-bulk-create-jobs):
- * both answer 202 with an empty body (OAS; recorded create_event.202.json /
- * bulk_create_events.202.json) and create or update the event's profile. A bulk request is
+ * both answer 202 with an empty body (OAS, and as recorded live; docs/klaviyo-and-maton.md §2)
+ * and create or update the event's profile. A bulk request is
  * applied atomically: everything was validated before this runs, so either all of its events
  * are considered or none.
  */

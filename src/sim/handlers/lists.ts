@@ -1,7 +1,7 @@
 /**
  * add_profiles_to_list / remove_profiles_from_list (POST / DELETE
  * /api/lists/{id}/relationships/profiles): body `{"data":[{"type":"profile","id"}]}`, profile ids
- * only, 204 (OAS; klaviyo-api.md §4). Consent is unchanged. The simulator creates a list on
+ * only, 204 (OAS; docs/klaviyo-and-maton.md §2). Consent is unchanged. The simulator creates a list on
  * first use when its id looks like a Klaviyo list id (6+ base62 characters), else 404. An
  * unknown profile id rejects the whole request with one error per unknown id.
  */

@@ -3,7 +3,7 @@
  * - create_or_update_profile (POST /api/profile-import): 201 created / 200 updated with the
  *   profile resource; 409 duplicate_profile when the identifiers belong to two profiles.
  * - create_profile (POST /api/profiles): 201, or 409 duplicate_profile with
- *   `meta.duplicate_profile_id` (recorded create_profile.409.json, klaviyo-api.md §3).
+ *   `meta.duplicate_profile_id` (as recorded live; docs/klaviyo-and-maton.md §2).
  * - update_profile (PATCH /api/profiles/{id}): 200, 404 when unknown.
  */
 import { KlaviyoHttpError } from '../json-api.ts';

@@ -4,7 +4,7 @@
  * get_profiles pages with `page[size]` (default 20, 1–100) and an opaque `page[cursor]`, and
  * answers `links.self/next/prev` as **absolute** URLs (OAS CollectionLinks). Through the gateway
  * those links point at Klaviyo's origin, because the gateway passes Klaviyo's body through
- * unchanged (maton-gateway.md §3) — a client must swap the origin itself.
+ * unchanged (docs/klaviyo-and-maton.md §4) — a client must swap the origin itself.
  */
 import { KlaviyoHttpError } from '../json-api.ts';
 import { shortId } from '../ids.ts';
