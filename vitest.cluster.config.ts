@@ -22,6 +22,7 @@ const SUITES = [
   'source-limits',
   'queued-bytes',
   'profile-promotion-claims',
+  'lua-script',
 ].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({

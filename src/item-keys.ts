@@ -18,9 +18,9 @@
  * the items whose key also names something the id does not (a list and a member, a rule), which
  * stored items came from it (`madeFromId`).
  *
- * Lua reads two of these formats too: the claim (src/ingest/enqueue.ts) reads what an item key
- * holds, the per-profile order (src/profile-order.ts) reads pending-set members. They follow the
- * formats below.
+ * Lua reads two of these formats too: the claim (src/lua/enqueue-claim.lua) reads what an item key
+ * holds, the per-profile order (src/lua/profile-turn.lua) reads pending-set members. They follow
+ * the formats below.
  *
  * `crypto.hash` (one-shot) rather than createHash: it is on the ingest hot path, ~6x cheaper.
  */
@@ -181,7 +181,7 @@ export function parseJobRef(s: string): { ref: QueueRef; jobId: string } | undef
   return ref ? { ref, jobId: s.slice(slash + 1) } : undefined;
 }
 
-/** What an item key holds once its job completed. (The claim's Lua knows it as the same literal.) */
+/** What an item key holds once its job completed. (The claim's Lua declares the same literal; its loader checks that it does.) */
 export const DONE = 'done';
 
 /**

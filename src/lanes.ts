@@ -14,7 +14,7 @@ import type { KlaviyoTarget } from './klaviyo/client.ts';
 import { DEFAULT_LANE } from './queues.ts';
 import type { RelayFile } from './relay-config.ts';
 
-/** Who shares which quota bucket (see workers/quota-governor.ts). */
+/** Who shares which quota bucket (see src/quota/governor.ts). */
 export interface QuotaScope {
   /** Hash-safe id of the Maton API key (gateway) or of the Klaviyo key (direct): one Redis hash slot each. */
   readonly keyId: string;

@@ -23,11 +23,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from './redis.ts';
 import { primaryIdentifier, type ProfileRef } from './model/profile-operation.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
+import { luaScript } from './lua/script.ts';
 import type { ItemError, ProfilesJobData, StoredProfileItem } from './job-data.ts';
 import type { Queues } from './queues.ts';
-import { legacyRef, type QueueRef } from './queue-catalog.ts';
+import type { QueueRef } from './queue-catalog.ts';
 import { itemKeyOfPendingMember, pendingMember } from './item-keys.ts';
-import { PROMOTED_FIELD, pendingSetKey, profileSeqKey } from './redis-keys.ts';
+import { legacyJobKeyPrefix, PROMOTED_FIELD, pendingSetKey, profileSeqKey } from './redis-keys.ts';
 
 /** A crash between joining the pending set and adding the job leaves an entry with no job; this long it is given. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -88,106 +89,17 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
 /** How long a promoter's claim holds without renewal (it renews every third of it while it works). */
 export const PROMOTION_LEASE_MS = 30_000;
 
-// KEYS[1] pending set. ARGV: [1] member, [2] legacy queue's job key prefix ("<bullPrefix>:profiles.<lane>:"),
-// [3] the bull prefix, [4] now ms (the members' clock, for the grace), [5] grace ms, [6] mode, [7] owner (live), [8] lease ms (live),
-// [9] the item's own job key (bulk), [10] the item's key (bulk).
-// Modes: 'check' only answers whether the item is first; 'live' may claim an earlier bulk item at
-// the head; 'bulk' first looks at the item's own claim field.
-// Returns {1} first, {0} wait, {2, head member, head job key, head job data} claimed for the
-// caller, {3} applied already through the live path, {4, error JSON} rejected when promoted.
-const TURN = `
-local key, me, legacy, bp = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local now, grace, mode = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local FIELD = '${PROMOTED_FIELD}'
--- Leases run on Redis's clock: the promoter and the bulk job may be on machines whose clocks differ.
-local t = redis.call('TIME')
-local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function leaseOf(v)
-  return v and tonumber(string.match(v, '^c|[^|]*|(%d+)$'))
-end
-if mode == 'bulk' then
-  local field = FIELD .. ARGV[10]
-  local v = redis.call('HGET', ARGV[9], field)
-  if v then
-    if v == 'd' then
-      redis.call('ZREM', key, me)
-      return {3}
-    end
-    local err = string.match(v, '^x|(.*)$')
-    if err then
-      redis.call('ZREM', key, me)
-      return {4, err}
-    end
-    local untilMs = leaseOf(v)
-    if untilMs and untilMs > clock then return {0} end
-    -- The promoter's lease ran out (it crashed, or lost Redis): this job applies the item itself.
-    redis.call('HDEL', ARGV[9], field)
-  end
-end
-for _ = 1, 100 do
-  local head = redis.call('ZRANGE', key, 0, 0)[1]
-  if not head or head == me then return {1} end
-  local job, item, ts = string.match(head, '^([^|]+)|([^|]+)|(%d+)$')
-  local stale = false
-  if not job then
-    stale = true
-  else
-    local qp, jobId, q = legacy, job, nil
-    local q2, id = string.match(job, '^([^/]+)/(.+)$')
-    if q2 then q, qp, jobId = q2, bp .. ':' .. q2 .. ':', id end
-    local jobKey = qp .. jobId
-    if redis.call('EXISTS', jobKey) == 0 then
-      stale = now - tonumber(ts) > grace
-      if not stale then return {0} end
-    elseif redis.call('ZSCORE', qp .. 'failed', jobId) or redis.call('ZSCORE', qp .. 'completed', jobId) then
-      stale = true
-    elseif mode == 'live' and q and string.match(q, '^[^.]+%.[^.]+%.bulk%.') then
-      local field = FIELD .. item
-      local v = redis.call('HGET', jobKey, field)
-      if v == 'd' or (v and string.sub(v, 1, 2) == 'x|') then
-        stale = true -- settled through the live path already (its removal from this set was lost)
-      else
-        local untilMs = leaseOf(v)
-        if untilMs and untilMs > clock then return {0} end
-        if redis.call('EXISTS', jobKey .. ':lock') == 1 or redis.call('LPOS', qp .. 'active', jobId) then return {0} end
-        redis.call('HSET', jobKey, field, 'c|' .. ARGV[7] .. '|' .. (clock + tonumber(ARGV[8])))
-        return {2, head, jobKey, redis.call('HGET', jobKey, 'data') or ''}
-      end
-    else
-      return {0}
-    end
-  end
-  redis.call('ZREM', key, head)
-end
-return {0}
-`;
-
-// KEYS[1] pending set. ARGV: job key, field, owner, claimed member, result: 'd' | 'x|<error>' (settled:
-// mark it and let the next operation go), 'gone' (the job no longer carries the item: drop the
-// entry), '' (not applied: give the claim up). 1 = done; 0 = the claim was no longer this owner's.
-const FINISH = `
-local v = redis.call('HGET', ARGV[1], ARGV[2])
-if not v or string.match(v, '^c|([^|]*)|') ~= ARGV[3] then return 0 end
-local result = ARGV[5]
-if result == '' or result == 'gone' then
-  redis.call('HDEL', ARGV[1], ARGV[2])
-else
-  redis.call('HSET', ARGV[1], ARGV[2], result)
-end
-if result ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
-return 1
-`;
-
-// KEYS[1] job key. ARGV: field, owner, lease ms (from now, on Redis's clock). 1 = renewed; 0 = no
-// longer this owner's.
-const RENEW = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v or string.match(v, '^c|([^|]*)|') ~= ARGV[2] then return 0 end
-local t = redis.call('TIME')
-local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HSET', KEYS[1], ARGV[1], 'c|' .. ARGV[2] .. '|' .. (clock + tonumber(ARGV[3])))
-return 1
-`;
+// The order's Lua: src/lua/profile-turn.lua, profile-finish.lua, profile-renew.lua (each file's header is its contract).
+const TURN = luaScript({
+  name: 'profile-turn',
+  keys: ['pending'],
+  args: ['member', 'legacyJobs', 'bullPrefix', 'nowMs', 'graceMs', 'mode', 'owner', 'leaseMs', 'jobKey', 'itemKey'],
+  // A table ({1}, {2, member, job key, data}, …); `echo` stands in for an item without an entry.
+  reply: (raw) => (Array.isArray(raw) ? raw : [raw]) as (string | number)[],
+  constants: { PROMOTED_FIELD },
+});
+const FINISH = luaScript({ name: 'profile-finish', keys: ['pending'], args: ['jobKey', 'field', 'owner', 'member', 'result'], reply: Number });
+const RENEW = luaScript({ name: 'profile-renew', keys: ['job'], args: ['field', 'owner', 'leaseMs'], reply: Number });
 
 /** An earlier bulk item claimed by a live worker, to be applied before the live operation. */
 export interface Claim {
@@ -246,17 +158,33 @@ export interface ProfileOrder {
 /** `leaseMs`: how long a promotion's claim holds without renewal (tests shorten it). */
 export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs?: number } = {}): ProfileOrder {
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
+  for (const script of [TURN, FINISH, RENEW]) script.define(redis);
 
   function pipeTurns(lane: string, items: readonly StoredProfileItem[], mode: TurnMode | 'check', jobKey: string) {
-    const legacy = queues.jobKeyPrefix(legacyRef('profiles', lane));
+    const legacy = legacyJobKeyPrefix(queues.prefix, 'profiles', lane);
     const bp = queues.bullPrefix('profiles', lane);
     const t = Date.now();
     const pipe = redis.pipeline();
     // A claim names its owner, so that only the promoter that made it renews or ends it.
     const owners = items.map(() => randomBytes(9).toString('base64url'));
     items.forEach((it, i) => {
-      if (it.m) pipe.eval(TURN, 1, pendingKey(queues, lane, it.pk), it.m, legacy, bp, t, ORPHAN_GRACE_MS, mode, owners[i]!, leaseMs, jobKey, it.k);
-      else pipe.echo('1'); // replayed without an order entry: nothing to wait for
+      if (it.m) {
+        TURN.queue(pipe, {
+          keys: { pending: pendingKey(queues, lane, it.pk) },
+          args: {
+            member: it.m,
+            legacyJobs: legacy,
+            bullPrefix: bp,
+            nowMs: t,
+            graceMs: ORPHAN_GRACE_MS,
+            mode,
+            owner: owners[i]!,
+            leaseMs,
+            jobKey,
+            itemKey: it.k,
+          },
+        });
+      } else pipe.echo('1'); // replayed without an order entry: nothing to wait for
     });
     return { owners, results: pipe.exec() };
   }
@@ -267,7 +195,7 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
       const res = (await pipeTurns(lane, items, 'check', '').results) ?? [];
       return res.map(([err, v]) => {
         if (err) throw err;
-        return Number(Array.isArray(v) ? v[0] : v) === 1;
+        return Number(TURN.reply(v)[0]) === 1;
       });
     },
     async turns(lane, items, mode, jobKey) {
@@ -276,7 +204,7 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
       const res = (await results) ?? [];
       return res.map(([err, v], i): Turn => {
         if (err) throw err;
-        const r = (Array.isArray(v) ? v : [v]) as (string | number)[];
+        const r = TURN.reply(v);
         switch (Number(r[0])) {
           case 1:
             return { kind: 'first' };
@@ -307,11 +235,15 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
       await pipe.exec();
     },
     async renew(claim) {
-      return Number(await redis.eval(RENEW, 1, claim.jobKey, claim.field, claim.owner, leaseMs)) === 1;
+      return (await RENEW.run(redis, { keys: { job: claim.jobKey }, args: { field: claim.field, owner: claim.owner, leaseMs } })) === 1;
     },
     async finish(claim, result) {
       const value = result.kind === 'delivered' ? 'd' : result.kind === 'rejected' ? `x|${JSON.stringify(result.error)}` : result.kind === 'gone' ? 'gone' : '';
-      return Number(await redis.eval(FINISH, 1, pendingKey(queues, claim.lane, claim.pk), claim.jobKey, claim.field, claim.owner, claim.member, value)) === 1;
+      const done = await FINISH.run(redis, {
+        keys: { pending: pendingKey(queues, claim.lane, claim.pk) },
+        args: { jobKey: claim.jobKey, field: claim.field, owner: claim.owner, member: claim.member, result: value },
+      });
+      return done === 1;
     },
     async forget(jobKey, itemKeys) {
       if (itemKeys.length > 0) await redis.hdel(jobKey, ...itemKeys.map((k) => PROMOTED_FIELD + k));

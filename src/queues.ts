@@ -52,7 +52,7 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
  * a function') and broke the pipeline ('results[i] is not iterable', uncaught; its other commands
  * never answered). Seen on a cluster, where BullMQ's version check can come back from another
  * node before that pipeline goes out (test/cluster/auto-pipeline.suite.ts). Same cause as our
- * own commands' (src/ingest/queued-bytes.ts, defineQueuedBytesCommands).
+ * own Lua commands' (src/lua/script.ts, LuaScript.define).
  *
  * A shared RedisConnection that does not wait for Redis defines them synchronously (it never
  * closes or blocks the connection it is given); its INFO-based version check is skipped here,

@@ -9,9 +9,9 @@
  * Names here are stored: Redis holds keys under them across restarts and upgrades. Changing one
  * strands what is stored under the old name.
  *
- * Lua scripts build a few names themselves from prefixes they are given (the claim's job keys in
- * src/ingest/enqueue.ts, the per-profile order's in src/profile-order.ts): they get those prefixes
- * from here.
+ * Lua scripts build a few names themselves from prefixes they are given (the claim's item and job
+ * keys in src/lua/enqueue-claim.lua, the per-profile order's job keys in src/lua/profile-turn.lua):
+ * their callers (src/ingest/enqueue.ts, src/profile-order.ts) get those prefixes from here.
  */
 import type { JobKind } from './queue-catalog.ts';
 import type { PriorityClass } from './priority.ts';
@@ -61,8 +61,9 @@ function laneKeyPrefix(prefix: string, kind: JobKind, lane: string): string {
 /**
  * `<bullPrefix>:<kind>.<lane>:id:<item key>` — an item key (src/item-keys.ts builds the item key,
  * and what the key holds): the job that carries the item, or `done`. TTL RELAY_DEDUP_TTL_S.
- * Written by ingest (the claim, src/ingest/enqueue.ts), the workers (`done` once a job completed)
- * and a dead-letter replay (re-pointed at the job it became); read by the claim and find.
+ * Written by ingest (the claim, src/ingest/enqueue.ts), the workers (`done` once a job completed,
+ * src/delivery-marks.ts) and a dead-letter replay (re-pointed at the job it became); read by the
+ * claim and find.
  */
 export function itemKeyName(prefix: string, kind: JobKind, lane: string, itemKey: string): string {
   return `${itemKeyPrefix(prefix, kind, lane)}${itemKey}`;
@@ -142,7 +143,7 @@ export function sourceRateKey(prefix: string, sourceId: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Quota governor (workers/quota-governor.ts). Tag `{<key id>}`: one per API key (Maton's or
+// Quota governor (src/quota/governor.ts). Tag `{<key id>}`: one per API key (Maton's or
 // Klaviyo's), whose every bucket one Lua call checks. `klaviyoAccount` and the endpoint name the
 // bucket inside it. Written by the workers (takes, blocks); read by status and metrics too.
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +192,8 @@ export function statsKey(prefix: string, counter: string): string {
 
 /**
  * `<prefix>:rate:<lane>:<queue>:10s:<period>` — items delivered from one queue in one 10-second
- * period (expires after 10 minutes). Written by the workers; read by status (src/ops/status.ts).
+ * period (expires after 10 minutes). Written by the workers, read by status: both through
+ * src/delivery-marks.ts.
  */
 export function deliveredKey(prefix: string, lane: string, queue: string, period: number): string {
   return `${prefix}:rate:${lane}:${queue}:10s:${period}`;

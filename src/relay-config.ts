@@ -177,7 +177,7 @@ const LimitsSchema = z
 /**
  * Priority classes (issue 12): live work first, bulk (imports, backfills, replays) with a
  * guaranteed minimum share of every quota bucket. `enabled: false` classes everything live: the
- * old first-come-first-served order. See workers/quota-governor.ts for what the numbers do.
+ * old first-come-first-served order. See src/quota/governor.ts for what the numbers do.
  */
 const PrioritiesSchema = z
   .object({

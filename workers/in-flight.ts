@@ -34,10 +34,11 @@ interface Member {
   lastActive: number;
 }
 
-type ItemsWorker = Worker<{ items: readonly unknown[] }, unknown>;
+/** What the share changes of a Worker. */
+type Resizable = Pick<Worker, 'concurrency'>;
 
 export class InFlightShare {
-  private readonly members = new Map<ItemsWorker, Member>();
+  private readonly members = new Map<Resizable, Member>();
 
   /**
    * @param target items in flight for the whole class (of one lane and kind)
@@ -60,7 +61,7 @@ export class InFlightShare {
     return this.bounded((this.target * weight) / (this.activeWeight(undefined) + weight) / MAX_ITEMS_PER_JOB);
   }
 
-  add(worker: ItemsWorker, weight: number): void {
+  add<D extends { items: readonly unknown[] }>(worker: Worker<D, unknown>, weight: number): void {
     const m: Member = { weight, avgItems: MAX_ITEMS_PER_JOB, running: 0, lastActive: 0 };
     this.members.set(worker, m);
     worker.on('active', (job) => {
@@ -88,7 +89,7 @@ export class InFlightShare {
     return Math.max(MIN_CONCURRENCY, Math.min(this.max, Math.round(items)));
   }
 
-  private adapt(worker: ItemsWorker, m: Member): void {
+  private adapt(worker: Resizable, m: Member): void {
     const want = this.bounded((this.target * m.weight) / this.activeWeight(m) / m.avgItems);
     if (Math.abs(want - worker.concurrency) / worker.concurrency > 0.1) worker.concurrency = want;
   }

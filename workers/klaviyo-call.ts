@@ -18,7 +18,7 @@ import { KlaviyoApiError } from '../src/errors.ts';
 import type { QuotaScope } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { REQUEUE, type SendResult } from './batcher.ts';
-import type { QuotaGovernor } from './quota-governor.ts';
+import type { QuotaGovernor } from '../src/quota/governor.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
 

@@ -17,7 +17,7 @@ import type { ItemError } from '../src/job-data.ts';
 import type { Queues } from '../src/queues.ts';
 import { pauseLane, readPause, resumeLane } from '../src/ops/lane-state.ts';
 import { lanePausedKey, lanePauseProbeKey } from '../src/redis-keys.ts';
-import type { QuotaGovernor } from './quota-governor.ts';
+import type { QuotaGovernor } from '../src/quota/governor.ts';
 
 export interface LaneControl {
   pause(lane: string, error: ItemError): Promise<void>;

@@ -7,41 +7,42 @@
  * bulk never share a buffer, a worker slot or a batch, and within a class the buffer serves
  * sources by weight. Each class has its own budget of items in flight, split among its queues
  * (workers/in-flight.ts). Profile operations likewise go through their class's dispatcher.
+ *
+ * The job kinds are one table (`kinds` below): for each, what a lane builds for it once (batchers,
+ * dispatchers, in-flight budgets) and how one of its queues is served (processor, concurrency).
+ * One function opens every queue's Worker from it.
  */
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { Queues, type JobKind } from '../src/queues.ts';
+import { JOB_KINDS, Queues, type JobKind } from '../src/queues.ts';
 import { itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
 import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
-import { markDone } from '../src/ingest/enqueue.ts';
+import { countDelivered, markDone } from '../src/delivery-marks.ts';
 import { releaseQueuedBytes } from '../src/ingest/queued-bytes.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
 import type { Rule } from '../src/relay-config.ts';
-import { webhooksProcessor, type Count, type WebhookResult } from './webhooks/processor.ts';
+import type { QuotaGovernor } from '../src/quota/governor.ts';
+import type { Metrics } from '../src/metrics.ts';
+import { registerClassShareGauge } from '../src/ops/class-share.ts';
+import { lanePausedKey } from '../src/redis-keys.ts';
+import { webhooksProcessor, type Count } from './webhooks/processor.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
 import { createIdCache } from './profiles/id-cache.ts';
-import { createProfileDispatcher, type ProfileDispatcher } from './profiles/dispatcher.ts';
+import { createProfileDispatcher } from './profiles/dispatcher.ts';
 import { profilesProcessor } from './profiles/processor.ts';
-import type { QuotaGovernor } from './quota-governor.ts';
 import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-policy.ts';
 import { startLaneControl } from './lane-control.ts';
 import { BULK_ITEMS_IN_FLIGHT, InFlightShare, LIVE_ITEMS_IN_FLIGHT } from './in-flight.ts';
 import { startQueuePool, type QueuePool } from './queue-pool.ts';
-import { lanePausedKey } from '../src/redis-keys.ts';
-
-const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
-import type { JobHooks, SettleResult } from './settle.ts';
+import type { JobHooks } from './settle.ts';
 import type { CallDeps } from './klaviyo-call.ts';
-import type { Metrics } from '../src/metrics.ts';
-import { countDelivered } from '../src/ops/status.ts';
-import { registerClassShareGauge } from '../src/ops/class-share.ts';
 
 export interface WorkerRuntimeDeps {
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
@@ -85,7 +86,44 @@ export interface WorkerRuntime {
 }
 
 const IN_FLIGHT: Record<PriorityClass, number> = { live: LIVE_ITEMS_IN_FLIGHT, bulk: BULK_ITEMS_IN_FLIGHT };
-const CLASSES: readonly PriorityClass[] = ['live', 'bulk'];
+const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
+
+/** The data of each kind's jobs. */
+interface JobDataOf {
+  events: EventsJobData;
+  profiles: ProfilesJobData;
+  webhooks: WebhooksJobData;
+}
+/** What the workers' event handlers read of any job. */
+type WatchedJobData = JobDataOf[JobKind];
+
+/** How a lane serves one job kind's queues. */
+interface KindServer<D> {
+  /** The processor of one of the kind's queues. */
+  processor(ref: QueueRef): (job: Job<D>, token?: string) => Promise<unknown>;
+  /**
+   * Per class, its budget of items in flight, which the class's queues share by their sources'
+   * weights (workers/in-flight.ts); or a fixed number of jobs per queue.
+   */
+  readonly concurrency: Readonly<Record<PriorityClass, InFlightShare>> | number;
+}
+
+/** What a lane's kinds build their servers from. */
+interface LaneContext {
+  readonly name: string;
+  readonly log: Logger;
+  /** Calls to Klaviyo for this lane, in a class. */
+  callDeps(cls: PriorityClass): CallDeps;
+  /** At close: `drain` sends what is buffered; `yieldAll` hands back what has not gone out yet. */
+  onClose(drain: () => Promise<void>, yieldAll: () => void): void;
+}
+
+/** The job kinds: for each, how a lane serves its queues (made once per lane, shared by the lane's queues of that kind). */
+type KindTable = { readonly [K in JobKind]: (lane: LaneContext) => KindServer<JobDataOf[K]> };
+
+function perClass<T>(make: (cls: PriorityClass) => T): Record<PriorityClass, T> {
+  return { live: make('live'), bulk: make('bulk') };
+}
 
 export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRuntime> {
   const drains: (() => Promise<void>)[] = [];
@@ -149,11 +187,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
-  function watch<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }, R>(
-    worker: Worker<D, R>,
-    kind: JobKind,
-    log: Logger,
-  ): Worker<D, R> {
+  function watch<D extends WatchedJobData>(worker: Worker<D, unknown>, kind: JobKind, log: Logger): Worker {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
       markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map(itemKeyOf)).catch((err) => log.warn({ err }, 'could not mark items done'));
@@ -177,27 +211,65 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     return worker;
   }
 
-  /** A BullMQ Worker for one queue, its concurrency a share of its class's items in flight. */
-  function itemsWorker<D extends { src: string; lane: string; items: readonly { k: string }[]; b?: number; bs?: 1 }>(
-    ref: QueueRef,
-    processor: (job: never, token?: string) => Promise<SettleResult>,
-    share: InFlightShare,
-    log: Logger,
-  ): Worker {
+  const inFlightShares = () => perClass((cls) => new InFlightShare(IN_FLIGHT[cls], deps.concurrency));
+  const kinds: KindTable = {
+    // Events: a batcher per class. Live sends a few waiting events one by one, in parallel
+    // (create_event has its own window); bulk fills bulk requests (workers/events/sender.ts).
+    events(lane) {
+      const batchers = perClass((cls) => {
+        const b: EventBatcher = new Batcher({
+          ...eventSender(lane.callDeps(cls)),
+          lingerMs: deps.lingerMs,
+          maxInFlight: cls === 'live' ? 16 : 8,
+          weightOf,
+          onError: (err) => lane.log.warn({ err, class: cls }, 'event batcher: retrying after an error'),
+        });
+        lane.onClose(
+          () => b.drain(),
+          () => b.yieldAll(YIELD),
+        );
+        return b;
+      });
+      return { processor: (ref) => eventsProcessor(batchers[ref.cls], hooksFor(ref)), concurrency: inFlightShares() };
+    },
+    // Profiles: a dispatcher per class, like events' batchers. Per-profile order holds across the
+    // classes: a live item promotes an earlier bulk one through the live dispatcher (processor.ts).
+    profiles(lane) {
+      const dispatchers = perClass((cls) => {
+        const d = createProfileDispatcher(lane.callDeps(cls), idCache, lane.name, deps.lingerMs, undefined, weightOf);
+        lane.onClose(
+          () => d.drain(),
+          () => d.yieldAll(),
+        );
+        return d;
+      });
+      return {
+        processor: (ref) => profilesProcessor(dispatchers[ref.cls], order, hooksFor(ref), { ref, log: lane.log }),
+        concurrency: inFlightShares(),
+      };
+    },
+    // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
+    webhooks: () => ({ processor: () => webhooksProcessor(deps.rules, deps.ingest, deps.count), concurrency: 16 }),
+  };
+
+  /** The BullMQ Worker of one queue. */
+  function openWorker<D extends WatchedJobData>(ref: QueueRef, server: KindServer<D>, log: Logger): Worker {
     // The legacy queue holds every source's older work: it counts as one source of weight 1.
     const weight = ref.source === undefined ? 1 : weightOf(ref.source);
-    const worker = new Worker<D, SettleResult>(queueName(ref), processor as never, {
+    const c = server.concurrency;
+    const share = typeof c === 'number' ? undefined : c[ref.cls];
+    const worker = new Worker<D, unknown>(queueName(ref), server.processor(ref), {
       connection: deps.connection as never,
       prefix: queues.bullPrefix(ref.kind, ref.lane),
-      concurrency: share.initial(weight),
+      concurrency: typeof c === 'number' ? c : c[ref.cls].initial(weight),
       settings,
       ...locking,
     });
-    share.add(worker as never, weight);
-    return watch(worker, ref.kind, log) as unknown as Worker;
+    share?.add(worker, weight);
+    return watch(worker, ref.kind, log);
   }
 
-  const opener = new Map<string, (ref: QueueRef) => Worker>();
+  const openers = new Map<string, (ref: QueueRef) => Worker>();
   for (const lane of deps.lanes) {
     const log = deps.log.child({ lane: lane.name });
     const base: CallDeps = {
@@ -214,63 +286,27 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
           }
         : undefined,
     };
-    const callDeps = (cls: PriorityClass): CallDeps => ({ ...base, cls });
-
-    // Events: a batcher per class. Live sends a few waiting events one by one, in parallel
-    // (create_event has its own window); bulk fills bulk requests (workers/events/sender.ts).
-    const batchers = {} as Record<PriorityClass, EventBatcher>;
-    for (const cls of CLASSES) {
-      const b: EventBatcher = new Batcher({
-        ...eventSender(callDeps(cls)),
-        lingerMs: deps.lingerMs,
-        maxInFlight: cls === 'live' ? 16 : 8,
-        weightOf,
-        onError: (err) => log.warn({ err, class: cls }, 'event batcher: retrying after an error'),
-      });
-      batchers[cls] = b;
-      drains.push(() => b.drain());
-      yields.push(() => b.yieldAll(YIELD));
-    }
-    const eventShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
-    opener.set(`events\n${lane.name}`, (ref) => itemsWorker<EventsJobData>(ref, eventsProcessor(batchers[ref.cls], hooksFor(ref)), eventShares[ref.cls], log));
-
-    // Profiles: a dispatcher per class, like events' batchers. Per-profile order holds across the
-    // classes: a live item promotes an earlier bulk one through the live dispatcher (processor.ts).
-    const dispatchers = {} as Record<PriorityClass, ProfileDispatcher>;
-    for (const cls of CLASSES) {
-      const d = createProfileDispatcher(callDeps(cls), idCache, lane.name, deps.lingerMs, undefined, weightOf);
-      dispatchers[cls] = d;
-      drains.push(() => d.drain());
-      yields.push(() => d.yieldAll());
-    }
-    const profileShares = { live: new InFlightShare(IN_FLIGHT.live, deps.concurrency), bulk: new InFlightShare(IN_FLIGHT.bulk, deps.concurrency) };
-    opener.set(`profiles\n${lane.name}`, (ref) =>
-      itemsWorker<ProfilesJobData>(ref, profilesProcessor(dispatchers[ref.cls], order, hooksFor(ref), { ref, log }), profileShares[ref.cls], log),
-    );
-
-    // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
-    opener.set(
-      `webhooks\n${lane.name}`,
-      (ref) =>
-        watch(
-          new Worker<WebhooksJobData, WebhookResult>(queueName(ref), webhooksProcessor(deps.rules, deps.ingest, deps.count), {
-            connection: deps.connection as never,
-            prefix: queues.bullPrefix(ref.kind, ref.lane),
-            concurrency: 16,
-            settings,
-            ...locking,
-          }),
-          'webhooks',
-          log,
-        ) as unknown as Worker,
-    );
+    const ctx: LaneContext = {
+      name: lane.name,
+      log,
+      callDeps: (cls) => ({ ...base, cls }),
+      onClose(drain, yieldAll) {
+        drains.push(drain);
+        yields.push(yieldAll);
+      },
+    };
+    const serve = <K extends JobKind>(kind: K) => {
+      const server = kinds[kind](ctx);
+      openers.set(`${kind}\n${lane.name}`, (ref) => openWorker(ref, server, log));
+    };
+    for (const kind of JOB_KINDS) serve(kind);
   }
 
   const pool: QueuePool = await startQueuePool({
     catalog: queues.catalog,
     lanes: deps.lanes.map((l) => l.name),
-    kinds: ['events', 'profiles', 'webhooks'],
-    open: (ref) => opener.get(`${ref.kind}\n${ref.lane}`)!(ref),
+    kinds: JOB_KINDS,
+    open: (ref) => openers.get(`${ref.kind}\n${ref.lane}`)!(ref),
     paused: async (lane) => (await deps.connection.exists(lanePausedKey(deps.prefix, lane))) === 1,
     known: deps.knownQueues,
     log: deps.log,

@@ -12,6 +12,7 @@ import {
   encodeProfileOp,
   encodeWebhookItem,
   type EventItem,
+  type JobOrigin,
   newJobData,
   type ProfileItem,
   type StoredEventItem,
@@ -22,8 +23,7 @@ import {
 import type { Queues } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import type { PriorityClass } from '../priority.ts';
-import { queueRef } from '../queue-catalog.ts';
-import { createEnqueuer, type EnqueueResult } from './enqueue.ts';
+import { createJobWriter, type EnqueueResult, type EnqueueTarget } from './enqueue.ts';
 
 /** Who sent the work, to which lane, and its class (unset = live: webhook rules, older spool records). */
 export type Origin = Pick<Source, 'id' | 'lane'> & { readonly cls?: PriorityClass };
@@ -58,50 +58,44 @@ export interface IngestOptions {
 }
 
 export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
-  const enqueuer = createEnqueuer(redis, queues, dedupTtlMs);
-  const bytesSource = (origin: Origin) => (opts.countsSourceBytes?.(origin.id) ? origin.id : undefined);
+  const countsSourceBytes = opts.countsSourceBytes;
+  // One writer per kind, made once: what its jobs hold depends only on where they go.
+  const originOf = (t: EnqueueTarget, acceptedAt: number): JobOrigin => ({ source: t.source, lane: t.lane, acceptedAt });
+  const events = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'events',
+    data: (t, items: StoredEventItem[], at) => newJobData(originOf(t, at), items),
+    countsSourceBytes,
+  });
+  const profiles = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'profiles',
+    data: (t, items: StoredProfileItem[], at) => newJobData(originOf(t, at), items),
+    prepare: (ref, jobs) => enterPending(redis, queues, ref, jobs),
+    countsSourceBytes,
+  });
+  const webhooks = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'webhooks',
+    data: (t, items: StoredWebhookItem[], at) => newJobData(originOf(t, at), items),
+    // One job per item: each webhook item is its own unit of work and dead letter.
+    itemsPerJob: 1,
+    countsSourceBytes,
+  });
+  const targetOf = (origin: Origin): EnqueueTarget => ({ lane: origin.lane, cls: origin.cls ?? 'live', source: origin.id });
   // Work without a body (webhook rules) counts as its stored items' JSON.
   const sizeOf = (stored: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(stored));
   // Items are stored as src/job-data.ts spells them: encoded here, where they enter the queues.
   return {
     events(origin, items, bytes) {
-      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
       const stored = items.map(encodeEventItem);
-      return enqueuer.enqueue(
-        queueRef('events', origin.lane, origin.cls ?? 'live', origin.id),
-        stored,
-        (chunk: StoredEventItem[]) => newJobData(job, chunk),
-        { group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(stored, bytes),
-      );
+      return events.enqueue(targetOf(origin), stored, sizeOf(stored, bytes));
     },
     profileOps(origin, ops, bytes) {
-      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
-      const items = ops.map((op) => encodeProfileItem(op, profileOrderKey(origin.lane, profileOf(op.operation))));
-      const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
-      return enqueuer.enqueue(
-        ref,
-        items,
-        (chunk: StoredProfileItem[]) => newJobData(job, chunk),
-        {
-          prepare: (jobs) => enterPending(redis, queues, ref, jobs),
-          group: origin.id,
-          bytesSource: bytesSource(origin),
-        },
-        bytes ?? sizeOf(ops.map(encodeProfileOp), undefined),
-      );
+      const stored = ops.map((op) => encodeProfileItem(op, profileOrderKey(origin.lane, profileOf(op.operation))));
+      return profiles.enqueue(targetOf(origin), stored, bytes ?? sizeOf(ops.map(encodeProfileOp), undefined));
     },
+    // Webhook jobs have one queue per lane, whatever the class (src/queue-catalog.ts).
     webhooks(origin, items, bytes) {
-      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
-      // One job per item: each webhook item is its own unit of work and dead letter.
       const stored = items.map(encodeWebhookItem);
-      return enqueuer.enqueue(
-        queueRef('webhooks', origin.lane, 'live', origin.id),
-        stored,
-        (chunk: StoredWebhookItem[]) => newJobData(job, chunk),
-        { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(stored, bytes),
-      );
+      return webhooks.enqueue({ ...targetOf(origin), cls: 'live' }, stored, sizeOf(stored, bytes));
     },
   };
 }

@@ -31,6 +31,7 @@
  *    under a job that has just arrived.
  */
 import type { RedisClient as Redis } from '../redis.ts';
+import { luaScript } from '../lua/script.ts';
 import { jobBytes, type StoredJob } from '../job-data.ts';
 import { jobHashKey, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../redis-keys.ts';
 
@@ -48,87 +49,25 @@ export interface CountedJob {
 /** A ledger entry names its job by the job's key (its hash). */
 const jobKey = jobHashKey;
 
-// KEYS: total, ledger. ARGV: job key, bytes, job key, bytes, … Counts each job once.
-const SOURCE_ADD = `
-local added = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then added = added + tonumber(ARGV[i + 1]) end
-end
-if added > 0 then redis.call('INCRBY', KEYS[1], added) end
-return added
-`;
-
-// KEYS: total, ledger. ARGV: job key. Releases it if the ledger still holds it; returns the bytes.
-// A total that would go below 0 was changed behind the ledger's back: it is recomputed from it.
-const SOURCE_RELEASE = `
-local b = redis.call('HGET', KEYS[2], ARGV[1])
-if not b then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('HLEN', KEYS[2]) == 0 then
-  redis.call('DEL', KEYS[1])
-  return tonumber(b)
-end
-if redis.call('DECRBY', KEYS[1], b) < 0 then
-  local sum = 0
-  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do sum = sum + tonumber(v) end
-  redis.call('SET', KEYS[1], sum)
-end
-return tonumber(b)
-`;
-
-// KEYS: counter. ARGV: bytes. Never below 0: a decrement past it deletes the key.
-const QUEUE_RELEASE = `
-local left = redis.call('DECRBY', KEYS[1], ARGV[1])
-if left <= 0 then redis.call('DEL', KEYS[1]) return 0 end
-return left
-`;
-
-// KEYS: counter, then the queue's lists (wait, paused, active) and sorted sets (prioritized,
-// delayed, waiting-children). ARGV[1]: the value the previous read saw with the queue empty ('' if
-// it was not). Returns {bytes, 1 if the queue is empty}; resets the counter when it is empty now,
-// was empty then, and the counter has not moved.
-const QUEUE_HEAL = `
-local v = redis.call('GET', KEYS[1])
-if not v then return {0, 1} end
-for i = 2, 4 do if redis.call('LLEN', KEYS[i]) > 0 then return {tonumber(v), 0} end end
-for i = 5, 7 do if redis.call('ZCARD', KEYS[i]) > 0 then return {tonumber(v), 0} end end
-if ARGV[1] == v then
-  redis.call('DEL', KEYS[1])
-  return {0, 1}
-end
-return {tonumber(v), 1}
-`;
-
-type BytesRedis = Redis & {
-  relaySourceBytesAdd(total: string, ledger: string, ...args: (string | number)[]): Promise<number>;
-  relaySourceBytesRelease(total: string, ledger: string, field: string): Promise<number>;
-  relayQueueBytesRelease(counter: string, bytes: number): Promise<number>;
-  relayQueueBytesHeal(...keysAndArg: string[]): Promise<[number, number]>;
-};
+// This module's Lua (each file's header is its contract).
+const SOURCE_ADD = luaScript({ name: 'source-bytes-add', keys: ['total', 'ledger'], args: ['jobs[]'], reply: Number });
+const SOURCE_RELEASE = luaScript({ name: 'source-bytes-release', keys: ['total', 'ledger'], args: ['job'], reply: Number });
+const QUEUE_RELEASE = luaScript({ name: 'queue-bytes-release', keys: ['counter'], args: ['bytes'], reply: Number });
+const QUEUE_HEAL = luaScript({
+  name: 'queue-bytes-heal',
+  keys: ['counter', 'wait', 'paused', 'active', 'prioritized', 'delayed', 'waitingChildren'],
+  args: ['emptyAt'],
+  reply: (raw) => (raw as unknown[]).map(Number) as [number, number],
+});
+const SCRIPTS = [SOURCE_ADD, SOURCE_RELEASE, QUEUE_RELEASE, QUEUE_HEAL];
 
 /**
  * Defines this module's Lua commands on a connection. Call it when the connection is set up, before
- * traffic (createEnqueuer does, for every connection ingest uses): ioredis copies a connection's
- * custom commands into each auto-pipeline as the pipeline is created, so a command defined while a
- * pipeline is pending is missing from it — its first call then breaks that whole pipeline (the
- * callbacks outnumber the replies: "results[i] is not iterable", thrown from ioredis, and every
- * command of the pipeline hangs). The fuzz suite hit it when the backlog guard's first read shared
- * a tick with ingest.
+ * traffic (createJobWriter does, for every connection ingest uses; src/lua/script.ts tells why).
+ * The fuzz suite hit it when the backlog guard's first read shared a tick with ingest.
  */
 export function defineQueuedBytesCommands(redis: Redis): void {
-  commands(redis);
-}
-
-function commands(redis: Redis): BytesRedis {
-  // numberOfKeys fixed, so a command's first argument is its first key: ioredis routes (and
-  // auto-pipelines) a custom command by it (see src/ingest/enqueue.ts).
-  if (!('relaySourceBytesAdd' in redis)) {
-    redis.defineCommand('relaySourceBytesAdd', { lua: SOURCE_ADD, numberOfKeys: 2 });
-    redis.defineCommand('relaySourceBytesRelease', { lua: SOURCE_RELEASE, numberOfKeys: 2 });
-    redis.defineCommand('relayQueueBytesRelease', { lua: QUEUE_RELEASE, numberOfKeys: 1 });
-    redis.defineCommand('relayQueueBytesHeal', { lua: QUEUE_HEAL, numberOfKeys: 7 });
-  }
-  return redis as BytesRedis;
+  for (const script of SCRIPTS) script.define(redis);
 }
 
 /**
@@ -145,12 +84,13 @@ export async function countQueuedBytes(
 ): Promise<void> {
   const total = jobs.reduce((n, j) => n + j.bytes, 0);
   if (total <= 0) return;
-  const r = commands(redis);
-  const writes: Promise<unknown>[] = queueToo ? [r.incrby(queueBytesKey(queueQualifiedName), total)] : [];
+  const writes: Promise<unknown>[] = queueToo ? [redis.incrby(queueBytesKey(queueQualifiedName), total)] : [];
   if (ledgerOf !== undefined) {
-    const args: (string | number)[] = [];
-    for (const j of jobs) args.push(jobKey(queueQualifiedName, j.jobId), j.bytes);
-    writes.push(r.relaySourceBytesAdd(sourceBytesKey(prefix, ledgerOf), sourceLedgerKey(prefix, ledgerOf), ...args));
+    const entries: (string | number)[] = [];
+    for (const j of jobs) entries.push(jobKey(queueQualifiedName, j.jobId), j.bytes);
+    writes.push(
+      SOURCE_ADD.run(redis, { keys: { total: sourceBytesKey(prefix, ledgerOf), ledger: sourceLedgerKey(prefix, ledgerOf) }, args: { jobs: entries } }),
+    );
   }
   await Promise.all(writes);
 }
@@ -162,11 +102,13 @@ export async function countQueuedBytes(
 export async function releaseQueuedBytes(redis: Redis, prefix: string, job: CountedJob): Promise<void> {
   const { bytes, ledgerSource } = jobBytes(job.data);
   if (!bytes || job.id === undefined) return;
-  const r = commands(redis);
   await Promise.all([
-    r.relayQueueBytesRelease(queueBytesKey(job.queueQualifiedName), bytes),
+    QUEUE_RELEASE.run(redis, { keys: { counter: queueBytesKey(job.queueQualifiedName) }, args: { bytes } }),
     ledgerSource !== undefined
-      ? r.relaySourceBytesRelease(sourceBytesKey(prefix, ledgerSource), sourceLedgerKey(prefix, ledgerSource), jobKey(job.queueQualifiedName, job.id))
+      ? SOURCE_RELEASE.run(redis, {
+          keys: { total: sourceBytesKey(prefix, ledgerSource), ledger: sourceLedgerKey(prefix, ledgerSource) },
+          args: { job: jobKey(job.queueQualifiedName, job.id) },
+        })
       : undefined,
   ]);
 }
@@ -189,16 +131,18 @@ export async function sourceQueuedBytes(redis: Redis, prefix: string, sourceId: 
  */
 export async function healQueueBytes(redis: Redis, queueQualifiedName: string, emptyAt: string): Promise<{ bytes: number; emptyAt: string }> {
   const k = (type: string) => `${queueQualifiedName}:${type}`;
-  const [bytes, empty] = await commands(redis).relayQueueBytesHeal(
-    queueBytesKey(queueQualifiedName),
-    k('wait'),
-    k('paused'),
-    k('active'),
-    k('prioritized'),
-    k('delayed'),
-    k('waiting-children'),
-    emptyAt,
-  );
+  const [bytes, empty] = await QUEUE_HEAL.run(redis, {
+    keys: {
+      counter: queueBytesKey(queueQualifiedName),
+      wait: k('wait'),
+      paused: k('paused'),
+      active: k('active'),
+      prioritized: k('prioritized'),
+      delayed: k('delayed'),
+      waitingChildren: k('waiting-children'),
+    },
+    args: { emptyAt },
+  });
   return { bytes, emptyAt: empty === 1 && bytes > 0 ? String(bytes) : '' };
 }
 
@@ -214,21 +158,20 @@ export async function pruneSourceLedger(
   cursor = '0',
   maxEntries = 10_000,
 ): Promise<{ cursor: string; released: number }> {
-  const r = commands(redis);
   const total = sourceBytesKey(prefix, sourceId);
   const ledger = sourceLedgerKey(prefix, sourceId);
   let released = 0;
   let seen = 0;
   do {
-    const [next, flat] = await r.hscan(ledger, cursor, 'COUNT', 500);
+    const [next, flat] = await redis.hscan(ledger, cursor, 'COUNT', 500);
     cursor = next;
     const jobs = flat.filter((_, i) => i % 2 === 0);
     seen += jobs.length;
     // A job's hash has `timestamp` from the moment it is added, and `finishedOn` once it completed
     // or failed for good (a replay removes it). Separate commands: job keys live in other slots.
-    const states = await Promise.all(jobs.map((j) => r.hmget(j, 'timestamp', 'finishedOn')));
+    const states = await Promise.all(jobs.map((j) => redis.hmget(j, 'timestamp', 'finishedOn')));
     const done = jobs.filter((_, i) => states[i]![0] === null || states[i]![1] !== null);
-    const freed = await Promise.all(done.map((j) => r.relaySourceBytesRelease(total, ledger, j)));
+    const freed = await Promise.all(done.map((j) => SOURCE_RELEASE.run(redis, { keys: { total, ledger }, args: { job: j } })));
     released += freed.reduce((n, x) => n + x, 0);
   } while (cursor !== '0' && seen < maxEntries);
   return { cursor, released };

@@ -22,6 +22,7 @@ import type { Logger } from '../log.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 import type { IngestLimits, RelayFile } from '../relay-config.ts';
 import { configSourceId, flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../sources.ts';
+import { luaScript } from '../lua/script.ts';
 import { defineQueuedBytesCommands, pruneSourceLedger, sourceQueuedBytes } from './queued-bytes.ts';
 import { sourceBytesKey, sourcePruneLockKey, sourceRateKey } from '../redis-keys.ts';
 
@@ -85,36 +86,12 @@ export const burstOf = (l: IngestLimits): number => l.burst ?? Math.max(1, Math.
 /** A full source is told to come back after this long: its work drains at Klaviyo's pace. */
 export const QUEUE_FULL_RETRY_AFTER_S = 5;
 
-// KEYS: the GCRA's theoretical arrival time (ms, Redis clock), the source's queued bytes.
-// ARGV: items, ms per item (0 = no rate limit), burst tolerance (ms), queued-bytes limit (0 =
-// none), the request's bytes. Returns {0} accepted, {1, ms to wait} over the rate, {2, queued
-// bytes} over the queued-bytes limit. The bytes are checked first: a refused request spends no
-// tokens.
-const ADMIT = `
-local limit = tonumber(ARGV[4])
-if limit > 0 then
-  local queued = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if queued > 0 and queued + tonumber(ARGV[5]) > limit then return {2, queued} end
-end
-local per = tonumber(ARGV[2])
-if per > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if tat < now then tat = now end
-  local cost = tonumber(ARGV[1]) * per
-  local tau = tonumber(ARGV[3])
-  if tat > now and tat + cost - now > tau then
-    -- until the request fits in the bucket, or (larger than the bucket) until the bucket is full
-    return {1, math.ceil(tat - now + math.min(cost - tau, 0))}
-  end
-  local tat2 = tat + cost
-  redis.call('SET', KEYS[1], string.format('%.3f', tat2), 'PX', math.ceil(tat2 - now) + 1000)
-end
-return {0, 0}
-`;
-
-type AdmitRedis = Redis & { relaySourceAdmit(rate: string, bytes: string, ...args: (string | number)[]): Promise<[number, number]> };
+const ADMIT = luaScript({
+  name: 'source-admit',
+  keys: ['tat', 'queuedBytes'],
+  args: ['items', 'perItemMs', 'burstMs', 'bytesLimit', 'bytes'],
+  reply: (raw) => (raw as unknown[]).map(Number) as [number, number],
+});
 
 export interface SourceLimiterOptions {
   /** How often the queued-bytes ledgers are pruned of finished jobs (one API process at a time). */
@@ -133,10 +110,9 @@ export function createSourceLimiter(
   const byId = new Map(sources.map((s) => [s.id, s]));
   const timeoutMs = opts.timeoutMs ?? 1000;
   const pruneEveryMs = opts.pruneEveryMs ?? 10_000;
-  // Defined now, before traffic: a command defined while an auto-pipeline is pending breaks it (see defineQueuedBytesCommands).
-  if (!('relaySourceAdmit' in redis)) redis.defineCommand('relaySourceAdmit', { lua: ADMIT, numberOfKeys: 2 });
+  // Defined now, before traffic: a command defined while an auto-pipeline is pending breaks it (src/lua/script.ts).
+  ADMIT.define(redis);
   defineQueuedBytesCommands(redis);
-  const r = redis as AdmitRedis;
 
   async function check(s: LimitedSource, items: number, bytes: number): Promise<void> {
     const l = s.limits;
@@ -145,7 +121,10 @@ export function createSourceLimiter(
     let verdict: [number, number];
     try {
       verdict = await Promise.race([
-        r.relaySourceAdmit(sourceRateKey(prefix, s.id), sourceBytesKey(prefix, s.id), items, per, burstOf(l) * per, l.queuedBytes ?? 0, Math.round(bytes)),
+        ADMIT.run(redis, {
+          keys: { tat: sourceRateKey(prefix, s.id), queuedBytes: sourceBytesKey(prefix, s.id) },
+          args: { items, perItemMs: per, burstMs: burstOf(l) * per, bytesLimit: l.queuedBytes ?? 0, bytes: Math.round(bytes) },
+        }),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
       ]);
     } catch (err) {

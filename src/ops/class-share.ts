@@ -8,7 +8,7 @@
  * to 1,000 events, a live call often one — so both are shown.
  *
  * Bulk is "at its minimum" on a bucket when, over the last minute, that bucket was full, live used
- * it, bulk used it too, and bulk got no more than its minimum of it (workers/quota-governor.ts:
+ * it, bulk used it too, and bulk got no more than its minimum of it (src/quota/governor.ts:
  * while live waits for a bucket, bulk takes from it only below ceil(bulkMinShare × limit)). The
  * buckets visible over a minute are each endpoint's steady window and, through the gateway, the
  * gateway's 1 s window summed over the minute. A bucket is full at 90 % of what its window lets
@@ -26,7 +26,7 @@ import {
   type GovernorLimits,
   type QuotaGovernor,
   type ScopeShare,
-} from '../../workers/quota-governor.ts';
+} from '../quota/governor.ts';
 
 export interface LaneShare {
   readonly windowMs: number;

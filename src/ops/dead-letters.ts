@@ -21,6 +21,7 @@ import { itemKeyName } from '../redis-keys.ts';
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
+import { luaScript } from '../lua/script.ts';
 import { maskIdentifiers } from '../mask-pii.ts';
 
 export interface DeadLetterFilter {
@@ -138,16 +139,7 @@ export interface ReplayResult {
   readonly preview?: readonly { readonly ref: string; readonly endpoint: string; readonly body: unknown }[];
 }
 
-// Compare-and-set of item keys (one kind and lane: one hash slot): those naming the replayed job
-// (ARGV[1], or ARGV[2], a legacy queue's bare job id) now name the job it became (ARGV[3]), so a
-// resend of one of its items is still recognised as a duplicate.
-const REPOINT = `
-for _, k in ipairs(KEYS) do
-  local v = redis.call('GET', k)
-  if v == ARGV[1] or v == ARGV[2] then redis.call('SET', k, ARGV[3], 'KEEPTTL') end
-end
-return 0
-`;
+const REPOINT = luaScript({ name: 'dead-letter-repoint', keys: ['items[]'], args: ['from', 'legacyFrom', 'to'], reply: Number });
 
 export interface DeadLetterOptions {
   /** False (the default): emails and phone numbers in what operators see are masked, as in the dashboard and the logs. */
@@ -164,6 +156,7 @@ export function createDeadLetters(
   lanes: () => readonly string[],
   { showPii = false, prioritiesEnabled = true, revision }: DeadLetterOptions,
 ): DeadLetters {
+  REPOINT.define(redis);
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const wanted = (q: QueueRef) =>
@@ -221,7 +214,12 @@ export function createDeadLetters(
     // moved and does not count it twice.
     await recountQueuedBytes(redis, queues.prefix, { id, data, queueQualifiedName: target.qualifiedName });
     const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, itemKeyOf(it)));
-    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, jobRef(from, job.id!), from.source === undefined ? job.id! : '', jobRef(to, id));
+    if (keys.length > 0) {
+      await REPOINT.run(redis, {
+        keys: { items: keys },
+        args: { from: jobRef(from, job.id!), legacyFrom: from.source === undefined ? job.id! : '', to: jobRef(to, id) },
+      });
+    }
     await job.remove();
   }
 

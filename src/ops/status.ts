@@ -9,12 +9,13 @@ import type { RedisClient as Redis } from '../redis.ts';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
 import type { QuotaScope } from '../lanes.ts';
 import type { JobKind, Queues } from '../queues.ts';
-import { queueName, type QueueRef } from '../queue-catalog.ts';
+import { queueName } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
-import { deliveredKey, queueBytesKey, statsKey } from '../redis-keys.ts';
+import { queueBytesKey, statsKey } from '../redis-keys.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
-import type { QuotaGovernor } from '../../workers/quota-governor.ts';
+import type { QuotaGovernor } from '../quota/governor.ts';
+import { DELIVERED_PERIOD_MS, readDelivered } from '../delivery-marks.ts';
 import { classStatus, deliveredInLastMinute, type ClassStatus } from './class-status.ts';
 import { laneShare, type LaneShare, type ShareLimits } from './class-share.ts';
 import type { SourceNamer } from './source-label.ts';
@@ -61,23 +62,6 @@ export interface Status {
   readonly tracking?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
-/**
- * Workers count what they deliver per queue in 10-second periods; the status sums the last minute
- * of them (deliveredInLastMinute). Per minute, as before issue 12, the number lagged by up to a
- * minute: a live stream that began 30 s ago showed nothing.
- */
-export const DELIVERED_PERIOD_MS = 10_000;
-
-function rateKey(prefix: string, queue: QueueRef, period: number): string {
-  return deliveredKey(prefix, queue.lane, queueName(queue), period);
-}
-
-export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {
-  if (n <= 0) return;
-  const key = rateKey(prefix, queue, Math.floor(Date.now() / DELIVERED_PERIOD_MS));
-  await redis.pipeline().incrby(key, n).expire(key, 600).exec();
-}
-
 export type StatusGovernor = Pick<QuotaGovernor, 'headroom' | 'share'>;
 
 export interface StatusOptions {
@@ -86,9 +70,6 @@ export interface StatusOptions {
   /** Configured source names, shown beside the ids. */
   readonly sourceName?: SourceNamer;
 }
-
-/** This period and the six before it: 60–70 s, of which deliveredInLastMinute takes 60. */
-const DELIVERED_PERIODS = [0, 1, 2, 3, 4, 5, 6];
 
 const HEADROOM_ENDPOINTS: readonly EndpointName[] = [
   'create_event',
@@ -108,7 +89,6 @@ export async function readStatus(
   opts: StatusOptions,
 ): Promise<Status> {
   const now = Date.now();
-  const thisPeriod = Math.floor(now / DELIVERED_PERIOD_MS);
   const queueStatus: QueueStatus[] = [];
   for (const lane of lanes) {
     for (const ref of await queues.catalog.all([lane.name])) {
@@ -116,8 +96,7 @@ export async function readStatus(
       const [counts, oldest, delivered, bytes] = await Promise.all([
         q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.getWaiting(-1, -1),
-        // One GET per period, not an MGET: the keys are in different slots on a Redis Cluster.
-        Promise.all(DELIVERED_PERIODS.map((i) => redis.get(rateKey(queues.prefix, ref, thisPeriod - i)))),
+        readDelivered(redis, queues.prefix, ref, now),
         redis.get(queueBytesKey(q.qualifiedName)),
       ]);
       queueStatus.push({
@@ -132,10 +111,7 @@ export async function readStatus(
         failed: counts.failed ?? 0,
         completed: counts.completed ?? 0,
         oldestWaitingSeconds: oldest[0] ? Math.round((Date.now() - oldest[0].timestamp) / 1000) : 0,
-        deliveredLastMinute: deliveredInLastMinute(
-          delivered.map((n) => Number(n ?? 0)),
-          now,
-        ),
+        deliveredLastMinute: deliveredInLastMinute(delivered, now, DELIVERED_PERIOD_MS),
         queuedBytes: Number(bytes ?? 0),
       });
     }

@@ -37,7 +37,7 @@ import { RedisRefusedError, verifyRedis } from './verify-redis.ts';
 import { createReplayCache } from '../webhooks/replay-cache.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
-import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
+import { createQuotaGovernor, DEFAULT_LIMITS } from '../quota/governor.ts';
 
 export interface ServiceOptions {
   readonly config: Config;

@@ -21,6 +21,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis.ts';
 import { webhookIdKey } from '../redis-keys.ts';
 import { STANDARD_TOLERANCE_MS } from './standard-webhooks.ts';
+import { luaScript } from '../lua/script.ts';
 
 export type ReplayState = 'accepted' | 'pending';
 
@@ -44,39 +45,12 @@ export function requestFingerprint(timestamp: string, signature: string): string
 }
 
 // Values: `accepted:<fingerprint>`, or `pending:<fingerprint>:<token>` while a request holds the id.
-// KEYS[1]: the id's key. ARGV: the pending value, its TTL (ms). Returns 'claimed', 'accepted' or 'pending'.
-const CLAIM = `
-local v = redis.call('GET', KEYS[1])
-if v then
-  if string.sub(v, 1, 9) == 'accepted:' then return 'accepted' end
-  return 'pending'
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'claimed'
-`;
-
-// KEYS[1]: the id's key. ARGV: the pending value this request set, the accepted value ('' = release), its TTL (ms).
-const SETTLE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[2] ~= '' then
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  else
-    redis.call('DEL', KEYS[1])
-  end
-end
-return 0
-`;
-
-type ReplayRedis = Redis & {
-  relayReplayClaim(key: string, value: string, ttlMs: number): Promise<string>;
-  relayReplaySettle(key: string, pending: string, accepted: string, ttlMs: number): Promise<number>;
-};
+const CLAIM = luaScript({ name: 'replay-claim', keys: ['id'], args: ['pending', 'ttlMs'], reply: String });
+const SETTLE = luaScript({ name: 'replay-settle', keys: ['id'], args: ['pending', 'accepted', 'ttlMs'], reply: Number });
 
 export function createReplayCache(redis: Redis, prefix: string, toleranceMs = STANDARD_TOLERANCE_MS): ReplayCache {
-  // numberOfKeys fixed, so the key is the first argument: ioredis routes auto-pipelined commands by it.
-  if (!('relayReplayClaim' in redis)) redis.defineCommand('relayReplayClaim', { lua: CLAIM, numberOfKeys: 1 });
-  if (!('relayReplaySettle' in redis)) redis.defineCommand('relayReplaySettle', { lua: SETTLE, numberOfKeys: 1 });
-  const r = redis as ReplayRedis;
+  CLAIM.define(redis);
+  SETTLE.define(redis);
   const key = (sourceId: string, id: string) => webhookIdKey(prefix, sourceId, id);
   const acceptedTtlMs = 2 * toleranceMs;
 
@@ -113,11 +87,14 @@ export function createReplayCache(redis: Redis, prefix: string, toleranceMs = ST
     async claim(sourceId, id, fingerprint) {
       const token = randomBytes(9).toString('base64url');
       await ready();
-      const result = await r.relayReplayClaim(key(sourceId, id), `pending:${fingerprint}:${token}`, PENDING_TTL_MS);
+      const result = await CLAIM.run(redis, { keys: { id: key(sourceId, id) }, args: { pending: `pending:${fingerprint}:${token}`, ttlMs: PENDING_TTL_MS } });
       return result === 'claimed' ? { token } : { state: result === 'accepted' ? 'accepted' : 'pending' };
     },
     async settle(sourceId, id, fingerprint, token, accepted) {
-      await r.relayReplaySettle(key(sourceId, id), `pending:${fingerprint}:${token}`, accepted ? `accepted:${fingerprint}` : '', acceptedTtlMs);
+      await SETTLE.run(redis, {
+        keys: { id: key(sourceId, id) },
+        args: { pending: `pending:${fingerprint}:${token}`, accepted: accepted ? `accepted:${fingerprint}` : '', ttlMs: acceptedTtlMs },
+      });
     },
   };
 }

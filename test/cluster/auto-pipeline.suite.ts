@@ -12,7 +12,7 @@ import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { Queues } from '../../src/queues.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { bullPrefix } from '../../src/redis-keys.ts';
-import { createEnqueuer } from '../../src/ingest/enqueue.ts';
+import { createJobWriter } from '../../src/ingest/enqueue.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const prefix = uniquePrefix('autopipe');
@@ -53,10 +53,10 @@ it('an enqueue shares its tick with a command for another node: both are taken',
   // A key of ours on slot("1")'s master: its hash tag is "1".
   const neighbour = `${prefix}:{1}:neighbour`;
 
-  const enqueuer = createEnqueuer(api, queues, 60_000);
+  const writer = createJobWriter(api, queues, 60_000, { kind: 'events', data: (_t, items: { k: string }[]) => ({ v: 1, items }) });
   for (let round = 0; round < 20; round++) {
     const [result] = await Promise.all([
-      enqueuer.enqueue(queueRef('events', lane, 'live', 'key-autopipe'), [{ k: `item-${round}` }], (items) => ({ v: 1, items })),
+      writer.enqueue({ lane, cls: 'live', source: 'key-autopipe' }, [{ k: `item-${round}` }]),
       api.hset(neighbour, `round-${round}`, '1'),
     ]);
     expect(result).toMatchObject({ enqueued: 1, duplicates: 0 });

@@ -40,7 +40,7 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     // The quota governor's keys share the tag of the lane's quota scope: a hash of the Maton key.
     const scope = quotaScopeId(MATON_KEY);
     const governor = await s.masterFor(scope);
-    // Every gateway token the governor grants (workers/quota-governor.ts: `<prefix>:gov:{scope}:gateway:1s`).
+    // Every gateway token the governor grants (src/quota/governor.ts: `<prefix>:gov:{scope}:gateway:1s`).
     const gatewayBucket = new BucketWatch(() => s.zrangeWithScores(`relay:gov:{${scope}}:gateway:1s`));
     s.clusterLog.push(
       `events.default: slot ${events.slot} on master ${events.port} (replica ${events.replica}); profiles.default: slot ${profilesQ.slot} on master ${profilesQ.port}; governor: slot ${governor.slot} on master ${governor.port}`,

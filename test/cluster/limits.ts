@@ -76,7 +76,7 @@ export async function gatewayHotSeconds(simUrl: string, marks: readonly { label:
 
 /**
  * Records every token the quota governor grants from one of its buckets (a sorted set of grant
- * times, workers/quota-governor.ts), by polling it faster than its window expires entries.
+ * times, src/quota/governor.ts), by polling it faster than its window expires entries.
  * Compared with the simulator's arrival times it tells a governor that granted too much from
  * grants that were within the limit but arrived bunched.
  */

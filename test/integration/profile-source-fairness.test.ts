@@ -12,7 +12,7 @@ import type { ProfileItem } from '../../src/job-data.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { createIdCache } from '../../workers/profiles/id-cache.ts';
 import { createProfileDispatcher, IDLE_BATCHER_MS } from '../../workers/profiles/dispatcher.ts';
-import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
+import { createQuotaGovernor, DEFAULT_LIMITS } from '../../src/quota/governor.ts';
 import { CONNECTION, MATON_KEY } from '../support/harness.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueuedBytes, healQueueBytes, pruneSourceLedger, recountQueuedBytes, releaseQueuedBytes } from '../../src/ingest/queued-bytes.ts';
 import { bullPrefix, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/redis-keys.ts';
 import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
-import { createEnqueuer } from '../../src/ingest/enqueue.ts';
+import { createJobWriter } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
 import { Queues } from '../../src/queues.ts';
 import { legacyRef, queueRef } from '../../src/queue-catalog.ts';
@@ -222,7 +222,7 @@ describe("on the API's connection, which auto-pipelines", () => {
     const queues = new Queues(api, prefix, { attempts: 1, keepCompletedS: 60 });
     try {
       await waitForRedis(api, 10_000);
-      createEnqueuer(api, queues, 86_400_000); // what every API process builds at start
+      createJobWriter(api, queues, 86_400_000, { kind: 'events', data: () => ({}) }); // what every API process builds at start
       const qualified = queues.get(queueRef('events', 'piped', 'live', 'src-piped')).qualifiedName;
       const tick = Promise.all([
         api.get(`${qualified}:nothing`), // opens this tick's pipeline

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EndpointName } from '../../src/klaviyo/endpoints.ts';
 import type { PriorityClass } from '../../src/priority.ts';
 import { bucketWaiters, governorKeys } from '../../src/redis-keys.ts';
-import { createQuotaGovernor, type GovernorLimits, type QuotaGovernor, type QuotaScope } from '../../workers/quota-governor.ts';
+import { createQuotaGovernor, type GovernorLimits, type QuotaGovernor, type QuotaScope } from '../../src/quota/governor.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const prefix = uniquePrefix('govcls');

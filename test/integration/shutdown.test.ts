@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log.ts';
 import type { EventItem } from '../../src/job-data.ts';
 import { Batcher } from '../../workers/batcher.ts';
 import { eventSender } from '../../workers/events/sender.ts';
-import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
+import { createQuotaGovernor, DEFAULT_LIMITS } from '../../src/quota/governor.ts';
 import type { ItemOutcome } from '../../workers/retry-policy.ts';
 
 describe('graceful shutdown', () => {

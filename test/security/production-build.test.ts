@@ -3,7 +3,7 @@
  * `npm start` needs tsx (a devDependency); the image prunes devDependencies and runs
  * `node dist/src/main.js` — which must then find every package it imports.
  *
- * The build is made here as the Dockerfile makes it (tsconfig.build.json) into a temporary
+ * The build is made here as the Dockerfile makes it (`npm run build`: scripts/build.mjs) into a temporary
  * directory laid out like the image's /app: dist/, package.json, and a node_modules holding only
  * the packages of `dependencies` (links into this checkout's). Every bare import reachable from
  * the production entry points must be a Node built-in or one of `dependencies`; then the compiled
@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,9 @@ const running: RelayProcess[] = [];
 
 beforeAll(() => {
   app = mkdtempSync(join(tmpdir(), 'relay-prod-build-'));
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], {
+  // `npm run build`'s own script, into this directory.
+  expect(pkg.scripts['build']).toBe('node scripts/build.mjs');
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), join(app, 'dist')], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 180_000,
@@ -107,6 +109,14 @@ describe('the compiled service', () => {
       expect(existsSync(join(app, file)), file).toBe(true);
     }
     expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/npm prune --omit=dev[\s\S]*CMD \["node", "dist\/src\/main\.js"\]/);
+  });
+
+  it('has the Lua scripts beside the compiled modules that read them at load (src/lua/script.ts)', () => {
+    const scripts = readdirSync(join(ROOT, 'src/lua')).filter((f) => f.endsWith('.lua'));
+    expect(scripts.length).toBeGreaterThan(5);
+    for (const f of scripts) expect(readFileSync(join(app, 'dist/src/lua', f), 'utf8'), f).toBe(readFileSync(join(ROOT, 'src/lua', f), 'utf8'));
+    // The image builds with the same script, which it must have copied in.
+    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/COPY scripts\/build\.mjs [\s\S]*RUN npm run build/);
   });
 
   function prodEnv(extra: Record<string, string> = {}): Record<string, string> {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { laneShare, type ShareLimits } from '../../src/ops/class-share.ts';
 import { classStatus, deliveredInLastMinute } from '../../src/ops/class-status.ts';
 import type { QueueStatus } from '../../src/ops/status.ts';
-import { DEFAULT_LIMITS, type ScopeShare } from '../../workers/quota-governor.ts';
+import { DEFAULT_LIMITS, type ScopeShare } from '../../src/quota/governor.ts';
 
 const limits: ShareLimits = { ...DEFAULT_LIMITS, bulkMinShare: 0.2 };
 const calls = (endpoints: ScopeShare['endpoints']): ScopeShare => {

@@ -1,7 +1,7 @@
 /** RELAY_CONFIG `priorities:` (issue 12): defaults, bounds, and errors that name the field. */
 import { describe, expect, it } from 'vitest';
 import { EMPTY_RELAY_FILE, parseRelayConfig, RelayConfigError } from '../../src/relay-config.ts';
-import { bulkMinimum } from '../../workers/quota-governor.ts';
+import { bulkMinimum } from '../../src/quota/governor.ts';
 
 function problems(raw: unknown): string[] {
   try {

@@ -13,14 +13,18 @@
  *
  * It also learns: a 429's Retry-After blocks the bucket that answered until then, and
  * `RateLimit-Remaining: 0` blocks the endpoint until `RateLimit-Reset`.
+ *
+ * It lives in src/ because both sides use it: the workers take tokens, the API reads headroom and
+ * class shares for /ops/status (src/ops/status.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import type { RedisClient } from '../src/redis.ts';
-import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../src/klaviyo/endpoints.ts';
-import type { RateLimitInfo } from '../src/klaviyo/client.ts';
-import type { QuotaScope } from '../src/lanes.ts';
-import type { PriorityClass } from '../src/priority.ts';
-import { bucketBulkLog, bucketWaiters, governorKeys } from '../src/redis-keys.ts';
+import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '../redis.ts';
+import { luaScript } from '../lua/script.ts';
+import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../klaviyo/endpoints.ts';
+import type { RateLimitInfo } from '../klaviyo/client.ts';
+import type { QuotaScope } from '../lanes.ts';
+import type { PriorityClass } from '../priority.ts';
+import { bucketBulkLog, bucketWaiters, governorKeys } from '../redis-keys.ts';
 
 export type { QuotaScope };
 
@@ -83,91 +87,18 @@ export const DEFAULT_LIMITS: GovernorLimits = {
  * jitter: it registers in the same call that refuses it, from then bulk (above its minimum) takes
  * nothing from that bucket, so the first slot that frees is the live waiter's.
  *
- * KEYS: block keys (nBlocks), then per bucket: log, bulk log, live waiters, bulk waiters.
- * ARGV: nBlocks, mode ('take' | 'look'), waiter id, class, '1' if this waiter may be registered
- * already, then per bucket: limit, windowMs, bulk's limit, bulk's minimum.
- * Returns 0 when a token was (or could be) taken from every bucket, else the ms to wait.
+ * The take is one Lua call, src/lua/quota-take.lua: its header says what each key and argument
+ * is, and it sets YIELD_MS, WANT_TTL_MS and WANT_SLACK_MS.
  */
-const YIELD_MS = 50;
-/** Twice the longest sleep between a waiter's asks (POLL_MAX_MS): a living waiter never lapses. */
-const WANT_TTL_MS = 2_000;
-const WANT_SLACK_MS = 250;
+/** The longest sleep between a waiter's asks; its entry in a waiter set lives twice that. */
 const POLL_MAX_MS = 1_000;
-const BUCKET_KEYS = 4;
-const BUCKET_ARGS = 4;
-const HEAD_ARGS = 5;
-
-const TAKE_SCRIPT = `
-local nBlocks = tonumber(ARGV[1])
-local look = ARGV[2] == 'look'
-local waiter = ARGV[3]
-local bulk = ARGV[4] == 'bulk'
-local registered = ARGV[5] == '1'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
-for i = 1, nBlocks do
-  local pttl = redis.call('PTTL', KEYS[i])
-  if pttl > wait then wait = pttl end
-end
-if wait > 0 then return wait end
-local nb = (#KEYS - nBlocks) / ${BUCKET_KEYS}
-local waits = {}
-for i = 1, nb do
-  local k = nBlocks + ${BUCKET_KEYS} * (i - 1)
-  local a = ${HEAD_ARGS} + ${BUCKET_ARGS} * (i - 1)
-  local log, bulkLog = KEYS[k + 1], KEYS[k + 2]
-  local limit, window = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local bulkLimit, bulkMin = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
-  local count = redis.call('ZCARD', log)
-  local cap = limit
-  local w = 0
-  if bulk then
-    redis.call('ZREMRANGEBYSCORE', bulkLog, '-inf', now - window)
-    if redis.call('ZCARD', bulkLog) >= bulkMin then
-      cap = bulkLimit
-      if redis.call('ZCOUNT', KEYS[k + 3], '(' .. now, '+inf') > 0 then w = ${YIELD_MS} end
-    end
-  elseif redis.call('ZCOUNT', KEYS[k + 4], '(' .. now, '+inf') > 0 then
-    redis.call('ZREMRANGEBYSCORE', bulkLog, '-inf', now - window)
-    local owed = bulkMin - redis.call('ZCARD', bulkLog)
-    if owed > 0 then cap = limit - owed end
-  end
-  if count >= cap then
-    local e = redis.call('ZRANGE', log, count - cap, count - cap, 'WITHSCORES')
-    local cw = tonumber(e[2]) + window - now
-    if cw < 1 then cw = 1 end
-    if cw > w then w = cw end
-  end
-  waits[i] = w
-  if w > wait then wait = w end
-end
-local mine = bulk and 4 or 3
-for i = 1, nb do
-  local key = KEYS[nBlocks + ${BUCKET_KEYS} * (i - 1) + mine]
-  if waits[i] > 0 and waits[i] + ${WANT_SLACK_MS} >= wait then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    redis.call('ZADD', key, now + ${WANT_TTL_MS}, waiter)
-    redis.call('PEXPIRE', key, ${WANT_TTL_MS})
-  elseif registered then
-    redis.call('ZREM', key, waiter)
-  end
-end
-if wait > 0 or look then return wait end
-for i = 1, nb do
-  local k = nBlocks + ${BUCKET_KEYS} * (i - 1)
-  local window = tonumber(ARGV[${HEAD_ARGS} + ${BUCKET_ARGS} * (i - 1) + 2])
-  redis.call('ZADD', KEYS[k + 1], now, waiter .. ':' .. i)
-  redis.call('PEXPIRE', KEYS[k + 1], window)
-  if bulk then
-    redis.call('ZADD', KEYS[k + 2], now, waiter .. ':' .. i)
-    redis.call('PEXPIRE', KEYS[k + 2], window)
-  end
-end
-return 0
-`;
-const TAKE_SHA = createHash('sha1').update(TAKE_SCRIPT).digest('hex');
+const TAKE = luaScript({
+  name: 'quota-take',
+  keys: ['blocks[]', 'buckets[]'],
+  args: ['nBlocks', 'mode', 'waiter', 'cls', 'registered', 'buckets[]'],
+  reply: Number,
+  constants: { WANT_TTL_MS: 2 * POLL_MAX_MS },
+});
 
 /** Calls per class over the last 60 s (from the steady windows' logs). */
 export interface ClassShare {
@@ -218,6 +149,7 @@ export function bulkMinimum(share: number, limit: number): number {
 }
 
 export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
+  TAKE.define(redis);
   const scopeKeys = (scope: QuotaScope) => governorKeys(prefix, scope);
   const gatewayBlock = (s: QuotaScope) => scopeKeys(s).gatewayBlock;
   const endpointBlock = (s: QuotaScope, e: EndpointName) => scopeKeys(s).endpointBlock(e);
@@ -249,27 +181,19 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     return buckets;
   }
 
-  async function evalTake(keys: string[], args: (string | number)[]): Promise<number> {
-    // EVALSHA: the script is sent once per Redis (and again after a restart or a failover, which
-    // answers NOSCRIPT), not with every call on the hot path.
-    try {
-      return Number(await redis.evalsha(TAKE_SHA, keys.length, ...keys, ...args));
-    } catch (err) {
-      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-      return Number(await redis.eval(TAKE_SCRIPT, keys.length, ...keys, ...args));
-    }
-  }
-
   function tryTake(scope: QuotaScope, endpoint: EndpointName, look: boolean, cls: PriorityClass, waiter: string, registered: boolean): Promise<number> {
     const blocks = [endpointBlock(scope, endpoint)];
     if (scope.viaGateway) blocks.push(gatewayBlock(scope));
-    const keys = [...blocks];
-    const args: (string | number)[] = [blocks.length, look ? 'look' : 'take', waiter, cls, registered ? '1' : '0'];
+    const bucketKeys: string[] = [];
+    const bucketArgs: number[] = [];
     for (const b of bucketsFor(scope, endpoint)) {
-      keys.push(b.key, bucketBulkLog(b.key), bucketWaiters(b.key, 'live'), bucketWaiters(b.key, 'bulk'));
-      args.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
+      bucketKeys.push(b.key, bucketBulkLog(b.key), bucketWaiters(b.key, 'live'), bucketWaiters(b.key, 'bulk'));
+      bucketArgs.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
     }
-    return evalTake(keys, args);
+    return TAKE.run(redis, {
+      keys: { blocks, buckets: bucketKeys },
+      args: { nBlocks: blocks.length, mode: look ? 'look' : 'take', waiter, cls, registered: registered ? '1' : '0', buckets: bucketArgs },
+    });
   }
 
   /** A waiter that gives up leaves at once, so the other class stops yielding to it now, not at its deadline. */
