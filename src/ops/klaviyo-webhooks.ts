@@ -7,7 +7,7 @@
  *   its answer is back; then it is bound to the new id.
  * - rotate: the new secret is accepted first, then Klaviyo is PATCHed, then the old secret retires
  *   after the grace period — or a minute after the first delivery verified with the new one
- *   (src/webhooks/klaviyo-secrets.ts). A PATCH refused by Klaviyo drops the new secret again; a
+ *   (src/webhooks/klaviyo-secrets.ts); secrets older than the old one retire at once. A PATCH refused by Klaviyo drops the new secret again; a
  *   PATCH whose outcome is unknown (timeout, network) keeps both, unretired.
  * - delete: Klaviyo's webhook, then the secrets here.
  * - test: a delivery signed here with the webhook's newest secret, POSTed to its full URL, which
@@ -258,12 +258,15 @@ export function createKlaviyoWebhookAdmin(deps: WebhookAdminDeps): KlaviyoWebhoo
           });
         throw err;
       }
-      // 3. The old ones retire after the grace period (sooner once the new one is seen in use).
+      // 3. The one Klaviyo signed with until now retires after the grace period (sooner once the
+      // new one is seen in use); older ones (a rotation during a rotation's grace) at once, so that
+      // rotations never pile secrets up.
       const retireAt = now() + opts.graceMs;
       const retiring: SecretView[] = [];
-      for (const old of before) {
-        await deps.store.retire(id, old.fingerprint, retireAt);
-        retiring.push({ fingerprint: old.fingerprint, addedAt: iso(old.addedAt), retiresAt: iso(Math.min(retireAt, old.retireAt ?? retireAt)) });
+      for (const [i, old] of before.entries()) {
+        const at = i === 0 ? retireAt : now();
+        await deps.store.retire(id, old.fingerprint, at);
+        if (i === 0) retiring.push({ fingerprint: old.fingerprint, addedAt: iso(old.addedAt), retiresAt: iso(Math.min(at, old.retireAt ?? at)) });
       }
       if (!(await deps.store.record(id)))
         await deps.store.saveRecord({ id, lane, name: updated.name, topics: updated.topics, createdAt: now(), createdBy: actor });

@@ -4,6 +4,9 @@
  */
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../klaviyo/endpoints.ts';
 
+/** UNCONFIRMED (docs/klaviyo-and-maton.md §5: a third-party quote): the simulator refuses the 11th webhook. */
+const MAX_WEBHOOKS_PER_ACCOUNT = 10;
+
 export interface EndpointLimit {
   burst: number;
   steady: number;
@@ -54,6 +57,8 @@ export interface SimulatorOptions {
   webhookRetryDelayMs?: number;
   /** Timeout of one delivery. Default 5000 ms. */
   webhookTimeoutMs?: number;
+  /** Webhooks an account may have (Klaviyo's cap is UNCONFIRMED: 10, a third-party quote). Default 10. */
+  maxWebhooks?: number;
 }
 
 export interface ResolvedOptions {
@@ -76,6 +81,7 @@ export interface ResolvedOptions {
   readonly webhookRetries: number;
   readonly webhookRetryDelayMs: number;
   readonly webhookTimeoutMs: number;
+  readonly maxWebhooks: number;
 }
 
 export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
@@ -104,5 +110,6 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     webhookRetries: opts.webhookRetries ?? 2,
     webhookRetryDelayMs: opts.webhookRetryDelayMs ?? 500,
     webhookTimeoutMs: opts.webhookTimeoutMs ?? 5000,
+    maxWebhooks: opts.maxWebhooks ?? MAX_WEBHOOKS_PER_ACCOUNT,
   };
 }

@@ -39,19 +39,17 @@ export const QUOTA_WAIT_MS = 75_000;
 const LANE = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be a lane (account) name');
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
-/** https, or http on this machine (the sandbox); no credentials in it (Klaviyo would show them). */
+/** https, or http on this machine (the sandbox); no credentials in it (Klaviyo would show them). One check: zod runs every refinement. */
 const PublicUrl = z
   .string()
   .max(2048)
-  .refine((u) => URL.canParse(u), 'must be a URL, e.g. https://relay.example.com/webhooks/klaviyo')
-  .refine((u) => {
+  .superRefine((u, ctx) => {
+    if (!URL.canParse(u)) return void ctx.addIssue({ code: 'custom', message: 'must be a URL, e.g. https://relay.example.com/webhooks/klaviyo' });
     const p = new URL(u);
-    return p.protocol === 'https:' || (p.protocol === 'http:' && LOOPBACK.test(p.hostname));
-  }, 'must be https (Klaviyo delivers to https only; http only on a loopback host, for the sandbox)')
-  .refine((u) => {
-    const p = new URL(u);
-    return p.username === '' && p.password === '';
-  }, 'must not carry credentials');
+    if (!(p.protocol === 'https:' || (p.protocol === 'http:' && LOOPBACK.test(p.hostname))))
+      ctx.addIssue({ code: 'custom', message: 'must be https (Klaviyo delivers to https only; http only on a loopback host, for the sandbox)' });
+    else if (p.username !== '' || p.password !== '') ctx.addIssue({ code: 'custom', message: 'must not carry credentials' });
+  });
 
 const Topic = z
   .string()
@@ -165,7 +163,7 @@ export function opsWebhookRoutes(deps: OpsWebhooksDeps) {
   app.post('/', async (c) => {
     const read = await readOpsBody(c, '{"url": "https://…/webhooks/klaviyo", "topics": ["event:klaviyo.…"]}');
     if (!read.ok) return read.response;
-    const r = CreateSchema.safeParse(read.body ?? {});
+    const r = CreateSchema.safeParse(read.body === undefined ? {} : read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'The webhook is not valid', zodIssues(r.error));
     const { reveal, ...input } = r.data;
     return klaviyo(c, async (signal) => {
@@ -179,7 +177,7 @@ export function opsWebhookRoutes(deps: OpsWebhooksDeps) {
     if (!KLAVIYO_ID.test(id)) return badId(c);
     const read = await readOpsBody(c, '{} (or {"grace": <seconds>})');
     if (!read.ok) return read.response;
-    const r = RotateSchema.safeParse(read.body ?? {});
+    const r = RotateSchema.safeParse(read.body === undefined ? {} : read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'The rotation is not valid', zodIssues(r.error));
     const graceMs = r.data.grace === undefined ? DEFAULT_GRACE_MS : r.data.grace * 1000;
     return klaviyo(c, async (signal) => {
@@ -193,7 +191,7 @@ export function opsWebhookRoutes(deps: OpsWebhooksDeps) {
     if (!KLAVIYO_ID.test(id)) return badId(c);
     const read = await readOpsBody(c, '{}');
     if (!read.ok) return read.response;
-    const r = EmptySchema.safeParse(read.body ?? {});
+    const r = EmptySchema.safeParse(read.body === undefined ? {} : read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'A test takes no parameters: send {}', zodIssues(r.error));
     try {
       return c.json({ test: await admin.test(id) });
@@ -208,7 +206,7 @@ export function opsWebhookRoutes(deps: OpsWebhooksDeps) {
     if (!KLAVIYO_ID.test(id)) return badId(c);
     const read = await readOpsBody(c, '{}');
     if (!read.ok) return read.response;
-    const r = DeleteSchema.safeParse(read.body ?? {});
+    const r = DeleteSchema.safeParse(read.body === undefined ? {} : read.body);
     if (!r.success) return jsonError(c, 400, 'validation_failed', 'A delete takes only "lane"', zodIssues(r.error));
     return klaviyo(c, async (signal) => c.json(await admin.remove(id, r.data.lane, c.get('actor'), signal)));
   });

@@ -7,8 +7,8 @@
  * topics in `relationships` and its `endpoint_url` truncated to the origin followed by `/*****`;
  * topics have empty `attributes`. The secret is never answered.
  *
- * Assumptions, marked where they are made: at most 10 webhooks per account (UNCONFIRMED: a
- * third-party quote only) — the 11th create answers 400; an unknown topic answers 400; a PATCH
+ * Assumptions, marked where they are made: at most 10 webhooks per account (`maxWebhooks`;
+ * UNCONFIRMED: a third-party quote only) — the 11th create answers 400; an unknown topic answers 400; a PATCH
  * whose `data.id` is not the path's answers 409 (JSON:API's rule). Klaviyo requires an https
  * `endpoint_url`; the simulator also takes http on a loopback host, because the sandbox relay
  * listens on http://127.0.0.1.
@@ -18,9 +18,6 @@ import { ulid } from '../ids.ts';
 import type { SimAccount, SimWebhook } from '../state.ts';
 import { klaviyoTime } from '../time.ts';
 import { arr, obj, type Handler, type HandlerContext } from './context.ts';
-
-/** UNCONFIRMED (docs/klaviyo-and-maton.md §5): the simulator refuses the 11th. */
-export const MAX_WEBHOOKS_PER_ACCOUNT = 10;
 
 /**
  * Klaviyo's own topics, as a live get_webhook_topics answered them (recorded 2026-09-04 by
@@ -168,8 +165,8 @@ export const createWebhook: Handler = (ctx) => {
   requireAccess(ctx.account);
   const data = obj(obj(ctx.body)['data']);
   const attrs = obj(data['attributes']);
-  if (ctx.account.webhooks.size >= MAX_WEBHOOKS_PER_ACCOUNT)
-    throw KlaviyoHttpError.of(400, `An account can have at most ${MAX_WEBHOOKS_PER_ACCOUNT} webhooks.`, { source: { pointer: '/data' } });
+  if (ctx.account.webhooks.size >= ctx.options.maxWebhooks)
+    throw KlaviyoHttpError.of(400, `An account can have at most ${ctx.options.maxWebhooks} webhooks.`, { source: { pointer: '/data' } });
   const name = String(attrs['name']).trim();
   if (name === '') throw KlaviyoHttpError.of(400, 'name must not be empty.', { source: { pointer: '/data/attributes/name' } });
   const secret = String(attrs['secret_key']);
