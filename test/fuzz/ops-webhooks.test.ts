@@ -321,8 +321,8 @@ const createRoute: RouteSpec = {
   statusFor: OPS_STATUS,
   classifiedStatuses: [400],
   mustSee: [201, 400, 401, 403, 404, 415],
-  classify: (c, body) => verdict(body, (v) => validCreate(v)),
-  accepted: (c, _b, reply: any) => {
+  classify: (_c, body) => verdict(body, validCreate),
+  accepted: (_c, _b, reply: any) => {
     if (reply?.webhook?.id) created.push(reply.webhook.id);
     return remember(reply);
   },
