@@ -3,7 +3,7 @@
  *   /klaviyo/api/…   as the Maton gateway in front of Klaviyo (Bearer Maton key, Maton-Connection)
  *   /api/…           as Klaviyo directly (Klaviyo-API-Key pk_…)
  *   /connections…    as Maton's connection API
- *   /__sim/…         its own control API (state, requests, stats, faults, reset)
+ *   /__sim/…         its own control API (state, requests, stats, faults, webhooks, reset)
  * keeping every account's state in memory. See api-pipeline.ts for the order of checks.
  */
 import { Hono, type Context, type Next } from 'hono';
@@ -156,7 +156,7 @@ class SimulatorImpl implements Simulator, SimCore {
         gateway: '/klaviyo/api/… with Authorization: Bearer <maton key> and Maton-Connection: <id>',
         direct: '/api/… with Authorization: Klaviyo-API-Key pk_…',
         connections: '/connections',
-        control: ['/__sim/state', '/__sim/stats', '/__sim/requests', '/__sim/faults', '/__sim/reset'],
+        control: ['/__sim/state', '/__sim/stats', '/__sim/requests', '/__sim/faults', '/__sim/webhooks', '/__sim/reset'],
       }),
     );
     app.notFound((c) => c.json({ error: `Not found: ${c.req.method} ${c.req.path}` }, 404));
