@@ -22,7 +22,9 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../src/klaviyo/endpoints.ts';
-import { itemKey, sourceIdForKey } from '../src/model/ids.ts';
+import { eventKey } from '../src/item-keys.ts';
+import { bullPrefix } from '../src/redis-keys.ts';
+import { sourceIdForKey } from '../src/sources.ts';
 import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
 import { priorityScenario } from './lib/priority.ts';
 import {
@@ -42,9 +44,9 @@ import {
   startSim,
   startWorker,
   stopAll,
-  waitFor,
   type LoadResult,
 } from './lib/procs.ts';
+import { waitUntil } from '../test/support/wait.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -113,7 +115,7 @@ async function ingestSingle() {
   const redis = await startRedis();
   const minimalPort = await freePort();
   const minimal = start(process.execPath, [`${DIST}/bench/minimal-ingest.js`], { PORT: String(minimalPort), REDIS_URL: redis.url, PREFIX: 'minimal' });
-  await waitFor('minimal handler', () => /listening/.test(minimal.output()));
+  await waitUntil('minimal handler', () => /listening/.test(minimal.output()), { timeoutMs: 30_000, intervalMs: 50 });
   const minimalUrl = `http://127.0.0.1:${minimalPort}/v1/events`;
   const ours = baselineOnly ? undefined : await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
   const runs: { minimal: Awaited<ReturnType<typeof measureLoad>>[]; ours: Awaited<ReturnType<typeof measureLoad>>[] } = { minimal: [], ours: [] };
@@ -264,7 +266,7 @@ async function deliveryBaseline() {
       Array.from({ length: Math.min(500, n - i) }, (_, j) => ({
         name: 'e',
         data: {
-          uniqueId: itemKey(src, `naive-${i + j}`),
+          uniqueId: eventKey(src, `naive-${i + j}`),
           event: { event: 'Placed Order', profile: { email: `user${i + j}@example.com` }, properties: { OrderId: i + j }, value: 10 },
         },
         opts: { attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true },
@@ -272,7 +274,7 @@ async function deliveryBaseline() {
     );
   }
   const worker = start(process.execPath, [`${DIST}/bench/naive-worker.js`], { REDIS_URL: redis.url, PREFIX: 'naive', GATEWAY_URL: sim.url, CONNECTION });
-  await waitFor('naive worker', () => /ready/.test(worker.output()));
+  await waitUntil('naive worker', () => /ready/.test(worker.output()), { timeoutMs: 30_000, intervalMs: 50 });
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, T.baselineS * 1000));
   const stats = await simStats(sim.url);
@@ -300,8 +302,8 @@ async function lowLoad() {
   const api = await startApi(env);
   const worker = startWorker(env);
   const { Queue } = await import('bullmq');
-  const events = new Queue('events.default', { connection: redis.client, prefix: 'relay:{events.default}' });
-  await waitFor('worker', async () => (await events.getWorkersCount()) > 0, 20_000);
+  const events = new Queue('events.default', { connection: redis.client, prefix: bullPrefix('relay', 'events', 'default') });
+  await waitUntil('worker', async () => (await events.getWorkersCount()) > 0, { timeoutMs: 20_000, intervalMs: 50 });
   await events.close();
   const src = sourceIdForKey(BENCH_KEY);
   const sent = new Map<string, number>();
@@ -314,10 +316,10 @@ async function lowLoad() {
       body: JSON.stringify({ id, event: 'Viewed Product', profile: { email: `low${i}@example.com` } }),
     });
     if (res.status !== 202) throw new Error(`low load: ${res.status}`);
-    sent.set(itemKey(src, id), t);
+    sent.set(eventKey(src, id), t);
     await new Promise((r) => setTimeout(r, T.lowLoadGapMs));
   }
-  const state = await waitFor(
+  const state = await waitUntil(
     'low-load deliveries',
     async () => {
       const s = (await (await fetch(`${sim.url}/__sim/state?events=all`)).json()) as {
@@ -326,7 +328,7 @@ async function lowLoad() {
       const evs = s.accounts.find((a) => a.id === CONNECTION)?.events ?? [];
       return evs.length >= sent.size && evs;
     },
-    30_000,
+    { timeoutMs: 30_000, intervalMs: 50 },
   );
   const lat = state.map((e) => e.receivedAt - (sent.get(e.uniqueId) ?? e.receivedAt)).sort((a, b) => a - b);
   const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;

@@ -1,6 +1,12 @@
 /**
  * Lanes: one per Klaviyo account we deliver to. Each lane has its own queues, its own batchers and
  * its own quota buckets, so a paused or throttled account never holds up another.
+ *
+ * Words: what the README and RELAY_CONFIG call an account (`accounts:`, a source's `account:`) is a
+ * lane in the code — its name is in queue names, job data and keys, and every identifier says
+ * lane. The configuration's `account` fields are read as lanes where the file is read
+ * (src/sources.ts, src/runtime/service.ts). "Account" in the code means Klaviyo's own account only:
+ * QuotaScope.klaviyoAccount, whose endpoint windows two lanes share when they reach the same one.
  */
 import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
@@ -11,9 +17,9 @@ import type { RelayFile } from './relay-config.ts';
 /** Who shares which quota bucket (see workers/quota-governor.ts). */
 export interface QuotaScope {
   /** Hash-safe id of the Maton API key (gateway) or of the Klaviyo key (direct): one Redis hash slot each. */
-  readonly scope: string;
+  readonly keyId: string;
   /** The Klaviyo account whose endpoint windows apply (Maton connection, or the direct key's id). */
-  readonly account: string;
+  readonly klaviyoAccount: string;
   /** Whether the gateway's per-key limit applies. */
   readonly viaGateway: boolean;
 }
@@ -41,7 +47,7 @@ export function laneFor(name: string, target: KlaviyoTarget): Lane {
   return {
     name,
     target,
-    scope: { scope: keyId, account: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
+    scope: { keyId, klaviyoAccount: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
   };
 }
 

@@ -21,10 +21,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from './redis.ts';
-import { primaryIdentifier, type ProfileRef } from './model/profile-op.ts';
+import { primaryIdentifier, type ProfileRef } from './model/profile-operation.ts';
 import type { PlannedJob } from './ingest/enqueue.ts';
-import type { ItemError, ProfileItem, ProfilesJobData, Queues } from './queues.ts';
-import { jobRef, legacyRef, type QueueRef } from './queue-catalog.ts';
+import type { ItemError, ProfilesJobData, StoredProfileItem } from './job-data.ts';
+import type { Queues } from './queues.ts';
+import { legacyRef, type QueueRef } from './queue-catalog.ts';
+import { itemKeyOfPendingMember, pendingMember } from './item-keys.ts';
+import { PROMOTED_FIELD, pendingSetKey, profileSeqKey } from './redis-keys.ts';
 
 /** A crash between joining the pending set and adding the job leaves an entry with no job; this long it is given. */
 export const ORPHAN_GRACE_MS = 60_000;
@@ -36,22 +39,22 @@ export function profileOrderKey(lane: string, ref: ProfileRef): string {
 }
 
 export function pendingKey(queues: Queues, lane: string, pk: string): string {
-  return queues.key('profiles', lane, `pend:${pk}`);
+  return pendingSetKey(queues.prefix, lane, pk);
 }
 
 /** Ingest side: number the items in arrival order and enter them in their profiles' pending sets. */
-export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, jobs: readonly PlannedJob<ProfileItem>[]): Promise<void> {
+export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, jobs: readonly PlannedJob<StoredProfileItem>[]): Promise<void> {
   const lane = ref.lane;
   const n = jobs.reduce((a, j) => a + j.items.length, 0);
   if (n === 0) return;
-  const last = await redis.incrby(queues.key('profiles', lane, 'seq'), n);
+  const last = await redis.incrby(profileSeqKey(queues.prefix, lane), n);
   let seq = last - n;
   const now = Date.now();
   const pipe = redis.pipeline();
   for (const job of jobs) {
     for (const item of job.items) {
       item.seq = ++seq;
-      item.m = `${jobRef(ref, job.jobId)}|${item.k}|${now}`;
+      item.m = pendingMember(ref, job.jobId, item.k, now);
       pipe.zadd(pendingKey(queues, lane, item.pk), seq, item.m);
     }
   }
@@ -66,7 +69,7 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
  * live worker claims the earlier item and applies it first, through the live path, then its own.
  *
  * The claim is the single arbiter between the live worker that promotes an item and the bulk job
- * that carries it. It is a field of the bulk job's own hash (`relay:promoted:<item key>`), so it
+ * that carries it. It is a field of the bulk job's own hash (`relay:promoted:<item key>`, PROMOTED_FIELD), so it
  * lives exactly as long as the job (it goes when BullMQ removes the job, nothing to sweep), and
  * every check and change of it is one Lua call with the job's state:
  *   - `c|<owner>|<until ms>`: claimed, being applied. A claim is made only while the job is not
@@ -82,7 +85,6 @@ export async function enterPending(redis: Redis, queues: Queues, ref: QueueRef, 
  * Marking it done (or rejected) and removing it from the pending set is one step, so the next
  * operation on the profile goes on at once.
  */
-export const PROMOTED_FIELD = 'relay:promoted:';
 /** How long a promoter's claim holds without renewal (it renews every third of it while it works). */
 export const PROMOTION_LEASE_MS = 30_000;
 
@@ -197,7 +199,7 @@ export interface Claim {
   readonly field: string;
   readonly owner: string;
   /** The claimed item as its job holds it; undefined when the job no longer carries it. */
-  readonly item?: ProfileItem;
+  readonly item?: StoredProfileItem;
 }
 
 export type Turn =
@@ -223,14 +225,14 @@ export type ClaimResult =
 
 export interface ProfileOrder {
   /** Which of these items may be applied now (each is first for its profile). Claims nothing. */
-  firsts(lane: string, items: readonly ProfileItem[]): Promise<boolean[]>;
+  firsts(lane: string, items: readonly StoredProfileItem[]): Promise<boolean[]>;
   /**
    * Each item's turn, for a job of `mode`'s class whose hash is `jobKey`. A live item may be
    * handed an earlier bulk item to promote; a bulk item may turn out to be applied already.
    */
-  turns(lane: string, items: readonly ProfileItem[], mode: TurnMode, jobKey: string): Promise<Turn[]>;
+  turns(lane: string, items: readonly StoredProfileItem[], mode: TurnMode, jobKey: string): Promise<Turn[]>;
   /** The items are done (delivered or dead-lettered): let the next ones go. */
-  release(lane: string, items: readonly ProfileItem[]): Promise<void>;
+  release(lane: string, items: readonly StoredProfileItem[]): Promise<void>;
   /** Extends a claim's lease; false when it is no longer this claim's. */
   renew(claim: Claim): Promise<boolean>;
   /** Ends a claim; false when it was no longer this claim's (its lease ran out and it was taken). */
@@ -245,7 +247,7 @@ export interface ProfileOrder {
 export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs?: number } = {}): ProfileOrder {
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
 
-  function pipeTurns(lane: string, items: readonly ProfileItem[], mode: TurnMode | 'check', jobKey: string) {
+  function pipeTurns(lane: string, items: readonly StoredProfileItem[], mode: TurnMode | 'check', jobKey: string) {
     const legacy = queues.jobKeyPrefix(legacyRef('profiles', lane));
     const bp = queues.bullPrefix('profiles', lane);
     const t = Date.now();
@@ -280,7 +282,7 @@ export function createProfileOrder(redis: Redis, queues: Queues, opts: { leaseMs
             return { kind: 'first' };
           case 2: {
             const member = String(r[1]);
-            const itemKey = member.split('|')[1]!;
+            const itemKey = itemKeyOfPendingMember(member);
             // What the item is, from its job's data as it was when claimed (read in the same call).
             const item = parseJobData(String(r[3]))?.items.find((x) => x.k === itemKey);
             return {

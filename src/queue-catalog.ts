@@ -21,6 +21,7 @@
  */
 import type { RedisClient as Redis } from './redis.ts';
 import type { PriorityClass } from './priority.ts';
+import { queueKeyPrefix, queueRegistryKey } from './redis-keys.ts';
 
 export const JOB_KINDS = ['events', 'profiles', 'webhooks'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -68,38 +69,13 @@ export function parseQueueName(name: string): QueueRef | undefined {
 }
 
 /**
- * The BullMQ prefix of every queue of a kind and lane: `<prefix>:{<kind>.<lane>}`. The braces make
- * `<kind>.<lane>` the hash tag of every key BullMQ and we write for those queues, so in a Redis
- * Cluster they share one slot (BullMQ's Lua and ours require it) while lanes and kinds spread
- * over the cluster. For the legacy queue this is the prefix it always had.
+ * `<bullPrefix>:<queue>:` — what BullMQ puts before a job id and the queue's own keys. The braces
+ * of the BullMQ prefix (`<prefix>:{<kind>.<lane>}`, src/redis-keys.ts) make `<kind>.<lane>` the hash
+ * tag of every key BullMQ and we write for those queues, so in a Redis Cluster they share one slot
+ * (BullMQ's Lua and ours require it) while lanes and kinds spread over the cluster.
  */
-export function bullPrefix(prefix: string, kind: JobKind, lane: string): string {
-  return `${prefix}:{${kind}.${lane}}`;
-}
-
-/** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id and the queue's own keys. */
 export function jobKeyPrefix(prefix: string, ref: QueueRef): string {
-  return `${bullPrefix(prefix, ref.kind, ref.lane)}:${queueName(ref)}:`;
-}
-
-/** The registry: the names of a kind and lane's queues (besides the legacy one). */
-export function registryKey(prefix: string, kind: JobKind, lane: string): string {
-  return `${bullPrefix(prefix, kind, lane)}:queues`;
-}
-
-/**
- * A job anywhere in a lane's queues: `<queue>/<jobId>`. Dead-letter refs, the values of ingest's
- * item keys and the members of a profile's pending set use it. (Job ids never contain `/`.)
- */
-export function jobRef(ref: QueueRef, jobId: string): string {
-  return `${queueName(ref)}/${jobId}`;
-}
-
-export function parseJobRef(s: string): { ref: QueueRef; jobId: string } | undefined {
-  const slash = s.indexOf('/');
-  if (slash <= 0 || slash === s.length - 1) return undefined;
-  const ref = parseQueueName(s.slice(0, slash));
-  return ref ? { ref, jobId: s.slice(slash + 1) } : undefined;
+  return queueKeyPrefix(prefix, ref.kind, ref.lane, queueName(ref));
 }
 
 /** A queue name is added again this often, in case the registry was deleted (e.g. by an operator). */
@@ -126,7 +102,7 @@ export class QueueCatalog {
     // A bad part would make a name the parser reads back as another queue, or not at all.
     if (!PART.test(ref.lane) || !PART.test(ref.source!))
       throw new Error(`cannot name a queue for lane ${JSON.stringify(ref.lane)} and source ${JSON.stringify(ref.source)}`);
-    await this.redis.sadd(registryKey(this.prefix, ref.kind, ref.lane), name);
+    await this.redis.sadd(queueRegistryKey(this.prefix, ref.kind, ref.lane), name);
     this.registered.set(name, now);
   }
 
@@ -134,7 +110,7 @@ export class QueueCatalog {
   async list(kind: JobKind, lane: string): Promise<QueueRef[]> {
     const out = [legacyRef(kind, lane)];
     if (kind === 'webhooks') return out;
-    const names = (await this.redis.smembers(registryKey(this.prefix, kind, lane))).sort();
+    const names = (await this.redis.smembers(queueRegistryKey(this.prefix, kind, lane))).sort();
     for (const name of names) {
       const ref = parseQueueName(name);
       // Only this kind and lane's own names: anything else in the set is not a queue of ours.

@@ -1,5 +1,5 @@
 /**
- * Job data (versioned), default job options, and the open queues.
+ * Default job options, and the open queues. What a job holds is src/job-data.ts's.
  *
  * Queues are per job kind, lane, priority class and source (src/queue-catalog.ts names them). A
  * lane is one Klaviyo account (a Maton connection, or a direct key): pausing or rate-limiting one
@@ -12,101 +12,14 @@
  */
 import { Queue, RedisConnection, type JobsOptions } from 'bullmq';
 import type { RedisClient as Redis } from './redis.ts';
-import type { EventInput } from './model/event.ts';
-import type { ProfileOp } from './model/profile-op.ts';
-import { bullPrefix, jobKeyPrefix, legacyRef, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
+import { jobKeyPrefix, QueueCatalog, queueName, type JobKind, type QueueRef } from './queue-catalog.ts';
+import { bullPrefix } from './redis-keys.ts';
 
 export { JOB_KINDS, type JobKind, type QueueRef } from './queue-catalog.ts';
 
 export const MAX_ITEMS_PER_JOB = 100;
 
 export const DEFAULT_LANE = 'default';
-
-/** Where an item's failure came from, kept on the job so dead letters say why. */
-export interface ItemError {
-  readonly status: number;
-  readonly origin: 'gateway' | 'klaviyo' | 'network' | 'timeout' | 'relay';
-  readonly code?: string;
-  readonly detail?: string;
-  readonly pointer?: string;
-  readonly endpoint?: string;
-  readonly at: number;
-}
-
-export interface EventItem {
-  /** Deterministic unique_id (src/model/ids.ts). */
-  readonly k: string;
-  /** The caller's id (or the generated one). */
-  readonly id: string;
-  readonly e: EventInput;
-}
-
-export interface DeadItem<I> {
-  readonly item: I;
-  readonly error: ItemError;
-}
-
-/** Every job's size, for queued-bytes limits (src/ingest/queued-bytes.ts). */
-export interface JobBytes {
-  /** Bytes of the requests that carried the job's items, counted in its queue's counter. */
-  readonly b?: number;
-  /** 1: also counted in its source's ledger (a source with `limits.queuedBytes`). */
-  readonly bs?: 1;
-}
-
-export interface EventsJobData extends JobBytes {
-  readonly v: 1;
-  /** Source: who sent it (an API key's stable id). */
-  readonly src: string;
-  readonly lane: string;
-  /** When the relay accepted it (ms since epoch), for end-to-end latency. */
-  readonly at: number;
-  /** Items not yet delivered. */
-  readonly items: EventItem[];
-  /** Items Klaviyo rejected for good, with its error: dead letters inside the job. */
-  readonly dead?: DeadItem<EventItem>[];
-}
-
-/** A profile operation with its place in the per-profile order (src/profile-order.ts). */
-export interface ProfileItem {
-  readonly k: string;
-  readonly id: string;
-  /** Per-profile ordering key: a hash of the profile's primary identifier. */
-  readonly pk: string;
-  /** Position in the lane's order of arrival; set when enqueued. */
-  seq: number;
-  /** The member of the profile's pending set that stands for this item. */
-  m?: string;
-  readonly o: ProfileOp;
-}
-
-export interface ProfilesJobData extends JobBytes {
-  readonly v: 1;
-  readonly src: string;
-  readonly lane: string;
-  readonly at: number;
-  readonly items: ProfileItem[];
-  readonly dead?: DeadItem<ProfileItem>[];
-  /** How many times items were put back to wait for an earlier operation on the same profile. */
-  readonly waits?: number;
-}
-
-/** One item of a Klaviyo system webhook delivery, or one flow webhook call; rules decide what it becomes. */
-export interface WebhookItem {
-  readonly k: string;
-  /** Klaviyo's `external_id`, or the flow body's id (or hash). */
-  readonly id: string;
-  readonly w: { readonly topic: string; readonly payload: unknown } | { readonly flow: string; readonly body: unknown };
-}
-
-export interface WebhooksJobData extends JobBytes {
-  readonly v: 1;
-  readonly src: string;
-  readonly lane: string;
-  readonly at: number;
-  readonly items: WebhookItem[];
-  readonly dead?: DeadItem<WebhookItem>[];
-}
 
 export interface JobPolicy {
   readonly attempts: number;
@@ -179,7 +92,7 @@ export class Queues {
     return q;
   }
 
-  /** The BullMQ prefix shared by every queue of a kind and lane (src/queue-catalog.ts). */
+  /** The BullMQ prefix shared by every queue of a kind and lane (src/redis-keys.ts). */
   bullPrefix(kind: JobKind, lane: string): string {
     return bullPrefix(this.prefix, kind, lane);
   }
@@ -187,14 +100,6 @@ export class Queues {
   /** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id of that queue. */
   jobKeyPrefix(ref: QueueRef): string {
     return jobKeyPrefix(this.prefix, ref);
-  }
-
-  /**
-   * A key of ours for a whole kind and lane (item keys, per-profile order), in the same hash slot
-   * as all its queues. Under the legacy queue's name, as before queues were split by class.
-   */
-  key(kind: JobKind, lane: string, suffix: string): string {
-    return `${this.jobKeyPrefix(legacyRef(kind, lane))}${suffix}`;
   }
 
   all(): Queue[] {

@@ -8,7 +8,6 @@
  * The raw keys are in memory regardless: RELAY_API_KEYS in the environment and in Config.apiKeys.
  */
 import { hash } from 'node:crypto';
-import { sourceIdForKey } from './model/ids.ts';
 import { DEFAULT_LANE } from './queues.ts';
 import type { RelayFile } from './relay-config.ts';
 import type { PriorityClass } from './priority.ts';
@@ -22,6 +21,11 @@ export interface Source {
   readonly priority?: PriorityClass;
   /** Its weight among the sources of a class (RELAY_CONFIG `sources[].weight`); unset = 1. */
   readonly weight?: number;
+}
+
+/** A stable, non-secret name for an API key (RELAY_API_KEYS): ids are scoped per key without storing the key. */
+export function sourceIdForKey(apiKey: string): string {
+  return `key-${(hash('sha256', `relay-source\n${apiKey}`, 'hex') as string).slice(0, 12)}`;
 }
 
 /** The id of a source named in RELAY_CONFIG (`sources[].name`): stable across key rotation. */

@@ -13,8 +13,10 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import { AccountsSchema } from '../src/klaviyo/schemas.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
-import type { ItemError, Queues } from '../src/queues.ts';
-import { pauseLane, pausedKey, readPause, resumeLane } from '../src/ops/lane-state.ts';
+import type { ItemError } from '../src/job-data.ts';
+import type { Queues } from '../src/queues.ts';
+import { pauseLane, readPause, resumeLane } from '../src/ops/lane-state.ts';
+import { lanePausedKey, lanePauseProbeKey } from '../src/redis-keys.ts';
 import type { QuotaGovernor } from './quota-governor.ts';
 
 export interface LaneControl {
@@ -41,7 +43,7 @@ export function startLaneControl(deps: {
       // An operator's pause stays until an operator resumes it; only refused credentials are probed.
       if (!info || info.by) continue;
       // One prober per lane across every worker process.
-      const mine = (await redis.set(`${pausedKey(queues.prefix, lane.name)}:probe`, '1', 'PX', deps.probeIntervalMs, 'NX')) === 'OK';
+      const mine = (await redis.set(lanePauseProbeKey(queues.prefix, lane.name), '1', 'PX', deps.probeIntervalMs, 'NX')) === 'OK';
       if (!mine) continue;
       try {
         await deps.governor.take(lane.scope, 'get_accounts');
@@ -50,7 +52,7 @@ export function startLaneControl(deps: {
         log.warn({ lane: lane.name, pausedForMs: Date.now() - info.since }, 'lane resumed: the credentials work again');
         deps.onChange?.(lane.name, false);
       } catch (err) {
-        await redis.set(pausedKey(queues.prefix, lane.name), JSON.stringify({ ...info, lastProbe: Date.now() }), 'XX');
+        await redis.set(lanePausedKey(queues.prefix, lane.name), JSON.stringify({ ...info, lastProbe: Date.now() }), 'XX');
         log.info({ lane: lane.name, err: err instanceof Error ? err.message : String(err) }, 'lane still paused');
       }
     }

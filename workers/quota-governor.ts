@@ -20,6 +20,7 @@ import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../sr
 import type { RateLimitInfo } from '../src/klaviyo/client.ts';
 import type { QuotaScope } from '../src/lanes.ts';
 import type { PriorityClass } from '../src/priority.ts';
+import { bucketBulkLog, bucketWaiters, governorKeys } from '../src/redis-keys.ts';
 
 export type { QuotaScope };
 
@@ -217,10 +218,10 @@ export function bulkMinimum(share: number, limit: number): number {
 }
 
 export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
-  const tag = (scope: QuotaScope) => `${prefix}:gov:{${scope.scope}}`;
-  const gatewayBlock = (s: QuotaScope) => `${tag(s)}:block:gateway`;
-  const endpointBlock = (s: QuotaScope, e: EndpointName) => `${tag(s)}:block:${s.account}:${e}`;
-  const steadyLog = (s: QuotaScope, e: EndpointName) => `${tag(s)}:${s.account}:${e}:60s`;
+  const scopeKeys = (scope: QuotaScope) => governorKeys(prefix, scope);
+  const gatewayBlock = (s: QuotaScope) => scopeKeys(s).gatewayBlock;
+  const endpointBlock = (s: QuotaScope, e: EndpointName) => scopeKeys(s).endpointBlock(e);
+  const steadyLog = (s: QuotaScope, e: EndpointName) => scopeKeys(s).steady(e);
   const minShare = limits.bulkMinShare ?? DEFAULT_PRIORITY_LIMITS.bulkMinShare;
   const reserve = limits.liveGatewayReserve ?? DEFAULT_PRIORITY_LIMITS.liveGatewayReserve;
 
@@ -238,12 +239,12 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       bulkMin: bulkMinimum(minShare, limit),
     });
     const buckets = [
-      bucket(`${tag(scope)}:${scope.account}:${endpoint}:1s`, l.burst, 1000 + limits.burstPaddingMs),
+      bucket(scopeKeys(scope).burst(endpoint), l.burst, 1000 + limits.burstPaddingMs),
       bucket(steadyLog(scope, endpoint), l.steady, 60_000 + limits.steadyPaddingMs),
     ];
     if (scope.viaGateway) {
       const gw = limits.gatewayPerSecond;
-      buckets.push(bucket(`${tag(scope)}:gateway:1s`, gw, 1000 + limits.burstPaddingMs, Math.max(1, gw - reserve)));
+      buckets.push(bucket(scopeKeys(scope).gatewayBurst, gw, 1000 + limits.burstPaddingMs, Math.max(1, gw - reserve)));
     }
     return buckets;
   }
@@ -265,7 +266,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     const keys = [...blocks];
     const args: (string | number)[] = [blocks.length, look ? 'look' : 'take', waiter, cls, registered ? '1' : '0'];
     for (const b of bucketsFor(scope, endpoint)) {
-      keys.push(b.key, `${b.key}:bulk`, `${b.key}:want:live`, `${b.key}:want:bulk`);
+      keys.push(b.key, bucketBulkLog(b.key), bucketWaiters(b.key, 'live'), bucketWaiters(b.key, 'bulk'));
       args.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
     }
     return evalTake(keys, args);
@@ -274,7 +275,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
   /** A waiter that gives up leaves at once, so the other class stops yielding to it now, not at its deadline. */
   function forget(scope: QuotaScope, endpoint: EndpointName, cls: PriorityClass, waiter: string): void {
     const pipe = redis.pipeline();
-    for (const b of bucketsFor(scope, endpoint)) pipe.zrem(`${b.key}:want:${cls}`, waiter);
+    for (const b of bucketsFor(scope, endpoint)) pipe.zrem(bucketWaiters(b.key, cls), waiter);
     pipe.exec().catch(() => undefined);
   }
 
@@ -319,9 +320,9 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       const now = Number((await redis.time())[0]) * 1000;
       const count = (key: string, windowMs: number) => redis.zcount(key, now - windowMs, '+inf');
       const [b, st, gw] = await Promise.all([
-        count(`${tag(scope)}:${scope.account}:${endpoint}:1s`, 1000 + limits.burstPaddingMs),
+        count(scopeKeys(scope).burst(endpoint), 1000 + limits.burstPaddingMs),
         count(steadyLog(scope, endpoint), 60_000 + limits.steadyPaddingMs),
-        scope.viaGateway ? count(`${tag(scope)}:gateway:1s`, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
+        scope.viaGateway ? count(scopeKeys(scope).gatewayBurst, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
       ]);
       return {
         burst: Math.max(0, l.burst - b),
@@ -335,7 +336,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       const names = Object.keys(ENDPOINTS) as EndpointName[];
       // One round trip; every key is in the scope's slot, so a Cluster takes the pipeline whole.
       const pipe = redis.pipeline();
-      for (const e of names) pipe.zcount(steadyLog(scope, e), since, '+inf').zcount(`${steadyLog(scope, e)}:bulk`, since, '+inf');
+      for (const e of names) pipe.zcount(steadyLog(scope, e), since, '+inf').zcount(bucketBulkLog(steadyLog(scope, e)), since, '+inf');
       const res = (await pipe.exec()) ?? [];
       const endpoints: Partial<Record<EndpointName, ClassShare>> = {};
       let live = 0;

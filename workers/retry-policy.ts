@@ -12,7 +12,7 @@
  * | other 4xx                                | rejected: dead letter with Klaviyo's error, never retried |
  */
 import { KlaviyoApiError, KlaviyoResponseError, KlaviyoTransportError } from '../src/errors.ts';
-import type { ItemError } from '../src/queues.ts';
+import type { ItemError } from '../src/job-data.ts';
 
 export type ItemOutcome =
   | { readonly kind: 'delivered' }

@@ -9,7 +9,7 @@
  *    to do the job fails with UnrecoverableError: the failed set is the dead-letter store.
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { DeadItem, ItemError } from '../src/queues.ts';
+import type { DeadItem, ItemError } from '../src/job-data.ts';
 import { RetryLaterError, type ItemOutcome } from './retry-policy.ts';
 import { maskPii } from '../src/log.ts';
 

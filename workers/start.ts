@@ -14,7 +14,8 @@ import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
-import { Queues, type EventsJobData, type ItemError, type JobKind, type ProfilesJobData, type WebhooksJobData } from '../src/queues.ts';
+import { Queues, type JobKind } from '../src/queues.ts';
+import { itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
 import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { markDone } from '../src/ingest/enqueue.ts';
@@ -33,7 +34,7 @@ import { backoffDelay, type BackoffSettings, type ItemOutcome } from './retry-po
 import { startLaneControl } from './lane-control.ts';
 import { BULK_ITEMS_IN_FLIGHT, InFlightShare, LIVE_ITEMS_IN_FLIGHT } from './in-flight.ts';
 import { startQueuePool, type QueuePool } from './queue-pool.ts';
-import { pausedKey } from '../src/ops/lane-state.ts';
+import { lanePausedKey } from '../src/redis-keys.ts';
 
 const YIELD: ItemOutcome = Object.freeze({ kind: 'yield' });
 import type { JobHooks, SettleResult } from './settle.ts';
@@ -155,13 +156,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   ): Worker<D, R> {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
-      markDone(
-        deps.connection,
-        queues,
-        kind,
-        job.data.lane,
-        job.data.items.map((it) => it.k),
-      ).catch((err) => log.warn({ err }, 'could not mark items done'));
+      markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map(itemKeyOf)).catch((err) => log.warn({ err }, 'could not mark items done'));
       // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
       releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
       log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
@@ -276,7 +271,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     lanes: deps.lanes.map((l) => l.name),
     kinds: ['events', 'profiles', 'webhooks'],
     open: (ref) => opener.get(`${ref.kind}\n${ref.lane}`)!(ref),
-    paused: async (lane) => (await deps.connection.exists(pausedKey(deps.prefix, lane))) === 1,
+    paused: async (lane) => (await deps.connection.exists(lanePausedKey(deps.prefix, lane))) === 1,
     known: deps.knownQueues,
     log: deps.log,
     intervalMs: deps.discoverEveryMs,

@@ -14,7 +14,8 @@
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { LIVE_ID_PROPERTY, LIVE_METRIC } from './arrival-watch.ts';
 import { peakRssMb } from './cpu.ts';
-import { load, startWorker, waitFor, type Proc } from './procs.ts';
+import { waitUntil } from '../../test/support/wait.ts';
+import { load, startWorker, type Proc } from './procs.ts';
 import {
   ArrivalFeed,
   everySecond,
@@ -23,7 +24,6 @@ import {
   latencies,
   postJson,
   sampleEverySecond,
-  sleep,
   startRig,
   stopRig,
   type Latencies,
@@ -96,7 +96,7 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
 
     const feed = new ArrivalFeed(rig.sim.url);
     worker = startWorker(rig.env);
-    const t0 = await waitFor('the first delivery', async () => (await feed.poll()).eventCount > 0 && Date.now(), 120_000);
+    const t0 = await waitUntil('the first delivery', async () => (await feed.poll()).eventCount > 0 && Date.now(), { timeoutMs: 120_000, intervalMs: 50 });
     opts.log(`priority/events (${mode}): draining; live traffic for up to ${opts.liveS} s`);
 
     const samples: EventsRunResult['samples'] = [];
@@ -138,12 +138,19 @@ export async function eventsRun(mode: Mode, supported: boolean, opts: EventsRunO
     // Live events still on their way: a FIFO run's wait behind the rest of the backlog. Bounded:
     // the backlog left at about 2,000 events/s, plus a minute.
     const left = Math.max(0, backlog - ((feed.last?.eventCount ?? 0) - feed.liveEvents));
-    const deadline = Date.now() + Math.min(30 * 60_000, 60_000 + (left / 2000) * 1000);
+    const boundMs = Math.min(30 * 60_000, 60_000 + (left / 2000) * 1000);
     const waiting = () => sent.some((e) => e.t202 !== undefined && !feed.get('event', e.id));
-    if (waiting()) opts.log(`priority/events (${mode}): waiting up to ${Math.round((deadline - Date.now()) / 1000)} s for live events still queued`);
-    while (waiting() && Date.now() < deadline) {
-      await sleep(500);
-      await feed.poll();
+    if (waiting()) {
+      opts.log(`priority/events (${mode}): waiting up to ${Math.round(boundMs / 1000)} s for live events still queued`);
+      // What has not arrived by then counts as never delivered (see latencies): no failure here.
+      await waitUntil(
+        'the live events still queued',
+        async () => {
+          await feed.poll();
+          return !waiting();
+        },
+        { timeoutMs: boundMs, intervalMs: 500 },
+      ).catch(() => undefined);
     }
     finished = true;
     await sampler;

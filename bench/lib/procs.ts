@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from '../../test/support/ports.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 
 export { freePort };
 
@@ -61,16 +62,6 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop()));
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 export async function startRedis(): Promise<{ url: string; proc: Proc; client: Redis }> {
   const port = await freePort();
   const proc = start('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
@@ -78,14 +69,18 @@ export async function startRedis(): Promise<{ url: string; proc: Proc; client: R
   // No reconnecting: the server is stopped at the end of each scenario.
   const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
   client.on('error', () => undefined);
-  await waitFor('redis-server', async () => {
-    try {
-      if (client.status !== 'ready') await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
-  });
+  await waitUntil(
+    'redis-server',
+    async () => {
+      try {
+        if (client.status !== 'ready') await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
   return { url, proc, client };
 }
 
@@ -136,13 +131,13 @@ export async function startCluster(): Promise<{ url: string; procs: Proc[]; node
       return false;
     }
   };
-  await waitFor('cluster nodes', async () => (await Promise.all(nodes.map(up))).every(Boolean));
+  await waitUntil('cluster nodes', async () => (await Promise.all(nodes.map(up))).every(Boolean), { timeoutMs: 30_000, intervalMs: 50 });
   const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
   if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-  await waitFor(
+  await waitUntil(
     'cluster_state:ok',
     async () => (await Promise.all(nodes.map((n) => n.cluster('INFO') as Promise<string>))).every((i) => i.includes('cluster_state:ok')),
-    30_000,
+    { timeoutMs: 30_000, intervalMs: 50 },
   );
   return {
     url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
@@ -165,7 +160,7 @@ export async function startSim(retain: boolean, watch = false): Promise<{ url: s
   const canRaise = spawnSync('nice', ['-n', '-10', 'true']).status === 0;
   const env = { SIM_RETAIN: retain ? '1' : '0', SIM_WATCH: watch ? '1' : '0' };
   const proc = canRaise ? start('nice', ['-n', '-10', ...node], env) : start(node[0]!, node.slice(1), env);
-  const url = await waitFor('simulator', () => /^(http:\/\/\S+)/m.exec(proc.output())?.[1]);
+  const url = await waitUntil('simulator', () => /^(http:\/\/\S+)/m.exec(proc.output())?.[1], { timeoutMs: 30_000, intervalMs: 50 });
   return { url, proc };
 }
 
@@ -191,7 +186,7 @@ export async function startApi(env: Record<string, string>): Promise<{ url: stri
   const port = await freePort();
   const proc = start(process.execPath, [`${DIST}/src/server.js`], { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('relay API', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok);
+  await waitUntil('relay API', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 30_000, intervalMs: 50 });
   return { url, proc };
 }
 

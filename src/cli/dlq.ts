@@ -6,7 +6,8 @@ import { int, onePositional, parse, pointInTime, subcommand } from './args.ts';
 import { UsageError } from './errors.ts';
 import { ago, clip, count, out, outJson, table, time } from './format.ts';
 import { relay, relayTarget } from './http.ts';
-import { parseJobRef, queueName } from '../queue-catalog.ts';
+import { parseJobRef } from '../item-keys.ts';
+import { queueName } from '../queue-catalog.ts';
 
 const KINDS = ['events', 'profiles', 'webhooks'];
 const CLASSES = ['live', 'bulk'];

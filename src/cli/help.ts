@@ -92,14 +92,16 @@ written to the audit log.`,
   },
   find: {
     usage: 'relay find (--id <id> | --email <email> | --phone <+E164> | --external-id <id>) [--json]',
-    help: `The jobs carrying an event, order or update id, or a person.
+    help: `The jobs carrying an event, order, profile update or list request id, or a person.
 
-  --id <id>             your id for the event, order or profile update (as posted)
+  --id <id>             your id for the event, order, profile update or list request (as
+                        posted), or an item's id as a dead letter shows it (order-7#line:3)
   --email <email>       a profile's email (scans the most recent jobs of each state)
   --phone <+E164>       a profile's phone number
   --external-id <id>    a profile's external id
 
-Delivered items whose job is no longer kept are reported as delivered.`,
+Delivered items whose job is no longer kept are reported as delivered. List requests are
+found by scanning the most recent jobs of each state, as a person is.`,
   },
   send: {
     usage: 'relay send [--event <name>] [--email <email>] [--phone <+E164>] [--external-id <id>] [--value <n>] [--id <id>] [--json]',

@@ -39,13 +39,22 @@ export function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push(withIndex({ field: fieldPath([...path, key]), message: 'is not a known field' }, index));
-    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+    } else if (issue.code === 'invalid_type' && isMissing(issue)) {
       out.push(withIndex({ field: fieldPath(path) || '(body)', message: 'is required' }, index));
     } else {
       out.push(withIndex({ field: fieldPath(path) || '(body)', message: issue.message }, index));
     }
   }
   return out;
+}
+
+/**
+ * A missing field, as opposed to one of the wrong type. zod 4 leaves `input` off an issue unless
+ * parsed with `reportInput`, so "no input" alone would call `{"id": 5}` a missing id; its default
+ * message names what it received.
+ */
+function isMissing(issue: z.core.$ZodIssueInvalidType): boolean {
+  return 'input' in issue ? issue.input === undefined : /received undefined$/.test(issue.message);
 }
 
 function withIndex(issue: FieldIssue, index: number | undefined): FieldIssue {

@@ -17,6 +17,20 @@ import type { BacklogGuard } from './backlog.ts';
 import type { SourceLimiter } from './source-limits.ts';
 import type { Spool, SpoolRecord } from './spool.ts';
 import { queueRef } from '../queue-catalog.ts';
+import {
+  decodeEventItem,
+  decodeProfileItem,
+  decodeWebhookItem,
+  encodeEventItem,
+  encodeProfileOp,
+  encodeWebhookItem,
+  type EventItem,
+  type ProfileItem,
+  type StoredEventItem,
+  type StoredProfileOp,
+  type StoredWebhookItem,
+  type WebhookItem,
+} from '../job-data.ts';
 
 export interface DurableIngest extends Ingest {
   /** Bytes waiting in this process's spool (for metrics and /readyz). */
@@ -30,6 +44,19 @@ export interface DurableIngest extends Ingest {
 const REDIS_TIMEOUT_MS = 2000;
 
 const KIND = { events: 'events', profileOps: 'profiles', webhooks: 'webhooks' } as const;
+
+/**
+ * A spool record keeps its items as jobs store them (src/job-data.ts): records written by any
+ * version read back the same. Encoded on the way in, decoded on the way out to Redis.
+ */
+const SPOOLED: Record<SpoolRecord['m'], { encode(item: unknown): unknown; decode(stored: unknown): unknown }> = {
+  events: { encode: (it) => encodeEventItem(it as EventItem), decode: (s) => decodeEventItem(s as StoredEventItem) },
+  profileOps: { encode: (it) => encodeProfileOp(it as ProfileItem), decode: (s) => decodeProfileItem(s as StoredProfileOp) },
+  webhooks: { encode: (it) => encodeWebhookItem(it as WebhookItem), decode: (s) => decodeWebhookItem(s as StoredWebhookItem) },
+};
+
+const toStored = (rec: SpoolRecord): SpoolRecord => ({ ...rec, items: rec.items.map(SPOOLED[rec.m].encode) });
+const fromStored = (rec: SpoolRecord): SpoolRecord => ({ ...rec, items: rec.items.map(SPOOLED[rec.m].decode) });
 
 /** Redis cannot take an operation that must keep its place in a profile's order: 503, retry. */
 export class OrderedWorkUnavailableError extends Error {
@@ -62,7 +89,7 @@ export function createDurableIngest(
   }
 
   function toSpool(rec: SpoolRecord): EnqueueResult {
-    spool!.append(rec); // fsync'ed; throws SpoolFullError when full → 503
+    spool!.append(toStored(rec)); // fsync'ed; throws SpoolFullError when full → 503
     return { enqueued: rec.items.length, duplicates: 0, jobIds: [], spooled: true };
   }
 
@@ -110,7 +137,7 @@ export function createDurableIngest(
     try {
       if ((await redis.ping()) !== 'PONG') return;
       const n = await spool.drain(async (rec) => {
-        await viaRedis(rec);
+        await viaRedis(fromStored(rec));
       });
       if (n > 0) log.info({ records: n }, 'moved spooled work into Redis');
     } catch (err) {

@@ -18,10 +18,12 @@
  * The caller answers only after this resolves: Redis has acknowledged every job.
  */
 import type { RedisClient as Redis } from '../redis.ts';
-import { jobIdForItems } from '../model/ids.ts';
+import { DONE, jobIdForItems, jobRef } from '../item-keys.ts';
+import { setJobBytes } from '../job-data.ts';
 import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
-import { jobRef, queueName, type QueueRef } from '../queue-catalog.ts';
-import { countQueuedBytes, defineQueuedBytesCommands, queueBytesKey } from './queued-bytes.ts';
+import { queueName, type QueueRef } from '../queue-catalog.ts';
+import { claimRouteKey, itemKeyName, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
+import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -73,9 +75,6 @@ export interface Enqueuer {
   ): Promise<EnqueueResult>;
 }
 
-/** The value an item key holds once its job completed. */
-export const DONE = 'done';
-
 // One call per flush whatever its size. Item keys travel as one space-separated argument and are
 // built here, not as KEYS: encoding a thousand arguments cost the API ~6 µs of CPU per item
 // (measured). KEYS[1], a key of the kind and lane, routes the call; every item key and every queue
@@ -121,10 +120,6 @@ return out
 `;
 
 type ClaimingRedis = Redis & { relayClaim(key: string, ...args: (string | number)[]): Promise<number[]> };
-
-export function itemKeyName(queues: Queues, kind: JobKind, lane: string, k: string): string {
-  return queues.key(kind, lane, `id:${k}`);
-}
 
 export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number): Enqueuer {
   // defineCommand: sent by EVALSHA once loaded, and auto-pipelined with the rest of the tick.
@@ -194,9 +189,9 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
     if (dedupTtlMs > 0 && all.length > 0) {
       const { kind, lane } = g.ref;
       const claimed = await claiming.relayClaim(
-        queues.key(kind, lane, 'meta'),
-        itemKeyName(queues, kind, lane, ''),
-        queues.key(kind, lane, ''),
+        claimRouteKey(queues.prefix, kind, lane),
+        itemKeyPrefix(queues.prefix, kind, lane),
+        legacyJobKeyPrefix(queues.prefix, kind, lane),
         queues.bullPrefix(kind, lane),
         dedupTtlMs,
         all.map((it) => it.k).join(' '),
@@ -233,8 +228,7 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
       await Promise.all(
         planned.map((p, j) => {
           const data = g.makeData(p.items) as { b?: number; bs?: 1 };
-          data.b = counted[j]!.bytes;
-          if (bytesSource !== undefined) data.bs = 1;
+          setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
           return queue.add(g.ref.kind, data, { jobId: p.jobId });
         }),
       );
@@ -291,6 +285,6 @@ export function createEnqueuer(redis: Redis, queues: Queues, dedupTtlMs: number)
 export async function markDone(redis: Redis, queues: Queues, kind: JobKind, lane: string, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
   const pipe = redis.pipeline();
-  for (const k of keys) pipe.set(itemKeyName(queues, kind, lane, k), DONE, 'KEEPTTL', 'XX');
+  for (const k of keys) pipe.set(itemKeyName(queues.prefix, kind, lane, k), DONE, 'KEEPTTL', 'XX');
   await pipe.exec();
 }

@@ -5,8 +5,21 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
-import { refOf, type ProfileOp } from '../model/profile-op.ts';
-import type { EventItem, EventsJobData, ProfileItem, ProfilesJobData, Queues, WebhookItem, WebhooksJobData } from '../queues.ts';
+import { profileOf } from '../model/profile-operation.ts';
+import {
+  encodeEventItem,
+  encodeProfileItem,
+  encodeProfileOp,
+  encodeWebhookItem,
+  type EventItem,
+  newJobData,
+  type ProfileItem,
+  type StoredEventItem,
+  type StoredProfileItem,
+  type StoredWebhookItem,
+  type WebhookItem,
+} from '../job-data.ts';
+import type { Queues } from '../queues.ts';
 import type { Source } from '../sources.ts';
 import type { PriorityClass } from '../priority.ts';
 import { queueRef } from '../queue-catalog.ts';
@@ -14,12 +27,6 @@ import { createEnqueuer, type EnqueueResult } from './enqueue.ts';
 
 /** Who sent the work, to which lane, and its class (unset = live: webhook rules, older spool records). */
 export type Origin = Pick<Source, 'id' | 'lane'> & { readonly cls?: PriorityClass };
-
-export interface NewProfileOp {
-  readonly k: string;
-  readonly id: string;
-  readonly o: ProfileOp;
-}
 
 /** A part of one request: its items of one class. */
 export interface RequestPart {
@@ -34,7 +41,7 @@ export interface RequestPart {
  */
 export interface Ingest {
   events(origin: Origin, items: readonly EventItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
-  profileOps(origin: Origin, ops: readonly NewProfileOp[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  profileOps(origin: Origin, ops: readonly ProfileItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   /**
    * For a request that goes in as several calls (one per class, src/http/ingest-by-class.ts): the
@@ -53,43 +60,47 @@ export interface IngestOptions {
 export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, opts: IngestOptions = {}): Ingest {
   const enqueuer = createEnqueuer(redis, queues, dedupTtlMs);
   const bytesSource = (origin: Origin) => (opts.countsSourceBytes?.(origin.id) ? origin.id : undefined);
-  const sizeOf = (items: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(items));
+  // Work without a body (webhook rules) counts as its stored items' JSON.
+  const sizeOf = (stored: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(stored));
+  // Items are stored as src/job-data.ts spells them: encoded here, where they enter the queues.
   return {
     events(origin, items, bytes) {
-      const at = Date.now();
+      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
+      const stored = items.map(encodeEventItem);
       return enqueuer.enqueue(
         queueRef('events', origin.lane, origin.cls ?? 'live', origin.id),
-        items,
-        (chunk): EventsJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        stored,
+        (chunk: StoredEventItem[]) => newJobData(job, chunk),
         { group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(items, bytes),
+        sizeOf(stored, bytes),
       );
     },
     profileOps(origin, ops, bytes) {
-      const at = Date.now();
-      const items: ProfileItem[] = ops.map((op) => ({ ...op, pk: profileOrderKey(origin.lane, refOf(op.o)), seq: 0 }));
+      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
+      const items = ops.map((op) => encodeProfileItem(op, profileOrderKey(origin.lane, profileOf(op.operation))));
       const ref = queueRef('profiles', origin.lane, origin.cls ?? 'live', origin.id);
       return enqueuer.enqueue(
         ref,
         items,
-        (chunk): ProfilesJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        (chunk: StoredProfileItem[]) => newJobData(job, chunk),
         {
           prepare: (jobs) => enterPending(redis, queues, ref, jobs),
           group: origin.id,
           bytesSource: bytesSource(origin),
         },
-        sizeOf(ops, bytes),
+        bytes ?? sizeOf(ops.map(encodeProfileOp), undefined),
       );
     },
     webhooks(origin, items, bytes) {
-      const at = Date.now();
+      const job = { source: origin.id, lane: origin.lane, acceptedAt: Date.now() };
       // One job per item: each webhook item is its own unit of work and dead letter.
+      const stored = items.map(encodeWebhookItem);
       return enqueuer.enqueue(
         queueRef('webhooks', origin.lane, 'live', origin.id),
-        items,
-        (chunk): WebhooksJobData => ({ v: 1, src: origin.id, lane: origin.lane, at, items: chunk }),
+        stored,
+        (chunk: StoredWebhookItem[]) => newJobData(job, chunk),
         { itemsPerJob: 1, group: origin.id, bytesSource: bytesSource(origin) },
-        sizeOf(items, bytes),
+        sizeOf(stored, bytes),
       );
     },
   };

@@ -9,7 +9,7 @@
  * 1.5–2× that (job keys, dedupe keys). Work without a body (webhook rules, an old spool record) is
  * measured as its items' JSON.
  *
- * Each job records its size in its data (`b`) and, when its source's ledger counts it, `bs: 1`.
+ * Each job records its size in its data and whether its source's ledger counts it (src/job-data.ts, JobBytes).
  * A source's ledger counts a job once Redis has acknowledged it; a queue's counter as its items
  * are claimed, in the dedupe claim's Lua call a moment before the add (no extra Redis command on
  * the hot path; src/ingest/enqueue.ts) — spooled work when the spool moves it into Redis. Both go
@@ -31,15 +31,11 @@
  *    under a job that has just arrived.
  */
 import type { RedisClient as Redis } from '../redis.ts';
+import { jobBytes, type StoredJob } from '../job-data.ts';
+import { jobHashKey, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../redis-keys.ts';
 
-/** The fields a job's data carries for this (src/queues.ts job data). */
-export interface QueuedBytesData {
-  readonly src: string;
-  /** Bytes counted for this job in its queue's counter. */
-  readonly b?: number;
-  /** 1: also counted in its source's ledger (a source with `limits.queuedBytes`). */
-  readonly bs?: 1;
-}
+/** The fields a job's data carries for this. */
+type QueuedBytesData = Pick<StoredJob<unknown>, 'src' | 'b' | 'bs'>;
 
 /** What releaseQueuedBytes needs of a job: BullMQ's Job has all three. */
 export interface CountedJob {
@@ -49,12 +45,8 @@ export interface CountedJob {
   readonly queueQualifiedName: string;
 }
 
-export const sourceBytesKey = (prefix: string, sourceId: string) => `${prefix}:{src:${sourceId}}:qbytes`;
-export const sourceLedgerKey = (prefix: string, sourceId: string) => `${prefix}:{src:${sourceId}}:qbytes:jobs`;
-/** `qualifiedName`: BullMQ's `<bullPrefix>:<queue name>`; the key shares the queue's hash slot. */
-export const queueBytesKey = (qualifiedName: string) => `${qualifiedName}:qbytes`;
-/** A ledger entry names its job by the job's key. */
-const jobKey = (qualifiedName: string, jobId: string) => `${qualifiedName}:${jobId}`;
+/** A ledger entry names its job by the job's key (its hash). */
+const jobKey = jobHashKey;
 
 // KEYS: total, ledger. ARGV: job key, bytes, job key, bytes, … Counts each job once.
 const SOURCE_ADD = `
@@ -168,20 +160,22 @@ export async function countQueuedBytes(
  * A job without `b` (queued by an older version) was never counted.
  */
 export async function releaseQueuedBytes(redis: Redis, prefix: string, job: CountedJob): Promise<void> {
-  const { b, bs, src } = job.data;
-  if (!b || job.id === undefined) return;
+  const { bytes, ledgerSource } = jobBytes(job.data);
+  if (!bytes || job.id === undefined) return;
   const r = commands(redis);
   await Promise.all([
-    r.relayQueueBytesRelease(queueBytesKey(job.queueQualifiedName), b),
-    bs ? r.relaySourceBytesRelease(sourceBytesKey(prefix, src), sourceLedgerKey(prefix, src), jobKey(job.queueQualifiedName, job.id)) : undefined,
+    r.relayQueueBytesRelease(queueBytesKey(job.queueQualifiedName), bytes),
+    ledgerSource !== undefined
+      ? r.relaySourceBytesRelease(sourceBytesKey(prefix, ledgerSource), sourceLedgerKey(prefix, ledgerSource), jobKey(job.queueQualifiedName, job.id))
+      : undefined,
   ]);
 }
 
 /** A dead letter replayed is accepted-but-not-finished work again: counted as it was at ingest. */
 export async function recountQueuedBytes(redis: Redis, prefix: string, job: CountedJob): Promise<void> {
-  const { b, bs, src } = job.data;
-  if (!b || job.id === undefined) return;
-  await countQueuedBytes(redis, prefix, job.queueQualifiedName, [{ jobId: job.id, bytes: b }], bs ? src : undefined);
+  const { bytes, ledgerSource } = jobBytes(job.data);
+  if (!bytes || job.id === undefined) return;
+  await countQueuedBytes(redis, prefix, job.queueQualifiedName, [{ jobId: job.id, bytes }], ledgerSource);
 }
 
 /** The source's queued bytes now (0 when none). */

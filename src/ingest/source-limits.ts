@@ -22,7 +22,8 @@ import type { Logger } from '../log.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 import type { IngestLimits, RelayFile } from '../relay-config.ts';
 import { configSourceId, flowSource, KLAVIYO_WEBHOOK_SOURCE } from '../sources.ts';
-import { defineQueuedBytesCommands, pruneSourceLedger, sourceBytesKey, sourceQueuedBytes } from './queued-bytes.ts';
+import { defineQueuedBytesCommands, pruneSourceLedger, sourceQueuedBytes } from './queued-bytes.ts';
+import { sourceBytesKey, sourcePruneLockKey, sourceRateKey } from '../redis-keys.ts';
 
 export interface LimitedSource {
   readonly id: string;
@@ -115,8 +116,6 @@ return {0, 0}
 
 type AdmitRedis = Redis & { relaySourceAdmit(rate: string, bytes: string, ...args: (string | number)[]): Promise<[number, number]> };
 
-export const sourceRateKey = (prefix: string, sourceId: string) => `${prefix}:{src:${sourceId}}:rate`;
-
 export interface SourceLimiterOptions {
   /** How often the queued-bytes ledgers are pruned of finished jobs (one API process at a time). */
   readonly pruneEveryMs?: number;
@@ -187,7 +186,7 @@ export function createSourceLimiter(
           pruning = true;
           try {
             for (const s of withBytes) {
-              const lock = await redis.set(`${prefix}:{src:${s.id}}:qbytes:prune`, '1', 'PX', pruneEveryMs, 'NX');
+              const lock = await redis.set(sourcePruneLockKey(prefix, s.id), '1', 'PX', pruneEveryMs, 'NX');
               if (lock !== 'OK') continue;
               const { cursor, released } = await pruneSourceLedger(redis, prefix, s.id, cursors.get(s.id) ?? '0');
               cursors.set(s.id, cursor);

@@ -42,6 +42,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -106,6 +107,17 @@ function unlinkIfThere(path: string): void {
     unlinkSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+function endsWithNewline(path: string, size: number): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -271,6 +283,13 @@ export class Spool {
     const st = fstatSync(this.fd);
     this.ino = st.ino;
     this.bytes = st.size;
+    // A previous life that died mid-append left a torn last line (never acknowledged): end it, or
+    // the next record would be glued to it and skipped with it — a record already answered 2xx.
+    if (st.size > 0 && !endsWithNewline(this.file, st.size)) {
+      writeSync(this.fd, '\n');
+      fsyncSync(this.fd);
+      this.bytes++;
+    }
     this.pending = st.size > 0;
     const now = new Date();
     futimesSync(this.fd, now, now);

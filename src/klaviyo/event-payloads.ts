@@ -3,7 +3,7 @@
  * (docs/klaviyo-and-maton.md §1–2; OpenAPI EventCreateQueryV2 and EventsBulkCreateJob).
  */
 import type { EventInput } from '../model/event.ts';
-import type { EventProfile } from '../model/profile.ts';
+import type { EventProfile } from '../model/profile-fields.ts';
 
 /**
  * The first revision whose create_event and bulk_create_events accept `backfill` (Klaviyo's

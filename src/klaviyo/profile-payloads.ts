@@ -3,7 +3,7 @@
  * §2; OpenAPI ProfileUpsertQuery, ListMembersAddQuery, SubscriptionCreateJobCreateQuery,
  * SubscriptionDeleteJobCreateQuery).
  */
-import type { Channel, ProfileOp, ProfileRef } from '../model/profile-op.ts';
+import type { Channel, ProfileOp, ProfileRef } from '../model/profile-operation.ts';
 
 type UpsertProfile = Extract<ProfileOp, { op: 'upsert' }>['profile'];
 

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { KLAVIYO_LIMITS } from '../klaviyo/endpoints.ts';
 import { checkJsonValue } from './json-limits.ts';
-import { PHONE_E164 } from './profile.ts';
+import { PHONE_E164 } from './profile-fields.ts';
 
 const EVENT_KEYS = new Set(['id', 'event', 'profile', 'properties', 'value', 'value_currency', 'backfill']);
 const PROFILE_KEYS = new Set(['email', 'phone_number', 'external_id', 'anonymous_id', 'first_name', 'last_name', 'organization', 'title', 'properties']);

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { KLAVIYO_LIMITS } from '../klaviyo/endpoints.ts';
-import { EventProfileSchema, PropertiesSchema } from './profile.ts';
+import { EventProfileSchema, PropertiesSchema } from './profile-fields.ts';
 
 const EARLIEST_EVENT_TIME = Date.UTC(1990, 0, 1);
 const YEAR_MS = 365 * 24 * 3600 * 1000;

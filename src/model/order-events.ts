@@ -4,15 +4,16 @@
  * Categories, Brands and an Items array), one "Ordered Product" per line (value = line total),
  * and "Fulfilled Order" / "Cancelled Order" / "Refunded Order" for those statuses.
  *
- * Each event gets a suffix for its unique_id (src/model/ids.ts): `placed`, `line:<index>`,
- * `fulfilled`…, so a retried or replayed order never duplicates and two lines with the same
- * product never collide.
+ * Each event is named by its part of the order — `placed`, `line:<index>`, `fulfilled`… — which
+ * its item key and unique_id are made from (src/item-keys.ts), so a retried or replayed order
+ * never duplicates and two lines with the same product never collide.
  */
+import { type OrderPart, orderLinePart } from '../item-keys.ts';
 import type { EventInput } from './event.ts';
 import type { OrderInput } from './order.ts';
 
 export interface OrderEvent {
-  readonly suffix: string;
+  readonly part: OrderPart;
   readonly event: EventInput;
 }
 
@@ -47,9 +48,9 @@ export function orderEvents(order: OrderInput, now = new Date()): OrderEvent[] {
   // `backfill` applies to the order's every event: a historical order triggers no flow.
   const base = { profile: order.profile, value_currency: order.currency, ...(order.backfill !== undefined ? { backfill: order.backfill } : {}) };
   const events: OrderEvent[] = [
-    { suffix: 'placed', event: { ...base, event: 'Placed Order', value: order.value, time: order.time, properties: summary } },
+    { part: 'placed', event: { ...base, event: 'Placed Order', value: order.value, time: order.time, properties: summary } },
     ...order.items.map((i, index) => ({
-      suffix: `line:${index}`,
+      part: orderLinePart(index),
       event: {
         ...base,
         event: 'Ordered Product',
@@ -72,8 +73,8 @@ export function orderEvents(order: OrderInput, now = new Date()): OrderEvent[] {
   ];
   if (order.status !== 'placed') {
     const time = order.status_time ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-    events.push({ suffix: order.status, event: { ...base, event: STATUS_METRIC[order.status], value: order.value, time, properties: summary } });
+    events.push({ part: order.status, event: { ...base, event: STATUS_METRIC[order.status], value: order.value, time, properties: summary } });
   }
   // Drop undefined times so the payload carries only what was given.
-  return events.map((e) => ({ suffix: e.suffix, event: Object.fromEntries(Object.entries(e.event).filter(([, v]) => v !== undefined)) as EventInput }));
+  return events.map((e) => ({ part: e.part, event: Object.fromEntries(Object.entries(e.event).filter(([, v]) => v !== undefined)) as EventInput }));
 }

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { EventIdSchema, EventTimeSchema } from './event.ts';
-import { EventProfileSchema } from './profile.ts';
+import { EventProfileSchema } from './profile-fields.ts';
 
 const money = z.number().finite().min(0, 'must not be negative');
 
@@ -24,6 +24,9 @@ export const OrderItemSchema = z
   })
   .strict();
 
+/** Lines an order may have: its "Ordered Product" events are keyed by line index (src/item-keys.ts). */
+export const MAX_ORDER_ITEMS = 500;
+
 export const ORDER_STATUSES = ['placed', 'fulfilled', 'cancelled', 'refunded'] as const;
 
 export const OrderSchema = z
@@ -32,7 +35,7 @@ export const OrderSchema = z
     profile: EventProfileSchema,
     value: money,
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
-    items: z.array(OrderItemSchema).min(1, 'must contain at least one item').max(500, 'must contain at most 500 items'),
+    items: z.array(OrderItemSchema).min(1, 'must contain at least one item').max(MAX_ORDER_ITEMS, `must contain at most ${MAX_ORDER_ITEMS} items`),
     discount_codes: z.array(z.string().min(1).max(255)).max(20).optional(),
     discount_value: money.optional(),
     /** When the order was placed. */

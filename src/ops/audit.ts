@@ -3,14 +3,13 @@
  * resumes) is appended to a Redis stream, capped at the last 10,000 entries.
  */
 import type { RedisClient as Redis } from '../redis.ts';
+import { auditKey } from '../redis-keys.ts';
 
 export interface AuditEntry {
   readonly actor: string;
   readonly action: string;
   readonly [k: string]: unknown;
 }
-
-export const auditKey = (prefix: string) => `${prefix}:audit`;
 
 export async function appendAudit(redis: Redis, prefix: string, entry: AuditEntry): Promise<void> {
   await redis.xadd(auditKey(prefix), 'MAXLEN', '~', '10000', '*', 'entry', JSON.stringify({ ...entry, at: new Date().toISOString() }));

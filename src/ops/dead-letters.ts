@@ -13,8 +13,11 @@
 import type { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
-import { JOB_KINDS, type DeadItem, type EventItem, type ItemError, type JobKind, type Queues } from '../queues.ts';
-import { jobRef, parseJobRef, queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { decodeEventItem, type ItemError, itemKeyOf, jobOrigin, type StoredEventItem, type StoredItem, type StoredJob } from '../job-data.ts';
+import { JOB_KINDS, type JobKind, type Queues } from '../queues.ts';
+import { jobRef, parseJobRef, replayJobId } from '../item-keys.ts';
+import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
+import { itemKeyName } from '../redis-keys.ts';
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
@@ -54,26 +57,11 @@ export interface DeadLetterSummary {
   readonly errors: readonly { readonly status: number; readonly origin: string; readonly code?: string; readonly detail?: string; readonly count: number }[];
 }
 
-interface ItemsData {
-  v: number;
-  src: string;
-  lane: string;
-  at: number;
-  items: { k: string; id: string }[];
-  dead?: DeadItem<{ k: string; id: string }>[];
-}
+type ItemsData = StoredJob<StoredItem>;
 
 const SCAN_PAGE = 500;
 /** A listing looks at no more than this many failed jobs per queue: the console must stay fast. */
 const SCAN_LIMIT = 20_000;
-
-export function refOf(ref: QueueRef, jobId: string): string {
-  return jobRef(ref, jobId);
-}
-
-export function parseRef(ref: string): { ref: QueueRef; jobId: string } | undefined {
-  return parseJobRef(ref);
-}
 
 function errorsOf(job: Job<ItemsData>): ItemError[] {
   const out: ItemError[] = (job.data.dead ?? []).map((d) => d.error);
@@ -83,6 +71,7 @@ function errorsOf(job: Job<ItemsData>): ItemError[] {
 }
 
 function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
+  const origin = jobOrigin(job.data);
   const groups = new Map<string, { status: number; origin: string; code?: string; detail?: string; count: number }>();
   for (const e of errorsOf(job)) {
     // Grouped by kind of failure; the first detail stands as the example (details often name the item).
@@ -92,14 +81,14 @@ function summarize(q: QueueRef, job: Job<ItemsData>): DeadLetterSummary {
     else groups.set(key, { status: e.status, origin: e.origin, code: e.code, detail: e.detail, count: 1 });
   }
   return {
-    ref: refOf(q, job.id!),
+    ref: jobRef(q, job.id!),
     queue: queueName(q),
     kind: q.kind,
     lane: q.lane,
     class: q.cls,
     jobId: job.id!,
-    source: job.data.src,
-    acceptedAt: job.data.at,
+    source: origin.source,
+    acceptedAt: origin.acceptedAt,
     failedAt: job.finishedOn ?? 0,
     attempts: job.attemptsMade,
     reason: job.failedReason,
@@ -179,7 +168,7 @@ export function createDeadLetters(
   async function* failedJobs(filter: DeadLetterFilter): AsyncGenerator<{ q: QueueRef; job: Job<ItemsData>; summary: DeadLetterSummary }> {
     const wanted = (q: QueueRef) =>
       (!filter.kind || q.kind === filter.kind) && (!filter.lane || q.lane === filter.lane) && (!filter.class || q.cls === filter.class);
-    const targets = filter.ids?.map(parseRef).filter((x) => x !== undefined);
+    const targets = filter.ids?.map(parseJobRef).filter((x) => x !== undefined);
     if (targets) {
       for (const t of targets) {
         if (!wanted(t.ref)) continue;
@@ -221,8 +210,8 @@ export function createDeadLetters(
         return;
       }
       // The id is taken by a finished job of the same items: the replay gets an id of its own.
-      if (n > 20) throw new Error(`cannot find a free job id in ${queueName(to)} for ${refOf(from, job.id!)}`);
-      id = `${job.id!}-r${n}`;
+      if (n > 20) throw new Error(`cannot find a free job id in ${queueName(to)} for ${jobRef(from, job.id!)}`);
+      id = replayJobId(job.id!, n);
     }
     await queues.catalog.register(to);
     await target.add(job.name, data, { jobId: id });
@@ -230,9 +219,9 @@ export function createDeadLetters(
     // (and its source's ledger, under the new job's key) until it finishes. Counted before the
     // old job is removed: a replay that stops in between and is run again finds the job already
     // moved and does not count it twice.
-    await recountQueuedBytes(redis, queues.prefix, { id, data: data as ItemsData & { b?: number; bs?: 1 }, queueQualifiedName: target.qualifiedName });
-    const keys = data.items.map((it) => queues.key(from.kind, from.lane, `id:${it.k}`));
-    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, refOf(from, job.id!), from.source === undefined ? job.id! : '', refOf(to, id));
+    await recountQueuedBytes(redis, queues.prefix, { id, data, queueQualifiedName: target.qualifiedName });
+    const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, itemKeyOf(it)));
+    if (keys.length > 0) await redis.eval(REPOINT, keys.length, ...keys, jobRef(from, job.id!), from.source === undefined ? job.id! : '', jobRef(to, id));
     await job.remove();
   }
 
@@ -249,7 +238,7 @@ export function createDeadLetters(
     },
 
     async show(ref) {
-      const t = parseRef(ref);
+      const t = parseJobRef(ref);
       if (!t) return undefined;
       const job = (await queues.get(t.ref).getJob(t.jobId)) as Job<ItemsData> | undefined;
       if (!job || !(await job.isFailed())) return undefined;
@@ -273,12 +262,12 @@ export function createDeadLetters(
         // Everything the job still owes goes back in, and it starts over with fresh attempts — in
         // the queue of its source and the replay's class (webhook jobs have one queue per lane).
         const data = { ...job.data, items: all, dead: [] };
-        const to = queueRef(q.kind, q.lane, cls, job.data.src);
+        const to = queueRef(q.kind, q.lane, cls, jobOrigin(job.data).source);
         if (queueName(to) === queueName(q)) {
           await job.updateData(data);
           await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           // Accepted-but-not-finished work again: its bytes count until it finishes (released then).
-          await recountQueuedBytes(redis, queues.prefix, job as Job<ItemsData & { b?: number; bs?: 1 }>);
+          await recountQueuedBytes(redis, queues.prefix, job);
         } else {
           await move(job, q, to, data);
         }
@@ -291,9 +280,9 @@ export function createDeadLetters(
 }
 
 /** What Klaviyo would receive for these items (events: the exact body; others: the operations). */
-function describeRequest(kind: JobKind, items: readonly { k: string; id: string }[], revision: string): { endpoint: string; body: unknown } {
+function describeRequest(kind: JobKind, items: readonly StoredItem[], revision: string): { endpoint: string; body: unknown } {
   if (kind === 'events') {
-    const events = (items as EventItem[]).map((it) => ({ uniqueId: it.k, event: it.e }));
+    const events = (items as StoredEventItem[]).map(decodeEventItem).map((it) => ({ uniqueId: it.key, event: it.event }));
     if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!, revision) };
     return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events, revision).body };
   }

@@ -1,16 +1,22 @@
 /**
- * Finding the jobs for a person or an order. By id (an event id, an order id, a profile update
- * id): the item keys the ingest derived from (source, id) lead straight to the job that carries
- * it — or tell that it was delivered and its job since pruned. By email, phone or external id:
- * BullMQ has no search, so the most recent jobs of each state of every queue are scanned (bounded
- * per queue).
+ * Finding the jobs for a person or an order.
+ *
+ * By id (an event id, an order id, a profile update id, a list request's id): src/item-keys.ts
+ * says which item keys the id can have — an order's every event, up to its last possible line —
+ * and each key leads straight to the job that carries the item, or tells that it was delivered
+ * and its job since pruned. Items whose key also names something the id does not (a list and a
+ * member, a profile's lists) are found by the id stored on them: the most recent jobs of each
+ * state of those kinds' queues are scanned (bounded per queue), as for a search by person.
+ *
+ * By email, phone or external id: BullMQ has no search, so the most recent jobs of each state of
+ * every queue are scanned (bounded per queue).
  */
 import type { Job } from 'bullmq';
-import { itemKey } from '../model/ids.ts';
-import { ORDER_STATUSES } from '../model/order.ts';
+import { jobRef, KINDS_FOUND_BY_STORED_ID, keysForId, madeFromId, readItemKeyValue } from '../item-keys.ts';
+import { jobOrigin, type StoredItem, type StoredJob } from '../job-data.ts';
 import { JOB_KINDS, type Queues } from '../queues.ts';
-import { jobRef, legacyRef, parseJobRef, queueName, type QueueRef } from '../queue-catalog.ts';
-import { DONE, itemKeyName } from '../ingest/enqueue.ts';
+import { legacyRef, queueName, type QueueRef } from '../queue-catalog.ts';
+import { itemKeyName } from '../redis-keys.ts';
 import type { RedisClient as Redis } from '../redis.ts';
 
 export interface FoundJob {
@@ -34,9 +40,6 @@ const SCAN_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'c
 /** Per queue and state: how far back a scan by identifier looks. */
 export const SCAN_DEPTH = 2000;
 
-/** The suffixes ingest adds for derived items (orders, profile updates). */
-const SUFFIXES: (string | undefined)[] = [undefined, 'upsert', 'placed', ...ORDER_STATUSES, ...Array.from({ length: 50 }, (_, i) => `line:${i}`)];
-
 export async function findJobs(
   redis: Redis,
   queues: Queues,
@@ -51,25 +54,21 @@ export async function findJobs(
     const ref = jobRef(q, job.id);
     if (seen.has(ref)) return;
     seen.add(ref);
-    out.push({ ref, queue: queueName(q), jobId: job.id, state: await job.getState(), acceptedAt: (job.data as { at?: number }).at, via });
+    const { acceptedAt } = jobOrigin(job.data as StoredJob<unknown>);
+    out.push({ ref, queue: queueName(q), jobId: job.id, state: await job.getState(), acceptedAt, via });
   };
 
   if (q.id) {
+    const id = q.id;
     for (const kind of JOB_KINDS) {
       for (const lane of lanes) {
-        const names = sourceIds.flatMap((src) => SUFFIXES.map((s) => itemKeyName(queues, kind, lane, itemKey(src, q.id!, s))));
-        const values = await redis.mget(names);
-        let delivered = 0;
-        for (const v of values) {
-          if (v === null) continue;
-          if (v === DONE) {
-            delivered++;
-            continue;
-          }
-          // "<queue>/<jobId>", or a bare job id of the legacy queue (written before issue 12).
-          const at = parseJobRef(v) ?? { ref: legacyRef(kind, lane), jobId: v };
-          await push(at.ref, await queues.get(at.ref).getJob(at.jobId), 'id');
-        }
+        const names = sourceIds.flatMap((src) => keysForId(kind, src, id).map((k) => itemKeyName(queues.prefix, kind, lane, k)));
+        const held = (await redis.mget(names)).filter((v): v is string => v !== null).map((v) => readItemKeyValue(v, kind, lane));
+        // Many items name the same job (an order's events share a few): each job is looked at once.
+        const jobs = new Map<string, { ref: QueueRef; jobId: string }>();
+        for (const at of held) if (!at.done) jobs.set(jobRef(at.ref, at.jobId), at);
+        for (const at of jobs.values()) await push(at.ref, await queues.get(at.ref).getJob(at.jobId), 'id');
+        const delivered = held.filter((at) => at.done).length;
         if (delivered > 0)
           out.push({
             queue: queueName(legacyRef(kind, lane)),
@@ -77,6 +76,12 @@ export async function findJobs(
             via: 'id',
             note: `${delivered} item(s) with this id were delivered; their job is no longer kept`,
           });
+      }
+    }
+    for (const ref of await queues.catalog.all(lanes, KINDS_FOUND_BY_STORED_ID)) {
+      for (const job of await recentJobs(queues, ref)) {
+        const data = job.data as StoredJob<StoredItem>;
+        if ([...data.items, ...(data.dead ?? []).map((d) => d.item)].some((it) => madeFromId(it.id, id))) await push(ref, job, 'scan');
       }
     }
   }
@@ -88,9 +93,7 @@ export async function findJobs(
   ].filter((n): n is string => n !== undefined);
   if (needles.length > 0) {
     for (const q of await queues.catalog.all(lanes)) {
-      const jobs = await queues.get(q).getJobs([...SCAN_STATES], 0, SCAN_DEPTH - 1);
-      for (const job of jobs) {
-        if (!job) continue;
+      for (const job of await recentJobs(queues, q)) {
         const text = JSON.stringify(job.data);
         const lower = text.toLowerCase();
         if (needles.some((n) => (n.startsWith('"email"') ? lower.includes(n) : text.includes(n)))) await push(q, job, 'scan');
@@ -98,4 +101,9 @@ export async function findJobs(
     }
   }
   return out;
+}
+
+/** The most recent jobs of each state of a queue, up to SCAN_DEPTH per state. */
+async function recentJobs(queues: Queues, ref: QueueRef): Promise<Job[]> {
+  return (await queues.get(ref).getJobs([...SCAN_STATES], 0, SCAN_DEPTH - 1)).filter((job): job is Job => Boolean(job));
 }

@@ -6,7 +6,9 @@
  * no worker until the record is gone (workers/start.ts), so it needs no pause of its own.
  */
 import type { RedisClient as Redis } from '../redis.ts';
-import type { ItemError, Queues } from '../queues.ts';
+import type { ItemError } from '../job-data.ts';
+import type { Queues } from '../queues.ts';
+import { lanePausedKey } from '../redis-keys.ts';
 
 /** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */
 const PAUSABLE = ['events', 'profiles'] as const;
@@ -21,12 +23,8 @@ export interface PauseInfo {
   readonly by?: string;
 }
 
-export function pausedKey(prefix: string, lane: string): string {
-  return `${prefix}:lane:${lane}:paused`;
-}
-
 export async function readPause(redis: Redis, prefix: string, lane: string): Promise<PauseInfo | null> {
-  const raw = await redis.get(pausedKey(prefix, lane));
+  const raw = await redis.get(lanePausedKey(prefix, lane));
   return raw ? (JSON.parse(raw) as PauseInfo) : null;
 }
 
@@ -36,7 +34,7 @@ async function laneQueues(queues: Queues, lane: string) {
 
 /** The record first, then the queues: a queue registered after they were listed sees the record. */
 export async function pauseLane(redis: Redis, queues: Queues, lane: string, info: PauseInfo): Promise<boolean> {
-  const first = (await redis.set(pausedKey(queues.prefix, lane), JSON.stringify(info), 'NX')) === 'OK';
+  const first = (await redis.set(lanePausedKey(queues.prefix, lane), JSON.stringify(info), 'NX')) === 'OK';
   await Promise.all((await laneQueues(queues, lane)).map((q) => q.pause()));
   return first;
 }
@@ -44,5 +42,5 @@ export async function pauseLane(redis: Redis, queues: Queues, lane: string, info
 /** The queues first, then the record: a resume cut short leaves the record, and the next resume finishes it. */
 export async function resumeLane(redis: Redis, queues: Queues, lane: string): Promise<void> {
   await Promise.all((await laneQueues(queues, lane)).map((q) => q.resume()));
-  await redis.del(pausedKey(queues.prefix, lane));
+  await redis.del(lanePausedKey(queues.prefix, lane));
 }

@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Queues } from '../queues.ts';
 import { CLASSED_KINDS, JOB_KINDS, queueName, type JobKind, type QueueRef } from '../queue-catalog.ts';
 import { PRIORITY_CLASSES, type PriorityClass } from '../priority.ts';
-import { pausedKey } from './lane-state.ts';
+import { lanePausedKey, statsKey } from '../redis-keys.ts';
 import { sourceLabel } from './source-label.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
@@ -87,14 +87,14 @@ export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queu
     },
   );
   metrics.addCollected('relay_lane_paused', '1 while a lane is paused because its credentials were refused', ['lane'], async (set) => {
-    for (const lane of lanes) set({ lane }, (await redis.exists(pausedKey(queues.prefix, lane))) ? 1 : 0);
+    for (const lane of lanes) set({ lane }, (await redis.exists(lanePausedKey(queues.prefix, lane))) ? 1 : 0);
   });
   metrics.addCollected(
     'relay_webhook_items',
     'Klaviyo webhook items by outcome (matched/unmatched topic or flow, rules applied/filtered, rejected deliveries)',
     ['outcome'],
     async (set) => {
-      const stats = await redis.hgetall(`${queues.prefix}:stats:webhooks`);
+      const stats = await redis.hgetall(statsKey(queues.prefix, 'webhooks'));
       const byOutcome = new Map<string, number>();
       for (const [field, n] of Object.entries(stats)) {
         // Fields are "<outcome>:<topic>"; the topic is left out so the label set stays small.

@@ -12,7 +12,7 @@ import type { JobKind, Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
-import { queueBytesKey } from '../ingest/queued-bytes.ts';
+import { deliveredKey, queueBytesKey } from '../redis-keys.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
 import type { QuotaGovernor } from '../../workers/quota-governor.ts';
 import { classStatus, deliveredInLastMinute, type ClassStatus } from './class-status.ts';
@@ -66,8 +66,8 @@ export interface Status {
  */
 export const DELIVERED_PERIOD_MS = 10_000;
 
-export function rateKey(prefix: string, queue: QueueRef, period: number): string {
-  return `${prefix}:rate:${queue.lane}:${queueName(queue)}:10s:${period}`;
+function rateKey(prefix: string, queue: QueueRef, period: number): string {
+  return deliveredKey(prefix, queue.lane, queueName(queue), period);
 }
 
 export async function countDelivered(redis: Redis, prefix: string, queue: QueueRef, n: number): Promise<void> {

@@ -6,7 +6,7 @@
  * whatever the flow's template says; the profile is taken from `profile` (an object of
  * identifiers) or from top-level `email`, `phone_number`, `external_id`, `profile_id`.
  */
-import type { ProfileRef } from '../model/profile-op.ts';
+import type { ProfileRef } from '../model/profile-operation.ts';
 
 export interface RuleContext {
   readonly topic?: string;

@@ -6,9 +6,8 @@
  * the rule and action positions, so a redelivered webhook or a reprocessed job yields the same
  * keys, which ingest recognises and Klaviyo's unique_id absorbs.
  */
-import { itemKey } from '../model/ids.ts';
-import type { NewProfileOp } from '../ingest/ingest.ts';
-import type { EventItem } from '../queues.ts';
+import { ruleActionId, ruleActionKey } from '../item-keys.ts';
+import type { EventItem, ProfileItem } from '../job-data.ts';
 import type { Rule, RulePredicate } from '../relay-config.ts';
 import { valueAt, type RuleContext } from './context.ts';
 
@@ -20,7 +19,7 @@ export interface RuleOutcome {
   /** Actions skipped because the item names no profile. */
   readonly noProfile: number;
   readonly events: EventItem[];
-  readonly ops: NewProfileOp[];
+  readonly ops: ProfileItem[];
 }
 
 export function triggers(rule: Rule, ctx: Pick<RuleContext, 'topic' | 'flow'>): boolean {
@@ -60,14 +59,15 @@ export function evaluate(rules: readonly Rule[], ctx: RuleContext, origin: { id:
         (out as { noProfile: number }).noProfile++;
         return;
       }
-      const k = itemKey(origin.id, itemId, `rule:${r}:action:${a}`);
-      const id = `${itemId}#r${r}a${a}`;
-      if ('addToList' in action) out.ops.push({ k, id, o: { op: 'list-add', listId: action.addToList, member } });
-      else if ('removeFromList' in action) out.ops.push({ k, id, o: { op: 'list-remove', listId: action.removeFromList, member } });
-      else if ('updateProfile' in action) out.ops.push({ k, id, o: { op: 'upsert', profile: { ...member, properties: action.updateProfile.properties } } });
+      const key = ruleActionKey(origin.id, itemId, r, a);
+      const id = ruleActionId(itemId, r, a);
+      if ('addToList' in action) out.ops.push({ key, id, operation: { op: 'list-add', listId: action.addToList, member } });
+      else if ('removeFromList' in action) out.ops.push({ key, id, operation: { op: 'list-remove', listId: action.removeFromList, member } });
+      else if ('updateProfile' in action)
+        out.ops.push({ key, id, operation: { op: 'upsert', profile: { ...member, properties: action.updateProfile.properties } } });
       else {
         const { metric, properties, value } = action.createEvent;
-        out.events.push({ k, id, e: { event: metric, profile: member, properties: { ...properties }, ...(value !== undefined ? { value } : {}) } });
+        out.events.push({ key, id, event: { event: metric, profile: member, properties: { ...properties }, ...(value !== undefined ? { value } : {}) } });
       }
     });
   });

@@ -28,6 +28,7 @@ import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { appendAudit, readAudit } from '../ops/audit.ts';
 import { findJobs } from '../ops/find.ts';
+import { statsKey } from '../redis-keys.ts';
 import { pauseLane, resumeLane } from '../ops/lane-state.ts';
 import { readStatus } from '../ops/status.ts';
 import { describeQueue, sourceNamer } from '../ops/source-label.ts';
@@ -136,7 +137,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const nonZero = Object.entries(fields).filter(([, n]) => n !== 0);
     if (nonZero.length === 0) return;
     const pipe = redis.pipeline();
-    for (const [field, n] of nonZero) pipe.hincrby(`${config.queuePrefix}:stats:${counter}`, field, n);
+    for (const [field, n] of nonZero) pipe.hincrby(statsKey(config.queuePrefix, counter), field, n);
     await pipe.exec();
   };
 

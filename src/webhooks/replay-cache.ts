@@ -19,6 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis.ts';
+import { webhookIdKey } from '../redis-keys.ts';
 import { STANDARD_TOLERANCE_MS } from './standard-webhooks.ts';
 
 export type ReplayState = 'accepted' | 'pending';
@@ -76,7 +77,7 @@ export function createReplayCache(redis: Redis, prefix: string, toleranceMs = ST
   if (!('relayReplayClaim' in redis)) redis.defineCommand('relayReplayClaim', { lua: CLAIM, numberOfKeys: 1 });
   if (!('relayReplaySettle' in redis)) redis.defineCommand('relayReplaySettle', { lua: SETTLE, numberOfKeys: 1 });
   const r = redis as ReplayRedis;
-  const key = (sourceId: string, id: string) => `${prefix}:{webhook-ids}:${sourceId}:${id}`;
+  const key = (sourceId: string, id: string) => webhookIdKey(prefix, sourceId, id);
   const acceptedTtlMs = 2 * toleranceMs;
 
   // The API's connection fails fast while it is not ready (no offline queue). At start-up and during

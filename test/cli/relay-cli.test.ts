@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, MATON_KEY, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
@@ -157,7 +157,7 @@ describe('relay CLI', () => {
     expect(sent.stdout).toContain('202');
     expect(sent.stdout).toContain(`"ids":["${id}"]`);
     expect(sent.stdout).toContain(`relay find --id ${id}`);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 10_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 10_000 });
 
     const [byId, byEmail, byEmailJson, again] = await Promise.all([
       relay(['find', '--id', id], env),
@@ -181,10 +181,14 @@ describe('relay CLI', () => {
     const fault = h.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated: profile blocked' } })[0]!;
     try {
       expect((await relay(['send', '--id', `${tag}-bad`, '--email', email, '--event', 'Viewed Product'], env)).code).toBe(0);
-      await eventually(async () => {
-        const r = await fetch(`${url}/ops/dead-letters`, { headers: { authorization: `Bearer ${ADMIN}` } });
-        return ((await r.json()) as { total: number }).total === 1;
-      }, 15_000);
+      await waitUntil(
+        'one dead letter',
+        async () => {
+          const r = await fetch(`${url}/ops/dead-letters`, { headers: { authorization: `Bearer ${ADMIN}` } });
+          return ((await r.json()) as { total: number }).total === 1;
+        },
+        { timeoutMs: 15_000 },
+      );
 
       const [list, listJson, filtered, none] = await Promise.all([
         relay(['dlq', 'list'], env),
@@ -238,7 +242,7 @@ describe('relay CLI', () => {
       const replay = await relay(['dlq', 'replay', '--id', ref], env);
       expect(replay.code).toBe(0);
       expect(replay.stdout).toMatch(/^Replayed 1 dead letter \(1 item\)/m);
-      await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 15_000);
+      await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 15_000 });
       const after = await relay(['dlq', 'list'], env);
       expect(after.stdout).toMatch(/^No dead letters\.$/m);
       const gone = await relay(['dlq', 'show', ref], env);

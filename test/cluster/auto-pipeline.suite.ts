@@ -10,7 +10,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { Queues } from '../../src/queues.ts';
-import { bullPrefix, queueRef } from '../../src/queue-catalog.ts';
+import { queueRef } from '../../src/queue-catalog.ts';
+import { bullPrefix } from '../../src/redis-keys.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 

@@ -21,7 +21,8 @@ import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { TestCerts } from '../support/test-certs.ts';
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
-import { ARTIFACTS, freePort, Scenario, sleep, waitFor, type Proc } from '../faults/harness.ts';
+import { ARTIFACTS, freePort, Scenario, sleep, type Proc } from '../faults/harness.ts';
+import { StopWaiting, waitUntil } from '../support/wait.ts';
 
 export const CLUSTER_LOG_DIR = join(ARTIFACTS, 'cluster-logs');
 export const CLUSTER_TABLE_FILE = join(ARTIFACTS, 'cluster-table.json');
@@ -343,14 +344,13 @@ export class ClusterScenario extends Scenario {
           dir,
         ]);
         this.nodes.set(port, p);
-        await waitFor(
+        await waitUntil(
           `redis-server on ${port} to answer PING`,
           async () => {
-            if (!p.alive) throw new Error(`redis-server ${port} exited: ${p.output().slice(-2000)}`);
+            if (!p.alive) throw new StopWaiting(`redis-server ${port} exited: ${p.output().slice(-2000)}`);
             return (await nodeCommand(this.at(port), 'PING').catch(() => undefined)) === 'PONG';
           },
-          20_000,
-          50,
+          { timeoutMs: 20_000, intervalMs: 50 },
         );
       }),
     );
@@ -363,7 +363,7 @@ export class ClusterScenario extends Scenario {
     );
     this.clusterLog.push(`redis-cli --cluster create: exit ${create.code}\n${create.out}`);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create failed (${create.code}): ${create.out.slice(-2000)}`);
-    await waitFor(
+    await waitUntil(
       'cluster_state:ok on every node',
       async () => {
         for (const port of ports) if ((await infoMap(this.at(port), 'CLUSTER', 'INFO'))?.['cluster_state'] !== 'ok') return false;
@@ -377,8 +377,7 @@ export class ClusterScenario extends Scenario {
             v.filter((n) => !n.master && n.masterId).length === total - 3,
         );
       },
-      60_000,
-      100,
+      { timeoutMs: 60_000, intervalMs: 100 },
     );
     const view = (await this.topology(ports[0]!))!;
     this.seedMasters = view.filter((n) => n.master).map((n) => n.port);
@@ -435,12 +434,10 @@ export class ClusterScenario extends Scenario {
       `${at} s (${new Date(t0).toISOString().slice(11, 23)}): redis-cli -p ${replica} cluster failover → ${res.out.trim()} (exit ${res.code})`,
     );
     if (res.code !== 0 || !/OK/.test(res.out)) throw new Error(`CLUSTER FAILOVER on ${replica} failed: ${res.out}`);
-    await waitFor(
-      `replica ${replica} to report role:master`,
-      async () => (await infoMap(this.at(replica), 'INFO', 'replication'))?.['role'] === 'master',
-      30_000,
-      20,
-    );
+    await waitUntil(`replica ${replica} to report role:master`, async () => (await infoMap(this.at(replica), 'INFO', 'replication'))?.['role'] === 'master', {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
     const promotedMs = Date.now() - t0;
     const oldId = (await this.topology(oldMaster))?.find((n) => n.flags.includes('myself'))?.id;
     const newId = (await this.topology(replica))?.find((n) => n.flags.includes('myself'))?.id;

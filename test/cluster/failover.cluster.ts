@@ -10,7 +10,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONNECTION, MATON_KEY, drainAndCompare, formatRows, Loader, planLoad, record, sleep, waitFor, type Verdict } from '../faults/harness.ts';
+import { CONNECTION, MATON_KEY, drainAndCompare, formatRows, Loader, planLoad, record, sleep, type Verdict } from '../faults/harness.ts';
+import { waitUntil } from '../support/wait.ts';
 import { quotaScopeId } from '../../src/lanes.ts';
 import { maskSecret } from '../../src/sim/snapshot.ts';
 import { CLUSTER_TABLE_FILE, ClusterScenario, WARM_UP_MATON_KEY, type FailoverTimes } from './cluster-scenario.ts';
@@ -52,14 +53,13 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
     const profileRun = profiles.runScripts(() => s.nextApiUrl(), 1_600);
 
     // The worker dies while deliveries are under way.
-    const delivered = await waitFor(
+    const delivered = await waitUntil(
       'deliveries under way',
       async () => {
         const n = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
         return n >= 600 && n;
       },
-      40_000,
-      50,
+      { timeoutMs: 40_000, intervalMs: 50 },
     );
     const counts = await s.queueCounts();
     const victim = s.workers[0]!;
@@ -97,15 +97,14 @@ describe('Redis Cluster: 3 masters + 3 replicas, 2 API and 3 worker processes', 
 
     // The profile operations drain too (bounded), then their end state is compared with the scripts'.
     let pv: ProfileVerdict = { matching: 0, mismatches: ['not checked'], repeatedCalls: 0 };
-    const profilesDone = await waitFor(
+    const profilesDone = await waitUntil(
       'profile operations applied',
       async () => {
         const c = await s.queueCounts('profiles');
         pv = await checkProfiles(s.simUrl, CONNECTION, profiles);
         return c?.pending === 0 && pv.mismatches.length === 0;
       },
-      90_000,
-      500,
+      { timeoutMs: 90_000, intervalMs: 500 },
     ).catch(() => false);
     const profileCounts = await s.queueCounts('profiles');
     for (const m of pv.mismatches) {

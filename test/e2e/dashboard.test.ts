@@ -13,7 +13,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, findChromium } from '../support/browser.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'dashboard-admin-token';
 const CHROMIUM = findChromium();
@@ -57,7 +57,7 @@ describe.skipIf(skip)(`dashboard at /ops/queues${skip ? ` (skipped: ${CHROMIUM.r
     const email = `dash-${Math.random().toString(36).slice(2, 8)}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection for the dashboard' } });
     await h.post('/v1/events', { id: `dash-${Date.now()}`, event: 'Placed Order', profile: { email } });
-    await eventually(async () => (await h.queue('events').getJobCounts('failed')).failed === 1, 15_000);
+    await waitUntil('one failed job', async () => (await h.queue('events').getJobCounts('failed')).failed === 1, { timeoutMs: 15_000 });
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
@@ -100,7 +100,7 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     writable.sim.faults.add({ rejectItems: { emails: [email], detail: 'Simulated rejection before a retry' } });
     await writable.post('/v1/events', { id: `dashrw-${Date.now()}`, event: 'Placed Order', profile: { email } });
     const queue = writable.queue('events');
-    await eventually(async () => (await queue.getJobCounts('failed')).failed === 1, 15_000);
+    await waitUntil('one failed job', async () => (await queue.getJobCounts('failed')).failed === 1, { timeoutMs: 15_000 });
     const [failed] = await queue.getFailed();
 
     const context = await browser.newContext({ httpCredentials: { username: 'oncall', password: ADMIN }, viewport: { width: 1400, height: 1000 } });
@@ -119,7 +119,9 @@ describe.skipIf(skip)(`dashboard writes from the browser (issue 11)${skip ? ` (s
     expect(await res.json()).toEqual({ retried: 1, skipped: 0 });
     // The job ran again (and, its item still rejected, failed again: a dead letter is replayed
     // through /ops/dead-letters/replay, not by a retry).
-    await eventually(async () => ((await queue.getJob(failed!.id!))?.attemptsMade ?? 0) > failed!.attemptsMade, 15_000);
+    await waitUntil('another attempt of the failed job', async () => ((await queue.getJob(failed!.id!))?.attemptsMade ?? 0) > failed!.attemptsMade, {
+      timeoutMs: 15_000,
+    });
     await context.close();
   }, 60_000);
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const prefix = uniquePrefix('npm-start');
 afterAll(async () => {
@@ -34,7 +34,7 @@ describe('npm start (sandbox mode)', () => {
     child.stderr.on('data', (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const url = await eventually(() => /listening on (http:\/\/\S+)/.exec(output)?.[1], 30_000);
+      const url = await waitUntil('the listening banner', () => /listening on (http:\/\/\S+)/.exec(output)?.[1], { timeoutMs: 30_000 });
       expect(output).toContain('SANDBOX MODE');
 
       const { stdout } = await promisify(execFile)('curl', [
@@ -51,13 +51,17 @@ describe('npm start (sandbox mode)', () => {
       ]);
       expect(JSON.parse(stdout)).toEqual({ accepted: 1, ids: ['order-1001'], duplicates: 0 });
 
-      const received = await eventually(async () => {
-        const r = (await (await fetch(`${url}/sandbox/events`)).json()) as {
-          count: number;
-          events: { metric: string; value: number; profile: { email: string } }[];
-        };
-        return r.count > 0 && r;
-      }, 15_000);
+      const received = await waitUntil(
+        "the sandbox's events",
+        async () => {
+          const r = (await (await fetch(`${url}/sandbox/events`)).json()) as {
+            count: number;
+            events: { metric: string; value: number; profile: { email: string } }[];
+          };
+          return r.count > 0 && r;
+        },
+        { timeoutMs: 15_000 },
+      );
       expect(received.count).toBe(1);
       expect(received.events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, profile: { email: 'ada@example.com' } });
 
@@ -94,7 +98,9 @@ describe('RELAY_API_PROCESSES', () => {
     child.stderr.on('data', (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const url = await eventually(() => /listening on (http:\/\/\S+) \(2 API processes\)/.exec(output)?.[1], 30_000);
+      const url = await waitUntil('the listening banner of 2 API processes', () => /listening on (http:\/\/\S+) \(2 API processes\)/.exec(output)?.[1], {
+        timeoutMs: 30_000,
+      });
       const simUrl = /simulator listens on (http:\/\/\S+);/.exec(output)![1]!;
       const statuses = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
@@ -106,10 +112,14 @@ describe('RELAY_API_PROCESSES', () => {
         ),
       );
       expect(statuses.every((s) => s === 202)).toBe(true);
-      await eventually(async () => {
-        const stats = (await (await fetch(`${simUrl}/__sim/stats`)).json()) as { events: Record<string, { accepted: number }> };
-        return Object.values(stats.events).reduce((n, e) => n + e.accepted, 0) === 20;
-      }, 15_000);
+      await waitUntil(
+        '20 events delivered',
+        async () => {
+          const stats = (await (await fetch(`${simUrl}/__sim/stats`)).json()) as { events: Record<string, { accepted: number }> };
+          return Object.values(stats.events).reduce((n, e) => n + e.accepted, 0) === 20;
+        },
+        { timeoutMs: 15_000 },
+      );
     } finally {
       child.kill('SIGTERM');
     }

@@ -5,7 +5,8 @@
  * are absorbed by the unique_id dedupe. Nothing accepted may be lost.
  */
 import { afterEach, describe, it } from 'vitest';
-import { CONNECTION, drainAndCompare, Loader, planLoad, Scenario, verdictHolds, waitFor } from './harness.ts';
+import { CONNECTION, drainAndCompare, Loader, planLoad, Scenario, verdictHolds } from './harness.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let sc: Scenario | undefined;
 afterEach(async () => {
@@ -24,7 +25,7 @@ describe('fault (a): kill -9 a worker mid-batch', () => {
     const loader = new Loader(() => s.apiUrl, planLoad('a', 3000, 11));
     const load = loader.run({ concurrency: 8, durationMs: 8000 });
 
-    const inFlight = await waitFor(
+    const inFlight = await waitUntil(
       'deliveries under way with calls in flight',
       async () => {
         const delivered = (await s.simStats()).events[CONNECTION]?.accepted ?? 0;
@@ -32,8 +33,7 @@ describe('fault (a): kill -9 a worker mid-batch', () => {
         const pending = await s.simInFlight(slow!);
         return pending > 0 && { delivered, pending };
       },
-      40_000,
-      20,
+      { timeoutMs: 40_000, intervalMs: 20 },
     );
     const counts = await s.queueCounts();
     await s.workers[0]!.kill9();

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECTION, countStatus, drainAndCompare, Loader, planLoad, Scenario, sleep, verdictHolds } from './harness.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let sc: Scenario | undefined;
 afterEach(async () => {
@@ -41,13 +42,17 @@ describe('fault (d): gateway 401 for 10 s, then healed', () => {
     notes.push(`healed at ${s.elapsed()} s; ${countStatus(stats, '401') - before} calls answered 401 in the 10 s${pausedSeen ? '' : '; no pause marker seen'}`);
 
     // Time from the heal to the first delivery after it (how quickly the lane resumes).
-    const resumed = (async () => {
-      while (Date.now() - healed < 60_000) {
-        if (((await s.simStats()).events[CONNECTION]?.accepted ?? 0) > deliveredAtHeal) return Date.now() - healed;
-        await sleep(100);
-      }
-      return undefined;
-    })();
+    const resumed = waitUntil(
+      'the first delivery after the heal',
+      async () => ((await s.simStats()).events[CONNECTION]?.accepted ?? 0) > deliveredAtHeal && Date.now(),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      },
+    ).then(
+      (at) => at - healed,
+      () => undefined,
+    );
     await load;
     await loader.retryFailed();
     const v = await drainAndCompare(s, loader, { since: Math.max(Date.now(), healed), timeoutMs: 90_000, notes });

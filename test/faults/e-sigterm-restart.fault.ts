@@ -4,7 +4,8 @@
  * queue, both processes exit 0; requests refused or cut off meanwhile are re-posted (same ids).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONNECTION, drainAndCompare, Loader, planLoad, Scenario, verdictHolds, waitFor } from './harness.ts';
+import { CONNECTION, drainAndCompare, Loader, planLoad, Scenario, verdictHolds } from './harness.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let sc: Scenario | undefined;
 afterEach(async () => {
@@ -22,7 +23,7 @@ describe('fault (e): SIGTERM the API and the worker under load, restart them', (
     const loader = new Loader(() => s.apiUrl, planLoad('e', 3000, 15));
     const load = loader.run({ concurrency: 8, durationMs: 10_000 });
 
-    await waitFor('deliveries under way', async () => ((await s.simStats()).events[CONNECTION]?.accepted ?? 0) >= 300, 40_000, 50);
+    await waitUntil('deliveries under way', async () => ((await s.simStats()).events[CONNECTION]?.accepted ?? 0) >= 300, { timeoutMs: 40_000, intervalMs: 50 });
     const api = s.api!;
     const worker = s.workers[0]!;
     const counts = await s.queueCounts();

@@ -16,9 +16,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { itemKey, sourceIdForKey } from '../../src/model/ids.ts';
+import { eventKey } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import type { FaultRule } from '../../src/sim/index.ts';
 import { freePort } from '../support/ports.ts';
+import { StopWaiting, waitUntil } from '../support/wait.ts';
 
 export { freePort };
 
@@ -43,21 +45,6 @@ export const queueKeyPrefixes = (kind: 'events' | 'profiles' | 'webhooks' = 'eve
 };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Processes
@@ -255,10 +242,10 @@ export class Scenario {
       'yes',
     ]);
     this.redis = p;
-    await waitFor(
+    await waitUntil(
       'redis-server to answer PING',
       async () => {
-        if (!p.alive) throw new Error(`redis-server exited: ${p.output().slice(-2000)}`);
+        if (!p.alive) throw new StopWaiting(`redis-server exited: ${p.output().slice(-2000)}`);
         const probe = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
         probe.on('error', () => undefined);
         try {
@@ -270,8 +257,7 @@ export class Scenario {
           probe.disconnect();
         }
       },
-      20_000,
-      50,
+      { timeoutMs: 20_000, intervalMs: 50 },
     );
   }
 
@@ -286,13 +272,13 @@ export class Scenario {
   async startSim(): Promise<void> {
     const p = this.spawn('sim', process.execPath, ['--import', 'tsx', 'test/faults/sim-process.ts']);
     this.sim = p;
-    this.simUrl = await waitFor(
+    this.simUrl = await waitUntil(
       'the simulator',
       () => {
-        if (!p.alive) throw new Error(`simulator exited: ${p.output().slice(-2000)}`);
+        if (!p.alive) throw new StopWaiting(`simulator exited: ${p.output().slice(-2000)}`);
         return /^(http:\/\/\S+)/m.exec(p.output())?.[1];
       },
-      60_000,
+      { timeoutMs: 60_000, intervalMs: 50 },
     );
   }
 
@@ -326,16 +312,15 @@ export class Scenario {
   async startApi(port: number = this.apiPort): Promise<Proc> {
     const p = this.spawn(`api-${++this.seq}`, process.execPath, ['--import', 'tsx', 'src/server.ts'], this.relayEnv({ PORT: String(port) }));
     this.api = p;
-    await waitFor(
+    await waitUntil(
       'the relay API to be ready',
       async () => {
-        if (!p.alive) throw new Error(`relay API exited: ${p.output().slice(-2000)}`);
+        if (!p.alive) throw new StopWaiting(`relay API exited: ${p.output().slice(-2000)}`);
         const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
         await res?.body?.cancel();
         return res?.status === 200;
       },
-      60_000,
-      100,
+      { timeoutMs: 60_000, intervalMs: 100 },
     );
     return p;
   }
@@ -344,14 +329,13 @@ export class Scenario {
   async startWorker(): Promise<Proc> {
     const p = this.spawn(`worker-${++this.seq}`, process.execPath, ['--import', 'tsx', 'workers/main.ts'], this.relayEnv({ PORT: '0' }));
     this.workers.push(p);
-    await waitFor(
+    await waitUntil(
       'a relay worker to start',
       () => {
-        if (!p.alive) throw new Error(`relay worker exited: ${p.output().slice(-2000)}`);
+        if (!p.alive) throw new StopWaiting(`relay worker exited: ${p.output().slice(-2000)}`);
         return /workers running \(pid \d+\)/.test(p.output());
       },
-      60_000,
-      100,
+      { timeoutMs: 60_000, intervalMs: 100 },
     );
     return p;
   }
@@ -412,7 +396,7 @@ export class Scenario {
     }
     const client = this.client;
     const starting = () => client.status === 'wait' || client.status === 'connecting' || client.status === 'connect';
-    if (starting()) await waitFor('the first connection to Redis', () => !starting(), 2000, 10).catch(() => undefined);
+    if (starting()) await waitUntil('the first connection to Redis', () => !starting(), { timeoutMs: 2000, intervalMs: 10 }).catch(() => undefined);
     if (client.status !== 'ready') return undefined;
     try {
       const pipe = client.pipeline();
@@ -567,7 +551,7 @@ export interface Answer {
 
 /** The unique_id the relay gives an event posted with RELAY_KEY. */
 export function uniqueIdOf(id: string): string {
-  return itemKey(SOURCE_ID, id);
+  return eventKey(SOURCE_ID, id);
 }
 
 /**

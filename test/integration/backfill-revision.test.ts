@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 type Attributes = Record<string, unknown> & { profile?: { data: { attributes: { email?: string } } } };
 
@@ -39,13 +39,17 @@ async function send(h: Harness) {
   const emails = [`lone-${t}@example.com`, `b1-${t}@example.com`, `b2-${t}@example.com`, `nb-${t}@example.com`];
   expect((await h.post('/v1/events', ev(emails[0]!, true))).status).toBe(202);
   // Delivered before the batch is posted, so that it goes alone.
-  await eventually(() => sentEvents(h).has(emails[0]!), 15_000);
+  await waitUntil('the lone event delivered', () => sentEvents(h).has(emails[0]!), { timeoutMs: 15_000 });
   const batch = { events: [ev(emails[1]!, true), ev(emails[2]!, true), ev(emails[3]!, false)] };
   expect((await h.post('/v1/events', batch, { headers: { 'X-Relay-Priority': 'bulk' } })).status).toBe(202);
-  return eventually(() => {
-    const sent = sentEvents(h);
-    return emails.every((e) => sent.has(e)) && emails.map((e) => sent.get(e)!);
-  }, 15_000);
+  return waitUntil(
+    'all four events delivered',
+    () => {
+      const sent = sentEvents(h);
+      return emails.every((e) => sent.has(e)) && emails.map((e) => sent.get(e)!);
+    },
+    { timeoutMs: 15_000 },
+  );
 }
 
 describe('backfill and KLAVIYO_REVISION', () => {

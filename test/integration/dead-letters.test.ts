@@ -1,7 +1,7 @@
 /** Issue #5: dead letters — list and filter, show, replay (dry run first), audit log. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'test-admin-token-1';
 let h: Harness;
@@ -34,10 +34,10 @@ describe('dead letters', () => {
     await h.post('/v1/events', {
       events: [...bad, `${tag}-ok@example.com`].map((email, i) => ({ id: `${tag}-${i}`, event: 'Placed Order', profile: { email } })),
     });
-    await eventually(async () => (await ops('/dead-letters')).body.total === 1, 15_000);
+    await waitUntil('one dead letter', async () => (await ops('/dead-letters')).body.total === 1, { timeoutMs: 15_000 });
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 404, times: 1 });
     await h.post('/v1/events', { id: `${tag}-gone`, event: 'Placed Order', profile: { email: gone } });
-    await eventually(async () => (await ops('/dead-letters')).body.total === 2, 15_000);
+    await waitUntil('two dead letters', async () => (await ops('/dead-letters')).body.total === 2, { timeoutMs: 15_000 });
 
     // Auth: no token → 401 with a Basic challenge (browsers prompt); Basic with the token works.
     const anon = await ops('/dead-letters', { token: null });
@@ -102,16 +102,18 @@ describe('dead letters', () => {
     h.sim.faults.remove(rule.id);
     const done = (await ops('/dead-letters/replay', { method: 'POST', body: { status: 400 } })).body;
     expect(done).toMatchObject({ dryRun: false, jobs: 1, items: 2 });
-    await eventually(() => bad.every((email) => h.sim.eventsFor(CONNECTION, { email }).length === 1), 15_000);
-    await eventually(async () => (await ops('/dead-letters')).body.total === 1, 10_000);
+    await waitUntil('the bad events delivered once replayed', () => bad.every((email) => h.sim.eventsFor(CONNECTION, { email }).length === 1), {
+      timeoutMs: 15_000,
+    });
+    await waitUntil('one dead letter left', async () => (await ops('/dead-letters')).body.total === 1, { timeoutMs: 10_000 });
     expect((await ops('/dead-letters')).body.deadLetters[0].errors[0].status).toBe(404);
     expect(h.sim.eventsFor(CONNECTION, { email: gone })).toHaveLength(0);
 
     // Replay by id; a second replay of the same ids finds nothing left to do.
     const goneRef = (await ops('/dead-letters')).body.deadLetters[0].ref;
     expect((await ops('/dead-letters/replay', { method: 'POST', body: { ids: [goneRef] } })).body.jobs).toBe(1);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email: gone }).length === 1, 15_000);
-    await eventually(async () => (await ops('/dead-letters')).body.total === 0, 10_000);
+    await waitUntil('the replayed event delivered', () => h.sim.eventsFor(CONNECTION, { email: gone }).length === 1, { timeoutMs: 15_000 });
+    await waitUntil('no dead letters left', async () => (await ops('/dead-letters')).body.total === 0, { timeoutMs: 10_000 });
     expect((await ops('/dead-letters/replay', { method: 'POST', body: { ids: [goneRef] } })).body.jobs).toBe(0);
     expect(h.sim.eventsFor(CONNECTION, { email: `${tag}-ok@example.com` })).toHaveLength(1);
 

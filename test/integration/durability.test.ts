@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness | undefined;
 let redis: PrivateRedis | undefined;
@@ -28,7 +28,7 @@ describe('Redis down', () => {
     h = await startHarness({ name: 'spool', env: { REDIS_URL: redis.url } });
     const tag = uniq('sp');
     expect((await h.post('/v1/events', event(tag, 0))).status).toBe(202);
-    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-0@example.com` }).length === 1);
+    await waitUntil('the first event delivered', () => h!.sim.eventsFor(CONNECTION, { email: `${tag}-0@example.com` }).length === 1);
 
     await redis.stop();
     const spooled = [];
@@ -42,7 +42,10 @@ describe('Redis down', () => {
 
     await redis.start();
     const emails = [0, ...Array.from({ length: 20 }, (_, i) => i + 1), 105, 110, 115, 120].map((i) => `${tag}-${i}@example.com`);
-    await eventually(() => emails.every((email) => h!.sim.eventsFor(CONNECTION, { email }).length === 1), 30_000, 100);
+    await waitUntil('every spooled event delivered', () => emails.every((email) => h!.sim.eventsFor(CONNECTION, { email }).length === 1), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     expect(h.sim.account(CONNECTION)!.eventCount).toBe(emails.length);
     // In order: the spool is applied record by record, so the jobs reached Redis as the requests came.
     const jobs = (await h.queue('events').getJobs(['completed'])).filter((j) => j.data.items.some((it: { id: string }) => it.id.startsWith(`${tag}-`)));
@@ -85,18 +88,24 @@ describe('Redis down', () => {
 
     await redis.start();
     // The caller's retry, with the same ids, is accepted once Redis answers, and takes effect.
-    const retried = await eventually(
+    const retried = await waitUntil(
+      'a profile operation accepted once Redis is back',
       async () => {
         const r = await h!.post('/v1/profiles', { id: `${tag}-p`, email, first_name: 'Ada' });
         return r.status === 202 && r;
       },
-      20_000,
-      200,
+      { timeoutMs: 20_000, intervalMs: 200 },
     );
     expect(retried.body).toMatchObject({ accepted: 1, duplicates: 0 });
     expect(await h.post('/v1/lists/ListA1/members', { id: `${tag}-l`, profiles: [{ email }] })).toMatchObject({ status: 202 });
-    await eventually(() => h!.sim.profileByEmail(CONNECTION, email)?.attributes.first_name === 'Ada', 20_000, 100);
-    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-1@example.com` }).length === 1, 20_000, 100);
+    await waitUntil('the profile upserted', () => h!.sim.profileByEmail(CONNECTION, email)?.attributes.first_name === 'Ada', {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    await waitUntil('the event behind it delivered', () => h!.sim.eventsFor(CONNECTION, { email: `${tag}-1@example.com` }).length === 1, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
   }, 60_000);
 
   it("past the spool's limit answers 503 with Retry-After, and takes work again once Redis is back", async () => {
@@ -123,7 +132,11 @@ describe('Redis down', () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
     await redis.start();
     const accepted = statuses.map((s, i) => (s === 202 ? i : -1)).filter((i) => i >= 0);
-    await eventually(() => accepted.every((i) => h!.sim.eventsFor(CONNECTION, { email: `${tag}-${i}@example.com` }).length === 1), 30_000, 100);
+    await waitUntil(
+      'every accepted event delivered',
+      () => accepted.every((i) => h!.sim.eventsFor(CONNECTION, { email: `${tag}-${i}@example.com` }).length === 1),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
     expect((await h.post('/v1/events', event(tag, 999))).status).toBe(202);
   }, 60_000);
 });

@@ -4,8 +4,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
-import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
-import { eventually } from '../support/wait.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
+import { waitUntil } from '../support/wait.ts';
 import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 
 let h: Harness;
@@ -20,7 +21,7 @@ beforeEach(() => {
 });
 
 const src = sourceIdForKey(RELAY_KEY);
-const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [eventKey(src, id)]));
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
 
 describe('POST /v1/events → Klaviyo', () => {
@@ -38,12 +39,16 @@ describe('POST /v1/events → Klaviyo', () => {
     });
     expect(res).toEqual({ status: 202, body: { accepted: 1, ids: [id], duplicates: 0 } });
 
-    const events = await eventually(() => {
-      const e = h.sim.eventsFor(CONNECTION, { email });
-      return e.length > 0 && e;
-    }, 10_000);
+    const events = await waitUntil(
+      'the event delivered',
+      () => {
+        const e = h.sim.eventsFor(CONNECTION, { email });
+        return e.length > 0 && e;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, valueCurrency: 'USD', uniqueId: itemKey(src, id), properties: { OrderId: id } });
+    expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 29.99, valueCurrency: 'USD', uniqueId: eventKey(src, id), properties: { OrderId: id } });
 
     const calls = h.sim.requests({ account: CONNECTION }).filter((r) => JSON.stringify(r.body ?? '').includes(email));
     expect(calls).toHaveLength(1);
@@ -68,7 +73,7 @@ describe('POST /v1/events → Klaviyo', () => {
     const second = await h.post('/v1/events', body);
     expect(first.body).toMatchObject({ accepted: 1, duplicates: 0 });
     expect(second).toEqual({ status: 202, body: { accepted: 1, ids: [id], duplicates: 1 } });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length > 0, 10_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length > 0, { timeoutMs: 10_000 });
     // Give a (wrong) second job every chance to show up before asserting there is none.
     await new Promise((r) => setTimeout(r, 500));
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(1);
@@ -91,10 +96,14 @@ describe('POST /v1/events → Klaviyo', () => {
       ],
     });
     expect(res.status).toBe(202);
-    const events = await eventually(() => {
-      const e = h.sim.eventsFor(CONNECTION, { email });
-      return e.length >= 2 && e;
-    }, 10_000);
+    const events = await waitUntil(
+      'two events delivered',
+      () => {
+        const e = h.sim.eventsFor(CONNECTION, { email });
+        return e.length >= 2 && e;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(events).toHaveLength(2);
     expect(new Set(events.map((e) => e.uniqueId)).size).toBe(2);
   });
@@ -104,8 +113,8 @@ describe('POST /v1/events → Klaviyo', () => {
     const email = `${id}@example.com`;
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 500, times: 2 });
     expect((await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } })).status).toBe(202);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length > 0, 15_000);
-    await eventually(async () => (await (await jobFor(id))!.getState()) === 'completed', 5000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length > 0, { timeoutMs: 15_000 });
+    await waitUntil('the job completed', async () => (await (await jobFor(id))!.getState()) === 'completed', { timeoutMs: 5000 });
     const done = await jobFor(id);
     expect(await done!.getState()).toBe('completed');
     expect(done!.attemptsMade).toBe(3);
@@ -124,13 +133,13 @@ describe('POST /v1/events → Klaviyo', () => {
     h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 429, retryAfterS: 2, times: 1 });
     const t0 = Date.now();
     expect((await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } })).status).toBe(202);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length > 0, 15_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length > 0, { timeoutMs: 15_000 });
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeGreaterThanOrEqual(2000);
     const calls = h.sim.requests().filter((r) => JSON.stringify(r.body ?? '').includes(email));
     expect(calls.map((r) => r.status)).toEqual([429, 202]);
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(1950);
-    await eventually(async () => (await (await jobFor(id))!.getState()) === 'completed', 5000);
+    await waitUntil('the job completed', async () => (await (await jobFor(id))!.getState()) === 'completed', { timeoutMs: 5000 });
     const job = await jobFor(id);
     expect(job!.attemptsMade).toBe(1); // the successful attempt only: the 429 spent none
   });
@@ -140,7 +149,7 @@ describe('POST /v1/events → Klaviyo', () => {
     const email = `${id}@example.com`;
     h.sim.faults.add({ rejectItems: { emails: [email], detail: 'This profile is blocked in the simulator' } });
     expect((await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } })).status).toBe(202);
-    await eventually(async () => (await (await jobFor(id))?.getState()) === 'failed', 10_000);
+    await waitUntil('the job failed', async () => (await (await jobFor(id))?.getState()) === 'failed', { timeoutMs: 10_000 });
     const job = (await jobFor(id))!;
     expect(job.attemptsStarted).toBe(1);
     expect(job.attemptsMade).toBe(1);

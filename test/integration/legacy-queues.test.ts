@@ -6,22 +6,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { itemKey, jobIdForItems } from '../../src/model/ids.ts';
-import { refOf } from '../../src/model/profile-op.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
+import { profileOf } from '../../src/model/profile-operation.ts';
 import { createProfileOrder, pendingKey, profileOrderKey } from '../../src/profile-order.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import { itemKeyName } from '../../src/redis-keys.ts';
+import type { StoredProfileItem } from '../../src/job-data.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness;
 let workers: Service | undefined;
 const redis = testRedis();
 beforeAll(async () => {
   h = await startHarness({ name: 'legacy', workers: false });
-  await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await workers?.close();
@@ -33,7 +34,7 @@ describe('work queued before classes existed', () => {
   it('is delivered from the legacy queue, and its ingest key still makes a resend a duplicate', async () => {
     const id = `old-${Math.random().toString(36).slice(2, 8)}`;
     const email = `${id}@example.com`;
-    const k = itemKey(RELAY_SOURCE, id);
+    const k = eventKey(RELAY_SOURCE, id);
     const jobId = jobIdForItems('events', [k]);
     // As the older version stored it: the job in `events.default`, the item key naming it by id alone.
     await h.service.queues
@@ -43,31 +44,33 @@ describe('work queued before classes existed', () => {
         { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [{ k, id, e: { event: 'Placed Order', profile: { email } } }] },
         { jobId },
       );
-    await redis.set(h.service.queues.key('events', 'default', `id:${k}`), jobId, 'PX', 60_000);
+    await redis.set(itemKeyName(h.prefix, 'events', 'default', k), jobId, 'PX', 60_000);
 
     const resend = await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } });
     expect(resend.body).toMatchObject({ accepted: 1, duplicates: 1 });
     expect(await h.queue('events').count()).toBe(0);
 
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 15_000);
-    await eventually(async () => (await redis.get(h.service.queues.key('events', 'default', `id:${k}`))) === 'done', 5000);
+    await waitUntil("the legacy job's event delivered", () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 15_000 });
+    await waitUntil('the item key marked done', async () => (await redis.get(itemKeyName(h.prefix, 'events', 'default', k))) === 'done', {
+      timeoutMs: 5000,
+    });
   }, 30_000);
 
   it('a per-profile order entry of the old form holds a later operation back until its job is done', async () => {
     const order = createProfileOrder(redis as never, h.service.queues);
     const member = { email: `order-${Math.random().toString(36).slice(2, 8)}@example.com` };
-    const pk = profileOrderKey('default', refOf({ op: 'upsert', profile: member }));
+    const pk = profileOrderKey('default', profileOf({ op: 'upsert', profile: member }));
     const legacyJob = `profiles-legacy-${Math.random().toString(36).slice(2, 8)}`;
     const q = h.service.queues.get(legacyRef('profiles', 'default'));
     // A job that stays put: the legacy queue is paused, so the workers leave it waiting.
     await q.pause();
     try {
-      const old: ProfileItem = { k: 'old-k', id: 'old', pk, seq: 1, m: `${legacyJob}|old-k|${Date.now()}`, o: { op: 'upsert', profile: member } };
+      const old: StoredProfileItem = { k: 'old-k', id: 'old', pk, seq: 1, m: `${legacyJob}|old-k|${Date.now()}`, o: { op: 'upsert', profile: member } };
       await q.add('profiles', { v: 1, src: RELAY_SOURCE, lane: 'default', at: Date.now(), items: [old] }, { jobId: legacyJob });
       await redis.zadd(pendingKey(h.service.queues, 'default', pk), 1, old.m!);
 
-      const later: ProfileItem = {
+      const later: StoredProfileItem = {
         k: 'new-k',
         id: 'new',
         pk,

@@ -17,7 +17,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const BULK_LIMIT = { burst: 10, steady: 5 };
 const BACKLOG = 12_000;
@@ -48,7 +48,7 @@ it('a live backlog goes out in full bulk calls, not as single calls while the bu
   for (const res of await Promise.all(posts)) expect(res.status).toBe(202);
 
   const bulkCalls = () => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202);
-  await eventually(() => bulkCalls().length >= BULK_LIMIT.steady, 20_000, 50);
+  await waitUntil('the bulk calls to fill their quota', () => bulkCalls().length >= BULK_LIMIT.steady, { timeoutMs: 20_000, intervalMs: 50 });
   // The window is spent for the next minute. Give the batcher 5 s to misbehave.
   await new Promise((r) => setTimeout(r, 5000));
   const singles = h.sim.requests({ endpoint: 'create_event' }).length;

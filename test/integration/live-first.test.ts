@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const OTHER_KEY = 'other-shop-key-0000001';
 const BULK_LIMIT = { burst: 10, steady: 5 };
@@ -55,7 +55,11 @@ it('a live event reaches Klaviyo within 3 s while a 20,000-event backfill of the
     for (const res of await Promise.all(posts)) expect(res.status).toBe(202);
   }
   // The bulk window is spent: 5 requests went out, and the next can go only in a minute.
-  await eventually(() => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady, 20_000, 50);
+  await waitUntil(
+    'the bulk lane to fill its quota',
+    () => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady,
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
 
   const sent = Date.now();
   const [same, other] = [`${tag}-live-same@example.com`, `${tag}-live-other@example.com`];
@@ -68,13 +72,13 @@ it('a live event reaches Klaviyo within 3 s while a 20,000-event backfill of the
   expect(res.status).toBe(202);
   const latency = await Promise.all(
     [same, other].map(async (email) => {
-      const [ev] = await eventually(
+      const [ev] = await waitUntil(
+        'the live event in Klaviyo',
         () => {
           const got = h.sim.eventsFor(CONNECTION, { email });
           return got.length > 0 && got;
         },
-        10_000,
-        20,
+        { timeoutMs: 10_000, intervalMs: 20 },
       );
       return ev!.receivedAt - sent;
     }),

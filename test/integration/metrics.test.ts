@@ -12,7 +12,7 @@ import { Metrics } from '../../src/metrics.ts';
 import { startService } from '../../src/runtime/service.ts';
 import { CONNECTION, MATON_KEY, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { parseExposition, sum } from '../support/prom-format.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness;
 const lines: string[] = [];
@@ -66,11 +66,15 @@ describe('/metrics', () => {
     );
     sends.push(post({ nope: true }));
     await Promise.all(sends);
-    await eventually(() => (h.sim.account(CONNECTION)?.eventCount ?? 0) >= 70, 15_000);
-    const after = await eventually(async () => {
-      const s = await scrape();
-      return sum(s, 'relay_items_total', { kind: 'events', outcome: 'delivered' }) >= 70 && s;
-    }, 10_000);
+    await waitUntil('70 events delivered', () => (h.sim.account(CONNECTION)?.eventCount ?? 0) >= 70, { timeoutMs: 15_000 });
+    const after = await waitUntil(
+      '70 delivered items in the metrics',
+      async () => {
+        const s = await scrape();
+        return sum(s, 'relay_items_total', { kind: 'events', outcome: 'delivered' }) >= 70 && s;
+      },
+      { timeoutMs: 10_000 },
+    );
 
     const moved = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
     expect(moved('relay_http_requests_total', { route: '/v1/events', method: 'POST', status: '202' })).toBe(21);

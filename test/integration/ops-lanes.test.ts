@@ -1,7 +1,7 @@
 /** Issue #6: pausing and resuming a lane by hand; the status and find endpoints. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'ops-lanes-admin-token';
 let h: Harness;
@@ -29,7 +29,7 @@ describe('lanes by hand', () => {
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(0);
 
     expect((await ops('/lanes/default/resume', 'POST')).body).toEqual({ lane: 'default', resumed: true });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 10_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 10_000 });
     expect((await ops('/status')).body.lanes[0].paused).toBeNull();
     const audit = (await ops('/audit')).body.entries.map((e: any) => e.action);
     expect(audit.slice(0, 2)).toEqual(['lane.resume', 'lane.pause']);
@@ -39,7 +39,7 @@ describe('lanes by hand', () => {
     const id = `findme-${Date.now()}`;
     const email = `${id}@example.com`;
     await h.post('/v1/events', { id, event: 'Placed Order', profile: { email } });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1, 10_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 1, { timeoutMs: 10_000 });
     const byId = (await ops(`/find?id=${id}`)).body.jobs;
     expect(byId.length).toBeGreaterThan(0);
     // The job (in its source's live queue), or — once the worker marked its items done — the

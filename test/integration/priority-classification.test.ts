@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import type { PriorityClass } from '../../src/priority.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ERP_KEY = 'erp-nightly-sync-key-0001';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -31,7 +31,7 @@ describe('classification at ingest', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ name: 'classes', workers: false, file: withErp() });
-    await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+    await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
   });
   afterAll(async () => {
     await h?.close();
@@ -137,7 +137,7 @@ describe('priorities.enabled: false', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({ name: 'classes-off', workers: false, file: withErp({ priorities: { enabled: false } }) });
-    await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+    await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
   });
   afterAll(async () => {
     await h?.close();
@@ -181,10 +181,14 @@ describe('dead-letter replays', () => {
     const rule = h.sim.faults.add({ rejectItems: { emails: [`${one}@example.com`, `${two}@example.com`], detail: 'Simulated: blocked' } })[0]!;
     await h.post('/v1/events', event(one));
     await h.post('/v1/events', event(two));
-    const dead = await eventually(async () => {
-      const l = (await ops('/dead-letters')).body;
-      return l.total === 2 && l.deadLetters;
-    }, 15_000);
+    const dead = await waitUntil(
+      'two dead letters',
+      async () => {
+        const l = (await ops('/dead-letters')).body;
+        return l.total === 2 && l.deadLetters;
+      },
+      { timeoutMs: 15_000 },
+    );
     for (const d of dead) expect(d).toMatchObject({ queue: `events.default.live.${RELAY_SOURCE}`, class: 'live' });
     const byId = new Map<string, string>();
     for (const d of dead) byId.set((await ops(`/dead-letters/${d.ref}`)).body.data.dead[0].item.id, d.ref);
@@ -197,10 +201,14 @@ describe('dead-letter replays', () => {
     // Replayed while Klaviyo still rejects them: each fails again, in the queue it was replayed into.
     expect((await ops('/dead-letters/replay', { ids: [byId.get(one)] })).body).toMatchObject({ priority: 'bulk', jobs: 1, items: 1 });
     expect((await ops('/dead-letters/replay', { ids: [byId.get(two)], priority: 'live' })).body).toMatchObject({ priority: 'live', jobs: 1, items: 1 });
-    const again = await eventually(async () => {
-      const l = (await ops('/dead-letters')).body;
-      return l.total === 2 && l.deadLetters.every((d: any) => d.attempts === 1) && l.deadLetters;
-    }, 15_000);
+    const again = await waitUntil(
+      'two dead letters, each after one attempt',
+      async () => {
+        const l = (await ops('/dead-letters')).body;
+        return l.total === 2 && l.deadLetters.every((d: any) => d.attempts === 1) && l.deadLetters;
+      },
+      { timeoutMs: 15_000 },
+    );
     const queueOf = async (ref: string) => ({ id: (await ops(`/dead-letters/${ref}`)).body.data.dead[0].item.id as string, queue: ref.split('/')[0] });
     const where = await Promise.all(again.map((d: any) => queueOf(d.ref)));
     expect(where).toEqual(
@@ -216,7 +224,7 @@ describe('dead-letter replays', () => {
     // Fixed on Klaviyo's side: a bulk replay of the bulk dead letter delivers it (retried in place).
     h.sim.faults.remove(rule.id);
     expect((await ops('/dead-letters/replay', { class: 'bulk' })).body).toMatchObject({ jobs: 1 });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email: `${one}@example.com` }).length === 1, 15_000);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email: `${one}@example.com` }).length === 1, { timeoutMs: 15_000 });
     const audit = (await ops('/audit')).body.entries;
     expect(audit[0]).toMatchObject({ action: 'replay', priority: 'bulk', filter: { class: 'bulk' } });
   }, 60_000);

@@ -15,7 +15,7 @@ import { queueRef } from '../../src/queue-catalog.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { parseExposition, sum, type Sample } from '../support/prom-format.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'priority-visibility-admin';
 const OTHER_KEY = 'other-shop-key-visibility-1';
@@ -80,17 +80,21 @@ describe('while a backfill drains and live events arrive', () => {
       for (const res of await Promise.all(posts)) expect(res.status).toBe(202);
     }
     // The bulk window is spent: what is left waits for it, in the bulk class.
-    await eventually(() => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady, 20_000, 50);
+    await waitUntil(
+      'the bulk lane to fill its quota',
+      () => h.sim.requests({ endpoint: 'bulk_create_events' }).filter((r) => r.status === 202).length >= BULK_LIMIT.steady,
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
     let last: any;
-    during = await eventually(
+    during = await waitUntil(
+      'bulk events delivered and still waiting, as /ops/status shows them',
       async () => {
         last = await status();
         const s = last;
         const bulk = cls(s, 'events', 'bulk');
         return bulk.deliveredLastMinute > 0 && bulk.waiting > 0 && bulk.oldestWaitingSeconds >= 1 && s;
       },
-      15_000,
-      200,
+      { timeoutMs: 15_000, intervalMs: 200 },
     ).catch((err) => {
       console.log(JSON.stringify(last?.classes, null, 1));
       throw err;
@@ -128,14 +132,17 @@ describe('while a backfill drains and live events arrive', () => {
         );
     }
     for (const res of await Promise.all(sent)) expect(res.status).toBe(202);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { metric: 'Placed Order' }).length >= 2 * LIVE_PER_SOURCE, 15_000, 50);
-    after = await eventually(
+    await waitUntil('the live events delivered', () => h.sim.eventsFor(CONNECTION, { metric: 'Placed Order' }).length >= 2 * LIVE_PER_SOURCE, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    });
+    after = await waitUntil(
+      "the live class's deliveries in /ops/status",
       async () => {
         const s = await status();
         return cls(s, 'events', 'live').deliveredLastMinute >= 2 * LIVE_PER_SOURCE && s;
       },
-      10_000,
-      200,
+      { timeoutMs: 10_000, intervalMs: 200 },
     );
     const live = cls(after, 'events', 'live');
     const bySource = Object.fromEntries(live.sources.map((x: any) => [x.source, x.deliveredLastMinute]));
@@ -209,7 +216,11 @@ describe('the dashboard', () => {
     // Another API process registers a queue for a source this one has not seen work from.
     const late = queueRef('events', 'default', 'bulk', 'src-late');
     await h.service.queues.catalog.register(late);
-    const listed = await eventually(async () => (await boardQueues()).find((q) => q.name === 'events.default.bulk.src-late'), 12_000, 500);
+    const listed = await waitUntil(
+      "the new source's bulk queue on the dashboard",
+      async () => (await boardQueues()).find((q) => q.name === 'events.default.bulk.src-late'),
+      { timeoutMs: 12_000, intervalMs: 500 },
+    );
     expect(listed.description).toBe('events, class bulk, from source src-late, for lane default');
   }, 30_000);
 });

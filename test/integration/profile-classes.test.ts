@@ -12,10 +12,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import type { ProfilesJobData } from '../../src/queues.ts';
+import { jobRef } from '../../src/item-keys.ts';
+import type { ProfilesJobData } from '../../src/job-data.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'test-admin-token-classes';
 const IMPORT = 4000;
@@ -54,14 +55,14 @@ async function queueImport(tag: string, last?: Record<string, unknown>): Promise
 }
 const imported = (emails: readonly string[]) => emails.reduce((n, e) => n + (profile(e) ? 1 : 0), 0);
 async function drained(emails: readonly string[]): Promise<void> {
-  await eventually(() => imported(emails) === emails.length, 60_000, 200);
-  await eventually(
+  await waitUntil('every bulk profile imported', () => imported(emails) === emails.length, { timeoutMs: 60_000, intervalMs: 200 });
+  await waitUntil(
+    'the bulk queue to be empty',
     async () => {
       const c = await h.queue('profiles', 'bulk').getJobCounts('active', 'waiting', 'delayed', 'prioritized');
       return Object.values(c).every((n) => n === 0);
     },
-    15_000,
-    100,
+    { timeoutMs: 15_000, intervalMs: 100 },
   );
 }
 
@@ -71,11 +72,11 @@ describe('a bulk profile import', () => {
     const p = `${tag}-p@example.com`;
     const emails = await queueImport(tag, { email: p, first_name: `Bulk-${tag}`, properties: { source: 'import' } });
     emails[emails.length - 1] = p;
-    await eventually(() => imported(emails) > 0, 20_000, 50); // the import is draining
+    await waitUntil('the first bulk profile imported', () => imported(emails) > 0, { timeoutMs: 20_000, intervalMs: 50 }); // the import is draining
 
     const sent = Date.now();
     expect((await h.post('/v1/profiles', { email: p, first_name: `Live-${tag}` })).status).toBe(202);
-    await eventually(() => profile(p)?.attributes.first_name === `Live-${tag}`, 30_000, 20);
+    await waitUntil('the live upsert applied', () => profile(p)?.attributes.first_name === `Live-${tag}`, { timeoutMs: 30_000, intervalMs: 20 });
     const latency = Date.now() - sent;
     const soFar = imported(emails);
     console.log(`[profile-classes] live update of a profile with a pending import update: ${latency} ms; imported so far ${soFar} of ${IMPORT}`);
@@ -131,13 +132,13 @@ describe('a bulk profile import whose quota is spent', () => {
     const okImports = () => q.sim.requests({ endpoint: 'bulk_import_profiles' }).filter((r) => r.status === 202);
     // The window is spent and what those calls carried is in: the next jobs' profiles now wait in
     // the bulk buffer for the window to turn.
-    await eventually(() => okImports().length >= BULK_IMPORT_LIMIT.steady, 20_000, 50);
+    await waitUntil('the bulk import calls to fill their quota', () => okImports().length >= BULK_IMPORT_LIMIT.steady, { timeoutMs: 20_000, intervalMs: 50 });
     const carried = okImports().reduce(
       (n, r) => n + (r.body as { data: { attributes: { profiles: { data: unknown[] } } } }).data.attributes.profiles.data.length,
       0,
     );
-    await eventually(() => imported() >= carried, 20_000, 50);
-    await eventually(async () => ((await q.queue('profiles', 'bulk').getJobCounts('active')).active ?? 0) > 0, 5000);
+    await waitUntil('the profiles carried so far imported', () => imported() >= carried, { timeoutMs: 20_000, intervalMs: 50 });
+    await waitUntil('a bulk job active', async () => ((await q.queue('profiles', 'bulk').getJobCounts('active')).active ?? 0) > 0, { timeoutMs: 5000 });
     await new Promise((r) => setTimeout(r, 300));
 
     const [sub, unsub, up] = [`${tag}-sub@example.com`, `${tag}-unsub@example.com`, `${tag}-up@example.com`];
@@ -150,9 +151,19 @@ describe('a bulk profile import whose quota is spent', () => {
     for (const res of posts) expect(res.status).toBe(202);
     const ops = () => q.sim.subscriptionOps(CONNECTION);
     const latency = await Promise.all([
-      eventually(() => q.sim.profileByEmail(CONNECTION, up)?.attributes.first_name === 'Upserted' && Date.now() - sent, 90_000, 20),
-      eventually(() => ops().some((o) => o.email === sub && o.kind === 'subscribe') && Date.now() - sent, 90_000, 20),
-      eventually(() => ops().some((o) => o.email === unsub && o.kind === 'unsubscribe') && Date.now() - sent, 90_000, 20),
+      waitUntil(
+        'the live upsert applied (ms since sent)',
+        () => q.sim.profileByEmail(CONNECTION, up)?.attributes.first_name === 'Upserted' && Date.now() - sent,
+        { timeoutMs: 90_000, intervalMs: 20 },
+      ),
+      waitUntil('the live subscribe applied (ms since sent)', () => ops().some((o) => o.email === sub && o.kind === 'subscribe') && Date.now() - sent, {
+        timeoutMs: 90_000,
+        intervalMs: 20,
+      }),
+      waitUntil('the live unsubscribe applied (ms since sent)', () => ops().some((o) => o.email === unsub && o.kind === 'unsubscribe') && Date.now() - sent, {
+        timeoutMs: 90_000,
+        intervalMs: 20,
+      }),
     ]);
     const soFar = imported();
     console.log(
@@ -200,16 +211,23 @@ describe('a promoted operation', () => {
           )
         ).status,
       ).toBe(202);
-      await eventually(() => bulkJob(p), 5000);
+      await waitUntil('the bulk job queued', () => bulkJob(p), { timeoutMs: 5000 });
       expect((await h.post('/v1/lists/LiveL1/members', { profiles: [{ email: p }], consent: { email: true } })).status).toBe(202);
-      await eventually(() => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === p), 10_000, 20);
+      await waitUntil('the live subscription applied', () => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === p), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
       // The bulk job has not run; both its operations on that profile were applied first.
       expect(await (await bulkJob(p))!.getState()).not.toBe('completed');
       expect(profile(p)!.attributes.first_name).toBe(`Bulk-${tag}`);
       expect([...profile(p)!.lists].sort()).toEqual(['LiveL1', 'PromoL1']);
     });
-    await eventually(async () => (await (await bulkJob(p))?.getState()) === 'completed' || (await bulkJob(p)) === undefined, 15_000);
-    await eventually(() => profile(`${tag}-other@example.com`), 5000);
+    await waitUntil(
+      'the bulk job completed (or removed)',
+      async () => (await (await bulkJob(p))?.getState()) === 'completed' || (await bulkJob(p)) === undefined,
+      { timeoutMs: 15_000 },
+    );
+    await waitUntil("the bulk job's other profile upserted", () => profile(`${tag}-other@example.com`), { timeoutMs: 5000 });
     const id = profile(p)!.id;
     expect(carrying(`Bulk-${tag}`)).toHaveLength(1);
     expect(
@@ -228,16 +246,20 @@ describe('a promoted operation', () => {
         (await h.post('/v1/profiles', { profiles: [{ email: p, first_name: `Bulk-${tag}` }, { email: `${tag}-other@example.com` }] }, { headers: BULK }))
           .status,
       ).toBe(202);
-      await eventually(() => bulkJob(p), 5000);
+      await waitUntil('the bulk job queued', () => bulkJob(p), { timeoutMs: 5000 });
       h.sim.faults.add({ match: { endpoint: 'create_or_update_profile' }, rejectItems: { emails: [p], detail: 'Simulated: rejected' }, times: 1 });
       expect((await h.post('/v1/profiles', { email: p, last_name: `Live-${tag}` })).status).toBe(202);
-      await eventually(() => profile(p)?.attributes.last_name === `Live-${tag}`, 10_000, 20);
+      await waitUntil('the live upsert applied', () => profile(p)?.attributes.last_name === `Live-${tag}`, { timeoutMs: 10_000, intervalMs: 20 });
       expect(profile(p)!.attributes.first_name ?? null).toBeNull();
     });
-    const job = await eventually(async () => {
-      const j = await bulkJob(p);
-      return j && (await j.getState()) === 'failed' && j;
-    }, 15_000);
+    const job = await waitUntil(
+      'the bulk job failed',
+      async () => {
+        const j = await bulkJob(p);
+        return j && (await j.getState()) === 'failed' && j;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(job.data.dead?.map((d) => d.item.o)).toEqual([expect.objectContaining({ op: 'upsert', profile: expect.objectContaining({ email: p }) })]);
     expect(job.data.dead![0]!.error.status).toBe(400);
     expect(carrying(`Bulk-${tag}`)).toHaveLength(0);
@@ -246,11 +268,11 @@ describe('a promoted operation', () => {
     const replay = await fetch(`${h.service.url}/ops/dead-letters/replay`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ids: [`${job.queueName}/${job.id}`] }),
+      body: JSON.stringify({ ids: [jobRef(job.queueName, job.id!)] }),
     });
     expect(replay.status).toBe(200);
     expect(((await replay.json()) as { jobs: number }).jobs).toBe(1);
-    await eventually(() => carrying(`Bulk-${tag}`).length === 1, 15_000);
+    await waitUntil('one bulk job carrying the operation', () => carrying(`Bulk-${tag}`).length === 1, { timeoutMs: 15_000 });
     expect(profile(p)!.attributes.first_name).toBe(`Bulk-${tag}`);
   }, 30_000);
 });

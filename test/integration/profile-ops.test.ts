@@ -1,7 +1,7 @@
 /** Issue #3: profiles, list memberships, consent and orders, end to end against the simulator. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,7 +20,7 @@ describe('POST /v1/profiles', () => {
     const email = `${uniq('p')}@example.com`;
     const first = await h.post('/v1/profiles', { email, first_name: 'Ada', last_name: 'Lovelace', properties: { plan: 'pro' }, lists: ['ListA1', 'ListB2'] });
     expect(first).toMatchObject({ status: 202, body: { accepted: 1, duplicates: 0 } });
-    const p = await eventually(() => {
+    const p = await waitUntil('the profile on both lists', () => {
       const x = profile(email);
       return x && x.lists.size === 2 && x;
     });
@@ -33,7 +33,7 @@ describe('POST /v1/profiles', () => {
     expect(calls.map((r) => r.endpoint)).toEqual(['create_or_update_profile', 'add_profiles_to_list', 'add_profiles_to_list']);
 
     await h.post('/v1/profiles', { email, last_name: null, title: 'Countess' });
-    await eventually(() => profile(email)?.attributes.title === 'Countess');
+    await waitUntil("the profile's title updated", () => profile(email)?.attributes.title === 'Countess');
     expect(profile(email)!.attributes).toMatchObject({ first_name: 'Ada', title: 'Countess' });
     expect(profile(email)!.attributes.last_name ?? null).toBeNull();
   });
@@ -68,10 +68,10 @@ describe('POST /v1/profiles', () => {
     const phoneB = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
     await h.post('/v1/profiles', { email: a, first_name: 'A' });
     await h.post('/v1/profiles', { email: `${uniq('b')}@example.com`, phone_number: phoneB });
-    await eventually(() => profile(a) && h.sim.account(CONNECTION)!.index.phone_number.has(phoneB));
+    await waitUntil('the profile and the second phone number', () => profile(a) && h.sim.account(CONNECTION)!.index.phone_number.has(phoneB));
     // A's email with B's phone: Klaviyo answers 409; the relay imports without the phone.
     await h.post('/v1/profiles', { id: uniq('conflict'), email: a, phone_number: phoneB, first_name: 'Ada' });
-    await eventually(() => profile(a)?.attributes.first_name === 'Ada');
+    await waitUntil('the first name set', () => profile(a)?.attributes.first_name === 'Ada');
     expect(h.sim.requests({ endpoint: 'create_or_update_profile', status: 409 }).length).toBeGreaterThan(0);
     const failed = await h.queue('profiles').getJobCounts('failed');
     expect(failed.failed).toBe(0);
@@ -85,18 +85,23 @@ describe('profile upserts on a backlog', () => {
     const phoneB = `+1555${Math.floor(1_000_000 + Math.random() * 8_999_999)}`;
     await h.post('/v1/profiles', { email: a });
     await h.post('/v1/profiles', { email: `${tag}-b@example.com`, phone_number: phoneB });
-    await eventually(() => profile(a) && h.sim.account(CONNECTION)!.index.phone_number.has(phoneB));
+    await waitUntil('the profile and the second phone number', () => profile(a) && h.sim.account(CONNECTION)!.index.phone_number.has(phoneB));
     const before = h.sim.requests({ endpoint: 'bulk_import_profiles' }).length;
     const profiles = Array.from({ length: 300 }, (_, i) => ({ email: `${tag}-${i}@example.com`, first_name: `P${i}`, properties: { n: i } }));
     profiles.push({ email: a, phone_number: phoneB, first_name: 'Conflicted', properties: { n: -1 } } as never);
     expect((await h.post('/v1/profiles', { profiles })).status).toBe(202);
-    await eventually(() => profiles.every((p) => profile(p.email)?.attributes.first_name === p.first_name), 20_000, 100);
+    await waitUntil('every profile upserted', () => profiles.every((p) => profile(p.email)?.attributes.first_name === p.first_name), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     expect(h.sim.requests({ endpoint: 'bulk_import_profiles' }).length).toBeGreaterThan(before);
     expect(h.sim.requests({ endpoint: 'get_bulk_import_profiles_job' }).length).toBeGreaterThan(0);
     // Far fewer calls than profiles.
     const imports = h.sim.requests({ endpoint: 'create_or_update_profile' }).filter((r) => JSON.stringify(r.body ?? '').includes(tag));
     expect(imports.length).toBeLessThan(20);
-    await eventually(async () => (await h.queue('profiles').getJobCounts('active', 'waiting', 'delayed')).active === 0, 10_000);
+    await waitUntil('no active profile job', async () => (await h.queue('profiles').getJobCounts('active', 'waiting', 'delayed')).active === 0, {
+      timeoutMs: 10_000,
+    });
     expect((await h.queue('profiles').getJobCounts('failed')).failed).toBe(0);
   }, 30_000);
 });
@@ -105,9 +110,9 @@ describe('/v1/lists/{listId}/members', () => {
   it('adds and removes members by identifier (ids resolved and cached)', async () => {
     const email = `${uniq('m')}@example.com`;
     expect((await h.post('/v1/lists/Members1/members', { profiles: [{ email }] })).status).toBe(202);
-    await eventually(() => profile(email)?.lists.has('Members1'));
+    await waitUntil('the profile on the list', () => profile(email)?.lists.has('Members1'));
     expect((await h.post('/v1/lists/Members1/members', { profiles: [{ email }] }, { method: 'DELETE' })).status).toBe(202);
-    await eventually(() => profile(email) && !profile(email)!.lists.has('Members1'));
+    await waitUntil('the profile off the list', () => profile(email) && !profile(email)!.lists.has('Members1'));
     // Removing someone Klaviyo has never seen is nothing to do, not an error.
     await h.post('/v1/lists/Members1/members', { profiles: [{ email: `${uniq('ghost')}@example.com` }] }, { method: 'DELETE' });
     await new Promise((r) => setTimeout(r, 300));
@@ -121,10 +126,10 @@ describe('/v1/lists/{listId}/members', () => {
       (await h.post('/v1/lists/News01/members', { profiles: [{ email, phone_number: phone }], consent: { email: true, sms: true }, source: 'Checkout' }))
         .status,
     ).toBe(202);
-    await eventually(() => profile(email)?.consent.email?.status === 'SUBSCRIBED');
+    await waitUntil('the email consent subscribed', () => profile(email)?.consent.email?.status === 'SUBSCRIBED');
     expect(profile(email)!.consent).toMatchObject({ email: { status: 'SUBSCRIBED', source: 'Checkout' }, sms: { status: 'SUBSCRIBED' } });
     expect((await h.post('/v1/lists/News01/members', { profiles: [{ email }], consent: { email: true } }, { method: 'DELETE' })).status).toBe(202);
-    await eventually(() => h.sim.subscriptionOps(CONNECTION).some((o) => o.kind === 'unsubscribe' && o.email === email));
+    await waitUntil('the unsubscribe applied', () => h.sim.subscriptionOps(CONNECTION).some((o) => o.kind === 'unsubscribe' && o.email === email));
     const unsubscribeCalls = h.sim.requests({ endpoint: 'bulk_unsubscribe_profiles' });
     expect(unsubscribeCalls.length).toBeGreaterThan(0);
     for (const call of unsubscribeCalls) expect((call.body as any).data.relationships.list.data.id).toBeTruthy();
@@ -139,7 +144,7 @@ describe('/v1/lists/{listId}/members', () => {
     expect((await h.post('/v1/lists/News01/members', { profiles: [{ email }], consent: { email: true }, global: true }, { method: 'DELETE' })).status).toBe(
       202,
     );
-    await eventually(() => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === email && o.kind === 'unsubscribe'));
+    await waitUntil('the unsubscribe applied', () => h.sim.subscriptionOps(CONNECTION).some((o) => o.email === email && o.kind === 'unsubscribe'));
     expect(h.sim.subscriptionOps(CONNECTION).find((o) => o.email === email)).toMatchObject({ listId: null, global: true });
   });
 
@@ -163,12 +168,16 @@ describe('/v1/lists/{listId}/members', () => {
     expect((await h.post('/v1/lists/Order1/members', { ...sub, id: uniq('r2') }, { method: 'DELETE' })).status).toBe(202);
     expect((await h.post('/v1/lists/Order1/members', { ...sub, id: uniq('r3') })).status).toBe(202);
     expect((await bulk).status).toBe(202);
-    await eventually(() => h.sim.subscriptionOps(CONNECTION).filter((o) => o.email === email).length === 3, 20_000);
+    await waitUntil('three subscription operations', () => h.sim.subscriptionOps(CONNECTION).filter((o) => o.email === email).length === 3, {
+      timeoutMs: 20_000,
+    });
     const ops = h.sim.subscriptionOps(CONNECTION).filter((o) => o.email === email);
     expect(ops.map((o) => o.kind)).toEqual(['subscribe', 'unsubscribe', 'subscribe']);
     expect(profile(email)!.lists.has('Order1')).toBe(true);
     expect(profile(email)!.consent.email?.status).toBe('SUBSCRIBED');
-    await eventually(() => others.every((o) => profile(o.email)?.consent.email?.status === 'SUBSCRIBED'), 20_000);
+    await waitUntil('every other profile subscribed', () => others.every((o) => profile(o.email)?.consent.email?.status === 'SUBSCRIBED'), {
+      timeoutMs: 20_000,
+    });
   });
 });
 
@@ -195,18 +204,18 @@ describe('POST /v1/orders', () => {
     expect(first).toMatchObject({ status: 202, body: { accepted: 1, ids: [id], events: 4, duplicates: 0 } });
     const retry = await h.post('/v1/orders', order(id, email));
     expect(retry.body).toMatchObject({ events: 4, duplicates: 4 });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 4);
+    await waitUntil('four events delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 4);
 
     // Replay: the same items through the queue again, as replaying a dead letter does.
     const q = h.queue('events');
-    const jobs = await eventually(async () => {
+    const jobs = await waitUntil('the completed job', async () => {
       const done = (await q.getJobs(['completed'])).filter((j) => JSON.stringify(j.data).includes(email));
       return done.length > 0 && done;
     });
     const items = jobs.flatMap((j) => j.data.items);
     expect(items).toHaveLength(4);
     await q.add('events', { ...jobs[0]!.data, items }, { jobId: `replay-${id}` });
-    await eventually(async () => (await q.getJob(`replay-${id}`))?.finishedOn, 10_000);
+    await waitUntil('the replayed job finished', async () => (await q.getJob(`replay-${id}`))?.finishedOn, { timeoutMs: 10_000 });
     expect(await (await q.getJob(`replay-${id}`))!.getState()).toBe('completed');
 
     const events = h.sim.eventsFor(CONNECTION, { email });
@@ -226,10 +235,10 @@ describe('POST /v1/orders', () => {
     const id = uniq('order');
     const email = `${id}@example.com`;
     await h.post('/v1/orders', order(id, email));
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 4);
+    await waitUntil('four events delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 4);
     const fulfilled = await h.post('/v1/orders', order(id, email, { status: 'fulfilled' }));
     expect(fulfilled.body).toMatchObject({ events: 5, duplicates: 4 });
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email, metric: 'Fulfilled Order' }).length === 1);
+    await waitUntil('the fulfilled order event', () => h.sim.eventsFor(CONNECTION, { email, metric: 'Fulfilled Order' }).length === 1);
     expect(h.sim.eventsFor(CONNECTION, { email })).toHaveLength(5);
   });
 });

@@ -9,10 +9,10 @@ import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProfileOrder, pendingKey, type Claim, type ProfileOrder, type Turn } from '../../src/profile-order.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
-import type { ProfileItem, ProfilesJobData } from '../../src/queues.ts';
+import type { ProfilesJobData, StoredProfileItem } from '../../src/job-data.ts';
 import { RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const LANE = 'default';
 const bulkRef = queueRef('profiles', LANE, 'bulk', RELAY_SOURCE);
@@ -39,10 +39,10 @@ const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 8)}`;
 interface Scene {
   readonly email: string;
   readonly bulkJob: Job<ProfilesJobData>;
-  readonly bulkItem: ProfileItem;
+  readonly bulkItem: StoredProfileItem;
   readonly bulkKey: string;
   /** The live items on the same profile, in the order they were sent. */
-  readonly live: { readonly item: ProfileItem; readonly key: string }[];
+  readonly live: { readonly item: StoredProfileItem; readonly key: string }[];
 }
 
 /** A bulk upsert of one profile, then `lives` live upserts of it, queued through the API. */
@@ -198,7 +198,7 @@ describe('promoting an earlier bulk operation', () => {
   it('a live operation behind an earlier live one waits: only bulk work is promoted', async () => {
     const email = `${uniq('live-live')}@example.com`;
     for (const name of ['A', 'B']) expect((await h.post('/v1/profiles', { id: uniq(name), email, first_name: name })).status).toBe(202);
-    const jobs = await eventually(async () => {
+    const jobs = await waitUntil('the two live jobs of the profile', async () => {
       const js = (await h.service.queues.get(liveRef).getJobs(['waiting'])).filter((j) => JSON.stringify(j.data).includes(email)) as Job<ProfilesJobData>[];
       return js.length === 2 && js.sort((a, b) => a.data.items[0]!.seq - b.data.items[0]!.seq);
     });

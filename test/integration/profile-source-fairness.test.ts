@@ -8,7 +8,7 @@ import { afterEach, expect, it } from 'vitest';
 import { createKlaviyoClient } from '../../src/klaviyo/client.ts';
 import { laneFor } from '../../src/lanes.ts';
 import { createLogger } from '../../src/log.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { ProfileItem } from '../../src/job-data.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { createIdCache } from '../../workers/profiles/id-cache.ts';
 import { createProfileDispatcher, IDLE_BATCHER_MS } from '../../workers/profiles/dispatcher.ts';
@@ -43,11 +43,9 @@ it('a profile dispatcher shares each request among the sources with items waitin
 
   const tag = Math.random().toString(36).slice(2, 8);
   const unsubscribe = (src: string, i: number): ProfileItem => ({
-    k: `${tag}-${src}-${i}`,
+    key: `${tag}-${src}-${i}`,
     id: `${tag}-${src}-${i}`,
-    pk: `pk-${src}-${i}`,
-    seq: i,
-    o: { op: 'unsubscribe', listId: 'FairL1', member: { email: `${tag}-${src}-${i}@example.com` }, channels: ['email'] },
+    operation: { op: 'unsubscribe', listId: 'FairL1', member: { email: `${tag}-${src}-${i}@example.com` }, channels: ['email'] },
   });
   // Source a's 300 arrive first, then b's 300: first come, first served would send a's alone for three requests.
   const outcomes = await Promise.all(['src-a', 'src-b'].flatMap((src) => Array.from({ length: 300 }, (_, i) => dispatcher.submit(unsubscribe(src, i), src))));

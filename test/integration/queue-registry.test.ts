@@ -13,7 +13,7 @@ import { pauseLane, resumeLane } from '../../src/ops/lane-state.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const NEW_KEY = 'brand-new-shop-key-0001';
 const LATE_KEY = 'paused-lane-shop-key-01';
@@ -39,7 +39,7 @@ beforeAll(async () => {
       {},
     ),
   });
-  await eventually(async () => (await fetch(`${api.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${api.url}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await api?.close();
@@ -59,7 +59,10 @@ it('a source the workers were not configured with is served from the registry', 
   const names = (await workers.service.queues.catalog.list('events', 'default')).map((r) => r.source);
   expect(names).toContain('src-newshop');
   // The workers look at the registry every 5 s.
-  await eventually(() => workers.sim.eventsFor(CONNECTION, { email: `${id}@example.com` }).length === 1, 12_000, 50);
+  await waitUntil('the event delivered', () => workers.sim.eventsFor(CONNECTION, { email: `${id}@example.com` }).length === 1, {
+    timeoutMs: 12_000,
+    intervalMs: 50,
+  });
   expect(workers.service.workers!.workers.map((w) => w.name)).toContain('events.default.live.src-newshop');
 }, 20_000);
 
@@ -74,7 +77,11 @@ it('a queue that appears while its lane is paused waits for the resume', async (
     expect(workers.sim.eventsFor(CONNECTION, { email: `${id}@example.com` })).toHaveLength(0);
     expect(await workers.service.queues.get(queueRef('events', 'default', 'bulk', 'src-late')).getWaitingCount()).toBe(1);
     await resumeLane(redis as never, workers.service.queues, 'default');
-    await eventually(() => workers.sim.eventsFor(CONNECTION, { email: `${id}@example.com` }).length === 1, 12_000, 50);
+    await waitUntil(
+      'the event delivered after the registry was deleted',
+      () => workers.sim.eventsFor(CONNECTION, { email: `${id}@example.com` }).length === 1,
+      { timeoutMs: 12_000, intervalMs: 50 },
+    );
   } finally {
     redis.disconnect();
   }

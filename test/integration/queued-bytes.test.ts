@@ -5,16 +5,8 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  countQueuedBytes,
-  healQueueBytes,
-  pruneSourceLedger,
-  queueBytesKey,
-  recountQueuedBytes,
-  releaseQueuedBytes,
-  sourceBytesKey,
-  sourceLedgerKey,
-} from '../../src/ingest/queued-bytes.ts';
+import { countQueuedBytes, healQueueBytes, pruneSourceLedger, recountQueuedBytes, releaseQueuedBytes } from '../../src/ingest/queued-bytes.ts';
+import { bullPrefix, queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/redis-keys.ts';
 import { createSourceLimiter } from '../../src/ingest/source-limits.ts';
 import { createEnqueuer } from '../../src/ingest/enqueue.ts';
 import { createLogger } from '../../src/log.ts';
@@ -23,7 +15,7 @@ import { legacyRef, queueRef } from '../../src/queue-catalog.ts';
 import { createIngest } from '../../src/ingest/ingest.ts';
 import { createRedis, waitForRedis } from '../../src/redis.ts';
 import { deleteKeys, REDIS_URL, testRedis, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let redis: Redis;
 let prefix: string;
@@ -33,7 +25,7 @@ const SRC = 'src-shop';
 beforeAll(() => {
   redis = testRedis();
   prefix = uniquePrefix('qbytes');
-  queue = new Queue('events.default', { connection: redis as never, prefix: `${prefix}:{events.default}` });
+  queue = new Queue('events.default', { connection: redis as never, prefix: bullPrefix(prefix, 'events', 'default') });
 });
 afterAll(async () => {
   await queue?.close();
@@ -84,11 +76,11 @@ describe('queued bytes', () => {
     await addCounted('finished', 1000);
     const worker = new Worker('events.default', async () => 'ok', {
       connection: redis.duplicate() as never,
-      prefix: `${prefix}:{events.default}`,
+      prefix: bullPrefix(prefix, 'events', 'default'),
       autorun: true,
     });
     try {
-      await eventually(async () => (await queue.getJobState('finished')) === 'completed', 10_000, 20);
+      await waitUntil('the job completed', async () => (await queue.getJobState('finished')) === 'completed', { timeoutMs: 10_000, intervalMs: 20 });
     } finally {
       await worker.close();
     }
@@ -117,7 +109,7 @@ describe('queued bytes', () => {
       pruneEveryMs: 100,
     });
     try {
-      await eventually(async () => (await total()) === before, 5000, 50);
+      await waitUntil('the counter back where it was', async () => (await total()) === before, { timeoutMs: 5000, intervalMs: 50 });
     } finally {
       limiter.stop();
     }
@@ -139,7 +131,7 @@ describe('queues per class and source', () => {
     const queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
     try {
       const ingest = createIngest(redis, queues, 86_400_000);
-      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      const item = (k: string) => ({ key: k, id: k, event: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
       await Promise.all([
         ingest.events({ id: 'key-classes', lane: 'classes', cls: 'live' }, [item('live-1')], 300),
         ingest.events({ id: 'key-classes', lane: 'classes', cls: 'bulk' }, [item('bulk-1'), item('bulk-2')], 800),
@@ -167,7 +159,7 @@ describe('queues per class and source: the source ledger', () => {
     const src = 'src-ledger';
     try {
       const ingest = createIngest(redis, queues, 86_400_000, { countsSourceBytes: (id) => id === src });
-      const item = (k: string) => ({ k, id: k, e: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
+      const item = (k: string) => ({ key: k, id: k, event: { metric: 'Viewed', profile: { email: `${k}@example.com` } } as never });
       await ingest.events({ id: src, lane: 'ledger', cls: 'bulk' }, [item('kept')], 400);
       await ingest.events({ id: src, lane: 'ledger', cls: 'live' }, [item('gone')], 100);
       expect(Number(await redis.get(sourceBytesKey(prefix, src)))).toBe(500);
@@ -190,7 +182,7 @@ describe('queues per class and source: the source ledger', () => {
 describe("a queue's byte counter heals", () => {
   let q: Queue;
   beforeAll(() => {
-    q = new Queue('events.heal', { connection: redis as never, prefix: `${prefix}:{events.heal}` });
+    q = new Queue('events.heal', { connection: redis as never, prefix: bullPrefix(prefix, 'events', 'heal') });
   });
   afterAll(async () => {
     await q.obliterate({ force: true });

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EndpointName } from '../../src/klaviyo/endpoints.ts';
 import type { PriorityClass } from '../../src/priority.ts';
+import { bucketWaiters, governorKeys } from '../../src/redis-keys.ts';
 import { createQuotaGovernor, type GovernorLimits, type QuotaGovernor, type QuotaScope } from '../../workers/quota-governor.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
@@ -24,7 +25,7 @@ afterAll(async () => {
 
 const WINDOW_MS = 1250; // 1 s burst window + burstPaddingMs below
 const base = { burstPaddingMs: 250, steadyPaddingMs: 0, bulkMinShare: 0.2, liveGatewayReserve: 2 };
-const scopeFor = (name: string): QuotaScope => ({ scope: name, account: 'acct', viaGateway: true });
+const scopeFor = (name: string): QuotaScope => ({ keyId: name, klaviyoAccount: 'acct', viaGateway: true });
 const governors = (limits: GovernorLimits): [QuotaGovernor, QuotaGovernor] => [createQuotaGovernor(a, prefix, limits), createQuotaGovernor(b, prefix, limits)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -232,7 +233,7 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     const held: Grant[] = [];
     const live = stream(gs, scope, 'create_event', 'live', 2, 60_000, held, ctl);
     await sleep(300);
-    expect(await a.zcard(`${prefix}:gov:{separate}:acct:create_event:60s:want:live`)).toBe(4);
+    expect(await a.zcard(bucketWaiters(governorKeys(prefix, scope).steady('create_event'), 'live'))).toBe(4);
 
     const grants: Grant[] = [];
     const t0 = Date.now();
@@ -282,7 +283,7 @@ describe('quota governor: live and bulk classes (real Redis)', () => {
     await g.take(scope, 'bulk_create_events', undefined, 'bulk');
     await g.take(scope, 'get_profiles'); // the default class is live
     await g.waitFree(scope, 'create_event', undefined, 'bulk'); // a look takes nothing
-    await g.take({ ...scope, account: 'other' }, 'create_event', undefined, 'bulk'); // another account of the key
+    await g.take({ ...scope, klaviyoAccount: 'other' }, 'create_event', undefined, 'bulk'); // another account of the key
     expect(await g.share(scope)).toEqual({
       windowMs: 60_000,
       total: { live: 4, bulk: 3 },

@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 const limits = { gatewayPerSecond: 10, endpoints: { create_event: { burst: 5, steady: 12 } }, burstPaddingMs: 50, steadyPaddingMs: 0 };
-const scope = { scope: 's1', account: 'acct', viaGateway: true };
+const scope = { keyId: 's1', klaviyoAccount: 'acct', viaGateway: true };
 
 describe('quota governor (real Redis)', () => {
   it('two governors sharing Redis never grant more than the burst in any 1 s interval', async () => {
@@ -35,7 +35,7 @@ describe('quota governor (real Redis)', () => {
 
   it('a 429 blocks the bucket for Retry-After; a gateway 429 blocks the gateway for every endpoint', async () => {
     const g = createQuotaGovernor(a, prefix, limits);
-    const s = { ...scope, scope: 's2' };
+    const s = { ...scope, keyId: 's2' };
     await g.observe(s, 'bulk_create_events', { status: 429, retryAfterMs: 1500, origin: 'klaviyo' });
     expect(await g.blockedFor(s, 'bulk_create_events')).toBeGreaterThan(1000);
     expect(await g.blockedFor(s, 'create_event')).toBe(0);
@@ -49,7 +49,7 @@ describe('quota governor (real Redis)', () => {
 
   it('RateLimit-Remaining: 0 holds the endpoint until the reset', async () => {
     const g = createQuotaGovernor(a, prefix, limits);
-    const s = { ...scope, scope: 's3' };
+    const s = { ...scope, keyId: 's3' };
     await g.observe(s, 'create_event', { status: 202, remaining: 0, resetMs: 700 });
     expect(await g.blockedFor(s, 'create_event')).toBeGreaterThan(400);
   });

@@ -10,7 +10,7 @@ import { startService } from '../../src/runtime/service.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 describe('shutdown under load', () => {
   it('leaves nothing active or locked, loses nothing, and the next worker delivers each event once', async () => {
@@ -33,7 +33,11 @@ describe('shutdown under load', () => {
         expect((await h.post('/v1/events', { events })).status).toBe(202);
       }
       const q = h.queue('events');
-      await eventually(async () => (await q.getJobCounts('active')).active! > 0 && h.sim.requests({ endpoint: 'bulk_create_events' }).length > 0, 10_000);
+      await waitUntil(
+        'a job active and a bulk call made',
+        async () => (await q.getJobCounts('active')).active! > 0 && h.sim.requests({ endpoint: 'bulk_create_events' }).length > 0,
+        { timeoutMs: 10_000 },
+      );
 
       const t0 = Date.now();
       await h.service.workers!.close(2000);
@@ -49,7 +53,7 @@ describe('shutdown under load', () => {
       h.sim.faults.clear();
       const next = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
       try {
-        await eventually(() => h.sim.account(CONNECTION)!.eventCount === ids.length, 30_000, 100);
+        await waitUntil('every event delivered', () => h.sim.account(CONNECTION)!.eventCount === ids.length, { timeoutMs: 30_000, intervalMs: 100 });
         expect(h.sim.account(CONNECTION)!.eventCount).toBe(ids.length);
         expect(new Set(h.sim.eventsFor(CONNECTION).map((e) => e.uniqueId)).size).toBe(ids.length);
       } finally {

@@ -2,13 +2,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startHarness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { CONNECTION } from '../support/harness.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { createKlaviyoClient } from '../../src/klaviyo/client.ts';
 import { createLogger } from '../../src/log.ts';
-import type { EventItem } from '../../src/queues.ts';
+import type { EventItem } from '../../src/job-data.ts';
 import { Batcher } from '../../workers/batcher.ts';
 import { eventSender } from '../../workers/events/sender.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
@@ -22,7 +22,7 @@ describe('graceful shutdown', () => {
       const email = 'slow@example.com';
       expect((await h.post('/v1/events', { id: 'slow-1', event: 'Placed Order', profile: { email } })).status).toBe(202);
       const q = h.queue('events');
-      await eventually(async () => (await q.getJobCounts('active')).active === 1, 5000);
+      await waitUntil('one active job', async () => (await q.getJobCounts('active')).active === 1, { timeoutMs: 5000 });
       const url = h.service.url!;
       const t0 = Date.now();
       await h.service.close();
@@ -42,7 +42,9 @@ describe('graceful shutdown', () => {
     try {
       h.sim.faults.add({ match: { endpoint: 'create_event' }, latencyMs: 15_000 });
       expect((await h.post('/v1/events', { id: 'stuck-1', event: 'Placed Order', profile: { email: 'stuck@example.com' } })).status).toBe(202);
-      await eventually(() => h.sim.requests({ endpoint: 'create_event' }).length === 1 || h.sim.stats().faulted > 0, 5000);
+      await waitUntil('the request on the wire', () => h.sim.requests({ endpoint: 'create_event' }).length === 1 || h.sim.stats().faulted > 0, {
+        timeoutMs: 5000,
+      });
       const t0 = Date.now();
       await h.service.close();
       expect(Date.now() - t0).toBeLessThan(4000);
@@ -67,7 +69,7 @@ describe('a yield at shutdown', () => {
     const sim = await startSimulator({ port: 0 });
     try {
       const governor = createQuotaGovernor(redis, prefix, { ...DEFAULT_LIMITS, endpoints: { bulk_create_events: { burst: 1, steady: 1 } } });
-      const scope = { scope: 'yield-test', account: 'acct', viaGateway: true };
+      const scope = { keyId: 'yield-test', klaviyoAccount: 'acct', viaGateway: true };
       await governor.take(scope, 'bulk_create_events'); // the minute's one call is spent
       const sender = eventSender({
         client: createKlaviyoClient({ mode: 'gateway', baseUrl: sim.url, apiKey: 'k', connectionId: 'acct', revision: '2026-01-15', timeoutMs: 2000 }),
@@ -83,7 +85,7 @@ describe('a yield at shutdown', () => {
         lingerMs: 0,
         maxInFlight: 1,
       });
-      const items = [1, 2, 3].map((i): EventItem => ({ k: `k${i}`, id: `e${i}`, e: { event: 'Placed Order', profile: { email: `y${i}@example.com` } } }));
+      const items = [1, 2, 3].map((i): EventItem => ({ key: `k${i}`, id: `e${i}`, event: { event: 'Placed Order', profile: { email: `y${i}@example.com` } } }));
       const outcomes = Promise.all(items.map((it) => b.submit(it)));
       await new Promise((r) => setTimeout(r, 300));
       const t0 = Date.now();

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const KEYS = { a: 'fair-source-a-key-0001', b: 'fair-source-b-key-0001' };
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -34,7 +34,7 @@ let h: Harness;
 let workers: Service | undefined;
 beforeAll(async () => {
   h = await startHarness({ name: 'fair', workers: false, file, sim: { limits: { endpoints: { bulk_create_events: BULK_LIMIT } } } });
-  await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await workers?.close();
@@ -62,14 +62,14 @@ it('two saturated sources with weights 3:1 each get their weighted share (±5%)'
   // may get its first jobs a moment before the other) until source a would run out (~13,000).
   const WINDOW = 8000;
   const firstOf = (evs: { properties: Record<string, unknown> }[], src: string) => evs.findIndex((e) => e.properties['source'] === src);
-  const received = await eventually(
+  const received = await waitUntil(
+    "both sources' events past the window",
     () => {
       const evs = h.sim.eventsFor(CONNECTION, { metric: 'Fair Share' });
       const [a, b] = [firstOf(evs, 'a'), firstOf(evs, 'b')];
       return a >= 0 && b >= 0 && evs.length >= Math.max(a, b) + WINDOW && evs;
     },
-    30_000,
-    50,
+    { timeoutMs: 30_000, intervalMs: 50 },
   );
   const from = Math.max(firstOf(received, 'a'), firstOf(received, 'b'));
   expect(from, 'the second source started within the first few requests').toBeLessThan(4000);

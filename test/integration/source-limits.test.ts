@@ -11,12 +11,12 @@ import { createLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startService, type Service } from '../../src/runtime/service.ts';
-import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/ingest/queued-bytes.ts';
+import { queueBytesKey, sourceBytesKey, sourceLedgerKey } from '../../src/redis-keys.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -264,14 +264,23 @@ describe('queued bytes', () => {
 
     // Workers deliver it: the source's bytes are released and it is accepted again.
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
-    await eventually(() => bodies.every((b) => h!.sim.eventsFor(CONNECTION, { email: b.profile.email }).length === 1), 20_000, 50);
+    await waitUntil('each event delivered once', () => bodies.every((b) => h!.sim.eventsFor(CONNECTION, { email: b.profile.email }).length === 1), {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     // Released by the workers as each job completes (the ledger's pruner runs only every 10 s).
-    await eventually(async () => (await redis.get(sourceBytesKey(h!.prefix, 'src-capped'))) === null, 3000, 50);
+    await waitUntil("the source's bytes released", async () => (await redis.get(sourceBytesKey(h!.prefix, 'src-capped'))) === null, {
+      timeoutMs: 3000,
+      intervalMs: 50,
+    });
     expect(await redis.hlen(sourceLedgerKey(h.prefix, 'src-capped'))).toBe(0);
     expect((await send(h, KEYS.capped, '/v1/events', eventOfSize(tag, 3, 1000))).status).toBe(202);
-    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: `${tag}-3@example.com` }).length === 1, 20_000, 50);
+    await waitUntil('the third event delivered', () => h!.sim.eventsFor(CONNECTION, { email: `${tag}-3@example.com` }).length === 1, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
     // Every job finished: the queue's counter is back to nothing (never below).
-    await eventually(async () => (await queuesBytes(h!)) === null, 3000, 50);
+    await waitUntil("the queues' bytes released", async () => (await queuesBytes(h!)) === null, { timeoutMs: 3000, intervalMs: 50 });
   }, 60_000);
 
   it('a job that fails for good (a dead letter) releases its bytes too', async () => {
@@ -279,8 +288,16 @@ describe('queued bytes', () => {
     const tag = uniq('qbdead');
     h.sim.faults.add({ rejectItems: { emails: [`${tag}-0@example.com`] } });
     expect((await send(h, KEYS.capped, '/v1/events', eventOfSize(tag, 0, 1000))).status).toBe(202);
-    await eventually(async () => (await Promise.all(h!.service.queues.all().map((q) => q.getFailedCount()))).reduce((a, b) => a + b, 0) === 1, 20_000, 50);
-    await eventually(async () => (await redis.get(sourceBytesKey(h!.prefix, 'src-capped'))) === null && (await queuesBytes(h!)) === null, 3000, 50);
+    await waitUntil(
+      'one failed job',
+      async () => (await Promise.all(h!.service.queues.all().map((q) => q.getFailedCount()))).reduce((a, b) => a + b, 0) === 1,
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
+    await waitUntil(
+      "the source's and queues' bytes released",
+      async () => (await redis.get(sourceBytesKey(h!.prefix, 'src-capped'))) === null && (await queuesBytes(h!)) === null,
+      { timeoutMs: 3000, intervalMs: 50 },
+    );
   }, 30_000);
 
   it("a dead letter replayed into its source's bulk queue counts there again, and its Worker releases it when delivered", async () => {
@@ -298,8 +315,15 @@ describe('queued bytes', () => {
     const sourceBytes = async () => redis.get(sourceBytesKey(h!.prefix, 'src-capped'));
     const queueBytes = async (cls: 'live' | 'bulk') =>
       redis.get(queueBytesKey(h!.service.queues.get(queueRef('events', 'default', cls, 'src-capped')).qualifiedName));
-    await eventually(async () => (await h!.service.queues.get(queueRef('events', 'default', 'live', 'src-capped')).getFailedCount()) === 1, 20_000, 50);
-    await eventually(async () => (await sourceBytes()) === null && (await queueBytes('live')) === null, 3000, 50);
+    await waitUntil(
+      "the live queue's failed job",
+      async () => (await h!.service.queues.get(queueRef('events', 'default', 'live', 'src-capped')).getFailedCount()) === 1,
+      { timeoutMs: 20_000, intervalMs: 50 },
+    );
+    await waitUntil("the source's and live queue's bytes released", async () => (await sourceBytes()) === null && (await queueBytes('live')) === null, {
+      timeoutMs: 3000,
+      intervalMs: 50,
+    });
     await workers.close();
     workers = undefined;
 
@@ -317,8 +341,14 @@ describe('queued bytes', () => {
 
     // Delivered from the bulk queue: its Worker releases both counts.
     workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file });
-    await eventually(() => h!.sim.eventsFor(CONNECTION, { email: body.profile.email }).length === 1, 20_000, 50);
-    await eventually(async () => (await sourceBytes()) === null && (await queueBytes('bulk')) === null, 3000, 50);
+    await waitUntil('the event delivered', () => h!.sim.eventsFor(CONNECTION, { email: body.profile.email }).length === 1, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+    await waitUntil("the source's and bulk queue's bytes released", async () => (await sourceBytes()) === null && (await queueBytes('bulk')) === null, {
+      timeoutMs: 3000,
+      intervalMs: 50,
+    });
     expect(await redis.hlen(sourceLedgerKey(h.prefix, 'src-capped'))).toBe(0);
   }, 60_000);
 
@@ -334,7 +364,10 @@ describe('queued bytes', () => {
     await priv.start();
     const own = testRedis(priv.url);
     try {
-      await eventually(async () => Number(await own.get(sourceBytesKey(h!.prefix, 'src-capped'))) === 1200, 20_000, 100);
+      await waitUntil('1,200 bytes counted for the source', async () => Number(await own.get(sourceBytesKey(h!.prefix, 'src-capped'))) === 1200, {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      });
       expect(await queuesBytes(h, own)).toBe(1200);
     } finally {
       own.disconnect();
@@ -389,6 +422,9 @@ describe('backpressure in bytes', () => {
     // An operator empties the queue by hand: no worker ever releases those bytes, yet the count
     // heals once the queue has been seen empty twice, and work is accepted again.
     for (const q of h.service.queues.all()) await q.drain(true);
-    await eventually(async () => (await h!.post('/v1/events', eventOfSize(tag, 3, 1000))).status === 202, 10_000, 250);
+    await waitUntil('the source to take events again', async () => (await h!.post('/v1/events', eventOfSize(tag, 3, 1000))).status === 202, {
+      timeoutMs: 10_000,
+      intervalMs: 250,
+    });
   }, 30_000);
 });

@@ -3,10 +3,11 @@
  * the simulator: what each answer from the gateway or Klaviyo does to a job.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { itemKey, jobIdForItems, sourceIdForKey } from '../../src/model/ids.ts';
+import { eventKey, jobIdForItems } from '../../src/item-keys.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import { readPause } from '../../src/ops/lane-state.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import type { Redis } from 'ioredis';
 import { testRedis } from '../support/redis.ts';
 
@@ -24,7 +25,7 @@ beforeEach(() => h.sim.faults.clear());
 
 const src = sourceIdForKey(RELAY_KEY);
 const uniq = (p: string) => `${p}-${Math.random().toString(36).slice(2, 10)}`;
-const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [itemKey(src, id)]));
+const jobFor = (id: string) => h.queue('events').getJob(jobIdForItems('events', [eventKey(src, id)]));
 async function send() {
   const id = uniq('evt');
   const email = `${id}@example.com`;
@@ -34,10 +35,14 @@ async function send() {
 const callsFor = (email: string) => h.sim.requests().filter((r) => JSON.stringify(r.body ?? '').includes(email));
 /** The job once it finished, read after it finished (a job read earlier could show stale counts). */
 const settled = async (id: string) => {
-  await eventually(async () => {
-    const state = await (await jobFor(id))?.getState();
-    return state === 'completed' || state === 'failed';
-  }, 20_000);
+  await waitUntil(
+    'the job completed or failed',
+    async () => {
+      const state = await (await jobFor(id))?.getState();
+      return state === 'completed' || state === 'failed';
+    },
+    { timeoutMs: 20_000 },
+  );
   return (await jobFor(id))!;
 };
 
@@ -109,7 +114,7 @@ describe('error taxonomy', () => {
     async (status, source) => {
       const rule = h.sim.faults.add({ status, source })[0]!;
       const sent = [await send(), await send(), await send()];
-      await eventually(() => readPause(redis, h.prefix, 'default'), 10_000);
+      await waitUntil("the lane's pause marker", () => readPause(redis, h.prefix, 'default'), { timeoutMs: 10_000 });
       const pause = (await readPause(redis, h.prefix, 'default'))!;
       expect(pause).toMatchObject({ status, origin: source });
       expect(await h.queue('events').isPaused()).toBe(true);

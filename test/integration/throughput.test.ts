@@ -11,7 +11,7 @@ import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let h: Harness | undefined;
 const children: ChildProcess[] = [];
@@ -52,7 +52,7 @@ describe('quota governor', () => {
     for (let i = 0; i < 2; i++) children.push(spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env, stdio: 'ignore' }));
     // Both processes are up once the legacy queue (every worker serves it) has their Workers.
     const q = h.service.queues.get(legacyRef('events', 'default'));
-    await eventually(async () => (await q.getWorkersCount()) >= 2, 20_000, 100);
+    await waitUntil('two workers', async () => (await q.getWorkersCount()) >= 2, { timeoutMs: 20_000, intervalMs: 100 });
 
     // Lone events (create_event) and batches (bulk), spaced so that each goes out as its own call,
     // several seconds' worth of calls for these limits: the governor must spread them out.
@@ -79,7 +79,7 @@ describe('quota governor', () => {
       }
     })();
     await Promise.all([lone, batches]);
-    await eventually(() => h!.sim.account(CONNECTION)?.eventCount === emails.length, 45_000, 200);
+    await waitUntil('every event delivered', () => h!.sim.account(CONNECTION)?.eventCount === emails.length, { timeoutMs: 45_000, intervalMs: 200 });
 
     const stats = h.sim.stats();
     expect(stats.throttled).toEqual({ gateway: 0, klaviyo: 0 });
@@ -104,13 +104,13 @@ describe('bulk isolation', () => {
       h.sim.faults.add({ match: { endpoint: 'create_event' }, rejectItems: { emails: bad, detail: 'Simulated rejection', withPointers } });
       expect((await h.post('/v1/events', { events })).status).toBe(202);
       const q = h.queue('events');
-      await eventually(
+      await waitUntil(
+        'the queue drained',
         async () => {
           const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
           return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) === 0 && (c.completed ?? 0) + (c.failed ?? 0) > 0;
         },
-        30_000,
-        100,
+        { timeoutMs: 30_000, intervalMs: 100 },
       );
       expect(h.sim.account(CONNECTION)!.eventCount).toBe(998);
       const failed = await q.getJobs(['failed']);
@@ -130,7 +130,7 @@ describe('low load', () => {
     const email = `${uniq('lone')}@example.com`;
     const t0 = Date.now();
     expect((await h.post('/v1/events', { id: uniq('e'), event: 'Viewed Product', profile: { email } })).status).toBe(202);
-    const ev = await eventually(() => h!.sim.eventsFor(CONNECTION, { email })[0], 5000, 10);
+    const ev = await waitUntil('the event delivered', () => h!.sim.eventsFor(CONNECTION, { email })[0], { timeoutMs: 5000, intervalMs: 10 });
     expect(ev.receivedAt - t0).toBeLessThan(1000);
     expect(ev.via).toBe('create_event');
   });

@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
+import { statsKey } from '../../src/redis-keys.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
 
 const EU_KEY = 'eu-shop-key-123456';
@@ -83,7 +84,7 @@ const eventItem = (topic: string, externalId: string, profileId: string, props: 
 
 async function profileInWinBack(email: string) {
   await h.post('/v1/profiles', { email, lists: ['WinBck'] });
-  return eventually(() => {
+  return waitUntil('the profile on the list', () => {
     const p = h.sim.profileByEmail(CONNECTION, email);
     return p?.lists.has('WinBck') && p;
   });
@@ -104,13 +105,13 @@ describe('POST /webhooks/klaviyo', () => {
       meta: { klaviyo_account_id: 'ACCT', klaviyo_webhook_id: 'WH1', timestamp: new Date().toISOString() },
     });
     expect(res).toEqual({ status: 200, body: { received: 4, enqueued: 3, duplicates: 0, unmatched: 1 } });
-    await eventually(() => !h.sim.profileByEmail(CONNECTION, p1.email!)!.lists.has('WinBck'));
-    await eventually(() => h.sim.profileByEmail(CONNECTION, p2.email!)!.properties.bf_clicker === true);
+    await waitUntil('the first profile off the list', () => !h.sim.profileByEmail(CONNECTION, p1.email!)!.lists.has('WinBck'));
+    await waitUntil("the second profile's property set", () => h.sim.profileByEmail(CONNECTION, p2.email!)!.properties.bf_clicker === true);
     expect(h.sim.profileByEmail(CONNECTION, p2.email!)!.lists.has('WinBck')).toBe(true);
-    const stats = await redis.hgetall(`${h.prefix}:stats:webhooks`);
+    const stats = await redis.hgetall(statsKey(h.prefix, 'webhooks'));
     expect(Number(stats['unmatched:event:klaviyo.opened_email'])).toBe(1);
     expect(Number(stats['matched:event:klaviyo.clicked_email'])).toBe(2);
-    await eventually(async () => Number((await redis.hgetall(`${h.prefix}:stats:webhooks`))['rules:filtered']) === 1);
+    await waitUntil('the filtered webhook counted', async () => Number((await redis.hgetall(statsKey(h.prefix, 'webhooks')))['rules:filtered']) === 1);
 
     // Klaviyo redelivers the same batch: every item is recognised by its external_id.
     const again = await deliver({ data: [eventItem('event:klaviyo.unsubscribed_from_email_marketing', ids[0]!, p1.id)], meta: { klaviyo_webhook_id: 'WH1' } });
@@ -157,8 +158,8 @@ describe('POST /webhooks/klaviyo/flows/{name}', () => {
     expect(await ok.json()).toMatchObject({ enqueued: 1, duplicates: 0 });
     // Klaviyo retries the action with the same body: recognised.
     expect(await (await post('flow-secret-0123456789', { profile: { email } })).json()).toMatchObject({ enqueued: 0, duplicates: 1 });
-    await eventually(() => h.sim.profileByEmail(CONNECTION, email)?.lists.has('VIPxyz'));
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email, metric: 'Became VIP' }).length === 1);
+    await waitUntil('the profile on the VIP list', () => h.sim.profileByEmail(CONNECTION, email)?.lists.has('VIPxyz'));
+    await waitUntil('the VIP event', () => h.sim.eventsFor(CONNECTION, { email, metric: 'Became VIP' }).length === 1);
     const unknown = await fetch(`${h.service.url}/webhooks/klaviyo/flows/nope`, {
       method: 'POST',
       headers: { 'x-relay-secret': 'flow-secret-0123456789' },
@@ -176,7 +177,10 @@ describe('sources and accounts', () => {
     expect(
       (await h.post('/v1/events', { id: uniq('e'), event: 'Placed Order', profile: { email: b } }, { headers: { authorization: `Bearer ${EU_KEY}` } })).status,
     ).toBe(202);
-    await eventually(() => h.sim.eventsFor('conn-eu', { email: b }).length === 1 && h.sim.eventsFor(CONNECTION, { email: a }).length === 1);
+    await waitUntil(
+      "each lane's event in its own account",
+      () => h.sim.eventsFor('conn-eu', { email: b }).length === 1 && h.sim.eventsFor(CONNECTION, { email: a }).length === 1,
+    );
     expect(h.sim.eventsFor('conn-eu', { email: a })).toHaveLength(0);
     expect(h.sim.eventsFor(CONNECTION, { email: b })).toHaveLength(0);
     const euCalls = h.sim.requests({ account: 'conn-eu' });
@@ -203,7 +207,7 @@ describe('sources and accounts', () => {
       body: raw,
     });
     expect(bad.status).toBe(401);
-    await eventually(() => h.sim.eventsFor(CONNECTION, { email }).length === 1);
+    await waitUntil('the event delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 1);
   });
 
   it('RELAY_API_KEYS still works beside the config file', async () => {

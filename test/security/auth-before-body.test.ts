@@ -13,7 +13,7 @@ import { parseRelayConfig } from '../../src/relay-config.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { connect, head, type RawConnection } from './support/raw-http.ts';
 
 const POS_SECRET = `whsec_${Buffer.from('pos-signing-secret-of-32-bytes!!').toString('base64')}`;
@@ -52,13 +52,13 @@ async function refusedBeforeTheBody(path: string, headers: Record<string, string
   try {
     conn.write(head('POST', path, { 'content-type': 'application/json', 'content-length': DECLARED, ...headers }));
     conn.write(Buffer.alloc(SENT, 0x20));
-    await eventually(() => conn.received().includes('\r\n\r\n') && conn.received().endsWith('}'), 3000);
+    await waitUntil('the refusal, before the body', () => conn.received().includes('\r\n\r\n') && conn.received().endsWith('}'), { timeoutMs: 3000 });
     expect(conn.status()).toBe(status);
     expect(conn.sent()).toBeLessThanOrEqual(SENT + 1024); // the answer came while 64 KiB of 5 MiB were out
     expect(conn.received()).toMatch(/\r\nconnection: close\r\n/i);
     expect(json(conn)).toMatchObject({ error: expect.any(String), message: expect.any(String) });
     // …and the server hangs up: the rest of the upload is never read.
-    await eventually(() => conn.closedAt() !== undefined, 2000);
+    await waitUntil('the server to hang up', () => conn.closedAt() !== undefined, { timeoutMs: 2000 });
     return conn;
   } finally {
     conn.destroy();
@@ -74,7 +74,7 @@ async function answeredAfterTheBody(path: string, headers: Record<string, string
   await new Promise((r) => setTimeout(r, 400));
   expect(conn.status()).toBeUndefined();
   conn.write(bytes.subarray(bytes.length >> 1));
-  await eventually(() => conn.status() !== undefined && conn.received().endsWith('}'), 3000);
+  await waitUntil('the answer, after the whole body', () => conn.status() !== undefined && conn.received().endsWith('}'), { timeoutMs: 3000 });
   conn.destroy();
   return conn;
 }

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ADMIN = 'dashboard-read-only-admin';
 const bearer = { authorization: `Bearer ${ADMIN}` };
@@ -29,7 +29,7 @@ afterAll(() => redis?.disconnect());
 async function relayWithJob(name: string, env: Record<string, string>) {
   const h = await startHarness({ name, workers: false, env: { RELAY_ADMIN_TOKEN: ADMIN, ...env } });
   // Ready: the API's Redis connection is up (until then an event would go to the local spool).
-  await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
   const posted = await h.post('/v1/events', { id: `${name}-1`, event: 'Placed Order', profile: { email: EMAIL, phone_number: PHONE } });
   expect(posted.status).toBe(202);
   const queue = h.queue('events') as Queue;

@@ -12,7 +12,7 @@
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { legacyRef } from '../../src/queue-catalog.ts';
 
 const ADMIN = 'ops-csrf-admin-token';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   h = await startHarness({ name: 'opscsrf', workers: false, env: { RELAY_ADMIN_TOKEN: ADMIN, RELAY_DASHBOARD_PII: 'true' } });
   own = new URL(h.service.url!).origin;
   // The API's Redis connection may still be connecting (it queues nothing offline).
-  await eventually(async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
+  await waitUntil('the API to be ready', async () => (await fetch(`${h.service.url}/readyz`)).status === 200);
 });
 afterAll(async () => {
   await h?.close();

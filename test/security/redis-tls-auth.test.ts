@@ -22,7 +22,7 @@ import { CONNECTION, MATON_KEY, RELAY_KEY, startHarness, type Harness } from '..
 import { freePort } from '../support/ports.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { makeTestCerts, type TestCerts } from '../support/test-certs.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** Passwords with every character a URL must percent-encode. */
@@ -60,10 +60,14 @@ async function deliverOne(h: Harness, tag: string): Promise<void> {
   const id = uniq(tag);
   const res = await h.post('/v1/events', { id, event: 'Placed Order', profile: { email: `${id}@example.com` }, value: 12.5 });
   expect(res).toEqual({ status: 202, body: { accepted: 1, ids: [id], duplicates: 0 } });
-  const events = await eventually(() => {
-    const e = h.sim.eventsFor(CONNECTION, { email: `${id}@example.com` });
-    return e.length > 0 && e;
-  }, 15_000);
+  const events = await waitUntil(
+    'the event delivered',
+    () => {
+      const e = h.sim.eventsFor(CONNECTION, { email: `${id}@example.com` });
+      return e.length > 0 && e;
+    },
+    { timeoutMs: 15_000 },
+  );
   expect(events).toHaveLength(1);
   expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 12.5 });
 }
@@ -357,7 +361,11 @@ describe('a TLS-only Redis with a password and an ACL user', () => {
     const ok = run({});
     onTestFinished(() => rmSync(spool, { recursive: true, force: true }));
     try {
-      const url = await eventually(() => /listening on (http:\/\/\S+)/.exec(ok.out())?.[1] ?? (ok.child.exitCode !== null && `exited: ${ok.out()}`), 30_000);
+      const url = await waitUntil(
+        'the listening banner (or the exit)',
+        () => /listening on (http:\/\/\S+)/.exec(ok.out())?.[1] ?? (ok.child.exitCode !== null && `exited: ${ok.out()}`),
+        { timeoutMs: 30_000 },
+      );
       expect(url).toMatch(/^http:/);
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
       const id = uniq('entry');

@@ -198,12 +198,12 @@ describe('every regex in src/ and workers/ is safe from ReDoS (recheck)', () => 
     // taken from z.regexes.
     expect(found.length).toBeGreaterThan(60);
     expect(sources).toContain('^\\+[1-9]\\d{1,14}$'); // PHONE_E164 (literal)
-    expect(sources).toContain(zod.z.regexes.email.source); // z.email() in profile.ts, z.regexes.email in event-fast-path.ts
+    expect(sources).toContain(zod.z.regexes.email.source); // z.email() in profile-fields.ts, z.regexes.email in event-fast-path.ts
     expect(found.filter((f) => f.source === zod.z.regexes.email.source).map((f) => f.file)).toEqual(
-      expect.arrayContaining(['src/model/profile.ts', 'src/model/event-fast-path.ts']),
+      expect.arrayContaining(['src/model/profile-fields.ts', 'src/model/event-fast-path.ts']),
     );
     expect(found.some((f) => f.via === 'zod' && f.file === 'src/model/event.ts' && f.source === zod.z.regexes.datetime({ offset: true }).source)).toBe(true);
-    expect(found.some((f) => f.via === 'zod' && f.file === 'src/model/profile-ops.ts')).toBe(true);
+    expect(found.some((f) => f.via === 'zod' && f.file === 'src/model/profile-requests.ts')).toBe(true);
   });
 
   it('builds a RegExp from a non-literal only where listed', () => {

@@ -9,14 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createKlaviyoClient } from '../../src/klaviyo/client.ts';
 import { laneFor } from '../../src/lanes.ts';
 import { createLogger } from '../../src/log.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { ProfileItem } from '../../src/job-data.ts';
 import { startSimulator } from '../../src/sim/index.ts';
 import { createIdCache } from '../../workers/profiles/id-cache.ts';
 import { createProfileDispatcher } from '../../workers/profiles/dispatcher.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../../workers/quota-governor.ts';
 import { CONNECTION, MATON_KEY, startHarness } from '../support/harness.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -41,7 +41,11 @@ describe('dead letters', () => {
       const before = (await queue.getJobs(['failed'])).map((j) => j.id);
       expect((await h.post('/v1/events', { id: `${tag}-${i}`, event: 'Placed Order', profile: { email: `${tag}-${i}@example.com` } })).status).toBe(202);
       // Done when this event's job is among the failed ones.
-      await eventually(async () => (await queue.getJobs(['failed'])).some((j) => !before.includes(j.id) && idsOf(j).includes(`${tag}-${i}`)), 15_000);
+      await waitUntil(
+        'the failed job holding the event',
+        async () => (await queue.getJobs(['failed'])).some((j) => !before.includes(j.id) && idsOf(j).includes(`${tag}-${i}`)),
+        { timeoutMs: 15_000 },
+      );
     };
 
     for (let i = 0; i < 5; i++) await fail(i);
@@ -91,11 +95,9 @@ describe('profile dispatcher', () => {
     const dispatcher = createProfileDispatcher(deps, createIdCache(redis, prefix), 'default', 5, idleMs);
     const tag = Math.random().toString(36).slice(2, 8);
     const add = (listId: string, i: number): ProfileItem => ({
-      k: `${tag}-${listId}-${i}`,
+      key: `${tag}-${listId}-${i}`,
       id: `${tag}-${i}`,
-      pk: `pk-${i}`,
-      seq: i,
-      o: { op: 'list-add', listId, member: { email: `${tag}-${i}@example.com` } },
+      operation: { op: 'list-add', listId, member: { email: `${tag}-${i}@example.com` } },
     });
 
     // 40 lists, one member each, and 10 consent sources: 50 targets, each its own batcher.
@@ -104,11 +106,9 @@ describe('profile dispatcher', () => {
       ...lists.map((l, i) => dispatcher.submit(add(l, i))),
       ...Array.from({ length: 10 }, (_, i) =>
         dispatcher.submit({
-          k: `${tag}-sub-${i}`,
+          key: `${tag}-sub-${i}`,
           id: `${tag}-sub-${i}`,
-          pk: `pk-s${i}`,
-          seq: i,
-          o: { op: 'subscribe', listId: lists[0]!, member: { email: `${tag}-s${i}@example.com` }, channels: ['email'], source: `Source ${i}` },
+          operation: { op: 'subscribe', listId: lists[0]!, member: { email: `${tag}-s${i}@example.com` }, channels: ['email'], source: `Source ${i}` },
         }),
       ),
     ]);

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 import { redisAnswers } from '../../src/runtime/ensure-redis.ts';
 import { freePort } from '../support/ports.ts';
 import { cleanEnv, startedOrExited, startRelay } from '../support/relay-process.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
 
@@ -94,7 +95,7 @@ beforeAll(async () => {
     ['--bind', '127.0.0.1', '--port', String(redisPort), '--dir', redisDir, '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD],
     { stdio: 'ignore' },
   );
-  for (let i = 0; i < 100 && !(await redisAnswers(`redis://127.0.0.1:${redisPort}`, 200)); i++) await new Promise((r) => setTimeout(r, 50));
+  await waitUntil('the private redis-server to answer', () => redisAnswers(`redis://127.0.0.1:${redisPort}`, 200), { timeoutMs: 10_000, intervalMs: 50 });
 });
 afterAll(async () => {
   if (redis && redis.exitCode === null) {

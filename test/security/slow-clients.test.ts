@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { connect, head } from './support/raw-http.ts';
 
 let h: Harness;
@@ -59,9 +59,9 @@ describe('slow clients', () => {
   it('an idle keep-alive connection is closed after RELAY_HTTP_KEEP_ALIVE_TIMEOUT_MS', async () => {
     const conn = await connect(h.service.url!);
     conn.write(head('GET', '/healthz', {}));
-    await eventually(() => conn.status() === 200);
+    await waitUntil('the keep-alive answer', () => conn.status() === 200);
     const answered = Date.now();
-    await eventually(() => conn.closedAt() !== undefined, 4000, 20);
+    await waitUntil('the idle connection closed', () => conn.closedAt() !== undefined, { timeoutMs: 4000, intervalMs: 20 });
     conn.destroy();
     expect(conn.closedAt()! - answered).toBeLessThan(2500);
   });

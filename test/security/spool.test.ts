@@ -19,7 +19,7 @@ import { queueRef } from '../../src/queue-catalog.ts';
 import { freePort } from '../support/ports.ts';
 import { privateRedis } from '../support/private-redis.ts';
 import { uniquePrefix } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { StopWaiting, waitUntil } from '../support/wait.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -58,10 +58,14 @@ describe('a spool left by a previous life under the same name', () => {
     await redis.start();
     const second = await startHarness({ name: 'spool-life2', env });
     cleanups.push(() => second.close());
-    await eventually(() => [0, 1, 2, 3, 4].every((i) => second.sim.eventsFor(CONNECTION, { email: `${tag}-${i}@example.com` }).length === 1), 20_000, 100);
+    await waitUntil(
+      'every spooled event delivered',
+      () => [0, 1, 2, 3, 4].every((i) => second.sim.eventsFor(CONNECTION, { email: `${tag}-${i}@example.com` }).length === 1),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     // It was this process's own file: named by the instance id, emptied once drained.
     expect(readdirSync(dir).filter((f) => f.endsWith('.log'))).toEqual(['spool-api-a-0.log']);
-    await eventually(() => !existsSync(join(dir, 'spool-api-a-0.log')) || statSync(join(dir, 'spool-api-a-0.log')).size === 0);
+    await waitUntil('the spool file emptied', () => !existsSync(join(dir, 'spool-api-a-0.log')) || statSync(join(dir, 'spool-api-a-0.log')).size === 0);
   }, 60_000);
 
   it('is delivered after kill -9 and a restart as pid 1 in a fresh pid namespace (a container restart)', async () => {
@@ -102,13 +106,13 @@ describe('a spool left by a previous life under the same name', () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         await exited;
       });
-      await eventually(
+      await waitUntil(
+        'the API to be ready',
         async () => {
-          if (child.exitCode !== null) throw new Error(`the API exited (${child.exitCode}): ${out.slice(-2000)}`);
+          if (child.exitCode !== null) throw new StopWaiting(`the API exited (${child.exitCode}): ${out.slice(-2000)}`);
           return (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
         },
-        40_000,
-        100,
+        { timeoutMs: 40_000, intervalMs: 100 },
       );
       expect(out).toMatch(/\(pid 1\)/); // the banner: it really ran as pid 1
       return { child, exited };
@@ -127,14 +131,14 @@ describe('a spool left by a previous life under the same name', () => {
     cleanups.push(() => void client.disconnect());
     const queue = new Queues(client, prefix, { attempts: 1, keepCompletedS: 60 }).get(queueRef('events', 'default', 'live', RELAY_SOURCE));
     cleanups.push(() => queue.close());
-    const ids = await eventually(
+    const ids = await waitUntil(
+      'the spooled events queued in Redis',
       async () => {
         const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
         const got = new Set(jobs.flatMap((j) => (j.data.items as { id: string }[]).map((it) => it.id)));
         return [0, 1, 2, 3, 4].every((i) => got.has(`${tag}-${i}`)) && got;
       },
-      30_000,
-      200,
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
     expect([...ids].filter((id) => id.startsWith(tag)).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `${tag}-${i}`));
   }, 120_000);
@@ -179,10 +183,14 @@ describe('siblings sharing a spool directory', () => {
     });
     return {
       ready: () =>
-        eventually(() => {
-          if (child.exitCode !== null) throw new Error(`writer ${name} exited: ${out}`);
-          return out.includes('ready');
-        }, 20_000),
+        waitUntil(
+          'the writer to be ready',
+          () => {
+            if (child.exitCode !== null) throw new StopWaiting(`writer ${name} exited: ${out}`);
+            return out.includes('ready');
+          },
+          { timeoutMs: 20_000 },
+        ),
       appended: () => [...out.matchAll(/^appended (\d+)$/gm)].map((m) => `${name}-${m[1]}`),
       kill: async () => {
         child.kill('SIGKILL');
@@ -214,13 +222,13 @@ describe('siblings sharing a spool directory', () => {
     // A dies: once its file is stale, it is recovered — every record it acknowledged, once; B's stays put.
     await a.kill();
     const acknowledged = a.appended();
-    await eventually(
+    await waitUntil(
+      'every acknowledged record applied',
       async () => {
         await c.drain(apply);
         return acknowledged.every((r) => applied.includes(r));
       },
-      10_000,
-      50,
+      { timeoutMs: 10_000, intervalMs: 50 },
     );
     expect(new Set(applied).size).toBe(applied.length);
     expect(applied.every((r) => r.startsWith('api-a-'))).toBe(true);
@@ -235,7 +243,7 @@ describe('siblings sharing a spool directory', () => {
     await a.ready();
     await expect(Spool.open(dir, 'api-a', 1 << 30, timing)).rejects.toThrow(SpoolInUseError);
     // Once it is gone, the name is taken over, with what it left.
-    await eventually(() => a.appended().length >= 3);
+    await waitUntil('three records appended', () => a.appended().length >= 3);
     await a.kill();
     const left = a.appended();
     const again = await Spool.open(dir, 'api-a', 1 << 30, timing);

@@ -9,11 +9,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
+import { webhookIdKey } from '../../src/redis-keys.ts';
 import { standardSignature } from '../../src/webhooks/standard-webhooks.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { privateRedis, type PrivateRedis } from '../support/private-redis.ts';
 import { testRedis } from '../support/redis.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 import { connect, head } from './support/raw-http.ts';
 
 const POS_SECRET = `whsec_${Buffer.from('pos-signing-secret-of-32-bytes!!').toString('base64')}`;
@@ -66,10 +67,10 @@ describe('a replayed signed request', () => {
     const conn = await connect(h.service.url!);
     conn.write(head('POST', '/v1/events', { ...headers, 'content-length': 1 << 20 }));
     conn.write(Buffer.alloc(1024, 0x20));
-    await eventually(() => conn.received().endsWith('}'), 3000);
+    await waitUntil('the answer, before the body', () => conn.received().endsWith('}'), { timeoutMs: 3000 });
     expect(conn.status()).toBe(202);
     expect(conn.received()).toMatch(/"replayed":true/);
-    await eventually(() => conn.closedAt() !== undefined, 2000);
+    await waitUntil('the server to hang up', () => conn.closedAt() !== undefined, { timeoutMs: 2000 });
     conn.destroy();
     expect(await eventsFor(h, t)).toBe(1);
   });
@@ -114,7 +115,7 @@ describe('a replayed signed request', () => {
     expect((await send(h, body, signed(body, `msg_${t}`))).status).toBe(202);
     const redis = testRedis();
     try {
-      const key = `${h.prefix}:{webhook-ids}:src-pos:msg_${t}`;
+      const key = webhookIdKey(h.prefix, 'src-pos', `msg_${t}`);
       expect(await redis.get(key)).toMatch(/^accepted:/);
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(590_000);
@@ -136,7 +137,7 @@ describe('a first attempt that failed', () => {
     };
     for (const id of ['fill-1', 'fill-2']) expect((await post(id)).status).toBe(202);
     // The queue is over its limit once the guard has read the counts (once a second).
-    await eventually(async () => (await post(`fill-${Math.random()}`)).status === 503, 5000, 200);
+    await waitUntil('backpressure to answer 503', async () => (await post(`fill-${Math.random()}`)).status === 503, { timeoutMs: 5000, intervalMs: 200 });
     const t = tag();
     const body = eventBody(t);
     const headers = signed(body, `msg_${t}`);
@@ -144,13 +145,13 @@ describe('a first attempt that failed', () => {
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, body: { error: 'backlog_full' } });
 
     await hh.queue('events', 'live', 'src-pos').obliterate({ force: true });
-    const retry = await eventually(
+    const retry = await waitUntil(
+      'the request accepted once the queue was emptied',
       async () => {
         const a = await send(hh, body, headers);
         return a.status !== 503 && a;
       },
-      5000,
-      200,
+      { timeoutMs: 5000, intervalMs: 200 },
     );
     expect(retry).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect(retry.body.replayed).toBeUndefined();
@@ -168,13 +169,13 @@ describe('a first attempt that failed', () => {
     await redis.stop();
     expect(await send(hh, body, headers)).toMatchObject({ status: 503, retryAfter: '2', body: { error: 'unavailable' } });
     await redis.start();
-    const retry = await eventually(
+    const retry = await waitUntil(
+      'the request accepted once Redis is back',
       async () => {
         const a = await send(hh, body, headers);
         return a.status !== 503 && a;
       },
-      10_000,
-      200,
+      { timeoutMs: 10_000, intervalMs: 200 },
     );
     expect(retry).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect(await send(hh, body, headers)).toMatchObject({ status: 202, body: { replayed: true } });

@@ -13,7 +13,7 @@ import { startService, type Service } from '../../src/runtime/service.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/sim/index.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './redis.ts';
 import type { Queue } from 'bullmq';
-import { sourceIdForKey } from '../../src/model/ids.ts';
+import { sourceIdForKey } from '../../src/sources.ts';
 import { DEFAULT_LANE, type JobKind } from '../../src/queues.ts';
 import { queueRef } from '../../src/queue-catalog.ts';
 import type { PriorityClass } from '../../src/priority.ts';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { redisAnswers } from '../../src/runtime/ensure-redis.ts';
 import { freePort } from './ports.ts';
 import type { TestCerts } from './test-certs.ts';
+import { StopWaiting, waitUntil } from './wait.ts';
 
 export interface PrivateRedis {
   /** `redis://127.0.0.1:<port>`, or `rediss://…` with TLS (no credentials: tests add their own). */
@@ -67,10 +68,15 @@ export async function privateRedis(opts: PrivateRedisOptions = {}): Promise<Priv
     child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     // A TLS-only server is ready when it says so (a PING in clear is what it must never get).
     const ready = opts.tls ? async () => /Ready to accept connections/.test(log.slice(seen)) : () => redisAnswers(url, 200);
-    for (let i = 0; i < 100 && !(await ready()); i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited: ${log.slice(seen)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const started = child;
+    await waitUntil(
+      'redis-server to accept connections',
+      () => {
+        if (started.exitCode !== null) throw new StopWaiting(`redis-server exited: ${log.slice(seen)}`);
+        return ready();
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
   };
   const stop = () =>
     new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { waitUntil } from './wait.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -55,17 +56,14 @@ export function startRelay(entry: string, env: Record<string, string>, opts: { c
  * `timeoutMs`: `{ started: true }` or `{ started: false, code }`.
  */
 export async function startedOrExited(p: RelayProcess, timeoutMs = 45_000): Promise<{ started: boolean; code?: number | null }> {
-  const deadline = Date.now() + timeoutMs;
   let code: number | null | undefined;
   let exited = false;
   void p.exited.then((c) => {
     code = c;
     exited = true;
   });
-  while (Date.now() < deadline) {
-    if (/running \(pid \d+\)/.test(p.output())) return { started: true };
-    if (exited) return { started: false, code };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`neither started nor exited in ${timeoutMs} ms:\n${p.output().slice(-2000)}`);
+  const outcome = () => (/running \(pid \d+\)/.test(p.output()) ? { started: true } : exited ? { started: false, code } : undefined);
+  return waitUntil('the banner or an exit', outcome, { timeoutMs, intervalMs: 50 }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${p.output().slice(-2000)}`);
+  });
 }

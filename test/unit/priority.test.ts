@@ -1,7 +1,8 @@
 /** Issue 12: which class work is (src/priority.ts), and queue names (src/queue-catalog.ts). */
 import { describe, expect, it } from 'vitest';
 import { itemClass, replayClass, requestClass, requestedPriority, splitByClass } from '../../src/priority.ts';
-import { jobRef, legacyRef, parseJobRef, parseQueueName, queueName, queueRef } from '../../src/queue-catalog.ts';
+import { jobRef, parseJobRef } from '../../src/item-keys.ts';
+import { legacyRef, parseQueueName, queueName, queueRef } from '../../src/queue-catalog.ts';
 
 describe('priority classes', () => {
   it('reads the header and the query parameter, naming the one that is wrong', () => {

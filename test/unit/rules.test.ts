@@ -31,13 +31,13 @@ describe('rules', () => {
   it("remove from list: on a topic, for the event's profile", () => {
     const out = evaluate(file.rules, systemWebhookContext('event:klaviyo.unsubscribed_from_email_marketing', event({})), origin, 'X1');
     expect(out.applied).toEqual([0]);
-    expect(out.ops).toEqual([expect.objectContaining({ o: { op: 'list-remove', listId: 'WinBck', member: { kid: '01KPROFILE' } } })]);
+    expect(out.ops).toEqual([expect.objectContaining({ operation: { op: 'list-remove', listId: 'WinBck', member: { kid: '01KPROFILE' } } })]);
     expect(out.events).toEqual([]);
   });
 
   it('update profile properties, when the condition holds', () => {
     const out = evaluate(file.rules, systemWebhookContext('event:klaviyo.clicked_email', event({ 'Campaign Name': 'Black Friday' })), origin, 'X2');
-    expect(out.ops[0]!.o).toEqual({ op: 'upsert', profile: { kid: '01KPROFILE', properties: { bf_clicker: true } } });
+    expect(out.ops[0]!.operation).toEqual({ op: 'upsert', profile: { kid: '01KPROFILE', properties: { bf_clicker: true } } });
   });
 
   it('a condition that does not hold applies nothing', () => {
@@ -53,8 +53,8 @@ describe('rules', () => {
   it('add to list and create an event, from a flow body', () => {
     const ctx = flowWebhookContext('vip', { profile: { email: 'ada@example.com' }, tier: 'gold', properties: { spend: '1200' } });
     const out = evaluate(file.rules, ctx, { id: 'flow-vip' }, 'F1');
-    expect(out.ops[0]!.o).toEqual({ op: 'list-add', listId: 'VIPxyz', member: { email: 'ada@example.com' } });
-    expect(out.events[0]!.e).toMatchObject({ event: 'Became VIP', profile: { email: 'ada@example.com' }, properties: { via: 'flow' }, value: 1 });
+    expect(out.ops[0]!.operation).toEqual({ op: 'list-add', listId: 'VIPxyz', member: { email: 'ada@example.com' } });
+    expect(out.events[0]!.event).toMatchObject({ event: 'Became VIP', profile: { email: 'ada@example.com' }, properties: { via: 'flow' }, value: 1 });
     expect(
       evaluate(file.rules, flowWebhookContext('vip', { email: 'b@example.com', tier: 'silver', properties: { spend: 5000 } }), { id: 'flow-vip' }, 'F2')
         .applied,
@@ -66,9 +66,9 @@ describe('rules', () => {
     const a = evaluate(file.rules, ctx, { id: 'flow-vip' }, 'F1');
     const b = evaluate(file.rules, ctx, { id: 'flow-vip' }, 'F1');
     const c = evaluate(file.rules, ctx, { id: 'flow-vip' }, 'F2');
-    expect(a.ops[0]!.k).toBe(b.ops[0]!.k);
-    expect(a.ops[0]!.k).not.toBe(a.events[0]!.k);
-    expect(a.ops[0]!.k).not.toBe(c.ops[0]!.k);
+    expect(a.ops[0]!.key).toBe(b.ops[0]!.key);
+    expect(a.ops[0]!.key).not.toBe(a.events[0]!.key);
+    expect(a.ops[0]!.key).not.toBe(c.ops[0]!.key);
   });
 
   it('skips actions when the item names no profile', () => {

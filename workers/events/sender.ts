@@ -12,7 +12,7 @@
  */
 import { ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { approxEventBytes, blamedByPointer, bulkCreateEventsBody, createEventBody } from '../../src/klaviyo/event-payloads.ts';
-import type { EventItem } from '../../src/queues.ts';
+import type { EventItem } from '../../src/job-data.ts';
 import { REQUEUE, type BatcherOptions, type SendResult } from '../batcher.ts';
 import { call, sendDistinct, sendIsolating, takeToken, YIELDED, type CallDeps } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
@@ -39,7 +39,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
   const { revision } = deps.client.target;
 
   async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
-    const payload = JSON.stringify(createEventBody({ uniqueId: item.k, event: item.e }, revision));
+    const payload = JSON.stringify(createEventBody({ uniqueId: item.key, event: item.event }, revision));
     if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
     try {
       await call(deps, { endpoint: 'create_event', body: payload });
@@ -60,7 +60,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
 
   function bulk(items: readonly EventItem[]) {
     const { body, groups } = bulkCreateEventsBody(
-      items.map((it) => ({ uniqueId: it.k, event: it.e })),
+      items.map((it) => ({ uniqueId: it.key, event: it.event })),
       revision,
     );
     return { endpoint: 'bulk_create_events' as const, body, blame: (pointer: string | undefined) => blamedByPointer(pointer, groups) };
@@ -69,7 +69,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
   return {
     maxItems: ENDPOINTS.bulk_create_events.maxItems!,
     maxBytes: MAX_BULK_BYTES,
-    sizeOf: (item) => approxEventBytes({ uniqueId: item.k, event: item.e }),
+    sizeOf: (item) => approxEventBytes({ uniqueId: item.key, event: item.event }),
     // Wait until a request could go, then cut the batch (it kept filling while we waited); the
     // token itself is taken once the body is serialized.
     async acquire(pending, signal) {
@@ -84,7 +84,7 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
     send: (items, endpoint, signal) =>
       sendDistinct(
         items,
-        (it) => it.k,
+        (it) => it.key,
         async (distinct) =>
           endpoint === 'create_event' && distinct.length === 1 ? [await sendSingle(distinct[0]!, signal)] : sendIsolating(deps, distinct, bulk, signal),
       ),

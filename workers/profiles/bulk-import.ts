@@ -10,7 +10,7 @@
 import { KlaviyoApiError } from '../../src/errors.ts';
 import { bulkImportBody, bulkImportIndex } from '../../src/klaviyo/profile-payloads.ts';
 import { BulkImportJobSchema, ImportErrorsPageSchema } from '../../src/klaviyo/schemas.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { ProfileItem } from '../../src/job-data.ts';
 import { REQUEUE, type SendResult } from '../batcher.ts';
 import { call, callWithQuota, type CallDeps } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from '../retry-policy.ts';
@@ -19,7 +19,7 @@ import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from '.
 export const BULK_IMPORT_MIN = 20;
 const POLL_TIMEOUT_MS = 15 * 60_000;
 
-type Upsert = Extract<ProfileItem['o'], { op: 'upsert' }>;
+type Upsert = Extract<ProfileItem['operation'], { op: 'upsert' }>;
 
 export async function bulkImport(
   deps: CallDeps,
@@ -27,7 +27,7 @@ export async function bulkImport(
   single: (item: ProfileItem) => Promise<ItemOutcome>,
 ): Promise<SendResult<ItemOutcome>[]> {
   let jobId: string;
-  const payload = JSON.stringify(bulkImportBody(items.map((it) => (it.o as Upsert).profile)));
+  const payload = JSON.stringify(bulkImportBody(items.map((it) => (it.operation as Upsert).profile)));
   await deps.governor.take(deps.scope, 'bulk_import_profiles', undefined, deps.cls ?? 'live');
   try {
     const res = await call(deps, { endpoint: 'bulk_import_profiles', body: payload, schema: BulkImportJobSchema }, items.length);

@@ -13,8 +13,8 @@
 import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
 import { identifierOnly, listMembersBody, profileFilter, profileImportBody, subscribeBody, unsubscribeBody } from '../../src/klaviyo/profile-payloads.ts';
 import { ProfileResponseSchema, ProfilesPageSchema } from '../../src/klaviyo/schemas.ts';
-import type { ProfileRef } from '../../src/model/profile-op.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { ProfileRef } from '../../src/model/profile-operation.ts';
+import type { ProfileItem } from '../../src/job-data.ts';
 import { Batcher, type SendResult } from '../batcher.ts';
 import { blameByIndex, callWithQuota, sendDistinct, sendIsolating, type CallDeps } from '../klaviyo-call.ts';
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
@@ -34,7 +34,7 @@ export interface ProfileDispatcher {
   batcherCount(): number;
 }
 
-type Consent = Extract<ProfileItem['o'], { op: 'subscribe' | 'unsubscribe' }>;
+type Consent = Extract<ProfileItem['operation'], { op: 'subscribe' | 'unsubscribe' }>;
 
 /**
  * A batcher idle this long is dropped. List ids and consent sources are the callers' choice: one
@@ -98,7 +98,7 @@ export function createProfileDispatcher(
     maxBytes: 4.5 * 1024 * 1024,
     lingerMs,
     maxInFlight: 16,
-    sizeOf: (item) => JSON.stringify(item.o).length + 100,
+    sizeOf: (item) => JSON.stringify(item.operation).length + 100,
     // The single path takes its own token (it may need more than one call to resolve a 409).
     acquire: async (pending) => {
       if (pending < BULK_IMPORT_MIN) return { maxItems: 1, tag: 'single' };
@@ -166,7 +166,7 @@ export function createProfileDispatcher(
   return {
     async submit(item, key = '') {
       if (stopping) return YIELD;
-      const o = item.o;
+      const o = item.operation;
       switch (o.op) {
         case 'upsert':
           return upserts.submit(item, key);

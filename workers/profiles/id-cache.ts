@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../../src/redis.ts';
-import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-op.ts';
+import { profileIdKey } from '../../src/redis-keys.ts';
+import { primaryIdentifier, type ProfileRef } from '../../src/model/profile-operation.ts';
 
 const TTL_S = 30 * 86_400;
 
@@ -18,7 +19,7 @@ export interface IdCache {
 export function createIdCache(redis: Redis, prefix: string): IdCache {
   const key = (lane: string, field: string, value: string) =>
     // The lane is the hash tag: one pipeline writes several identifiers' keys (Redis Cluster).
-    `${prefix}:kid:{${lane}}:${createHash('sha256').update(`${field}\n${value}`).digest().subarray(0, 12).toString('base64url')}`;
+    profileIdKey(prefix, lane, createHash('sha256').update(`${field}\n${value}`).digest().subarray(0, 12).toString('base64url'));
   const keyOf = (lane: string, ref: ProfileRef) => {
     const id = primaryIdentifier(ref);
     return id && id.field !== 'kid' ? key(lane, id.field, id.value) : undefined;

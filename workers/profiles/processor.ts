@@ -12,7 +12,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../../src/log.ts';
 import { PROMOTION_LEASE_MS, type ProfileOrder, type Turn } from '../../src/profile-order.ts';
 import type { QueueRef } from '../../src/queue-catalog.ts';
-import type { ProfileItem, ProfilesJobData } from '../../src/queues.ts';
+import { decodeProfileItem, itemKeyOf, jobOrigin, type ProfilesJobData, type StoredProfileItem } from '../../src/job-data.ts';
 import { DELIVERED, outcomeOf, RetryLaterError, type ItemOutcome } from '../retry-policy.ts';
 import { settle, type JobHooks, type SettleResult } from '../settle.ts';
 import type { ProfileDispatcher } from './dispatcher.ts';
@@ -40,15 +40,17 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
 
   return async function processProfiles(job: Job<ProfilesJobData>, token?: string): Promise<SettleResult> {
-    const { items, lane, src } = job.data;
+    // Items as stored: the per-profile order and settle work on them; the dispatcher gets them decoded.
+    const { items } = job.data;
+    const { source, lane, acceptedAt } = jobOrigin(job.data);
     const jobKey = order.jobKey(opts.ref, job.id!);
 
     /** One item, from its turn: applied (or settled without a call), or left to wait. */
-    async function step(item: ProfileItem, turn: Turn): Promise<Step> {
+    async function step(item: StoredProfileItem, turn: Turn): Promise<Step> {
       for (let promoted = 0; ; promoted++) {
         switch (turn.kind) {
           case 'first':
-            return { wait: false, outcome: await dispatcher.submit(item, src) };
+            return { wait: false, outcome: await dispatcher.submit(decodeProfileItem(item), source) };
           case 'wait':
             return WAIT;
           case 'done':
@@ -59,7 +61,7 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
             // Promotion is part of what this live item costs: it goes under this job's source.
             let o: ItemOutcome;
             try {
-              o = await promote(turn.claim, order, dispatcher, src, leaseMs, opts.log);
+              o = await promote(turn.claim, order, dispatcher, source, leaseMs, opts.log);
             } catch (err) {
               o = outcomeOf(err);
             }
@@ -76,9 +78,9 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
 
     const turns = await order.turns(lane, items, mode, jobKey);
     const steps = await Promise.all(items.map((item, i) => step(item, turns[i]!)));
-    const ready: ProfileItem[] = [];
+    const ready: StoredProfileItem[] = [];
     const outcomes: ItemOutcome[] = [];
-    const waiting: ProfileItem[] = [];
+    const waiting: StoredProfileItem[] = [];
     steps.forEach((s, i) => {
       if (s.wait) waiting.push(items[i]!);
       else {
@@ -95,12 +97,12 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
       waiting,
       token,
       onPaused: (error) => hooks.onPaused(lane, error),
-      observe: (o) => hooks.observe('profiles', lane, job.data.at, o),
+      observe: (o) => hooks.observe('profiles', lane, acceptedAt, o),
     });
     // A rejection found on a promoted item is now a dead letter of this job: its mark is cleared,
     // so that a replay of the dead letter sends it again. Only once settle has written the job's
     // data (it returned, or threw one of its outcomes), or the mark would be lost with the item.
-    const consumed = items.filter((_, i) => turns[i]!.kind === 'rejected').map((it) => it.k);
+    const consumed = items.filter((_, i) => turns[i]!.kind === 'rejected').map(itemKeyOf);
     if (consumed.length === 0) return result;
     const forget = () =>
       order

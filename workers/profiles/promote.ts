@@ -5,6 +5,7 @@
  * for minutes), so it runs out only when this process is gone.
  */
 import type { Logger } from '../../src/log.ts';
+import { decodeProfileItem } from '../../src/job-data.ts';
 import type { Claim, ClaimResult, ProfileOrder } from '../../src/profile-order.ts';
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 import type { ProfileDispatcher } from './dispatcher.ts';
@@ -22,16 +23,17 @@ export async function promote(
     await order.finish(claim, { kind: 'gone' });
     return DELIVERED;
   }
+  const item = decodeProfileItem(claim.item);
   const renewal = setInterval(() => {
     order.renew(claim).then(
-      (held) => held || log.warn({ item: claim.item!.k }, 'promotion: the claim was lost while its operation was under way'),
+      (held) => held || log.warn({ item: item.key }, 'promotion: the claim was lost while its operation was under way'),
       (err: unknown) => log.warn({ err }, 'promotion: could not renew the claim'),
     );
   }, leaseMs / 3);
   renewal.unref();
   let outcome: ItemOutcome;
   try {
-    outcome = await dispatcher.submit(claim.item, key);
+    outcome = await dispatcher.submit(item, key);
   } catch (err) {
     outcome = outcomeOf(err);
   } finally {
@@ -42,7 +44,7 @@ export async function promote(
   const result: ClaimResult = outcome.kind === 'delivered' || outcome.kind === 'rejected' ? outcome : { kind: 'released' };
   const kept = await order.finish(claim, result);
   if (!kept && result.kind !== 'released') {
-    log.warn({ item: claim.item.k }, 'promotion: the claim ran out while its operation was applied; the bulk job may apply it again');
+    log.warn({ item: item.key }, 'promotion: the claim ran out while its operation was applied; the bulk job may apply it again');
   }
   return outcome;
 }

@@ -10,7 +10,7 @@
 import { KlaviyoApiError } from '../../src/errors.ts';
 import { profileImportBody } from '../../src/klaviyo/profile-payloads.ts';
 import { ProfileResponseSchema, ProfilesPageSchema } from '../../src/klaviyo/schemas.ts';
-import type { ProfileItem } from '../../src/queues.ts';
+import type { ProfileItem } from '../../src/job-data.ts';
 import { callWithQuota, type CallDeps } from '../klaviyo-call.ts';
 import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 import type { IdCache } from './id-cache.ts';
@@ -21,8 +21,8 @@ const MAX_CONFLICTS = 3;
 const norm = (field: string, v: unknown) => (typeof v === 'string' ? (field === 'email' ? v.trim().toLowerCase() : v.trim()) : v);
 
 export async function upsertProfile(deps: CallDeps, cache: IdCache, lane: string, item: ProfileItem): Promise<ItemOutcome> {
-  if (item.o.op !== 'upsert') throw new TypeError('not an upsert');
-  const profile = item.o.profile;
+  if (item.operation.op !== 'upsert') throw new TypeError('not an upsert');
+  const profile = item.operation.profile;
   const drop: string[] = [];
   for (let round = 0; ; round++) {
     try {
@@ -51,7 +51,7 @@ export async function upsertProfile(deps: CallDeps, cache: IdCache, lane: string
       }
       if (owned.length === 0) return outcomeOf(err);
       deps.log.warn(
-        { item: item.k, duplicateProfileId: dupId, leftOut: owned },
+        { item: item.key, duplicateProfileId: dupId, leftOut: owned },
         'profile-import 409: identifiers belong to another profile; importing without them',
       );
       drop.push(...owned);

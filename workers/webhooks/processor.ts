@@ -5,7 +5,7 @@
  */
 import type { Job } from 'bullmq';
 import type { Ingest } from '../../src/ingest/ingest.ts';
-import type { WebhooksJobData } from '../../src/queues.ts';
+import { decodeWebhookItem, jobOrigin, type WebhooksJobData } from '../../src/job-data.ts';
 import type { Rule } from '../../src/relay-config.ts';
 import { flowWebhookContext, systemWebhookContext } from '../../src/rules/context.ts';
 import { evaluate } from '../../src/rules/engine.ts';
@@ -20,10 +20,12 @@ export type Count = (counter: string, fields: Readonly<Record<string, number>>) 
 
 export function webhooksProcessor(rules: readonly Rule[], ingest: Ingest, count: Count) {
   return async function processWebhooks(job: Job<WebhooksJobData>): Promise<WebhookResult> {
-    const origin = { id: job.data.src, lane: job.data.lane };
+    const { source, lane } = jobOrigin(job.data);
+    const origin = { id: source, lane };
     const total = { applied: 0, events: 0, ops: 0 };
-    for (const item of job.data.items) {
-      const ctx = 'topic' in item.w ? systemWebhookContext(item.w.topic, item.w.payload) : flowWebhookContext(item.w.flow, item.w.body);
+    for (const item of job.data.items.map(decodeWebhookItem)) {
+      const w = item.webhook;
+      const ctx = 'topic' in w ? systemWebhookContext(w.topic, w.payload) : flowWebhookContext(w.flow, w.body);
       const out = evaluate(rules, ctx, origin, item.id);
       if (out.events.length > 0) await ingest.events(origin, out.events);
       if (out.ops.length > 0) await ingest.profileOps(origin, out.ops);

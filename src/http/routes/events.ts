@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { EventSchema, MAX_EVENTS_PER_REQUEST } from '../../model/event.ts';
 import { isPlainValidEvent } from '../../model/event-fast-path.ts';
-import { itemKey } from '../../model/ids.ts';
-import type { EventItem } from '../../queues.ts';
+import { eventKey } from '../../item-keys.ts';
+import type { EventItem } from '../../job-data.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { jsonError } from '../errors.ts';
@@ -31,15 +31,15 @@ export function eventsRoutes(deps: EventsRouteDeps) {
     const parsed = parseSingleOrBatch(c.get('body'), 'events', EventSchema, MAX_EVENTS_PER_REQUEST, isPlainValidEvent);
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
-    // `e` is zod's own copy of the input: stored as it is (no second copy; the id lives on the item).
-    const items: EventItem[] = parsed.items.map((e) => {
-      const id = e.id ?? randomUUID();
-      return { k: itemKey(source.id, id), id, e };
+    // `event` is zod's own copy of the input: stored as it is (no second copy; the id lives on the item).
+    const items: EventItem[] = parsed.items.map((event) => {
+      const id = event.id ?? randomUUID();
+      return { key: eventKey(source.id, id), id, event };
     });
     // A backfill event is bulk whatever the request asked for (src/priority.ts).
     const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
+      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.event.backfill), c.get('bodyBytes'));
       return c.json({ accepted: items.length, ids: items.map((it) => it.id), duplicates: result.duplicates, ...spooled(result) }, 202);
     });
   });

@@ -10,10 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { itemKey } from '../../model/ids.ts';
-import { primaryIdentifier, type Channel } from '../../model/profile-op.ts';
-import { ListIdSchema, ListMembersSchema } from '../../model/profile-ops.ts';
-import type { Ingest, NewProfileOp } from '../../ingest/ingest.ts';
+import { listMemberKey } from '../../item-keys.ts';
+import { primaryIdentifier, type Channel } from '../../model/profile-operation.ts';
+import { ListIdSchema, ListMembersSchema } from '../../model/profile-requests.ts';
+import type { ProfileItem } from '../../job-data.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import { jsonError, zodIssues, type FieldIssue } from '../errors.ts';
 import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
@@ -49,14 +50,14 @@ export function listsRoutes(deps: ListsRouteDeps) {
       const source = c.get('source');
       const id = body.id ?? randomUUID();
       const list = listId.data;
-      const ops: NewProfileOp[] = body.profiles.map((member) => {
+      const ops: ProfileItem[] = body.profiles.map((member) => {
         const who = primaryIdentifier(member)!;
-        const o: NewProfileOp['o'] = !body.consent
+        const operation: ProfileItem['operation'] = !body.consent
           ? { op: remove ? 'list-remove' : 'list-add', listId: list, member }
           : remove
             ? { op: 'unsubscribe', listId: body.global ? null : list, member, channels, source: body.source }
             : { op: 'subscribe', listId: list, member, channels, source: body.source };
-        return { k: itemKey(source.id, id, `${o.op}:${list}:${who.field}:${who.value}`), id, o };
+        return { key: listMemberKey(source.id, id, operation.op, list, who), id, operation };
       });
       const cls = classOfRequest(c, deps);
       return enqueueOr503(c, deps, async () => {

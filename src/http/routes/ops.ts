@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { jobRef } from '../../item-keys.ts';
 import { JOB_KINDS } from '../../queues.ts';
 import { PRIORITY_CLASSES } from '../../priority.ts';
 import type { DeadLetters } from '../../ops/dead-letters.ts';
@@ -91,7 +92,7 @@ export function opsRoutes(deps: OpsDeps) {
   });
 
   app.get('/dead-letters/:queue/:jobId', async (c) => {
-    const dl = await deps.deadLetters.show(`${c.req.param('queue')}/${c.req.param('jobId')}`);
+    const dl = await deps.deadLetters.show(jobRef(c.req.param('queue'), c.req.param('jobId')));
     return dl ? c.json(dl) : jsonError(c, 404, 'not_found', 'No dead letter with that reference');
   });
 

@@ -5,10 +5,10 @@
  * status event: the others are recognised as already accepted.
  */
 import { Hono } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { orderEventId, orderEventKey } from '../../item-keys.ts';
 import { OrderSchema } from '../../model/order.ts';
 import { orderEvents } from '../../model/order-events.ts';
-import type { EventItem } from '../../queues.ts';
+import type { EventItem } from '../../job-data.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import { jsonError } from '../errors.ts';
@@ -32,15 +32,12 @@ export function ordersRoutes(deps: OrdersRouteDeps) {
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
     const items: EventItem[] = parsed.items.flatMap((order) =>
-      orderEvents(order).map(({ suffix, event }) => {
-        const id = `${order.id}#${suffix}`;
-        return { k: itemKey(source.id, order.id, suffix), id, e: event };
-      }),
+      orderEvents(order).map(({ part, event }) => ({ key: orderEventKey(source.id, order.id, part), id: orderEventId(order.id, part), event })),
     );
     // An order's events share its class: a backfill order (history import) is bulk.
     const classes = classInputs(c, deps);
     return enqueueOr503(c, deps, async () => {
-      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.e.backfill), c.get('bodyBytes'));
+      const result = await ingestByClass(deps.ingest, 'events', source, items, (it) => itemClass(classes, it.event.backfill), c.get('bodyBytes'));
       return c.json(
         { accepted: parsed.items.length, ids: parsed.items.map((o) => o.id), events: items.length, duplicates: result.duplicates, ...spooled(result) },
         202,

@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import { itemKey } from '../../model/ids.ts';
-import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-ops.ts';
-import type { Ingest, NewProfileOp } from '../../ingest/ingest.ts';
+import { profileListAddKey, profileUpsertKey } from '../../item-keys.ts';
+import { MAX_PROFILES_PER_REQUEST, ProfileUpsertSchema } from '../../model/profile-requests.ts';
+import type { ProfileItem } from '../../job-data.ts';
+import type { Ingest } from '../../ingest/ingest.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import { jsonError } from '../errors.ts';
 import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
@@ -29,14 +30,14 @@ export function profilesRoutes(deps: ProfilesRouteDeps) {
     if (!parsed.ok) return jsonError(c, 400, 'validation_failed', parsed.message, parsed.issues);
     const source = c.get('source');
     const ids: string[] = [];
-    const ops: NewProfileOp[] = [];
+    const ops: ProfileItem[] = [];
     for (const p of parsed.items) {
       const { id: given, lists, ...profile } = p;
       const id = given ?? randomUUID();
       ids.push(id);
-      ops.push({ k: itemKey(source.id, id, 'upsert'), id, o: { op: 'upsert', profile } });
+      ops.push({ key: profileUpsertKey(source.id, id), id, operation: { op: 'upsert', profile } });
       const member = { email: profile.email, phone_number: profile.phone_number, external_id: profile.external_id };
-      for (const listId of new Set(lists ?? [])) ops.push({ k: itemKey(source.id, id, `list-add:${listId}`), id, o: { op: 'list-add', listId, member } });
+      for (const listId of new Set(lists ?? [])) ops.push({ key: profileListAddKey(source.id, id, listId), id, operation: { op: 'list-add', listId, member } });
     }
     const cls = classOfRequest(c, deps);
     return enqueueOr503(c, deps, async () => {

@@ -19,10 +19,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { itemKey } from '../../model/ids.ts';
+import { webhookItemKey } from '../../item-keys.ts';
 import { nestedDeeperThan } from '../../model/json-limits.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
-import type { WebhookItem } from '../../queues.ts';
+import type { WebhookItem } from '../../job-data.ts';
 import type { Rule } from '../../relay-config.ts';
 import { triggers } from '../../rules/engine.ts';
 import { checkKlaviyoHeaders, verifyKlaviyoBody } from '../../webhooks/klaviyo-signature.ts';
@@ -115,7 +115,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     for (const d of v.body.data) {
       const known = rules.some((r) => triggers(r, { topic: d.topic }));
       counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] = (counts[`${known ? 'matched' : 'unmatched'}:${d.topic}`] ?? 0) + 1;
-      if (known) items.push({ k: itemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, w: { topic: d.topic, payload: d.payload } });
+      if (known) items.push({ key: webhookItemKey(KLAVIYO_WEBHOOK_SOURCE, d.external_id), id: d.external_id, webhook: { topic: d.topic, payload: d.payload } });
     }
     return enqueueOr503(c, deps, async () => {
       // The items that make work carry their share of the delivery's bytes.
@@ -157,7 +157,7 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
     const origin = { id: flowSource(name), lane: flow.lane };
     return enqueueOr503(c, deps, async () => {
       const result = known
-        ? await deps.ingest.webhooks(origin, [{ k: itemKey(origin.id, id), id, w: { flow: name, body } }], c.get('bodyBytes'))
+        ? await deps.ingest.webhooks(origin, [{ key: webhookItemKey(origin.id, id), id, webhook: { flow: name, body } }], c.get('bodyBytes'))
         : { duplicates: 0, enqueued: 0 };
       await deps.count('webhooks', { [`${known ? 'matched' : 'unmatched'}:flow:${name}`]: 1 }).catch(() => undefined);
       return c.json({ received: 1, enqueued: result.enqueued, duplicates: result.duplicates, unmatched: known ? 0 : 1 }, 200);

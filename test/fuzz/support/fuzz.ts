@@ -28,7 +28,7 @@ import { startService } from '../../../src/runtime/service.ts';
 import { klaviyoSignature } from '../../../src/webhooks/klaviyo-signature.ts';
 import { standardSignature } from '../../../src/webhooks/standard-webhooks.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../../support/harness.ts';
-import { eventually } from '../../support/wait.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { HOLE } from './gen.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -655,10 +655,14 @@ export async function assertStillServing(h: Harness): Promise<void> {
 
   const workers = await startService({ config: h.config, log: createLogger('silent'), api: false, workers: true, file: FUZZ_FILE });
   try {
-    const events = await eventually(() => {
-      const e = h.sim.eventsFor(CONNECTION, { email });
-      return e.length > 0 && e;
-    }, 15_000);
+    const events = await waitUntil(
+      'the event delivered',
+      () => {
+        const e = h.sim.eventsFor(CONNECTION, { email });
+        return e.length > 0 && e;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ metric: 'Placed Order', value: 1 });
   } finally {

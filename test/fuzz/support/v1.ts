@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import type { z } from 'zod';
 import { EventSchema } from '../../../src/model/event.ts';
 import { OrderSchema } from '../../../src/model/order.ts';
-import { ListMembersSchema, ProfileUpsertSchema } from '../../../src/model/profile-ops.ts';
+import { ListMembersSchema, ProfileUpsertSchema } from '../../../src/model/profile-requests.ts';
 import { RELAY_KEY } from '../../support/harness.ts';
 import { decodeJson, type Case, type Defect, type RouteSpec, type Signing } from './fuzz.ts';
 import {

@@ -1,7 +1,7 @@
 /**
  * The profile operations the workers carry out, whatever route or rule they came from.
  */
-import type { ProfileUpsertInput } from './profile-ops.ts';
+import type { ProfileUpsertInput } from './profile-requests.ts';
 
 /** Identifies a profile: any of Klaviyo's identifiers, or Klaviyo's own profile id (`kid`) when we know it. */
 export interface ProfileRef {
@@ -37,6 +37,7 @@ export function primaryIdentifier(ref: ProfileRef): { field: (typeof IDENTIFIER_
   return undefined;
 }
 
-export function refOf(op: ProfileOp): ProfileRef {
+/** The profile an operation is about: the upserted profile, or the list member. */
+export function profileOf(op: ProfileOp): ProfileRef {
   return op.op === 'upsert' ? op.profile : op.member;
 }

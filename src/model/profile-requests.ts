@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { KLAVIYO_ID } from '../klaviyo/endpoints.ts';
-import { AttributeFields, IdentifierFields, requireLookupIdentifier } from './profile.ts';
+import { AttributeFields, IdentifierFields, requireLookupIdentifier } from './profile-fields.ts';
 
 const { anonymous_id: _anonymous, ...LookupIdentifierFields } = IdentifierFields;
 

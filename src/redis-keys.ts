@@ -1,0 +1,232 @@
+/**
+ * Every Redis key the relay writes, by family: the one place their names are spelled out.
+ *
+ * `prefix` is RELAY_QUEUE_PREFIX (default `relay`). Each family says who writes it, who reads it,
+ * and its hash tag — the part in braces. In a Redis Cluster only keys with the same tag share a
+ * slot, and a Lua call or a MULTI may only touch one slot: keys read or written together must
+ * share a tag, and keys that need not are spread over tags so that load spreads over the cluster.
+ *
+ * Names here are stored: Redis holds keys under them across restarts and upgrades. Changing one
+ * strands what is stored under the old name.
+ *
+ * Lua scripts build a few names themselves from prefixes they are given (the claim's job keys in
+ * src/ingest/enqueue.ts, the per-profile order's in src/profile-order.ts): they get those prefixes
+ * from here.
+ */
+import type { JobKind } from './queue-catalog.ts';
+import type { PriorityClass } from './priority.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Queues, per job kind and lane. Tag `{<kind>.<lane>}`: BullMQ's keys for every queue of a kind
+// and lane and ours for them (item keys, per-profile order, byte counters) share one slot, which
+// the claim and the per-profile order's Lua need (src/queue-catalog.ts).
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `<prefix>:{<kind>.<lane>}` — BullMQ's prefix for every queue of a kind and lane. Under it BullMQ
+ * keeps `<bullPrefix>:<queue>:<jobId>` (a job's hash), `…:<queue>:wait`, `…:active`, and the rest.
+ * Written by BullMQ: ingest adds jobs, workers move them, ops replay and remove them.
+ */
+export function bullPrefix(prefix: string, kind: JobKind, lane: string): string {
+  return `${prefix}:{${kind}.${lane}}`;
+}
+
+/** `<bullPrefix>:<queue>:` — what BullMQ puts before a job id and the queue's own keys (its qualifiedName and ':'). */
+export function queueKeyPrefix(prefix: string, kind: JobKind, lane: string, queue: string): string {
+  return `${bullPrefix(prefix, kind, lane)}:${queue}:`;
+}
+
+/** `<bullPrefix>:<queue>:<jobId>` — a job's hash (BullMQ's). `qualifiedName` is BullMQ's `<bullPrefix>:<queue>`. */
+export function jobHashKey(qualifiedName: string, jobId: string): string {
+  return `${qualifiedName}:${jobId}`;
+}
+
+/**
+ * `<bullPrefix>:queues` — a set: the names of a kind and lane's queues besides the legacy one.
+ * Written by ingest (QueueCatalog.register) before a queue's first job; read by the workers (to
+ * open a worker per queue), status, dead letters, find, lane pause and the dashboard.
+ */
+export function queueRegistryKey(prefix: string, kind: JobKind, lane: string): string {
+  return `${bullPrefix(prefix, kind, lane)}:queues`;
+}
+
+/**
+ * Our own keys for a whole kind and lane sit under the legacy queue's name,
+ * `<bullPrefix>:<kind>.<lane>:`, as they did before queues were split by class and source.
+ */
+function laneKeyPrefix(prefix: string, kind: JobKind, lane: string): string {
+  return queueKeyPrefix(prefix, kind, lane, `${kind}.${lane}`);
+}
+
+/**
+ * `<bullPrefix>:<kind>.<lane>:id:<item key>` — an item key (src/item-keys.ts builds the item key,
+ * and what the key holds): the job that carries the item, or `done`. TTL RELAY_DEDUP_TTL_S.
+ * Written by ingest (the claim, src/ingest/enqueue.ts), the workers (`done` once a job completed)
+ * and a dead-letter replay (re-pointed at the job it became); read by the claim and find.
+ */
+export function itemKeyName(prefix: string, kind: JobKind, lane: string, itemKey: string): string {
+  return `${itemKeyPrefix(prefix, kind, lane)}${itemKey}`;
+}
+
+/** What comes before an item key: the claim's Lua gets it once and appends each item's key. */
+export function itemKeyPrefix(prefix: string, kind: JobKind, lane: string): string {
+  return `${laneKeyPrefix(prefix, kind, lane)}id:`;
+}
+
+/**
+ * `<bullPrefix>:<kind>.<lane>:meta` — BullMQ's meta hash of the legacy queue. We never write it:
+ * it is the claim's KEYS[1], the key that routes the call to the lane's slot in a cluster.
+ */
+export function claimRouteKey(prefix: string, kind: JobKind, lane: string): string {
+  return `${laneKeyPrefix(prefix, kind, lane)}meta`;
+}
+
+/** `<bullPrefix>:<kind>.<lane>:` — the legacy queue's job key prefix: a bare job id (older item keys and pending members) is a job of it. */
+export function legacyJobKeyPrefix(prefix: string, kind: JobKind, lane: string): string {
+  return laneKeyPrefix(prefix, kind, lane);
+}
+
+/**
+ * `<bullPrefix>:profiles.<lane>:pend:<profile key>` — a sorted set: one profile's pending
+ * operations, scored by arrival (src/profile-order.ts). Written by ingest (enters) and the workers
+ * (remove once delivered or dead-lettered, drop stale entries); read by the workers.
+ */
+export function pendingSetKey(prefix: string, lane: string, profileKey: string): string {
+  return `${laneKeyPrefix(prefix, 'profiles', lane)}pend:${profileKey}`;
+}
+
+/** `<bullPrefix>:profiles.<lane>:seq` — the lane's arrival counter for profile operations. Written (INCRBY) by ingest only. */
+export function profileSeqKey(prefix: string, lane: string): string {
+  return `${laneKeyPrefix(prefix, 'profiles', lane)}seq`;
+}
+
+/**
+ * `<bullPrefix>:<queue>:qbytes` — bytes of one queue's accepted-but-unfinished work
+ * (src/ingest/queued-bytes.ts). `qualifiedName` is BullMQ's `<bullPrefix>:<queue>`. Written by
+ * ingest (the claim counts), the workers (release) and the backlog guard (heals it when the queue
+ * is empty); read by the backlog guard and status.
+ */
+export function queueBytesKey(qualifiedName: string): string {
+  return `${qualifiedName}:qbytes`;
+}
+
+/**
+ * A field of a job's hash, not a key: `relay:promoted:<item key>`, a live worker's claim on an item
+ * of a bulk job (src/profile-order.ts). Always `relay:`, whatever the prefix: it lives in the job's
+ * own hash, which the prefix already names.
+ */
+export const PROMOTED_FIELD = 'relay:promoted:';
+
+// ---------------------------------------------------------------------------------------------
+// Sources. Tag `{src:<source id>}`: a source's limits are checked in one call wherever its work goes.
+// ---------------------------------------------------------------------------------------------
+
+/** `<prefix>:{src:<id>}:qbytes` — the source's queued bytes. Written by ingest (counts), the workers (release), the pruner; read by the source limiter and status. */
+export function sourceBytesKey(prefix: string, sourceId: string): string {
+  return `${prefix}:{src:${sourceId}}:qbytes`;
+}
+
+/** `<prefix>:{src:<id>}:qbytes:jobs` — a hash, job key → bytes: the ledger behind sourceBytesKey. Same writers; read by the pruner. */
+export function sourceLedgerKey(prefix: string, sourceId: string): string {
+  return `${prefix}:{src:${sourceId}}:qbytes:jobs`;
+}
+
+/** `<prefix>:{src:<id>}:qbytes:prune` — a lock (SET NX PX): one API process prunes a source's ledger at a time. */
+export function sourcePruneLockKey(prefix: string, sourceId: string): string {
+  return `${prefix}:{src:${sourceId}}:qbytes:prune`;
+}
+
+/** `<prefix>:{src:<id>}:rate` — the source's rate limiter (GCRA, src/ingest/source-limits.ts). Written and read by the API. */
+export function sourceRateKey(prefix: string, sourceId: string): string {
+  return `${prefix}:{src:${sourceId}}:rate`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quota governor (workers/quota-governor.ts). Tag `{<key id>}`: one per API key (Maton's or
+// Klaviyo's), whose every bucket one Lua call checks. `klaviyoAccount` and the endpoint name the
+// bucket inside it. Written by the workers (takes, blocks); read by status and metrics too.
+// ---------------------------------------------------------------------------------------------
+
+export interface GovernorScopeKeys {
+  /** `…:block:gateway` — set (PX) while the gateway answered 429: nothing goes through the key. */
+  readonly gatewayBlock: string;
+  /** `…:gateway:1s` — the gateway's per-key log of calls (sorted set), one second wide. */
+  readonly gatewayBurst: string;
+  /** `…:block:<account>:<endpoint>` — set (PX) while Klaviyo answered 429 or 0 remaining for that endpoint. */
+  endpointBlock(endpoint: string): string;
+  /** `…:<account>:<endpoint>:1s` — the endpoint's burst log. */
+  burst(endpoint: string): string;
+  /** `…:<account>:<endpoint>:60s` — the endpoint's steady log. */
+  steady(endpoint: string): string;
+}
+
+/** `<prefix>:gov:{<keyId>}…` — the buckets of one quota scope (src/lanes.ts QuotaScope). */
+export function governorKeys(prefix: string, scope: { readonly keyId: string; readonly klaviyoAccount: string }): GovernorScopeKeys {
+  const tag = `${prefix}:gov:{${scope.keyId}}`;
+  const bucket = `${tag}:${scope.klaviyoAccount}`;
+  return {
+    gatewayBlock: `${tag}:block:gateway`,
+    gatewayBurst: `${tag}:gateway:1s`,
+    endpointBlock: (endpoint) => `${tag}:block:${scope.klaviyoAccount}:${endpoint}`,
+    burst: (endpoint) => `${bucket}:${endpoint}:1s`,
+    steady: (endpoint) => `${bucket}:${endpoint}:60s`,
+  };
+}
+
+/** Beside each bucket's log: `<bucket>:bulk` (bulk's calls), `<bucket>:want:<class>` (who waits for it now). */
+export const bucketBulkLog = (bucket: string) => `${bucket}:bulk`;
+export const bucketWaiters = (bucket: string, cls: PriorityClass) => `${bucket}:want:${cls}`;
+
+// ---------------------------------------------------------------------------------------------
+// Others. One key per purpose; each has a tag only where a pipeline writes several at once.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `<prefix>:stats:<counter>` — a hash of counts (e.g. `stats:webhooks`: items matched, unmatched,
+ * rules applied). Written by the API and the workers (Service's `count`); read by metrics.
+ */
+export function statsKey(prefix: string, counter: string): string {
+  return `${prefix}:stats:${counter}`;
+}
+
+/**
+ * `<prefix>:rate:<lane>:<queue>:10s:<period>` — items delivered from one queue in one 10-second
+ * period (expires after 10 minutes). Written by the workers; read by status (src/ops/status.ts).
+ */
+export function deliveredKey(prefix: string, lane: string, queue: string, period: number): string {
+  return `${prefix}:rate:${lane}:${queue}:10s:${period}`;
+}
+
+/** `<prefix>:audit` — a stream of operator actions (src/ops/audit.ts). Written and read by the ops API. */
+export function auditKey(prefix: string): string {
+  return `${prefix}:audit`;
+}
+
+/**
+ * `<prefix>:lane:<lane>:paused` — a lane's pause record, JSON (src/ops/lane-state.ts). Written by
+ * the workers (credentials refused; resumed by the probe) and the ops API; read by both and metrics.
+ */
+export function lanePausedKey(prefix: string, lane: string): string {
+  return `${prefix}:lane:${lane}:paused`;
+}
+
+/** `<prefix>:lane:<lane>:paused:probe` — a lock (SET NX PX): one worker process probes a paused lane's credentials at a time. */
+export function lanePauseProbeKey(prefix: string, lane: string): string {
+  return `${lanePausedKey(prefix, lane)}:probe`;
+}
+
+/**
+ * `<prefix>:{webhook-ids}:<source>:<message id>` — a Standard Webhooks message seen, against
+ * replays (src/webhooks/replay-cache.ts). Written and read by the API.
+ */
+export function webhookIdKey(prefix: string, sourceId: string, messageId: string): string {
+  return `${prefix}:{webhook-ids}:${sourceId}:${messageId}`;
+}
+
+/**
+ * `<prefix>:kid:{<lane>}:<digest>` — Klaviyo's profile id for an identifier (workers/profiles/id-cache.ts).
+ * Tag: the lane, as one pipeline writes several identifiers' keys. Written and read by the workers.
+ */
+export function profileIdKey(prefix: string, lane: string, identifierDigest: string): string {
+  return `${prefix}:kid:{${lane}}:${identifierDigest}`;
+}
