@@ -12,6 +12,7 @@
  * and spooled like any other work), or none from here.
  */
 import type { RedisClient as Redis } from '../redis.ts';
+import { statsKey } from '../redis-keys.ts';
 import type { StoredSecret, WebhookSecretStore } from './secret-store.ts';
 
 export const CONFIRMED_TAIL_MS = 60_000;
@@ -20,7 +21,7 @@ export const CONFIRMED_TAIL_MS = 60_000;
  * Per-webhook delivery counters: `verified:<id>`, `refused:<id>` (`refused:(unknown)` for an id the
  * relay does not know), `tested:<id>` (the relay's own self-test deliveries, `relay webhooks test`).
  */
-export const deliveryStatsKey = (prefix: string) => `${prefix}:stats:klaviyo-webhooks`;
+export const deliveryStatsKey = (prefix: string) => statsKey(prefix, 'klaviyo-webhooks');
 
 export interface AcceptedSecrets {
   readonly secrets: readonly Pick<StoredSecret, 'fingerprint' | 'value'>[];

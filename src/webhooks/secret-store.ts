@@ -7,12 +7,10 @@
  * restart — and it is in place before Klaviyo is told to sign with it (zero-downtime rotation).
  * The config file stays the place for secrets an operator manages by hand.
  *
- * Layout, per webhook (one hash tag, so a Redis Cluster keeps them in one slot):
- *   <prefix>:kwh:{<id>}:secrets  hash  fingerprint → {"value", "addedAt"}
- *   <prefix>:kwh:{<id>}:retire   zset  fingerprint → when it stops being accepted (ms)
- *   <prefix>:kwh:meta            hash  id → what the relay knows of the webhook (lane, full URL, topics…)
- *   <prefix>:kwh:pending         hash  nonce → a secret of a webhook being created (no id yet)
- * A secret is accepted until its retire time; retirement only ever moves earlier (ZADD LT).
+ * Per webhook, its secrets (fingerprint → value) and their retire times, under one hash tag; beside
+ * them what the relay knows of each webhook, and the secrets of webhooks being created (the names
+ * are src/redis-keys.ts's). A secret is accepted until its retire time; retirement only ever moves
+ * earlier (ZADD LT).
  *
  * Values are never logged nor answered: outside this module a secret is its fingerprint (the
  * first 12 hex digits of its SHA-256). They are not encrypted at rest: whoever can read this
@@ -20,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis.ts';
+import { webhookMetaKey, webhookPendingKey, webhookRetireKey, webhookSecretsKey } from '../redis-keys.ts';
 
 export interface StoredSecret {
   readonly fingerprint: string;
@@ -72,10 +71,10 @@ interface PendingValue {
 }
 
 export function createWebhookSecretStore(redis: Redis, prefix: string, now: () => number = Date.now): WebhookSecretStore {
-  const secretsKey = (id: string) => `${prefix}:kwh:{${id}}:secrets`;
-  const retireKey = (id: string) => `${prefix}:kwh:{${id}}:retire`;
-  const metaKey = `${prefix}:kwh:meta`;
-  const pendingKey = `${prefix}:kwh:pending`;
+  const secretsKey = (id: string) => webhookSecretsKey(prefix, id);
+  const retireKey = (id: string) => webhookRetireKey(prefix, id);
+  const metaKey = webhookMetaKey(prefix);
+  const pendingKey = webhookPendingKey(prefix);
 
   async function secrets(id: string): Promise<StoredSecret[]> {
     const res = (await redis.multi().hgetall(secretsKey(id)).zrange(retireKey(id), '0', '-1', 'WITHSCORES').exec()) ?? [];

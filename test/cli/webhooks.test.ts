@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
-import { eventually } from '../support/wait.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
 const ADMIN = 'test-webhooks-admin-token';
@@ -151,16 +151,21 @@ describe('relay webhooks: a subscription from creation to deletion', () => {
     );
     expect(res.status).toBe(202);
     // An attempt is recorded when it leaves; its status once answered.
-    const delivered = await eventually(
+    const delivered = await waitUntil(
+      'the simulator’s delivery to be answered',
       () => h.sim.webhookDeliveries().find((d) => d.webhookId === id && d.topics.includes(UNSUB) && d.status !== null),
-      15_000,
+      { timeoutMs: 15_000 },
     );
     expect(delivered.status).toBe(200);
     expect(JSON.parse(delivered.response!)).toMatchObject({ received: 1, enqueued: 1 });
-    const events = await eventually(() => {
-      const e = h.sim.eventsFor(CONNECTION, { metric: METRIC });
-      return e.length > 0 && e;
-    }, 15_000);
+    const events = await waitUntil(
+      'the rule’s event at the simulator',
+      () => {
+        const e = h.sim.eventsFor(CONNECTION, { metric: METRIC });
+        return e.length > 0 && e;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(events[0]!.profileId).toBe(h.sim.profileByEmail(CONNECTION, email)!.id);
   }, 30_000);
 
@@ -205,7 +210,7 @@ describe('relay webhooks: a subscription from creation to deletion', () => {
     expect(listed.secrets).toHaveLength(2);
 
     // The grace ends: the old secret is refused, the new one verifies.
-    await eventually(async () => (await signedDelivery(id, firstSecret)) === 401, 15_000, 250);
+    await waitUntil('the old secret to retire', async () => (await signedDelivery(id, firstSecret)) === 401, { timeoutMs: 15_000, intervalMs: 250 });
     expect(await signedDelivery(id, newSecret)).toBe(200);
     const after = JSON.parse((await relay(['webhooks', 'list', '--json'])).stdout).webhooks[0];
     expect(after.secrets).toHaveLength(1);

@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_TYPE } from '../../src/http/middleware/json-body.ts';
 import { WEBHOOK_ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
+import { webhookPendingKey } from '../../src/redis-keys.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
@@ -443,7 +444,7 @@ describe(`fuzz /ops/webhooks (FUZZ_SEED=${seed})`, () => {
     for (const w of local) expect(w.secrets.length).toBeGreaterThan(0);
     const redis = testRedis();
     try {
-      expect(await redis.hlen(`${h.prefix}:kwh:pending`)).toBe(0);
+      expect(await redis.hlen(webhookPendingKey(h.prefix))).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statsKey, webhookPendingKey } from '../../src/redis-keys.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { CONFIRMED_TAIL_MS } from '../../src/webhooks/klaviyo-secrets.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
@@ -66,7 +67,7 @@ async function deliver(webhookId: string, secret: string, meta: Record<string, u
   return { status: res.status, body: await res.json() };
 }
 
-const stats = async () => redis.hgetall(`${h.prefix}:stats:webhooks`);
+const stats = async () => redis.hgetall(statsKey(h.prefix, 'webhooks'));
 
 describe('the secrets of webhooks the relay makes', () => {
   it('an id the relay does not know is refused before its body is read (no klaviyoWebhooks in the config)', async () => {
@@ -74,7 +75,7 @@ describe('the secrets of webhooks the relay makes', () => {
     expect(r.status).toBe(401);
     expect(r.body.message).toBe('Webhook verification failed: unknown_webhook');
     expect((await stats())['rejected:unknown_webhook']).toBe('1');
-    expect((await redis.hgetall(`${h.prefix}:stats:klaviyo-webhooks`))['refused:(unknown)']).toBe('1');
+    expect((await redis.hgetall(statsKey(h.prefix, 'klaviyo-webhooks')))['refused:(unknown)']).toBe('1');
   });
 
   it('a delivery for a webhook being created (its id not stored yet) verifies with the pending secret', async () => {
@@ -133,7 +134,7 @@ describe('the secrets of webhooks the relay makes', () => {
 
     expect((await deliver(id, newSecret)).status).toBe(200);
     expect((await retiresAt()) - Date.now()).toBeLessThanOrEqual(CONFIRMED_TAIL_MS);
-    const counters = await redis.hgetall(`${h.prefix}:stats:klaviyo-webhooks`);
+    const counters = await redis.hgetall(statsKey(h.prefix, 'klaviyo-webhooks'));
     expect(counters).toMatchObject({ [`tested:${id}`]: '1', [`verified:${id}`]: '1' });
 
     const metrics = parseExposition(await (await fetch(`${h.service.url}/metrics`)).text());
@@ -153,7 +154,7 @@ describe('the secrets of webhooks the relay makes', () => {
       expect(r.body.error).toBe('webhooks_not_enabled');
       expect(r.body.message).toMatch(/no access to system webhooks.*flow webhook.*\/webhooks\/klaviyo\/flows\/<name>/);
       // No secret left pending for a webhook that was never made.
-      expect(await redis.hlen(`${h.prefix}:kwh:pending`)).toBe(0);
+      expect(await redis.hlen(webhookPendingKey(h.prefix))).toBe(0);
     } finally {
       h.sim.setWebhookAccess(CONNECTION, true);
     }
