@@ -183,7 +183,8 @@ describe('relay webhooks: a subscription from creation to deletion', () => {
     })();
     await new Promise((r) => setTimeout(r, 500));
     const started = Date.now();
-    const rotated = await relay(['webhooks', 'rotate', id, '--grace', '6s', '--show-secret']);
+    // A grace long enough for the checks below on a loaded machine; short enough to watch it end.
+    const rotated = await relay(['webhooks', 'rotate', id, '--grace', '15s', '--show-secret']);
     const patchedBy = Date.now();
     // Past the simulator's switch: Klaviyo signs with the new secret only.
     await new Promise((r) => setTimeout(r, SWITCH_MS + 1000));
@@ -203,20 +204,21 @@ describe('relay webhooks: a subscription from creation to deletion', () => {
     expect(oldAfterPatch.length, 'deliveries signed by the old secret during the switch').toBeGreaterThan(0);
     expect(newOnes.length, 'deliveries signed by the new secret after it').toBeGreaterThan(0);
     expect(Math.min(...newOnes.map((a) => a.at))).toBeGreaterThan(patchedBy - 5000);
-    // Nothing refused by the relay, for this webhook or any.
+    // Nothing refused by the relay; both secrets still accepted (the old one until the grace ends).
+    const local = (await (await fetch(`${h.service.url}/ops/webhooks/local`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as any;
+    expect(local.webhooks[0].secrets).toHaveLength(2);
     const listed = JSON.parse((await relay(['webhooks', 'list', '--json'])).stdout).webhooks[0];
     expect(listed.deliveries.refused).toBe(0);
     expect(listed.deliveries.verified).toBeGreaterThanOrEqual(attempts.length);
-    expect(listed.secrets).toHaveLength(2);
 
     // The grace ends: the old secret is refused, the new one verifies.
-    await waitUntil('the old secret to retire', async () => (await signedDelivery(id, firstSecret)) === 401, { timeoutMs: 15_000, intervalMs: 250 });
+    await waitUntil('the old secret to retire', async () => (await signedDelivery(id, firstSecret)) === 401, { timeoutMs: 30_000, intervalMs: 250 });
     expect(await signedDelivery(id, newSecret)).toBe(200);
     const after = JSON.parse((await relay(['webhooks', 'list', '--json'])).stdout).webhooks[0];
     expect(after.secrets).toHaveLength(1);
     expect(after.deliveries.refused).toBe(1);
     firstSecret = newSecret;
-  }, 60_000);
+  }, 90_000);
 
   it('delete: gone at Klaviyo, its secrets forgotten here', async () => {
     const del = await relay(['webhooks', 'delete', id]);
