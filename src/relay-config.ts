@@ -60,6 +60,23 @@ const IngestLimitsSchema = z
     path: ['burst'],
   });
 
+/**
+ * The Segment/RudderStack tracking API (src/tracking/map.ts) per source: metric names to rename,
+ * whether page/screen calls become events, and whether group calls become list memberships.
+ */
+const TrackingSchema = z
+  .object({
+    rename: z
+      .record(z.string().min(1).max(255), z.string().trim().min(1, 'must name the metric').max(127, 'must be at most 127 characters'))
+      .default({})
+      .refine((r) => !Object.keys(r).some((k) => k.trim().toLowerCase() === 'order completed'), {
+        message: '"Order Completed" always becomes Placed Order + Ordered Product (like /v1/orders) and cannot be renamed',
+      }),
+    pages: z.boolean().default(true),
+    groups: z.enum(['lists', 'ignore']).default('ignore'),
+  })
+  .strict();
+
 const SourceSchema = z
   .object({
     name: name('source'),
@@ -80,6 +97,8 @@ const SourceSchema = z
     priority: z.enum(PRIORITY_CLASSES).optional(),
     /** Within a class, sources are served round-robin by weight (default 1). */
     weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
+    /** Segment/RudderStack tracking API settings (README "Coming from Segment or RudderStack"). */
+    tracking: TrackingSchema.optional(),
   })
   .strict()
   .refine((s) => s.keySha256 !== undefined || s.signingSecret !== undefined, 'needs `keySha256` or `signingSecret`');
@@ -187,6 +206,7 @@ export type RelayFile = z.infer<typeof FileSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
 export type RulePredicate = z.infer<typeof Predicate>;
 export type IngestLimits = z.infer<typeof IngestLimitsSchema>;
+export type TrackingSettings = z.infer<typeof TrackingSchema>;
 
 export class RelayConfigError extends Error {
   constructor(

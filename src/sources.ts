@@ -9,7 +9,7 @@
  */
 import { hash } from 'node:crypto';
 import { DEFAULT_LANE } from './queues.ts';
-import type { RelayFile } from './relay-config.ts';
+import type { RelayFile, TrackingSettings } from './relay-config.ts';
 import type { PriorityClass } from './priority.ts';
 
 export interface Source {
@@ -21,6 +21,8 @@ export interface Source {
   readonly priority?: PriorityClass;
   /** Its weight among the sources of a class (RELAY_CONFIG `sources[].weight`); unset = 1. */
   readonly weight?: number;
+  /** How its Segment/RudderStack tracking calls map (RELAY_CONFIG `sources[].tracking`); unset = the defaults. */
+  readonly tracking?: TrackingSettings;
 }
 
 /** A stable, non-secret name for an API key (RELAY_API_KEYS): ids are scoped per key without storing the key. */
@@ -56,7 +58,7 @@ export class SourceRegistry {
   static fromConfig(apiKeys: readonly string[], file: RelayFile): SourceRegistry {
     const reg = SourceRegistry.fromApiKeys(apiKeys);
     for (const s of file.sources) {
-      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account, priority: s.priority, weight: s.weight };
+      const source: Source = { id: configSourceId(s.name), name: s.name, lane: s.account, priority: s.priority, weight: s.weight, tracking: s.tracking };
       for (const digest of s.keySha256 ?? []) reg.add(digest.toLowerCase(), source);
       if (s.signingSecret) reg.addSigner(source, s.signingSecret);
     }

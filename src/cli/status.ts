@@ -76,6 +76,8 @@ export interface Status {
   lanes: LaneStatus[];
   /** Sources with ingest limits (absent from relays that predate them). */
   sources?: SourceStatus[];
+  /** Tracking API messages by type and outcome (absent until one arrived). */
+  tracking?: Record<string, Record<string, number>>;
 }
 
 const OPTIONS = {
@@ -244,6 +246,12 @@ export function renderStatus(s: Status, now = Date.now()): string {
         ]),
       )}`
     : '';
+  const tracking = s.tracking
+    ? `\n\n${table(
+        [{ header: 'tracking API' }, { header: 'accepted', align: 'right' }, { header: 'ignored', align: 'right' }, { header: 'rejected', align: 'right' }],
+        Object.entries(s.tracking).map(([type, o]) => [type, count(o.accepted ?? 0), count(o.ignored ?? 0), count(o.rejected ?? 0)]),
+      )}`
+    : '';
   const failed = s.queues.reduce((n, q) => n + q.failed, 0);
   const paused = s.lanes.filter((l) => l.paused).map((l) => l.lane);
   const notes = [
@@ -255,7 +263,7 @@ export function renderStatus(s: Status, now = Date.now()): string {
     shares ? 'calls, items: per class in the last minute; bulk minimum: what live leaves bulk of a full bucket (held there: live is taking the rest)' : '',
     'quota headroom: calls left now per second / per minute',
   ].filter(Boolean);
-  return `${queues}\n\n${lanes}${shares}${sources}\n\n${legend.join('\n')}${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
+  return `${queues}\n\n${lanes}${shares}${sources}${tracking}\n\n${legend.join('\n')}${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -15,6 +15,7 @@ import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
 import { type OpsDeps, opsRoutes } from './routes/ops.ts';
 import { type OrdersRouteDeps, ordersRoutes } from './routes/orders.ts';
 import { type ProfilesRouteDeps, profilesRoutes } from './routes/profiles.ts';
+import { type TrackingRouteDeps, trackingApiRoutes } from './routes/tracking-api.ts';
 import { type WebhookRouteDeps, webhookRoutes } from './routes/webhooks.ts';
 
 export type AppDeps = V1MiddlewareDeps &
@@ -23,7 +24,8 @@ export type AppDeps = V1MiddlewareDeps &
   ProfilesRouteDeps &
   ListsRouteDeps &
   OrdersRouteDeps &
-  WebhookRouteDeps & {
+  WebhookRouteDeps &
+  TrackingRouteDeps & {
     /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
     readonly sandboxView?: Hono;
     readonly ops?: OpsDeps;
@@ -49,6 +51,10 @@ export function createApp(deps: AppDeps) {
   }
 
   app.route('/', healthRoutes(deps));
+
+  // Segment's tracking API (/v1/batch, /v1/track…) authenticates and reads its body its own way
+  // (Basic or a body writeKey, gzip): mounted first, so the /v1 middleware below never sees it.
+  app.route('/v1', trackingApiRoutes(deps));
 
   // Nothing of a v1 body is read before the sender is known (middleware/v1.ts).
   const v1 = new Hono<V1Env>();

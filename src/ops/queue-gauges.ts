@@ -104,6 +104,17 @@ export function registerQueueGauges(metrics: Metrics, redis: Redis, queues: Queu
       for (const [outcome, n] of byOutcome) set({ outcome }, n);
     },
   );
+  metrics.addCollected(
+    'relay_tracking_messages',
+    'Segment/RudderStack tracking API messages by type (track, identify, page, screen, group, alias, unknown) and outcome (accepted, ignored, rejected), since the counters began',
+    ['type', 'outcome'],
+    async (set) => {
+      for (const [field, n] of Object.entries(await redis.hgetall(statsKey(queues.prefix, 'tracking')))) {
+        const [type, outcome] = field.split(':');
+        set({ type: type!, outcome: outcome ?? '' }, Number(n));
+      }
+    },
+  );
   metrics.addCollected('relay_spool_bytes', "Bytes of accepted work in this process's local spool (Redis unreachable)", [], async (set) =>
     set({}, spooledBytes()),
   );

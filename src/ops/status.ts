@@ -12,7 +12,7 @@ import type { JobKind, Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { readPause, type PauseInfo } from './lane-state.ts';
-import { deliveredKey, queueBytesKey } from '../redis-keys.ts';
+import { deliveredKey, queueBytesKey, statsKey } from '../redis-keys.ts';
 import type { SourceLimitStatus } from '../ingest/source-limits.ts';
 import type { QuotaGovernor } from '../../workers/quota-governor.ts';
 import { classStatus, deliveredInLastMinute, type ClassStatus } from './class-status.ts';
@@ -57,6 +57,8 @@ export interface Status {
   readonly lanes: readonly LaneStatus[];
   /** Sources with ingest limits: the limits, and their queued bytes. */
   readonly sources?: readonly SourceLimitStatus[];
+  /** Tracking API messages (Segment/RudderStack) by type and outcome, once any arrived. */
+  readonly tracking?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 /**
@@ -165,5 +167,19 @@ export async function readStatus(
     });
   }
   const sources = limits ? await limits.status() : [];
-  return { at: new Date().toISOString(), classes, queues: queueStatus, lanes: laneStatus, ...(sources.length > 0 ? { sources } : {}) };
+  const tracking: Record<string, Record<string, number>> = {};
+  for (const [field, n] of Object.entries(await redis.hgetall(statsKey(queues.prefix, 'tracking')))) {
+    const [type, outcome] = field.split(':');
+    const byOutcome = tracking[type!] ?? {};
+    byOutcome[outcome ?? ''] = Number(n);
+    tracking[type!] = byOutcome;
+  }
+  return {
+    at: new Date().toISOString(),
+    classes,
+    queues: queueStatus,
+    lanes: laneStatus,
+    ...(sources.length > 0 ? { sources } : {}),
+    ...(Object.keys(tracking).length > 0 ? { tracking } : {}),
+  };
 }

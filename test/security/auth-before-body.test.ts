@@ -102,6 +102,29 @@ describe('/v1 with a bearer key', () => {
   });
 });
 
+describe('the tracking API (/v1/batch, /v1/track…)', () => {
+  const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+  it('a wrong Basic write key gets 401 before the body is read', async () => {
+    const conn = await refusedBeforeTheBody('/v1/batch', { authorization: basic('not-a-key-of-this-relay') }, 401);
+    expect(json(conn)).toMatchObject({ error: 'unauthorized', message: 'The write key is not valid' });
+    await refusedBeforeTheBody('/v1/track', { authorization: 'Digest abc' }, 401);
+  });
+
+  it('without a header the writeKey is in the body: a body over the 500 KB limit is refused before it is read', async () => {
+    const conn = await refusedBeforeTheBody('/v1/batch', {}, 400);
+    expect(json(conn)).toMatchObject({ error: 'batch_too_large' });
+  });
+
+  it('a body writeKey is read (within the limit), then checked', async () => {
+    const batch = (writeKey: string) =>
+      JSON.stringify({ writeKey, batch: [{ type: 'track', event: 'Checkout Started', userId: 'abb-user', properties: { pad: 'x'.repeat(2000) } }] });
+    expect((await answeredAfterTheBody('/v1/batch', {}, batch(RELAY_KEY))).status()).toBe(200);
+    expect((await answeredAfterTheBody('/v1/batch', {}, batch('not-a-key-of-this-relay'))).status()).toBe(401);
+    expect((await answeredAfterTheBody('/v1/batch', { authorization: basic(RELAY_KEY) }, batch(''))).status()).toBe(200);
+  });
+});
+
 describe('/v1 with a Standard Webhooks signature', () => {
   const signed = (secret: string, body: string, over: Record<string, string> = {}) => {
     const id = `msg_${Math.random().toString(36).slice(2)}`;

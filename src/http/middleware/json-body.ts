@@ -70,7 +70,7 @@ function tooLarge(c: Context, maxBytes: number) {
   return jsonError(c, 413, 'payload_too_large', `The body is larger than ${maxBytes} bytes; split it into smaller requests`);
 }
 
-async function readLimited(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | 'too-large'> {
+export async function readLimited(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | 'too-large'> {
   if (!stream) return new Uint8Array();
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
