@@ -33,10 +33,21 @@ const BODY_OPERATIONS = [
   'remove_profiles_from_list',
   'bulk_subscribe_profiles',
   'bulk_unsubscribe_profiles',
+  'create_webhook',
+  'update_webhook',
 ] as const;
 
-/** … and the read operations we also call (kept for their path and rate limit). */
-const READ_OPERATIONS = ['get_profiles', 'get_accounts', 'get_bulk_import_profiles_job', 'get_errors_for_bulk_import_profiles_job'] as const;
+/** … and the operations without a body we also call (kept for their path and rate limit). */
+const READ_OPERATIONS = [
+  'get_profiles',
+  'get_accounts',
+  'get_bulk_import_profiles_job',
+  'get_errors_for_bulk_import_profiles_job',
+  'get_webhook_topics',
+  'get_webhooks',
+  'get_webhook',
+  'delete_webhook',
+] as const;
 
 const REVISION = '2026-07-15';
 const JSON_API = 'application/vnd.api+json';

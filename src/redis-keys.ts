@@ -225,6 +225,32 @@ export function webhookIdKey(prefix: string, sourceId: string, messageId: string
   return `${prefix}:{webhook-ids}:${sourceId}:${messageId}`;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Klaviyo webhook secrets the relay made (src/webhooks/secret-store.ts). Written by the ops API
+// (create, rotate, delete; retirement) and read by the API's POST /webhooks/klaviyo and metrics.
+// A webhook's secrets and their retire times share the tag `{<webhook id>}`: one MULTI reads both.
+// ---------------------------------------------------------------------------------------------
+
+/** `<prefix>:kwh:{<id>}:secrets` — a hash, fingerprint → `{"value", "addedAt"}`: the webhook's accepted secrets. */
+export function webhookSecretsKey(prefix: string, webhookId: string): string {
+  return `${prefix}:kwh:{${webhookId}}:secrets`;
+}
+
+/** `<prefix>:kwh:{<id>}:retire` — a sorted set, fingerprint → when it stops being accepted (ms). */
+export function webhookRetireKey(prefix: string, webhookId: string): string {
+  return `${prefix}:kwh:{${webhookId}}:retire`;
+}
+
+/** `<prefix>:kwh:meta` — a hash, webhook id → what the relay knows of it (lane, full URL, topics…), JSON. */
+export function webhookMetaKey(prefix: string): string {
+  return `${prefix}:kwh:meta`;
+}
+
+/** `<prefix>:kwh:pending` — a hash, nonce → a secret of a webhook being created (no id yet) and until when it is accepted. */
+export function webhookPendingKey(prefix: string): string {
+  return `${prefix}:kwh:pending`;
+}
+
 /**
  * `<prefix>:kid:{<lane>}:<digest>` — Klaviyo's profile id for an identifier (workers/profiles/id-cache.ts).
  * Tag: the lane, as one pipeline writes several identifiers' keys. Written and read by the workers.

@@ -263,6 +263,48 @@ async function checkRelay(
     if (!(err instanceof CliError)) throw err;
     const [detail, fix] = err.message.split(/: (?=set |start )/);
     add({ name: 'admin token', state: 'fail', detail: detail!, fix: fix ?? undefined });
+    return;
+  }
+  await checkWebhooks(t, add);
+}
+
+/**
+ * Each Klaviyo webhook the relay created: a delivery signed with its secret, sent to its public URL,
+ * must come back to a relay that verifies it (no Klaviyo call: the relay sends it itself).
+ */
+async function checkWebhooks(t: import('./http.ts').RelayTarget, add: (c: Check) => void): Promise<void> {
+  const { relay } = await import('./http.ts');
+  const { CliError } = await import('./errors.ts');
+  const { describeTest } = await import('./webhooks.ts');
+  try {
+    const local = await relay(t, '/ops/webhooks/local', { auth: 'admin', timeoutMs: 10_000, accept: [404] });
+    if (local.status === 404) return; // a relay from before /ops/webhooks
+    const hooks = (local.body as { webhooks: { id: string; url?: string }[] }).webhooks;
+    if (hooks.length === 0) {
+      add({ name: 'webhooks', state: 'skip', detail: 'none created by the relay (relay webhooks create)' });
+      return;
+    }
+    for (const w of hooks) {
+      if (!w.url) {
+        add({ name: 'webhooks', state: 'skip', detail: `${w.id}: its full URL is not known here (made elsewhere, rotated here)` });
+        continue;
+      }
+      const res = await relay(t, `/ops/webhooks/${w.id}/test`, { method: 'POST', auth: 'admin', timeoutMs: 20_000, label: `testing webhook ${w.id}` });
+      const r = (res.body as { test: Parameters<typeof describeTest>[0] }).test;
+      add(
+        r.ok
+          ? { name: 'webhooks', state: 'ok', detail: `${w.id}: ${describeTest(r)}` }
+          : {
+              name: 'webhooks',
+              state: 'fail',
+              detail: `${w.id}: ${describeTest(r)}`,
+              fix: 'the URL must reach this relay at /webhooks/klaviyo from outside (DNS, TLS, proxy); relay webhooks test <id> tries again',
+            },
+      );
+    }
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    add({ name: 'webhooks', state: 'fail', detail: err.message });
   }
 }
 

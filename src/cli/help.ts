@@ -19,6 +19,8 @@ Commands:
   send                        post one test event to /v1/events
   connections list|create|get|delete
                               Maton connections (the Klaviyo accounts behind the gateway)
+  webhooks topics|list|create|rotate|delete|test
+                              Klaviyo system-webhook subscriptions, their secrets kept by the relay
   doctor                      check Redis, configuration, credentials, revision, clock, relay API
 
 Run \`relay <command> --help\` for a command's options, \`relay --version\` for the version.`;
@@ -133,6 +135,45 @@ Environment:
   'connections create': { usage: 'relay connections create [--timeout <s>] [--json]', help: '' },
   'connections get': { usage: 'relay connections get <id> [--json]', help: '' },
   'connections delete': { usage: 'relay connections delete <id> [--json]', help: '' },
+  webhooks: {
+    usage: 'relay webhooks topics|list|create|rotate <id>|delete <id>|test <id> …',
+    help: `Klaviyo system webhooks (Klaviyo's Webhooks API, through the relay's /ops/webhooks).
+
+  relay webhooks topics [--lane <lane>] [--json]
+        the topics the account offers
+  relay webhooks list [--lane <lane>] [--json]
+        the account's webhooks: URL, topics, enabled, whether this relay holds their secret (and
+        so verifies their deliveries), secrets in rotation, deliveries verified and refused
+  relay webhooks create --url <public url> --topics <topic>,<topic> [--name <n>] [--description <d>]
+                        [--lane <lane>] [--show-secret] [--rules] [--json]
+        makes a strong secret, has the relay accept it, then creates the webhook at Klaviyo.
+        --url is where Klaviyo POSTs: https://<public host>/webhooks/klaviyo (the relay itself is
+        RELAY_URL). --show-secret prints the secret once, as the env: reference to add to
+        RELAY_CONFIG and its value; --rules prints rules to start from for the topics
+  relay webhooks rotate <id> [--grace <duration>] [--show-secret] [--json]
+        zero downtime: the relay accepts a new secret first, then Klaviyo is told to sign with it;
+        the old one is still accepted for --grace (default 10m) or until a minute after the first
+        delivery signed with the new one
+  relay webhooks delete <id> [--json]
+        deletes it at Klaviyo, then its secrets here
+  relay webhooks test <id> [--json]
+        sends a delivery signed with its secret to its URL: it must reach this relay and verify
+        (exit 1 when not)
+
+Klaviyo allows 1 call per second and 15 per minute to this API: the relay spaces the calls out, so a
+command may wait (up to about a minute) for its turn. An account without system-webhook access
+(Klaviyo's 403 permission_denied) is told what to do instead (a flow webhook). Every change is in
+the audit log.`,
+  },
+  'webhooks topics': { usage: 'relay webhooks topics [--lane <lane>] [--json]', help: '' },
+  'webhooks list': { usage: 'relay webhooks list [--lane <lane>] [--json]', help: '' },
+  'webhooks create': {
+    usage: 'relay webhooks create --url <public url> --topics <topic>,<topic> [--name <n>] [--lane <lane>] [--show-secret] [--rules] [--json]',
+    help: '',
+  },
+  'webhooks rotate': { usage: 'relay webhooks rotate <id> [--grace <duration>] [--lane <lane>] [--show-secret] [--json]', help: '' },
+  'webhooks delete': { usage: 'relay webhooks delete <id> [--lane <lane>] [--json]', help: '' },
+  'webhooks test': { usage: 'relay webhooks test <id> [--json]', help: '' },
   doctor: {
     usage: 'relay doctor [--json]',
     help: `Check the setup, one line per check (✓ passed, ✗ failed, ! warning, - skipped), each failure
@@ -144,6 +185,8 @@ with its fix. Reads the same environment as the relay (run it where the relay ru
   revision           Klaviyo accepts KLAVIYO_REVISION
   clock              the local clock agrees with the Date of Klaviyo's answer (warns above 5 s)
   relay API          GET /readyz answers, and /ops accepts the admin token (when RELAY_URL or --url is set)
+  webhooks           each Klaviyo webhook the relay created: a delivery signed with its secret, sent
+                     to its public URL, reaches this relay and verifies (relay webhooks test)
 
 Exit status 1 if any check fails.`,
   },

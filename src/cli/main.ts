@@ -19,12 +19,14 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   send: async () => (await import('./send.ts')).run,
   connections: async () => (await import('./connections.ts')).run,
   doctor: async () => (await import('./doctor.ts')).run,
+  webhooks: async () => (await import('./webhooks.ts')).run,
 };
 
 /** Commands with subcommands: their help is per subcommand. */
 const SUBCOMMANDS: Record<string, readonly string[]> = {
   dlq: ['list', 'show', 'replay'],
   connections: ['list', 'create', 'get', 'delete'],
+  webhooks: ['topics', 'list', 'create', 'rotate', 'delete', 'test'],
 };
 
 function version(): string {

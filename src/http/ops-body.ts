@@ -14,12 +14,25 @@ import { JSON_TYPE } from './middleware/json-body.ts';
 
 export type OpsBody = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly response: Response };
 
+/** Strict: a body that is not UTF-8 is refused, not read with replacement characters (which could then pass validation). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** `body` is undefined when there is none (Bearer only); `expect` says what to send, for the error. */
 export async function readOpsBody(c: Context<AdminEnv>, expect: string): Promise<OpsBody> {
   const type = header(c, 'content-type');
   const json = type !== undefined && JSON_TYPE.test(type);
   const browser = c.get('adminScheme') === 'basic';
-  const text = json || !browser ? await c.req.text() : '';
+  let text = '';
+  if (json || !browser) {
+    try {
+      text = utf8.decode(await c.req.arrayBuffer());
+    } catch {
+      return {
+        ok: false,
+        response: jsonError(c, 400, 'invalid_json', `The body is not UTF-8; send ${expect}`, [{ field: '(body)', message: 'is not UTF-8' }]),
+      };
+    }
+  }
   if (!json && (browser || text !== '')) {
     const why = browser ? 'A write with Basic credentials must be JSON' : 'The body must be JSON';
     return {

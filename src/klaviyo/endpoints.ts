@@ -20,7 +20,13 @@ export type EndpointName =
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles'
   | 'get_profiles'
-  | 'get_accounts';
+  | 'get_accounts'
+  | 'get_webhook_topics'
+  | 'get_webhooks'
+  | 'create_webhook'
+  | 'get_webhook'
+  | 'update_webhook'
+  | 'delete_webhook';
 
 export interface EndpointSpec {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -49,7 +55,24 @@ export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   bulk_unsubscribe_profiles: { method: 'POST', path: '/api/profile-subscription-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
   get_profiles: { method: 'GET', path: '/api/profiles', burst: 75, steady: 750 },
   get_accounts: { method: 'GET', path: '/api/accounts', burst: 1, steady: 15 },
+  // System webhooks (Webhooks API): Klaviyo's XS tier, for every operation (docs/klaviyo-and-maton.md §5).
+  get_webhook_topics: { method: 'GET', path: '/api/webhook-topics', burst: 1, steady: 15 },
+  get_webhooks: { method: 'GET', path: '/api/webhooks', burst: 1, steady: 15 },
+  create_webhook: { method: 'POST', path: '/api/webhooks', burst: 1, steady: 15 },
+  get_webhook: { method: 'GET', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
+  update_webhook: { method: 'PATCH', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
+  delete_webhook: { method: 'DELETE', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
 };
+
+/** The Webhooks API's operations (the relay calls them from /ops/webhooks, never from the workers). */
+export const WEBHOOK_ENDPOINTS = [
+  'get_webhook_topics',
+  'get_webhooks',
+  'create_webhook',
+  'get_webhook',
+  'update_webhook',
+  'delete_webhook',
+] as const satisfies readonly EndpointName[];
 
 /** The gateway's own limit: requests per second per Maton API key, across all connections. */
 export const GATEWAY_REQUESTS_PER_SECOND = 10;

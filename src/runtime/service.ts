@@ -14,8 +14,10 @@ import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
 import { createSourceLimiter, limitedSources } from '../ingest/source-limits.ts';
 import { Spool } from '../ingest/spool.ts';
-import type { FetchLike } from '../klaviyo/client.ts';
+import { createKlaviyoClient, type FetchLike } from '../klaviyo/client.ts';
+import { createWebhooksApi, type WebhooksApi } from '../klaviyo/webhooks.ts';
 import { buildLanes, laneNames as fileLaneNames, SANDBOX_PLACEHOLDER_URL, type Lane, type QuotaScope } from '../lanes.ts';
+import { DEFAULT_LANE } from '../queues.ts';
 import { EMPTY_RELAY_FILE, type RelayFile } from '../relay-config.ts';
 import type { Logger } from '../log.ts';
 import { JOB_KINDS, Queues } from '../queues.ts';
@@ -35,6 +37,10 @@ import { registerQueueGauges } from '../ops/queue-gauges.ts';
 import { createRedis } from '../redis.ts';
 import { RedisRefusedError, verifyRedis } from './verify-redis.ts';
 import { createReplayCache } from '../webhooks/replay-cache.ts';
+import { createKlaviyoWebhookSecrets, deliveryStatsKey } from '../webhooks/klaviyo-secrets.ts';
+import { createWebhookSecretStore } from '../webhooks/secret-store.ts';
+import { createKlaviyoWebhookAdmin } from '../ops/klaviyo-webhooks.ts';
+import { registerWebhookGauges } from '../ops/webhook-gauges.ts';
 import { SourceRegistry } from '../sources.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../quota/governor.ts';
@@ -91,10 +97,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
    * Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo).
    * Without credentials (mode none) the scopes, hashes of the keys, are unknown: names only.
    */
+  const apiLanes = config.klaviyo.mode === 'none' ? [] : buildLanes(config, file, opts.sandboxUrl ?? SANDBOX_PLACEHOLDER_URL);
   const laneScopes: { name: string; scope?: QuotaScope }[] =
-    config.klaviyo.mode === 'none'
-      ? fileLaneNames(file).map((name) => ({ name }))
-      : buildLanes(config, file, opts.sandboxUrl ?? SANDBOX_PLACEHOLDER_URL).map((l) => ({ name: l.name, scope: l.scope }));
+    config.klaviyo.mode === 'none' ? fileLaneNames(file).map((name) => ({ name })) : apiLanes.map((l) => ({ name: l.name, scope: l.scope }));
   const laneNames = laneScopes.map((l) => l.name);
   const governorLimits = {
     ...DEFAULT_LIMITS,
@@ -187,6 +192,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     );
     const ingest = durable;
     if (opts.metrics) registerQueueGauges(opts.metrics, apiRedis, queues, laneNames, () => ingest.spooledBytes());
+    // Klaviyo webhook subscriptions made from the relay (/ops/webhooks): their secrets live in Redis,
+    // shared by every API process; their Klaviyo calls are paced by the same governor as the workers'.
+    const webhookStore = createWebhookSecretStore(apiRedis, config.queuePrefix);
+    const apiGovernor = createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits);
+    const webhookApis = new Map<string, WebhooksApi>(
+      apiLanes.map((l) => [
+        l.name,
+        createWebhooksApi(createKlaviyoClient(l.target, opts.fetch), {
+          take: (endpoint, signal) => apiGovernor.take(l.scope, endpoint, signal, 'live'),
+          observe: (endpoint, info) => apiGovernor.observe(l.scope, endpoint, info),
+        }),
+      ]),
+    );
+    if (opts.metrics) registerWebhookGauges(opts.metrics, apiRedis, config.queuePrefix, webhookStore);
     const app = createApp({
       metricsToken: config.metricsToken,
       sources,
@@ -218,7 +237,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         }),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () =>
-          readStatus(apiRedis, queues, laneScopes, createQuotaGovernor(apiRedis, config.queuePrefix, governorLimits), limiter, {
+          readStatus(apiRedis, queues, laneScopes, apiGovernor, limiter, {
             limits: governorLimits,
             sourceName,
           }),
@@ -242,14 +261,28 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           },
           async () => (await queues.catalog.all(laneNames)).map((ref) => queues.get(ref)),
         ),
+        klaviyoWebhooks: {
+          admin: createKlaviyoWebhookAdmin({
+            lanes: laneNames,
+            api: (lane) => webhookApis.get(lane),
+            store: webhookStore,
+            appendAudit: (entry) => appendAudit(apiRedis, config.queuePrefix, entry),
+            deliveryStats: () => apiRedis.hgetall(deliveryStatsKey(config.queuePrefix)),
+          }),
+        },
       },
       webhooks: {
         rules: file.rules,
-        klaviyo: file.klaviyoWebhooks && {
-          secrets: file.klaviyoWebhooks.secrets,
-          toleranceMs: file.klaviyoWebhooks.toleranceSeconds * 1000,
-          lane: file.klaviyoWebhooks.account,
-        },
+        // Without `klaviyoWebhooks` in the config file, deliveries of webhooks made with
+        // `relay webhooks create` are still verified (their secrets are in Redis), with the defaults.
+        klaviyo: file.klaviyoWebhooks
+          ? {
+              secrets: file.klaviyoWebhooks.secrets,
+              toleranceMs: file.klaviyoWebhooks.toleranceSeconds * 1000,
+              lane: file.klaviyoWebhooks.account,
+            }
+          : { secrets: [], toleranceMs: 300_000, lane: DEFAULT_LANE },
+        klaviyoSecrets: createKlaviyoWebhookSecrets(webhookStore, apiRedis, config.queuePrefix),
         flows: Object.fromEntries(Object.entries(file.flows).map(([name, f]) => [name, { header: f.header, secret: f.secret, lane: f.account }])),
       },
     });

@@ -17,12 +17,13 @@
  *     semantic rules (400) — one error per offending item, each with a pointer;
  *  9. the endpoint handler (which may still answer 400/404/409).
  */
-import { ENDPOINTS, KLAVIYO_LIMITS, type EndpointName } from '../klaviyo/endpoints.ts';
+import { KLAVIYO_LIMITS, type EndpointName } from '../klaviyo/endpoints.ts';
 import { validateRequestBody, type BodyOperationId } from '../klaviyo/openapi/validate.ts';
+import { BODY_OPERATION_IDS } from '../klaviyo/openapi/operations.ts';
 import { onePerItem } from './body-items.ts';
 import type { Faults, FaultRuleState } from './faults.ts';
 import type { ConnectionRegistry } from './connections.ts';
-import type { HandlerContext, HandlerResult } from './handlers/context.ts';
+import type { AccountEvent, HandlerContext, HandlerResult } from './handlers/context.ts';
 import { HANDLERS } from './handlers/index.ts';
 import { JSON_API_TYPE, KlaviyoHttpError, defaultCode, defaultTitle, klaviyoError, throttledBody, type KlaviyoErrorObject } from './json-api.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -30,6 +31,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { RecordedRequest, RequestCounters, RequestLog } from './request-log.ts';
 import { matchRoute } from './routes.ts';
 import { semanticErrors } from './semantic-rules.ts';
+import { maskSecret } from './snapshot.ts';
 import type { BulkImportJob, SimAccount } from './state.ts';
 import { sleep } from './time.ts';
 
@@ -44,6 +46,8 @@ export interface SimCore {
   accountFor(id: string, mode: 'gateway' | 'direct'): SimAccount;
   settleJobs(account: SimAccount): void;
   scheduleJob(account: SimAccount, job: BulkImportJob): void;
+  /** An event of the account, for its system webhooks (webhook-deliveries.ts). */
+  notify(account: SimAccount, event: AccountEvent): void;
   /** Aborted when the simulator releases hung requests (on close). */
   hangSignal(): AbortSignal;
   acceptsGatewayKey(key: string): boolean;
@@ -51,6 +55,16 @@ export interface SimCore {
 }
 
 const REVISION = /^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$/;
+/** Operations whose request has a body (DELETE /api/webhooks/{id} has none; list removal's DELETE has one). */
+const WITH_BODY: ReadonlySet<string> = new Set(BODY_OPERATION_IDS);
+
+/** A webhook's secret_key in a recorded body is masked: /__sim/requests shows bodies. */
+function withoutSecrets(body: unknown): unknown {
+  const attrs = (body as { data?: { attributes?: Record<string, unknown> } } | undefined)?.data?.attributes;
+  if (!attrs || typeof attrs['secret_key'] !== 'string') return body;
+  const data = (body as { data: Record<string, unknown> }).data;
+  return { ...(body as object), data: { ...data, attributes: { ...attrs, secret_key: maskSecret(attrs['secret_key']) } } };
+}
 const BODY_CONTENT_TYPES = new Set([JSON_API_TYPE, 'application/json']);
 
 type Mode = 'gateway' | 'direct';
@@ -128,7 +142,7 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
     record.durationMs = opts.now() - arrivedAt;
     if (opts.retainEventBodies && hasBody) {
       const p = parseBody();
-      record.body = p.ok ? p.value : bodyText.slice(0, 10_000);
+      record.body = p.ok ? withoutSecrets(p.value) : bodyText.slice(0, 10_000);
     }
     core.log.add(record);
     core.counters.note(endpoint ?? 'unknown', status);
@@ -236,7 +250,7 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
   try {
     // 8. Body.
     let body: unknown;
-    if (ENDPOINTS[ep].method !== 'GET') {
+    if (WITH_BODY.has(ep)) {
       const mediaType = (req.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!BODY_CONTENT_TYPES.has(mediaType)) {
         return klaviyo(
@@ -283,6 +297,7 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
       now,
       options: opts,
       scheduleJob: (a, job) => core.scheduleJob(a, job),
+      notify: (a, event) => core.notify(a, event),
     };
     const result: HandlerResult = HANDLERS[ep](ctx);
     return finish(result.status, jsonResponse(result.status, result.body, JSON_API_TYPE, rl), 'ok');

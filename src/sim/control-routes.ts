@@ -10,6 +10,9 @@
  *   DELETE /__sim/faults/:id                      remove one rule
  *   POST   /__sim/connections/:id/activate        make a PENDING connection ACTIVE
  *   POST   /__sim/connections/:id/status          {"status":"ACTIVE"|"PENDING"|"FAILED"}
+ *   GET    /__sim/webhooks                        every account's system webhooks (secrets as fingerprints) and the delivery attempts
+ *   POST   /__sim/webhooks/:id/deliver            {"topic"?, "email"?, "profileId"?, "properties"?, "count"?}: deliver now, signed → {attempt}
+ *   POST   /__sim/accounts/:id/webhook-access     {"enabled": false} → that account's Webhooks API answers 403 permission_denied
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -17,8 +20,19 @@ import type { EndpointName } from '../klaviyo/endpoints.ts';
 import { faultRuleSchema, type FaultRule } from './faults.ts';
 import type { Simulator } from './simulator.ts';
 import { maskSecret } from './snapshot.ts';
+import { secretFingerprint, signingSecret } from './webhook-deliveries.ts';
 
 const statusBody = z.object({ status: z.enum(['ACTIVE', 'PENDING', 'FAILED']) });
+const deliverBody = z
+  .object({
+    topic: z.string().min(1).optional(),
+    email: z.string().min(3).optional(),
+    profileId: z.string().min(1).optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+    count: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+const accessBody = z.object({ enabled: z.boolean() }).strict();
 
 export function controlRoutes(sim: Simulator): Hono {
   const app = new Hono();
@@ -91,6 +105,46 @@ export function controlRoutes(sim: Simulator): Hono {
     return sim.connections.setStatus(c.req.param('id'), parsed.data.status)
       ? c.json({ connection: sim.connections.get(c.req.param('id')) })
       : c.json({ error: 'Connection not found' }, 404);
+  });
+
+  app.get('/webhooks', (c) => {
+    const now = sim.options.now();
+    const webhooks = [...sim.state.accounts.values()].flatMap((a) =>
+      [...a.webhooks.values()].map(({ secrets, ...w }) => ({
+        account: a.mode === 'direct' ? maskSecret(a.id) : a.id,
+        ...w,
+        signingSecret: secretFingerprint(signingSecret({ ...w, secrets }, now)),
+        secrets: secrets.map((x) => ({ fingerprint: secretFingerprint(x.key), from: x.from })),
+      })),
+    );
+    return c.json({
+      webhooks,
+      deliveries: sim.webhookDeliveries().map((d) => ({ ...d, account: d.account.startsWith('pk_') ? maskSecret(d.account) : d.account })),
+    });
+  });
+
+  app.post('/webhooks/:id/deliver', async (c) => {
+    const parsed = deliverBody.safeParse(await c.req.json().catch(() => ({})));
+    if (!parsed.success) return c.json({ error: 'Invalid body.', issues: parsed.error.issues }, 400);
+    const id = c.req.param('id');
+    const hook = [...sim.state.accounts.values()].map((a) => a.webhooks.get(id)).find((w) => w !== undefined);
+    if (!hook) return c.json({ error: 'Webhook not found' }, 404);
+    const { topic = hook.topics[0]!, count = 1, properties = {}, profileId } = parsed.data;
+    // Without a profile, one is made up (a profile the rules can act on).
+    const email = parsed.data.email ?? (profileId === undefined ? `webhook-test-${Date.now()}@example.com` : undefined);
+    const attempt = await sim.deliver(
+      id,
+      Array.from({ length: count }, () => ({ topic, profileId, properties })),
+      { email },
+    );
+    return c.json({ attempt });
+  });
+
+  app.post('/accounts/:id/webhook-access', async (c) => {
+    const parsed = accessBody.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: 'Body must be {"enabled": true|false}.' }, 400);
+    sim.setWebhookAccess(c.req.param('id'), parsed.data.enabled);
+    return c.json({ account: c.req.param('id'), webhookAccess: parsed.data.enabled });
   });
 
   return app;

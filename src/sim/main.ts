@@ -17,7 +17,7 @@ console.log(`Klaviyo + Maton gateway simulator listening on ${url}
   gateway mode:  ${url}/klaviyo/api/...   Authorization: Bearer <any key>, Maton-Connection: <any id>
   direct mode:   ${url}/api/...           Authorization: Klaviyo-API-Key pk_<anything>
   connections:   ${url}/connections
-  control:       ${url}/__sim/state  /__sim/requests  /__sim/stats  /__sim/faults  POST /__sim/reset
+  control:       ${url}/__sim/state  /__sim/requests  /__sim/stats  /__sim/faults  /__sim/webhooks  POST /__sim/reset
 Point the relay at it:
   gateway mode:  MATON_API_KEY=any MATON_GATEWAY_URL=${url} MATON_CONNECTION_ID=c1 RELAY_API_KEYS=<key> npm start
   direct mode:   KLAVIYO_API_KEY=pk_any KLAVIYO_BASE_URL=${url} RELAY_API_KEYS=<key> npm start`);

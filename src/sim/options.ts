@@ -4,6 +4,9 @@
  */
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../klaviyo/endpoints.ts';
 
+/** UNCONFIRMED (docs/klaviyo-and-maton.md §5: a third-party quote): the simulator refuses the 11th webhook. */
+const MAX_WEBHOOKS_PER_ACCOUNT = 10;
+
 export interface EndpointLimit {
   burst: number;
   steady: number;
@@ -36,6 +39,26 @@ export interface SimulatorOptions {
   random?: () => number;
   /** How many requests `requests()` keeps (oldest dropped first). Default 10,000. */
   maxRecordedRequests?: number;
+  /**
+   * Accounts (connection ids, or private keys in direct mode) without system-webhook access: the
+   * Webhooks API answers them 403 `permission_denied`, as Klaviyo does an account without Advanced
+   * KDP. Also switchable at run time (`setWebhookAccess`, `POST /__sim/accounts/:id/webhook-access`).
+   */
+  noWebhookAccess?: string[];
+  /** How long a webhook's events are gathered into one (batched) delivery. Default 200 ms. */
+  webhookBatchMs?: number;
+  /**
+   * After a PATCH of a webhook's `secret_key`, how long deliveries are still signed with the old
+   * one (Klaviyo's propagation delay is not documented). Default 0.
+   */
+  webhookSecretSwitchMs?: number;
+  /** Further attempts of a delivery not answered 2xx (Klaviyo's policy is not documented). Default 2, 500 ms apart, doubling. */
+  webhookRetries?: number;
+  webhookRetryDelayMs?: number;
+  /** Timeout of one delivery. Default 5000 ms. */
+  webhookTimeoutMs?: number;
+  /** Webhooks an account may have (Klaviyo's cap is UNCONFIRMED: 10, a third-party quote). Default 10. */
+  maxWebhooks?: number;
 }
 
 export interface ResolvedOptions {
@@ -52,6 +75,13 @@ export interface ResolvedOptions {
   readonly bulkImportDelayMs: number;
   readonly random: () => number;
   readonly maxRecordedRequests: number;
+  readonly noWebhookAccess: ReadonlySet<string>;
+  readonly webhookBatchMs: number;
+  readonly webhookSecretSwitchMs: number;
+  readonly webhookRetries: number;
+  readonly webhookRetryDelayMs: number;
+  readonly webhookTimeoutMs: number;
+  readonly maxWebhooks: number;
 }
 
 export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
@@ -74,5 +104,12 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     bulkImportDelayMs: opts.bulkImportDelayMs ?? 0,
     random: opts.random ?? Math.random,
     maxRecordedRequests: opts.maxRecordedRequests ?? 10_000,
+    noWebhookAccess: new Set(opts.noWebhookAccess ?? []),
+    webhookBatchMs: opts.webhookBatchMs ?? 200,
+    webhookSecretSwitchMs: opts.webhookSecretSwitchMs ?? 0,
+    webhookRetries: opts.webhookRetries ?? 2,
+    webhookRetryDelayMs: opts.webhookRetryDelayMs ?? 500,
+    webhookTimeoutMs: opts.webhookTimeoutMs ?? 5000,
+    maxWebhooks: opts.maxWebhooks ?? MAX_WEBHOOKS_PER_ACCOUNT,
   };
 }

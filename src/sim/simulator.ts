@@ -3,7 +3,7 @@
  *   /klaviyo/api/…   as the Maton gateway in front of Klaviyo (Bearer Maton key, Maton-Connection)
  *   /api/…           as Klaviyo directly (Klaviyo-API-Key pk_…)
  *   /connections…    as Maton's connection API
- *   /__sim/…         its own control API (state, requests, stats, faults, reset)
+ *   /__sim/…         its own control API (state, requests, stats, faults, webhooks, reset)
  * keeping every account's state in memory. See api-pipeline.ts for the order of checks.
  */
 import { Hono, type Context, type Next } from 'hono';
@@ -15,11 +15,22 @@ import { Faults, type FaultControl } from './faults.ts';
 import { processJob } from './handlers/bulk-import.ts';
 import { klaviyoError, JSON_API_TYPE } from './json-api.ts';
 import { resolveOptions, type ResolvedOptions, type SimulatorOptions } from './options.ts';
-import { findBy } from './profile-store.ts';
+import { findBy, upsertLenient } from './profile-store.ts';
 import { RateLimits, type PeakStats } from './rate-limits.ts';
 import { RequestCounters, RequestLog, type RecordedRequest, type StatsSnapshot } from './request-log.ts';
 import { accountView, maskSecret, type SnapshotOptions } from './snapshot.ts';
-import { createAccount, type BulkImportJob, type SimAccount, type SimEvent, type SimProfile, type SimState, type SubscriptionOp } from './state.ts';
+import {
+  createAccount,
+  type BulkImportJob,
+  type SimAccount,
+  type SimEvent,
+  type SimProfile,
+  type SimState,
+  type SimWebhook,
+  type SubscriptionOp,
+} from './state.ts';
+import type { AccountEvent } from './handlers/context.ts';
+import { deliveryItem, WebhookDeliveries, type DeliveryAttempt } from './webhook-deliveries.ts';
 
 export interface EventFilter {
   metric?: string;
@@ -34,6 +45,13 @@ export interface RequestFilter {
   account?: string;
   status?: number;
   mode?: RecordedRequest['mode'];
+}
+
+/** An event to deliver: its profile is `profileId`, or the profile of `deliver`'s `email` (created if new). */
+export interface DeliverEvent {
+  readonly topic: string;
+  readonly profileId?: string;
+  readonly properties?: Readonly<Record<string, unknown>>;
 }
 
 export interface SimStats extends StatsSnapshot {
@@ -60,6 +78,17 @@ export interface Simulator {
   subscriptionOps(accountId?: string): SubscriptionOp[];
   /** Recorded requests, oldest first (at most `maxRecordedRequests`). */
   requests(filter?: RequestFilter): RecordedRequest[];
+  /** The account's system webhooks (secrets included: for tests). */
+  webhooks(accountId: string): SimWebhook[];
+  /** Gives or takes an account's system-webhook access (without it: 403 permission_denied). */
+  setWebhookAccess(accountId: string, allowed: boolean): void;
+  /**
+   * Delivers events to webhook `webhookId` now, signed as Klaviyo signs (no batching, no retries),
+   * whatever its topics: for tests and the sandbox. Undefined when no account has that webhook.
+   */
+  deliver(webhookId: string, events: readonly DeliverEvent[], opts?: { email?: string }): Promise<DeliveryAttempt | undefined>;
+  /** Every delivery attempt to a system webhook, oldest first (the last 1,000). */
+  webhookDeliveries(): DeliveryAttempt[];
   stats(opts?: { maskSecrets?: boolean }): SimStats;
   snapshot(opts?: SnapshotOptions): Record<string, unknown>;
   /** Polls `predicate` every `intervalMs` until it returns a truthy value, which it resolves with. */
@@ -79,6 +108,7 @@ class SimulatorImpl implements Simulator, SimCore {
   readonly counters = new RequestCounters();
   readonly log: RequestLog;
   readonly connections: ConnectionRegistry;
+  readonly deliveries: WebhookDeliveries;
   private hang = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -88,6 +118,7 @@ class SimulatorImpl implements Simulator, SimCore {
     this.limits = new RateLimits(this.options);
     this.log = new RequestLog(this.options.maxRecordedRequests);
     this.connections = new ConnectionRegistry(this.options);
+    this.deliveries = new WebhookDeliveries(this.options);
     this.app = this.buildApp();
   }
 
@@ -125,7 +156,7 @@ class SimulatorImpl implements Simulator, SimCore {
         gateway: '/klaviyo/api/… with Authorization: Bearer <maton key> and Maton-Connection: <id>',
         direct: '/api/… with Authorization: Klaviyo-API-Key pk_…',
         connections: '/connections',
-        control: ['/__sim/state', '/__sim/stats', '/__sim/requests', '/__sim/faults', '/__sim/reset'],
+        control: ['/__sim/state', '/__sim/stats', '/__sim/requests', '/__sim/faults', '/__sim/webhooks', '/__sim/reset'],
       }),
     );
     app.notFound((c) => c.json({ error: `Not found: ${c.req.method} ${c.req.path}` }, 404));
@@ -159,7 +190,7 @@ class SimulatorImpl implements Simulator, SimCore {
   accountFor(id: string, mode: 'gateway' | 'direct'): SimAccount {
     let account = this.state.accounts.get(id);
     if (!account) {
-      account = createAccount(id, mode, this.options.now());
+      account = createAccount(id, mode, this.options.now(), !this.options.noWebhookAccess.has(id));
       this.state.accounts.set(id, account);
     }
     return account;
@@ -187,6 +218,10 @@ class SimulatorImpl implements Simulator, SimCore {
     this.timers.add(timer);
   }
 
+  notify(account: SimAccount, event: AccountEvent): void {
+    this.deliveries.notify(account, event);
+  }
+
   hangSignal(): AbortSignal {
     return this.hang.signal;
   }
@@ -200,6 +235,7 @@ class SimulatorImpl implements Simulator, SimCore {
     this.limits.reset();
     this.faults.clear();
     this.connections.reset();
+    this.deliveries.reset();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
@@ -249,6 +285,28 @@ class SimulatorImpl implements Simulator, SimCore {
       );
   }
 
+  webhooks(accountId: string): SimWebhook[] {
+    return [...(this.state.accounts.get(accountId)?.webhooks.values() ?? [])];
+  }
+
+  setWebhookAccess(accountId: string, allowed: boolean): void {
+    // An account not seen yet is created, so that its first call already gets the answer set here.
+    this.accountFor(accountId, accountId.startsWith('pk_') ? 'direct' : 'gateway').webhookAccess = allowed;
+  }
+
+  async deliver(webhookId: string, events: readonly DeliverEvent[], opts: { email?: string } = {}): Promise<DeliveryAttempt | undefined> {
+    const account = [...this.state.accounts.values()].find((a) => a.webhooks.has(webhookId));
+    if (!account) return undefined;
+    const now = this.options.now();
+    const profileId = opts.email === undefined ? undefined : upsertLenient(account, { attributes: { email: opts.email } }, now).id;
+    const items = events.map((e) => deliveryItem({ topic: e.topic, profileId: e.profileId ?? profileId ?? 'unknown', properties: e.properties ?? {} }, now));
+    return this.deliveries.deliverNow(account, account.webhooks.get(webhookId)!, items);
+  }
+
+  webhookDeliveries(): DeliveryAttempt[] {
+    return this.deliveries.log();
+  }
+
   stats(opts: { maskSecrets?: boolean } = {}): SimStats {
     const peaks = this.limits.peaks();
     const events: SimStats['events'] = {};
@@ -293,6 +351,7 @@ class SimulatorImpl implements Simulator, SimCore {
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.deliveries.reset();
     this.releaseHung();
   }
 }

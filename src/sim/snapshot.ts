@@ -56,5 +56,8 @@ export function accountView(a: SimAccount, opts: SnapshotOptions = {}): Record<s
     lists: Object.fromEntries([...a.lists].map(([id, members]) => [id, [...members]])),
     subscriptionOps: a.subscriptionOps,
     bulkImportJobs: [...a.bulkImportJobs.values()].map(jobView),
+    // Never a webhook's secret: /sandbox/state and /__sim/state show this.
+    webhooks: [...a.webhooks.values()].map(({ secrets, ...w }) => ({ ...w, secrets: secrets.length })),
+    webhookAccess: a.webhookAccess,
   };
 }

@@ -108,6 +108,27 @@ export interface BulkImportJob {
   pending: unknown[] | null;
 }
 
+/** A secret a webhook signs with from `from` on (a PATCH's new secret takes over after a delay). */
+export interface WebhookSecret {
+  key: string;
+  from: number;
+}
+
+/** A system webhook (POST /api/webhooks): where Klaviyo sends the topics' events, signed. */
+export interface SimWebhook {
+  id: string;
+  name: string;
+  description: string | null;
+  /** As given; answers show it truncated (webhooks.ts). */
+  endpointUrl: string;
+  enabled: boolean;
+  topics: string[];
+  /** Oldest first; the newest whose `from` has come signs. */
+  secrets: WebhookSecret[];
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface SimAccount {
   id: string;
   mode: 'gateway' | 'direct';
@@ -126,13 +147,17 @@ export interface SimAccount {
   lists: Map<string, Set<string>>;
   subscriptionOps: SubscriptionOp[];
   bulkImportJobs: Map<string, BulkImportJob>;
+  /** System webhooks by id. */
+  webhooks: Map<string, SimWebhook>;
+  /** Whether the account may use the Webhooks API (Advanced KDP); false → 403 permission_denied. */
+  webhookAccess: boolean;
 }
 
 export interface SimState {
   accounts: Map<string, SimAccount>;
 }
 
-export function createAccount(id: string, mode: 'gateway' | 'direct', now: number): SimAccount {
+export function createAccount(id: string, mode: 'gateway' | 'direct', now: number, webhookAccess = true): SimAccount {
   return {
     id,
     mode,
@@ -147,5 +172,7 @@ export function createAccount(id: string, mode: 'gateway' | 'direct', now: numbe
     lists: new Map(),
     subscriptionOps: [],
     bulkImportJobs: new Map(),
+    webhooks: new Map(),
+    webhookAccess,
   };
 }

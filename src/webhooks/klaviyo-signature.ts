@@ -24,7 +24,8 @@ export interface KlaviyoWebhookInput {
 
 export type VerifyFailure = 'missing_header' | 'bad_timestamp' | 'stale_timestamp' | 'bad_signature' | 'invalid_body' | 'webhook_id_mismatch';
 
-export type KlaviyoWebhookResult = { ok: true; body: KlaviyoWebhookBody } | { ok: false; reason: VerifyFailure };
+/** `secretIndex`: which of the accepted secrets signed it (a rotation learns from it that the new one is in use). */
+export type KlaviyoWebhookResult = { ok: true; body: KlaviyoWebhookBody; secretIndex: number } | { ok: false; reason: VerifyFailure };
 
 export interface KlaviyoWebhookItem {
   readonly topic: string;
@@ -70,13 +71,14 @@ export function verifyKlaviyoBody(
 ): KlaviyoWebhookResult {
   const { signature, timestamp, webhookId } = input;
   const given = Buffer.from(signature.trim().toLowerCase(), 'utf8');
-  let matched = false;
-  for (const secret of input.secrets) {
+  let matched = -1;
+  input.secrets.forEach((secret, i) => {
     const expected = Buffer.from(klaviyoSignature(secret, input.rawBody, timestamp), 'utf8');
-    // Length first (timingSafeEqual needs equal lengths); a truncated signature fails here.
-    if (given.length === expected.length && timingSafeEqual(given, expected)) matched = true;
-  }
-  if (!matched) return { ok: false, reason: 'bad_signature' };
+    // Length first (timingSafeEqual needs equal lengths); a truncated signature fails here. Every
+    // secret is tried, matched or not.
+    if (given.length === expected.length && timingSafeEqual(given, expected) && matched < 0) matched = i;
+  });
+  if (matched < 0) return { ok: false, reason: 'bad_signature' };
 
   let body: unknown;
   try {
@@ -86,7 +88,7 @@ export function verifyKlaviyoBody(
   }
   if (!isWebhookBody(body)) return { ok: false, reason: 'invalid_body' };
   if (body.meta.klaviyo_webhook_id !== webhookId) return { ok: false, reason: 'webhook_id_mismatch' };
-  return { ok: true, body };
+  return { ok: true, body, secretIndex: matched };
 }
 
 export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhookResult {

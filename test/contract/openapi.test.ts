@@ -30,6 +30,12 @@ const OPERATION_OF: Record<EndpointName, OperationId> = {
   bulk_unsubscribe_profiles: 'bulk_unsubscribe_profiles',
   get_profiles: 'get_profiles',
   get_accounts: 'get_accounts',
+  get_webhook_topics: 'get_webhook_topics',
+  get_webhooks: 'get_webhooks',
+  create_webhook: 'create_webhook',
+  get_webhook: 'get_webhook',
+  update_webhook: 'update_webhook',
+  delete_webhook: 'delete_webhook',
 };
 
 const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');
@@ -193,6 +199,17 @@ describe('validateRequestBody', () => {
           },
         },
       ],
+      [
+        'create_webhook',
+        {
+          data: {
+            type: 'webhook',
+            attributes: { name: 'relay', endpoint_url: 'https://relay.example.com/webhooks/klaviyo', secret_key: 'a-long-random-secret' },
+            relationships: { 'webhook-topics': { data: [{ type: 'webhook-topic', id: 'event:klaviyo.unsubscribed_from_email_marketing' }] } },
+          },
+        },
+      ],
+      ['update_webhook', { data: { type: 'webhook', id: '01M1PAC5N9PMXJ7672AC8B75VN', attributes: { secret_key: 'the-next-secret', enabled: null } } }],
     ];
     for (const [op, body] of good) expect(validateRequestBody(op, body), op).toEqual({ ok: true });
   });
@@ -229,6 +246,14 @@ describe('validateRequestBody', () => {
     ]);
 
     expect(pointersOf(validateRequestBody('add_profiles_to_list', { data: [{ type: 'profile' }] }))).toEqual(['/data/0/id']);
+
+    // A webhook needs its secret and its topics (relationships), and the rotation PATCH names the webhook.
+    expect(
+      pointersOf(
+        validateRequestBody('create_webhook', { data: { type: 'webhook', attributes: { name: 'x', endpoint_url: 'https://x.example' }, relationships: {} } }),
+      ),
+    ).toEqual(['/data/attributes/secret_key', '/data/relationships/webhook-topics']);
+    expect(pointersOf(validateRequestBody('update_webhook', { data: { type: 'webhook', attributes: { secret_key: 'x' } } }))).toEqual(['/data/id']);
   });
 
   it('handles OpenAPI 3.0 nullable beside $ref and oneOf', () => {

@@ -86,6 +86,21 @@ describe('writes with Basic credentials from another site are refused', () => {
     expect(await auditActions()).not.toContain('replay');
   });
 
+  it('a Klaviyo webhook create or delete from a cross-site form → 403, nothing reaches Klaviyo', async () => {
+    const forgedHeaders = { authorization: basicAuth, 'sec-fetch-site': 'cross-site', origin: EVIL, 'content-type': 'text/plain' };
+    const create = await send('/ops/webhooks', {
+      headers: forgedHeaders,
+      body: JSON.stringify({ url: 'https://evil.example/webhooks/klaviyo', topics: ['event:klaviyo.opened_email'] }),
+    });
+    expect(create.status).toBe(403);
+    expect(create.body).toMatchObject({ error: 'cross_origin' });
+    const del = await send('/ops/webhooks/01M1PAC5N9PMXJ7672AC8B75VN', { method: 'DELETE', headers: forgedHeaders, body: '{}' });
+    expect(del.status).toBe(403);
+    expect(h.sim.requests({ endpoint: 'create_webhook' })).toEqual([]);
+    expect(h.sim.requests({ endpoint: 'delete_webhook' })).toEqual([]);
+    expect(await auditActions()).not.toContain('webhook.create');
+  });
+
   it("Bull Board's writes under /ops/queues too (a queue pause)", async () => {
     const queue = h.service.queues.get(legacyRef('events', 'default')) as Queue;
     const res = await send('/ops/queues/api/queues/events.default/pause', {
@@ -154,6 +169,22 @@ describe('writes with Basic credentials from our own pages are accepted, as JSON
     const replay = await send('/ops/dead-letters/replay', { headers: { ...same, 'content-type': 'application/x-www-form-urlencoded' }, body: 'all=true' });
     expect(replay.status).toBe(415);
     expect(await lanePaused()).toBe(false);
+  });
+
+  it('a Klaviyo webhook create from our own page: JSON only, then it is made (and audited with the login name)', async () => {
+    const same = { authorization: basicAuth, 'sec-fetch-site': 'same-origin', origin: own };
+    const body = JSON.stringify({ url: `${own}/webhooks/klaviyo`, topics: ['event:klaviyo.opened_email'] });
+    const notJson = await send('/ops/webhooks', { headers: { ...same, 'content-type': 'text/plain' }, body });
+    expect(notJson.status).toBe(415);
+    const created = await send('/ops/webhooks', { headers: { ...same, 'content-type': 'application/json' }, body });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await auditActions())[0]).toBe('webhook.create');
+    const deleted = await send(`/ops/webhooks/${created.body.webhook.id}`, {
+      method: 'DELETE',
+      headers: { ...same, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(deleted.body).toEqual({ deleted: created.body.webhook.id, atKlaviyo: true });
   });
 
   it("Bull Board's own writes (same-origin) work", async () => {

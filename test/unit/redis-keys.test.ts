@@ -29,6 +29,10 @@ import {
   sourceRateKey,
   statsKey,
   webhookIdKey,
+  webhookMetaKey,
+  webhookPendingKey,
+  webhookRetireKey,
+  webhookSecretsKey,
 } from '../../src/redis-keys.ts';
 
 describe('Redis key names', () => {
@@ -72,5 +76,13 @@ describe('Redis key names', () => {
     expect(lanePauseProbeKey('relay', 'eu')).toBe('relay:lane:eu:paused:probe');
     expect(webhookIdKey('relay', 'src-pos', 'msg_1')).toBe('relay:{webhook-ids}:src-pos:msg_1');
     expect(profileIdKey('relay', 'default', 'd1')).toBe('relay:kid:{default}:d1');
+  });
+
+  it('of the Klaviyo webhook secrets the relay made, a webhook’s under {<webhook id>}', () => {
+    expect(webhookSecretsKey('relay', '01WH')).toBe('relay:kwh:{01WH}:secrets');
+    expect(webhookRetireKey('relay', '01WH')).toBe('relay:kwh:{01WH}:retire');
+    expect(webhookMetaKey('relay')).toBe('relay:kwh:meta');
+    expect(webhookPendingKey('relay')).toBe('relay:kwh:pending');
+    expect(statsKey('relay', 'klaviyo-webhooks')).toBe('relay:stats:klaviyo-webhooks');
   });
 });

@@ -57,8 +57,9 @@ describe('Klaviyo system webhook signature', () => {
 
   it('rotation: the old and the new secret are both accepted', () => {
     expect(verifyKlaviyoWebhook({ ...valid(), secrets: ['kl-secret-new', 'kl-secret-1'] }).ok).toBe(true);
+    expect(verifyKlaviyoWebhook({ ...valid(), secrets: ['kl-secret-new', 'kl-secret-1'] })).toMatchObject({ ok: true, secretIndex: 1 });
     const sigNew = klaviyoSignature('kl-secret-new', BODY, TS);
-    expect(verifyKlaviyoWebhook({ ...valid(), signature: sigNew, secrets: ['kl-secret-new', 'kl-secret-1'] }).ok).toBe(true);
+    expect(verifyKlaviyoWebhook({ ...valid(), signature: sigNew, secrets: ['kl-secret-new', 'kl-secret-1'] })).toMatchObject({ ok: true, secretIndex: 0 });
     expect(verifyKlaviyoWebhook({ ...valid(), signature: sigNew, secrets: ['kl-secret-1'] }).ok).toBe(false);
   });
 

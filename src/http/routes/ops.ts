@@ -1,6 +1,6 @@
 /**
- * /ops — the operators' API (admin token): dead letters (list, show, replay with a dry run) and
- * the audit log. Writes take JSON bodies only (ops-body.ts); with Basic credentials only from our
+ * /ops — the operators' API (admin token): dead letters (list, show, replay with a dry run), lanes,
+ * Klaviyo webhook subscriptions (ops-webhooks.ts) and the audit log. Writes take JSON bodies only (ops-body.ts); with Basic credentials only from our
  * own pages (admin-auth.ts).
  */
 import { Hono } from 'hono';
@@ -14,6 +14,7 @@ import type { Status } from '../../ops/status.ts';
 import { adminAuth, type AdminEnv } from '../middleware/admin-auth.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { readOpsBody } from '../ops-body.ts';
+import { type OpsWebhooksDeps, opsWebhookRoutes } from './ops-webhooks.ts';
 
 export interface OpsDeps {
   readonly adminToken?: string;
@@ -26,6 +27,8 @@ export interface OpsDeps {
   readonly find: (q: { id?: string; email?: string; phone_number?: string; external_id?: string }) => Promise<unknown[]>;
   /** Bull Board, mounted at /ops/queues behind the same token. */
   readonly dashboard?: Hono;
+  /** Klaviyo system-webhook subscriptions, at /ops/webhooks. */
+  readonly klaviyoWebhooks?: OpsWebhooksDeps;
 }
 
 const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
@@ -135,6 +138,7 @@ export function opsRoutes(deps: OpsDeps) {
   });
 
   if (deps.dashboard) app.route('/queues', deps.dashboard);
+  if (deps.klaviyoWebhooks) app.route('/webhooks', opsWebhookRoutes(deps.klaviyoWebhooks));
 
   app.get('/audit', async (c) => c.json({ entries: await deps.audit(Math.min(1000, Number(c.req.query('limit') ?? 100) || 100)) }));
 

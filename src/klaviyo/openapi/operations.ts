@@ -16,9 +16,20 @@ export type BodyOperationId =
   | 'add_profiles_to_list'
   | 'remove_profiles_from_list'
   | 'bulk_subscribe_profiles'
-  | 'bulk_unsubscribe_profiles';
+  | 'bulk_unsubscribe_profiles'
+  | 'create_webhook'
+  | 'update_webhook';
 
-export type ReadOperationId = 'get_profiles' | 'get_accounts' | 'get_bulk_import_profiles_job' | 'get_errors_for_bulk_import_profiles_job';
+/** Operations without a request body (reads, and DELETE /api/webhooks/{id}). */
+export type ReadOperationId =
+  | 'get_profiles'
+  | 'get_accounts'
+  | 'get_bulk_import_profiles_job'
+  | 'get_errors_for_bulk_import_profiles_job'
+  | 'get_webhook_topics'
+  | 'get_webhooks'
+  | 'get_webhook'
+  | 'delete_webhook';
 
 export type OperationId = BodyOperationId | ReadOperationId;
 
@@ -51,4 +62,6 @@ export const BODY_OPERATION_IDS: readonly BodyOperationId[] = [
   'remove_profiles_from_list',
   'bulk_subscribe_profiles',
   'bulk_unsubscribe_profiles',
+  'create_webhook',
+  'update_webhook',
 ];

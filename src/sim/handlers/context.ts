@@ -16,6 +16,16 @@ export interface HandlerContext {
   options: ResolvedOptions;
   /** Arranges for a bulk import job to be processed at `job.dueAt`. */
   scheduleJob(account: SimAccount, job: BulkImportJob): void;
+  /** Something happened in the account: its system webhooks subscribed to the topic get it (webhook-deliveries.ts). */
+  notify(account: SimAccount, event: AccountEvent): void;
+}
+
+/** An event of an account, as its system webhooks carry it (the Get Event shape, built by webhook-deliveries.ts). */
+export interface AccountEvent {
+  /** `event:klaviyo.unsubscribed_from_email_marketing`, … */
+  readonly topic: string;
+  readonly profileId: string;
+  readonly properties: Readonly<Record<string, unknown>>;
 }
 
 export interface HandlerResult {

@@ -7,6 +7,7 @@ import { addProfilesToList, removeProfilesFromList } from './lists.ts';
 import { createOrUpdateProfile, createProfile, updateProfile } from './profiles.ts';
 import { getAccounts, getProfiles } from './reads.ts';
 import { bulkSubscribeProfiles, bulkUnsubscribeProfiles } from './subscriptions.ts';
+import { createWebhook, deleteWebhook, getWebhook, getWebhooks, getWebhookTopics, updateWebhook } from './webhooks.ts';
 
 export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
   create_event: createEvent,
@@ -23,4 +24,10 @@ export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
   bulk_unsubscribe_profiles: bulkUnsubscribeProfiles,
   get_profiles: getProfiles,
   get_accounts: getAccounts,
+  get_webhook_topics: getWebhookTopics,
+  get_webhooks: getWebhooks,
+  create_webhook: createWebhook,
+  get_webhook: getWebhook,
+  update_webhook: updateWebhook,
+  delete_webhook: deleteWebhook,
 };

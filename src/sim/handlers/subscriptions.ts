@@ -9,6 +9,10 @@
  * globally — OAS: "Profiles not in the specified list will be globally unsubscribed." Every
  * per-profile outcome goes to `subscriptionOps` with its `global` flag, so a test can prove the
  * relay never unsubscribed anyone globally by accident.
+ *
+ * Each outcome is also an event of the account, for its system webhooks (ctx.notify): a consent
+ * change is `event:klaviyo.subscribed_to_<channel>_marketing` / `unsubscribed_from_<channel>_marketing`,
+ * a list's `subscribed_to_list` / `unsubscribed_from_list` (event properties: the list id and the channels).
  */
 import { addToList, ensureList, findBy, removeFromList, upsertLenient } from '../profile-store.ts';
 import type { Channel, SimProfile } from '../state.ts';
@@ -65,6 +69,10 @@ export const bulkSubscribeProfiles: Handler = (ctx) => {
       }
     }
     if (listId !== null) addToList(ctx.account, listId, profile);
+    for (const channel of channels)
+      ctx.notify(ctx.account, { topic: `event:klaviyo.subscribed_to_${channel}_marketing`, profileId: profile.id, properties: { channel, list_id: listId } });
+    if (listId !== null)
+      ctx.notify(ctx.account, { topic: 'event:klaviyo.subscribed_to_list', profileId: profile.id, properties: { list_id: listId, channels } });
     ctx.account.subscriptionOps.push({
       at: ctx.now,
       kind: 'subscribe',
@@ -100,8 +108,16 @@ export const bulkUnsubscribeProfiles: Handler = (ctx) => {
     if (inList) {
       for (const channel of channels) profile.listSuppressions.push({ listId, channel, at });
       removeFromList(ctx.account, listId, profile);
+      ctx.notify(ctx.account, { topic: 'event:klaviyo.unsubscribed_from_list', profileId: profile.id, properties: { list_id: listId, channels } });
     } else {
-      for (const channel of channels) profile.consent[channel] = { status: 'UNSUBSCRIBED', source: null, at, listId };
+      for (const channel of channels) {
+        profile.consent[channel] = { status: 'UNSUBSCRIBED', source: null, at, listId };
+        ctx.notify(ctx.account, {
+          topic: `event:klaviyo.unsubscribed_from_${channel}_marketing`,
+          profileId: profile.id,
+          properties: { channel, list_id: listId },
+        });
+      }
     }
     ctx.account.subscriptionOps.push({
       at: ctx.now,
