@@ -229,7 +229,8 @@ describe('the Webhooks API', () => {
       const id = (await call('/api/webhooks', { body: createBody(r.url, [UNSUB], 'old-secret-0123456789') })).json.data.id as string;
       r.status = 503;
       await call('/api/profile-subscription-bulk-delete-jobs', { body: unsubscribeBody([{ email: 'a@example.com' }]) });
-      await s.sim.waitFor(() => r.got.length === 3, 5000);
+      // The receiver sees a request before the simulator records its answer: wait for the records.
+      await s.sim.waitFor(() => r.got.length === 3 && s.sim.webhookDeliveries().filter((x) => x.status !== null).length === 3, 5000);
       expect(s.sim.webhookDeliveries().map((x) => [x.attempt, x.status])).toEqual([
         [0, 503],
         [1, 503],
