@@ -13,14 +13,16 @@ const { anonymous_id: _anonymous, ...LookupIdentifierFields } = IdentifierFields
 
 export const ListIdSchema = z.string().regex(KLAVIYO_ID, 'must be a Klaviyo list id (letters, digits, - and _ only)');
 
+/** Your id for a request: a retry with the same id is not applied twice. */
+const RequestIdSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
 export const ProfileUpsertSchema = z
   .object({
-    id: z
-      .string()
-      .min(1)
-      .max(255)
-      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
-      .optional(),
+    id: RequestIdSchema.optional(),
     ...LookupIdentifierFields,
     ...AttributeFields,
     /** Lists to add the profile to, after the upsert. */
@@ -47,12 +49,7 @@ export const ConsentSchema = z
 export const ListMembersSchema = z
   .object({
     /** Your id for this request: a retry with the same id is not applied twice. */
-    id: z
-      .string()
-      .min(1)
-      .max(255)
-      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
-      .optional(),
+    id: RequestIdSchema.optional(),
     profiles: z
       .array(MemberSchema)
       .min(1, 'must name at least one profile')
