@@ -3,35 +3,16 @@
  * process, from another cwd) against a running relay and the simulator (the harness: real Redis
  * under a unique prefix, the simulator over a real socket).
  */
-import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, MATON_KEY, RELAY_KEY, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
 import { REDIS_URL } from '../support/redis.ts';
+import { noStack, type Run, runRelay } from '../support/relay-cli.ts';
 import { waitUntil } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
 const ADMIN = 'test-cli-admin-token';
 const tag = `cli-${Math.random().toString(36).slice(2, 8)}`;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment without any of the relay's settings from the outer shell. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(RELAY_|MATON_|KLAVIYO_)/.test(k) || k === 'REDIS_URL' || k === 'PORT') continue;
-    env[k] = v;
-  }
-  return { ...env, NO_COLOR: '1' };
-}
 
 /** At most this many CLI processes at once: the suite shares the machine with timing-sensitive tests. */
 const MAX_CHILDREN = 3;
@@ -42,31 +23,12 @@ async function relay(args: string[], env: Record<string, string | undefined> = {
   if (running >= MAX_CHILDREN) await new Promise<void>((r) => queue.push(r));
   running++;
   try {
-    return await runOnce(args, env);
+    return await runRelay(args, env, 25_000);
   } finally {
     running--;
     queue.shift()?.();
   }
 }
-
-function runOnce(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // From another cwd: the shim must find its package (and tsx) by itself.
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmpdir(), env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const noStack = (r: Run) => expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/^\s+at .+[:(]/m);
 
 let h: Harness;
 let url: string;

@@ -6,58 +6,25 @@
  * the new one after it, none refused → the old secret retires → delete. Then Klaviyo's limits
  * (1/s, 15/min) under a burst of commands, and the 403 of an account without system webhooks.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
+import { noStack, type Run, runRelay } from '../support/relay-cli.ts';
 import { waitUntil } from '../support/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/relay.js', import.meta.url));
 const ADMIN = 'test-webhooks-admin-token';
 const UNSUB = 'event:klaviyo.unsubscribed_from_email_marketing';
 const METRIC = 'Unsubscribed (relay rule)';
 /** After a PATCH, the simulator keeps signing with the old secret this long (Klaviyo's propagation). */
 const SWITCH_MS = 1500;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(RELAY_|MATON_|KLAVIYO_)/.test(k) || k === 'REDIS_URL' || k === 'PORT') continue;
-    env[k] = v;
-  }
-  return { ...env, NO_COLOR: '1' };
-}
-
 let h: Harness;
 let env: Record<string, string>;
 
-function relay(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmpdir(), env: { ...cleanEnv(), ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const relay = (args: string[], extra: Record<string, string> = {}): Promise<Run> => runRelay(args, { ...env, ...extra }, 150_000);
 
-const noStack = (r: Run) => expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/^\s+at .+[:(]/m);
 /** The simulator fingerprints secrets with 8 hex digits of their SHA-256, the relay with 12. */
 const simFp = (secret: string) => createHash('sha256').update(secret).digest('hex').slice(0, 8);
 
