@@ -14,8 +14,13 @@ import { testRedis } from '../support/redis.ts';
 let h: Harness;
 let redis: Redis;
 beforeAll(async () => {
-  h = await startHarness({ name: 'taxonomy', env: { RELAY_PAUSE_PROBE_MS: '1000', KLAVIYO_TIMEOUT_MS: '1000', RELAY_RETRY_BASE_MS: '300' } });
+  h = await startHarness({ name: 'taxonomy', env: { RELAY_PAUSE_PROBE_MS: '1000', KLAVIYO_TIMEOUT_MS: '3000', RELAY_RETRY_BASE_MS: '300' } });
   redis = testRedis();
+  // One event through the whole path first: the simulator compiles its OpenAPI validators and the
+  // worker its code paths on first use, which on a loaded machine can outlast the 3 s timeout and
+  // turn the first test's single call into a timed-out call plus a retry.
+  const warm = await send();
+  await settled(warm.id);
 });
 afterAll(async () => {
   redis?.disconnect();
