@@ -87,6 +87,14 @@ export const PLURAL: Readonly<Record<CatalogType, 'items' | 'variants' | 'catego
 
 export const IdSchema = Id;
 
+/** A DELETE body: one id, or up to 1,000. */
+export const CatalogDeleteSchema = z.union([
+  z
+    .object({ ids: z.array(Id).min(1, 'must contain at least one id').max(MAX_CATALOG_PER_REQUEST, `must contain at most ${MAX_CATALOG_PER_REQUEST} ids`) })
+    .strict(),
+  z.object({ id: Id }).strict(),
+]);
+
 /** A line of a sync feed: the type, then the fields of that type. */
 export const SyncLineSchema = z.discriminatedUnion('type', [
   CatalogItemSchema.extend({ type: z.literal('item') }),

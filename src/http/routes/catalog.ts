@@ -20,7 +20,7 @@ import { z } from 'zod';
 import type { CatalogIngest } from '../../catalog/accept.ts';
 import { newSyncId, syncSession, type SyncSummary } from '../../catalog/sync.ts';
 import type { Source, SourceRegistry } from '../../sources.ts';
-import { type CatalogType, IdSchema, MAX_CATALOG_PER_REQUEST, PLURAL, SCHEMA_OF, upsertOp } from '../../model/catalog.ts';
+import { CatalogDeleteSchema, type CatalogType, MAX_CATALOG_PER_REQUEST, PLURAL, SCHEMA_OF, upsertOp } from '../../model/catalog.ts';
 import { type EnqueueOr503Deps, enqueueOr503 } from '../enqueue-or-503.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { authenticate, type AuthEnv } from '../middleware/authenticate.ts';
@@ -34,15 +34,6 @@ export interface CatalogRouteDeps extends EnqueueOr503Deps {
 }
 
 const TYPES: readonly CatalogType[] = ['item', 'variant', 'category'];
-
-const DeleteSchema = z.union([
-  z
-    .object({
-      ids: z.array(IdSchema).min(1, 'must contain at least one id').max(MAX_CATALOG_PER_REQUEST, `must contain at most ${MAX_CATALOG_PER_REQUEST} ids`),
-    })
-    .strict(),
-  z.object({ id: IdSchema }).strict(),
-]);
 
 function unavailable(c: Context) {
   return jsonError(c, 404, 'not_found', 'The catalog is not served by this relay');
@@ -68,7 +59,7 @@ export function catalogRoutes(deps: CatalogRouteDeps) {
     app.delete(`/${plural}`, async (c) => {
       const catalog = deps.catalog;
       if (!catalog) return unavailable(c);
-      const parsed = DeleteSchema.safeParse(c.get('body'));
+      const parsed = CatalogDeleteSchema.safeParse(c.get('body'));
       if (!parsed.success)
         return jsonError(c, 400, 'validation_failed', 'The request body is not valid: give {"id": "…"} or {"ids": [...]}', zodIssues(parsed.error));
       const ids = 'ids' in parsed.data ? parsed.data.ids : [parsed.data.id];
