@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { checkJsonValue } from './json-limits.ts';
 
 export const CATALOG_TYPES = ['item', 'variant', 'category'] as const;
 export type CatalogType = (typeof CATALOG_TYPES)[number];
@@ -23,7 +24,10 @@ const Id = z
 const Text = z.string().max(10_000);
 const Url = z.string().min(1).max(2048);
 const Images = z.array(Url).max(50);
-const Metadata = z.record(z.string(), z.unknown());
+// Free-form JSON within Klaviyo's limits and our depth bound (a hostile nesting costs a 400, not the stack).
+const Metadata = z.record(z.string().min(1).max(1024), z.unknown()).superRefine((value, ctx) => {
+  for (const problem of checkJsonValue(value, { maxKeys: 400 })) ctx.addIssue({ code: 'custom', ...problem });
+});
 
 export const CatalogItemSchema = z
   .object({
@@ -84,8 +88,6 @@ export const SCHEMA_OF: Readonly<Record<CatalogType, z.ZodType<CatalogInput>>> =
 
 /** The route segment (and the plural a body lists them under) of each type. */
 export const PLURAL: Readonly<Record<CatalogType, 'items' | 'variants' | 'categories'>> = { item: 'items', variant: 'variants', category: 'categories' };
-
-export const IdSchema = Id;
 
 /** A DELETE body: one id, or up to 1,000. */
 export const CatalogDeleteSchema = z.union([
