@@ -117,7 +117,9 @@ export function catalogProcessor(deps: CatalogProcessorDeps) {
       for (const [type, id, value] of writes) pipe.hset(catalogAppliedKey(deps.prefix, lane, type), id, value);
       await pipe.exec();
     }
-    await forgetRejected(deps, lane, items, outcomes);
+    // On the last attempt, what is still to retry becomes a dead letter too: forget its content as well.
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    await forgetRejected(deps, lane, items, outcomes, lastAttempt);
 
     // 4. The job's outcome.
     return settle(job, items, outcomes, { token, observe: (o) => deps.hooks.observe('catalog', lane, job.data.at, o) });
@@ -133,9 +135,16 @@ function notAgain(r: CatalogResult, it: StoredCatalogItem): CatalogResult {
   };
 }
 
-/** A rejected upsert's content was never applied: drop its accepted hash (if still that one) so the next sync sends it. */
-async function forgetRejected(deps: CatalogProcessorDeps, lane: string, items: readonly StoredCatalogItem[], outcomes: readonly ItemOutcome[]) {
-  const rejected = items.filter((it, i) => outcomes[i]!.kind === 'rejected' && it.c.a === 'u');
+/** A rejected upsert's content (or one out of attempts) was never applied: drop its accepted hash (if still that one) so the next sync sends it. */
+async function forgetRejected(
+  deps: CatalogProcessorDeps,
+  lane: string,
+  items: readonly StoredCatalogItem[],
+  outcomes: readonly ItemOutcome[],
+  lastAttempt: boolean,
+) {
+  const failed = (o: ItemOutcome) => o.kind === 'rejected' || (lastAttempt && o.kind === 'retry');
+  const rejected = items.filter((it, i) => failed(outcomes[i]!) && it.c.a === 'u');
   if (rejected.length === 0) return;
   const current = await Promise.all(rejected.map((it) => deps.redis.hget(catalogHashKey(deps.prefix, lane, it.c.t), it.id)));
   const pipe = deps.redis.pipeline();
