@@ -119,7 +119,7 @@ describe(`fuzz PUT|DELETE /v1/catalog/items (FUZZ_SEED=${seed})`, () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(line, { maxLength: 20 }),
-        fc.constantFrom('', '?deletes=false', '?sync_id=fz-1&final=false', '?sync_id=bad id'),
+        fc.constantFrom('', '?deletes=false', '?sync_id=fz-1&final=false', '?sync_id=bad%20id'),
         async (lines, query) => {
           const raw = lines.join('\n');
           const res = await send(
@@ -131,7 +131,7 @@ describe(`fuzz PUT|DELETE /v1/catalog/items (FUZZ_SEED=${seed})`, () => {
           );
           expect([202, 400, 422]).toContain(res.status);
           const reply = JSON.parse(res.body.toString());
-          if (query === '?sync_id=bad id') {
+          if (query === '?sync_id=bad%20id') {
             expect(res.status).toBe(400);
             return;
           }
