@@ -6,7 +6,7 @@
  * Lines are taken in batches of SYNC_BATCH: each batch's content hashes are compared with the
  * accepted ones (one HMGET per type), and only new or changed resources are accepted as upserts
  * (src/catalog/accept.ts), categories before items before variants within a batch. Changes are
- * gathered until there are a job's worth (1,000), so ten changes spread over a feed are one job —
+ * gathered until there are a job's worth (5,000), so ten changes spread over a feed are one job —
  * one Klaviyo request, not one per batch. A resource the feed repeats counts once per batch, with
  * its last content. So a feed of 100,000 unchanged items costs Redis
  * a hundred HMGETs and Klaviyo nothing.
