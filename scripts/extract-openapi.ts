@@ -35,6 +35,15 @@ const BODY_OPERATIONS = [
   'bulk_unsubscribe_profiles',
   'create_webhook',
   'update_webhook',
+  'bulk_create_catalog_items',
+  'bulk_update_catalog_items',
+  'bulk_delete_catalog_items',
+  'bulk_create_catalog_variants',
+  'bulk_update_catalog_variants',
+  'bulk_delete_catalog_variants',
+  'bulk_create_catalog_categories',
+  'bulk_update_catalog_categories',
+  'bulk_delete_catalog_categories',
 ] as const;
 
 /** … and the operations without a body we also call (kept for their path and rate limit). */
@@ -47,6 +56,15 @@ const READ_OPERATIONS = [
   'get_webhooks',
   'get_webhook',
   'delete_webhook',
+  'get_bulk_create_catalog_items_job',
+  'get_bulk_update_catalog_items_job',
+  'get_bulk_delete_catalog_items_job',
+  'get_bulk_create_variants_job',
+  'get_bulk_update_variants_job',
+  'get_bulk_delete_variants_job',
+  'get_bulk_create_categories_job',
+  'get_bulk_update_categories_job',
+  'get_bulk_delete_categories_job',
 ] as const;
 
 const REVISION = '2026-07-15';

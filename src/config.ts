@@ -72,6 +72,8 @@ const EnvSchema = z.object({
   RELAY_RETRY_BASE_MS: int(1, 3_600_000).default(1_000),
   RELAY_RETRY_MAX_MS: int(1, 86_400_000).default(600_000),
   RELAY_BATCH_LINGER_MS: int(0, 10_000).default(200),
+  // Klaviyo's cap on catalog bulk jobs in progress per account is 500 (OAS bulk_create_catalog_items).
+  RELAY_CATALOG_MAX_JOBS_IN_PROGRESS: int(1, 500).default(500),
   RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
   RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
@@ -168,6 +170,8 @@ export interface Config {
     readonly pauseProbeMs: number;
     /** BullMQ job lock; also how often stalled jobs (a worker that died) are looked for. */
     readonly lockMs: number;
+    /** Catalog bulk jobs a lane keeps in progress at Klaviyo at most. */
+    readonly catalogMaxJobs: number;
   };
   /**
    * Against slow clients (slowloris): the whole header block must arrive within headersTimeoutMs,
@@ -311,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       lingerMs: e.RELAY_BATCH_LINGER_MS,
       pauseProbeMs: e.RELAY_PAUSE_PROBE_MS,
       lockMs: e.RELAY_LOCK_MS,
+      catalogMaxJobs: e.RELAY_CATALOG_MAX_JOBS_IN_PROGRESS,
     }),
     http: Object.freeze({
       headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS,

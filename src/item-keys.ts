@@ -140,6 +140,9 @@ export function keysForId(kind: JobKind, sourceId: string, id: string): string[]
       return [profileUpsertKey(sourceId, id)];
     case 'webhooks':
       return [webhookItemKey(sourceId, id)];
+    // Catalog operations are not deduplicated (a later copy of an earlier content must apply again): no key names them.
+    case 'catalog':
+      return [];
   }
 }
 

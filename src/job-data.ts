@@ -40,6 +40,7 @@
  */
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-operation.ts';
+import type { CatalogInput, CatalogType } from './model/catalog.ts';
 
 // ---------------------------------------------------------------------------------------------
 // As stored
@@ -73,7 +74,24 @@ export interface StoredWebhookItem {
   readonly w: WebhookCall;
 }
 
-export type StoredItem = StoredEventItem | StoredProfileOp | StoredWebhookItem;
+/**
+ * A catalog operation (issue 15): `c` holds its type (`t`), action (`a`: `u` upsert, `d` delete),
+ * its place in the lane's arrival order of catalog operations (`q`, src/catalog/accept.ts), and for
+ * an upsert the content (`d`) and its hash (`h`, what a sync compares). `id` is the caller's id.
+ */
+export interface StoredCatalogItem {
+  readonly k: string;
+  readonly id: string;
+  readonly c: {
+    readonly t: CatalogType;
+    readonly a: 'u' | 'd';
+    readonly q: number;
+    readonly h?: string;
+    readonly d?: CatalogInput;
+  };
+}
+
+export type StoredItem = StoredEventItem | StoredProfileOp | StoredWebhookItem | StoredCatalogItem;
 
 /** Where an item's failure came from, kept on the job so dead letters say why. */
 export interface ItemError {
@@ -107,6 +125,7 @@ export interface StoredJob<I> {
 export type EventsJobData = StoredJob<StoredEventItem>;
 export type ProfilesJobData = StoredJob<StoredProfileItem>;
 export type WebhooksJobData = StoredJob<StoredWebhookItem>;
+export type CatalogJobData = StoredJob<StoredCatalogItem>;
 
 // ---------------------------------------------------------------------------------------------
 // In the code

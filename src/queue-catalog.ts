@@ -7,7 +7,9 @@
  * weight. Two names stay as they were:
  *   - `<kind>.<lane>`, the legacy queue: work queued by an older version drains from it (it always
  *     has a worker, class live);
- *   - `webhooks.<lane>`: webhook jobs only fan out into other queues, so they stay one queue.
+ *   - `webhooks.<lane>`: webhook jobs only fan out into other queues, so they stay one queue;
+ *   - `catalog.<lane>`: catalog operations are applied in the order they were accepted, one job at
+ *     a time per lane (src/catalog/accept.ts), so they are one FIFO queue too (issue 15).
  *
  * Every queue of one (kind, lane) shares one hash tag, `<prefix>:{<kind>.<lane>}`: the keys our Lua
  * reads across a lane's queues (the ingest claim, per-profile order) sit in one Redis Cluster slot.
@@ -23,10 +25,10 @@ import type { RedisClient as Redis } from './redis.ts';
 import type { PriorityClass } from './priority.ts';
 import { queueKeyPrefix, queueRegistryKey } from './redis-keys.ts';
 
-export const JOB_KINDS = ['events', 'profiles', 'webhooks'] as const;
+export const JOB_KINDS = ['events', 'profiles', 'webhooks', 'catalog'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** The kinds queued per class and source; webhook jobs stay in `webhooks.<lane>`. */
+/** The kinds queued per class and source; webhook and catalog jobs stay in `<kind>.<lane>`. */
 export const CLASSED_KINDS = ['events', 'profiles'] as const satisfies readonly JobKind[];
 
 export interface QueueRef {
@@ -38,16 +40,21 @@ export interface QueueRef {
 }
 
 const PART = /^[a-z0-9_-]{1,64}$/;
-const NAME = /^(events|profiles|webhooks)\.([a-z0-9_-]{1,64})(?:\.(live|bulk)\.([a-z0-9_-]{1,64}))?$/;
+const NAME = /^(events|profiles|webhooks|catalog)\.([a-z0-9_-]{1,64})(?:\.(live|bulk)\.([a-z0-9_-]{1,64}))?$/;
 
-/** The legacy queue of a kind and lane (and the only webhooks queue of a lane). */
+/** The legacy queue of a kind and lane (and the only webhooks or catalog queue of a lane). */
 export function legacyRef(kind: JobKind, lane: string): QueueRef {
   return { kind, lane, cls: 'live' };
 }
 
 /** The queue new work of this kind, lane, class and source goes to. */
 export function queueRef(kind: JobKind, lane: string, cls: PriorityClass, source: string): QueueRef {
-  return kind === 'webhooks' ? legacyRef(kind, lane) : { kind, lane, cls, source };
+  return isSingleQueue(kind) ? legacyRef(kind, lane) : { kind, lane, cls, source };
+}
+
+/** Kinds with one queue per lane, whatever the class and source. */
+export function isSingleQueue(kind: JobKind): boolean {
+  return !(CLASSED_KINDS as readonly JobKind[]).includes(kind);
 }
 
 export function isLegacy(ref: QueueRef): boolean {
@@ -64,7 +71,7 @@ export function parseQueueName(name: string): QueueRef | undefined {
   if (!m) return undefined;
   const kind = m[1] as JobKind;
   if (m[3] === undefined) return legacyRef(kind, m[2]!);
-  if (kind === 'webhooks') return undefined;
+  if (isSingleQueue(kind)) return undefined;
   return { kind, lane: m[2]!, cls: m[3] as PriorityClass, source: m[4]! };
 }
 
@@ -109,7 +116,7 @@ export class QueueCatalog {
   /** Every queue of a kind and lane: the legacy one first, then the registered ones by name. */
   async list(kind: JobKind, lane: string): Promise<QueueRef[]> {
     const out = [legacyRef(kind, lane)];
-    if (kind === 'webhooks') return out;
+    if (isSingleQueue(kind)) return out;
     const names = (await this.redis.smembers(queueRegistryKey(this.prefix, kind, lane))).sort();
     for (const name of names) {
       const ref = parseQueueName(name);

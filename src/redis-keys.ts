@@ -258,3 +258,41 @@ export function webhookPendingKey(prefix: string): string {
 export function profileIdKey(prefix: string, lane: string, identifierDigest: string): string {
   return `${prefix}:kid:{${lane}}:${identifierDigest}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The catalog (issue 15). Tag `{catalog.<lane>}`, beside the lane's catalog queue. Written by the
+// API (src/catalog/accept.ts, sync.ts) and the catalog worker (workers/catalog/).
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `…:catalog.<lane>:cat:hash:<type>` — a hash: id → content hash of the latest upsert accepted for
+ * it (deleted on a delete; on a dead letter when it still names that content). What a sync
+ * compares against: accepted, not necessarily applied yet, since operations apply in order.
+ */
+export function catalogHashKey(prefix: string, lane: string, type: string): string {
+  return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:hash:${type}`;
+}
+
+/**
+ * `…:catalog.<lane>:cat:applied:<type>` — a hash: id → the arrival number of the last operation
+ * applied at Klaviyo, positive when the resource exists there, negative once deleted. Written and
+ * read by the catalog worker only: create or update, and whether an operation is superseded.
+ */
+export function catalogAppliedKey(prefix: string, lane: string, type: string): string {
+  return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:applied:${type}`;
+}
+
+/** `…:catalog.<lane>:cat:seq` — the lane's arrival counter for catalog operations. Written (INCRBY) by the API only. */
+export function catalogSeqKey(prefix: string, lane: string): string {
+  return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:seq`;
+}
+
+/** `…:catalog.<lane>:cat:sync:<sync id>:<type>` — a set: the ids a chunked sync has seen so far (expires a day after its last chunk). */
+export function catalogSeenKey(prefix: string, lane: string, syncId: string, type: string): string {
+  return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:sync:${syncId}:${type}`;
+}
+
+/** `…:catalog.<lane>:cat:sync:<sync id>` — a hash: a chunked sync's counters so far (expires with its sets). */
+export function catalogSyncKey(prefix: string, lane: string, syncId: string): string {
+  return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:sync:${syncId}`;
+}

@@ -119,5 +119,5 @@ export interface JobHooks {
   /** The credentials were refused: pause the lane. */
   onPaused(lane: string, error: ItemError): Promise<void>;
   /** Every outcome, with the lane and when the work was accepted (metrics, delivery rate). */
-  observe(kind: 'events' | 'profiles', lane: string, acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
+  observe(kind: 'events' | 'profiles' | 'catalog', lane: string, acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
 }

@@ -19,8 +19,8 @@ import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
 import { JOB_KINDS, Queues, type JobKind } from '../src/queues.ts';
-import { itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
-import { queueName, type QueueRef } from '../src/queue-catalog.ts';
+import { type CatalogJobData, itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
+import { legacyRef, queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { countDelivered, markDone } from '../src/delivery-marks.ts';
 import { releaseQueuedBytes } from '../src/ingest/queued-bytes.ts';
@@ -31,6 +31,8 @@ import type { Metrics } from '../src/metrics.ts';
 import { registerClassShareGauge } from '../src/ops/class-share.ts';
 import { lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
+import { catalogProcessor } from './catalog/processor.ts';
+import { JobSlots } from './catalog/job-slots.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
@@ -75,6 +77,10 @@ export interface WorkerRuntimeDeps {
   readonly discoverEveryMs?: number;
   /** The configured sources' queues: registered and served from the start, before their first job. */
   readonly knownQueues?: readonly QueueRef[];
+  /** Catalog bulk jobs a lane may have in progress at Klaviyo (its cap: 500; RELAY_CATALOG_MAX_JOBS_IN_PROGRESS). */
+  readonly catalogMaxJobs?: number;
+  /** The first poll of a catalog bulk job after this long (default 250 ms). */
+  readonly catalogPollMs?: number;
 }
 
 export interface WorkerRuntime {
@@ -93,6 +99,7 @@ interface JobDataOf {
   events: EventsJobData;
   profiles: ProfilesJobData;
   webhooks: WebhooksJobData;
+  catalog: CatalogJobData;
 }
 /** What the workers' event handlers read of any job. */
 type WatchedJobData = JobDataOf[JobKind];
@@ -250,6 +257,22 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
     // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
     webhooks: () => ({ processor: () => webhooksProcessor(deps.rules, deps.ingest, deps.count), concurrency: 16 }),
+    // Catalog operations apply in order: one job at a time per lane, in every process together
+    // (BullMQ's global concurrency, set by ingest before the lane's first job: src/catalog/accept.ts), each job running many Klaviyo bulk jobs at
+    // once within the lane's slots (Klaviyo's cap of jobs in progress).
+    catalog(lane) {
+      const slots = new JobSlots(deps.catalogMaxJobs ?? 500);
+      const call = lane.callDeps('bulk');
+      const processor = catalogProcessor({
+        call,
+        slots,
+        redis: deps.connection,
+        prefix: deps.prefix,
+        hooks: hooksFor(legacyRef('catalog', lane.name)),
+        pollFirstMs: deps.catalogPollMs,
+      });
+      return { processor: () => processor, concurrency: 1 };
+    },
   };
 
   /** The BullMQ Worker of one queue. */

@@ -9,7 +9,7 @@ import { relay, relayTarget } from './http.ts';
 import { parseJobRef } from '../item-keys.ts';
 import { queueName } from '../queue-catalog.ts';
 
-const KINDS = ['events', 'profiles', 'webhooks'];
+const KINDS = ['events', 'profiles', 'webhooks', 'catalog'];
 const CLASSES = ['live', 'bulk'];
 
 const FILTER_OPTIONS = {

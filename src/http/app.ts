@@ -9,6 +9,7 @@ import { jsonError } from './errors.ts';
 import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import { type V1Env, type V1MiddlewareDeps, v1Middleware } from './middleware/v1.ts';
+import { type CatalogSyncRouteDeps, catalogRoutes, catalogSyncRoutes } from './routes/catalog.ts';
 import { type EventsRouteDeps, eventsRoutes } from './routes/events.ts';
 import { type HealthRouteDeps, healthRoutes } from './routes/health.ts';
 import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
@@ -25,7 +26,8 @@ export type AppDeps = V1MiddlewareDeps &
   ListsRouteDeps &
   OrdersRouteDeps &
   WebhookRouteDeps &
-  TrackingRouteDeps & {
+  TrackingRouteDeps &
+  CatalogSyncRouteDeps & {
     /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
     readonly sandboxView?: Hono;
     readonly ops?: OpsDeps;
@@ -55,6 +57,8 @@ export function createApp(deps: AppDeps) {
   // Segment's tracking API (/v1/batch, /v1/track…) authenticates and reads its body its own way
   // (Basic or a body writeKey, gzip): mounted first, so the /v1 middleware below never sees it.
   app.route('/v1', trackingApiRoutes(deps));
+  // A catalog sync streams its body (any size): it authenticates and reads it itself (routes/catalog.ts).
+  app.route('/v1/catalog', catalogSyncRoutes(deps));
 
   // Nothing of a v1 body is read before the sender is known (middleware/v1.ts).
   const v1 = new Hono<V1Env>();
@@ -63,6 +67,7 @@ export function createApp(deps: AppDeps) {
   v1.route('/profiles', profilesRoutes(deps));
   v1.route('/lists', listsRoutes(deps));
   v1.route('/orders', ordersRoutes(deps));
+  v1.route('/catalog', catalogRoutes(deps));
   app.route('/v1', v1);
   app.route('/webhooks', webhookRoutes(deps));
   if (deps.ops) app.route('/ops', opsRoutes(deps.ops));

@@ -26,7 +26,25 @@ export type EndpointName =
   | 'create_webhook'
   | 'get_webhook'
   | 'update_webhook'
-  | 'delete_webhook';
+  | 'delete_webhook'
+  | 'bulk_create_catalog_items'
+  | 'get_bulk_create_catalog_items_job'
+  | 'bulk_update_catalog_items'
+  | 'get_bulk_update_catalog_items_job'
+  | 'bulk_delete_catalog_items'
+  | 'get_bulk_delete_catalog_items_job'
+  | 'bulk_create_catalog_variants'
+  | 'get_bulk_create_variants_job'
+  | 'bulk_update_catalog_variants'
+  | 'get_bulk_update_variants_job'
+  | 'bulk_delete_catalog_variants'
+  | 'get_bulk_delete_variants_job'
+  | 'bulk_create_catalog_categories'
+  | 'get_bulk_create_categories_job'
+  | 'bulk_update_catalog_categories'
+  | 'get_bulk_update_categories_job'
+  | 'bulk_delete_catalog_categories'
+  | 'get_bulk_delete_categories_job';
 
 export interface EndpointSpec {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -62,6 +80,26 @@ export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   get_webhook: { method: 'GET', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
   update_webhook: { method: 'PATCH', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
   delete_webhook: { method: 'DELETE', path: '/api/webhooks/{id}', burst: 1, steady: 15 },
+  // Catalog bulk jobs (issue 15): ≤ 100 per request, 5 MB, at most 500 jobs in progress per account
+  // (OAS descriptions). Polling a job of items or variants (create, update) shares the POSTs' tier.
+  bulk_create_catalog_items: { method: 'POST', path: '/api/catalog-item-bulk-create-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_create_catalog_items_job: { method: 'GET', path: '/api/catalog-item-bulk-create-jobs/{id}', burst: 75, steady: 750 },
+  bulk_update_catalog_items: { method: 'POST', path: '/api/catalog-item-bulk-update-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_update_catalog_items_job: { method: 'GET', path: '/api/catalog-item-bulk-update-jobs/{id}', burst: 75, steady: 750 },
+  bulk_delete_catalog_items: { method: 'POST', path: '/api/catalog-item-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_delete_catalog_items_job: { method: 'GET', path: '/api/catalog-item-bulk-delete-jobs/{id}', burst: 350, steady: 3500 },
+  bulk_create_catalog_variants: { method: 'POST', path: '/api/catalog-variant-bulk-create-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_create_variants_job: { method: 'GET', path: '/api/catalog-variant-bulk-create-jobs/{id}', burst: 75, steady: 750 },
+  bulk_update_catalog_variants: { method: 'POST', path: '/api/catalog-variant-bulk-update-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_update_variants_job: { method: 'GET', path: '/api/catalog-variant-bulk-update-jobs/{id}', burst: 75, steady: 750 },
+  bulk_delete_catalog_variants: { method: 'POST', path: '/api/catalog-variant-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_delete_variants_job: { method: 'GET', path: '/api/catalog-variant-bulk-delete-jobs/{id}', burst: 350, steady: 3500 },
+  bulk_create_catalog_categories: { method: 'POST', path: '/api/catalog-category-bulk-create-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_create_categories_job: { method: 'GET', path: '/api/catalog-category-bulk-create-jobs/{id}', burst: 350, steady: 3500 },
+  bulk_update_catalog_categories: { method: 'POST', path: '/api/catalog-category-bulk-update-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_update_categories_job: { method: 'GET', path: '/api/catalog-category-bulk-update-jobs/{id}', burst: 350, steady: 3500 },
+  bulk_delete_catalog_categories: { method: 'POST', path: '/api/catalog-category-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  get_bulk_delete_categories_job: { method: 'GET', path: '/api/catalog-category-bulk-delete-jobs/{id}', burst: 350, steady: 3500 },
 };
 
 /** The Webhooks API's operations (the relay calls them from /ops/webhooks, never from the workers). */
@@ -72,6 +110,19 @@ export const WEBHOOK_ENDPOINTS = [
   'get_webhook',
   'update_webhook',
   'delete_webhook',
+] as const satisfies readonly EndpointName[];
+
+/** The catalog bulk job operations (their resource objects sit at `/data/attributes/<items|variants|categories>/data/<i>`). */
+export const CATALOG_BULK_ENDPOINTS = [
+  'bulk_create_catalog_items',
+  'bulk_update_catalog_items',
+  'bulk_delete_catalog_items',
+  'bulk_create_catalog_variants',
+  'bulk_update_catalog_variants',
+  'bulk_delete_catalog_variants',
+  'bulk_create_catalog_categories',
+  'bulk_update_catalog_categories',
+  'bulk_delete_catalog_categories',
 ] as const satisfies readonly EndpointName[];
 
 /** The gateway's own limit: requests per second per Maton API key, across all connections. */

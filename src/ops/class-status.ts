@@ -3,7 +3,7 @@
  * is live work waiting, how old is it, how much of each class went out — summed over the class's
  * queues (one per source, and the legacy queue for live), with each source's own counts beside.
  */
-import { CLASSED_KINDS, JOB_KINDS, type JobKind } from '../queue-catalog.ts';
+import { CLASSED_KINDS, isSingleQueue, JOB_KINDS, type JobKind } from '../queue-catalog.ts';
 import { PRIORITY_CLASSES, type PriorityClass } from '../priority.ts';
 import type { QueueStatus } from './status.ts';
 import { LEGACY_SOURCE, SHARED_SOURCE, type SourceNamer } from './source-label.ts';
@@ -62,7 +62,7 @@ export function classStatus(queues: readonly QueueStatus[], lanes: readonly stri
         const sources = mine.map((q): SourceClassStatus => {
           const name = q.source === undefined ? undefined : nameOf?.(q.source);
           return {
-            source: q.source ?? (kind === 'webhooks' ? SHARED_SOURCE : LEGACY_SOURCE),
+            source: q.source ?? (isSingleQueue(kind) ? SHARED_SOURCE : LEGACY_SOURCE),
             ...(name !== undefined ? { name } : {}),
             queue: q.queue,
             waiting: q.waiting,

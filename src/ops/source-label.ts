@@ -8,13 +8,13 @@
  * `legacy` for `<kind>.<lane>` (work queued by an older version, served as live) and `all` for
  * `webhooks.<lane>` (every webhook source's deliveries in one queue).
  */
-import type { QueueRef } from '../queue-catalog.ts';
+import { isSingleQueue, type QueueRef } from '../queue-catalog.ts';
 
 export const LEGACY_SOURCE = 'legacy';
 export const SHARED_SOURCE = 'all';
 
 export function sourceLabel(ref: QueueRef): string {
-  return ref.source ?? (ref.kind === 'webhooks' ? SHARED_SOURCE : LEGACY_SOURCE);
+  return ref.source ?? (isSingleQueue(ref.kind) ? SHARED_SOURCE : LEGACY_SOURCE);
 }
 
 /** The configured name of a source id (`api-key-1`, `shop-eu`), where it says more than the id. */
@@ -37,6 +37,7 @@ export function sourceText(id: string, nameOf?: SourceNamer): string {
 
 /** One line for the dashboard: what the queue holds, in words. */
 export function describeQueue(ref: QueueRef, nameOf?: SourceNamer): string {
+  if (ref.kind === 'catalog') return `Catalog items, variants and categories for lane ${ref.lane}, in the order accepted (every source)`;
   if (ref.kind === 'webhooks') return `Klaviyo webhook and flow webhook deliveries for lane ${ref.lane} (class live, every webhook source)`;
   if (ref.source === undefined) return `${ref.kind} queued by an older version for lane ${ref.lane} (drained as class live, every source)`;
   return `${ref.kind}, class ${ref.cls}, from source ${sourceText(ref.source, nameOf)}, for lane ${ref.lane}`;

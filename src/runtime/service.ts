@@ -10,6 +10,7 @@ import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createIngest } from '../ingest/ingest.ts';
+import { createCatalogIngest } from '../catalog/accept.ts';
 import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
 import { createSourceLimiter, limitedSources } from '../ingest/source-limits.ts';
@@ -156,6 +157,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       lingerMs: config.worker.lingerMs,
       pauseProbeMs: config.worker.pauseProbeMs,
       lockMs: config.worker.lockMs,
+      catalogMaxJobs: config.worker.catalogMaxJobs,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -210,6 +212,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       metricsToken: config.metricsToken,
       sources,
       ingest,
+      catalog: createCatalogIngest(apiRedis, queues),
       maxBodyBytes: config.ingest.maxBodyBytes,
       log,
       // Ready = work can be accepted (Redis answers, or the spool has room) and, where they run

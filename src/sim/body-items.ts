@@ -3,7 +3,7 @@
  * can reject chosen items the way Klaviyo rejects a bulk request: whole, with a pointer per
  * offending item.
  */
-import type { EndpointName } from '../klaviyo/endpoints.ts';
+import { CATALOG_BULK_ENDPOINTS, type EndpointName } from '../klaviyo/endpoints.ts';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -20,6 +20,7 @@ const ITEM_PATTERNS: Partial<Record<EndpointName, RegExp[]>> = {
   bulk_subscribe_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   bulk_unsubscribe_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   add_profiles_to_list: [/^\/data\/\d+(?=\/|$)/],
+  ...Object.fromEntries(CATALOG_BULK_ENDPOINTS.map((e) => [e, [/^\/data\/attributes\/(?:items|variants|categories)\/data\/\d+(?=\/|$)/]])),
   remove_profiles_from_list: [/^\/data\/\d+(?=\/|$)/],
 };
 

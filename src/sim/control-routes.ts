@@ -4,6 +4,7 @@
  *   GET    /__sim/stats                           counters, throttles, peak windows
  *   GET    /__sim/requests[?endpoint=&account=&status=&limit=]  recorded requests (authorization masked)
  *   POST   /__sim/reset                           forget everything (state, requests, stats, faults)
+ *   GET    /__sim/catalog/:account                catalog counts: items, variants, categories, jobs (in progress, peak, refused)
  *   GET    /__sim/faults                          the fault rules
  *   POST   /__sim/faults                          add one rule or an array → 201 {faults}
  *   DELETE /__sim/faults                          clear all rules
@@ -17,7 +18,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { EndpointName } from '../klaviyo/endpoints.ts';
+import { inProgress } from './catalog-store.ts';
 import { faultRuleSchema, type FaultRule } from './faults.ts';
+import { settleCatalog } from './handlers/catalog.ts';
 import type { Simulator } from './simulator.ts';
 import { maskSecret } from './snapshot.ts';
 import { secretFingerprint, signingSecret } from './webhook-deliveries.ts';
@@ -44,6 +47,23 @@ export function controlRoutes(sim: Simulator): Hono {
   });
 
   app.get('/stats', (c) => c.json(sim.stats({ maskSecrets: true })));
+
+  // Counts only (no content): what the sandbox and the catalog benchmark read (issue 15).
+  app.get('/catalog/:account', (c) => {
+    const account = sim.account(c.req.param('account'));
+    if (!account) return c.json({ error: 'no such account' }, 404);
+    const now = sim.options.now();
+    const s = settleCatalog(account, now);
+    return c.json({
+      items: s.items.size,
+      variants: s.variants.size,
+      categories: s.categories.size,
+      jobs: s.jobs.size,
+      inProgress: inProgress(s, now),
+      peakInProgress: s.peakInProgress,
+      refusedAtCap: s.refusedAtCap,
+    });
+  });
 
   app.get('/requests', (c) => {
     const status = c.req.query('status');

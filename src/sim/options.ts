@@ -6,6 +6,8 @@ import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../kl
 
 /** UNCONFIRMED (docs/klaviyo-and-maton.md §5: a third-party quote): the simulator refuses the 11th webhook. */
 const MAX_WEBHOOKS_PER_ACCOUNT = 10;
+/** OAS bulk_create_catalog_items: "The maximum number of jobs in progress at one time is 500." */
+export const CATALOG_MAX_JOBS_IN_PROGRESS = 500;
 
 export interface EndpointLimit {
   burst: number;
@@ -59,6 +61,10 @@ export interface SimulatorOptions {
   webhookTimeoutMs?: number;
   /** Webhooks an account may have (Klaviyo's cap is UNCONFIRMED: 10, a third-party quote). Default 10. */
   maxWebhooks?: number;
+  /** How long a catalog bulk job takes: `processing` from half of it, `complete` (applied) at the end. Default 0. */
+  catalogJobMs?: number;
+  /** Catalog bulk jobs in progress at one time per account (Klaviyo: 500); past it a POST answers 429. */
+  catalogMaxJobsInProgress?: number;
 }
 
 export interface ResolvedOptions {
@@ -82,6 +88,8 @@ export interface ResolvedOptions {
   readonly webhookRetryDelayMs: number;
   readonly webhookTimeoutMs: number;
   readonly maxWebhooks: number;
+  readonly catalogJobMs: number;
+  readonly catalogMaxJobsInProgress: number;
 }
 
 export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
@@ -111,5 +119,7 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     webhookRetryDelayMs: opts.webhookRetryDelayMs ?? 500,
     webhookTimeoutMs: opts.webhookTimeoutMs ?? 5000,
     maxWebhooks: opts.maxWebhooks ?? MAX_WEBHOOKS_PER_ACCOUNT,
+    catalogJobMs: opts.catalogJobMs ?? 0,
+    catalogMaxJobsInProgress: opts.catalogMaxJobsInProgress ?? CATALOG_MAX_JOBS_IN_PROGRESS,
   };
 }

@@ -87,6 +87,7 @@ describe('relay CLI', () => {
       ['profiles', 'live'],
       ['profiles', 'bulk'],
       ['webhooks', 'live'],
+      ['catalog', 'live'],
     ]) {
       expect(table.stdout).toMatch(new RegExp(`^default\\s+${kind}\\s+${cls}\\s+.+\\s+\\d+\\s+\\d+\\s+\\S+\\s+\\d+\\s+\\S+( %)?$`, 'm'));
     }

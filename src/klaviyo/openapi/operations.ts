@@ -18,7 +18,16 @@ export type BodyOperationId =
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles'
   | 'create_webhook'
-  | 'update_webhook';
+  | 'update_webhook'
+  | 'bulk_create_catalog_items'
+  | 'bulk_update_catalog_items'
+  | 'bulk_delete_catalog_items'
+  | 'bulk_create_catalog_variants'
+  | 'bulk_update_catalog_variants'
+  | 'bulk_delete_catalog_variants'
+  | 'bulk_create_catalog_categories'
+  | 'bulk_update_catalog_categories'
+  | 'bulk_delete_catalog_categories';
 
 /** Operations without a request body (reads, and DELETE /api/webhooks/{id}). */
 export type ReadOperationId =
@@ -29,7 +38,16 @@ export type ReadOperationId =
   | 'get_webhook_topics'
   | 'get_webhooks'
   | 'get_webhook'
-  | 'delete_webhook';
+  | 'delete_webhook'
+  | 'get_bulk_create_catalog_items_job'
+  | 'get_bulk_update_catalog_items_job'
+  | 'get_bulk_delete_catalog_items_job'
+  | 'get_bulk_create_variants_job'
+  | 'get_bulk_update_variants_job'
+  | 'get_bulk_delete_variants_job'
+  | 'get_bulk_create_categories_job'
+  | 'get_bulk_update_categories_job'
+  | 'get_bulk_delete_categories_job';
 
 export type OperationId = BodyOperationId | ReadOperationId;
 
@@ -64,4 +82,13 @@ export const BODY_OPERATION_IDS: readonly BodyOperationId[] = [
   'bulk_unsubscribe_profiles',
   'create_webhook',
   'update_webhook',
+  'bulk_create_catalog_items',
+  'bulk_update_catalog_items',
+  'bulk_delete_catalog_items',
+  'bulk_create_catalog_variants',
+  'bulk_update_catalog_variants',
+  'bulk_delete_catalog_variants',
+  'bulk_create_catalog_categories',
+  'bulk_update_catalog_categories',
+  'bulk_delete_catalog_categories',
 ];

@@ -1,6 +1,7 @@
 /** Endpoint name → handler. Every endpoint of endpoints.ts has one. */
 import type { EndpointName } from '../../klaviyo/endpoints.ts';
 import { bulkImportProfiles, getBulkImportProfilesJob, getBulkImportProfilesJobErrors } from './bulk-import.ts';
+import { CATALOG_HANDLERS } from './catalog.ts';
 import type { Handler } from './context.ts';
 import { bulkCreateEvents, createEvent } from './events.ts';
 import { addProfilesToList, removeProfilesFromList } from './lists.ts';
@@ -30,4 +31,5 @@ export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
   get_webhook: getWebhook,
   update_webhook: updateWebhook,
   delete_webhook: deleteWebhook,
+  ...CATALOG_HANDLERS,
 };
