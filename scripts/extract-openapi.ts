@@ -35,6 +35,8 @@ const BODY_OPERATIONS = [
   'bulk_unsubscribe_profiles',
   'create_webhook',
   'update_webhook',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
 ] as const;
 
 /** … and the operations without a body we also call (kept for their path and rate limit). */
@@ -47,6 +49,7 @@ const READ_OPERATIONS = [
   'get_webhooks',
   'get_webhook',
   'delete_webhook',
+  'get_bulk_create_coupon_codes_job',
 ] as const;
 
 const REVISION = '2026-07-15';

@@ -73,6 +73,8 @@ const EnvSchema = z.object({
   RELAY_RETRY_MAX_MS: int(1, 86_400_000).default(600_000),
   RELAY_BATCH_LINGER_MS: int(0, 10_000).default(200),
   RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
+  // Klaviyo's cap (OAS bulk_create_coupon_codes: 100 queued jobs per account); lower it to leave room for other clients.
+  RELAY_COUPON_JOBS_MAX: int(1, 100).default(100),
   RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
   RELAY_KEEP_FAILED_S: int(1, 365 * 86_400).default(30 * 86_400),
@@ -168,6 +170,8 @@ export interface Config {
     readonly pauseProbeMs: number;
     /** BullMQ job lock; also how often stalled jobs (a worker that died) are looked for. */
     readonly lockMs: number;
+    /** Coupon-code bulk create jobs queued at Klaviyo at once, per account (RELAY_COUPON_JOBS_MAX). */
+    readonly couponJobsMax: number;
   };
   /**
    * Against slow clients (slowloris): the whole header block must arrive within headersTimeoutMs,
@@ -311,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       lingerMs: e.RELAY_BATCH_LINGER_MS,
       pauseProbeMs: e.RELAY_PAUSE_PROBE_MS,
       lockMs: e.RELAY_LOCK_MS,
+      couponJobsMax: e.RELAY_COUPON_JOBS_MAX,
     }),
     http: Object.freeze({
       headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS,

@@ -23,11 +23,20 @@ import type { RedisClient as Redis } from './redis.ts';
 import type { PriorityClass } from './priority.ts';
 import { queueKeyPrefix, queueRegistryKey } from './redis-keys.ts';
 
-export const JOB_KINDS = ['events', 'profiles', 'webhooks'] as const;
+export const JOB_KINDS = ['events', 'profiles', 'webhooks', 'back-in-stock', 'coupon-codes'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** The kinds queued per class and source; webhook jobs stay in `webhooks.<lane>`. */
+/**
+ * The kinds queued per class and source. The others have one queue per lane, `<kind>.<lane>`:
+ * webhook jobs only fan out into other queues; back-in-stock subscriptions and coupon codes
+ * (issue 15) are steady, small streams with endpoints of their own, which need no classes.
+ */
 export const CLASSED_KINDS = ['events', 'profiles'] as const satisfies readonly JobKind[];
+
+/** Whether a kind is queued per class and source. */
+export function isClassed(kind: JobKind): boolean {
+  return (CLASSED_KINDS as readonly JobKind[]).includes(kind);
+}
 
 export interface QueueRef {
   readonly kind: JobKind;
@@ -38,7 +47,7 @@ export interface QueueRef {
 }
 
 const PART = /^[a-z0-9_-]{1,64}$/;
-const NAME = /^(events|profiles|webhooks)\.([a-z0-9_-]{1,64})(?:\.(live|bulk)\.([a-z0-9_-]{1,64}))?$/;
+const NAME = new RegExp(`^(${JOB_KINDS.join('|')})\\.([a-z0-9_-]{1,64})(?:\\.(live|bulk)\\.([a-z0-9_-]{1,64}))?$`);
 
 /** The legacy queue of a kind and lane (and the only webhooks queue of a lane). */
 export function legacyRef(kind: JobKind, lane: string): QueueRef {
@@ -47,7 +56,7 @@ export function legacyRef(kind: JobKind, lane: string): QueueRef {
 
 /** The queue new work of this kind, lane, class and source goes to. */
 export function queueRef(kind: JobKind, lane: string, cls: PriorityClass, source: string): QueueRef {
-  return kind === 'webhooks' ? legacyRef(kind, lane) : { kind, lane, cls, source };
+  return isClassed(kind) ? { kind, lane, cls, source } : legacyRef(kind, lane);
 }
 
 export function isLegacy(ref: QueueRef): boolean {
@@ -64,7 +73,7 @@ export function parseQueueName(name: string): QueueRef | undefined {
   if (!m) return undefined;
   const kind = m[1] as JobKind;
   if (m[3] === undefined) return legacyRef(kind, m[2]!);
-  if (kind === 'webhooks') return undefined;
+  if (!isClassed(kind)) return undefined;
   return { kind, lane: m[2]!, cls: m[3] as PriorityClass, source: m[4]! };
 }
 
@@ -109,7 +118,7 @@ export class QueueCatalog {
   /** Every queue of a kind and lane: the legacy one first, then the registered ones by name. */
   async list(kind: JobKind, lane: string): Promise<QueueRef[]> {
     const out = [legacyRef(kind, lane)];
-    if (kind === 'webhooks') return out;
+    if (!isClassed(kind)) return out;
     const names = (await this.redis.smembers(queueRegistryKey(this.prefix, kind, lane))).sort();
     for (const name of names) {
       const ref = parseQueueName(name);

@@ -15,11 +15,20 @@
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
+import { MAX_QUEUED_COUPON_JOBS } from '../src/klaviyo/endpoints.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
 import { JOB_KINDS, Queues, type JobKind } from '../src/queues.ts';
-import { itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
+import {
+  type BackInStockJobData,
+  type CouponCodesJobData,
+  itemKeyOf,
+  type EventsJobData,
+  type ItemError,
+  type ProfilesJobData,
+  type WebhooksJobData,
+} from '../src/job-data.ts';
 import { queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { countDelivered, markDone } from '../src/delivery-marks.ts';
@@ -31,6 +40,9 @@ import type { Metrics } from '../src/metrics.ts';
 import { registerClassShareGauge } from '../src/ops/class-share.ts';
 import { lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
+import { backInStockProcessor } from './back-in-stock/processor.ts';
+import { couponCodesProcessor } from './coupons/processor.ts';
+import { couponJobSlots } from './coupons/slots.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
@@ -75,6 +87,8 @@ export interface WorkerRuntimeDeps {
   readonly discoverEveryMs?: number;
   /** The configured sources' queues: registered and served from the start, before their first job. */
   readonly knownQueues?: readonly QueueRef[];
+  /** Coupon-code bulk create jobs queued at Klaviyo at once, per account (default Klaviyo's 100). */
+  readonly couponJobsMax?: number;
 }
 
 export interface WorkerRuntime {
@@ -93,6 +107,8 @@ interface JobDataOf {
   events: EventsJobData;
   profiles: ProfilesJobData;
   webhooks: WebhooksJobData;
+  'back-in-stock': BackInStockJobData;
+  'coupon-codes': CouponCodesJobData;
 }
 /** What the workers' event handlers read of any job. */
 type WatchedJobData = JobDataOf[JobKind];
@@ -173,6 +189,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
             'bulk_import_profiles',
             'add_profiles_to_list',
             'bulk_subscribe_profiles',
+            'create_back_in_stock_subscription',
+            'bulk_create_coupon_codes',
           ] as const) {
             const h = await deps.governor.headroom(lane.scope, endpoint);
             set({ lane: lane.name, endpoint, window: 'burst' }, h.burst);
@@ -250,6 +268,19 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     },
     // Webhook items only fan out into other queues: light work, modest concurrency, one queue.
     webhooks: () => ({ processor: () => webhooksProcessor(deps.rules, deps.ingest, deps.count), concurrency: 16 }),
+    // Back in stock: one call per subscription (no bulk endpoint), a few jobs at a time; the
+    // governor paces them (workers/back-in-stock/processor.ts).
+    'back-in-stock': (lane) => ({ processor: (ref) => backInStockProcessor(lane.callDeps('live'), hooksFor(ref)), concurrency: 4 }),
+    // Coupon codes: a job is a Klaviyo job, which holds its worker slot while it is polled; the
+    // account's queued-job cap is kept across processes by the slots (workers/coupons/slots.ts).
+    'coupon-codes': (lane) => {
+      const call = lane.callDeps('live');
+      const slots = couponJobSlots(deps.connection, deps.prefix, call.scope.klaviyoAccount, deps.couponJobsMax ?? MAX_QUEUED_COUPON_JOBS);
+      return {
+        processor: (ref) => couponCodesProcessor({ call, slots, redis: deps.connection, prefix: deps.prefix, hooks: hooksFor(ref) }),
+        concurrency: 16,
+      };
+    },
   };
 
   /** The BullMQ Worker of one queue. */

@@ -9,6 +9,7 @@ import type { Hono } from 'hono';
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
+import { readCodeResults } from '../coupon-results.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
@@ -156,6 +157,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       lingerMs: config.worker.lingerMs,
       pauseProbeMs: config.worker.pauseProbeMs,
       lockMs: config.worker.lockMs,
+      couponJobsMax: config.worker.couponJobsMax,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -224,6 +226,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
+      couponResults: (source, couponId, requestId) => readCodeResults(apiRedis, config.queuePrefix, source.lane, source.id, couponId, requestId),
       replay: createReplayCache(apiRedis, config.queuePrefix),
       priorities,
       count: count(apiRedis),

@@ -21,6 +21,7 @@ const ITEM_PATTERNS: Partial<Record<EndpointName, RegExp[]>> = {
   bulk_unsubscribe_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   add_profiles_to_list: [/^\/data\/\d+(?=\/|$)/],
   remove_profiles_from_list: [/^\/data\/\d+(?=\/|$)/],
+  bulk_create_coupon_codes: [/^\/data\/attributes\/coupon-codes\/data\/\d+(?=\/|$)/],
 };
 
 /** The pointer of the item `pointer` falls in (the pointer itself when not inside an item). */

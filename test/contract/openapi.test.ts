@@ -36,6 +36,9 @@ const OPERATION_OF: Record<EndpointName, OperationId> = {
   get_webhook: 'get_webhook',
   update_webhook: 'update_webhook',
   delete_webhook: 'delete_webhook',
+  create_back_in_stock_subscription: 'create_back_in_stock_subscription',
+  bulk_create_coupon_codes: 'bulk_create_coupon_codes',
+  get_bulk_create_coupon_codes_job: 'get_bulk_create_coupon_codes_job',
 };
 
 const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');

@@ -18,7 +18,9 @@ export type BodyOperationId =
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles'
   | 'create_webhook'
-  | 'update_webhook';
+  | 'update_webhook'
+  | 'create_back_in_stock_subscription'
+  | 'bulk_create_coupon_codes';
 
 /** Operations without a request body (reads, and DELETE /api/webhooks/{id}). */
 export type ReadOperationId =
@@ -29,7 +31,8 @@ export type ReadOperationId =
   | 'get_webhook_topics'
   | 'get_webhooks'
   | 'get_webhook'
-  | 'delete_webhook';
+  | 'delete_webhook'
+  | 'get_bulk_create_coupon_codes_job';
 
 export type OperationId = BodyOperationId | ReadOperationId;
 
@@ -64,4 +67,6 @@ export const BODY_OPERATION_IDS: readonly BodyOperationId[] = [
   'bulk_unsubscribe_profiles',
   'create_webhook',
   'update_webhook',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
 ];
