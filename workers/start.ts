@@ -270,14 +270,26 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     webhooks: () => ({ processor: () => webhooksProcessor(deps.rules, deps.ingest, deps.count), concurrency: 16 }),
     // Back in stock: one call per subscription (no bulk endpoint), a few jobs at a time; the
     // governor paces them (workers/back-in-stock/processor.ts).
-    'back-in-stock': (lane) => ({ processor: (ref) => backInStockProcessor(lane.callDeps('live'), hooksFor(ref)), concurrency: 4 }),
+    'back-in-stock': (lane) => {
+      const stopping = new AbortController();
+      lane.onClose(
+        async () => undefined,
+        () => stopping.abort(),
+      );
+      return { processor: (ref) => backInStockProcessor(lane.callDeps('live'), hooksFor(ref), stopping.signal), concurrency: 4 };
+    },
     // Coupon codes: a job is a Klaviyo job, which holds its worker slot while it is polled; the
     // account's queued-job cap is kept across processes by the slots (workers/coupons/slots.ts).
     'coupon-codes': (lane) => {
       const call = lane.callDeps('live');
       const slots = couponJobSlots(deps.connection, deps.prefix, call.scope.klaviyoAccount, deps.couponJobsMax ?? MAX_QUEUED_COUPON_JOBS);
+      const stopping = new AbortController();
+      lane.onClose(
+        async () => undefined,
+        () => stopping.abort(),
+      );
       return {
-        processor: (ref) => couponCodesProcessor({ call, slots, redis: deps.connection, prefix: deps.prefix, hooks: hooksFor(ref) }),
+        processor: (ref) => couponCodesProcessor({ call, slots, redis: deps.connection, prefix: deps.prefix, hooks: hooksFor(ref), stopping: stopping.signal }),
         concurrency: 16,
       };
     },

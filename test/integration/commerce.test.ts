@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { waitUntil } from '../support/wait.ts';
 import { Metrics } from '../../src/metrics.ts';
+import { createLogger } from '../../src/log.ts';
+import { startService } from '../../src/runtime/service.ts';
 
 const ADMIN = 'test-admin-token-commerce';
 const COUPON = 'SUMMER10';
@@ -197,4 +199,38 @@ describe('the queued coupon-job cap', () => {
       await c.close();
     }
   });
+});
+
+describe('a coupon job that outlives its worker', () => {
+  it('is handed back at shutdown with its Klaviyo job, and the next worker polls that job instead of creating the codes again', async () => {
+    // The API alone in the harness; workers come and go beside it. Klaviyo's job stays queued 5 s
+    // and processes 5 s: the first workers stop (handing back at 2.5 s) while it still runs.
+    const c = await startHarness({ name: 'coupon-restart', workers: false, sim: { couponJobDelayMs: 5000 } });
+    let n = 0;
+    const workers = () =>
+      startService({ config: { ...c.config, instanceId: `coupon-restart-w${n++}` }, log: createLogger('silent'), api: false, workers: true });
+    let w = await workers();
+    try {
+      const res = await c.post('/v1/coupons/RESTART/codes', { id: 'restart-1', codes: Array.from({ length: 500 }, (_, i) => `R-${i}`) });
+      expect(res.body).toMatchObject({ accepted: 500, klaviyoJobs: 1 });
+      await waitUntil('the Klaviyo job created', () => c.sim.account(CONNECTION)?.coupons.jobs.size === 1, { timeoutMs: 10_000 });
+      await w.close();
+      const job = [...c.sim.account(CONNECTION)!.coupons.jobs.values()][0]!;
+      expect(job.completedAt).toBeNull(); // still running at Klaviyo when the workers stopped
+      w = await workers();
+      await waitUntil('500 codes created', () => c.sim.account(CONNECTION)?.coupons.codes.get('RESTART')?.size === 500, { timeoutMs: 20_000 });
+      const results = async () => {
+        const r = await fetch(`${c.service.url}/v1/coupons/RESTART/codes/restart-1`, { headers: { authorization: 'Bearer test-relay-key-1' } });
+        return (await r.json()) as any;
+      };
+      await waitUntil('the results recorded', async () => (await results()).pending === 0, { timeoutMs: 10_000 });
+      expect((await results()).created).toHaveLength(500);
+      // One Klaviyo job, one POST: the second worker followed the first one's job.
+      expect(c.sim.account(CONNECTION)!.coupons.jobs.size).toBe(1);
+      expect(c.sim.requests({ endpoint: 'bulk_create_coupon_codes' })).toHaveLength(1);
+    } finally {
+      await w.close();
+      await c.close();
+    }
+  }, 60_000);
 });

@@ -8,14 +8,18 @@
 import type { Job } from 'bullmq';
 import { backInStockBody } from '../../src/klaviyo/back-in-stock-payloads.ts';
 import { type BackInStockJobData, decodeBackInStockItem, jobOrigin } from '../../src/job-data.ts';
-import { callWithQuota, type CallDeps } from '../klaviyo-call.ts';
-import { DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
+import { call, type CallDeps, takeToken, YIELDED } from '../klaviyo-call.ts';
+import { classify, DELIVERED, outcomeOf, type ItemOutcome } from '../retry-policy.ts';
 import { settle, type JobHooks, type SettleResult } from '../settle.ts';
 
 /** Calls in flight per job: with the gateway's 10 requests/s, more would only wait for tokens. */
 const PARALLEL_PER_JOB = 10;
 
-export function backInStockProcessor(deps: CallDeps, hooks: JobHooks) {
+/**
+ * `stopping`: aborted when the workers stop; a subscription not sent by then goes back to its job
+ * untouched (the job returns to the queue, no attempt spent).
+ */
+export function backInStockProcessor(deps: CallDeps, hooks: JobHooks, stopping: AbortSignal) {
   return async function processBackInStock(job: Job<BackInStockJobData>, token?: string): Promise<SettleResult> {
     const { lane, acceptedAt } = jobOrigin(job.data);
     const items = job.data.items;
@@ -23,12 +27,21 @@ export function backInStockProcessor(deps: CallDeps, hooks: JobHooks) {
     let next = 0;
     const runner = async () => {
       for (let i = next++; i < items.length; i = next++) {
-        const { subscription } = decodeBackInStockItem(items[i]!);
-        try {
-          await callWithQuota(deps, { endpoint: 'create_back_in_stock_subscription', body: backInStockBody(subscription) });
-          outcomes[i] = DELIVERED;
-        } catch (err) {
-          outcomes[i] = outcomeOf(err);
+        const body = JSON.stringify(backInStockBody(decodeBackInStockItem(items[i]!).subscription));
+        for (;;) {
+          if (!(await takeToken(deps, 'create_back_in_stock_subscription', stopping))) {
+            outcomes[i] = YIELDED;
+            break;
+          }
+          try {
+            await call(deps, { endpoint: 'create_back_in_stock_subscription', body });
+            outcomes[i] = DELIVERED;
+          } catch (err) {
+            // A 429 blocked the lane in the governor: wait for the next token, no attempt spent.
+            if (classify(err) === 'rate-limited') continue;
+            outcomes[i] = outcomeOf(err);
+          }
+          break;
         }
       }
     };

@@ -21,7 +21,7 @@ import { couponCodeIndex, couponCodesBody } from '../../src/klaviyo/coupon-paylo
 import { CouponCodeJobSchema } from '../../src/klaviyo/schemas.ts';
 import { type CouponCodesJobData, type DeadItem, jobOrigin, type StoredCouponCodeItem } from '../../src/job-data.ts';
 import type { RedisClient as Redis } from '../../src/redis.ts';
-import { callWithQuota, type CallDeps } from '../klaviyo-call.ts';
+import { call, type CallDeps, takeToken } from '../klaviyo-call.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from '../retry-policy.ts';
 import { settle, type JobHooks, type SettleResult } from '../settle.ts';
 import type { CouponJobSlots } from './slots.ts';
@@ -39,6 +39,11 @@ export interface CouponProcessorDeps {
   readonly hooks: JobHooks;
   /** First wait between polls (doubling up to 2 s). */
   readonly pollMs?: number;
+  /**
+   * Aborted when the workers stop: a job not posted yet, or whose Klaviyo job is still running,
+   * goes back to the queue untouched (no attempt spent; `kj` kept, so the next worker polls it).
+   */
+  readonly stopping?: AbortSignal;
 }
 
 type Data = CouponCodesJobData & { kj?: string; ks?: string };
@@ -72,7 +77,11 @@ export function couponCodesProcessor(deps: CouponProcessorDeps) {
         await job.moveToDelayed(Date.now() + SLOT_WAIT_MS, token);
         throw new DelayedError();
       }
-      const created = await create(deps.call, job.data.items);
+      const created = await create(deps.call, job.data.items, deps.stopping);
+      if (created.kind === 'yield') {
+        await deps.slots.release(slot);
+        return yieldJob(job, token);
+      }
       if (created.kind === 'failed') {
         await deps.slots.release(slot);
         return finish(job.data.items, created.outcomes);
@@ -85,6 +94,7 @@ export function couponCodesProcessor(deps: CouponProcessorDeps) {
 
     const items = job.data.items;
     const polled = await poll(deps, kj);
+    if (polled.kind === 'yield') return yieldJob(job, token);
     if (polled.kind === 'error') {
       // A transient failure (5xx, timeout, refused credentials) keeps `kj`: the next attempt polls again.
       const o = outcomeOf(polled.error);
@@ -131,15 +141,23 @@ export function couponCodesProcessor(deps: CouponProcessorDeps) {
   };
 }
 
+/** Back to the queue as it is: no attempt spent, its data (and `kj`) unchanged. */
+async function yieldJob(job: Job<Data>, token: string | undefined): Promise<never> {
+  if (!token) throw new Error('coupon codes: handing a job back needs its lock token');
+  await job.moveToDelayed(Date.now(), token);
+  throw new DelayedError();
+}
+
 type Created =
   | { kind: 'created'; jobId: string; posted: StoredCouponCodeItem[]; refused: DeadItem<StoredCouponCodeItem>[] }
-  | { kind: 'failed'; outcomes: ItemOutcome[] };
+  | { kind: 'failed'; outcomes: ItemOutcome[] }
+  | { kind: 'yield' };
 
 /**
  * POSTs the codes; a 400 that names codes refuses them and posts the rest again. When it fails,
  * `outcomes` are aligned with `items`.
  */
-async function create(deps: CallDeps, items: readonly StoredCouponCodeItem[]): Promise<Created> {
+async function create(deps: CallDeps, items: readonly StoredCouponCodeItem[], stopping?: AbortSignal): Promise<Created> {
   let posted = [...items];
   const refused = new Map<StoredCouponCodeItem, DeadItem<StoredCouponCodeItem>>();
   const failed = (rest: ItemOutcome): Created => ({
@@ -150,14 +168,14 @@ async function create(deps: CallDeps, items: readonly StoredCouponCodeItem[]): P
     }),
   });
   while (posted.length > 0) {
+    const body = JSON.stringify(couponCodesBody(posted.map((it) => it.c)));
+    if (!(await takeToken(deps, 'bulk_create_coupon_codes', stopping))) return { kind: 'yield' };
     try {
-      const res = await callWithQuota(deps, {
-        endpoint: 'bulk_create_coupon_codes',
-        body: couponCodesBody(posted.map((it) => it.c)),
-        schema: CouponCodeJobSchema,
-      });
+      const res = await call(deps, { endpoint: 'bulk_create_coupon_codes', body, schema: CouponCodeJobSchema }, posted.length);
       return { kind: 'created', jobId: res.data.data.id, posted, refused: [...refused.values()] };
     } catch (err) {
+      // A 429 blocked the lane in the governor: the next token comes after Retry-After.
+      if (classify(err) === 'rate-limited') continue;
       if (!(err instanceof KlaviyoApiError) || classify(err) !== 'reject') return failed(outcomeOf(err));
       const named = new Map<number, (typeof err.errors)[number]>();
       for (const e of err.errors) {
@@ -181,19 +199,23 @@ type Polled =
       errors: { code?: string | null; title?: string | null; detail?: string | null; source?: { pointer?: string | null } | null }[];
     }
   | { kind: 'cancelled' }
-  | { kind: 'error'; error: unknown };
+  | { kind: 'error'; error: unknown }
+  | { kind: 'yield' };
 
 async function poll(deps: CouponProcessorDeps, jobId: string): Promise<Polled> {
   const deadline = Date.now() + POLL_TIMEOUT_MS;
   let wait = deps.pollMs ?? 250;
   for (;;) {
+    if (deps.stopping?.aborted) return { kind: 'yield' };
     try {
-      const res = await callWithQuota(deps.call, { endpoint: 'get_bulk_create_coupon_codes_job', pathParams: { id: jobId }, schema: CouponCodeJobSchema });
+      if (!(await takeToken(deps.call, 'get_bulk_create_coupon_codes_job', deps.stopping))) return { kind: 'yield' };
+      const res = await call(deps.call, { endpoint: 'get_bulk_create_coupon_codes_job', pathParams: { id: jobId }, schema: CouponCodeJobSchema });
       const a = res.data.data.attributes;
       if (a.status === 'complete') return { kind: 'complete', failedCount: a.failed_count ?? 0, errors: a.errors ?? [] };
       if (a.status === 'cancelled') return { kind: 'cancelled' };
     } catch (err) {
-      return { kind: 'error', error: err };
+      // A 429 blocked the lane in the governor: poll again with the next token.
+      if (classify(err) !== 'rate-limited') return { kind: 'error', error: err };
     }
     if (Date.now() > deadline) return { kind: 'error', error: new Error(`coupon code job ${jobId} did not complete in ${POLL_TIMEOUT_MS / 60_000} min`) };
     await new Promise((r) => setTimeout(r, wait));
