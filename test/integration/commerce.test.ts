@@ -148,6 +148,11 @@ describe('POST /v1/coupons/{couponId}/codes', () => {
     });
     expect(byCode.EXPIRED.pointer).toMatch(/\/attributes\/expires_at$/);
 
+    // Find by the request id: the coupon jobs that carry its codes.
+    const found = (await ops('/find?id=drop-1')).body.jobs;
+    expect(found.length).toBeGreaterThanOrEqual(3);
+    expect(found.every((j: any) => j.queue === 'coupon-codes.default')).toBe(true);
+
     // Sending the same codes again (another request id) adds nothing.
     const again = await h.post(`/v1/coupons/${COUPON}/codes`, { id: 'drop-2', codes: ['S10-00000', 'S10-00001'] });
     expect(again.body).toMatchObject({ accepted: 2, duplicates: 2, klaviyoJobs: 0 });
