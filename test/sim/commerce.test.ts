@@ -15,7 +15,7 @@ let srv: RunningSimulator;
 let call: ReturnType<typeof gateway>;
 
 beforeAll(async () => {
-  srv = await startSimulator({ port: 0, couponJobDelayMs: 150, maxQueuedCouponJobs: 2 });
+  srv = await startSimulator({ port: 0, couponJobDelayMs: 1000, maxQueuedCouponJobs: 2 });
   call = gateway(srv.url, { connection: ACCOUNT });
 });
 afterAll(() => srv.close());
