@@ -158,6 +158,30 @@ describe('POST /v1/coupons/{couponId}/codes', () => {
     expect(again.body).toMatchObject({ accepted: 2, duplicates: 2, klaviyoJobs: 0 });
   });
 
+  it('a 400 on the job request that names a code refuses that code and creates the rest', async () => {
+    const pointer = '/data/attributes/coupon-codes/data/1/attributes/unique_code';
+    h.sim.faults.add({
+      match: { endpoint: 'bulk_create_coupon_codes' },
+      status: 400,
+      times: 1,
+      body: { errors: [{ id: 'e1', status: 400, code: 'invalid', title: 'Invalid input.', detail: 'Simulated: code not allowed', source: { pointer } }] },
+    });
+    const res = await h.post('/v1/coupons/WINTER/codes', { id: 'winter-1', codes: ['W-A', 'W-B', 'W-C'] });
+    expect(res.body).toMatchObject({ accepted: 3, klaviyoJobs: 1 });
+    await waitUntil('every code settled', async () => (await get('/v1/coupons/WINTER/codes/winter-1')).body.pending === 0, { timeoutMs: 15_000 });
+    const results = (await get('/v1/coupons/WINTER/codes/winter-1')).body;
+    expect(results.created).toEqual(['W-A', 'W-C']);
+    expect(results.failed).toEqual([{ code: 'W-B', error: { status: 400, code: 'invalid', detail: 'Simulated: code not allowed' } }]);
+    expect(codesOf('WINTER')).toEqual(['W-A', 'W-C']);
+    await waitUntil(
+      'its dead letter',
+      async () => (await ops('/dead-letters?kind=coupon-codes')).body.deadLetters.some((d: any) => d.errors[0].detail?.includes('not allowed')),
+      {
+        timeoutMs: 15_000,
+      },
+    );
+  });
+
   it('answers bad input with the field it names', async () => {
     const bad = await h.post('/v1/coupons/SUMMER10/codes', { codes: ['A', 'B', 'A', 'has space'] });
     expect(bad.status).toBe(400);
@@ -178,7 +202,9 @@ describe('POST /v1/coupons/{couponId}/codes', () => {
     expect(kinds.has('coupon-codes')).toBe(true);
     expect(status.lanes[0].headroom.bulk_create_coupon_codes).toBeDefined();
     const metrics = await (await fetch(`${h.service.url}/metrics`)).text();
-    expect(metrics).toMatch(/relay_items_total\{kind="coupon-codes",class="live",outcome="delivered"\} 2498/);
+    // 2,498 + 2 codes created, 2 + 1 refused (the earlier tests of this file).
+    expect(metrics).toMatch(/relay_items_total\{kind="coupon-codes",class="live",outcome="delivered"\} 2500\n/);
+    expect(metrics).toMatch(/relay_items_total\{kind="coupon-codes",class="live",outcome="rejected"\} 3\n/);
     expect(metrics).toMatch(/relay_items_total\{kind="back-in-stock",class="live",outcome="rejected"\} 1/);
   });
 });

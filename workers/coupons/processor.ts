@@ -90,6 +90,23 @@ export function couponCodesProcessor(deps: CouponProcessorDeps) {
       ks = slot;
       // Before polling: from here on the job is Klaviyo's, and a re-run must follow it, not post again.
       await job.updateData({ ...job.data, items: created.posted, dead: [...(job.data.dead ?? []), ...created.refused], kj, ks });
+      if (created.refused.length > 0) {
+        // Refused by the POST itself: settled now (dead letters when the job settles, results and metrics here).
+        const results = created.refused.map(({ item, error }) => ({
+          requestId: item.id,
+          couponId: item.c.couponId,
+          code: item.c.code,
+          requestSize: item.n,
+          error,
+        }));
+        await recordCodeResults(deps.redis, deps.prefix, lane, source, results);
+        deps.hooks.observe(
+          'coupon-codes',
+          lane,
+          acceptedAt,
+          created.refused.map((d) => ({ kind: 'rejected', error: d.error })),
+        );
+      }
     }
 
     const items = job.data.items;

@@ -20,8 +20,6 @@ import type { V1Env } from '../middleware/v1.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
 
-/** Codes per Klaviyo job (OAS bulk_create_coupon_codes). */
-const CODES_PER_JOB = 1000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface CouponsRouteDeps extends EnqueueOr503Deps {
@@ -59,7 +57,8 @@ export function couponsRoutes(deps: CouponsRouteDeps) {
           id,
           couponId,
           duplicates: result.duplicates,
-          klaviyoJobs: Math.ceil(result.enqueued / CODES_PER_JOB),
+          // One relay job per Klaviyo job (src/ingest/ingest.ts): how many this request's new codes went into.
+          klaviyoJobs: result.jobIds.length,
           results: `/v1/coupons/${couponId}/codes/${id}`,
           ...spooled(result),
         },
