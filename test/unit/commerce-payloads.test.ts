@@ -9,6 +9,7 @@ import { couponCodeIndex, couponCodesBody } from '../../src/klaviyo/coupon-paylo
 import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
 import { BackInStockSchema, catalogVariantId, toSubscription } from '../../src/model/back-in-stock.ts';
 import { CouponCodesSchema, toCouponCodes } from '../../src/model/coupon-codes.ts';
+import { JOB_KINDS, legacyRef, parseQueueName, queueName, queueRef } from '../../src/queue-catalog.ts';
 
 describe('Klaviyo bodies', () => {
   it('a back-in-stock subscription validates against create_back_in_stock_subscription', () => {
@@ -61,5 +62,15 @@ describe('request schemas', () => {
     expect(issues(CouponCodesSchema.safeParse({ codes: ['A'], expires_at: '2030-01-01T00:00:00' }))).toEqual(['expires_at']);
     expect(issues(CouponCodesSchema.safeParse({ codes: [] }))).toEqual(['codes']);
     expect(issues(CouponCodesSchema.safeParse({ codes: ['A'], id: 'a/b' }))).toEqual(['id']);
+  });
+});
+
+describe('queue names', () => {
+  it('every kind’s queue names read back as the same queue (the name pattern lists every kind)', () => {
+    for (const kind of JOB_KINDS) {
+      for (const ref of [legacyRef(kind, 'default'), queueRef(kind, 'eu-1', 'bulk', 'src-shop')]) expect(parseQueueName(queueName(ref)), kind).toEqual(ref);
+    }
+    expect(queueName(queueRef('coupon-codes', 'default', 'bulk', 'src-shop'))).toBe('coupon-codes.default');
+    expect(parseQueueName('coupon-codes.default.live.src-shop')).toBeUndefined();
   });
 });
