@@ -10,6 +10,7 @@ import { waitUntil } from '../support/wait.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { createLogger } from '../../src/log.ts';
 import { startService } from '../../src/runtime/service.ts';
+import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
 
 const ADMIN = 'test-admin-token-commerce';
 const COUPON = 'SUMMER10';
@@ -147,6 +148,12 @@ describe('POST /v1/coupons/{couponId}/codes', () => {
       pointer: expect.stringMatching(/^\/data\/attributes\/coupon-codes\/data\/\d+\/attributes\/unique_code$/),
     });
     expect(byCode.EXPIRED.pointer).toMatch(/\/attributes\/expires_at$/);
+
+    // A dry run of their replay shows the Klaviyo request it would make.
+    const dry = (await ops('/dead-letters/replay', { method: 'POST', body: { kind: 'coupon-codes', dryRun: true } })).body;
+    expect(dry).toMatchObject({ dryRun: true, jobs: 2, items: 2 });
+    expect(dry.preview[0].endpoint).toBe('bulk_create_coupon_codes');
+    expect(validateRequestBody('bulk_create_coupon_codes', dry.preview[0].body)).toEqual({ ok: true });
 
     // Find by the request id: the coupon jobs that carry its codes.
     const found = (await ops('/find?id=drop-1')).body.jobs;
