@@ -44,6 +44,8 @@ const BODY_OPERATIONS = [
   'bulk_create_catalog_categories',
   'bulk_update_catalog_categories',
   'bulk_delete_catalog_categories',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
 ] as const;
 
 /** … and the operations without a body we also call (kept for their path and rate limit). */
@@ -65,6 +67,7 @@ const READ_OPERATIONS = [
   'get_bulk_create_categories_job',
   'get_bulk_update_categories_job',
   'get_bulk_delete_categories_job',
+  'get_bulk_create_coupon_codes_job',
 ] as const;
 
 const REVISION = '2026-07-15';

@@ -75,6 +75,8 @@ const EnvSchema = z.object({
   // Klaviyo's cap on catalog bulk jobs in progress per account is 500 (OAS bulk_create_catalog_items).
   RELAY_CATALOG_MAX_JOBS_IN_PROGRESS: int(1, 500).default(500),
   RELAY_WORKER_CONCURRENCY: int(1, 20_000).default(2_000),
+  // Klaviyo's cap (OAS bulk_create_coupon_codes: 100 queued jobs per account); lower it to leave room for other clients.
+  RELAY_COUPON_JOBS_MAX: int(1, 100).default(100),
   RELAY_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
   RELAY_KEEP_COMPLETED_S: int(0, 30 * 86_400).default(3_600),
   RELAY_KEEP_FAILED_S: int(1, 365 * 86_400).default(30 * 86_400),
@@ -172,6 +174,8 @@ export interface Config {
     readonly lockMs: number;
     /** Catalog bulk jobs a lane keeps in progress at Klaviyo at most. */
     readonly catalogMaxJobs: number;
+    /** Coupon-code bulk create jobs queued at Klaviyo at once, per account (RELAY_COUPON_JOBS_MAX). */
+    readonly couponJobsMax: number;
   };
   /**
    * Against slow clients (slowloris): the whole header block must arrive within headersTimeoutMs,
@@ -316,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
       pauseProbeMs: e.RELAY_PAUSE_PROBE_MS,
       lockMs: e.RELAY_LOCK_MS,
       catalogMaxJobs: e.RELAY_CATALOG_MAX_JOBS_IN_PROGRESS,
+      couponJobsMax: e.RELAY_COUPON_JOBS_MAX,
     }),
     http: Object.freeze({
       headersTimeoutMs: e.RELAY_HTTP_HEADERS_TIMEOUT_MS,

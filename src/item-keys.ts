@@ -96,6 +96,22 @@ export function listMemberKey(
   return itemKey(sourceId, id, `${op}:${listId}:${member.field}:${member.value}`);
 }
 
+/**
+ * A back-in-stock subscription: who (every identifier sent), the variant and the channels, not
+ * the request id — the same subscription sent again, under any id, is a duplicate.
+ */
+export function backInStockKey(
+  sourceId: string,
+  s: { email?: string; phone_number?: string; external_id?: string; variantId: string; channels: readonly string[] },
+): string {
+  return itemKey(sourceId, s.variantId, `back-in-stock:${s.email ?? ''}:${s.phone_number ?? ''}:${s.external_id ?? ''}:${s.channels.join(',')}`);
+}
+
+/** A coupon code: a code exists once per coupon, so the same code sent again, under any request id, is a duplicate. */
+export function couponCodeKey(sourceId: string, couponId: string, code: string): string {
+  return itemKey(sourceId, couponId, `coupon-code:${code}`);
+}
+
 /** What a webhook rule's action makes from a webhook item: keyed by the item, the rule and the action's positions. */
 export function ruleActionKey(sourceId: string, itemId: string, rule: number, action: number): string {
   return itemKey(sourceId, itemId, `rule:${rule}:action:${action}`);
@@ -142,12 +158,18 @@ export function keysForId(kind: JobKind, sourceId: string, id: string): string[]
       return [webhookItemKey(sourceId, id)];
     // Catalog operations are not deduplicated (a later copy of an earlier content must apply again): no key names them.
     case 'catalog':
+    // Back-in-stock and coupon codes are keyed by what they are, not by the request id: found by the id stored on them.
+    case 'back-in-stock':
+    case 'coupon-codes':
       return [];
   }
 }
 
-/** The kinds with items keysForId cannot name (list members, a profile's list adds, rules' operations): find scans them for madeFromId. */
-export const KINDS_FOUND_BY_STORED_ID: readonly JobKind[] = ['profiles'];
+/**
+ * The kinds with items keysForId cannot name (list members, a profile's list adds, rules'
+ * operations, back-in-stock subscriptions and coupon codes): find scans them for madeFromId.
+ */
+export const KINDS_FOUND_BY_STORED_ID: readonly JobKind[] = ['profiles', 'back-in-stock', 'coupon-codes'];
 
 /** Whether an item stored under `itemId` was made from the caller's `id`: the id itself, an order's event or a rule's action. */
 export function madeFromId(itemId: string, id: string): boolean {

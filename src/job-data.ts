@@ -14,6 +14,11 @@
  *   e    (event) the event                                  o    (profile) the operation
  *   w    (webhook) the webhook item or flow call            pk   (profile) its per-profile order key
  *   seq  (profile) its place in the lane's arrival order    m    (profile) its pending-set member
+ *   s    (back in stock) the subscription                  c    (coupon code) the code, its coupon and expiry
+ *   n    (coupon code) how many codes its request had (the results route reports against it)
+ * and, in a coupon-code job while its Klaviyo job runs (workers/coupons/processor.ts):
+ *   kj   the Klaviyo job id (a re-run polls it instead of creating the codes again)
+ *   ks   its place among the lane's queued Klaviyo jobs (src/coupon-job-slots.ts)
  *
  * Who sees which: the modules that write or read jobs as stored — ingest's enqueuer (dedupes on
  * `k`, sets `b`/`bs`), the spool, the per-profile order (`pk`, `seq`, `m`: it reads job hashes in
@@ -41,6 +46,8 @@
 import type { EventInput } from './model/event.ts';
 import type { ProfileOp } from './model/profile-operation.ts';
 import type { CatalogInput, CatalogType } from './model/catalog.ts';
+import type { BackInStockSubscription } from './model/back-in-stock.ts';
+import type { CouponCode } from './model/coupon-codes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // As stored
@@ -91,7 +98,7 @@ export interface StoredCatalogItem {
   };
 }
 
-export type StoredItem = StoredEventItem | StoredProfileOp | StoredWebhookItem | StoredCatalogItem;
+export type StoredItem = StoredEventItem | StoredProfileOp | StoredWebhookItem | StoredCatalogItem | StoredBackInStockItem | StoredCouponCodeItem;
 
 /** Where an item's failure came from, kept on the job so dead letters say why. */
 export interface ItemError {
@@ -215,3 +222,47 @@ export function setJobBytes(data: { b?: number; bs?: 1 }, bytes: number, inSourc
   data.b = bytes;
   if (inSourceLedger) data.bs = 1;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Commerce (issue 15): back-in-stock subscriptions and coupon codes
+// ---------------------------------------------------------------------------------------------
+
+export interface StoredBackInStockItem {
+  readonly k: string;
+  readonly id: string;
+  readonly s: BackInStockSubscription;
+}
+
+export interface StoredCouponCodeItem {
+  readonly k: string;
+  readonly id: string;
+  readonly c: CouponCode;
+  readonly n: number;
+}
+
+export type BackInStockJobData = StoredJob<StoredBackInStockItem>;
+/** `kj`, `ks`: set while the job's Klaviyo job runs (see the top of this file). */
+export type CouponCodesJobData = StoredJob<StoredCouponCodeItem> & { readonly kj?: string; readonly ks?: string };
+
+/** A back-in-stock subscription to make. */
+export interface BackInStockItem {
+  readonly key: string;
+  /** The caller's request id (or the generated one). */
+  readonly id: string;
+  readonly subscription: BackInStockSubscription;
+}
+
+/** A coupon code to create. */
+export interface CouponCodeItem {
+  readonly key: string;
+  /** The caller's request id (or the generated one): results are kept under it. */
+  readonly id: string;
+  readonly code: CouponCode;
+  /** How many codes the request had. */
+  readonly requestSize: number;
+}
+
+export const encodeBackInStockItem = (it: BackInStockItem): StoredBackInStockItem => ({ k: it.key, id: it.id, s: it.subscription });
+export const decodeBackInStockItem = (s: StoredBackInStockItem): BackInStockItem => ({ key: s.k, id: s.id, subscription: s.s });
+export const encodeCouponCodeItem = (it: CouponCodeItem): StoredCouponCodeItem => ({ k: it.key, id: it.id, c: it.code, n: it.requestSize });
+export const decodeCouponCodeItem = (s: StoredCouponCodeItem): CouponCodeItem => ({ key: s.k, id: s.id, code: s.c, requestSize: s.n });

@@ -25,11 +25,21 @@ import type { RedisClient as Redis } from './redis.ts';
 import type { PriorityClass } from './priority.ts';
 import { queueKeyPrefix, queueRegistryKey } from './redis-keys.ts';
 
-export const JOB_KINDS = ['events', 'profiles', 'webhooks', 'catalog'] as const;
+export const JOB_KINDS = ['events', 'profiles', 'webhooks', 'catalog', 'back-in-stock', 'coupon-codes'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** The kinds queued per class and source; webhook and catalog jobs stay in `<kind>.<lane>`. */
+/**
+ * The kinds queued per class and source. The others have one queue per lane, `<kind>.<lane>`:
+ * webhook jobs only fan out into other queues; catalog work is applied one job at a time per lane
+ * (its order is the order of acceptance); back-in-stock subscriptions and coupon codes
+ * (issue 15) are steady, small streams with endpoints of their own, which need no classes.
+ */
 export const CLASSED_KINDS = ['events', 'profiles'] as const satisfies readonly JobKind[];
+
+/** Whether a kind is queued per class and source. */
+export function isClassed(kind: JobKind): boolean {
+  return (CLASSED_KINDS as readonly JobKind[]).includes(kind);
+}
 
 export interface QueueRef {
   readonly kind: JobKind;
@@ -40,7 +50,8 @@ export interface QueueRef {
 }
 
 const PART = /^[a-z0-9_-]{1,64}$/;
-const NAME = /^(events|profiles|webhooks|catalog)\.([a-z0-9_-]{1,64})(?:\.(live|bulk)\.([a-z0-9_-]{1,64}))?$/;
+// Every kind of JOB_KINDS (a literal, so that the ReDoS test can check it: test/security/redos.test.ts).
+const NAME = /^(events|profiles|webhooks|catalog|back-in-stock|coupon-codes)\.([a-z0-9_-]{1,64})(?:\.(live|bulk)\.([a-z0-9_-]{1,64}))?$/;
 
 /** The legacy queue of a kind and lane (and the only webhooks or catalog queue of a lane). */
 export function legacyRef(kind: JobKind, lane: string): QueueRef {
@@ -54,7 +65,7 @@ export function queueRef(kind: JobKind, lane: string, cls: PriorityClass, source
 
 /** Kinds with one queue per lane, whatever the class and source. */
 export function isSingleQueue(kind: JobKind): boolean {
-  return !(CLASSED_KINDS as readonly JobKind[]).includes(kind);
+  return !isClassed(kind);
 }
 
 export function isLegacy(ref: QueueRef): boolean {

@@ -296,3 +296,27 @@ export function catalogSeenKey(prefix: string, lane: string, syncId: string, typ
 export function catalogSyncKey(prefix: string, lane: string, syncId: string): string {
   return `${laneKeyPrefix(prefix, 'catalog', lane)}cat:sync:${syncId}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Coupon codes (issue 15).
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `<prefix>:ccjobs:{<klaviyo account>}` — a sorted set, slot member → when it was taken (ms): the
+ * coupon-code bulk create jobs this relay has queued at Klaviyo and not yet seen complete, at
+ * most Klaviyo's 100 per account (workers/coupons/slots.ts). Keyed by the account, as every lane
+ * on it shares the cap. Written and read by the workers (one MULTI per take).
+ */
+export function couponJobSlotsKey(prefix: string, klaviyoAccount: string): string {
+  return `${prefix}:ccjobs:{${klaviyoAccount}}`;
+}
+
+/**
+ * `<prefix>:ccres:{<lane>}:<source>:<coupon>:<request id>` — a hash, `c:<code>` → `created` or its error
+ * (JSON), plus `total` (codes in the request): one request's per-code results. Written by the
+ * coupon workers as each Klaviyo job completes, read by GET /v1/coupons/{id}/codes/{request id}
+ * (src/coupon-results.ts); expires RESULTS_TTL_S after the last write.
+ */
+export function couponResultsKey(prefix: string, lane: string, sourceId: string, couponId: string, requestId: string): string {
+  return `${prefix}:ccres:{${lane}}:${sourceId}:${couponId}:${requestId}`;
+}

@@ -12,6 +12,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { DeadItem, ItemError } from '../src/job-data.ts';
 import { RetryLaterError, type ItemOutcome } from './retry-policy.ts';
 import { maskPii } from '../src/log.ts';
+import type { JobKind } from '../src/queue-catalog.ts';
 
 export interface ItemsJobData<I> {
   readonly items: I[];
@@ -120,4 +121,5 @@ export interface JobHooks {
   onPaused(lane: string, error: ItemError): Promise<void>;
   /** Every outcome, with the lane and when the work was accepted (metrics, delivery rate). */
   observe(kind: 'events' | 'profiles' | 'catalog', lane: string, acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
+  observe(kind: JobKind, lane: string, acceptedAt: number, outcomes: readonly ItemOutcome[]): void;
 }

@@ -15,11 +15,21 @@
 import { Worker, type Job } from 'bullmq';
 import type { RedisClient as Redis } from '../src/redis.ts';
 import { createKlaviyoClient, type FetchLike } from '../src/klaviyo/client.ts';
+import { MAX_QUEUED_COUPON_JOBS } from '../src/klaviyo/endpoints.ts';
 import type { Lane } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { createProfileOrder } from '../src/profile-order.ts';
 import { JOB_KINDS, Queues, type JobKind } from '../src/queues.ts';
-import { type CatalogJobData, itemKeyOf, type EventsJobData, type ItemError, type ProfilesJobData, type WebhooksJobData } from '../src/job-data.ts';
+import {
+  type BackInStockJobData,
+  type CatalogJobData,
+  type CouponCodesJobData,
+  itemKeyOf,
+  type EventsJobData,
+  type ItemError,
+  type ProfilesJobData,
+  type WebhooksJobData,
+} from '../src/job-data.ts';
 import { legacyRef, queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { countDelivered, markDone } from '../src/delivery-marks.ts';
@@ -33,6 +43,9 @@ import { lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
 import { catalogProcessor } from './catalog/processor.ts';
 import { JobSlots } from './catalog/job-slots.ts';
+import { backInStockProcessor } from './back-in-stock/processor.ts';
+import { couponCodesProcessor } from './coupons/processor.ts';
+import { couponJobSlots } from './coupons/slots.ts';
 import { Batcher } from './batcher.ts';
 import { eventsProcessor, type EventBatcher } from './events/processor.ts';
 import { eventSender } from './events/sender.ts';
@@ -81,6 +94,8 @@ export interface WorkerRuntimeDeps {
   readonly catalogMaxJobs?: number;
   /** The first poll of a catalog bulk job after this long (default 250 ms). */
   readonly catalogPollMs?: number;
+  /** Coupon-code bulk create jobs queued at Klaviyo at once, per account (default Klaviyo's 100). */
+  readonly couponJobsMax?: number;
 }
 
 export interface WorkerRuntime {
@@ -100,6 +115,8 @@ interface JobDataOf {
   profiles: ProfilesJobData;
   webhooks: WebhooksJobData;
   catalog: CatalogJobData;
+  'back-in-stock': BackInStockJobData;
+  'coupon-codes': CouponCodesJobData;
 }
 /** What the workers' event handlers read of any job. */
 type WatchedJobData = JobDataOf[JobKind];
@@ -180,6 +197,8 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
             'bulk_import_profiles',
             'add_profiles_to_list',
             'bulk_subscribe_profiles',
+            'create_back_in_stock_subscription',
+            'bulk_create_coupon_codes',
           ] as const) {
             const h = await deps.governor.headroom(lane.scope, endpoint);
             set({ lane: lane.name, endpoint, window: 'burst' }, h.burst);
@@ -272,6 +291,31 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
         pollFirstMs: deps.catalogPollMs,
       });
       return { processor: () => processor, concurrency: 1 };
+    },
+    // Back in stock: one call per subscription (no bulk endpoint), a few jobs at a time; the
+    // governor paces them (workers/back-in-stock/processor.ts).
+    'back-in-stock': (lane) => {
+      const stopping = new AbortController();
+      lane.onClose(
+        async () => undefined,
+        () => stopping.abort(),
+      );
+      return { processor: (ref) => backInStockProcessor(lane.callDeps('live'), hooksFor(ref), stopping.signal), concurrency: 4 };
+    },
+    // Coupon codes: a job is a Klaviyo job, which holds its worker slot while it is polled; the
+    // account's queued-job cap is kept across processes by the slots (workers/coupons/slots.ts).
+    'coupon-codes': (lane) => {
+      const call = lane.callDeps('live');
+      const slots = couponJobSlots(deps.connection, deps.prefix, call.scope.klaviyoAccount, deps.couponJobsMax ?? MAX_QUEUED_COUPON_JOBS);
+      const stopping = new AbortController();
+      lane.onClose(
+        async () => undefined,
+        () => stopping.abort(),
+      );
+      return {
+        processor: (ref) => couponCodesProcessor({ call, slots, redis: deps.connection, prefix: deps.prefix, hooks: hooksFor(ref), stopping: stopping.signal }),
+        concurrency: 16,
+      };
     },
   };
 

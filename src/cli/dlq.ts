@@ -7,9 +7,9 @@ import { UsageError } from './errors.ts';
 import { ago, clip, count, out, outJson, table, time } from './format.ts';
 import { relay, relayTarget } from './http.ts';
 import { parseJobRef } from '../item-keys.ts';
-import { queueName } from '../queue-catalog.ts';
+import { JOB_KINDS, queueName } from '../queue-catalog.ts';
 
-const KINDS = ['events', 'profiles', 'webhooks', 'catalog'];
+const KINDS: readonly string[] = JOB_KINDS;
 const CLASSES = ['live', 'bulk'];
 
 const FILTER_OPTIONS = {

@@ -58,7 +58,7 @@ Options:
   relay dlq replay (filters | --id <ref>… | --all) [--priority live] [--dry-run] [--json]
 
 Filters:
-  --kind <kind>      events, profiles or webhooks
+  --kind <kind>      events, profiles, webhooks, back-in-stock or coupon-codes
   --lane <lane>      the lane (Klaviyo account), e.g. default
   --class <class>    live or bulk: the class of the queue the dead letter is in
   --code <code>      Klaviyo's error code (invalid, duplicate_profile…) or the origin (network, timeout…)

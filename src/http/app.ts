@@ -10,6 +10,8 @@ import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import { type V1Env, type V1MiddlewareDeps, v1Middleware } from './middleware/v1.ts';
 import { type CatalogSyncRouteDeps, catalogRoutes, catalogSyncRoutes } from './routes/catalog.ts';
+import { type BackInStockRouteDeps, backInStockRoutes } from './routes/back-in-stock.ts';
+import { type CouponsRouteDeps, couponsRoutes } from './routes/coupons.ts';
 import { type EventsRouteDeps, eventsRoutes } from './routes/events.ts';
 import { type HealthRouteDeps, healthRoutes } from './routes/health.ts';
 import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
@@ -27,7 +29,9 @@ export type AppDeps = V1MiddlewareDeps &
   OrdersRouteDeps &
   WebhookRouteDeps &
   TrackingRouteDeps &
-  CatalogSyncRouteDeps & {
+  CatalogSyncRouteDeps &
+  BackInStockRouteDeps &
+  CouponsRouteDeps & {
     /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
     readonly sandboxView?: Hono;
     readonly ops?: OpsDeps;
@@ -68,6 +72,8 @@ export function createApp(deps: AppDeps) {
   v1.route('/lists', listsRoutes(deps));
   v1.route('/orders', ordersRoutes(deps));
   v1.route('/catalog', catalogRoutes(deps));
+  v1.route('/back-in-stock', backInStockRoutes(deps));
+  v1.route('/coupons', couponsRoutes(deps));
   app.route('/v1', v1);
   app.route('/webhooks', webhookRoutes(deps));
   if (deps.ops) app.route('/ops', opsRoutes(deps.ops));

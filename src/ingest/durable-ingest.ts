@@ -18,6 +18,14 @@ import type { SourceLimiter } from './source-limits.ts';
 import type { Spool, SpoolRecord } from './spool.ts';
 import { queueRef } from '../queue-catalog.ts';
 import {
+  type BackInStockItem,
+  type CouponCodeItem,
+  decodeBackInStockItem,
+  decodeCouponCodeItem,
+  encodeBackInStockItem,
+  encodeCouponCodeItem,
+  type StoredBackInStockItem,
+  type StoredCouponCodeItem,
   decodeEventItem,
   decodeProfileItem,
   decodeWebhookItem,
@@ -43,7 +51,7 @@ export interface DurableIngest extends Ingest {
 /** A slow Redis must not hold a request forever: past this, the work goes to the spool. */
 const REDIS_TIMEOUT_MS = 2000;
 
-const KIND = { events: 'events', profileOps: 'profiles', webhooks: 'webhooks' } as const;
+const KIND = { events: 'events', profileOps: 'profiles', webhooks: 'webhooks', backInStock: 'back-in-stock', couponCodes: 'coupon-codes' } as const;
 
 /**
  * A spool record keeps its items as jobs store them (src/job-data.ts): records written by any
@@ -53,6 +61,8 @@ const SPOOLED: Record<SpoolRecord['m'], { encode(item: unknown): unknown; decode
   events: { encode: (it) => encodeEventItem(it as EventItem), decode: (s) => decodeEventItem(s as StoredEventItem) },
   profileOps: { encode: (it) => encodeProfileOp(it as ProfileItem), decode: (s) => decodeProfileItem(s as StoredProfileOp) },
   webhooks: { encode: (it) => encodeWebhookItem(it as WebhookItem), decode: (s) => decodeWebhookItem(s as StoredWebhookItem) },
+  backInStock: { encode: (it) => encodeBackInStockItem(it as BackInStockItem), decode: (s) => decodeBackInStockItem(s as StoredBackInStockItem) },
+  couponCodes: { encode: (it) => encodeCouponCodeItem(it as CouponCodeItem), decode: (s) => decodeCouponCodeItem(s as StoredCouponCodeItem) },
 };
 
 const toStored = (rec: SpoolRecord): SpoolRecord => ({ ...rec, items: rec.items.map(SPOOLED[rec.m].encode) });
@@ -154,6 +164,8 @@ export function createDurableIngest(
     events: (o, items, b, admitted) => accept({ m: 'events', o, items, b }, admitted),
     profileOps: (o, items, b, admitted) => accept({ m: 'profileOps', o, items, b }, admitted),
     webhooks: (o, items, b, admitted) => accept({ m: 'webhooks', o, items, b }, admitted),
+    backInStock: (o, items, b, admitted) => accept({ m: 'backInStock', o, items, b }, admitted),
+    couponCodes: (o, items, b, admitted) => accept({ m: 'couponCodes', o, items, b }, admitted),
     admit: async (m, o, parts, bytes) => {
       await checks(m, o, parts, bytes);
     },

@@ -7,6 +7,12 @@ import type { RedisClient as Redis } from '../redis.ts';
 import { profileOrderKey, enterPending } from '../profile-order.ts';
 import { profileOf } from '../model/profile-operation.ts';
 import {
+  type BackInStockItem,
+  type CouponCodeItem,
+  encodeBackInStockItem,
+  encodeCouponCodeItem,
+  type StoredBackInStockItem,
+  type StoredCouponCodeItem,
   encodeEventItem,
   encodeProfileItem,
   encodeProfileOp,
@@ -43,6 +49,9 @@ export interface Ingest {
   events(origin: Origin, items: readonly EventItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   profileOps(origin: Origin, ops: readonly ProfileItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   webhooks(origin: Origin, items: readonly WebhookItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  /** Back-in-stock subscriptions and coupon codes (issue 15): one queue per lane each, whatever the class. */
+  backInStock(origin: Origin, items: readonly BackInStockItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
+  couponCodes(origin: Origin, items: readonly CouponCodeItem[], bytes?: number, admitted?: boolean): Promise<EnqueueResult>;
   /**
    * For a request that goes in as several calls (one per class, src/http/ingest-by-class.ts): the
    * checks each call would make before taking work — backpressure on each part's queue, the
@@ -79,6 +88,18 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
     itemsPerJob: 1,
     countsSourceBytes,
   });
+  const backInStock = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'back-in-stock',
+    data: (t, items: StoredBackInStockItem[], at) => newJobData(originOf(t, at), items),
+    countsSourceBytes,
+  });
+  const couponCodes = createJobWriter(redis, queues, dedupTtlMs, {
+    kind: 'coupon-codes',
+    data: (t, items: StoredCouponCodeItem[], at) => newJobData(originOf(t, at), items),
+    // One job is one Klaviyo coupon-code bulk create job: up to 1,000 codes (OAS bulk_create_coupon_codes).
+    itemsPerJob: 1000,
+    countsSourceBytes,
+  });
   const targetOf = (origin: Origin): EnqueueTarget => ({ lane: origin.lane, cls: origin.cls ?? 'live', source: origin.id });
   // Work without a body (webhook rules) counts as its stored items' JSON.
   const sizeOf = (stored: readonly unknown[], bytes: number | undefined) => bytes ?? Buffer.byteLength(JSON.stringify(stored));
@@ -96,6 +117,14 @@ export function createIngest(redis: Redis, queues: Queues, dedupTtlMs: number, o
     webhooks(origin, items, bytes) {
       const stored = items.map(encodeWebhookItem);
       return webhooks.enqueue({ ...targetOf(origin), cls: 'live' }, stored, sizeOf(stored, bytes));
+    },
+    backInStock(origin, items, bytes) {
+      const stored = items.map(encodeBackInStockItem);
+      return backInStock.enqueue({ ...targetOf(origin), cls: 'live' }, stored, sizeOf(stored, bytes));
+    },
+    couponCodes(origin, items, bytes) {
+      const stored = items.map(encodeCouponCodeItem);
+      return couponCodes.enqueue({ ...targetOf(origin), cls: 'live' }, stored, sizeOf(stored, bytes));
     },
   };
 }

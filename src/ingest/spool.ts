@@ -65,7 +65,7 @@ export class SpoolInUseError extends Error {
 
 export interface SpoolRecord {
   /** Which Ingest method the items go to. */
-  readonly m: 'events' | 'profileOps' | 'webhooks';
+  readonly m: 'events' | 'profileOps' | 'webhooks' | 'backInStock' | 'couponCodes';
   /** The origin: source, lane and class (records spooled before classes existed have none: live). */
   readonly o: { readonly id: string; readonly lane: string; readonly cls?: PriorityClass };
   readonly items: readonly unknown[];

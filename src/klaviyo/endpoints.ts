@@ -44,7 +44,10 @@ export type EndpointName =
   | 'bulk_update_catalog_categories'
   | 'get_bulk_update_categories_job'
   | 'bulk_delete_catalog_categories'
-  | 'get_bulk_delete_categories_job';
+  | 'get_bulk_delete_categories_job'
+  | 'create_back_in_stock_subscription'
+  | 'bulk_create_coupon_codes'
+  | 'get_bulk_create_coupon_codes_job';
 
 export interface EndpointSpec {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -100,7 +103,15 @@ export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   get_bulk_update_categories_job: { method: 'GET', path: '/api/catalog-category-bulk-update-jobs/{id}', burst: 350, steady: 3500 },
   bulk_delete_catalog_categories: { method: 'POST', path: '/api/catalog-category-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
   get_bulk_delete_categories_job: { method: 'GET', path: '/api/catalog-category-bulk-delete-jobs/{id}', burst: 350, steady: 3500 },
+  // Commerce (issue 15): one subscription per call; coupon codes in async jobs of ≤ 1,000 codes,
+  // "at most 100 jobs queued at once" (OAS bulk_create_coupon_codes; MAX_QUEUED_COUPON_JOBS).
+  create_back_in_stock_subscription: { method: 'POST', path: '/api/back-in-stock-subscriptions', burst: 350, steady: 3500 },
+  bulk_create_coupon_codes: { method: 'POST', path: '/api/coupon-code-bulk-create-jobs', burst: 75, steady: 750, maxItems: 1000 },
+  get_bulk_create_coupon_codes_job: { method: 'GET', path: '/api/coupon-code-bulk-create-jobs/{id}', burst: 75, steady: 750 },
 };
+
+/** Klaviyo's cap on coupon-code bulk create jobs queued at once, per account (OAS bulk_create_coupon_codes). */
+export const MAX_QUEUED_COUPON_JOBS = 100;
 
 /** The Webhooks API's operations (the relay calls them from /ops/webhooks, never from the workers). */
 export const WEBHOOK_ENDPOINTS = [

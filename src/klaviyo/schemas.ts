@@ -87,3 +87,35 @@ export const ImportErrorsPageSchema = z
     links: z.object({ next: z.string().nullish() }).loose().optional(),
   })
   .loose();
+
+/** A coupon-code bulk create job (OAS get_bulk_create_coupon_codes_job): its status and per-code errors. */
+export const CouponCodeJobSchema = z
+  .object({
+    data: z
+      .object({
+        type: z.literal('coupon-code-bulk-create-job'),
+        id: z.string(),
+        attributes: z
+          .object({
+            status: z.enum(['queued', 'processing', 'complete', 'cancelled']),
+            total_count: z.number().nullish(),
+            completed_count: z.number().nullish(),
+            failed_count: z.number().nullish(),
+            errors: z
+              .array(
+                z
+                  .object({
+                    code: z.string().nullish(),
+                    title: z.string().nullish(),
+                    detail: z.string().nullish(),
+                    source: z.object({ pointer: z.string().nullish() }).loose().nullish(),
+                  })
+                  .loose(),
+              )
+              .nullish(),
+          })
+          .loose(),
+      })
+      .loose(),
+  })
+  .loose();

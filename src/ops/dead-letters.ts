@@ -13,7 +13,20 @@
 import type { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { bulkCreateEventsBody, createEventBody } from '../klaviyo/event-payloads.ts';
-import { decodeEventItem, type ItemError, itemKeyOf, jobOrigin, type StoredEventItem, type StoredItem, type StoredJob } from '../job-data.ts';
+import {
+  decodeBackInStockItem,
+  decodeEventItem,
+  type ItemError,
+  itemKeyOf,
+  jobOrigin,
+  type StoredBackInStockItem,
+  type StoredCouponCodeItem,
+  type StoredEventItem,
+  type StoredItem,
+  type StoredJob,
+} from '../job-data.ts';
+import { backInStockBody } from '../klaviyo/back-in-stock-payloads.ts';
+import { couponCodesBody } from '../klaviyo/coupon-payloads.ts';
 import { JOB_KINDS, type JobKind, type Queues } from '../queues.ts';
 import { jobRef, parseJobRef, replayJobId } from '../item-keys.ts';
 import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
@@ -284,5 +297,13 @@ function describeRequest(kind: JobKind, items: readonly StoredItem[], revision: 
     if (events.length === 1) return { endpoint: 'create_event', body: createEventBody(events[0]!, revision) };
     return { endpoint: 'bulk_create_events', body: bulkCreateEventsBody(events, revision).body };
   }
+  if (kind === 'back-in-stock') {
+    const subs = (items as StoredBackInStockItem[]).map(decodeBackInStockItem);
+    return {
+      endpoint: 'create_back_in_stock_subscription',
+      body: subs.length === 1 ? backInStockBody(subs[0]!.subscription) : subs.map((s) => backInStockBody(s.subscription)),
+    };
+  }
+  if (kind === 'coupon-codes') return { endpoint: 'bulk_create_coupon_codes', body: couponCodesBody((items as StoredCouponCodeItem[]).map((it) => it.c)) };
   return { endpoint: kind === 'profiles' ? 'profile operations' : 'webhook rules', body: items };
 }

@@ -63,6 +63,8 @@ export async function findJobs(
     for (const kind of JOB_KINDS) {
       for (const lane of lanes) {
         const names = sourceIds.flatMap((src) => keysForId(kind, src, id).map((k) => itemKeyName(queues.prefix, kind, lane, k)));
+        // Kinds keyed by what they are, not by an id (back in stock, coupon codes), have none here.
+        if (names.length === 0) continue;
         const held = (await redis.mget(names)).filter((v): v is string => v !== null).map((v) => readItemKeyValue(v, kind, lane));
         // Many items name the same job (an order's events share a few): each job is looked at once.
         const jobs = new Map<string, { ref: QueueRef; jobId: string }>();

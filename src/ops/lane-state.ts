@@ -11,7 +11,7 @@ import type { Queues } from '../queues.ts';
 import { lanePausedKey } from '../redis-keys.ts';
 
 /** The kinds whose workers call Klaviyo (webhook jobs only fan out into these). */
-const PAUSABLE = ['events', 'profiles'] as const;
+const PAUSABLE = ['events', 'profiles', 'back-in-stock', 'coupon-codes'] as const;
 
 export interface PauseInfo {
   readonly since: number;

@@ -77,6 +77,8 @@ const HEADROOM_ENDPOINTS: readonly EndpointName[] = [
   'create_or_update_profile',
   'add_profiles_to_list',
   'bulk_subscribe_profiles',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
 ];
 
 /** A lane without a scope (an API-only process without credentials cannot know it) reports no headroom. */

@@ -9,6 +9,7 @@ import type { Hono } from 'hono';
 import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
+import { readCodeResults } from '../coupon-results.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createCatalogIngest } from '../catalog/accept.ts';
 import { createBacklogGuard } from '../ingest/backlog.ts';
@@ -158,6 +159,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       pauseProbeMs: config.worker.pauseProbeMs,
       lockMs: config.worker.lockMs,
       catalogMaxJobs: config.worker.catalogMaxJobs,
+      couponJobsMax: config.worker.couponJobsMax,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -227,6 +229,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
+      couponResults: (source, couponId, requestId) => readCodeResults(apiRedis, config.queuePrefix, source.lane, source.id, couponId, requestId),
       replay: createReplayCache(apiRedis, config.queuePrefix),
       priorities,
       count: count(apiRedis),

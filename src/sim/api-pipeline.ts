@@ -23,7 +23,7 @@ import { BODY_OPERATION_IDS } from '../klaviyo/openapi/operations.ts';
 import { onePerItem } from './body-items.ts';
 import type { Faults, FaultRuleState } from './faults.ts';
 import type { ConnectionRegistry } from './connections.ts';
-import type { AccountEvent, HandlerContext, HandlerResult } from './handlers/context.ts';
+import type { AccountEvent, HandlerContext, HandlerResult, ScheduledJob } from './handlers/context.ts';
 import { HANDLERS } from './handlers/index.ts';
 import { JSON_API_TYPE, KlaviyoHttpError, defaultCode, defaultTitle, klaviyoError, throttledBody, type KlaviyoErrorObject } from './json-api.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -32,7 +32,7 @@ import type { RecordedRequest, RequestCounters, RequestLog } from './request-log
 import { matchRoute } from './routes.ts';
 import { semanticErrors } from './semantic-rules.ts';
 import { maskSecret } from './snapshot.ts';
-import type { BulkImportJob, SimAccount } from './state.ts';
+import type { SimAccount } from './state.ts';
 import { sleep } from './time.ts';
 
 export interface SimCore {
@@ -45,7 +45,7 @@ export interface SimCore {
   findAccount(id: string): SimAccount | undefined;
   accountFor(id: string, mode: 'gateway' | 'direct'): SimAccount;
   settleJobs(account: SimAccount): void;
-  scheduleJob(account: SimAccount, job: BulkImportJob): void;
+  scheduleJob(account: SimAccount, job: ScheduledJob): void;
   /** An event of the account, for its system webhooks (webhook-deliveries.ts). */
   notify(account: SimAccount, event: AccountEvent): void;
   /** Aborted when the simulator releases hung requests (on close). */

@@ -22,6 +22,7 @@ const ITEM_PATTERNS: Partial<Record<EndpointName, RegExp[]>> = {
   add_profiles_to_list: [/^\/data\/\d+(?=\/|$)/],
   ...Object.fromEntries(CATALOG_BULK_ENDPOINTS.map((e) => [e, [/^\/data\/attributes\/(?:items|variants|categories)\/data\/\d+(?=\/|$)/]])),
   remove_profiles_from_list: [/^\/data\/\d+(?=\/|$)/],
+  bulk_create_coupon_codes: [/^\/data\/attributes\/coupon-codes\/data\/\d+(?=\/|$)/],
 };
 
 /** The pointer of the item `pointer` falls in (the pointer itself when not inside an item). */

@@ -2,7 +2,7 @@
  * Simulator options and their defaults. The simulator never reads the environment; only
  * `main.ts` does.
  */
-import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../klaviyo/endpoints.ts';
+import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, MAX_QUEUED_COUPON_JOBS, type EndpointName } from '../klaviyo/endpoints.ts';
 
 /** UNCONFIRMED (docs/klaviyo-and-maton.md §5: a third-party quote): the simulator refuses the 11th webhook. */
 const MAX_WEBHOOKS_PER_ACCOUNT = 10;
@@ -37,6 +37,13 @@ export interface SimulatorOptions {
   connectionActivateMs?: number;
   /** Delay before a bulk profile import job is processed. Default 0 (processed at once, reported `queued` in the 202). */
   bulkImportDelayMs?: number;
+  /**
+   * A coupon code bulk create job stays `queued` this long, then `processing` as long again, then
+   * completes. Default 0 (done at once, reported `queued` in the 202).
+   */
+  couponJobDelayMs?: number;
+  /** Coupon code jobs an account may have queued (not complete) at once (OAS: 100). */
+  maxQueuedCouponJobs?: number;
   /** Random source in [0,1) for fault `rate`. Default Math.random. */
   random?: () => number;
   /** How many requests `requests()` keeps (oldest dropped first). Default 10,000. */
@@ -79,6 +86,8 @@ export interface ResolvedOptions {
   readonly now: () => number;
   readonly connectionActivateMs: number;
   readonly bulkImportDelayMs: number;
+  readonly couponJobDelayMs: number;
+  readonly maxQueuedCouponJobs: number;
   readonly random: () => number;
   readonly maxRecordedRequests: number;
   readonly noWebhookAccess: ReadonlySet<string>;
@@ -110,6 +119,8 @@ export function resolveOptions(opts: SimulatorOptions = {}): ResolvedOptions {
     now: opts.now ?? Date.now,
     connectionActivateMs: opts.connectionActivateMs ?? 1000,
     bulkImportDelayMs: opts.bulkImportDelayMs ?? 0,
+    couponJobDelayMs: opts.couponJobDelayMs ?? 0,
+    maxQueuedCouponJobs: opts.maxQueuedCouponJobs ?? MAX_QUEUED_COUPON_JOBS,
     random: opts.random ?? Math.random,
     maxRecordedRequests: opts.maxRecordedRequests ?? 10_000,
     noWebhookAccess: new Set(opts.noWebhookAccess ?? []),

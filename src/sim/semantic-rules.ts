@@ -258,6 +258,14 @@ function endpointErrors(endpoint: EndpointName, body: unknown, now: number): Rul
     case 'bulk_subscribe_profiles':
     case 'bulk_unsubscribe_profiles':
       return subscriptionErrors(b, endpoint, now);
+    // Per-code problems (a code that exists, an expiry in the past) fail only that code, in the job (handlers/coupons.ts).
+    case 'bulk_create_coupon_codes':
+      return tooMany(
+        '/data/attributes/coupon-codes/data',
+        arr(obj(obj(data['attributes'])['coupon-codes'])['data']).length,
+        ENDPOINTS.bulk_create_coupon_codes.maxItems ?? Infinity,
+        'coupon codes',
+      );
     default:
       return [];
   }

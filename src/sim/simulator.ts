@@ -13,23 +13,15 @@ import { ConnectionRegistry, connectionRoutes, type ConnectionControl } from './
 import { controlRoutes } from './control-routes.ts';
 import { Faults, type FaultControl } from './faults.ts';
 import { processJob } from './handlers/bulk-import.ts';
+import { settleCouponJobs } from './handlers/coupons.ts';
 import { klaviyoError, JSON_API_TYPE } from './json-api.ts';
 import { resolveOptions, type ResolvedOptions, type SimulatorOptions } from './options.ts';
 import { findBy, upsertLenient } from './profile-store.ts';
 import { RateLimits, type PeakStats } from './rate-limits.ts';
 import { RequestCounters, RequestLog, type RecordedRequest, type StatsSnapshot } from './request-log.ts';
 import { accountView, maskSecret, type SnapshotOptions } from './snapshot.ts';
-import {
-  createAccount,
-  type BulkImportJob,
-  type SimAccount,
-  type SimEvent,
-  type SimProfile,
-  type SimState,
-  type SimWebhook,
-  type SubscriptionOp,
-} from './state.ts';
-import type { AccountEvent } from './handlers/context.ts';
+import { createAccount, type SimAccount, type SimEvent, type SimProfile, type SimState, type SimWebhook, type SubscriptionOp } from './state.ts';
+import type { AccountEvent, ScheduledJob } from './handlers/context.ts';
 import { deliveryItem, WebhookDeliveries, type DeliveryAttempt } from './webhook-deliveries.ts';
 
 export interface EventFilter {
@@ -201,9 +193,10 @@ class SimulatorImpl implements Simulator, SimCore {
     for (const job of account.bulkImportJobs.values()) {
       if (job.pending !== null && job.dueAt <= now) processJob(account, job, now);
     }
+    settleCouponJobs(account, now);
   }
 
-  scheduleJob(account: SimAccount, job: BulkImportJob): void {
+  scheduleJob(account: SimAccount, job: ScheduledJob): void {
     const timer = setTimeout(
       () => {
         this.timers.delete(timer);

@@ -56,6 +56,13 @@ export function accountView(a: SimAccount, opts: SnapshotOptions = {}): Record<s
     lists: Object.fromEntries([...a.lists].map(([id, members]) => [id, [...members]])),
     subscriptionOps: a.subscriptionOps,
     bulkImportJobs: [...a.bulkImportJobs.values()].map(jobView),
+    backInStock: [...a.backInStock.values()],
+    coupons: {
+      codes: Object.fromEntries([...a.coupons.codes].map(([coupon, codes]) => [coupon, [...codes.keys()]])),
+      jobs: [...a.coupons.jobs.values()].map(({ pending, ...job }) => ({ ...job, pendingCount: pending?.length ?? 0 })),
+      peakQueued: a.coupons.peakQueued,
+      refusedOverCap: a.coupons.refusedOverCap,
+    },
     // Never a webhook's secret: /sandbox/state and /__sim/state show this.
     webhooks: [...a.webhooks.values()].map(({ secrets, ...w }) => ({ ...w, secrets: secrets.length })),
     webhookAccess: a.webhookAccess,

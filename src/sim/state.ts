@@ -5,6 +5,9 @@
  * Accounts are keyed by how a caller reaches them: in gateway mode by the Maton connection id
  * (`Maton-Connection`, "default" when absent), in direct mode by the private API key itself.
  */
+import type { BackInStockSubscription } from './handlers/back-in-stock.ts';
+import { createSimCoupons, type SimCoupons } from './handlers/coupons.ts';
+
 export type Channel = 'email' | 'sms';
 
 export type IdentifierField = 'email' | 'phone_number' | 'external_id' | 'anonymous_id';
@@ -151,6 +154,10 @@ export interface SimAccount {
   webhooks: Map<string, SimWebhook>;
   /** Whether the account may use the Webhooks API (Advanced KDP); false → 403 permission_denied. */
   webhookAccess: boolean;
+  /** Back-in-stock subscriptions by `<profile id>\n<variant id>` (handlers/back-in-stock.ts). */
+  backInStock: Map<string, BackInStockSubscription>;
+  /** Coupon codes and their bulk create jobs (handlers/coupons.ts). */
+  coupons: SimCoupons;
 }
 
 export interface SimState {
@@ -174,5 +181,7 @@ export function createAccount(id: string, mode: 'gateway' | 'direct', now: numbe
     bulkImportJobs: new Map(),
     webhooks: new Map(),
     webhookAccess,
+    backInStock: new Map(),
+    coupons: createSimCoupons(),
   };
 }

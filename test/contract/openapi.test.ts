@@ -54,6 +54,9 @@ const OPERATION_OF: Record<EndpointName, OperationId> = {
   get_bulk_create_categories_job: 'get_bulk_create_categories_job',
   get_bulk_update_categories_job: 'get_bulk_update_categories_job',
   get_bulk_delete_categories_job: 'get_bulk_delete_categories_job',
+  create_back_in_stock_subscription: 'create_back_in_stock_subscription',
+  bulk_create_coupon_codes: 'bulk_create_coupon_codes',
+  get_bulk_create_coupon_codes_job: 'get_bulk_create_coupon_codes_job',
 };
 
 const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');

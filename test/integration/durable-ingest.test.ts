@@ -71,7 +71,13 @@ function recordingIngest() {
       state.calls.push({ m, o, items, b });
       return { enqueued: items.length, duplicates: 0, jobIds: items.map((_, i) => `job-${state.calls.length}-${i}`) };
     };
-  const inner: Ingest = { events: take('events'), profileOps: take('profileOps') as Ingest['profileOps'], webhooks: take('webhooks') };
+  const inner: Ingest = {
+    events: take('events'),
+    profileOps: take('profileOps') as Ingest['profileOps'],
+    webhooks: take('webhooks'),
+    backInStock: take('backInStock'),
+    couponCodes: take('couponCodes'),
+  };
   return { inner, state };
 }
 

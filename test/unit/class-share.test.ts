@@ -136,6 +136,8 @@ describe('per class rows', () => {
       'default profiles bulk',
       'default webhooks live',
       'default catalog live',
+      'default back-in-stock live',
+      'default coupon-codes live',
     ]);
     expect(rows[0]).toMatchObject({ waiting: 3, active: 3, delayed: 0, failed: 1, oldestWaitingSeconds: 90, deliveredLastMinute: 75 });
     expect(rows[0]!.sources).toEqual([

@@ -27,7 +27,9 @@ export type BodyOperationId =
   | 'bulk_delete_catalog_variants'
   | 'bulk_create_catalog_categories'
   | 'bulk_update_catalog_categories'
-  | 'bulk_delete_catalog_categories';
+  | 'bulk_delete_catalog_categories'
+  | 'create_back_in_stock_subscription'
+  | 'bulk_create_coupon_codes';
 
 /** Operations without a request body (reads, and DELETE /api/webhooks/{id}). */
 export type ReadOperationId =
@@ -47,7 +49,8 @@ export type ReadOperationId =
   | 'get_bulk_delete_variants_job'
   | 'get_bulk_create_categories_job'
   | 'get_bulk_update_categories_job'
-  | 'get_bulk_delete_categories_job';
+  | 'get_bulk_delete_categories_job'
+  | 'get_bulk_create_coupon_codes_job';
 
 export type OperationId = BodyOperationId | ReadOperationId;
 
@@ -91,4 +94,6 @@ export const BODY_OPERATION_IDS: readonly BodyOperationId[] = [
   'bulk_create_catalog_categories',
   'bulk_update_catalog_categories',
   'bulk_delete_catalog_categories',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
 ];

@@ -1,7 +1,7 @@
 /** What an endpoint handler receives and returns; handlers are synchronous and pure over state. */
 import type { EndpointName } from '../../klaviyo/endpoints.ts';
 import type { ResolvedOptions } from '../options.ts';
-import type { BulkImportJob, SimAccount } from '../state.ts';
+import type { SimAccount } from '../state.ts';
 
 export interface HandlerContext {
   account: SimAccount;
@@ -14,8 +14,8 @@ export interface HandlerContext {
   linkOrigin: string;
   now: number;
   options: ResolvedOptions;
-  /** Arranges for a bulk import job to be processed at `job.dueAt`. */
-  scheduleJob(account: SimAccount, job: BulkImportJob): void;
+  /** Arranges for an async job (a bulk import, a coupon code job) to be processed at `job.dueAt`. */
+  scheduleJob(account: SimAccount, job: ScheduledJob): void;
   /** Something happened in the account: its system webhooks subscribed to the topic get it (webhook-deliveries.ts). */
   notify(account: SimAccount, event: AccountEvent): void;
 }
@@ -26,6 +26,12 @@ export interface AccountEvent {
   readonly topic: string;
   readonly profileId: string;
   readonly properties: Readonly<Record<string, unknown>>;
+}
+
+/** What the simulator's timers need of an async job: when it is due, and whether it still waits. */
+export interface ScheduledJob {
+  readonly dueAt: number;
+  readonly pending: unknown[] | null;
 }
 
 export interface HandlerResult {

@@ -1,5 +1,7 @@
 /** Endpoint name → handler. Every endpoint of endpoints.ts has one. */
 import type { EndpointName } from '../../klaviyo/endpoints.ts';
+import { createBackInStockSubscription } from './back-in-stock.ts';
+import { bulkCreateCouponCodes, getBulkCreateCouponCodesJob } from './coupons.ts';
 import { bulkImportProfiles, getBulkImportProfilesJob, getBulkImportProfilesJobErrors } from './bulk-import.ts';
 import { CATALOG_HANDLERS } from './catalog.ts';
 import type { Handler } from './context.ts';
@@ -32,4 +34,7 @@ export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
   update_webhook: updateWebhook,
   delete_webhook: deleteWebhook,
   ...CATALOG_HANDLERS,
+  create_back_in_stock_subscription: createBackInStockSubscription,
+  bulk_create_coupon_codes: bulkCreateCouponCodes,
+  get_bulk_create_coupon_codes_job: getBulkCreateCouponCodesJob,
 };

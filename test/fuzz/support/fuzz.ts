@@ -416,6 +416,7 @@ interface JobItem {
   id: string;
   o?: { op: string; listId?: string | null };
   w?: { flow?: string; topic?: string };
+  c?: { couponId?: string };
 }
 
 const STATES: JobState[] = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children'];
@@ -596,6 +597,8 @@ export async function runFuzz(h: Harness, route: RouteSpec, total: number, chunk
           // Nothing can steer a path: every list id a job will put in a Klaviyo URL is a Klaviyo id.
           const listId = item.o?.listId;
           if (listId !== undefined && listId !== null && !KLAVIYO_ID.test(listId)) fail(`${kind} job ${id} names list ${JSON.stringify(listId)}`);
+          const couponId = item.c?.couponId;
+          if (couponId !== undefined && !KLAVIYO_ID.test(couponId)) fail(`${kind} job ${id} names coupon ${JSON.stringify(couponId)}`);
           if (item.w?.flow !== undefined && !Object.hasOwn(FLOWS, item.w.flow)) fail(`${kind} job ${id} names flow ${JSON.stringify(item.w.flow)}`);
         }
       }
