@@ -153,6 +153,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       let delivered = 0;
       for (const o of outcomes) {
         m?.items.inc({ kind, class: ref.cls, outcome: o.kind });
+        if (o.kind === 'rejected') m?.deadLettered.inc({ kind, class: ref.cls, origin: o.error.origin, status: String(o.error.status) });
         if (o.kind === 'delivered') {
           delivered++;
           m?.deliveryLatency.observe({ kind, class: ref.cls }, latency);
