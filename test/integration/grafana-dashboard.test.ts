@@ -86,6 +86,8 @@ describe('ops/grafana-dashboard.json', () => {
       expect(all, needed).toContain(needed);
     // Portable: every panel reads the data source the importer picks.
     expect(dashboard.templating.list.map((v) => v.name)).toContain('datasource');
-    for (const p of panels) expect(p.datasource?.uid, p.title).toBe('${datasource}');
+    // Grafana's variable syntax, not a JavaScript template.
+    const variable = ['$', '{datasource}'].join('');
+    for (const p of panels) expect(p.datasource?.uid, p.title).toBe(variable);
   });
 });
