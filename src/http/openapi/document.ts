@@ -5,7 +5,7 @@
  * (GET /openapi.json serves the same object).
  */
 import { z } from 'zod';
-import type { ResponseDoc, RouteDoc, SecurityScheme } from './route-doc.ts';
+import { ErrorSchema, type ResponseDoc, type RouteDoc, type SecurityScheme } from './route-doc.ts';
 
 /** OpenAPI's JSON Schema dialect is 2020-12; `$schema` on each fragment is noise there. */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -53,8 +53,12 @@ const SECURITY_SCHEMES: Readonly<Record<SecurityScheme, Record<string, unknown>>
   metricsToken: { type: 'http', scheme: 'bearer', description: 'RELAY_METRICS_TOKEN, when set: `Authorization: Bearer <token>`.' },
 };
 
+/** The error shape, once in components: every operation has several error answers. */
+const ERROR_REF = { $ref: '#/components/schemas/Error' };
+
 function response(r: ResponseDoc): Record<string, unknown> {
   if (!r.schema && !r.contentType) return { description: r.description };
+  if (r.schema === ErrorSchema) return { description: r.description, content: { 'application/json': { schema: ERROR_REF } } };
   const type = r.contentType ?? 'application/json';
   const fallback = type === 'application/json' ? { type: 'object' } : { type: 'string' };
   return { description: r.description, content: { [type]: { schema: r.schema ? jsonSchema(r.schema) : fallback } } };
@@ -149,7 +153,7 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: OpenApiInfo) {
       { name: 'meta', description: 'Metrics and this document' },
     ],
     paths,
-    components: { securitySchemes: SECURITY_SCHEMES },
+    components: { schemas: { Error: jsonSchema(ErrorSchema) }, securitySchemes: SECURITY_SCHEMES },
   };
 }
 

@@ -80,6 +80,7 @@ td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top
 <p>${esc(doc.info.description)}</p>
 <p>Machine-readable: <a href="openapi.json">/openapi.json</a> (OpenAPI ${esc(doc.openapi)}).</p>
 <h2>Authentication</h2><ul>${schemes}</ul>
+<h2 id="errors">Errors</h2><p>Every error has this shape; <code>issues</code> names each bad field (and item of a batch).</p>${json(doc.components.schemas.Error)}
 <h2>Routes</h2><ul>${toc.join('\n')}</ul>
 ${sections}
 </body></html>
