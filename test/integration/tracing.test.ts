@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { parseRelayConfig } from '../../src/relay-config.ts';
 import { startTracing, type Tracing } from '../../src/tracing/setup.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -29,6 +30,7 @@ interface OtlpSpan {
   links?: { traceId: string; spanId: string }[];
 }
 
+const FLOW_SECRET = 'tracing-flow-secret-0123456789';
 let receiver: Server;
 const received: OtlpSpan[] = [];
 const contentTypes = new Set<string>();
@@ -56,7 +58,17 @@ beforeAll(async () => {
   const config = loadConfig({ RELAY_API_KEYS: 'x'.repeat(16), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'relay-test' });
   expect(config.tracing).toMatchObject({ url: `http://127.0.0.1:${port}/v1/traces`, serviceName: 'relay-test' });
   tracing = startTracing(config.tracing!, { scheduledDelayMs: 100 });
-  h = await startHarness({ name: 'tracing' });
+  h = await startHarness({
+    name: 'tracing',
+    // A flow webhook whose rule updates the profile: work that crosses two queues.
+    file: parseRelayConfig(
+      {
+        flows: { vip: { header: 'X-Relay-Secret', secret: FLOW_SECRET } },
+        rules: [{ on: { flow: 'vip' }, do: [{ updateProfile: { properties: { vip: true } } }] }],
+      },
+      {},
+    ),
+  });
 });
 
 afterAll(async () => {
@@ -143,5 +155,42 @@ describe('traces', () => {
     const data = job.data as Record<string, unknown>;
     expect(data.tp).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(Object.keys(data).sort()).toEqual(['at', 'b', 'items', 'lane', 'src', 'tp', 'v']);
+  });
+  it('follow a flow webhook across two queues: the webhook job, then the profile update its rule made', async () => {
+    const res = await h.post(
+      '/webhooks/klaviyo/flows/vip',
+      { id: 'flow-call-1', email: 'vip.trace@example.com' },
+      { headers: { 'x-relay-secret': FLOW_SECRET } },
+    );
+    expect(res.status).toBe(200);
+    const trace = await waitUntil(
+      'the trace through both queues',
+      async () => {
+        await tracing.flush();
+        const request = received.find((s) => s.name === 'POST /webhooks/klaviyo/flows/:name');
+        const spans = request ? received.filter((s) => s.traceId === request.traceId) : [];
+        return spans.some((s) => s.name === 'klaviyo create_or_update_profile') ? spans : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    const one = (name: string) => {
+      const found = trace.filter((s) => s.name === name);
+      expect(found, `${name} in ${trace.map((s) => s.name).join(', ')}`).toHaveLength(1);
+      return found[0]!;
+    };
+    const request = one('POST /webhooks/klaviyo/flows/:name');
+    const enqueueWebhook = one('enqueue webhooks');
+    const webhookJob = one('job webhooks');
+    const enqueueProfile = one('enqueue profiles');
+    const profileJob = one('job profiles');
+    const call = one('klaviyo create_or_update_profile');
+    expect(request.parentSpanId || undefined).toBeUndefined(); // no caller trace: a new one starts here
+    expect(enqueueWebhook.parentSpanId).toBe(request.spanId);
+    expect(webhookJob.parentSpanId).toBe(enqueueWebhook.spanId);
+    expect(enqueueProfile.parentSpanId).toBe(webhookJob.spanId); // the rule's work, queued by the worker
+    expect(profileJob.parentSpanId).toBe(enqueueProfile.spanId);
+    expect(call.parentSpanId).toBe(profileJob.spanId);
+    expect(attr(profileJob, 'relay.kind')).toBe('profiles');
+    expect(JSON.stringify(received)).not.toContain('vip.trace');
   });
 });

@@ -141,7 +141,6 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: OpenApiInfo) {
         'Every write is validated whole (one bad item fails the request, every problem named) and answered once Redis holds it. ' +
         'Limits: bodies up to RELAY_MAX_BODY_BYTES (default 5 MiB); 1,000 events, 1,000 profiles or 100 orders per request; ' +
         'per-source rates and queued bytes as RELAY_CONFIG sets them (429 with Retry-After).',
-      license: { name: 'Proprietary' },
     },
     servers: [{ url: info.serverUrl ?? '/' }],
     tags: [
