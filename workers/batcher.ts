@@ -16,7 +16,7 @@
  * (workers/fair-buffer.ts), so a source with a backlog does not crowd out the others.
  */
 import type { Context } from '@opentelemetry/api';
-import { captureContext, inBatchContext } from '../src/tracing/tracer.ts';
+import { captureContext, inBatchContext, tracingOn } from '../src/tracing/tracer.ts';
 import { FairBuffer } from './fair-buffer.ts';
 
 export const REQUEUE = Symbol('requeue');
@@ -158,16 +158,19 @@ export class Batcher<I, O, T> {
     this.inFlight++;
     this.schedule(); // another request may start acquiring while this one is in flight
     try {
-      // A request is part of its first item's trace and linked to the others' (src/tracing/tracer.ts).
-      const results = await inBatchContext(
-        batch.map((e) => e.ctx),
-        () =>
-          this.opts.send(
-            batch.map((e) => e.item),
-            permit.tag,
-            this.yielded.signal,
-          ),
-      );
+      const send = () =>
+        this.opts.send(
+          batch.map((e) => e.item),
+          permit.tag,
+          this.yielded.signal,
+        );
+      // Traces on: a request is part of its first item's trace and linked to the others' (src/tracing/tracer.ts).
+      const results = await (tracingOn()
+        ? inBatchContext(
+            batch.map((e) => e.ctx),
+            send,
+          )
+        : send());
       const requeued: Entry<I, O>[] = [];
       batch.forEach((entry, i) => {
         const r = results[i];

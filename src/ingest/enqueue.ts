@@ -126,8 +126,8 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
     const first = new Map<string, I>();
     const all: I[] = [];
     const sizes: number[] = [];
-    // A job continues the trace of the call its first item came with (tracing on only).
-    const traceOf = new Map<I, string>();
+    // A job continues the trace of the call its first item came with (tracing on only: no map otherwise).
+    let traceOf: Map<I, string> | undefined;
     for (const c of g.calls) {
       const share = c.items.length > 0 ? Math.max(1, Math.round(c.bytes / c.items.length)) : 0;
       for (const it of c.items) {
@@ -135,7 +135,10 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
         first.set(it.k, it);
         all.push(it);
         sizes.push(share);
-        if (c.tp) traceOf.set(it, c.tp);
+        if (c.tp) {
+          traceOf ??= new Map();
+          traceOf.set(it, c.tp);
+        }
       }
     }
 
@@ -200,7 +203,7 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
           // The job's size goes into its data (src/job-data.ts), which the workers release it by.
           const data: D & { b?: number; bs?: 1; tp?: string } = { ...spec.data(g.target, p.items, g.acceptedAt) };
           setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
-          const tp = traceOf.size > 0 ? traceOf.get(p.items[0]!) : undefined;
+          const tp = traceOf?.get(p.items[0]!);
           if (tp) data.tp = tp;
           return queue.add(kind, data, { jobId: p.jobId });
         }),

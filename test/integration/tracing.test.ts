@@ -100,7 +100,8 @@ describe('traces', () => {
       async () => {
         await tracing.flush();
         const spans = received.filter((s) => s.traceId === callerTrace);
-        return spans.some((s) => s.name.startsWith('klaviyo ')) && spans.some((s) => s.name.startsWith('job ')) ? spans : undefined;
+        const names = ['POST /v1/events', 'enqueue events', 'job events', 'klaviyo create_event'];
+        return names.every((n) => spans.some((s) => s.name === n)) ? spans : undefined;
       },
       { timeoutMs: 10_000 },
     );
@@ -169,7 +170,9 @@ describe('traces', () => {
         await tracing.flush();
         const request = received.find((s) => s.name === 'POST /webhooks/klaviyo/flows/:name');
         const spans = request ? received.filter((s) => s.traceId === request.traceId) : [];
-        return spans.some((s) => s.name === 'klaviyo create_or_update_profile') ? spans : undefined;
+        // Every span of the chain ended and exported (a job's span ends after its Klaviyo call's).
+        const names = ['enqueue webhooks', 'job webhooks', 'enqueue profiles', 'job profiles', 'klaviyo create_or_update_profile'];
+        return names.every((n) => spans.some((s) => s.name === n)) ? spans : undefined;
       },
       { timeoutMs: 10_000 },
     );
