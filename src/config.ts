@@ -103,6 +103,19 @@ const EnvSchema = z.object({
   RELAY_LOG_PII: z.stringbool().default(false),
   RELAY_DASHBOARD_PII: z.stringbool().default(false),
   RELAY_DASHBOARD_READONLY: z.stringbool().default(false),
+  // OpenTelemetry, by the standard names (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+  // traces are off unless OTEL_TRACES_EXPORTER=otlp or an OTLP endpoint is set.
+  OTEL_SDK_DISABLED: z.stringbool().default(false),
+  OTEL_TRACES_EXPORTER: optionalString.pipe(z.enum(['otlp', 'none']).optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(url.optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: optionalString,
+  OTEL_EXPORTER_OTLP_PROTOCOL: optionalString.pipe(z.literal('http/json', 'only http/json is supported (OTLP over HTTP, JSON)').optional()),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalString.pipe(z.literal('http/json', 'only http/json is supported (OTLP over HTTP, JSON)').optional()),
+  OTEL_SERVICE_NAME: optionalString,
+  OTEL_TRACES_SAMPLER: optionalString.pipe(z.enum(['always_on', 'traceidratio', 'parentbased_always_on', 'parentbased_traceidratio']).optional()),
+  OTEL_TRACES_SAMPLER_ARG: optionalString.pipe(z.union([z.undefined(), z.coerce.number<string>().min(0).max(1)])),
 });
 
 /**
@@ -203,6 +216,55 @@ export interface Config {
   /** Log emails and phone numbers as they are (default: masked). */
   readonly logPii: boolean;
   readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
+  /** OpenTelemetry traces (src/tracing/): absent = off, and nothing of it runs. */
+  readonly tracing?: TracingSettings;
+}
+
+export interface TracingSettings {
+  /** Where spans are posted: OTLP over HTTP, JSON. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly serviceName: string;
+  /** Fraction of new traces kept (1: all); `parentBased`: a caller's sampled flag wins. */
+  readonly ratio: number;
+  readonly parentBased: boolean;
+}
+
+/** `k1=v1,k2=v2` (values percent-encoded), the OTEL_EXPORTER_OTLP_HEADERS form. */
+function otlpHeaders(raw: string | undefined, name: string, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`${name}: expected key=value pairs separated by commas`);
+      continue;
+    }
+    try {
+      out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      problems.push(`${name}: a value is not percent-encoded correctly`);
+    }
+  }
+  return out;
+}
+
+/** Off by default: on with OTEL_TRACES_EXPORTER=otlp, or with an OTLP endpoint and no exporter said. */
+function tracingSettings(e: z.infer<typeof EnvSchema>, problems: string[]): TracingSettings | undefined {
+  const endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : undefined);
+  const on = !e.OTEL_SDK_DISABLED && (e.OTEL_TRACES_EXPORTER === 'otlp' || (e.OTEL_TRACES_EXPORTER === undefined && endpoint !== undefined));
+  if (!on) return undefined;
+  const sampler = e.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on';
+  return Object.freeze({
+    url: endpoint ?? 'http://localhost:4318/v1/traces',
+    headers: Object.freeze({
+      ...otlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS', problems),
+      ...otlpHeaders(e.OTEL_EXPORTER_OTLP_TRACES_HEADERS, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems),
+    }),
+    serviceName: e.OTEL_SERVICE_NAME ?? 'klaviyo-relay',
+    ratio: sampler.endsWith('traceidratio') ? (e.OTEL_TRACES_SAMPLER_ARG ?? 1) : 1,
+    parentBased: sampler.startsWith('parentbased_'),
+  });
 }
 
 export const MIN_API_KEY_LENGTH = 16;
@@ -272,6 +334,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
   }
   const redis = resolveRedisSettings(e);
   problems.push(...redis.problems);
+  const tracing = tracingSettings(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // The dev key exists only for the sandbox quick start, never next to real credentials.
@@ -337,6 +400,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
     metricsToken: e.RELAY_METRICS_TOKEN,
     logPii: e.RELAY_LOG_PII,
     dashboard: Object.freeze({ showPii: e.RELAY_DASHBOARD_PII, readOnly: e.RELAY_DASHBOARD_READONLY }),
+    tracing,
   });
 }
 

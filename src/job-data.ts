@@ -9,6 +9,7 @@
  *   lane the lane they go to            waits  (profiles) times put back behind an earlier operation
  *   at   accepted at (ms since epoch)   b      bytes counted in its queue's counter (queued-bytes)
  *                                       bs     1: counted in its source's ledger too
+ *                                       tp     W3C traceparent of the enqueue (only while tracing is on)
  * and per item:
  *   k    item key (src/item-keys.ts; an event's unique_id)   id   the caller's id (or one made from it)
  *   e    (event) the event                                  o    (profile) the operation
@@ -127,6 +128,8 @@ export interface StoredJob<I> {
   readonly waits?: number;
   readonly b?: number;
   readonly bs?: 1;
+  /** The trace the job continues (src/tracing/): the W3C traceparent of the enqueue that added it. */
+  readonly tp?: string;
 }
 
 export type EventsJobData = StoredJob<StoredEventItem>;

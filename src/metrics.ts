@@ -62,6 +62,12 @@ export class Metrics {
     labelNames: ['kind', 'class', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly deadLettered = new Counter({
+    name: 'relay_dead_lettered_items_total',
+    help: 'Items Klaviyo (or the gateway) rejected for good, now dead letters, by kind, class, origin and HTTP status: the reasons behind relay_dead_letters',
+    labelNames: ['kind', 'class', 'origin', 'status'] as const,
+    registers: [this.registry],
+  });
   readonly retries = new Counter({
     name: 'relay_job_retries_total',
     help: 'Jobs scheduled for another attempt, by queue',

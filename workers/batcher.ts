@@ -15,6 +15,8 @@
  * Items are submitted under a key — their source — and batches are cut from the sources by weight
  * (workers/fair-buffer.ts), so a source with a backlog does not crowd out the others.
  */
+import type { Context } from '@opentelemetry/api';
+import { captureContext, inBatchContext, tracingOn } from '../src/tracing/tracer.ts';
 import { FairBuffer } from './fair-buffer.ts';
 
 export const REQUEUE = Symbol('requeue');
@@ -54,6 +56,8 @@ interface Entry<I, O> {
   readonly item: I;
   readonly size: number;
   readonly at: number;
+  /** The submitting job's trace context, while tracing is on (src/tracing/): its request is sent in it. */
+  readonly ctx: Context | undefined;
   readonly resolve: (o: O) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -87,7 +91,7 @@ export class Batcher<I, O, T> {
   submit(item: I, key = ''): Promise<O> {
     if (this.yielding) return Promise.resolve(this.yielding.outcome);
     return new Promise<O>((resolve, reject) => {
-      this.buffer.push({ key, item, size: this.opts.sizeOf(item), at: Date.now(), resolve, reject });
+      this.buffer.push({ key, item, size: this.opts.sizeOf(item), at: Date.now(), ctx: captureContext(), resolve, reject });
       this.schedule();
     });
   }
@@ -154,11 +158,19 @@ export class Batcher<I, O, T> {
     this.inFlight++;
     this.schedule(); // another request may start acquiring while this one is in flight
     try {
-      const results = await this.opts.send(
-        batch.map((e) => e.item),
-        permit.tag,
-        this.yielded.signal,
-      );
+      const send = () =>
+        this.opts.send(
+          batch.map((e) => e.item),
+          permit.tag,
+          this.yielded.signal,
+        );
+      // Traces on: a request is part of its first item's trace and linked to the others' (src/tracing/tracer.ts).
+      const results = await (tracingOn()
+        ? inBatchContext(
+            batch.map((e) => e.ctx),
+            send,
+          )
+        : send());
       const requeued: Entry<I, O>[] = [];
       batch.forEach((entry, i) => {
         const r = results[i];

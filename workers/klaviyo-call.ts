@@ -12,7 +12,7 @@
  *   lane for Retry-After.
  */
 import type { z } from 'zod';
-import type { EndpointName } from '../src/klaviyo/endpoints.ts';
+import { ENDPOINTS, type EndpointName } from '../src/klaviyo/endpoints.ts';
 import type { KlaviyoClient, KlaviyoResponse, RequestOptions } from '../src/klaviyo/client.ts';
 import { KlaviyoApiError } from '../src/errors.ts';
 import type { QuotaScope } from '../src/lanes.ts';
@@ -21,6 +21,7 @@ import { REQUEUE, type SendResult } from './batcher.ts';
 import type { QuotaGovernor } from '../src/quota/governor.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
+import { SpanKind, tracingOn, withSpan } from '../src/tracing/tracer.ts';
 
 export interface CallDeps {
   readonly client: KlaviyoClient;
@@ -37,6 +38,31 @@ export async function call<S extends z.ZodType | undefined = undefined>(
   deps: CallDeps,
   opts: RequestOptions<S>,
   items = 1,
+): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
+  if (!tracingOn()) return untracedCall(deps, opts, items);
+  // A CLIENT span per Klaviyo call: endpoint, items, status, where an error came from; never the body.
+  return withSpan(
+    `klaviyo ${opts.endpoint}`,
+    SpanKind.CLIENT,
+    { 'relay.endpoint': opts.endpoint, 'relay.items': items, 'relay.class': deps.cls ?? 'live', 'http.request.method': ENDPOINTS[opts.endpoint].method },
+    async (span) => {
+      try {
+        const res = await untracedCall(deps, opts, items);
+        span.setAttribute('http.response.status_code', res.status);
+        return res;
+      } catch (err) {
+        if (err instanceof KlaviyoApiError) span.setAttributes({ 'http.response.status_code': err.status, 'relay.error.origin': err.origin });
+        else span.setAttribute('relay.error.origin', 'network');
+        throw err;
+      }
+    },
+  );
+}
+
+async function untracedCall<S extends z.ZodType | undefined = undefined>(
+  deps: CallDeps,
+  opts: RequestOptions<S>,
+  items: number,
 ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
   const started = performance.now();
   try {

@@ -58,6 +58,8 @@ import { BULK_ITEMS_IN_FLIGHT, InFlightShare, LIVE_ITEMS_IN_FLIGHT } from './in-
 import { startQueuePool, type QueuePool } from './queue-pool.ts';
 import type { JobHooks } from './settle.ts';
 import type { CallDeps } from './klaviyo-call.ts';
+import { tracedJob } from './traced-job.ts';
+import { tracingOn } from '../src/tracing/tracer.ts';
 
 export interface WorkerRuntimeDeps {
   /** A worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for blocking reads. */
@@ -175,6 +177,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       let delivered = 0;
       for (const o of outcomes) {
         m?.items.inc({ kind, class: ref.cls, outcome: o.kind });
+        if (o.kind === 'rejected') m?.deadLettered.inc({ kind, class: ref.cls, origin: o.error.origin, status: String(o.error.status) });
         if (o.kind === 'delivered') {
           delivered++;
           m?.deliveryLatency.observe({ kind, class: ref.cls }, latency);
@@ -325,7 +328,9 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     const weight = ref.source === undefined ? 1 : weightOf(ref.source);
     const c = server.concurrency;
     const share = typeof c === 'number' ? undefined : c[ref.cls];
-    const worker = new Worker<D, unknown>(queueName(ref), server.processor(ref), {
+    // While tracing is on each job run is a span in the trace of the request that queued it.
+    const processor = tracingOn() ? tracedJob(ref, server.processor(ref)) : server.processor(ref);
+    const worker = new Worker<D, unknown>(queueName(ref), processor, {
       connection: deps.connection as never,
       prefix: queues.bullPrefix(ref.kind, ref.lane),
       concurrency: typeof c === 'number' ? c : c[ref.cls].initial(weight),

@@ -8,6 +8,8 @@ import { metricsScrapeAllowed } from '../metrics-auth.ts';
 import { jsonError } from './errors.ts';
 import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
+import { traceRequest } from './middleware/trace-request.ts';
+import { tracingOn } from '../tracing/tracer.ts';
 import { type V1Env, type V1MiddlewareDeps, v1Middleware } from './middleware/v1.ts';
 import { type CatalogSyncRouteDeps, catalogRoutes, catalogSyncRoutes } from './routes/catalog.ts';
 import { type BackInStockRouteDeps, backInStockRoutes } from './routes/back-in-stock.ts';
@@ -15,6 +17,7 @@ import { type CouponsRouteDeps, couponsRoutes } from './routes/coupons.ts';
 import { type EventsRouteDeps, eventsRoutes } from './routes/events.ts';
 import { type HealthRouteDeps, healthRoutes } from './routes/health.ts';
 import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { type OpsDeps, opsRoutes } from './routes/ops.ts';
 import { type OrdersRouteDeps, ordersRoutes } from './routes/orders.ts';
 import { type ProfilesRouteDeps, profilesRoutes } from './routes/profiles.ts';
@@ -41,6 +44,8 @@ export type AppDeps = V1MiddlewareDeps &
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<RequestEnv>();
+  // Not mounted at all while tracing is off: requests cost what they did.
+  if (tracingOn()) app.use('*', traceRequest());
   app.use('*', observe(deps.log, deps.metrics));
   app.use('*', closeIfBodyUnread());
   if (deps.metrics) {
@@ -57,6 +62,7 @@ export function createApp(deps: AppDeps) {
   }
 
   app.route('/', healthRoutes(deps));
+  app.route('/', openApiRoutes());
 
   // Segment's tracking API (/v1/batch, /v1/track…) authenticates and reads its body its own way
   // (Basic or a body writeKey, gzip): mounted first, so the /v1 middleware below never sees it.

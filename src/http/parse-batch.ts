@@ -57,3 +57,8 @@ export function parseSingleOrBatch<S extends z.ZodType>(
   }
   return { ok: true, items, isBatch };
 }
+
+/** What parseSingleOrBatch accepts, as one zod schema: for the OpenAPI document (src/http/openapi/). */
+export function singleOrBatchSchema<S extends z.ZodType>(plural: string, schema: S, max: number) {
+  return z.union([schema, z.object({ [plural]: z.array(schema).min(1).max(max) }).strict()]);
+}

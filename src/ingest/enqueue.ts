@@ -33,6 +33,7 @@ import type { PriorityClass } from '../priority.ts';
 import { luaScript } from '../lua/script.ts';
 import { claimRouteKey, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
 import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
+import { currentTraceparent } from '../tracing/tracer.ts';
 
 export interface EnqueueItem {
   readonly k: string;
@@ -105,6 +106,8 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
   interface Call {
     readonly items: readonly I[];
     readonly bytes: number;
+    /** The caller's trace (src/tracing/), only while tracing is on: its jobs continue it. */
+    readonly tp: string | undefined;
     readonly resolve: (r: EnqueueResult) => void;
     readonly reject: (e: unknown) => void;
   }
@@ -123,6 +126,8 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
     const first = new Map<string, I>();
     const all: I[] = [];
     const sizes: number[] = [];
+    // A job continues the trace of the call its first item came with (tracing on only: no map otherwise).
+    let traceOf: Map<I, string> | undefined;
     for (const c of g.calls) {
       const share = c.items.length > 0 ? Math.max(1, Math.round(c.bytes / c.items.length)) : 0;
       for (const it of c.items) {
@@ -130,6 +135,10 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
         first.set(it.k, it);
         all.push(it);
         sizes.push(share);
+        if (c.tp) {
+          traceOf ??= new Map();
+          traceOf.set(it, c.tp);
+        }
       }
     }
 
@@ -192,8 +201,10 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
       await Promise.all(
         planned.map((p, j) => {
           // The job's size goes into its data (src/job-data.ts), which the workers release it by.
-          const data: D & { b?: number; bs?: 1 } = { ...spec.data(g.target, p.items, g.acceptedAt) };
+          const data: D & { b?: number; bs?: 1; tp?: string } = { ...spec.data(g.target, p.items, g.acceptedAt) };
           setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
+          const tp = traceOf?.get(p.items[0]!);
+          if (tp) data.tp = tp;
           return queue.add(kind, data, { jobId: p.jobId });
         }),
       );
@@ -241,7 +252,7 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
             });
           });
         }
-        g.calls.push({ items, bytes, resolve, reject });
+        g.calls.push({ items, bytes, tp: currentTraceparent(), resolve, reject });
       });
     },
   };

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { loadRelayConfig } from '../relay-config.ts';
 import { startService } from './service.ts';
+import { startTracing } from '../tracing/setup.ts';
 
 export interface ForkedApi {
   /** The URL, once the first API process listens. */
@@ -79,12 +80,15 @@ export async function runApiChild(): Promise<void> {
   }
   const file = config.relayConfigPath ? loadRelayConfig(config.relayConfigPath, process.env) : undefined;
   const log = createLogger(config.logLevel, { pii: config.logPii }).child({ apiProcess: process.pid });
+  // Before the service: the app and ingest are built traced or not (src/tracing/).
+  const tracing = config.tracing ? startTracing(config.tracing) : undefined;
   const service = await startService({ config, log, api: true, workers: false, file, metrics: new Metrics() });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await service.close();
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

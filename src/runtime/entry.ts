@@ -17,6 +17,7 @@ import { maskUrlCredentials, redactSecrets } from '../mask-secrets.ts';
 import { ensureRedis, RedisUnavailableError, type PrivateRedis } from './ensure-redis.ts';
 import type { Sandbox } from './sandbox.ts';
 import { startService, type Service } from './service.ts';
+import { startTracing } from '../tracing/setup.ts';
 
 export interface EntryRoles {
   readonly api: boolean;
@@ -54,6 +55,8 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
   }
   const log = createLogger(config.logLevel, { pii: config.logPii });
   const metrics = new Metrics();
+  // OTEL_* settings (src/config.ts): before the service, which builds its app and ingest traced or not.
+  const tracing = config.tracing ? startTracing(config.tracing) : undefined;
 
   let privateRedis: PrivateRedis | undefined;
   try {
@@ -105,6 +108,7 @@ export async function runEntry(requested: EntryRoles): Promise<void> {
       metricsServer?.close();
       await sandbox?.close();
       await privateRedis?.stop();
+      await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'could not send the last spans'));
       log.info('stopped');
       process.exit(0);
     } catch (err) {
@@ -129,6 +133,7 @@ function banner(
   const what = roles.api && roles.workers ? 'API + workers' : roles.api ? 'API' : 'workers';
   lines.push(`klaviyo-relay ${what} running (pid ${process.pid})`);
   if (url) lines.push(`  listening on ${url}${apiProcesses > 1 ? ` (${apiProcesses} API processes)` : ''}`);
+  if (config.tracing) lines.push(`  traces: OTLP to ${maskUrlCredentials(config.tracing.url, { whole: true })} as ${config.tracing.serviceName}`);
   if (metricsAt)
     lines.push(
       `  metrics on http://${metricsAt.family === 'IPv6' ? `[${metricsAt.address}]` : metricsAt.address}:${metricsAt.port}/metrics${config.metricsToken ? ' (RELAY_METRICS_TOKEN required)' : ''}`,

@@ -10,8 +10,10 @@ import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { readCodeResults } from '../coupon-results.ts';
-import { createIngest } from '../ingest/ingest.ts';
 import { createCatalogIngest } from '../catalog/accept.ts';
+import { createIngest, type Ingest } from '../ingest/ingest.ts';
+import { tracedIngest } from '../tracing/traced-ingest.ts';
+import { tracingOn } from '../tracing/tracer.ts';
 import { createBacklogGuard } from '../ingest/backlog.ts';
 import { createDurableIngest, type DurableIngest } from '../ingest/durable-ingest.ts';
 import { createSourceLimiter, limitedSources } from '../ingest/source-limits.ts';
@@ -70,6 +72,8 @@ export interface Service {
   readonly lanes: readonly Lane[];
   readonly queues: Queues;
   readonly workers?: WorkerRuntime;
+  /** The HTTP app (when the API runs): tests read its routes. */
+  readonly app?: Hono;
   /** Graceful stop: stop accepting, finish in-flight requests and active jobs (bounded), close connections. */
   close(): Promise<void>;
 }
@@ -143,11 +147,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     await pipe.exec();
   };
 
+  // While tracing is on, each enqueue is a span and its jobs carry its trace (src/tracing/).
+  const ingestOn = (redis: Redis): Ingest => {
+    const ingest = createIngest(redis, queues, config.ingest.dedupTtlMs, { countsSourceBytes });
+    return tracingOn() ? tracedIngest(ingest) : ingest;
+  };
+
   let workers: WorkerRuntime | undefined;
   if (workerRedis) {
     workers = await startWorkers({
       rules: file.rules,
-      ingest: createIngest(workerRedis, queues, config.ingest.dedupTtlMs, { countsSourceBytes }),
+      ingest: ingestOn(workerRedis),
       count: count(workerRedis),
       connection: workerRedis,
       prefix: config.queuePrefix,
@@ -173,6 +183,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let durable: DurableIngest | undefined;
   let draining = false;
   let stopKeepAlive = () => undefined as undefined;
+  let httpApp: Hono | undefined;
   if (apiRedis) {
     // Listen once the API's own connection is ready: a TLS handshake and AUTH take a moment, and
     // a request in that moment would be spooled (or, for profile operations, refused with 503)
@@ -186,7 +197,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const { maxQueuedJobs, maxQueuedBytes } = config.ingest;
     const limiter = limited.length > 0 ? createSourceLimiter(apiRedis, config.queuePrefix, limited, log) : undefined;
     durable = createDurableIngest(
-      createIngest(apiRedis, queues, config.ingest.dedupTtlMs, { countsSourceBytes }),
+      ingestOn(apiRedis),
       apiRedis,
       spool,
       maxQueuedJobs > 0 || maxQueuedBytes > 0 ? createBacklogGuard(queues, apiRedis, { maxJobs: maxQueuedJobs, maxBytes: maxQueuedBytes }) : undefined,
@@ -292,6 +303,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         flows: Object.fromEntries(Object.entries(file.flows).map(([name, f]) => [name, { header: f.header, secret: f.secret, lane: f.account }])),
       },
     });
+    httpApp = app as unknown as Hono;
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: httpTimeouts(config.http) }, () => resolve(s));
     });
@@ -319,6 +331,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     lanes,
     queues,
     workers,
+    app: httpApp,
     close() {
       closing ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;

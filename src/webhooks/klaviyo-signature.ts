@@ -11,6 +11,7 @@
  * The timestamp is hashed exactly as received; it may be an HTTP-date or ISO-8601.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 
 export interface KlaviyoWebhookInput {
   readonly rawBody: string;
@@ -97,20 +98,15 @@ export function verifyKlaviyoWebhook(input: KlaviyoWebhookInput): KlaviyoWebhook
   return verifyKlaviyoBody({ ...input, signature: input.signature!, timestamp: input.timestamp!, webhookId: input.webhookId! });
 }
 
+/**
+ * A delivery's shape, once its signature matched (also the OpenAPI document's request schema for
+ * POST /webhooks/klaviyo). Loose: Klaviyo may add fields.
+ */
+export const KlaviyoDeliverySchema = z.looseObject({
+  data: z.array(z.looseObject({ topic: z.string(), external_id: z.string(), payload: z.unknown() })),
+  meta: z.looseObject({ klaviyo_webhook_id: z.string() }),
+});
+
 function isWebhookBody(b: unknown): b is KlaviyoWebhookBody {
-  if (!b || typeof b !== 'object') return false;
-  const o = b as Record<string, unknown>;
-  const meta = o.meta as Record<string, unknown> | undefined;
-  return (
-    Array.isArray(o.data) &&
-    o.data.every(
-      (d) =>
-        d &&
-        typeof d === 'object' &&
-        typeof (d as Record<string, unknown>).topic === 'string' &&
-        typeof (d as Record<string, unknown>).external_id === 'string',
-    ) &&
-    !!meta &&
-    typeof meta.klaviyo_webhook_id === 'string'
-  );
+  return KlaviyoDeliverySchema.safeParse(b).success;
 }

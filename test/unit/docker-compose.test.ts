@@ -4,7 +4,7 @@
  * points at a file the Dockerfile's build produces, and every relay setting it passes is one the
  * service reads.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig, type ProcessRoles } from '../../src/config.ts';
@@ -12,6 +12,7 @@ import { loadConfig, type ProcessRoles } from '../../src/config.ts';
 interface Service {
   image?: string;
   build?: string;
+  volumes?: string[];
   command?: string | string[];
   profiles?: string[];
   environment?: Record<string, string>;
@@ -58,6 +59,31 @@ describe('docker-compose.yml', () => {
     expect(String(compose.services['redis-cluster-init']!.command)).toContain('--cluster-replicas 1');
     expect(compose.services['worker-cluster']!.deploy?.replicas).toBe(2);
     expect(compose.services['api-cluster']!.environment!.REDIS_URL).toMatch(/^redis\+cluster:\/\//);
+  });
+
+  it('has an observability profile: Prometheus scraping the relay, Grafana provisioned with its dashboard', () => {
+    const obs = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('observability'));
+    expect(obs.map(([n]) => n).sort()).toEqual(['grafana', 'prometheus']);
+    // Every file mounted from the repository exists.
+    for (const [name, s] of obs) {
+      for (const v of s.volumes ?? []) {
+        const from = v.split(':')[0]!;
+        if (from.startsWith('./')) expect(existsSync(from), `${name} mounts ${from}`).toBe(true);
+      }
+    }
+    const prometheus = parse(readFileSync('ops/prometheus.yml', 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = prometheus.scrape_configs.flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+    // The API's port and the workers' RELAY_METRICS_PORT default, on the compose services' names.
+    expect(targets.sort()).toEqual([`api:3000`, `worker:${loadConfig({ RELAY_API_KEYS: 'x'.repeat(16) }).metricsPort}`]);
+    expect(compose.services.prometheus!.volumes).toContain('./ops/alerts.yml:/etc/prometheus/alerts.yml:ro');
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    const datasource = parse(readFileSync('ops/grafana/provisioning/datasources/prometheus.yml', 'utf8')) as { datasources: { url: string }[] };
+    expect(datasource.datasources[0]!.url).toBe('http://prometheus:9090');
+    const provider = parse(readFileSync('ops/grafana/provisioning/dashboards/relay.yml', 'utf8')) as { providers: { options: { path: string } }[] };
+    expect(compose.services.grafana!.volumes).toContain(`./ops/grafana-dashboard.json:${provider.providers[0]!.options.path}/klaviyo-relay.json:ro`);
   });
 
   it('runs files the image builds, with settings the service accepts', () => {

@@ -36,7 +36,7 @@ export interface OpsWebhooksDeps {
 /** Longer than the 60 s steady window: the 16th call of a minute is waited for, not refused. */
 export const QUOTA_WAIT_MS = 75_000;
 
-const LANE = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be a lane (account) name');
+export const LANE = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be a lane (account) name');
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /** https, or http on this machine (the sandbox); no credentials in it (Klaviyo would show them). One check: zod runs every refinement. */
@@ -57,7 +57,7 @@ const Topic = z
   .max(200)
   .regex(/^[a-z][a-z0-9_-]*:[A-Za-z0-9_.-]+$/, 'must be a topic id, e.g. event:klaviyo.unsubscribed_from_email_marketing');
 
-const CreateSchema = z
+export const CreateSchema = z
   .object({
     url: PublicUrl,
     topics: z.array(Topic).min(1).max(100),
@@ -68,7 +68,7 @@ const CreateSchema = z
   })
   .strict();
 
-const RotateSchema = z
+export const RotateSchema = z
   .object({
     /** Seconds the old secret stays accepted (default 600; 0: until the first delivery with the new one, plus a minute). */
     grace: z
@@ -82,7 +82,7 @@ const RotateSchema = z
   })
   .strict();
 
-const DeleteSchema = z.object({ lane: LANE.optional() }).strict();
+export const DeleteSchema = z.object({ lane: LANE.optional() }).strict();
 const EmptySchema = z.object({}).strict();
 
 function secretOut(s: StoredSecret, reveal: boolean) {

@@ -33,7 +33,7 @@ export interface OpsDeps {
 
 const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
 
-const FilterSchema = z
+export const FilterSchema = z
   .object({
     kind: z.enum(JOB_KINDS).optional(),
     lane: z
@@ -49,7 +49,7 @@ const FilterSchema = z
   })
   .strict();
 
-const ReplaySchema = FilterSchema.extend({
+export const ReplaySchema = FilterSchema.extend({
   ids: z.array(z.string().min(3).max(300)).min(1).max(10_000).optional(),
   /** Say what would be sent; change nothing. */
   dryRun: z.boolean().default(false),
@@ -59,7 +59,7 @@ const ReplaySchema = FilterSchema.extend({
   priority: z.enum(PRIORITY_CLASSES).optional(),
 }).strict();
 
-const FindSchema = z
+export const FindSchema = z
   .object({
     id: z.string().min(1).max(255).optional(),
     email: z.string().min(3).max(254).optional(),
@@ -70,10 +70,10 @@ const FindSchema = z
   .refine((q) => Object.keys(q).length > 0, 'give one of id, email, phone_number, external_id');
 
 /** The body of a lane pause or resume. */
-const EmptySchema = z.object({}).strict();
+export const EmptySchema = z.object({}).strict();
 
 /** `limit` (1–1000, default 100) and `offset` (default 0) of GET /ops/dead-letters. */
-const PageSchema = z.object({
+export const PageSchema = z.object({
   limit: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
   offset: z.coerce.number().int('must be a whole number').min(0, 'must not be negative').default(0),
 });
