@@ -33,6 +33,9 @@ const BODY_OPERATIONS = [
   'remove_profiles_from_list',
   'bulk_subscribe_profiles',
   'bulk_unsubscribe_profiles',
+  'bulk_suppress_profiles',
+  'bulk_unsuppress_profiles',
+  'request_profile_deletion',
   'create_webhook',
   'update_webhook',
 ] as const;

@@ -15,6 +15,7 @@ import { type ListsRouteDeps, listsRoutes } from './routes/lists.ts';
 import { type OpsDeps, opsRoutes } from './routes/ops.ts';
 import { type OrdersRouteDeps, ordersRoutes } from './routes/orders.ts';
 import { type ProfilesRouteDeps, profilesRoutes } from './routes/profiles.ts';
+import { type PrivacyRouteDeps, privacyRoutes } from './routes/privacy.ts';
 import { type TrackingRouteDeps, trackingApiRoutes } from './routes/tracking-api.ts';
 import { type WebhookRouteDeps, webhookRoutes } from './routes/webhooks.ts';
 
@@ -25,6 +26,7 @@ export type AppDeps = V1MiddlewareDeps &
   ListsRouteDeps &
   OrdersRouteDeps &
   WebhookRouteDeps &
+  PrivacyRouteDeps &
   TrackingRouteDeps & {
     /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
     readonly sandboxView?: Hono;
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps) {
   v1.route('/profiles', profilesRoutes(deps));
   v1.route('/lists', listsRoutes(deps));
   v1.route('/orders', ordersRoutes(deps));
+  v1.route('/', privacyRoutes(deps));
   app.route('/v1', v1);
   app.route('/webhooks', webhookRoutes(deps));
   if (deps.ops) app.route('/ops', opsRoutes(deps.ops));

@@ -28,6 +28,8 @@ import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { appendAudit, readAudit } from '../ops/audit.ts';
 import { findJobs } from '../ops/find.ts';
+import { createEraser } from '../privacy/erasure.ts';
+import { PayloadCipher, usePayloadCipher } from '../payload-cipher.ts';
 import { statsKey } from '../redis-keys.ts';
 import { pauseLane, resumeLane } from '../ops/lane-state.ts';
 import { readStatus } from '../ops/status.ts';
@@ -92,6 +94,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     log.warn({ err: err.message }, 'Redis does not answer yet; starting anyway (the API spools, workers wait)');
   }
   const file = opts.file ?? EMPTY_RELAY_FILE;
+  // Before any job is written or read: the codecs of src/job-data.ts seal and open with it.
+  usePayloadCipher(config.privacy.payloadKeys.length > 0 ? new PayloadCipher(config.privacy.payloadKeys) : undefined);
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   /**
    * Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo).
@@ -156,6 +160,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       lingerMs: config.worker.lingerMs,
       pauseProbeMs: config.worker.pauseProbeMs,
       lockMs: config.worker.lockMs,
+      profileIdCacheTtlS: config.privacy.profileIdCacheTtlS,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -224,6 +229,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         return { ready: checks.accepting! && checks.workers !== false, checks };
       },
       sandboxView: opts.sandboxView,
+      erase: createEraser({ redis: apiRedis, queues, lanes: laneNames, spool, auditKeepS: config.privacy.auditKeepS }),
       replay: createReplayCache(apiRedis, config.queuePrefix),
       priorities,
       count: count(apiRedis),
@@ -234,6 +240,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           showPii: config.dashboard.showPii,
           prioritiesEnabled: priorities.enabled,
           revision: config.klaviyo.revision,
+          auditKeepS: config.privacy.auditKeepS,
         }),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () =>
@@ -244,11 +251,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         lanes: laneNames,
         pause: async (lane, actor) => {
           await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });
-          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.pause', lane });
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.pause', lane }, config.privacy.auditKeepS);
         },
         resume: async (lane, actor) => {
           await resumeLane(apiRedis, queues, lane);
-          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane });
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane }, config.privacy.auditKeepS);
         },
         find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
         dashboard: dashboardRoutes(
@@ -266,7 +273,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             lanes: laneNames,
             api: (lane) => webhookApis.get(lane),
             store: webhookStore,
-            appendAudit: (entry) => appendAudit(apiRedis, config.queuePrefix, entry),
+            appendAudit: (entry) => appendAudit(apiRedis, config.queuePrefix, entry, config.privacy.auditKeepS),
             deliveryStats: () => apiRedis.hgetall(deliveryStatsKey(config.queuePrefix)),
           }),
         },
