@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,encryption] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
@@ -18,6 +18,8 @@
  *   - segment (only when asked: `--only=segment`, about two minutes): Segment's tracking API
  *     (/v1/batch, plain and gzip) beside /v1/events with the same events (lib/segment.ts). Results
  *     go to bench/results/<date>[-quick]-segment.json when it runs alone.
+ *   - encryption (only when asked: `--only=encryption`, a few minutes): ingest and delivery with
+ *     job payloads sealed (RELAY_PAYLOAD_KEYS) and plain, alternated in one run (lib/encryption.ts).
  * Prints a table and writes bench/results/<date>[-quick].json. `--baseline` runs the baselines only.
  * Each scenario uses a private redis-server on a free port; nothing is sent off this machine.
  */
@@ -31,6 +33,7 @@ import { sourceIdForKey } from '../src/sources.ts';
 import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
 import { priorityScenario } from './lib/priority.ts';
 import { segmentScenario } from './lib/segment.ts';
+import { encryptionScenario } from './lib/encryption.ts';
 import {
   BENCH_KEY,
   callsMade,
@@ -404,6 +407,7 @@ async function main() {
       results.priority = await priorityScenario({ ...P, modes: baselineOnly ? ['fifo'] : ['priorities', 'fifo'], log, row });
     }
     if (only.has('segment') && !baselineOnly) results.segment = await segmentScenario({ quick, log, row });
+    if (only.has('encryption') && !baselineOnly) results.encryption = await encryptionScenario({ quick, log, row });
   } finally {
     await stopAll();
   }
@@ -425,7 +429,7 @@ async function main() {
   };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && only.has('priority') ? '-priority' : only.size === 1 && only.has('segment') ? '-segment' : '';
+  const alone = only.size === 1 && ['priority', 'segment', 'encryption'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

@@ -58,6 +58,8 @@ export function privacyRoutes(deps: PrivacyRouteDeps) {
       c.header('Retry-After', '5');
       return jsonError(c, 503, 'unavailable', 'The relay could not purge its stores (Redis unavailable); nothing was queued, retry with the same ids');
     }
+    deps.metrics?.erasures.inc(records.length);
+    for (const r of records) for (const [store, n] of Object.entries(r.removed)) if (n > 0) deps.metrics?.erasedItems.inc({ store }, n);
     const ops: ProfileItem[] = who.map((w) => ({
       key: privacyItemKey(source.id, w.id, 'erase', w.field, w.value),
       id: w.id,
