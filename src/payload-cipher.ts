@@ -23,6 +23,8 @@ export interface PayloadKey {
 }
 
 const PREFIX = 'enc1.';
+/** What a sealed payload looks like inside stored JSON: a job whose raw data lacks it holds no sealed payload. */
+export const SEALED_MARK = `"${PREFIX}`;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;

@@ -13,12 +13,13 @@
  * Each store's purge is its own small function (items, dedupe keys, order entries), so a change to
  * how one of them is kept touches one place.
  */
-import type { Job } from 'bullmq';
+import { Job } from 'bullmq';
 import type { RedisClient as Redis } from '../redis.ts';
 import { openStoredItem, type StoredItem, type StoredJob, type StoredProfileItem } from '../job-data.ts';
 import type { Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
-import { itemKeyName, pendingSetKey } from '../redis-keys.ts';
+import { itemKeyName, jobHashKey, pendingSetKey } from '../redis-keys.ts';
+import { SEALED_MARK } from '../payload-cipher.ts';
 import type { PersonMatcher } from './person.ts';
 import { RemovalLog } from './removals.ts';
 
@@ -91,14 +92,29 @@ async function purgeJob(
   return true;
 }
 
-async function jobsIn(queues: Queues, ref: QueueRef, state: string): Promise<Job<Data>[]> {
+/**
+ * The jobs of a state that may hold one of the people: every job's stored data is read in
+ * pipelines of PAGE (one HGET each) and only those that mention a person — or are sealed, so
+ * cannot be judged unopened — are loaded whole. An erasure scans every job the relay keeps; this
+ * keeps that to one round trip per PAGE jobs (a batch of 100 erasures scans once).
+ */
+async function jobsIn(redis: Redis, queues: Queues, ref: QueueRef, state: string, matcher: PersonMatcher): Promise<Job<Data>[]> {
   const q = queues.get(ref);
+  const ids = await q.getRanges([state as 'waiting'], 0, -1, true);
   const out: Job<Data>[] = [];
-  for (let start = 0; ; start += PAGE) {
-    const page = (await q.getJobs([state as 'waiting'], start, start + PAGE - 1, true)) as (Job<Data> | undefined)[];
-    for (const j of page) if (j?.data?.items) out.push(j);
-    if (page.length < PAGE) return out;
+  for (let at = 0; at < ids.length; at += PAGE) {
+    const page = ids.slice(at, at + PAGE);
+    const pipe = redis.pipeline();
+    for (const id of page) pipe.hget(jobHashKey(q.qualifiedName, id), 'data');
+    const raws = (await pipe.exec()) ?? [];
+    for (const [i, [err, raw]] of raws.entries()) {
+      if (err || typeof raw !== 'string') continue;
+      if (!raw.includes(SEALED_MARK) && matcher.which(raw) < 0) continue;
+      const job = (await Job.fromId(q, page[i]!)) as Job<Data> | undefined;
+      if (job?.data?.items) out.push(job);
+    }
   }
+  return out;
 }
 
 /**
@@ -117,8 +133,8 @@ export async function purgeJobs(
   for (const ref of await queues.catalog.all(lanes)) {
     // Undelivered work first: the sooner it is cancelled, the less chance a worker takes it meanwhile.
     for (const state of [...UNSENT, 'completed', 'failed'])
-      for (const job of await jobsIn(queues, ref, state)) await purgeJob(redis, queues, ref, job, state, matcher, logs);
-    for (const job of await jobsIn(queues, ref, 'active')) {
+      for (const job of await jobsIn(redis, queues, ref, state, matcher)) await purgeJob(redis, queues, ref, job, state, matcher, logs);
+    for (const job of await jobsIn(redis, queues, ref, 'active', matcher)) {
       const { removed } = split(matcher, job.data);
       for (const r of removed) logs[r.owner]!.add('inFlight', `queue ${queueName(ref)}`, 1, 'active');
       if (removed.length > 0) busy.push({ ref, job });
