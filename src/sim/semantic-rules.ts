@@ -258,6 +258,14 @@ function endpointErrors(endpoint: EndpointName, body: unknown, now: number): Rul
     case 'bulk_subscribe_profiles':
     case 'bulk_unsubscribe_profiles':
       return subscriptionErrors(b, endpoint, now);
+    case 'bulk_suppress_profiles':
+    case 'bulk_unsuppress_profiles':
+      return tooMany(
+        '/data/attributes/profiles/data',
+        arr(obj(obj(obj(b['data'])['attributes'])['profiles'])['data']).length,
+        ENDPOINTS[endpoint].maxItems ?? Infinity,
+        'profiles',
+      );
     default:
       return [];
   }
