@@ -7,9 +7,12 @@
  *   - ingest, 1,000-event requests (8 connections): events/s;
  *   - delivery: a backlog drained by one worker — events/s and worker CPU ms per 1,000 events
  *     (CPU is the cost that matters: the drain's rate is capped by Klaviyo's limits, not by us);
- *   - Redis bytes per queued event.
+ *   - Redis bytes per queued event;
+ *   - and, on its own, what sealing and opening one event costs in CPU (in this process, no I/O):
+ *     the part of the figures above that is encryption's, free of the machine's noise.
  */
 import { randomBytes } from 'node:crypto';
+import { PayloadCipher } from '../../src/payload-cipher.ts';
 import { cpuMs } from './cpu.ts';
 import { BENCH_KEY, delivered, load, relayEnv, simStats, startApi, startRedis, startSim, startWorker, stopAll } from './procs.ts';
 
@@ -95,7 +98,26 @@ async function round(sealed: boolean, quick: boolean, log: Opts['log']): Promise
   };
 }
 
-export async function encryptionScenario({ quick, log, row }: Opts): Promise<{ off: Round[]; on: Round[] }> {
+/** CPU µs to seal and then open the bench's single event (what ingest and a worker each pay once per item). */
+function sealOpenMicros(n: number): { sealUs: number; openUs: number; jsonUs: number } {
+  const cipher = new PayloadCipher([{ id: 'bench', key: randomBytes(32) }]);
+  const event = JSON.parse(singleBody) as Record<string, unknown>;
+  const sealed = cipher.seal(event);
+  for (let i = 0; i < 2000; i++) cipher.open(cipher.seal(event)); // warm up the JIT
+  const perCall = (fn: () => unknown) => {
+    const t = process.cpuUsage();
+    for (let i = 0; i < n; i++) fn();
+    const d = process.cpuUsage(t);
+    return (d.user + d.system) / n;
+  };
+  const sealUs = perCall(() => cipher.seal(event));
+  const openUs = perCall(() => cipher.open(sealed));
+  // The plain path's own cost for the same payload: one JSON round trip.
+  const jsonUs = perCall(() => JSON.parse(JSON.stringify(event)));
+  return { sealUs, openUs, jsonUs };
+}
+
+export async function encryptionScenario({ quick, log, row }: Opts): Promise<{ off: Round[]; on: Round[]; micro: ReturnType<typeof sealOpenMicros> }> {
   const rounds = quick ? 1 : 2;
   const off: Round[] = [];
   const on: Round[] = [];
@@ -120,5 +142,21 @@ export async function encryptionScenario({ quick, log, row }: Opts): Promise<{ o
   line('delivery: events/s (one worker, backlog)', 'deliveryEventsPerSecond');
   line('delivery: worker CPU ms per 1,000 events', 'workerCpuMsPer1000', 1);
   line('Redis bytes per queued event', 'redisBytesPerEvent');
-  return { off, on };
+  const micro = sealOpenMicros(quick ? 50_000 : 200_000);
+  const apiUs = median(off, 'ingestCpuUsPerRequest');
+  const workerUs = median(off, 'workerCpuMsPer1000'); // ms per 1,000 events = µs per event
+  row(
+    'encryption: CPU µs to seal one event (ingest)',
+    f(micro.sealUs, 1),
+    f(apiUs),
+    `${((micro.sealUs / apiUs) * 100).toFixed(1)}% of a request's API CPU (off)`,
+  );
+  row(
+    'encryption: CPU µs to open one event (worker)',
+    f(micro.openUs, 1),
+    f(workerUs),
+    `${((micro.openUs / workerUs) * 100).toFixed(1)}% of an event's worker CPU (off)`,
+  );
+  row('encryption: for scale, a JSON round trip of the same event', f(micro.jsonUs, 1), '', '');
+  return { off, on, micro };
 }
