@@ -186,6 +186,21 @@ describe('erasure', () => {
     await waitUntil('the new event delivered', () => h.sim.eventsFor(CONNECTION, { email: z }).length === 1);
   });
 
+  it('suppressions go to Klaviyo in requests of at most 100 emails; DELETE lifts them', async () => {
+    const emails = Array.from({ length: 250 }, (_, i) => `sup${i}-${tag()}@example.com`);
+    expect((await h.post('/v1/suppressions', { emails })).body).toMatchObject({ accepted: 250, duplicates: 0 });
+    await waitUntil('all 250 suppressed', () => h.sim.privacyOps(CONNECTION).filter((o) => o.kind === 'suppress' && emails.includes(o.email!)).length === 250);
+    const sizes = h.sim
+      .requests({ endpoint: 'bulk_suppress_profiles', status: 202 })
+      .map((r) => (r.body as any).data.attributes.profiles.data.length as number);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(250);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(100);
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect((await h.post('/v1/suppressions', { emails: emails.slice(0, 3) }, { method: 'DELETE' })).status).toBe(202);
+    await waitUntil('three lifted', () => emails.slice(0, 3).every((e) => h.sim.profileByEmail(CONNECTION, e)?.suppressedAt === null));
+    expect(h.sim.profileByEmail(CONNECTION, emails[3]!)?.suppressedAt).not.toBeNull();
+  });
+
   it('answers a bad request with the field named', async () => {
     const two = await h.post('/v1/privacy/deletions', { email: 'a@example.com', phone_number: '+15005550006' });
     expect(two.status).toBe(400);
