@@ -38,8 +38,11 @@ function holdsToken(text: string, needle: string): boolean {
   if (needle === '') return false;
   for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
     const before = at > 0 ? text[at - 1]! : '';
-    const after = text[at + needle.length] ?? '';
-    if (!TOKEN.test(before) && !TOKEN.test(after)) return true;
+    let end = at + needle.length;
+    // A full stop ends a sentence as well as continuing a domain: "write to ada@example.com."
+    if (text[end] === '.' && !TOKEN.test(text[end + 1] ?? '')) end++;
+    const after = text[end] ?? '';
+    if (!TOKEN.test(before) && (end > at + needle.length || !TOKEN.test(after))) return true;
   }
   return false;
 }
