@@ -22,7 +22,8 @@ export async function appendAudit(redis: Redis, prefix: string, entry: AuditEntr
   await redis
     .pipeline()
     .xadd(key, 'MAXLEN', '~', '10000', '*', 'entry', JSON.stringify({ ...entry, at: new Date(now).toISOString() }))
-    .xtrim(key, 'MINID', '~', String(now - keepS * 1000))
+    // Exact, not '~': approximate trimming only drops whole nodes (100 entries), so a small stream would keep its old entries for ever.
+    .xtrim(key, 'MINID', String(now - keepS * 1000))
     .exec();
 }
 
