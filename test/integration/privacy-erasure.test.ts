@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAudit } from '../../src/ops/audit.ts';
+import { Metrics } from '../../src/metrics.ts';
 import { testRedis } from '../support/redis.ts';
 import { dumpPrefix, keysHolding } from '../support/redis-dump.ts';
 import { CONNECTION, RELAY_SOURCE, startHarness, type Harness } from '../support/harness.ts';
@@ -21,7 +22,7 @@ const tag = () => Math.random().toString(36).slice(2, 8);
 const phone = () => `+1500555${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
 
 beforeAll(async () => {
-  h = await startHarness({ name: 'erasure', env: { RELAY_ADMIN_TOKEN: ADMIN } });
+  h = await startHarness({ name: 'erasure', env: { RELAY_ADMIN_TOKEN: ADMIN }, metrics: new Metrics() });
   h.sim.faults.add({ rejectItems: { metrics: [REJECTED], detail: 'Simulated: rejected' } });
 });
 afterAll(async () => {
@@ -180,6 +181,10 @@ describe('erasure', () => {
     );
     // Never sent at all: no request to Klaviyo ever carried it.
     expect(sentBodies().filter((b) => b.includes(z))).toEqual([]);
+    // Counted: three people erased in this file so far (two in the first test, this one), what was removed by store.
+    const metrics = await (await fetch(`${h.service.url}/metrics`)).text();
+    expect(metrics).toMatch(/^relay_erasures_total 3$/m);
+    expect(metrics).toMatch(/^relay_erased_items_total\{store="queued"\} 3$/m);
 
     // Accepted after the request: new data, delivered as usual (README, "Erasure").
     expect((await h.post('/v1/events', { id: `back-${tag()}`, event: 'Placed Order', profile: { email: z } })).status).toBe(202);
