@@ -48,7 +48,8 @@ export type Eraser = (people: readonly Person[], actor: string) => Promise<Erasu
 export function createEraser(deps: EraserDeps): Eraser {
   const { redis, queues } = deps;
   return async function erase(people, actor) {
-    const requestedAt = new Date().toISOString();
+    const at = Date.now();
+    const requestedAt = new Date(at).toISOString();
     const matcher = new PersonMatcher(people);
     const logs = people.map(() => new RemovalLog());
     // The spool first: what it holds would otherwise move into Redis after the queues were purged.
@@ -61,7 +62,7 @@ export function createEraser(deps: EraserDeps): Eraser {
       });
       for (const [i, n] of perPerson.entries()) logs[i]!.add('spool', 'spool', n);
     }
-    await purgeJobs(redis, queues, deps.lanes, matcher, logs, deps.activeWaitMs);
+    await purgeJobs(redis, queues, deps.lanes, matcher, logs, deps.activeWaitMs, at);
     for (let i = 0; i < people.length; i++)
       logs[i]!.add('profileIdCache', 'profile id cache', await purgeProfileIdCache(redis, queues.prefix, deps.lanes, people[i]!));
     for (const [i, n] of (await purgeAudit(redis, queues.prefix, matcher)).entries()) logs[i]!.add('audit', 'audit stream', n);

@@ -128,13 +128,16 @@ export async function purgeJobs(
   matcher: PersonMatcher,
   logs: readonly RemovalLog[],
   activeWaitMs = ACTIVE_WAIT_MS,
+  requestedAt = Date.now(),
 ): Promise<void> {
+  // Work accepted after the request (while the scan runs) is new data: it is left alone.
+  const before = (jobs: Job<Data>[]) => jobs.filter((j) => !(j.data.at >= requestedAt));
   const busy: { ref: QueueRef; job: Job<Data> }[] = [];
   for (const ref of await queues.catalog.all(lanes)) {
     // Undelivered work first: the sooner it is cancelled, the less chance a worker takes it meanwhile.
     for (const state of [...UNSENT, 'completed', 'failed'])
-      for (const job of await jobsIn(redis, queues, ref, state, matcher)) await purgeJob(redis, queues, ref, job, state, matcher, logs);
-    for (const job of await jobsIn(redis, queues, ref, 'active', matcher)) {
+      for (const job of before(await jobsIn(redis, queues, ref, state, matcher))) await purgeJob(redis, queues, ref, job, state, matcher, logs);
+    for (const job of before(await jobsIn(redis, queues, ref, 'active', matcher))) {
       const { removed } = split(matcher, job.data);
       for (const r of removed) logs[r.owner]!.add('inFlight', `queue ${queueName(ref)}`, 1, 'active');
       if (removed.length > 0) busy.push({ ref, job });
