@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,catalog] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,catalog,encryption] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
@@ -21,6 +21,8 @@
  *   - catalog (only when asked: `--only=catalog`, about three minutes; `--quick` one): a full catalog
  *     sync of 100,000 items, the same feed unchanged, then with 1,000 changed (lib/catalog.ts).
  *     Results go to bench/results/<date>[-quick]-catalog.json when it runs alone.
+ *   - encryption (only when asked: `--only=encryption`, a few minutes): ingest and delivery with
+ *     job payloads sealed (RELAY_PAYLOAD_KEYS) and plain, alternated in one run (lib/encryption.ts).
  * Prints a table and writes bench/results/<date>[-quick].json. `--baseline` runs the baselines only.
  * Each scenario uses a private redis-server on a free port; nothing is sent off this machine.
  */
@@ -35,6 +37,7 @@ import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
 import { priorityScenario } from './lib/priority.ts';
 import { segmentScenario } from './lib/segment.ts';
 import { catalogScenario } from './lib/catalog.ts';
+import { encryptionScenario } from './lib/encryption.ts';
 import {
   BENCH_KEY,
   callsMade,
@@ -409,6 +412,7 @@ async function main() {
     }
     if (only.has('segment') && !baselineOnly) results.segment = await segmentScenario({ quick, log, row });
     if (only.has('catalog') && !baselineOnly) results.catalog = await catalogScenario({ quick, log, row });
+    if (only.has('encryption') && !baselineOnly) results.encryption = await encryptionScenario({ quick, log, row });
   } finally {
     await stopAll();
   }
@@ -430,7 +434,7 @@ async function main() {
   };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && (only.has('priority') || only.has('segment') || only.has('catalog')) ? `-${[...only][0]}` : '';
+  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

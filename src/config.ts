@@ -9,6 +9,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { shownValue } from './mask-secrets.ts';
 import { resolveRedisSettings, type RedisSettings } from './redis-options.ts';
+import { parsePayloadKeys, type PayloadKey } from './payload-cipher.ts';
 
 /** Empty strings mean "not set": `FOO= npm start` must behave like `FOO` being absent. */
 const optionalString = z
@@ -116,6 +117,14 @@ const EnvSchema = z.object({
   OTEL_SERVICE_NAME: optionalString,
   OTEL_TRACES_SAMPLER: optionalString.pipe(z.enum(['always_on', 'traceidratio', 'parentbased_always_on', 'parentbased_traceidratio']).optional()),
   OTEL_TRACES_SAMPLER_ARG: optionalString.pipe(z.union([z.undefined(), z.coerce.number<string>().min(0).max(1)])),
+  /**
+   * Encryption at rest of job payloads (src/payload-cipher.ts): `<key id>:<32 bytes, base64>`,
+   * comma-separated. The first key seals new payloads; every key listed opens them (rotation).
+   */
+  RELAY_PAYLOAD_KEYS: optionalString,
+  // Retention of personal data the relay keeps outside jobs (README "What the relay stores about a person").
+  RELAY_AUDIT_KEEP_S: int(3_600, 3_650 * 86_400).default(90 * 86_400),
+  RELAY_PROFILE_ID_CACHE_TTL_S: int(60, 365 * 86_400).default(30 * 86_400),
 });
 
 /**
@@ -216,6 +225,14 @@ export interface Config {
   /** Log emails and phone numbers as they are (default: masked). */
   readonly logPii: boolean;
   readonly dashboard: { readonly showPii: boolean; readonly readOnly: boolean };
+  readonly privacy: {
+    /** Keys for job payloads in Redis, the first one sealing (empty: payloads stored as plain JSON). */
+    readonly payloadKeys: readonly PayloadKey[];
+    /** The audit stream keeps entries this long (and at most 10,000). */
+    readonly auditKeepS: number;
+    /** Klaviyo profile ids cached by identifier expire after this long. */
+    readonly profileIdCacheTtlS: number;
+  };
   /** OpenTelemetry traces (src/tracing/): absent = off, and nothing of it runs. */
   readonly tracing?: TracingSettings;
 }
@@ -335,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
   const redis = resolveRedisSettings(e);
   problems.push(...redis.problems);
   const tracing = tracingSettings(e, problems);
+  const payloadKeys = parsePayloadKeys(e.RELAY_PAYLOAD_KEYS ?? '', problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // The dev key exists only for the sandbox quick start, never next to real credentials.
@@ -401,6 +419,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, roles: ProcessR
     logPii: e.RELAY_LOG_PII,
     dashboard: Object.freeze({ showPii: e.RELAY_DASHBOARD_PII, readOnly: e.RELAY_DASHBOARD_READONLY }),
     tracing,
+    privacy: Object.freeze({
+      payloadKeys: Object.freeze(payloadKeys),
+      auditKeepS: e.RELAY_AUDIT_KEEP_S,
+      profileIdCacheTtlS: e.RELAY_PROFILE_ID_CACHE_TTL_S,
+    }),
   });
 }
 

@@ -112,6 +112,11 @@ export function couponCodeKey(sourceId: string, couponId: string, code: string):
   return itemKey(sourceId, couponId, `coupon-code:${code}`);
 }
 
+/** A privacy operation of /v1/privacy/deletions or /v1/suppressions: the request id, the operation and the person. */
+export function privacyItemKey(sourceId: string, id: string, op: 'erase' | 'suppress' | 'unsuppress', field: string, value: string): string {
+  return itemKey(sourceId, id, `${op}:${field}:${value}`);
+}
+
 /** What a webhook rule's action makes from a webhook item: keyed by the item, the rule and the action's positions. */
 export function ruleActionKey(sourceId: string, itemId: string, rule: number, action: number): string {
   return itemKey(sourceId, itemId, `rule:${rule}:action:${action}`);

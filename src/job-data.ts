@@ -49,6 +49,7 @@ import type { ProfileOp } from './model/profile-operation.ts';
 import type { CatalogInput, CatalogType } from './model/catalog.ts';
 import type { BackInStockSubscription } from './model/back-in-stock.ts';
 import type { CouponCode } from './model/coupon-codes.ts';
+import { openPayload, sealPayload } from './payload-cipher.ts';
 
 // ---------------------------------------------------------------------------------------------
 // As stored
@@ -179,22 +180,41 @@ export interface JobOrigin {
 // Encoding and decoding
 // ---------------------------------------------------------------------------------------------
 
-export const encodeEventItem = (it: EventItem): StoredEventItem => ({ k: it.key, id: it.id, e: it.event });
-export const decodeEventItem = (s: StoredEventItem): EventItem => ({ key: s.k, id: s.id, event: s.e });
+// Payloads (`e`, `o`, `w`) are sealed here when encryption at rest is on (src/payload-cipher.ts):
+// every writer and reader of stored items goes through these.
+export const encodeEventItem = (it: EventItem): StoredEventItem => ({ k: it.key, id: it.id, e: sealPayload(it.event) });
+export const decodeEventItem = (s: StoredEventItem): EventItem => ({ key: s.k, id: s.id, event: openPayload(s.e) });
 
-export const encodeProfileOp = (it: ProfileItem): StoredProfileOp => ({ k: it.key, id: it.id, o: it.operation });
+export const encodeProfileOp = (it: ProfileItem): StoredProfileOp => ({ k: it.key, id: it.id, o: sealPayload(it.operation) });
 /** `profileKey`: its per-profile order key; its place in that order is set when it enters it. */
 export const encodeProfileItem = (it: ProfileItem, profileKey: string): StoredProfileItem => ({
   k: it.key,
   id: it.id,
   pk: profileKey,
   seq: 0,
-  o: it.operation,
+  o: sealPayload(it.operation),
 });
-export const decodeProfileItem = (s: StoredProfileOp): ProfileItem => ({ key: s.k, id: s.id, operation: s.o });
+export const decodeProfileItem = (s: StoredProfileOp): ProfileItem => ({ key: s.k, id: s.id, operation: openPayload(s.o) });
 
-export const encodeWebhookItem = (it: WebhookItem): StoredWebhookItem => ({ k: it.key, id: it.id, w: it.webhook });
-export const decodeWebhookItem = (s: StoredWebhookItem): WebhookItem => ({ key: s.k, id: s.id, webhook: s.w });
+export const encodeWebhookItem = (it: WebhookItem): StoredWebhookItem => ({ k: it.key, id: it.id, w: sealPayload(it.webhook) });
+export const decodeWebhookItem = (s: StoredWebhookItem): WebhookItem => ({ key: s.k, id: s.id, webhook: openPayload(s.w) });
+
+/** A stored item with its payload opened (ops output, erasure matching); other fields as stored. */
+export function openStoredItem<I extends StoredItem>(s: I): I {
+  if ('e' in s) return { ...s, e: openPayload(s.e) };
+  if ('o' in s) return { ...s, o: openPayload(s.o) };
+  if ('w' in s) return { ...s, w: openPayload(s.w) };
+  return s;
+}
+
+/** A job's data with every item's payload opened (live and dead items), for ops output and matching. */
+export function openJobData<I extends StoredItem>(data: StoredJob<I>): StoredJob<I> {
+  return {
+    ...data,
+    items: data.items.map(openStoredItem),
+    ...(data.dead ? { dead: data.dead.map((d) => ({ ...d, item: openStoredItem(d.item) })) } : {}),
+  };
+}
 
 /** Any stored item's key. */
 export const itemKeyOf = (s: Pick<StoredItem, 'k'>): string => s.k;

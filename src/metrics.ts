@@ -74,6 +74,17 @@ export class Metrics {
     labelNames: ['queue'] as const,
     registers: [this.registry],
   });
+  readonly erasures = new Counter({
+    name: 'relay_erasures_total',
+    help: 'People erased through POST /v1/privacy/deletions (each also queues a Klaviyo deletion job)',
+    registers: [this.registry],
+  });
+  readonly erasedItems = new Counter({
+    name: 'relay_erased_items_total',
+    help: 'What erasures removed from the relay, by store (queued, inFlight, completed, deadLetters, profileIdCache, audit, spool)',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
   readonly sourceLimited = new Counter({
     name: 'relay_source_limited_total',
     help: 'Requests refused with 429 because their source was over a limit, by source name and limit (rate, queued_bytes)',

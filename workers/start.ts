@@ -86,6 +86,8 @@ export interface WorkerRuntimeDeps {
    * killed worker's jobs wait about a minute (fault suite, scenario a); 10 s + 10 s is ~20 s.
    */
   readonly lockMs: number;
+  /** RELAY_PROFILE_ID_CACHE_TTL_S: how long a cached Klaviyo profile id is kept. */
+  readonly profileIdCacheTtlS?: number;
   /** A source's weight within its class (RELAY_CONFIG `sources[].weight`; 1 for any other source). */
   readonly weightOf?: (sourceId: string) => number;
   /** How often the queue registry is read for new queues (default 5 s). */
@@ -158,7 +160,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
 
   const queues = new Queues(deps.connection, deps.prefix, { attempts: 1, keepCompletedS: 0 }); // for key names only
   const order = createProfileOrder(deps.connection, queues);
-  const idCache = createIdCache(deps.connection, deps.prefix);
+  const idCache = createIdCache(deps.connection, deps.prefix, deps.profileIdCacheTtlS);
   const lanes = startLaneControl({
     redis: deps.connection,
     queues,

@@ -17,6 +17,8 @@ Commands:
   find --id|--email|--phone|--external-id <value>
                               the jobs carrying an event id or a person
   send                        post one test event to /v1/events
+  privacy delete|suppress|unsuppress
+                              erase a person from the relay and Klaviyo; stop or resume emailing them
   connections list|create|get|delete
                               Maton connections (the Klaviyo accounts behind the gateway)
   webhooks topics|list|create|rotate|delete|test
@@ -113,6 +115,19 @@ found by scanning the most recent jobs of each state, as a person is.`,
   --external-id <id>    the profile's external id
   --value <n>           the event's value
   --id <id>             the event id (default: a new one); sending the same id again is a duplicate`,
+  },
+  privacy: {
+    usage: 'relay privacy delete --email <e>|--phone <+E164>|--profile-id <id> [--id <id>] [--json] | suppress|unsuppress --email <e>…',
+    help: `Privacy requests, with the API key.
+
+  relay privacy delete --email <e> | --phone <+E164> | --profile-id <id> [--id <id>] [--json]
+        erases the person from everything the relay holds (queued work is cancelled, delivered
+        and dead-lettered copies, cached ids, audit entries and the spool purged), then queues
+        Klaviyo's deletion job; prints what was removed where (the person only as a hash)
+  relay privacy suppress --email <e> [--email <e>…]
+        stops marketing email to these addresses at Klaviyo, without erasing anyone
+  relay privacy unsuppress --email <e> [--email <e>…]
+        lifts such a suppression`,
   },
   connections: {
     usage: 'relay connections list|create|get <id>|delete <id> [--json]',

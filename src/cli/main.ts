@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Run>> = {
   resume: async () => (await import('./lanes.ts')).resume,
   find: async () => (await import('./find.ts')).run,
   send: async () => (await import('./send.ts')).run,
+  privacy: async () => (await import('./privacy.ts')).run,
   connections: async () => (await import('./connections.ts')).run,
   doctor: async () => (await import('./doctor.ts')).run,
   webhooks: async () => (await import('./webhooks.ts')).run,

@@ -21,6 +21,7 @@ import { openApiRoutes } from './routes/openapi.ts';
 import { type OpsDeps, opsRoutes } from './routes/ops.ts';
 import { type OrdersRouteDeps, ordersRoutes } from './routes/orders.ts';
 import { type ProfilesRouteDeps, profilesRoutes } from './routes/profiles.ts';
+import { type PrivacyRouteDeps, privacyRoutes } from './routes/privacy.ts';
 import { type TrackingRouteDeps, trackingApiRoutes } from './routes/tracking-api.ts';
 import { type WebhookRouteDeps, webhookRoutes } from './routes/webhooks.ts';
 
@@ -34,7 +35,8 @@ export type AppDeps = V1MiddlewareDeps &
   TrackingRouteDeps &
   CatalogSyncRouteDeps &
   BackInStockRouteDeps &
-  CouponsRouteDeps & {
+  CouponsRouteDeps &
+  PrivacyRouteDeps & {
     /** Sandbox mode only: a read-only view of what the built-in Klaviyo simulator received. */
     readonly sandboxView?: Hono;
     readonly ops?: OpsDeps;
@@ -80,6 +82,7 @@ export function createApp(deps: AppDeps) {
   v1.route('/catalog', catalogRoutes(deps));
   v1.route('/back-in-stock', backInStockRoutes(deps));
   v1.route('/coupons', couponsRoutes(deps));
+  v1.route('/', privacyRoutes(deps));
   app.route('/v1', v1);
   app.route('/webhooks', webhookRoutes(deps));
   if (deps.ops) app.route('/ops', opsRoutes(deps.ops));

@@ -237,6 +237,49 @@ export class Spool {
     return applied;
   }
 
+  /**
+   * Erasure (issue 16): rewrites every spool file in the directory — this process's, siblings',
+   * claimed ones — without the items `drop` picks, and returns how many it dropped. A record left
+   * with no items becomes an empty line: drain's progress files count lines, so lines never move.
+   * Files are rewritten in place (same inode): an owner's heartbeat and its `ownsPath` check hold.
+   * A sibling process appending to its own file at the same moment may lose the race (its record
+   * written into the old length); erasure is rare and a multi-process spool is per machine.
+   */
+  scrub(drop: (m: SpoolRecord['m'], item: unknown) => boolean): number {
+    let dropped = 0;
+    for (const f of readdirSync(this.dir).sort()) {
+      if (!OWNED.test(f) && !CLAIMED.test(f)) continue;
+      const path = join(this.dir, f);
+      const before = readFileSync(path, 'utf8');
+      let changed = false;
+      const lines = before.split('\n').map((line) => {
+        if (line === '') return line;
+        let rec: SpoolRecord;
+        try {
+          rec = JSON.parse(line) as SpoolRecord;
+        } catch {
+          return line; // a torn last line: never acknowledged, skipped by drain anyway
+        }
+        const items = rec.items.filter((it) => !drop(rec.m, it));
+        if (items.length === rec.items.length) return line;
+        dropped += rec.items.length - items.length;
+        changed = true;
+        return items.length === 0 ? '' : JSON.stringify({ ...rec, items });
+      });
+      if (!changed) continue;
+      const after = lines.join('\n');
+      if (path === this.file) {
+        ftruncateSync(this.fd, 0);
+        writeSync(this.fd, after);
+        fsyncSync(this.fd);
+        this.bytes = Buffer.byteLength(after);
+      } else {
+        writeFileSync(path, after, { mode: FILE_MODE });
+      }
+    }
+    return dropped;
+  }
+
   close(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;

@@ -19,6 +19,9 @@ export type EndpointName =
   | 'remove_profiles_from_list'
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles'
+  | 'bulk_suppress_profiles'
+  | 'bulk_unsuppress_profiles'
+  | 'request_profile_deletion'
   | 'get_profiles'
   | 'get_accounts'
   | 'get_webhook_topics'
@@ -74,6 +77,11 @@ export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   remove_profiles_from_list: { method: 'DELETE', path: '/api/lists/{id}/relationships/profiles', burst: 10, steady: 150, maxItems: 1000 },
   bulk_subscribe_profiles: { method: 'POST', path: '/api/profile-subscription-bulk-create-jobs', burst: 75, steady: 750, maxItems: 1000 },
   bulk_unsubscribe_profiles: { method: 'POST', path: '/api/profile-subscription-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  // Suppression ("stop emailing this person", without erasing them) takes emails only, ≤100 per job (OAS; issue 16).
+  bulk_suppress_profiles: { method: 'POST', path: '/api/profile-suppression-bulk-create-jobs', burst: 75, steady: 750, maxItems: 100 },
+  bulk_unsuppress_profiles: { method: 'POST', path: '/api/profile-suppression-bulk-delete-jobs', burst: 75, steady: 750, maxItems: 100 },
+  // Erasure: one person (exactly one of email, phone number, profile id) per request; asynchronous at Klaviyo.
+  request_profile_deletion: { method: 'POST', path: '/api/data-privacy-deletion-jobs', burst: 3, steady: 60 },
   get_profiles: { method: 'GET', path: '/api/profiles', burst: 75, steady: 750 },
   get_accounts: { method: 'GET', path: '/api/accounts', burst: 1, steady: 15 },
   // System webhooks (Webhooks API): Klaviyo's XS tier, for every operation (docs/klaviyo-and-maton.md §5).

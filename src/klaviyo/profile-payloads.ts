@@ -116,3 +116,21 @@ export function bulkImportIndex(pointer: string | undefined): number | undefined
   const m = pointer ? /^\/data\/attributes\/profiles\/data\/(\d+)(?:\/|$)/.exec(pointer) : null;
   return m ? Number(m[1]) : undefined;
 }
+
+/** POST /api/profile-suppression-bulk-create-jobs or …-delete-jobs (≤100 emails; email only, OAS). */
+export function suppressionBody(emails: readonly string[], suppress: boolean): unknown {
+  return {
+    data: {
+      type: suppress ? 'profile-suppression-bulk-create-job' : 'profile-suppression-bulk-delete-job',
+      attributes: { profiles: { data: emails.map((email) => ({ type: 'profile', attributes: { email } })) } },
+    },
+  };
+}
+
+/** POST /api/data-privacy-deletion-jobs: exactly one identifier (email, phone number or Klaviyo id). */
+export function deletionBody(ref: ProfileRef): unknown {
+  const data = ref.kid
+    ? { type: 'profile', id: ref.kid, attributes: {} }
+    : { type: 'profile', attributes: ref.email ? { email: ref.email } : { phone_number: ref.phone_number } };
+  return { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data } } } };
+}

@@ -24,7 +24,14 @@ export type ProfileOp =
       readonly member: ProfileRef;
       readonly channels: readonly Channel[];
       readonly source?: string;
-    };
+    }
+  /** Suppress (or lift the suppression of) marketing email to this address, without erasing the person (issue 16). */
+  | { readonly op: 'suppress' | 'unsuppress'; readonly member: { readonly email: string } }
+  /**
+   * Erase the person at Klaviyo (issue 16): `member` holds exactly one of email, phone number or
+   * Klaviyo id (`kid`). Its job is removed once done, so the identifier does not outlive the request.
+   */
+  | { readonly op: 'erase'; readonly member: ProfileRef };
 
 const IDENTIFIER_ORDER = ['email', 'phone_number', 'external_id', 'anonymous_id', 'kid'] as const;
 

@@ -23,6 +23,7 @@ import {
   type StoredCouponCodeItem,
   type StoredEventItem,
   type StoredItem,
+  openJobData,
   type StoredJob,
 } from '../job-data.ts';
 import { backInStockBody } from '../klaviyo/back-in-stock-payloads.ts';
@@ -161,13 +162,15 @@ export interface DeadLetterOptions {
   readonly prioritiesEnabled?: boolean;
   /** KLAVIYO_REVISION: a dry run shows event bodies as they would be sent with it. */
   readonly revision: string;
+  /** RELAY_AUDIT_KEEP_S: how long the audit stream keeps the replay's entry. */
+  readonly auditKeepS?: number;
 }
 
 export function createDeadLetters(
   redis: Redis,
   queues: Queues,
   lanes: () => readonly string[],
-  { showPii = false, prioritiesEnabled = true, revision }: DeadLetterOptions,
+  { showPii = false, prioritiesEnabled = true, revision, auditKeepS }: DeadLetterOptions,
 ): DeadLetters {
   REPOINT.define(redis);
   const view = <T>(x: T): T => (showPii ? x : (maskIdentifiers(x) as T));
@@ -253,7 +256,7 @@ export function createDeadLetters(
       if (!t) return undefined;
       const job = (await queues.get(t.ref).getJob(t.jobId)) as Job<ItemsData> | undefined;
       if (!job || !(await job.isFailed())) return undefined;
-      return view({ ...summarize(t.ref, job), data: job.data, stacktrace: job.stacktrace ?? [] });
+      return view({ ...summarize(t.ref, job), data: openJobData(job.data), stacktrace: job.stacktrace ?? [] });
     },
 
     async replay(filter, { dryRun, actor, priority }) {
@@ -284,7 +287,12 @@ export function createDeadLetters(
         }
       }
       const result: ReplayResult = { dryRun, priority: cls, jobs: refs.length, items, refs, ...(dryRun ? { preview } : {}) };
-      await appendAudit(redis, queues.prefix, { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, priority: cls, jobs: result.jobs, items });
+      await appendAudit(
+        redis,
+        queues.prefix,
+        { actor, action: dryRun ? 'replay.dry-run' : 'replay', filter, priority: cls, jobs: result.jobs, items },
+        auditKeepS,
+      );
       return result;
     },
   };

@@ -13,7 +13,7 @@
  */
 import type { Job } from 'bullmq';
 import { jobRef, KINDS_FOUND_BY_STORED_ID, keysForId, madeFromId, readItemKeyValue } from '../item-keys.ts';
-import { jobOrigin, type StoredItem, type StoredJob } from '../job-data.ts';
+import { jobOrigin, openJobData, type StoredItem, type StoredJob } from '../job-data.ts';
 import { JOB_KINDS, type Queues } from '../queues.ts';
 import { legacyRef, queueName, type QueueRef } from '../queue-catalog.ts';
 import { itemKeyName } from '../redis-keys.ts';
@@ -96,7 +96,7 @@ export async function findJobs(
   if (needles.length > 0) {
     for (const q of await queues.catalog.all(lanes)) {
       for (const job of await recentJobs(queues, q)) {
-        const text = JSON.stringify(job.data);
+        const text = JSON.stringify(openJobData(job.data as StoredJob<StoredItem>));
         const lower = text.toLowerCase();
         if (needles.some((n) => (n.startsWith('"email"') ? lower.includes(n) : text.includes(n)))) await push(q, job, 'scan');
       }

@@ -32,6 +32,8 @@ import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { appendAudit, readAudit } from '../ops/audit.ts';
 import { findJobs } from '../ops/find.ts';
+import { createEraser } from '../privacy/erasure.ts';
+import { PayloadCipher, usePayloadCipher } from '../payload-cipher.ts';
 import { statsKey } from '../redis-keys.ts';
 import { pauseLane, resumeLane } from '../ops/lane-state.ts';
 import { readStatus } from '../ops/status.ts';
@@ -98,6 +100,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     log.warn({ err: err.message }, 'Redis does not answer yet; starting anyway (the API spools, workers wait)');
   }
   const file = opts.file ?? EMPTY_RELAY_FILE;
+  // Before any job is written or read: the codecs of src/job-data.ts seal and open with it.
+  usePayloadCipher(config.privacy.payloadKeys.length > 0 ? new PayloadCipher(config.privacy.payloadKeys) : undefined);
   const lanes = opts.workers ? buildLanes(config, file, opts.sandboxUrl) : [];
   /**
    * Every lane's name and quota scope, known to API-only processes too (they never call Klaviyo).
@@ -170,6 +174,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       lockMs: config.worker.lockMs,
       catalogMaxJobs: config.worker.catalogMaxJobs,
       couponJobsMax: config.worker.couponJobsMax,
+      profileIdCacheTtlS: config.privacy.profileIdCacheTtlS,
       metrics: opts.metrics,
       backoff: { baseMs: config.jobs.retryBaseMs, maxMs: config.jobs.retryMaxMs },
       fetch: opts.fetch,
@@ -241,6 +246,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       },
       sandboxView: opts.sandboxView,
       couponResults: (source, couponId, requestId) => readCodeResults(apiRedis, config.queuePrefix, source.lane, source.id, couponId, requestId),
+      erase: createEraser({ redis: apiRedis, queues, lanes: laneNames, spool, auditKeepS: config.privacy.auditKeepS }),
       replay: createReplayCache(apiRedis, config.queuePrefix),
       priorities,
       count: count(apiRedis),
@@ -251,6 +257,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           showPii: config.dashboard.showPii,
           prioritiesEnabled: priorities.enabled,
           revision: config.klaviyo.revision,
+          auditKeepS: config.privacy.auditKeepS,
         }),
         audit: (n) => readAudit(apiRedis, config.queuePrefix, n),
         status: () =>
@@ -261,11 +268,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         lanes: laneNames,
         pause: async (lane, actor) => {
           await pauseLane(apiRedis, queues, lane, { since: Date.now(), status: 0, origin: 'relay', detail: `paused by ${actor}`, by: actor });
-          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.pause', lane });
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.pause', lane }, config.privacy.auditKeepS);
         },
         resume: async (lane, actor) => {
           await resumeLane(apiRedis, queues, lane);
-          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane });
+          await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane }, config.privacy.auditKeepS);
         },
         find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
         dashboard: dashboardRoutes(
@@ -283,7 +290,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             lanes: laneNames,
             api: (lane) => webhookApis.get(lane),
             store: webhookStore,
-            appendAudit: (entry) => appendAudit(apiRedis, config.queuePrefix, entry),
+            appendAudit: (entry) => appendAudit(apiRedis, config.queuePrefix, entry, config.privacy.auditKeepS),
             deliveryStats: () => apiRedis.hgetall(deliveryStatsKey(config.queuePrefix)),
           }),
         },

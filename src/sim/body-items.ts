@@ -19,6 +19,8 @@ const ITEM_PATTERNS: Partial<Record<EndpointName, RegExp[]>> = {
   bulk_import_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   bulk_subscribe_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   bulk_unsubscribe_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
+  bulk_suppress_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
+  bulk_unsuppress_profiles: [/^\/data\/attributes\/profiles\/data\/\d+(?=\/|$)/],
   add_profiles_to_list: [/^\/data\/\d+(?=\/|$)/],
   ...Object.fromEntries(CATALOG_BULK_ENDPOINTS.map((e) => [e, [/^\/data\/attributes\/(?:items|variants|categories)\/data\/\d+(?=\/|$)/]])),
   remove_profiles_from_list: [/^\/data\/\d+(?=\/|$)/],
@@ -114,6 +116,8 @@ export function selectItems(
     case 'bulk_import_profiles':
     case 'bulk_subscribe_profiles':
     case 'bulk_unsubscribe_profiles':
+    case 'bulk_suppress_profiles':
+    case 'bulk_unsuppress_profiles':
       arr(obj(attrs['profiles'])['data']).forEach((p, i) => {
         const email = obj(obj(p)['attributes'])['email'];
         if (emailHit(email)) out.push({ pointer: `/data/attributes/profiles/data/${i}/attributes/email`, label: `email ${email}` });

@@ -77,6 +77,7 @@ export function createProfile(account: SimAccount, now: number): SimProfile {
     lists: new Set(),
     consent: {},
     listSuppressions: [],
+    suppressedAt: null,
     created: now,
     updated: now,
     lastEventDate: null,

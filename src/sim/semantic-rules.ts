@@ -266,6 +266,14 @@ function endpointErrors(endpoint: EndpointName, body: unknown, now: number): Rul
         ENDPOINTS.bulk_create_coupon_codes.maxItems ?? Infinity,
         'coupon codes',
       );
+    case 'bulk_suppress_profiles':
+    case 'bulk_unsuppress_profiles':
+      return tooMany(
+        '/data/attributes/profiles/data',
+        arr(obj(obj(obj(b['data'])['attributes'])['profiles'])['data']).length,
+        ENDPOINTS[endpoint].maxItems ?? Infinity,
+        'profiles',
+      );
     default:
       return [];
   }

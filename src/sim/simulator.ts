@@ -20,7 +20,16 @@ import { findBy, upsertLenient } from './profile-store.ts';
 import { RateLimits, type PeakStats } from './rate-limits.ts';
 import { RequestCounters, RequestLog, type RecordedRequest, type StatsSnapshot } from './request-log.ts';
 import { accountView, maskSecret, type SnapshotOptions } from './snapshot.ts';
-import { createAccount, type SimAccount, type SimEvent, type SimProfile, type SimState, type SimWebhook, type SubscriptionOp } from './state.ts';
+import {
+  createAccount,
+  type SimAccount,
+  type SimEvent,
+  type SimProfile,
+  type SimState,
+  type SimWebhook,
+  type SubscriptionOp,
+  type PrivacyOp,
+} from './state.ts';
 import type { AccountEvent, ScheduledJob } from './handlers/context.ts';
 import { deliveryItem, WebhookDeliveries, type DeliveryAttempt } from './webhook-deliveries.ts';
 
@@ -68,6 +77,8 @@ export interface Simulator {
   profileByEmail(accountId: string, email: string): SimProfile | undefined;
   /** Subscribe/unsubscribe outcomes, per profile, of one account or of all. */
   subscriptionOps(accountId?: string): SubscriptionOp[];
+  /** Deletions and (un)suppressions asked for, in order. */
+  privacyOps(accountId?: string): PrivacyOp[];
   /** Recorded requests, oldest first (at most `maxRecordedRequests`). */
   requests(filter?: RequestFilter): RecordedRequest[];
   /** The account's system webhooks (secrets included: for tests). */
@@ -264,6 +275,11 @@ class SimulatorImpl implements Simulator, SimCore {
   subscriptionOps(accountId?: string): SubscriptionOp[] {
     if (accountId !== undefined) return [...(this.state.accounts.get(accountId)?.subscriptionOps ?? [])];
     return [...this.state.accounts.values()].flatMap((a) => a.subscriptionOps);
+  }
+
+  privacyOps(accountId?: string): PrivacyOp[] {
+    if (accountId !== undefined) return [...(this.state.accounts.get(accountId)?.privacyOps ?? [])];
+    return [...this.state.accounts.values()].flatMap((a) => a.privacyOps);
   }
 
   requests(filter: RequestFilter = {}): RecordedRequest[] {

@@ -55,6 +55,7 @@ export function accountView(a: SimAccount, opts: SnapshotOptions = {}): Record<s
     events,
     lists: Object.fromEntries([...a.lists].map(([id, members]) => [id, [...members]])),
     subscriptionOps: a.subscriptionOps,
+    privacyOps: a.privacyOps,
     bulkImportJobs: [...a.bulkImportJobs.values()].map(jobView),
     backInStock: [...a.backInStock.values()],
     coupons: {

@@ -47,6 +47,8 @@ export interface SimProfile {
   consent: Partial<Record<Channel, ConsentRecord>>;
   /** List-level unsubscribes (an unsubscribe job naming a list the profile was in). */
   listSuppressions: ListSuppression[];
+  /** Suppressed from marketing email (profile-suppression-bulk-create-jobs), ISO time; null when not. */
+  suppressedAt: string | null;
   created: number;
   updated: number;
   lastEventDate: number | null;
@@ -82,6 +84,17 @@ export interface SubscriptionOp {
   phone_number: string | null;
   channels: Channel[];
   source: string | null;
+}
+
+/** A deletion or (un)suppression Klaviyo was asked for (handlers/privacy.ts). */
+export interface PrivacyOp {
+  at: number;
+  kind: 'deletion' | 'suppress' | 'unsuppress';
+  email: string | null;
+  phone_number: string | null;
+  profileId: string | null;
+  /** Whether a profile matched (a suppression always finds or creates one). */
+  found: boolean;
 }
 
 export interface ImportError {
@@ -149,6 +162,7 @@ export interface SimAccount {
   /** list id → member profile ids */
   lists: Map<string, Set<string>>;
   subscriptionOps: SubscriptionOp[];
+  privacyOps: PrivacyOp[];
   bulkImportJobs: Map<string, BulkImportJob>;
   /** System webhooks by id. */
   webhooks: Map<string, SimWebhook>;
@@ -178,6 +192,7 @@ export function createAccount(id: string, mode: 'gateway' | 'direct', now: numbe
     dedupeKeys: new Set(),
     lists: new Map(),
     subscriptionOps: [],
+    privacyOps: [],
     bulkImportJobs: new Map(),
     webhooks: new Map(),
     webhookAccess,

@@ -50,4 +50,26 @@ describe('config', () => {
     expect(() => loadConfig({ MATON_API_KEY: 'mk', KLAVIYO_API_KEY: 'pk', RELAY_API_KEYS: 'abcdefgh-abcdefgh' })).toThrow(/both set/);
     expect(() => loadConfig({ RELAY_API_KEYS: 'short' })).toThrow(/at least 16/);
   });
+
+  it('reads the payload keys (the first seals) and the retention settings, and names every bad key', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const c = loadConfig({ RELAY_PAYLOAD_KEYS: ` k2:${k2}, k1:${k1} `, RELAY_AUDIT_KEEP_S: '86400', RELAY_PROFILE_ID_CACHE_TTL_S: '3600' });
+    expect(c.privacy.payloadKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(c.privacy.payloadKeys[0]!.key.equals(Buffer.alloc(32, 2))).toBe(true);
+    expect(c.privacy).toMatchObject({ auditKeepS: 86_400, profileIdCacheTtlS: 3600 });
+    expect(loadConfig({}).privacy).toMatchObject({ payloadKeys: [], auditKeepS: 90 * 86_400, profileIdCacheTtlS: 30 * 86_400 });
+    let err: unknown;
+    try {
+      loadConfig({ RELAY_PAYLOAD_KEYS: `short:${Buffer.alloc(16).toString('base64')},no-colon,k1:${k1},k1:${k1},bad id:${k1}` });
+    } catch (e) {
+      err = e;
+    }
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toContain('key short must be 32 bytes');
+    expect(problems).toContain('each entry is <key id>:<key>');
+    expect(problems).toContain('key id k1 is listed twice');
+    // The keys themselves are never echoed.
+    expect(problems).not.toContain(k1);
+  });
 });

@@ -298,3 +298,30 @@ describe('open and close', () => {
     expect(Date.now() - statSync(s.file).mtimeMs).toBeLessThan(timing.staleMs);
   });
 });
+
+describe('scrub (erasure, issue 16)', () => {
+  it("drops the picked items from its own file and others', keeps line numbers, and drain applies only what is left", async () => {
+    const dir = tmp();
+    const s = await open(dir, 'api-a');
+    for (const id of ['keep-1', 'gone-2', 'keep-3']) s.append(rec(id));
+    const other = orphan(dir, 'spool-api-b.log', ['gone-4', 'keep-5']);
+    writeFileSync(`${other}.offset`, '1'); // its first record was applied already
+    age(other);
+    const dropped = s.scrub((_m, item) => String(item).startsWith('gone'));
+    expect(dropped).toBe(2);
+    expect(readFileSync(s.file, 'utf8').split('\n')).toHaveLength(4); // three lines and the final newline's empty tail
+    expect(readFileSync(s.file, 'utf8')).not.toContain('gone');
+    expect(readFileSync(other, 'utf8')).not.toContain('gone');
+    expect(s.size).toBe(Buffer.byteLength(readFileSync(s.file, 'utf8')));
+    age(other);
+    const c = collector();
+    await s.drain(c.apply);
+    // The other file resumes after its applied first line (now empty): its second record comes in.
+    expect(c.applied).toEqual(['keep-5', 'keep-1', 'keep-3']);
+    // Appends after a scrub go on at the end of the own file.
+    s.append(rec('keep-6'));
+    const c2 = collector();
+    await s.drain(c2.apply);
+    expect(c2.applied).toEqual(['keep-6']);
+  });
+});

@@ -9,9 +9,21 @@
  *   subscribe   → batched profile-subscription-bulk-create-jobs per (list, source) (≤1,000)
  *   unsubscribe → batched profile-subscription-bulk-delete-jobs per list (≤100); the list is
  *                 always named unless a global unsubscribe was asked for explicitly
+ *   suppress, unsuppress → batched profile-suppression-bulk-create-jobs / …-delete-jobs (≤100 emails)
+ *   erase       → data-privacy-deletion-jobs, one person per call (3/s, 60/min); the person's
+ *                 cached profile id goes with it (issue 16)
  */
 import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
-import { identifierOnly, listMembersBody, profileFilter, profileImportBody, subscribeBody, unsubscribeBody } from '../../src/klaviyo/profile-payloads.ts';
+import {
+  deletionBody,
+  identifierOnly,
+  listMembersBody,
+  profileFilter,
+  profileImportBody,
+  subscribeBody,
+  suppressionBody,
+  unsubscribeBody,
+} from '../../src/klaviyo/profile-payloads.ts';
 import { ProfileResponseSchema, ProfilesPageSchema } from '../../src/klaviyo/schemas.ts';
 import type { ProfileRef } from '../../src/model/profile-operation.ts';
 import type { ProfileItem } from '../../src/job-data.ts';
@@ -162,6 +174,24 @@ export function createProfileDispatcher(
     );
   }
 
+  function suppression(suppress: boolean) {
+    const endpoint = suppress ? 'bulk_suppress_profiles' : 'bulk_unsuppress_profiles';
+    return batcher<string>(endpoint, endpoint, ENDPOINTS[endpoint].maxItems!, (emails) =>
+      sendIsolating(deps, emails, (batch) => ({ endpoint, body: suppressionBody(batch, suppress), blame: blameByIndex('/data/attributes/profiles/data') })),
+    );
+  }
+
+  async function erase(ref: ProfileRef): Promise<ItemOutcome> {
+    try {
+      await callWithQuota(deps, { endpoint: 'request_profile_deletion', body: deletionBody(ref) });
+    } catch (err) {
+      return outcomeOf(err);
+    }
+    // Klaviyo's id for the person names no one any more; the relay's own copies were purged at the request.
+    await cache.forget(lane, ref);
+    return DELIVERED;
+  }
+
   let stopping = false;
   return {
     async submit(item, key = '') {
@@ -184,6 +214,11 @@ export function createProfileDispatcher(
         case 'subscribe':
         case 'unsubscribe':
           return consent(o).submit(o, key);
+        case 'suppress':
+        case 'unsuppress':
+          return suppression(o.op === 'suppress').submit(o.member.email, key);
+        case 'erase':
+          return erase(o.member);
       }
     },
     async drain() {

@@ -40,6 +40,22 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
   const leaseMs = opts.leaseMs ?? PROMOTION_LEASE_MS;
 
   return async function processProfiles(job: Job<ProfilesJobData>, token?: string): Promise<SettleResult> {
+    const result = await processItems(job, token);
+    await forgetErasures(job);
+    return result;
+  };
+
+  /**
+   * An erasure request holds the identifier only until Klaviyo has it: once its job completes the
+   * erased person's identifier is dropped from the data BullMQ keeps (issue 16). Reached only when
+   * every item was delivered (settle throws otherwise); retries and dead letters keep it, to send.
+   */
+  async function forgetErasures(job: Job<ProfilesJobData>): Promise<void> {
+    const items = job.data.items.map((it) => (decodeProfileItem(it).operation.op === 'erase' ? { ...it, o: { op: 'erase' as const, member: {} } } : it));
+    if (items.some((it, i) => it !== job.data.items[i])) await job.updateData({ ...job.data, items });
+  }
+
+  async function processItems(job: Job<ProfilesJobData>, token?: string): Promise<SettleResult> {
     // Items as stored: the per-profile order and settle work on them; the dispatcher gets them decoded.
     const { items } = job.data;
     const { source, lane, acceptedAt } = jobOrigin(job.data);
@@ -116,5 +132,5 @@ export function profilesProcessor(dispatcher: ProfileDispatcher, order: ProfileO
       if (err instanceof DelayedError || err instanceof UnrecoverableError || err instanceof RetryLaterError) await forget();
       throw err;
     }
-  };
+  }
 }

@@ -17,6 +17,9 @@ export type BodyOperationId =
   | 'remove_profiles_from_list'
   | 'bulk_subscribe_profiles'
   | 'bulk_unsubscribe_profiles'
+  | 'bulk_suppress_profiles'
+  | 'bulk_unsuppress_profiles'
+  | 'request_profile_deletion'
   | 'create_webhook'
   | 'update_webhook'
   | 'bulk_create_catalog_items'
@@ -83,6 +86,9 @@ export const BODY_OPERATION_IDS: readonly BodyOperationId[] = [
   'remove_profiles_from_list',
   'bulk_subscribe_profiles',
   'bulk_unsubscribe_profiles',
+  'bulk_suppress_profiles',
+  'bulk_unsuppress_profiles',
+  'request_profile_deletion',
   'create_webhook',
   'update_webhook',
   'bulk_create_catalog_items',

@@ -9,6 +9,7 @@ import { bulkCreateEvents, createEvent } from './events.ts';
 import { addProfilesToList, removeProfilesFromList } from './lists.ts';
 import { createOrUpdateProfile, createProfile, updateProfile } from './profiles.ts';
 import { getAccounts, getProfiles } from './reads.ts';
+import { bulkSuppressProfiles, bulkUnsuppressProfiles, requestProfileDeletion } from './privacy.ts';
 import { bulkSubscribeProfiles, bulkUnsubscribeProfiles } from './subscriptions.ts';
 import { createWebhook, deleteWebhook, getWebhook, getWebhooks, getWebhookTopics, updateWebhook } from './webhooks.ts';
 
@@ -25,6 +26,9 @@ export const HANDLERS: Readonly<Record<EndpointName, Handler>> = {
   remove_profiles_from_list: removeProfilesFromList,
   bulk_subscribe_profiles: bulkSubscribeProfiles,
   bulk_unsubscribe_profiles: bulkUnsubscribeProfiles,
+  bulk_suppress_profiles: bulkSuppressProfiles,
+  bulk_unsuppress_profiles: bulkUnsuppressProfiles,
+  request_profile_deletion: requestProfileDeletion,
   get_profiles: getProfiles,
   get_accounts: getAccounts,
   get_webhook_topics: getWebhookTopics,

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { EventSchema } from '../../../src/model/event.ts';
 import { OrderSchema } from '../../../src/model/order.ts';
 import { ListMembersSchema, ProfileUpsertSchema } from '../../../src/model/profile-requests.ts';
+import { DeletionSchema, MAX_DELETIONS_PER_REQUEST, SuppressionsSchema } from '../../../src/model/privacy-requests.ts';
 import { RELAY_KEY } from '../../support/harness.ts';
 import { decodeJson, type Case, type Defect, type RouteSpec, type Signing } from './fuzz.ts';
 import {
@@ -215,6 +216,26 @@ export const listsRoute: RouteSpec = {
       if (consent?.sms === true && profiles.some((m) => !m.phone_number)) return false;
       return true;
     }),
+  accepted: (_c, _b, reply: { id: string }) => [reply.id],
+};
+
+export const deletionsRoute: RouteSpec = {
+  name: 'POST /v1/privacy/deletions',
+  ok: 202,
+  statusFor: V1_STATUS,
+  classifiedStatuses: [400],
+  mustSee: [202, 400, 401, 404, 413, 415],
+  classify: (_c, body) => bodyVerdict(body, (v) => validSingleOrBatch(v, 'deletions', MAX_DELETIONS_PER_REQUEST, schemaOk(DeletionSchema))),
+  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
+};
+
+export const suppressionsRoute: RouteSpec = {
+  name: 'POST|DELETE /v1/suppressions',
+  ok: 202,
+  statusFor: V1_STATUS,
+  classifiedStatuses: [400],
+  mustSee: [202, 400, 401, 404, 413, 415],
+  classify: (_c, body) => bodyVerdict(body, schemaOk(SuppressionsSchema)),
   accepted: (_c, _b, reply: { id: string }) => [reply.id],
 };
 
