@@ -9,6 +9,7 @@
  *   lane the lane they go to            waits  (profiles) times put back behind an earlier operation
  *   at   accepted at (ms since epoch)   b      bytes counted in its queue's counter (queued-bytes)
  *                                       bs     1: counted in its source's ledger too
+ *                                       d      its place in the dedupe memory (src/dedupe-memory.ts)
  * and per item:
  *   k    item key (src/item-keys.ts; an event's unique_id)   id   the caller's id (or one made from it)
  *   e    (event) the event                                  o    (profile) the operation
@@ -102,6 +103,8 @@ export interface StoredJob<I> {
   readonly waits?: number;
   readonly b?: number;
   readonly bs?: 1;
+  /** Its place in the dedupe memory, `<generation>:<number>` (src/dedupe-memory.ts); none when dedupe is off or for jobs queued before issue 18. */
+  readonly d?: string;
 }
 
 export type EventsJobData = StoredJob<StoredEventItem>;
@@ -195,4 +198,21 @@ export function jobBytes(data: Pick<StoredJob<unknown>, 'src' | 'b' | 'bs'>): Jo
 export function setJobBytes(data: { b?: number; bs?: 1 }, bytes: number, inSourceLedger: boolean): void {
   data.b = bytes;
   if (inSourceLedger) data.bs = 1;
+}
+
+export function setMemoryPlace(data: { d?: string }, place: string): void {
+  data.d = place;
+}
+
+/**
+ * What a completed job keeps (issue 18): where it came from and how many items it delivered, no
+ * payload — its items are `done` in the dedupe memory, which is what find by id reads. Find by
+ * email, phone or external id (a scan of job data) no longer sees completed jobs. Counters stay
+ * readable for a release that comes late (src/ingest/queued-bytes.ts).
+ */
+export function completedJobData(data: StoredJob<unknown>): StoredJob<never> & { n: number } {
+  const kept: StoredJob<never> & { n: number } = { v: 1, src: data.src, lane: data.lane, at: data.at, items: [], n: data.items.length };
+  if (data.b !== undefined) (kept as { b?: number }).b = data.b;
+  if (data.bs !== undefined) (kept as { bs?: 1 }).bs = data.bs;
+  return kept;
 }

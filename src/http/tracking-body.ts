@@ -12,7 +12,7 @@ import { gunzip } from 'node:zlib';
 import type { Context } from 'hono';
 import { MAX_BATCH_BYTES } from '../model/segment-message.ts';
 import { header } from './header.ts';
-import { readLimited } from './middleware/json-body.ts';
+import { readBody } from './request-body.ts';
 
 const gunzipAsync = promisify(gunzip);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -43,8 +43,7 @@ export async function readTrackingBody(c: Context, maxBytes = MAX_BATCH_BYTES): 
   const lengthHeader = header(c, 'content-length');
   const declared = lengthHeader === undefined ? Number.NaN : Number(lengthHeader);
   if (declared > maxBytes) return tooLarge('body');
-  // With a Content-Length the HTTP parser delivers exactly that many bytes (json-body.ts).
-  const raw = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw.body, maxBytes);
+  const raw = await readBody(c, maxBytes);
   if (raw === 'too-large') return tooLarge('body');
   let bytes: Uint8Array = raw;
   if (gzipped) {

@@ -250,7 +250,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           await resumeLane(apiRedis, queues, lane);
           await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane });
         },
-        find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
+        find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q, config.ingest.dedupTtlMs),
         dashboard: dashboardRoutes(
           laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(legacyRef(kind, lane)))),
           {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../../log.ts';
+import { type Logger, withoutUserData } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { header } from '../header.ts';
 
@@ -28,8 +28,19 @@ export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHa
       metrics?.httpDuration.observe({ route, method: c.req.method }, seconds);
       if (log.isLevelEnabled('info')) {
         const source = (c.get as (k: string) => { name?: string } | undefined)('source')?.name;
-        log.info({ requestId, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, ...(source ? { source } : {}) }, 'request');
+        log.info(accessLine(requestId, c.req.method, route, status, seconds, source), 'request');
       }
     }
   };
+}
+
+/**
+ * The access line: only values the relay chose (route pattern, not path; a request id limited to
+ * `[\w.:-]`, which cannot hold an email or an E.164 number; the configured source name), so it
+ * skips the masking walk (src/log.ts).
+ */
+function accessLine(requestId: string, method: string, route: string, status: number, seconds: number, source: string | undefined) {
+  const line: Record<string, unknown> = { requestId, method, route, status, ms: Math.round(seconds * 10_000) / 10 };
+  if (source) line.source = source;
+  return withoutUserData(line);
 }
