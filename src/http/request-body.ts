@@ -10,6 +10,7 @@
  * Either way a body over the limit is not read further: the caller answers 413 (or 400) with
  * `Connection: close`, so the rest of the upload is never consumed (close-unread.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 
@@ -97,4 +98,15 @@ async function readLimited(stream: ReadableStream<Uint8Array> | null, maxBytes: 
     off += ch.byteLength;
   }
   return out;
+}
+
+/**
+ * The body as text, or undefined when it is not valid UTF-8. What `new TextDecoder('utf-8',
+ * { fatal: true })` answers (a leading BOM dropped), in about a third of its time on a 250 KB
+ * body: validation and decoding are each one pass of native code (issue 18's batch profile).
+ */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  if (!isUtf8(bytes)) return undefined;
+  const bom = bytes.byteLength >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + bom, bytes.byteLength - bom).toString('utf8');
 }

@@ -12,10 +12,9 @@ import { gunzip } from 'node:zlib';
 import type { Context } from 'hono';
 import { MAX_BATCH_BYTES } from '../model/segment-message.ts';
 import { header } from './header.ts';
-import { readBody } from './request-body.ts';
+import { decodeUtf8, readBody } from './request-body.ts';
 
 const gunzipAsync = promisify(gunzip);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type TrackingBody =
   | { readonly ok: true; readonly text: string; readonly bytes: number }
@@ -54,9 +53,7 @@ export async function readTrackingBody(c: Context, maxBytes = MAX_BATCH_BYTES): 
       return { ok: false, status: 400, error: 'invalid_gzip', message: `The body is not valid gzip: ${(err as Error).message}` };
     }
   }
-  try {
-    return { ok: true, text: utf8.decode(bytes), bytes: bytes.byteLength };
-  } catch {
-    return { ok: false, status: 400, error: 'invalid_encoding', message: 'The body is not valid UTF-8' };
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return { ok: false, status: 400, error: 'invalid_encoding', message: 'The body is not valid UTF-8' };
+  return { ok: true, text, bytes: bytes.byteLength };
 }

@@ -10,14 +10,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { jsonError } from '../errors.ts';
 import { header } from '../header.ts';
-import { readBody } from '../request-body.ts';
+import { decodeUtf8, readBody } from '../request-body.ts';
 
 /** `bodyBytes`: the body's size as received (what queued-bytes limits count; src/ingest/queued-bytes.ts). */
 export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown; bodyBytes: number } };
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
-/** One decoder for all requests: constructing one per request showed up in profiles. */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, opts: { requireJsonType?: boolean } = {}): MiddlewareHandler<E> {
   const requireJsonType = opts.requireJsonType ?? true;
@@ -44,12 +42,10 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
       c.header('Connection', 'close');
       return tooLarge(c, maxBytes);
     }
-    try {
-      c.set('rawBody', utf8.decode(bytes));
-      c.set('bodyBytes', bytes.byteLength);
-    } catch {
-      return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
-    }
+    const text = decodeUtf8(bytes);
+    if (text === undefined) return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
+    c.set('rawBody', text);
+    c.set('bodyBytes', bytes.byteLength);
     await next();
   };
 }
