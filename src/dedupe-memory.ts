@@ -27,9 +27,15 @@
 import { hash } from 'node:crypto';
 import { luaScript } from './lua/script.ts';
 import type { RedisClient as Redis } from './redis.ts';
+import type { Logger } from './log.ts';
 import { DONE } from './item-keys.ts';
 import type { JobKind } from './queue-catalog.ts';
 import { claimRouteKey, dedupeJobTableKey, dedupeMemoryPrefix } from './redis-keys.ts';
+
+/** Digests per bucket on average (linear hashing splits past it); a bucket holds up to about twice as many. */
+export const BUCKET_LOAD = 40;
+/** Below this `hash-max-listpack-entries` the fuller buckets turn into hash tables (several times the bytes per item). */
+const LISTPACK_ENTRIES_NEEDED = 128;
 
 /** Bytes of an item key's digest kept per item (80 bits). */
 export const DIGEST_BYTES = 10;
@@ -110,4 +116,23 @@ export async function lookUpItems(
     keys: { route: claimRouteKey(prefix, kind, lane) },
     args: { memoryPrefix: dedupeMemoryPrefix(prefix, kind, lane), windowMs, digests: digestsOf(itemKeys) },
   });
+}
+
+/**
+ * Start-up: warn when the server keeps small hashes as listpacks only below what the buckets need
+ * (Redis's default, 128, is enough). Still correct below it, only larger. A server that refuses
+ * CONFIG (some managed Redis) is not asked again.
+ */
+export async function checkListpackSetting(redis: Redis, log: Logger): Promise<void> {
+  try {
+    const reply = (await redis.config('GET', 'hash-max-listpack-entries')) as string[];
+    const entries = Number(reply[1]);
+    if (Number.isFinite(entries) && entries < LISTPACK_ENTRIES_NEEDED)
+      log.warn(
+        { hashMaxListpackEntries: entries, needed: LISTPACK_ENTRIES_NEEDED },
+        `Redis hash-max-listpack-entries is ${entries}: the dedupe memory's buckets (about ${BUCKET_LOAD}, at most ~${2 * BUCKET_LOAD + 30} digests) need ${LISTPACK_ENTRIES_NEEDED} to stay compact; set it to ${LISTPACK_ENTRIES_NEEDED} or more`,
+      );
+  } catch {
+    // CONFIG disabled (managed Redis): nothing to check.
+  }
 }

@@ -28,7 +28,7 @@
 import type { RedisClient as Redis } from '../redis.ts';
 import { DONE, jobIdForItems, jobRef } from '../item-keys.ts';
 import { setJobBytes, setMemoryPlace } from '../job-data.ts';
-import { DIGEST_BYTES, digestsOf, GENERATIONS } from '../dedupe-memory.ts';
+import { BUCKET_LOAD, DIGEST_BYTES, digestsOf, GENERATIONS } from '../dedupe-memory.ts';
 import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
 import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
@@ -97,7 +97,7 @@ const CLAIM = luaScript({
     const [claimed, places] = raw as [number[], string[]];
     return { claimed, places };
   },
-  constants: { DONE, DIGEST_BYTES, GENERATIONS },
+  constants: { DONE, DIGEST_BYTES, GENERATIONS, BUCKET_LOAD },
 });
 
 export function createJobWriter<I extends EnqueueItem, D extends object>(redis: Redis, queues: Queues, dedupTtlMs: number, spec: JobSpec<I, D>): JobWriter<I> {

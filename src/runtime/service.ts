@@ -42,6 +42,7 @@ import { createWebhookSecretStore } from '../webhooks/secret-store.ts';
 import { createKlaviyoWebhookAdmin } from '../ops/klaviyo-webhooks.ts';
 import { registerWebhookGauges } from '../ops/webhook-gauges.ts';
 import { SourceRegistry } from '../sources.ts';
+import { checkListpackSetting } from '../dedupe-memory.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../quota/governor.ts';
 
@@ -179,6 +180,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
       clearTimeout(timer);
     }
+    void checkListpackSetting(apiRedis, log);
     const { maxQueuedJobs, maxQueuedBytes } = config.ingest;
     const limiter = limited.length > 0 ? createSourceLimiter(apiRedis, config.queuePrefix, limited, log) : undefined;
     durable = createDurableIngest(
