@@ -6,7 +6,8 @@
  * Layout, per kind and lane, all under the lane's hash tag (one cluster slot, as the claim's Lua
  * touches them together):
  *   `<lane keys>dd:<g>:b:<n>`  bucket n of generation g: a hash of DIGEST_BYTES-byte digests (the
- *                              item key's first bytes, binary) → the number of the job they went to
+ *                              item key's first bytes, binary) → the number of the job they went
+ *                              to, or empty once that job completed
  *   `<lane keys>dd:<g>:j`      generation g's job table: number → job ref ("<queue>/<jobId>") or `done`
  *   `<lane keys>dd:<g>:m`      its counters: items (n), linear-hashing level (l) and split (s), jobs (j)
  *   `<lane keys>dd:since`      when this layout was first written (legacy item keys are read until a window later)
@@ -68,9 +69,9 @@ export function parseMemoryPlace(place: string | undefined): { generation: strin
 const DONE_SCRIPT = luaScript({
   name: 'dedupe-done',
   keys: ['jobTable', 'job'],
-  args: ['number', 'data'],
-  reply: () => undefined,
-  constants: { DONE },
+  args: ['number', 'data', 'memoryPrefix', 'generation', 'digests'],
+  reply: (raw) => raw as number,
+  constants: { DONE, DIGEST_BYTES },
 });
 
 const REPOINT = luaScript({
@@ -88,11 +89,30 @@ const FIND = luaScript({
   constants: { DIGEST_BYTES, GENERATIONS },
 });
 
-/** Workers: a job completed. Its items are duplicates for the rest of the window; its hash keeps `data` (what is left of it) only. */
-export async function markJobDone(redis: Redis, prefix: string, kind: JobKind, lane: string, place: string, jobKey: string, data: string): Promise<void> {
+/**
+ * Workers: a job completed. Its items (`itemKeys`: those still on it) are duplicates for the rest
+ * of the window; its hash keeps `data` (a summary) and its timestamps only.
+ */
+export async function markJobDone(
+  redis: Redis,
+  prefix: string,
+  kind: JobKind,
+  lane: string,
+  place: string,
+  job: { readonly key: string; readonly data: string; readonly itemKeys: readonly string[] },
+): Promise<void> {
   const at = parseMemoryPlace(place);
   if (!at) return;
-  await DONE_SCRIPT.run(redis, { keys: { jobTable: dedupeJobTableKey(prefix, kind, lane, at.generation), job: jobKey }, args: { number: at.number, data } });
+  await DONE_SCRIPT.run(redis, {
+    keys: { jobTable: dedupeJobTableKey(prefix, kind, lane, at.generation), job: job.key },
+    args: {
+      number: at.number,
+      data: job.data,
+      memoryPrefix: dedupeMemoryPrefix(prefix, kind, lane),
+      generation: at.generation,
+      digests: digestsOf(job.itemKeys),
+    },
+  });
 }
 
 /** A dead letter replayed into another job: its items name that job now. */

@@ -204,7 +204,11 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   function markCompleted(job: Job<WatchedJobData>, kind: JobKind, qualifiedName: string): Promise<void> {
     const data = job.data as StoredJob<unknown>;
     if (data.d === undefined) return markDone(deps.connection, queues, kind, data.lane, job.data.items.map(itemKeyOf));
-    return markJobDone(deps.connection, deps.prefix, kind, data.lane, data.d, jobHashKey(qualifiedName, job.id!), JSON.stringify(completedJobData(data)));
+    return markJobDone(deps.connection, deps.prefix, kind, data.lane, data.d, {
+      key: jobHashKey(qualifiedName, job.id!),
+      data: JSON.stringify(completedJobData(data)),
+      itemKeys: job.data.items.map(itemKeyOf),
+    });
   }
 
   function watch<D extends WatchedJobData>(worker: Worker<D, unknown>, kind: JobKind, log: Logger): Worker {

@@ -33,7 +33,7 @@ for i = 1, #digests / DIGEST_BYTES do
       if a < tb.split then a = h % (m * 2) end
       local j = redis.call('HGET', mp .. tb.g .. ':b:' .. a, d)
       if j then
-        out[i] = redis.call('HGET', mp .. tb.g .. ':j', j) or false
+        out[i] = (j == '' and 'done') or redis.call('HGET', mp .. tb.g .. ':j', j) or false
         break
       end
     end

@@ -8,7 +8,8 @@
 -- a linear-hashing table of hashes ("buckets"), each a few dozen digests: small enough to stay
 -- listpack-encoded (hash-max-listpack-entries, 128 by default), so a digest costs its bytes and a
 -- few more, not a key each. Its job table numbers the jobs its items went to (one entry per job,
--- not per item): `done` once the job completed (src/delivery-marks.ts).
+-- not per item): `done` once the job completed, when its items' values become empty
+-- (src/lua/dedupe-done.lua).
 -- Item keys of the format before issue 18 (one key per item, `…:id:<item key>`) are read too while
 -- any may be left: until a window after this format was first written (`dd:since`).
 -- One call per flush; every key below carries the kind and lane's hash tag (one cluster slot).
@@ -133,7 +134,8 @@ for k in string.gmatch(ARGV[6], '%S+') do
       local b = bucket_of(tb, h)
       local j = redis.call('HGET', b, d)
       if j then
-        local v = redis.call('HGET', tb.jobs, j)
+        -- An empty value: its job completed (src/lua/dedupe-done.lua).
+        local v = j == '' and DONE or redis.call('HGET', tb.jobs, j)
         if v == DONE or (v and redis.call('EXISTS', jobKey(v)) == 1) then dup = true else stale, staleTb = b, tb end
         break
       end
