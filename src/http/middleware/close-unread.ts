@@ -13,6 +13,7 @@ export function closeIfBodyUnread(): MiddlewareHandler {
     await next();
     const length = header(c, 'content-length');
     const declaresBody = (length !== undefined && length !== '0') || header(c, 'transfer-encoding') !== undefined;
-    if (declaresBody && !bodyConsumed(c)) c.header('Connection', 'close');
+    // On the response's own headers: c.header() after the response exists rebuilds it (observe.ts).
+    if (declaresBody && !bodyConsumed(c)) c.res.headers.set('Connection', 'close');
   };
 }
