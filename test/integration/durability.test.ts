@@ -52,7 +52,12 @@ describe('Redis down', () => {
     // Each request's job, by its id (job ids follow the items; a completed job keeps no payload, issue 18).
     const jobOf = (i: number) => {
       const ids = i % 5 === 0 ? [i, i + 100] : [i];
-      return h!.queue('events').getJob(jobIdForItems('events', ids.map((n) => eventKey(RELAY_SOURCE, `${tag}-${n}`))));
+      return h!.queue('events').getJob(
+        jobIdForItems(
+          'events',
+          ids.map((n) => eventKey(RELAY_SOURCE, `${tag}-${n}`)),
+        ),
+      );
     };
     const spooledOrder = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await jobOf(i + 1))!.timestamp));
     expect(spooledOrder.every((t, i) => i === 0 || t >= spooledOrder[i - 1]!)).toBe(true);
