@@ -23,6 +23,7 @@ const SUITES = [
   'queued-bytes',
   'profile-promotion-claims',
   'lua-script',
+  'dedupe-memory',
 ].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({

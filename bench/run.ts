@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,catalog,encryption] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,retained,priority,segment,catalog,encryption] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
@@ -11,6 +11,8 @@
  *     per event, one create_event per job, no governor);
  *   - a backlog draining (full mode: 1,000,000 events) with worker memory sampled;
  *   - low load: one event every ~1.5 s, delivery latency;
+ *   - retained (only when asked: `--only=retained`, about 8 minutes): Redis bytes left per
+ *     delivered event once a backlog (full mode: 1,000,000 events) has drained;
  *   - priority (only when asked: `--only=priority`, about 20 minutes; `--quick` about 7): live
  *     event and subscribe latency while a backfill backlog and a profile import drain, priorities
  *     on vs first come, first served, in the same run (lib/priority.ts). Results go to
@@ -139,7 +141,7 @@ async function ingestSingle() {
   const best = (xs: typeof runs.minimal) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const m = best(runs.minimal);
   row(
-    'ingest, 1-event requests: requests/s (64 conns)',
+    'ingest, 1-event requests: requests/s (64 conns; default settings, log at info to a file)',
     ours ? fmt(best(runs.ours).rps) : '—',
     fmt(m.rps),
     ours ? `${(best(runs.ours).rps / m.rps).toFixed(2)}×` : '',
@@ -155,7 +157,7 @@ async function ingestSingle() {
     );
     row('ingest: API peak RSS MB', fmt(peakRssMb(ours.proc.pid)), fmt(peakRssMb(minimal.pid)), '');
   }
-  results.ingestSingle = runs;
+  results.ingestSingle = { settings: 'default (LOG_LEVEL info, the API log to a file); rounds alternated minimal, ours', ...runs };
   redis.client.disconnect();
   await stopAll();
 }
@@ -170,7 +172,9 @@ async function ingestBatch() {
   const events = r.requests * 1000;
   row('ingest, 1,000-event requests: events/s (8 conns)', fmt(r.rps * 1000), '', '');
   row('ingest, 1,000-event requests: p50 / p99 latency ms', `${r.latencyMs.p50} / ${r.latencyMs.p99}`, '', '');
-  row('Redis bytes per queued event (jobs + dedupe keys)', fmt((after - before) / events), '', '');
+  // CPU per event: what a busy shared machine does not distort as much as a rate (events/s per API core = 10⁶ / this).
+  row('ingest, 1,000-event requests: API CPU µs per event', fmt(r.cpuUsPerRequest / 1000, 1), '', '');
+  row('Redis bytes per queued event (jobs + dedupe memory)', fmt((after - before) / events), '', '');
   await ours.proc.stop();
   // The same with the API on both cores (RELAY_API_PROCESSES=2): ingest is CPU-bound.
   const two = await startApi({ ...relayEnv(redis.url, 'http://127.0.0.1:9'), RELAY_API_PROCESSES: '2' });
@@ -350,6 +354,79 @@ async function lowLoad() {
   await stopAll();
 }
 
+/**
+ * What a drained backlog leaves in Redis (issue 18): a backlog of T.backlog events (1,000,000 in
+ * full mode) in 1,000-event requests, delivered by one worker with the default dedupe window (24 h)
+ * and completed-job retention (1 h); once every job is finished, `used_memory` against before the
+ * first request, and each key family's share (MEMORY USAGE over a SCAN).
+ */
+async function retained() {
+  log(`retained: ${fmt(T.backlog)} events queued, delivered, then Redis memory`);
+  const redis = await startRedis();
+  const sim = await startSim(false);
+  const env = relayEnv(redis.url, sim.url);
+  const api = await startApi(env);
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const before = await usedMemory();
+  const filled = await load({ url: `${api.url}/v1/events`, connections: 8, duration: 600, amount: T.backlog / 1000, body: batchBody(1000), headers: auth });
+  // What was accepted (a busy machine may time out or refuse a request: its events are not owed).
+  const accepted = (filled.requests - filled.non2xx) * 1000;
+  const queuedBytes = (await usedMemory()) - before;
+  const worker = startWorker(env);
+  const t0 = Date.now();
+  await waitUntil('the backlog delivered', async () => delivered(await simStats(sim.url)) >= accepted, { timeoutMs: 60 * 60_000, intervalMs: 1000 });
+  const seconds = (Date.now() - t0) / 1000;
+  // Every job finished (completed and marked), not only delivered: the marks are written after the call.
+  const { Queue } = await import('bullmq');
+  const prefix = bullPrefix('relay', 'events', 'default');
+  const names = await redis.client.smembers(`${prefix}:queues`);
+  const queues = names.map((n) => new Queue(n, { connection: redis.client, prefix }));
+  await waitUntil(
+    'every job finished',
+    async () =>
+      (await Promise.all(queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')))).every((c) =>
+        Object.values(c).every((n) => n === 0),
+      ),
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  await Promise.all(queues.map((q) => q.close()));
+  await worker.stop();
+  await api.proc.stop();
+  const after = await usedMemory();
+  const families = new Map<string, { keys: number; bytes: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.client.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) {
+      const family = k.replace(/[A-Za-z0-9_-]{16,}/g, '<id>').replace(/:\d+(?=:|$)/g, ':<n>');
+      const f = families.get(family) ?? { keys: 0, bytes: 0 };
+      f.keys++;
+      f.bytes += Number(await redis.client.memory('USAGE', k, 'SAMPLES', '0'));
+      families.set(family, f);
+    }
+  } while (cursor !== '0');
+  const got = delivered(await simStats(sim.url));
+  const perEvent = (after - before) / got;
+  row(`retained: Redis bytes per delivered event after a ${fmt(got)}-event drain (dedupe 24 h, completed 1 h)`, fmt(perEvent, 1), '', '');
+  row('retained: Redis bytes per queued event before the drain', fmt(queuedBytes / accepted), '', '');
+  const top = [...families.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 8);
+  results.retained = {
+    backlog: T.backlog,
+    delivered: got,
+    drainSeconds: seconds,
+    usedMemoryBefore: before,
+    usedMemoryAfter: after,
+    bytesPerDeliveredEvent: perEvent,
+    queuedBytesPerEvent: queuedBytes / T.backlog,
+    families: Object.fromEntries(top),
+  };
+  log(`retained: key families ${JSON.stringify(Object.fromEntries(top))}`);
+  redis.client.disconnect();
+  await stopAll();
+}
+
 async function main() {
   const started = Date.now();
   const phase = (name: string) => log(`${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -407,6 +484,7 @@ async function main() {
     }
     phase('delivery done');
     if (only.has('lowload') && !baselineOnly) await lowLoad();
+    if (only.has('retained') && !baselineOnly) await retained();
     if (only.has('priority')) {
       results.priority = await priorityScenario({ ...P, modes: baselineOnly ? ['fifo'] : ['priorities', 'fifo'], log, row });
     }
@@ -434,7 +512,7 @@ async function main() {
   };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption'].includes([...only][0]!) ? `-${[...only][0]}` : '';
+  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

@@ -10,6 +10,7 @@
  *   at   accepted at (ms since epoch)   b      bytes counted in its queue's counter (queued-bytes)
  *                                       bs     1: counted in its source's ledger too
  *                                       tp     W3C traceparent of the enqueue (only while tracing is on)
+ *                                       d      its place in the dedupe memory (src/dedupe-memory.ts)
  * and per item:
  *   k    item key (src/item-keys.ts; an event's unique_id)   id   the caller's id (or one made from it)
  *   e    (event) the event                                  o    (profile) the operation
@@ -131,6 +132,8 @@ export interface StoredJob<I> {
   readonly bs?: 1;
   /** The trace the job continues (src/tracing/): the W3C traceparent of the enqueue that added it. */
   readonly tp?: string;
+  /** Its place in the dedupe memory, `<generation>:<number>` (src/dedupe-memory.ts); none when dedupe is off or for jobs queued before issue 18. */
+  readonly d?: string;
 }
 
 export type EventsJobData = StoredJob<StoredEventItem>;
@@ -289,3 +292,17 @@ export const encodeBackInStockItem = (it: BackInStockItem): StoredBackInStockIte
 export const decodeBackInStockItem = (s: StoredBackInStockItem): BackInStockItem => ({ key: s.k, id: s.id, subscription: s.s });
 export const encodeCouponCodeItem = (it: CouponCodeItem): StoredCouponCodeItem => ({ k: it.key, id: it.id, c: it.code, n: it.requestSize });
 export const decodeCouponCodeItem = (s: StoredCouponCodeItem): CouponCodeItem => ({ key: s.k, id: s.id, code: s.c, requestSize: s.n });
+export function setMemoryPlace(data: { d?: string }, place: string): void {
+  data.d = place;
+}
+
+/**
+ * What a completed job keeps (issue 18): when it was accepted (find shows it) and how many items
+ * it delivered, no payload — its items are `done` in the dedupe memory, which is what find by id
+ * reads; its queue names its source and lane. Under 64 bytes, so the job's hash stays a listpack
+ * (src/lua/dedupe-done.lua). Find by email, phone or external id (a scan of job data) no longer
+ * sees completed jobs.
+ */
+export function completedJobData(data: StoredJob<unknown>): { at: number; n: number; items: never[] } {
+  return { at: data.at, n: data.items.length, items: [] };
+}

@@ -75,6 +75,20 @@ export function itemKeyPrefix(prefix: string, kind: JobKind, lane: string): stri
 }
 
 /**
+ * `<bullPrefix>:<kind>.<lane>:dd:` — the dedupe memory's keys (src/dedupe-memory.ts: buckets, job
+ * tables and counters per generation). Written by ingest (the claim), the workers (`done`) and a
+ * dead-letter replay; read by the claim and find.
+ */
+export function dedupeMemoryPrefix(prefix: string, kind: JobKind, lane: string): string {
+  return `${laneKeyPrefix(prefix, kind, lane)}dd:`;
+}
+
+/** `<bullPrefix>:<kind>.<lane>:dd:<generation>:j` — a generation's job table (src/dedupe-memory.ts). */
+export function dedupeJobTableKey(prefix: string, kind: JobKind, lane: string, generation: string | number): string {
+  return `${dedupeMemoryPrefix(prefix, kind, lane)}${generation}:j`;
+}
+
+/**
  * `<bullPrefix>:<kind>.<lane>:meta` — BullMQ's meta hash of the legacy queue. We never write it:
  * it is the claim's KEYS[1], the key that routes the call to the lane's slot in a cluster.
  */

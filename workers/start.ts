@@ -24,22 +24,25 @@ import {
   type BackInStockJobData,
   type CatalogJobData,
   type CouponCodesJobData,
+  completedJobData,
   itemKeyOf,
   type EventsJobData,
   type ItemError,
   type ProfilesJobData,
+  type StoredJob,
   type WebhooksJobData,
 } from '../src/job-data.ts';
 import { legacyRef, queueName, type QueueRef } from '../src/queue-catalog.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { countDelivered, markDone } from '../src/delivery-marks.ts';
+import { markJobDone } from '../src/dedupe-memory.ts';
 import { releaseQueuedBytes } from '../src/ingest/queued-bytes.ts';
 import type { Ingest } from '../src/ingest/ingest.ts';
 import type { Rule } from '../src/relay-config.ts';
 import type { QuotaGovernor } from '../src/quota/governor.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { registerClassShareGauge } from '../src/ops/class-share.ts';
-import { lanePausedKey } from '../src/redis-keys.ts';
+import { jobHashKey, lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
 import { catalogProcessor } from './catalog/processor.ts';
 import { JobSlots } from './catalog/job-slots.ts';
@@ -218,10 +221,25 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };
 
+  /**
+   * A completed job: its items are done in the dedupe memory and its hash keeps no payload
+   * (src/dedupe-memory.ts, issue 18). A job queued before issue 18 has no place in the memory:
+   * its items' own keys say `done`, as they did then.
+   */
+  function markCompleted(job: Job<WatchedJobData>, kind: JobKind, qualifiedName: string): Promise<void> {
+    const data = job.data as StoredJob<unknown>;
+    if (data.d === undefined) return markDone(deps.connection, queues, kind, data.lane, job.data.items.map(itemKeyOf));
+    return markJobDone(deps.connection, deps.prefix, kind, data.lane, data.d, {
+      key: jobHashKey(qualifiedName, job.id!),
+      data: JSON.stringify(completedJobData(data)),
+      itemKeys: job.data.items.map(itemKeyOf),
+    });
+  }
+
   function watch<D extends WatchedJobData>(worker: Worker<D, unknown>, kind: JobKind, log: Logger): Worker {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
-      markDone(deps.connection, queues, kind, job.data.lane, job.data.items.map(itemKeyOf)).catch((err) => log.warn({ err }, 'could not mark items done'));
+      markCompleted(job, kind, worker.qualifiedName).catch((err) => log.warn({ err }, 'could not mark items done'));
       // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
       releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
       log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');

@@ -4,7 +4,7 @@
  * the baselines and the load generator — each in its own process, all on loopback.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -26,10 +26,17 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
-export function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `logFile`: the process's stdout goes to this file, as a user's logs go to a file or a log
+ * driver, instead of a pipe this process reads (at the default `info` level the API writes a line
+ * per request; reading them here would cost the load generator's and the API's shared cores).
+ */
+export function start(cmd: string, args: string[], env: Record<string, string> = {}, logFile?: string): Proc {
+  const stdout = logFile ? openSync(logFile, 'a') : 'pipe';
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] });
+  if (typeof stdout === 'number') closeSync(stdout);
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  child.stdout?.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const proc: Proc = {
     child,
@@ -176,18 +183,19 @@ export function relayEnv(redisUrl: string, simUrl: string, extra: Record<string,
     MATON_CONNECTION_ID: CONNECTION,
     RELAY_API_KEYS: BENCH_KEY,
     RELAY_QUEUE_PREFIX: 'relay',
-    LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     ...extra,
   };
 }
 
-export async function startApi(env: Record<string, string>): Promise<{ url: string; proc: Proc }> {
+/** The API with the settings given (the default log level, `info`, unless `env` says otherwise); its log goes to a file. */
+export async function startApi(env: Record<string, string>): Promise<{ url: string; proc: Proc; logFile: string }> {
   const port = await freePort();
-  const proc = start(process.execPath, [`${DIST}/src/server.js`], { ...env, PORT: String(port) });
+  const logFile = join(mkdtempSync(join(tmpdir(), 'relay-bench-api-')), 'api.log');
+  const proc = start(process.execPath, [`${DIST}/src/server.js`], { ...env, PORT: String(port) }, logFile);
   const url = `http://127.0.0.1:${port}`;
   await waitUntil('relay API', async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 30_000, intervalMs: 50 });
-  return { url, proc };
+  return { url, proc, logFile };
 }
 
 export function startWorker(env: Record<string, string>): Proc {

@@ -46,7 +46,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .join(', ');
   if (body.jobs.length === 0) {
     out(`Nothing found for ${what}.`);
-    if (!query['id']) out('(a search by person looks at the most recent jobs of each state only)');
+    if (!query['id']) out('(a search by person looks at the most recent jobs of each state only; completed jobs keep no personal data)');
     return 0;
   }
   const now = Date.now();

@@ -12,10 +12,9 @@ import { gunzip } from 'node:zlib';
 import type { Context } from 'hono';
 import { MAX_BATCH_BYTES } from '../model/segment-message.ts';
 import { header } from './header.ts';
-import { readLimited } from './middleware/json-body.ts';
+import { decodeUtf8, readBody } from './request-body.ts';
 
 const gunzipAsync = promisify(gunzip);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type TrackingBody =
   | { readonly ok: true; readonly text: string; readonly bytes: number }
@@ -43,8 +42,7 @@ export async function readTrackingBody(c: Context, maxBytes = MAX_BATCH_BYTES): 
   const lengthHeader = header(c, 'content-length');
   const declared = lengthHeader === undefined ? Number.NaN : Number(lengthHeader);
   if (declared > maxBytes) return tooLarge('body');
-  // With a Content-Length the HTTP parser delivers exactly that many bytes (json-body.ts).
-  const raw = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw.body, maxBytes);
+  const raw = await readBody(c, maxBytes);
   if (raw === 'too-large') return tooLarge('body');
   let bytes: Uint8Array = raw;
   if (gzipped) {
@@ -55,9 +53,7 @@ export async function readTrackingBody(c: Context, maxBytes = MAX_BATCH_BYTES): 
       return { ok: false, status: 400, error: 'invalid_gzip', message: `The body is not valid gzip: ${(err as Error).message}` };
     }
   }
-  try {
-    return { ok: true, text: utf8.decode(bytes), bytes: bytes.byteLength };
-  } catch {
-    return { ok: false, status: 400, error: 'invalid_encoding', message: 'The body is not valid UTF-8' };
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return { ok: false, status: 400, error: 'invalid_encoding', message: 'The body is not valid UTF-8' };
+  return { ok: true, text, bytes: bytes.byteLength };
 }

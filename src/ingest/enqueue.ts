@@ -1,12 +1,13 @@
 /**
  * Puts accepted items into BullMQ, once.
  *
- * Each item has a key (`…:id:<item key>`, kept for RELAY_DEDUP_TTL_S) naming the job that carries
- * it, or `done` once that job completed (src/delivery-marks.ts). Two steps per request:
- *   1. claim (one Lua call, atomic: src/lua/enqueue-claim.lua): an item is a duplicate if its key
- *      says `done` or names a job that still exists; otherwise the key now names this request's job;
+ * Each item is remembered for RELAY_DEDUP_TTL_S in the dedupe memory (src/dedupe-memory.ts: a
+ * digest of its key, naming the job that carries it, `done` once that job completed). Two steps
+ * per request:
+ *   1. claim (one Lua call, atomic: src/lua/enqueue-claim.lua): an item is a duplicate if the
+ *      memory names a job that is `done` or still exists; otherwise it now names this request's job;
  *   2. add the jobs for the claimed items.
- * A crash between the two leaves keys naming jobs that do not exist, which step 1 treats as
+ * A crash between the two leaves items naming jobs that do not exist, which step 1 treats as
  * unclaimed: the client's retry adds the job. Nothing accepted is lost, and nothing is added twice
  * while its job or its `done` mark is there; past that, Klaviyo's unique_id absorbs a resend.
  * Job ids derive from the request's items, so identical concurrent requests collapse into one job
@@ -26,12 +27,13 @@
  */
 import type { RedisClient as Redis } from '../redis.ts';
 import { DONE, jobIdForItems, jobRef } from '../item-keys.ts';
-import { setJobBytes } from '../job-data.ts';
+import { setJobBytes, setMemoryPlace } from '../job-data.ts';
+import { BUCKET_LOAD, DIGEST_BYTES, digestsOf, GENERATIONS } from '../dedupe-memory.ts';
 import { MAX_ITEMS_PER_JOB, type JobKind, type Queues } from '../queues.ts';
 import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import type { PriorityClass } from '../priority.ts';
 import { luaScript } from '../lua/script.ts';
-import { claimRouteKey, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
+import { claimRouteKey, dedupeMemoryPrefix, itemKeyPrefix, legacyJobKeyPrefix, queueBytesKey } from '../redis-keys.ts';
 import { countQueuedBytes, defineQueuedBytesCommands } from './queued-bytes.ts';
 import { currentTraceparent } from '../tracing/tracer.ts';
 
@@ -91,9 +93,12 @@ export interface JobWriter<I extends EnqueueItem> {
 const CLAIM = luaScript({
   name: 'enqueue-claim',
   keys: ['route'],
-  args: ['itemKeyPrefix', 'legacyJobs', 'bullPrefix', 'ttlMs', 'items', 'jobRefs', 'sizes', 'queueBytes'],
-  reply: (raw) => raw as number[],
-  constants: { DONE },
+  args: ['memoryPrefix', 'itemKeyPrefix', 'legacyJobs', 'bullPrefix', 'windowMs', 'items', 'digests', 'jobRefs', 'perJob', 'sizes', 'queueBytes'],
+  reply: (raw) => {
+    const [claimed, places] = raw as [number[], string[]];
+    return { claimed, places };
+  },
+  constants: { DONE, DIGEST_BYTES, GENERATIONS, BUCKET_LOAD },
 });
 
 export function createJobWriter<I extends EnqueueItem, D extends object>(redis: Redis, queues: Queues, dedupTtlMs: number, spec: JobSpec<I, D>): JobWriter<I> {
@@ -157,17 +162,21 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
         sizes: sizes.slice(i, i + perJob),
       });
     }
-    let planned = chunks;
+    let planned: (PlannedJob<I> & { sizes: number[]; place?: string })[] = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
-      const claimed = await CLAIM.run(redis, {
+      const keys = all.map((it) => it.k);
+      const { claimed, places } = await CLAIM.run(redis, {
         keys: { route: claimRouteKey(queues.prefix, kind, lane) },
         args: {
+          memoryPrefix: dedupeMemoryPrefix(queues.prefix, kind, lane),
           itemKeyPrefix: itemKeyPrefix(queues.prefix, kind, lane),
           legacyJobs: legacyJobKeyPrefix(queues.prefix, kind, lane),
           bullPrefix: queues.bullPrefix(kind, lane),
-          ttlMs: dedupTtlMs,
-          items: all.map((it) => it.k).join(' '),
-          jobRefs: chunks.map((c) => c.items.map(() => jobRef(g.ref, c.jobId)).join(' ')).join(' '),
+          windowMs: dedupTtlMs,
+          items: keys.join(' '),
+          digests: digestsOf(keys),
+          jobRefs: chunks.map((c) => jobRef(g.ref, c.jobId)).join(' '),
+          perJob,
           sizes: sizes.join(' '),
           // BullMQ's qualifiedName of the queue the jobs go to is `<bullPrefix>:<queue>`; the workers
           // release from that queue's counter (releaseQueuedBytes), so the claim must count in it.
@@ -176,7 +185,7 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
       });
       let i = 0;
       planned = chunks
-        .map((c) => {
+        .map((c, n) => {
           const items: I[] = [];
           const kept: number[] = [];
           c.items.forEach((it, j) => {
@@ -184,7 +193,7 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
             items.push(it);
             kept.push(c.sizes[j]!);
           });
-          return { jobId: c.jobId, items, sizes: kept };
+          return { jobId: c.jobId, items, sizes: kept, place: places[n] || undefined };
         })
         .filter((c) => c.items.length > 0);
     }
@@ -201,10 +210,12 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
       await Promise.all(
         planned.map((p, j) => {
           // The job's size goes into its data (src/job-data.ts), which the workers release it by.
-          const data: D & { b?: number; bs?: 1; tp?: string } = { ...spec.data(g.target, p.items, g.acceptedAt) };
+          const data: D & { b?: number; bs?: 1; tp?: string; d?: string } = { ...spec.data(g.target, p.items, g.acceptedAt) };
           setJobBytes(data, counted[j]!.bytes, bytesSource !== undefined);
           const tp = traceOf?.get(p.items[0]!);
           if (tp) data.tp = tp;
+          // Where its items are in the dedupe memory: the workers mark the job done there.
+          if (p.place) setMemoryPlace(data, p.place);
           return queue.add(kind, data, { jobId: p.jobId });
         }),
       );

@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis.ts';
 
-type Arg = string | number;
+type Arg = string | number | Buffer;
 type BaseName<N extends string> = N extends `${infer B}[]` ? B : N;
 /** `['job', 'items[]']` → `{ job: V; items: readonly V[] }` */
 type Named<Ns extends readonly string[], V> = { readonly [N in Ns[number] as BaseName<N>]: N extends `${string}[]` ? readonly V[] : V };

@@ -32,6 +32,7 @@ import { JOB_KINDS, type JobKind, type Queues } from '../queues.ts';
 import { jobRef, parseJobRef, replayJobId } from '../item-keys.ts';
 import { queueName, queueRef, type QueueRef } from '../queue-catalog.ts';
 import { itemKeyName } from '../redis-keys.ts';
+import { repointJob } from '../dedupe-memory.ts';
 import { replayClass, type PriorityClass } from '../priority.ts';
 import { appendAudit } from './audit.ts';
 import { recountQueuedBytes } from '../ingest/queued-bytes.ts';
@@ -229,7 +230,10 @@ export function createDeadLetters(
     // old job is removed: a replay that stops in between and is run again finds the job already
     // moved and does not count it twice.
     await recountQueuedBytes(redis, queues.prefix, { id, data, queueQualifiedName: target.qualifiedName });
-    const keys = data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, itemKeyOf(it)));
+    // The dedupe memory names the job by its number (src/dedupe-memory.ts); a job queued before
+    // issue 18 is named by its items' own keys.
+    if (data.d !== undefined) await repointJob(redis, queues.prefix, from.kind, from.lane, data.d, jobRef(from, job.id!), jobRef(to, id));
+    const keys = data.d !== undefined ? [] : data.items.map((it) => itemKeyName(queues.prefix, from.kind, from.lane, itemKeyOf(it)));
     if (keys.length > 0) {
       await REPOINT.run(redis, {
         keys: { items: keys },

@@ -3,7 +3,8 @@
  *
  * By id (an event id, an order id, a profile update id, a list request's id): src/item-keys.ts
  * says which item keys the id can have — an order's every event, up to its last possible line —
- * and each key leads straight to the job that carries the item, or tells that it was delivered
+ * and the dedupe memory (src/dedupe-memory.ts) leads from each straight to the job that carries
+ * the item, or tells that it was delivered
  * and its job since pruned. Items whose key also names something the id does not (a list and a
  * member, a profile's lists) are found by the id stored on them: the most recent jobs of each
  * state of those kinds' queues are scanned (bounded per queue), as for a search by person.
@@ -14,7 +15,8 @@
 import type { Job } from 'bullmq';
 import { jobRef, KINDS_FOUND_BY_STORED_ID, keysForId, madeFromId, readItemKeyValue } from '../item-keys.ts';
 import { jobOrigin, openJobData, type StoredItem, type StoredJob } from '../job-data.ts';
-import { JOB_KINDS, type Queues } from '../queues.ts';
+import { JOB_KINDS, type JobKind, type Queues } from '../queues.ts';
+import { lookUpItems } from '../dedupe-memory.ts';
 import { legacyRef, queueName, type QueueRef } from '../queue-catalog.ts';
 import { itemKeyName } from '../redis-keys.ts';
 import type { RedisClient as Redis } from '../redis.ts';
@@ -46,6 +48,7 @@ export async function findJobs(
   lanes: readonly string[],
   sourceIds: readonly string[],
   q: { id?: string; email?: string; phone_number?: string; external_id?: string },
+  dedupWindowMs = 0,
 ): Promise<(FoundJob | FoundDelivered)[]> {
   const out: (FoundJob | FoundDelivered)[] = [];
   const seen = new Set<string>();
@@ -62,10 +65,16 @@ export async function findJobs(
     const id = q.id;
     for (const kind of JOB_KINDS) {
       for (const lane of lanes) {
-        const names = sourceIds.flatMap((src) => keysForId(kind, src, id).map((k) => itemKeyName(queues.prefix, kind, lane, k)));
-        // Kinds keyed by what they are, not by an id (back in stock, coupon codes), have none here.
-        if (names.length === 0) continue;
-        const held = (await redis.mget(names)).filter((v): v is string => v !== null).map((v) => readItemKeyValue(v, kind, lane));
+        const held = (
+          await heldFor(
+            redis,
+            queues.prefix,
+            kind,
+            lane,
+            dedupWindowMs,
+            sourceIds.flatMap((src) => keysForId(kind, src, id)),
+          )
+        ).map((v) => readItemKeyValue(v, kind, lane));
         // Many items name the same job (an order's events share a few): each job is looked at once.
         const jobs = new Map<string, { ref: QueueRef; jobId: string }>();
         for (const at of held) if (!at.done) jobs.set(jobRef(at.ref, at.jobId), at);
@@ -108,4 +117,18 @@ export async function findJobs(
 /** The most recent jobs of each state of a queue, up to SCAN_DEPTH per state. */
 async function recentJobs(queues: Queues, ref: QueueRef): Promise<Job[]> {
   return (await queues.get(ref).getJobs([...SCAN_STATES], 0, SCAN_DEPTH - 1)).filter((job): job is Job => Boolean(job));
+}
+
+/**
+ * What the dedupe memory (src/dedupe-memory.ts) holds for each of these item keys, or, for an item
+ * accepted before issue 18, its own key: the job that carries it, or `done`.
+ */
+async function heldFor(redis: Redis, prefix: string, kind: JobKind, lane: string, windowMs: number, keys: readonly string[]): Promise<string[]> {
+  // Kinds keyed by what they are, not by an id (catalog, back in stock, coupon codes), name no keys: nothing to ask Redis.
+  if (keys.length === 0) return [];
+  const [memory, legacy] = await Promise.all([
+    lookUpItems(redis, prefix, kind, lane, windowMs, keys),
+    redis.mget(keys.map((k) => itemKeyName(prefix, kind, lane, k))),
+  ]);
+  return keys.map((_, i) => memory[i] ?? legacy[i] ?? undefined).filter((v): v is string => v !== undefined);
 }

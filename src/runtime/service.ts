@@ -48,6 +48,7 @@ import { createWebhookSecretStore } from '../webhooks/secret-store.ts';
 import { createKlaviyoWebhookAdmin } from '../ops/klaviyo-webhooks.ts';
 import { registerWebhookGauges } from '../ops/webhook-gauges.ts';
 import { SourceRegistry } from '../sources.ts';
+import { checkListpackSetting } from '../dedupe-memory.ts';
 import { startWorkers, type WorkerRuntime } from '../../workers/start.ts';
 import { createQuotaGovernor, DEFAULT_LIMITS } from '../quota/governor.ts';
 
@@ -199,6 +200,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await Promise.race([new Promise((r) => apiRedis.once('ready', r)), new Promise((r) => (timer = setTimeout(r, REDIS_START_TIMEOUT_MS)))]);
       clearTimeout(timer);
     }
+    void checkListpackSetting(apiRedis, log);
     const { maxQueuedJobs, maxQueuedBytes } = config.ingest;
     const limiter = limited.length > 0 ? createSourceLimiter(apiRedis, config.queuePrefix, limited, log) : undefined;
     durable = createDurableIngest(
@@ -274,7 +276,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           await resumeLane(apiRedis, queues, lane);
           await appendAudit(apiRedis, config.queuePrefix, { actor, action: 'lane.resume', lane }, config.privacy.auditKeepS);
         },
-        find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q),
+        find: (q) => findJobs(apiRedis, queues, laneNames, sources.ids(), q, config.ingest.dedupTtlMs),
         dashboard: dashboardRoutes(
           laneNames.flatMap((lane) => JOB_KINDS.map((kind) => queues.get(legacyRef(kind, lane)))),
           {

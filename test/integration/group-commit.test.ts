@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJobWriter, type EnqueueTarget, type PlannedJob } from '../../src/ingest/enqueue.ts';
 import { Queues } from '../../src/queues.ts';
 import { queueRef, type QueueRef } from '../../src/queue-catalog.ts';
-import { itemKeyPrefix } from '../../src/redis-keys.ts';
+import { dedupeMemoryPrefix } from '../../src/redis-keys.ts';
 import { deleteKeys, testRedis, uniquePrefix } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -54,8 +54,8 @@ beforeAll(async () => {
   redis = testRedis();
   queues = new Queues(redis, prefix, { attempts: 1, keepCompletedS: 60 });
   monitor = await testRedis().monitor();
-  // The claim's first argument after its key is the kind and lane's item key prefix (src/lua/enqueue-claim.lua).
-  const claimPrefix = itemKeyPrefix(prefix, 'events', 'gc');
+  // The claim's first argument after its key is the kind and lane's dedupe memory prefix (src/lua/enqueue-claim.lua).
+  const claimPrefix = dedupeMemoryPrefix(prefix, 'events', 'gc');
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (/^eval(sha)?$/i.test(args[0] ?? '') && args[4] === claimPrefix) claims.push(args);
   });

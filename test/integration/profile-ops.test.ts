@@ -200,18 +200,21 @@ describe('POST /v1/orders', () => {
   it('an order with 3 lines delivered twice (client retry) and replayed once is exactly 4 events', async () => {
     const id = uniq('order');
     const email = `${id}@example.com`;
+    // The first attempt fails (5xx): the job waits for its retry with its items, which the replay
+    // below takes (a completed job keeps no payload, issue 18).
+    h.sim.faults.add({ match: { endpoint: 'create_event' }, status: 500, times: 4 });
     const first = await h.post('/v1/orders', order(id, email));
     expect(first).toMatchObject({ status: 202, body: { accepted: 1, ids: [id], events: 4, duplicates: 0 } });
     const retry = await h.post('/v1/orders', order(id, email));
     expect(retry.body).toMatchObject({ events: 4, duplicates: 4 });
-    await waitUntil('four events delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 4);
+    const q = h.queue('events');
+    const jobs = await waitUntil('the job, with its items, before it completes', async () => {
+      const held = (await q.getJobs(['delayed', 'waiting', 'active'])).filter((j) => JSON.stringify(j.data).includes(email));
+      return held.length > 0 && held.flatMap((j) => j.data.items).length === 4 && held;
+    });
+    await waitUntil('four events delivered', () => h.sim.eventsFor(CONNECTION, { email }).length === 4, { timeoutMs: 20_000 });
 
     // Replay: the same items through the queue again, as replaying a dead letter does.
-    const q = h.queue('events');
-    const jobs = await waitUntil('the completed job', async () => {
-      const done = (await q.getJobs(['completed'])).filter((j) => JSON.stringify(j.data).includes(email));
-      return done.length > 0 && done;
-    });
     const items = jobs.flatMap((j) => j.data.items);
     expect(items).toHaveLength(4);
     await q.add('events', { ...jobs[0]!.data, items }, { jobId: `replay-${id}` });

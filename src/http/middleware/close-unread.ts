@@ -6,12 +6,14 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { header } from '../header.ts';
+import { bodyConsumed } from '../request-body.ts';
 
 export function closeIfBodyUnread(): MiddlewareHandler {
   return async function closeIfBodyUnread(c, next) {
     await next();
     const length = header(c, 'content-length');
     const declaresBody = (length !== undefined && length !== '0') || header(c, 'transfer-encoding') !== undefined;
-    if (declaresBody && !c.req.raw.bodyUsed) c.header('Connection', 'close');
+    // On the response's own headers: c.header() after the response exists rebuilds it (observe.ts).
+    if (declaresBody && !bodyConsumed(c)) c.res.headers.set('Connection', 'close');
   };
 }

@@ -10,13 +10,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { jsonError } from '../errors.ts';
 import { header } from '../header.ts';
+import { decodeUtf8, readBody } from '../request-body.ts';
 
 /** `bodyBytes`: the body's size as received (what queued-bytes limits count; src/ingest/queued-bytes.ts). */
 export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown; bodyBytes: number } };
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
-/** One decoder for all requests: constructing one per request showed up in profiles. */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, opts: { requireJsonType?: boolean } = {}): MiddlewareHandler<E> {
   const requireJsonType = opts.requireJsonType ?? true;
@@ -35,22 +34,18 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
     const lengthHeader = header(c, 'content-length');
     const declared = lengthHeader === undefined ? NaN : Number(lengthHeader);
     if (declared > maxBytes) return tooLarge(c, maxBytes);
-    // With a Content-Length the HTTP parser delivers exactly that many bytes, so the adapter's fast
-    // path (reading the Node request directly) is safe and avoids building a web stream; without
-    // one (chunked), the stream is read and cut off at the limit.
-    const bytes = Number.isFinite(declared) ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readLimited(c.req.raw.body, maxBytes);
+    // Read from the Node request where there is one, cut off at the limit (src/http/request-body.ts).
+    const bytes = await readBody(c, maxBytes);
     if (bytes === 'too-large') {
       // The rest of the body was not read (the stream is cancelled): this connection cannot carry
       // another request, and a keep-alive client must be told so, or its next request on it fails.
       c.header('Connection', 'close');
       return tooLarge(c, maxBytes);
     }
-    try {
-      c.set('rawBody', utf8.decode(bytes));
-      c.set('bodyBytes', bytes.byteLength);
-    } catch {
-      return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
-    }
+    const text = decodeUtf8(bytes);
+    if (text === undefined) return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
+    c.set('rawBody', text);
+    c.set('bodyBytes', bytes.byteLength);
     await next();
   };
 }
@@ -68,29 +63,4 @@ export function parseJson<E extends JsonBodyEnv = JsonBodyEnv>(): MiddlewareHand
 
 function tooLarge(c: Context, maxBytes: number) {
   return jsonError(c, 413, 'payload_too_large', `The body is larger than ${maxBytes} bytes; split it into smaller requests`);
-}
-
-export async function readLimited(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | 'too-large'> {
-  if (!stream) return new Uint8Array();
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return 'too-large';
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    out.set(ch, off);
-    off += ch.byteLength;
-  }
-  return out;
 }

@@ -4,8 +4,8 @@
  * caller's `X-Request-Id` when it sends one, else generated, and is echoed back.
  */
 import { randomUUID } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
-import type { Logger } from '../../log.ts';
+import type { Context, MiddlewareHandler } from 'hono';
+import { type Logger, withoutUserData } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { header } from '../header.ts';
 
@@ -17,10 +17,14 @@ export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHa
     const given = header(c, 'x-request-id');
     const requestId = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     c.set('requestId', requestId);
+    // Set before the response exists (Hono copies it into the response). Setting it through
+    // c.header() afterwards rebuilt every response as a Fetch Response with a web stream body under
+    // @hono/node-server: a visible share of each request's CPU (issue 18's profile).
+    c.header('X-Request-Id', requestId);
     try {
       await next();
     } finally {
-      c.header('X-Request-Id', requestId);
+      echoRequestId(c, requestId);
       const route = c.req.routePath || 'unmatched';
       const status = c.res.status;
       const seconds = (performance.now() - started) / 1000;
@@ -28,8 +32,30 @@ export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHa
       metrics?.httpDuration.observe({ route, method: c.req.method }, seconds);
       if (log.isLevelEnabled('info')) {
         const source = (c.get as (k: string) => { name?: string } | undefined)('source')?.name;
-        log.info({ requestId, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, ...(source ? { source } : {}) }, 'request');
+        log.info(accessLine(requestId, c.req.method, route, status, seconds, source), 'request');
       }
     }
   };
+}
+
+/**
+ * The access line: only values the relay chose (route pattern, not path; a request id limited to
+ * `[\w.:-]`, which cannot hold an email or an E.164 number; the configured source name), so it
+ * skips the masking walk (src/log.ts).
+ */
+function accessLine(requestId: string, method: string, route: string, status: number, seconds: number, source: string | undefined) {
+  const line: Record<string, unknown> = { requestId, method, route, status, ms: Math.round(seconds * 10_000) / 10 };
+  if (source) line.source = source;
+  return withoutUserData(line);
+}
+
+/** A response made without the context's headers (a sub-app's own Response, an error) still echoes the id. */
+function echoRequestId(c: Context, requestId: string): void {
+  const headers = c.res.headers;
+  if (headers.get('x-request-id') === requestId) return;
+  try {
+    headers.set('X-Request-Id', requestId);
+  } catch {
+    c.header('X-Request-Id', requestId); // immutable headers (a fetched Response): rebuilt, rarely
+  }
 }

@@ -25,7 +25,7 @@ import { type EnqueueOr503Deps, enqueueOr503 } from '../enqueue-or-503.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { authenticate, type AuthEnv } from '../middleware/authenticate.ts';
 import type { JsonBodyEnv } from '../middleware/json-body.ts';
-import { readLimited } from '../middleware/json-body.ts';
+import { readBody } from '../request-body.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
@@ -154,7 +154,7 @@ export function catalogSyncRoutes(deps: CatalogSyncRouteDeps) {
           return jsonError(c, 400, 'invalid_body', `${problem}; the ${s.received} line(s) before it were taken`);
         }
       } else {
-        const raw = await readLimited(c.req.raw.body, deps.maxBodyBytes);
+        const raw = await readBody(c, deps.maxBodyBytes);
         if (raw === 'too-large')
           return jsonError(
             c,
