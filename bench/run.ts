@@ -1,6 +1,7 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,accounts] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
+ *               [-- --runs=N] [-- --workers=N]            (accounts scenario: four-account runs, default 3; worker processes, default 2)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -15,6 +16,10 @@
  *     event and subscribe latency while a backfill backlog and a profile import drain, priorities
  *     on vs first come, first served, in the same run (lib/priority.ts). Results go to
  *     bench/results/<date>[-quick]-priority.json when it runs alone.
+ *   - accounts (only when asked: `--only=accounts`, about 5 minutes a run; issue 19): four accounts
+ *     behind one Maton key, 400,000 events each, three runs, then six accounts (lib/accounts.ts):
+ *     each account's steady delivery vs its ceiling and vs an equal share, the gateway's use, 429s.
+ *     Results go to bench/results/<date>[-quick]-accounts.json when it runs alone.
  *   - segment (only when asked: `--only=segment`, about two minutes): Segment's tracking API
  *     (/v1/batch, plain and gzip) beside /v1/events with the same events (lib/segment.ts). Results
  *     go to bench/results/<date>[-quick]-segment.json when it runs alone.
@@ -31,6 +36,7 @@ import { sourceIdForKey } from '../src/sources.ts';
 import { cpuMs, peakRssMb, rssMb } from './lib/cpu.ts';
 import { priorityScenario } from './lib/priority.ts';
 import { segmentScenario } from './lib/segment.ts';
+import { accountsScenario } from './lib/accounts.ts';
 import {
   BENCH_KEY,
   callsMade,
@@ -404,6 +410,14 @@ async function main() {
       results.priority = await priorityScenario({ ...P, modes: baselineOnly ? ['fifo'] : ['priorities', 'fifo'], log, row });
     }
     if (only.has('segment') && !baselineOnly) results.segment = await segmentScenario({ quick, log, row });
+    if (only.has('accounts') && !baselineOnly)
+      results.accounts = await accountsScenario({
+        quick,
+        runs: Math.max(1, Math.min(10, numArg('runs') ?? (quick ? 1 : 3))),
+        workers: Math.max(1, Math.min(8, numArg('workers') ?? 2)),
+        log,
+        row,
+      });
   } finally {
     await stopAll();
   }
@@ -425,7 +439,7 @@ async function main() {
   };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && only.has('priority') ? '-priority' : only.size === 1 && only.has('segment') ? '-segment' : '';
+  const alone = only.size === 1 && ['priority', 'segment', 'accounts'].some((s) => only.has(s)) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

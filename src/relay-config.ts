@@ -40,7 +40,10 @@ const AccountSchema = z
     weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
   })
   .strict()
-  .refine((a) => a.connection !== undefined || a.klaviyoApiKey !== undefined || a.weight !== undefined, 'needs `connection` (gateway) or `klaviyoApiKey` (direct)');
+  .refine(
+    (a) => a.connection !== undefined || a.klaviyoApiKey !== undefined || a.weight !== undefined,
+    'needs `connection` (gateway) or `klaviyoApiKey` (direct)',
+  );
 // `weight` alone is for `accounts.default` (the account the environment configures): checked in parseRelayConfig.
 
 /**

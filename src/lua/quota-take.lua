@@ -11,6 +11,10 @@
 -- next, and each grant moves the lane's finish tag on by 1/weight and V to the granted start tag.
 -- A lane that is not first is told when the slot that will be its own frees (its rank among the
 -- waiting lanes, counted along the log's expiries), so waiters sleep until their turn, not poll.
+-- The fair bucket's grants are also paced, one per window/limit (`~T` in the tags hash: the next
+-- grant's theoretical time, GCRA with one slot of tolerance): without it the sliding log keeps
+-- replaying its first burst — 10 slots freeing in the same millisecond, taken by whoever asks
+-- first — and the order could only ever apply to the first of them.
 --
 -- KEYS[1..n] blocks      the block keys (PTTL = ms blocked): the endpoint's, then the gateway's
 -- KEYS[n+1..] buckets    per bucket, 4 keys: its log, bulk's own log, live waiters, bulk waiters
@@ -110,7 +114,14 @@ for i = 1, nb do
     if owed > 0 then cap = limit - owed end
   end
   -- My slot: the first free one, or behind the lanes ahead of me in the fair order.
-  local rank = (i == fair) and ahead() or 0
+  local rank = 0
+  if i == fair then
+    rank = ahead()
+    local step = window / limit
+    local tat = tonumber(redis.call('HGET', vt, '~T') or '0')
+    local pw = math.ceil(tat - step + rank * step - now)
+    if pw > w then w = pw end
+  end
   local free = cap - count
   if free < 0 then free = 0 end
   if rank >= free then
@@ -156,7 +167,14 @@ if fair > 0 then
   end
   redis.call('ZREM', fq, cls .. '|' .. lane .. '|hold')
   if myStart > V then V = myStart end
-  redis.call('HSET', vt, lane, tostring(myStart + 1 / weight), '~V', tostring(V))
+  local a = HEAD_ARGS + BUCKET_ARGS * (fair - 1)
+  local step = tonumber(ARGV[a + 2]) / tonumber(ARGV[a + 1])
+  local tat = tonumber(redis.call('HGET', vt, '~T') or '0')
+  -- Idle (more than a step behind): start the schedule afresh, one grant now and the next a step
+  -- on (no burst to replay). Behind by less: keep the schedule, so a grant made late by its
+  -- waiter's wake-up costs the key nothing (the next may follow at once).
+  if tat < now - step then tat = now + step end
+  redis.call('HSET', vt, lane, tostring(myStart + 1 / weight), '~V', tostring(V), '~T', tostring(tat + step))
   redis.call('PEXPIRE', vt, 10 * MINUTE_MS)
   redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - MINUTE_MS)
   redis.call('ZADD', minute, now, lane .. '|' .. waiter .. ':' .. fair)
