@@ -20,6 +20,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../../src/klaviyo/endpoints.ts';
+import { waitUntil } from '../../test/support/wait.ts';
 import { callsMade, delivered, load, relayEnv, simStats, startApi, startRedis, startSim, startWorker, stopAll } from './procs.ts';
 
 type Row = (metric: string, ours: string, baseline: string, ratio: string) => void;
@@ -60,12 +61,15 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
     accounts: Object.fromEntries(names.map((a) => [a, { connection: `conn-${a}` }])),
     sources: names.map((a) => ({ name: `src-${a}`, keySha256: hash('sha256', key(a), 'hex'), account: a })),
   };
-  const file = join(mkdtempSync(join(tmpdir(), 'relay-bench-accounts-')), 'relay.json');
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-accounts-'));
+  const file = join(dir, 'relay.json');
   writeFileSync(file, JSON.stringify(config));
-  const env = relayEnv(redis.url, sim.url, { RELAY_CONFIG: file });
+  // A spool of its own: on a busy machine the API spools what Redis is slow to take, and moves it
+  // into Redis once it answers — which it must be left running to do.
+  const env = relayEnv(redis.url, sim.url, { RELAY_CONFIG: file, RELAY_SPOOL_DIR: join(dir, 'spool') });
   const api = await startApi(env);
   log(`accounts: ${n} accounts × ${fmt(perAccount)} events on one Maton key: queueing`);
-  await Promise.all(
+  const loads = await Promise.all(
     names.map((a) =>
       load({
         url: `${api.url}/v1/events`,
@@ -77,7 +81,10 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
       }),
     ),
   );
-  await api.proc.stop();
+  const refused = loads.reduce((n, l) => n + l.non2xx + l.errors + l.timeouts, 0);
+  if (refused > 0) throw new Error(`accounts: ${refused} load requests were not accepted`);
+  const spooled = async () => Number(/^relay_spool_bytes (\S+)$/m.exec(await (await fetch(`${api.url}/metrics`)).text())?.[1] ?? Number.NaN);
+  await waitUntil('the API to move its spool into Redis', async () => (await spooled()) === 0, { timeoutMs: 15 * 60_000, intervalMs: 1000 });
   log(`accounts: queued; ${workers} worker process(es) start`);
   for (let i = 0; i < workers; i++) startWorker(env);
   const conn = (a: string) => `conn-${a}`;
