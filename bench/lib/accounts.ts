@@ -50,6 +50,7 @@ export interface AccountsRun {
   arrivalsChecked: number;
   grantToArrivalMs: { pairs: number; min: number; p50: number; p99: number; p999: number; max: number; spread: number } | undefined;
   drainSeconds: number;
+  unansweredLoadRequests: number;
 }
 
 async function run(n: number, perAccount: number, workers: number, log: (m: string) => void): Promise<AccountsRun> {
@@ -81,8 +82,10 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
       }),
     ),
   );
-  const refused = loads.reduce((n, l) => n + l.non2xx + l.errors + l.timeouts, 0);
-  if (refused > 0) throw new Error(`accounts: ${refused} load requests were not accepted`);
+  // On a busy machine some 1,000-event requests time out at the load generator (the API may still
+  // have taken them): counted, and the run is valid as long as every account's backlog outlasts the
+  // measured minutes (checked below).
+  const unanswered = loads.reduce((n, l) => n + l.non2xx + l.errors + l.timeouts, 0);
   const spooled = async () => Number(/^relay_spool_bytes (\S+)$/m.exec(await (await fetch(`${api.url}/metrics`)).text())?.[1] ?? Number.NaN);
   await waitUntil('the API to move its spool into Redis', async () => (await spooled()) === 0, { timeoutMs: 15 * 60_000, intervalMs: 1000 });
   log(`accounts: queued; ${workers} worker process(es) start`);
@@ -111,7 +114,9 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
       const keys = await redis.client.keys('relay:gov:*:gateway:60s');
       grants = keys.length === 1 ? (await redis.client.zrange(keys[0]!, '0', '-1', 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number) : [];
     }
-    if (Object.values(got).some((g) => g >= perAccount) || t > 20 * 60_000) break;
+    const prev = samples[samples.length - 11];
+    const stalled = steadyEnd > 0 && prev !== undefined && names.every((a) => got[a] === prev.got[a]);
+    if (Object.values(got).some((g) => g >= perAccount) || stalled || t > 20 * 60_000) break;
   }
   const stats = await simStats(sim.url);
   const from = samples.find((x) => x.t >= firstAt + 61_000);
@@ -119,6 +124,9 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
   const windows = from ? Math.floor((last.t - from.t) / 60_000) : 0;
   if (!from || windows === 0) throw new Error('accounts: the backlog ran dry before a steady minute (raise the events per account)');
   const to = samples.find((x) => x.t >= from.t + windows * 60_000)!;
+  // Every account still had work after the measured minutes: they measure a backlog, not its end.
+  const outlasted = names.every((a) => last.got[a]! > to.got[a]!);
+  if (!outlasted) throw new Error(`accounts: an account ran dry inside the measured minutes (${unanswered} load requests unanswered)`);
   const seconds = (to.t - from.t) / 1000;
   const ceiling = (ENDPOINTS.bulk_create_events.steady / 60) * ENDPOINTS.bulk_create_events.maxItems!;
   const rates = names.map((a) => (to.got[a]! - from.got[a]!) / seconds);
@@ -146,6 +154,7 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
     arrivalsChecked: arrivals.length,
     grantToArrivalMs: spread(grants, arrivals),
     drainSeconds: (last.t - firstAt) / 1000,
+    unansweredLoadRequests: unanswered,
   };
   redis.client.disconnect();
   await stopAll();
