@@ -413,7 +413,8 @@ async function main() {
     if (only.has('accounts') && !baselineOnly)
       results.accounts = await accountsScenario({
         quick,
-        runs: Math.max(1, Math.min(10, numArg('runs') ?? (quick ? 1 : 3))),
+        // --runs=0: the six-account run alone.
+        runs: Math.max(0, Math.min(10, numArg('runs') ?? (quick ? 1 : 3))),
         workers: Math.max(1, Math.min(8, numArg('workers') ?? 2)),
         log,
         row,

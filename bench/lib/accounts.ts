@@ -124,8 +124,10 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
   const windows = from ? Math.floor((last.t - from.t) / 60_000) : 0;
   if (!from || windows === 0) throw new Error('accounts: the backlog ran dry before a steady minute (raise the events per account)');
   const to = samples.find((x) => x.t >= from.t + windows * 60_000)!;
-  // Every account still had work after the measured minutes: they measure a backlog, not its end.
-  const outlasted = names.every((a) => last.got[a]! > to.got[a]!);
+  // Every account was still delivering at the end of the measured minutes (in their last 10 s):
+  // they measure a backlog, not its end.
+  const before = samples.find((x) => x.t >= to.t - 10_000)!;
+  const outlasted = names.every((a) => to.got[a]! > before.got[a]!);
   if (!outlasted) throw new Error(`accounts: an account ran dry inside the measured minutes (${unanswered} load requests unanswered)`);
   const seconds = (to.t - from.t) / 1000;
   const ceiling = (ENDPOINTS.bulk_create_events.steady / 60) * ENDPOINTS.bulk_create_events.maxItems!;
