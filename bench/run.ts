@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,priority,segment,accounts] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
- *               [-- --runs=N] [-- --workers=N]            (accounts scenario: four-account runs, default 3; worker processes, default 2)
+ *               [-- --runs=N] [-- --no-six] [-- --workers=N] (accounts scenario: four-account runs, default 3; skip the six; worker processes, default 2)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -413,8 +413,9 @@ async function main() {
     if (only.has('accounts') && !baselineOnly)
       results.accounts = await accountsScenario({
         quick,
-        // --runs=0: the six-account run alone.
+        // --runs=0: the six-account run alone; --no-six: the four-account runs alone.
         runs: Math.max(0, Math.min(10, numArg('runs') ?? (quick ? 1 : 3))),
+        six: !args.includes('--no-six'),
         workers: Math.max(1, Math.min(8, numArg('workers') ?? 2)),
         log,
         row,

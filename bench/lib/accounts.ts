@@ -190,7 +190,7 @@ function spread(grants: number[], arrivals: number[]): AccountsRun['grantToArriv
   return { pairs: s.length, min: s[0]!, p50: q(0.5), p99: q(0.99), p999: q(0.999), max: s[s.length - 1]!, spread: s[s.length - 1]! - s[0]! };
 }
 
-export async function accountsScenario(opts: { quick: boolean; runs: number; workers: number; log: (m: string) => void; row: Row }) {
+export async function accountsScenario(opts: { quick: boolean; runs: number; six: boolean; workers: number; log: (m: string) => void; row: Row }) {
   const { quick, log, row } = opts;
   const four: AccountsRun[] = [];
   for (let i = 0; i < opts.runs; i++) {
@@ -218,6 +218,7 @@ export async function accountsScenario(opts: { quick: boolean; runs: number; wor
         '',
       );
   });
+  if (!opts.six) return { four };
   const six = await run(6, quick ? 230_000 : 300_000, opts.workers, log);
   log(`accounts: six-account run: ${JSON.stringify({ ...six, perAccount: six.perAccount.map((p) => p.ofEqualShare.toFixed(3)) })}`);
   row(
