@@ -67,7 +67,6 @@ export const couponsDocs: RouteDoc[] = [
       400: errorResponse('The coupon id or request id is not valid'),
       401: V1_ERRORS[401]!,
       404: errorResponse('No code of this request has settled yet (unknown, or still queued)'),
-      429: V1_ERRORS[429]!,
     },
     examples: [
       { summary: 'A request nothing is known of yet', status: 404, params: { couponId: '10OFF', requestId: 'drop-unknown' } },
