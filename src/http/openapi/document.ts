@@ -99,6 +99,7 @@ function operation(doc: RouteDoc) {
             ? { examples: Object.fromEntries(withBody.map((e, i) => [`example${i + 1}`, { summary: `${e.summary} → ${e.status}`, value: e.body }])) }
             : {}),
         },
+        ...Object.fromEntries(Object.entries(doc.otherBodies ?? {}).map(([type, schema]) => [type, { schema: jsonSchema(schema) }])),
       },
     };
   }
@@ -139,12 +140,19 @@ export function buildOpenApi(docs: readonly RouteDoc[], info: OpenApiInfo) {
       description:
         "The relay's HTTP API: backends post events, profiles, list changes and orders; Klaviyo posts webhooks; operators use /ops. " +
         'Every write is validated whole (one bad item fails the request, every problem named) and answered once Redis holds it. ' +
-        'Limits: bodies up to RELAY_MAX_BODY_BYTES (default 5 MiB); 1,000 events, 1,000 profiles or 100 orders per request; ' +
+        'Limits: bodies up to RELAY_MAX_BODY_BYTES (default 5 MiB); 1,000 events, 1,000 profiles, 100 orders, 1,000 catalog resources, 1,000 back-in-stock subscriptions, ' +
+        '10,000 coupon codes, 100 deletions or 1,000 suppressed emails per request (a catalog sync as NDJSON: any size); ' +
         'per-source rates and queued bytes as RELAY_CONFIG sets them (429 with Retry-After).',
     },
     servers: [{ url: info.serverUrl ?? '/' }],
     tags: [
       { name: 'ingest', description: 'Work from your backends (bearer key or Standard Webhooks signature)' },
+      {
+        name: 'catalog',
+        description: 'Catalog items, variants and categories, one by one or as a whole sync (bearer key; upserts and deletes also Standard Webhooks)',
+      },
+      { name: 'commerce', description: 'Back-in-stock subscriptions and coupon codes (bearer key or Standard Webhooks signature)' },
+      { name: 'privacy', description: 'Erasing people and suppressing marketing email (bearer key or Standard Webhooks signature)' },
       { name: 'tracking', description: "Segment's HTTP Tracking API, for the Segment and RudderStack SDKs" },
       { name: 'webhooks', description: "Klaviyo's system webhooks and flow webhook actions" },
       { name: 'health', description: 'Liveness and readiness' },

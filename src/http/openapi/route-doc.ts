@@ -57,6 +57,8 @@ export interface RouteDoc {
   readonly body?: z.ZodType;
   /** Default application/json. */
   readonly bodyType?: string;
+  /** Other content types the route accepts besides `bodyType`, each with its schema (examples stay under `bodyType`). */
+  readonly otherBodies?: Readonly<Record<string, z.ZodType>>;
   readonly responses: Readonly<Record<number, ResponseDoc>>;
   readonly examples: readonly RouteExample[];
 }

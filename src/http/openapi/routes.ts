@@ -3,6 +3,9 @@
  * adds its `<route>.openapi.ts` array here (test/contract/relay-openapi.test.ts fails while a
  * route of the app has no entry, and sends every example to the live API).
  */
+import { backInStockDocs } from '../routes/back-in-stock.openapi.ts';
+import { catalogDocs } from '../routes/catalog.openapi.ts';
+import { couponsDocs } from '../routes/coupons.openapi.ts';
 import { eventsDocs } from '../routes/events.openapi.ts';
 import { healthDocs } from '../routes/health.openapi.ts';
 import { listsDocs } from '../routes/lists.openapi.ts';
@@ -10,6 +13,7 @@ import { metaDocs } from '../routes/meta.openapi.ts';
 import { opsDocs } from '../routes/ops.openapi.ts';
 import { opsWebhooksDocs } from '../routes/ops-webhooks.openapi.ts';
 import { ordersDocs } from '../routes/orders.openapi.ts';
+import { privacyDocs } from '../routes/privacy.openapi.ts';
 import { profilesDocs } from '../routes/profiles.openapi.ts';
 import { trackingDocs } from '../routes/tracking-api.openapi.ts';
 import { webhooksDocs } from '../routes/webhooks.openapi.ts';
@@ -20,6 +24,10 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...profilesDocs,
   ...listsDocs,
   ...ordersDocs,
+  ...catalogDocs,
+  ...backInStockDocs,
+  ...couponsDocs,
+  ...privacyDocs,
   ...trackingDocs,
   ...webhooksDocs,
   ...healthDocs,

@@ -81,7 +81,7 @@ export interface CatalogSyncRouteDeps extends CatalogRouteDeps {
   readonly maxBodyBytes: number;
 }
 
-const SyncQuerySchema = z
+export const SyncQuerySchema = z
   .object({
     sync_id: z
       .string()
@@ -95,8 +95,9 @@ const SyncQuerySchema = z
 const NDJSON = /^application\/(?:x-ndjson|ndjson|jsonl|x-jsonlines|jsonlines)\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/json\s*(?:;|$)/i;
 /** A line longer than this is refused (one resource is far smaller), so a line without end cannot fill memory. */
-const MAX_LINE_BYTES = 1024 * 1024;
-const JsonSyncSchema = z.object({ items: z.array(z.unknown()).max(100_000) }).strict();
+export const MAX_LINE_BYTES = 1024 * 1024;
+/** A JSON sync: each item is a line of the feed (SyncLineSchema), checked one by one as NDJSON lines are. */
+export const JsonSyncSchema = z.object({ items: z.array(z.unknown()).max(100_000) }).strict();
 
 type SyncEnv = { Variables: AuthEnv['Variables'] & JsonBodyEnv['Variables'] };
 

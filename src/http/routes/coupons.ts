@@ -20,7 +20,7 @@ import type { V1Env } from '../middleware/v1.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { type EnqueueOr503Deps, enqueueOr503, spooled } from '../enqueue-or-503.ts';
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export interface CouponsRouteDeps extends EnqueueOr503Deps {
   readonly ingest: Ingest;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ListIdSchema, ListMembersSchema } from '../../model/profile-requests.ts';
 import { type RouteDoc, spooledField, V1_ERRORS } from '../openapi/route-doc.ts';
 
-const ListAcceptedSchema = z.object({
+export const ListAcceptedSchema = z.object({
   accepted: z.number().int().meta({ description: 'Profiles in the request' }),
   id: z.string().meta({ description: 'The request id (yours, or generated)' }),
   duplicates: z.number().int(),
