@@ -155,9 +155,11 @@ describe('POST /v1/coupons/{couponId}/codes', () => {
     expect(dry.preview[0].endpoint).toBe('bulk_create_coupon_codes');
     expect(validateRequestBody('bulk_create_coupon_codes', dry.preview[0].body)).toEqual({ ok: true });
 
-    // Find by the request id: the coupon jobs that carry its codes.
+    // Find by the request id: the coupon jobs that still carry its codes — the two dead letters. A
+    // completed job keeps no payload (issue 18), so the created codes are reported by the results
+    // route above, not by find.
     const found = (await ops('/find?id=drop-1')).body.jobs;
-    expect(found.length).toBeGreaterThanOrEqual(3);
+    expect(found.length).toBe(2);
     expect(found.every((j: any) => j.queue === 'coupon-codes.default')).toBe(true);
 
     // Sending the same codes again (another request id) adds nothing.
