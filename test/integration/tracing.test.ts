@@ -31,6 +31,7 @@ interface OtlpSpan {
 }
 
 const FLOW_SECRET = 'tracing-flow-secret-0123456789';
+const ADMIN = 'tracing-admin-token-0123';
 let receiver: Server;
 const received: OtlpSpan[] = [];
 const contentTypes = new Set<string>();
@@ -60,6 +61,7 @@ beforeAll(async () => {
   tracing = startTracing(config.tracing!, { scheduledDelayMs: 100 });
   h = await startHarness({
     name: 'tracing',
+    env: { RELAY_ADMIN_TOKEN: ADMIN },
     // A flow webhook whose rule updates the profile: work that crosses two queues.
     file: parseRelayConfig(
       {
@@ -76,6 +78,11 @@ afterAll(async () => {
   await tracing?.shutdown();
   await new Promise((r) => receiver?.close(r));
 });
+
+const ops = async (path: string, method = 'GET') => {
+  const res = await fetch(`${h.service.url}/ops${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
+  return { status: res.status, body: (await res.json()) as unknown };
+};
 
 const attr = (s: OtlpSpan, key: string) => {
   const v = s.attributes.find((a) => a.key === key)?.value;
@@ -146,16 +153,23 @@ describe('traces', () => {
   });
 
   it('stores the trace context in the job (a W3C traceparent), nothing else of the request', async () => {
-    const res = await h.post('/v1/events', { id: 'traced-2', event: 'Viewed Product', profile: { external_id: 'cust-9' } });
-    expect(res.status).toBe(202);
+    // Read while it is queued: a completed job keeps no payload (issue 18), so the lane is held
+    // (an operator's pause) until the job has been looked at, then resumed for the delivery.
+    expect((await ops('/lanes/default/pause', 'POST')).body).toEqual({ lane: 'default', paused: true });
+    try {
+      const res = await h.post('/v1/events', { id: 'traced-2', event: 'Viewed Product', profile: { external_id: 'cust-9' } });
+      expect(res.status).toBe(202);
+      const job = await waitUntil('the queued job', async () =>
+        (await h.queue('events').getJobs(['wait', 'prioritized', 'delayed'])).find((j) => JSON.stringify(j.data).includes('traced-2')),
+      );
+      const data = job.data as Record<string, unknown>;
+      expect(data.tp).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      // `d` is the relay's own: the job's place in the dedupe memory (issue 18), set while it is queued.
+      expect(Object.keys(data).sort()).toEqual(['at', 'b', 'd', 'items', 'lane', 'src', 'tp', 'v']);
+    } finally {
+      expect((await ops('/lanes/default/resume', 'POST')).body).toEqual({ lane: 'default', resumed: true });
+    }
     await waitUntil('the second event delivered', () => h.sim.eventsFor(CONNECTION, { metric: 'Viewed Product' }).length > 0, { timeoutMs: 10_000 });
-    // Completed jobs are kept (RELAY_KEEP_COMPLETED_S, an hour by default).
-    const job = await waitUntil('the completed job', async () =>
-      (await h.queue('events').getJobs(['completed'])).find((j) => JSON.stringify(j.data).includes('traced-2')),
-    );
-    const data = job.data as Record<string, unknown>;
-    expect(data.tp).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    expect(Object.keys(data).sort()).toEqual(['at', 'b', 'items', 'lane', 'src', 'tp', 'v']);
   });
   it('follow a flow webhook across two queues: the webhook job, then the profile update its rule made', async () => {
     const res = await h.post(
