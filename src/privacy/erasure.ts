@@ -18,7 +18,7 @@ import { appendAudit } from '../ops/audit.ts';
 import type { StoredItem } from '../job-data.ts';
 import type { Spool } from '../ingest/spool.ts';
 import { PersonMatcher, subjectOf, type ErasureField, type Person } from './person.ts';
-import { ownerOf, purgeJobs } from './purge-jobs.ts';
+import { definePurgeScripts, ownerOf, purgeJobs } from './purge-jobs.ts';
 import { purgeAudit, purgeProfileIdCache } from './purge-stores.ts';
 import { RemovalLog, type Removal, type Removed } from './removals.ts';
 
@@ -47,6 +47,7 @@ export type Eraser = (people: readonly Person[], actor: string) => Promise<Erasu
 
 export function createEraser(deps: EraserDeps): Eraser {
   const { redis, queues } = deps;
+  definePurgeScripts(redis);
   return async function erase(people, actor) {
     const at = Date.now();
     const requestedAt = new Date(at).toISOString();

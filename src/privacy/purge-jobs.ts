@@ -3,14 +3,15 @@
  * item about the person loses that item.
  *   - Not yet delivered (waiting, delayed, prioritized, paused): the item is cancelled — taken out
  *     of its job, its dedupe key and its place in the per-profile order released — so it is never
- *     sent. A job left empty completes with nothing to send.
+ *     sent. A job left empty is removed (its bytes released), so a resend of the same items gets
+ *     its id again; one a worker took meanwhile completes with nothing to send.
  *   - Being sent now (active): it cannot be recalled; its job is purged once it finishes (waited
  *     for, bounded). Klaviyo's deletion job, queued after, erases what it delivered there.
  *   - Delivered (completed) and dead letters (failed, `dead` too): the item is removed from the
  *     kept data; a dead letter left empty is removed.
  * The Klaviyo deletion request itself (an `erase` operation) is never cancelled.
  *
- * Each store's purge is its own small function (items, dedupe keys, order entries), so a change to
+ * Each store's purge is its own small function (items, dedupe entries, order entries), so a change to
  * how one of them is kept touches one place.
  */
 import { Job } from 'bullmq';
@@ -18,7 +19,10 @@ import type { RedisClient as Redis } from '../redis.ts';
 import { openStoredItem, type StoredItem, type StoredJob, type StoredProfileItem } from '../job-data.ts';
 import type { Queues } from '../queues.ts';
 import { queueName, type QueueRef } from '../queue-catalog.ts';
-import { itemKeyName, jobHashKey, pendingSetKey } from '../redis-keys.ts';
+import { dedupeJobTableKey, dedupeMemoryPrefix, itemKeyName, jobHashKey, pendingSetKey } from '../redis-keys.ts';
+import { DIGEST_BYTES, digestsOf, parseMemoryPlace } from '../dedupe-memory.ts';
+import { luaScript } from '../lua/script.ts';
+import { defineQueuedBytesCommands, releaseQueuedBytes } from '../ingest/queued-bytes.ts';
 import { SEALED_MARK } from '../payload-cipher.ts';
 import type { PersonMatcher } from './person.ts';
 import { RemovalLog } from './removals.ts';
@@ -37,10 +41,39 @@ export function ownerOf(matcher: PersonMatcher, item: StoredItem): number {
   return matcher.which(JSON.stringify(open));
 }
 
-/** Cancelled items' dedupe keys: a resend after the erasure is new data, not a duplicate of what was cancelled. */
-async function releaseItemKeys(redis: Redis, queues: Queues, ref: QueueRef, items: readonly StoredItem[]): Promise<void> {
+const RELEASE = luaScript({
+  name: 'dedupe-release',
+  keys: ['jobTable'],
+  args: ['memoryPrefix', 'generation', 'number', 'digests'],
+  reply: (raw) => raw as number,
+  constants: { DIGEST_BYTES },
+});
+
+/** Defines the erasure's scripts on its connection (when it is set up, before traffic: src/lua/script.ts). */
+export function definePurgeScripts(redis: Redis): void {
+  RELEASE.define(redis);
+  defineQueuedBytesCommands(redis);
+}
+
+/**
+ * Cancelled items' dedupe entries: a resend after the erasure is new data, not a duplicate of what
+ * was cancelled. Their digests leave the dedupe memory (src/dedupe-memory.ts) where they still name
+ * this job; a job queued before issue 18 (no place `d`) has one legacy key per item instead.
+ */
+async function releaseItemKeys(redis: Redis, queues: Queues, ref: QueueRef, data: Data, items: readonly StoredItem[]): Promise<void> {
   if (items.length === 0) return;
-  await redis.del(...items.map((it) => itemKeyName(queues.prefix, ref.kind, ref.lane, it.k)));
+  const at = parseMemoryPlace(data.d);
+  if (at)
+    await RELEASE.run(redis, {
+      keys: { jobTable: dedupeJobTableKey(queues.prefix, ref.kind, ref.lane, at.generation) },
+      args: {
+        memoryPrefix: dedupeMemoryPrefix(queues.prefix, ref.kind, ref.lane),
+        generation: at.generation,
+        number: at.number,
+        digests: digestsOf(items.map((it) => it.k)),
+      },
+    });
+  else await redis.del(...items.map((it) => itemKeyName(queues.prefix, ref.kind, ref.lane, it.k)));
 }
 
 /** Cancelled profile operations leave their profile's order, or they would hold later operations back. */
@@ -49,6 +82,21 @@ async function releaseOrderEntries(redis: Redis, queues: Queues, ref: QueueRef, 
   const pipe = redis.pipeline();
   for (const it of items as StoredProfileItem[]) if (it.m) pipe.zrem(pendingSetKey(queues.prefix, ref.lane, it.pk), it.m);
   await pipe.exec();
+}
+
+/**
+ * A job not yet delivered that the erasure left empty is removed, and its bytes leave the queue's
+ * counters as its worker would have released them. False if it could not be (a worker took it
+ * meanwhile): it is then left empty, and completes with nothing to send.
+ */
+async function removeUnsent(redis: Redis, queues: Queues, job: Job<Data>): Promise<boolean> {
+  try {
+    await job.remove();
+  } catch {
+    return false;
+  }
+  await releaseQueuedBytes(redis, queues.prefix, job);
+  return true;
 }
 
 /** Splits a job's items and dead letters into kept and the person's (per person index). */
@@ -82,11 +130,15 @@ async function purgeJob(
   const place = `queue ${queueName(ref)}`;
   const total = state === 'completed' ? 'completed' : state === 'failed' ? 'deadLetters' : 'queued';
   for (const r of removed) logs[r.owner]!.add(total, place, 1, state);
-  if (state === 'failed' && data.items.length === 0 && (data.dead?.length ?? 0) === 0) await job.remove();
-  else await job.updateData(data);
+  const empty = data.items.length === 0 && (data.dead?.length ?? 0) === 0;
+  if (state === 'failed' && empty) await job.remove();
+  else if (total === 'queued' && empty && (await removeUnsent(redis, queues, job))) {
+    // Removed: its id, which a resend of the same items would be given again (src/ingest/enqueue.ts
+    // names jobs by their items), is free for that resend; kept, BullMQ would ignore its add.
+  } else await job.updateData(data);
   if (total === 'queued') {
     const cancelled = removed.map((r) => r.item);
-    await releaseItemKeys(redis, queues, ref, cancelled);
+    await releaseItemKeys(redis, queues, ref, job.data, cancelled);
     await releaseOrderEntries(redis, queues, ref, cancelled);
   }
   return true;
