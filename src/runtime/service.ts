@@ -168,7 +168,6 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       prefix: config.queuePrefix,
       lanes,
       governor: createQuotaGovernor(workerRedis, config.queuePrefix, governorLimits),
-      gatewayPerSecond: governorLimits.gatewayPerSecond,
       log,
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,
