@@ -9,8 +9,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    // Three files at a time on two cores: most integration tests wait on timers, retries and the
-    // network, so a third worker fills the idle CPU (with two the suite took ~580 s).
-    maxWorkers: 3,
+    maxWorkers: 2,
   },
 });
