@@ -287,7 +287,15 @@ export function unknownField(base: fc.Arbitrary<unknown>, at: readonly Path[], d
       ),
       fc.jsonValue({ maxDepth: 1 }),
     )
-    .map(([v, path, key, value]) => json(`unknown-field`, setAt(v, [...path, key], value), [defect]));
+    .map(([v, path, key, value]) => json(`unknown-field`, setAt(v, [...path, unknownTo(v, path, key)], value), [defect]));
+}
+
+/** `key`, or `x_key` when the object at `path` already has it: a key the base carries is known to the route
+ * (the privacy route takes `profile_id`, one of UNKNOWN_KEYS), and overwriting it may give a valid body. */
+export function unknownTo(base: unknown, path: Path, key: string): string {
+  let at: unknown = base;
+  for (const step of path) at = at !== null && typeof at === 'object' ? (at as Record<string | number, unknown>)[step] : undefined;
+  return at !== null && typeof at === 'object' && Object.hasOwn(at, key) ? `x_${key}` : key;
 }
 
 const HUGE_CHARS = ['x', 'é', '€', '😀', '"', '\\', '\u0001'];
