@@ -122,6 +122,11 @@ export async function repointJob(redis: Redis, prefix: string, kind: JobKind, la
   await REPOINT.run(redis, { keys: { jobTable: dedupeJobTableKey(prefix, kind, lane, at.generation) }, args: { number: at.number, from, to } });
 }
 
+/** Defines the memory's scripts on a connection when it is set up, before traffic (src/lua/script.ts). */
+export function defineDedupeMemoryScripts(redis: Redis): void {
+  for (const script of [DONE_SCRIPT, REPOINT, FIND]) script.define(redis);
+}
+
 /** Find: per item key, what the memory holds (a job ref or `done`), or undefined. */
 export async function lookUpItems(
   redis: Redis,

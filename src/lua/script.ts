@@ -109,9 +109,12 @@ export function luaScript<const K extends readonly string[], const A extends rea
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys: fixedKeys ? spec.keys.length : undefined });
     },
     async run(redis, call) {
+      // Defined late (a setup that forgot it): this call must not join an auto-pipeline that was
+      // created before the command existed (see define), so it goes out in a pipeline of its own.
+      const late = !(name in redis);
       script.define(redis);
       const argv = flatten(call);
-      if (fixedKeys || !redis.options.enableAutoPipelining) return spec.reply(await commandOf(redis).apply(redis, argv));
+      if (!redis.options.enableAutoPipelining || (fixedKeys && !late)) return spec.reply(await commandOf(redis).apply(redis, argv));
       const pipe = redis.pipeline();
       commandOf(pipe).apply(pipe, argv);
       const [[err, raw] = [null, undefined]] = (await pipe.exec()) ?? [];

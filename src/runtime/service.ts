@@ -32,6 +32,7 @@ import { dashboardRoutes } from '../http/dashboard.ts';
 import { createDeadLetters } from '../ops/dead-letters.ts';
 import { appendAudit, readAudit } from '../ops/audit.ts';
 import { findJobs } from '../ops/find.ts';
+import { defineDedupeMemoryScripts } from '../dedupe-memory.ts';
 import { createEraser } from '../privacy/erasure.ts';
 import { PayloadCipher, usePayloadCipher } from '../payload-cipher.ts';
 import { statsKey } from '../redis-keys.ts';
@@ -142,6 +143,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
+  // Find and replay use the dedupe memory's scripts on the API's auto-pipelined connection: defined
+  // before traffic (defined on the first find, it broke a pending pipeline: a 500 under load).
+  if (apiRedis) defineDedupeMemoryScripts(apiRedis);
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 
   const count = (redis: Redis) => async (counter: string, fields: Readonly<Record<string, number>>) => {

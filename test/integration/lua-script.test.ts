@@ -68,6 +68,25 @@ describe('named keys and arguments', () => {
     }
   });
 
+  it('first run on an auto-pipelined connection while a pipeline waits: that pipeline and the call are answered', async () => {
+    // The dedupe memory's find script was defined on its first /ops/find; a send's commands were
+    // pending in an auto-pipeline made before it, which then broke ('results[i] is not iterable',
+    // a 500). A script defined late goes out in a pipeline of its own.
+    const fresh = createRedis(REDIS_URL, 'api') as Redis;
+    try {
+      await waitForRedis(fresh, 10_000);
+      const late = luaScript({ name: 'echo-fixed', dir, keys: ['key'], args: ['label'], reply: (raw) => raw as string[] });
+      const [set, echoed, got] = await Promise.all([
+        fresh.set(`${prefix}:{late}:a`, '1'),
+        late.run(fresh, { keys: { key: `${prefix}:{late}:b` }, args: { label: 'late' } }),
+        fresh.get(`${prefix}:{late}:a`),
+      ]);
+      expect([set, echoed, got]).toEqual(['OK', [`${prefix}:{late}:b`, 'late'], '1']);
+    } finally {
+      fresh.disconnect();
+    }
+  });
+
   it('a pipeline from a connection the script was never defined on is refused before anything is sent', () => {
     const fresh = createRedis(REDIS_URL, 'worker', { lazyConnect: true }) as Redis;
     try {
