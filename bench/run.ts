@@ -1,6 +1,7 @@
 /**
- * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,retained,priority,segment,catalog,encryption] [-- --baseline] [-- --backlog=N] [-- --cluster]
+ * npm run bench [-- --quick] [-- --only=ingest,batch,delivery,lowload,retained,priority,segment,catalog,encryption,accounts] [-- --baseline] [-- --backlog=N] [-- --cluster]
  *               [-- --live-seconds=S] [-- --profiles=N]   (priority scenario)
+ *               [-- --runs=N] [-- --no-six] [-- --workers=N] (accounts scenario: four-account runs, default 3; skip the six; worker processes, default 2)
  *
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
@@ -17,6 +18,10 @@
  *     event and subscribe latency while a backfill backlog and a profile import drain, priorities
  *     on vs first come, first served, in the same run (lib/priority.ts). Results go to
  *     bench/results/<date>[-quick]-priority.json when it runs alone.
+ *   - accounts (only when asked: `--only=accounts`, about 5 minutes a run; issue 19): four accounts
+ *     behind one Maton key, 400,000 events each, three runs, then six accounts (lib/accounts.ts):
+ *     each account's steady delivery vs its ceiling and vs an equal share, the gateway's use, 429s.
+ *     Results go to bench/results/<date>[-quick]-accounts.json when it runs alone.
  *   - segment (only when asked: `--only=segment`, about two minutes): Segment's tracking API
  *     (/v1/batch, plain and gzip) beside /v1/events with the same events (lib/segment.ts). Results
  *     go to bench/results/<date>[-quick]-segment.json when it runs alone.
@@ -40,6 +45,7 @@ import { priorityScenario } from './lib/priority.ts';
 import { segmentScenario } from './lib/segment.ts';
 import { catalogScenario } from './lib/catalog.ts';
 import { encryptionScenario } from './lib/encryption.ts';
+import { accountsScenario } from './lib/accounts.ts';
 import {
   BENCH_KEY,
   callsMade,
@@ -491,6 +497,16 @@ async function main() {
     if (only.has('segment') && !baselineOnly) results.segment = await segmentScenario({ quick, log, row });
     if (only.has('catalog') && !baselineOnly) results.catalog = await catalogScenario({ quick, log, row });
     if (only.has('encryption') && !baselineOnly) results.encryption = await encryptionScenario({ quick, log, row });
+    if (only.has('accounts') && !baselineOnly)
+      results.accounts = await accountsScenario({
+        quick,
+        // --runs=0: the six-account run alone; --no-six: the four-account runs alone.
+        runs: Math.max(0, Math.min(10, numArg('runs') ?? (quick ? 1 : 3))),
+        six: !args.includes('--no-six'),
+        workers: Math.max(1, Math.min(8, numArg('workers') ?? 2)),
+        log,
+        row,
+      });
   } finally {
     await stopAll();
   }
@@ -512,7 +528,7 @@ async function main() {
   };
   mkdirSync('bench/results', { recursive: true });
   // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained'].includes([...only][0]!) ? `-${[...only][0]}` : '';
+  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained', 'accounts'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

@@ -22,6 +22,11 @@ export interface QuotaScope {
   readonly klaviyoAccount: string;
   /** Whether the gateway's per-key limit applies. */
   readonly viaGateway: boolean;
+  /**
+   * The lane's weight when lanes share the gateway's 10 requests/s (RELAY_CONFIG
+   * `accounts.<name>.weight`, default 1): the governor grants the key's calls in proportion.
+   */
+  readonly weight?: number;
 }
 
 export interface Lane {
@@ -41,13 +46,13 @@ export const SANDBOX_GATEWAY_KEY = 'sandbox-maton-key';
 /** Where an API-only process "points" its sandbox lanes: it only needs their names and quota scopes, never calls. */
 export const SANDBOX_PLACEHOLDER_URL = 'http://sandbox.invalid';
 
-export function laneFor(name: string, target: KlaviyoTarget): Lane {
+export function laneFor(name: string, target: KlaviyoTarget, weight?: number): Lane {
   const viaGateway = target.mode === 'gateway';
   const keyId = quotaScopeId(target.apiKey);
   return {
     name,
     target,
-    scope: { keyId, klaviyoAccount: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway },
+    scope: { keyId, klaviyoAccount: viaGateway ? (target.connectionId ?? 'default') : keyId, viaGateway, ...(weight === undefined ? {} : { weight }) },
   };
 }
 
@@ -93,18 +98,20 @@ export function buildLanes(cfg: Config, file: RelayFile, sandboxUrl?: string): L
     const refused = sandboxRefusals(file);
     if (refused.length > 0) throw new Error(refused.join('; '));
   }
-  const base = defaultLane(cfg, sandboxUrl);
+  const defaultWeight = file.accounts[DEFAULT_LANE]?.weight;
+  const env = defaultLane(cfg, sandboxUrl);
+  const base = defaultWeight === undefined ? env : laneFor(env.name, env.target, defaultWeight);
   const lanes = [base];
   for (const [name, acct] of Object.entries(file.accounts)) {
     if (name === DEFAULT_LANE) continue;
     if (cfg.klaviyo.mode === 'direct') {
       if (!acct.klaviyoApiKey) throw new Error(`accounts.${name}: direct mode (KLAVIYO_API_KEY) needs klaviyoApiKey for every account`);
-      lanes.push(laneFor(name, { ...base.target, apiKey: acct.klaviyoApiKey }));
+      lanes.push(laneFor(name, { ...base.target, apiKey: acct.klaviyoApiKey }, acct.weight));
     } else {
       // Gateway mode: one Maton connection per account (the sandbox took none, above).
       if (!acct.connection && cfg.klaviyo.mode === 'gateway')
         throw new Error(`accounts.${name}: gateway mode (MATON_API_KEY) needs a connection for every account`);
-      lanes.push(laneFor(name, { ...base.target, connectionId: acct.connection ?? name }));
+      lanes.push(laneFor(name, { ...base.target, connectionId: acct.connection ?? name }, acct.weight));
     }
   }
   return lanes;

@@ -165,8 +165,14 @@ export function sourceRateKey(prefix: string, sourceId: string): string {
 export interface GovernorScopeKeys {
   /** `…:block:gateway` — set (PX) while the gateway answered 429: nothing goes through the key. */
   readonly gatewayBlock: string;
-  /** `…:gateway:1s` — the gateway's per-key log of calls (sorted set), one second wide. */
+  /** `…:gateway:1s` — the gateway's per-key log of calls (sorted set), one second wide (plus the margin). */
   readonly gatewayBurst: string;
+  /** `…:gateway:waiting` — lanes waiting for the gateway (sorted set of `<cls>|<lane>|<waiter>` by deadline): the fair order. */
+  readonly gatewayWaiting: string;
+  /** `…:gateway:tags` — each lane's finish tag in the fair order (hash; `~V` the virtual time). */
+  readonly gatewayTags: string;
+  /** `…:gateway:60s` — every gateway grant of the last minute as `<lane>|<id>` (utilisation, lane shares). */
+  readonly gatewayMinute: string;
   /** `…:block:<account>:<endpoint>` — set (PX) while Klaviyo answered 429 or 0 remaining for that endpoint. */
   endpointBlock(endpoint: string): string;
   /** `…:<account>:<endpoint>:1s` — the endpoint's burst log. */
@@ -182,6 +188,9 @@ export function governorKeys(prefix: string, scope: { readonly keyId: string; re
   return {
     gatewayBlock: `${tag}:block:gateway`,
     gatewayBurst: `${tag}:gateway:1s`,
+    gatewayWaiting: `${tag}:gateway:waiting`,
+    gatewayTags: `${tag}:gateway:tags`,
+    gatewayMinute: `${tag}:gateway:60s`,
     endpointBlock: (endpoint) => `${tag}:block:${scope.klaviyoAccount}:${endpoint}`,
     burst: (endpoint) => `${bucket}:${endpoint}:1s`,
     steady: (endpoint) => `${bucket}:${endpoint}:60s`,

@@ -33,9 +33,18 @@ const AccountSchema = z
     connection: z.string().min(1).optional(),
     /** Direct mode: this account's Klaviyo private key. */
     klaviyoApiKey: secret.optional(),
+    /**
+     * Its share of a Maton key's 10 requests/s when several accounts on the key are busy
+     * (default 1; src/quota/governor.ts grants the key's calls in proportion to the weights).
+     */
+    weight: z.number().min(0.01, 'must be at least 0.01').max(1000, 'must be at most 1000').optional(),
   })
   .strict()
-  .refine((a) => a.connection !== undefined || a.klaviyoApiKey !== undefined, 'needs `connection` (gateway) or `klaviyoApiKey` (direct)');
+  .refine(
+    (a) => a.connection !== undefined || a.klaviyoApiKey !== undefined || a.weight !== undefined,
+    'needs `connection` (gateway) or `klaviyoApiKey` (direct)',
+  );
+// `weight` alone is for `accounts.default` (the account the environment configures): checked in parseRelayConfig.
 
 /**
  * Per-source limits at ingest (src/ingest/source-limits.ts). `eventsPerSecond` counts items — events,
@@ -252,6 +261,9 @@ export function parseRelayConfig(raw: unknown, env: NodeJS.ProcessEnv, path = '(
       ...Object.entries(cfg.flows).map(([n, f]): [string, string] => [`flows.${n}.account`, f.account]),
     ];
     for (const [where, acct] of refs) if (!accounts.has(acct)) problems.push(`${where}: no account named "${acct}" (known: ${[...accounts].join(', ')})`);
+    for (const [n, a] of Object.entries(cfg.accounts))
+      if (n !== 'default' && a.connection === undefined && a.klaviyoApiKey === undefined)
+        problems.push(`accounts.${n}: needs \`connection\` (gateway) or \`klaviyoApiKey\` (direct); only \`default\` may set \`weight\` alone`);
     const names = cfg.sources.map((s) => s.name);
     for (const n of new Set(names)) if (names.filter((x) => x === n).length > 1) problems.push(`sources: the name "${n}" is used twice`);
     const gateway = cfg.limits.gatewayPerSecond ?? GATEWAY_REQUESTS_PER_SECOND;

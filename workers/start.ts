@@ -42,6 +42,8 @@ import type { Rule } from '../src/relay-config.ts';
 import type { QuotaGovernor } from '../src/quota/governor.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { registerClassShareGauge } from '../src/ops/class-share.ts';
+import { registerGatewayGauges } from '../src/ops/gateway-use.ts';
+import { GATEWAY_REQUESTS_PER_SECOND } from '../src/klaviyo/endpoints.ts';
 import { jobHashKey, lanePausedKey } from '../src/redis-keys.ts';
 import { webhooksProcessor, type Count } from './webhooks/processor.ts';
 import { catalogProcessor } from './catalog/processor.ts';
@@ -70,6 +72,8 @@ export interface WorkerRuntimeDeps {
   readonly prefix: string;
   readonly lanes: readonly Lane[];
   readonly governor: QuotaGovernor;
+  /** The gateway's requests/s per key (RELAY_CONFIG limits.gatewayPerSecond): its utilisation gauge. */
+  readonly gatewayPerSecond?: number;
   readonly log: Logger;
   /** Upper bound on jobs active at once per worker. */
   readonly concurrency: number;
@@ -217,6 +221,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       },
     );
     registerClassShareGauge(m, deps.governor, deps.lanes);
+    registerGatewayGauges(m, deps.governor, deps.lanes, deps.gatewayPerSecond ?? GATEWAY_REQUESTS_PER_SECOND);
   }
   const locking = { lockDuration: deps.lockMs, stalledInterval: deps.lockMs };
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, deps.backoff) };

@@ -68,8 +68,20 @@ interface SourceStatus {
   queuedBytesLimit?: number;
   queuedBytes?: number;
 }
+/** Per Maton key (absent from relays that predate issue 19). */
+interface GatewayKey {
+  key: string;
+  limitPerSecond: number;
+  windowMs: number;
+  callsLastMinute: number;
+  utilisation: number;
+  saturated: boolean;
+  lanes: { lane: string; weight: number; calls: number; share: number }[];
+  otherCalls: number;
+}
 export interface Status {
   at: string;
+  gatewayKeys?: GatewayKey[];
   /** Per lane × kind × class (absent from relays that predate priority classes). */
   classes?: ClassStatus[];
   queues: QueueStatus[];
@@ -182,6 +194,25 @@ function shareTable(lanes: readonly LaneStatus[]): string {
   );
 }
 
+/** Per Maton key: its use of the gateway in the last minute; under it, each lane's share. */
+function gatewayTable(keys: readonly GatewayKey[]): string {
+  const rows: string[][] = [];
+  for (const k of keys) {
+    rows.push([`key ${k.key}`, '', count(k.callsLastMinute), `${percent(k.utilisation, 1)} of ${count(k.limitPerSecond)}/s`]);
+    for (const l of k.lanes) rows.push([`  ${l.lane}`, String(l.weight), count(l.calls), percent(l.calls, k.callsLastMinute)]);
+    if (k.otherCalls > 0) rows.push(['  (other accounts)', '', count(k.otherCalls), percent(k.otherCalls, k.callsLastMinute)]);
+  }
+  return table(
+    [
+      { header: 'Maton key / lane' },
+      { header: 'weight', align: 'right' },
+      { header: 'gateway calls/min', align: 'right' },
+      { header: 'use / share', align: 'right' },
+    ],
+    rows,
+  );
+}
+
 function queueTable(queues: readonly QueueStatus[]): string {
   return table(
     [
@@ -230,6 +261,7 @@ export function renderStatus(s: Status, now = Date.now()): string {
       ];
     }),
   );
+  const gateway = s.gatewayKeys?.length ? `\n\n${gatewayTable(s.gatewayKeys)}` : '';
   const sources = s.sources?.length
     ? `\n\n${table(
         [
@@ -257,13 +289,22 @@ export function renderStatus(s: Status, now = Date.now()): string {
   const notes = [
     failed > 0 ? `${count(failed)} dead letter${failed === 1 ? '' : 's'}: relay dlq list` : '',
     paused.length > 0 ? `paused: ${paused.join(', ')} (relay resume <lane>)` : '',
+    ...(s.gatewayKeys ?? [])
+      .filter((k) => k.saturated)
+      .map(
+        (k) =>
+          `Maton key ${k.key} is at ${percent(k.utilisation, 1)} of its ${count(k.limitPerSecond)} requests/s: it limits delivery; move accounts to another key (README "Many accounts on one Maton key")`,
+      ),
   ].filter(Boolean);
   const legend = [
     s.classes ? "share: the class's part of its kind's items delivered in the last minute (on a source row: the source's part of its class's)" : '',
     shares ? 'calls, items: per class in the last minute; bulk minimum: what live leaves bulk of a full bucket (held there: live is taking the rest)' : '',
     'quota headroom: calls left now per second / per minute',
+    gateway
+      ? "gateway use: a Maton key's calls in the last minute of its limit; lane share: the lane's part of them (weight: RELAY_CONFIG accounts.<name>.weight)"
+      : '',
   ].filter(Boolean);
-  return `${queues}\n\n${lanes}${shares}${sources}${tracking}\n\n${legend.join('\n')}${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
+  return `${queues}\n\n${lanes}${shares}${gateway}${sources}${tracking}\n\n${legend.join('\n')}${notes.length ? `\n${notes.join('\n')}` : ''}\nat ${time(s.at)}`;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

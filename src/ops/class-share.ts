@@ -21,6 +21,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../priority.ts';
 import {
   bulkMinimum,
   DEFAULT_PRIORITY_LIMITS,
+  GATEWAY_MARGIN_MS,
   SHARE_WINDOW_MS,
   type ClassShare,
   type GovernorLimits,
@@ -45,7 +46,7 @@ export interface LaneShare {
 
 const FULL = 0.9;
 
-export type ShareLimits = Pick<GovernorLimits, 'gatewayPerSecond' | 'endpoints' | 'burstPaddingMs' | 'steadyPaddingMs' | 'bulkMinShare'>;
+export type ShareLimits = Pick<GovernorLimits, 'gatewayPerSecond' | 'endpoints' | 'burstPaddingMs' | 'steadyPaddingMs' | 'bulkMinShare' | 'gatewayMarginMs'>;
 
 export function laneShare(input: {
   calls?: ScopeShare;
@@ -66,7 +67,7 @@ export function laneShare(input: {
       if (c.live > 0 && c.bulk > 0 && c.live + c.bulk >= FULL * capacity && c.bulk <= bulkMinimum(minShare, steady)) held.push(e);
     }
     if (input.viaGateway) {
-      const perWindow = SHARE_WINDOW_MS / (1000 + limits.burstPaddingMs);
+      const perWindow = SHARE_WINDOW_MS / (1000 + (limits.gatewayMarginMs ?? GATEWAY_MARGIN_MS));
       const { live, bulk } = calls.total;
       if (live > 0 && live + bulk >= FULL * limits.gatewayPerSecond * perWindow && bulk <= bulkMinimum(minShare, limits.gatewayPerSecond) * perWindow)
         held.push('gateway');

@@ -18,6 +18,7 @@ import type { QuotaGovernor } from '../quota/governor.ts';
 import { DELIVERED_PERIOD_MS, readDelivered } from '../delivery-marks.ts';
 import { classStatus, deliveredInLastMinute, type ClassStatus } from './class-status.ts';
 import { laneShare, type LaneShare, type ShareLimits } from './class-share.ts';
+import { readGatewayUse, type GatewayKeyStatus } from './gateway-use.ts';
 import type { SourceNamer } from './source-label.ts';
 
 export interface QueueStatus {
@@ -56,13 +57,15 @@ export interface Status {
   /** Per queue, for tools. */
   readonly queues: readonly QueueStatus[];
   readonly lanes: readonly LaneStatus[];
+  /** Per Maton key: the gateway's use in the last minute and each lane's share of it (issue 19). */
+  readonly gatewayKeys: readonly GatewayKeyStatus[];
   /** Sources with ingest limits: the limits, and their queued bytes. */
   readonly sources?: readonly SourceLimitStatus[];
   /** Tracking API messages (Segment/RudderStack) by type and outcome, once any arrived. */
   readonly tracking?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
-export type StatusGovernor = Pick<QuotaGovernor, 'headroom' | 'share'>;
+export type StatusGovernor = Pick<QuotaGovernor, 'headroom' | 'share' | 'gatewayUse'>;
 
 export interface StatusOptions {
   /** The governor's limits (RELAY_CONFIG `limits`, `priorities`): to tell whether bulk is held at its minimum. */
@@ -157,6 +160,7 @@ export async function readStatus(
     classes,
     queues: queueStatus,
     lanes: laneStatus,
+    gatewayKeys: await readGatewayUse(governor, lanes, opts.limits.gatewayPerSecond),
     ...(sources.length > 0 ? { sources } : {}),
     ...(Object.keys(tracking).length > 0 ? { tracking } : {}),
   };

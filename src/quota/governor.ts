@@ -31,8 +31,14 @@ export type { QuotaScope };
 export interface GovernorLimits {
   readonly gatewayPerSecond: number;
   readonly endpoints: Readonly<Partial<Record<EndpointName, { burst: number; steady: number }>>>;
-  /** Added to each window's length to absorb network jitter between us and Klaviyo's counters. */
+  /** Added to each Klaviyo window's length to absorb network jitter between us and Klaviyo's counters. */
   readonly burstPaddingMs: number;
+  /**
+   * Added to the gateway's 1 s window (issue 19): the spread between our grant and the gateway's
+   * count of the request, measured (GATEWAY_MARGIN_MS). Default GATEWAY_MARGIN_MS; the governor
+   * widens it by itself if the gateway ever answers 429 (see `observe`).
+   */
+  readonly gatewayMarginMs?: number;
   readonly steadyPaddingMs: number;
   /**
    * Bulk's guaranteed share of every bucket while live also wants it (RELAY_CONFIG
@@ -45,6 +51,22 @@ export interface GovernorLimits {
 
 export const DEFAULT_PRIORITY_LIMITS = { bulkMinShare: 0.2, liveGatewayReserve: 2 } as const;
 
+/**
+ * The gateway window's margin (issue 19). A sliding log of 10 grants per (1,000 + m) ms means any
+ * 1,000 ms of *arrivals* holds at most 10 when every request's delay from grant to the gateway's
+ * count lies within a spread of m ms — whatever the gateway's fixed windows' alignment
+ * (test/integration/quota-gateway-window.test.ts checks it at random alignments and jitters).
+ * 40 ms is our estimate of that spread on a machine with cores to spare (a Redis reply, an event-loop
+ * turn, the loopback): it has not yet been measured cleanly — `npm run bench -- --only=accounts`
+ * reports the spread and the gateway's busiest second, and on the shared, overloaded 2-core build
+ * machine (load average ~20) one 4 × 400,000-event run saw one 429 (11 calls in one second).
+ * The old fixed pad (250 ms, 25%) capped a key at 8 requests/s; 40 ms caps it at 10/1.04 = 9.6/s.
+ */
+export const GATEWAY_MARGIN_MS = 40;
+/** A gateway 429 means the spread outgrew the margin: widen it by this, up to the old fixed pad. */
+const GATEWAY_MARGIN_STEP_MS = 20;
+const GATEWAY_MARGIN_MAX_MS = 250;
+
 export const DEFAULT_LIMITS: GovernorLimits = {
   gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND,
   endpoints: {},
@@ -53,6 +75,7 @@ export const DEFAULT_LIMITS: GovernorLimits = {
   // 2-core machine (bench, 2026-11-27); 250 ms costs bursts 20% and the steady rate nothing.
   burstPaddingMs: 250,
   steadyPaddingMs: 1000,
+  gatewayMarginMs: GATEWAY_MARGIN_MS,
   ...DEFAULT_PRIORITY_LIMITS,
 };
 
@@ -90,12 +113,23 @@ export const DEFAULT_LIMITS: GovernorLimits = {
  * The take is one Lua call, src/lua/quota-take.lua: its header says what each key and argument
  * is, and it sets YIELD_MS, WANT_TTL_MS and WANT_SLACK_MS.
  */
+/**
+ * Lanes (issue 19). The gateway's bucket is the one lanes share: every Klaviyo account reached
+ * through one Maton key. Its grants go in a fair order — start-time fair queueing by lane weight
+ * (QuotaScope.weight) among the lanes of the same class waiting for it — rather than to whoever
+ * polls first: a lane told to wait is told when the slot that will be its own frees (its rank
+ * among the waiting lanes, counted along the log's expiries), so waiters sleep until their turn.
+ * A lane that stops asking lapses from the order within FAIR_LAPSE_MS of its next ask, and its
+ * share goes to the others (test/integration/quota-gateway-fairness.test.ts).
+ * Every gateway grant also goes into a 60 s log per key, tagged with its lane: the key's
+ * utilisation and each lane's share in /ops/status, metrics and `relay status` (`gatewayUse`).
+ */
 /** The longest sleep between a waiter's asks; its entry in a waiter set lives twice that. */
 const POLL_MAX_MS = 1_000;
 const TAKE = luaScript({
   name: 'quota-take',
-  keys: ['blocks[]', 'buckets[]'],
-  args: ['nBlocks', 'mode', 'waiter', 'cls', 'registered', 'buckets[]'],
+  keys: ['blocks[]', 'buckets[]', 'gateway[]'],
+  args: ['nBlocks', 'mode', 'waiter', 'cls', 'registered', 'lane', 'weight', 'fair', 'buckets[]'],
   reply: Number,
   constants: { WANT_TTL_MS: 2 * POLL_MAX_MS },
 });
@@ -113,6 +147,13 @@ export interface ScopeShare {
   readonly endpoints: Partial<Record<EndpointName, ClassShare>>;
 }
 export const SHARE_WINDOW_MS = 60_000;
+
+/** Gateway calls of one key over the last minute, in total and per lane (its Klaviyo account). */
+export interface GatewayUse {
+  readonly windowMs: number;
+  readonly calls: number;
+  readonly lanes: Readonly<Record<string, number>>;
+}
 
 export interface QuotaGovernor {
   /**
@@ -132,7 +173,15 @@ export interface QuotaGovernor {
   headroom(scope: QuotaScope, endpoint: EndpointName): Promise<{ burst: number; steady: number; gateway?: number }>;
   /** Calls per class in the last 60 s, per endpoint and in total (status, metrics: class share). */
   share(scope: QuotaScope): Promise<ScopeShare>;
+  /** The key's gateway calls in the last 60 s, per lane (utilisation and lane shares). */
+  gatewayUse(scope: QuotaScope): Promise<GatewayUse>;
+  /** The gateway window's margin in use by this process (ms). */
+  gatewayMarginMs(): number;
 }
+
+/** A lane's id in the fair order and the minute log: its Klaviyo account, with the separator escaped. */
+export const laneTag = (scope: QuotaScope) => scope.klaviyoAccount.replaceAll('%', '%25').replaceAll('|', '%7C');
+const untag = (tag: string) => tag.replaceAll('%7C', '|').replaceAll('%25', '%');
 
 interface Bucket {
   readonly key: string;
@@ -156,6 +205,8 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
   const steadyLog = (s: QuotaScope, e: EndpointName) => scopeKeys(s).steady(e);
   const minShare = limits.bulkMinShare ?? DEFAULT_PRIORITY_LIMITS.bulkMinShare;
   const reserve = limits.liveGatewayReserve ?? DEFAULT_PRIORITY_LIMITS.liveGatewayReserve;
+  let gatewayMargin = limits.gatewayMarginMs ?? GATEWAY_MARGIN_MS;
+  const gatewayWindow = () => 1000 + gatewayMargin;
 
   function limitsFor(e: EndpointName) {
     return limits.endpoints[e] ?? ENDPOINTS[e];
@@ -176,7 +227,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     ];
     if (scope.viaGateway) {
       const gw = limits.gatewayPerSecond;
-      buckets.push(bucket(scopeKeys(scope).gatewayBurst, gw, 1000 + limits.burstPaddingMs, Math.max(1, gw - reserve)));
+      buckets.push(bucket(scopeKeys(scope).gatewayBurst, gw, gatewayWindow(), Math.max(1, gw - reserve)));
     }
     return buckets;
   }
@@ -186,13 +237,27 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     if (scope.viaGateway) blocks.push(gatewayBlock(scope));
     const bucketKeys: string[] = [];
     const bucketArgs: number[] = [];
-    for (const b of bucketsFor(scope, endpoint)) {
+    const buckets = bucketsFor(scope, endpoint);
+    for (const b of buckets) {
       bucketKeys.push(b.key, bucketBulkLog(b.key), bucketWaiters(b.key, 'live'), bucketWaiters(b.key, 'bulk'));
       bucketArgs.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
     }
+    const k = scopeKeys(scope);
+    // The gateway's bucket is last (bucketsFor): the one granted in the fair order.
+    const gateway = scope.viaGateway ? [k.gatewayWaiting, k.gatewayTags, k.gatewayMinute] : [];
     return TAKE.run(redis, {
-      keys: { blocks, buckets: bucketKeys },
-      args: { nBlocks: blocks.length, mode: look ? 'look' : 'take', waiter, cls, registered: registered ? '1' : '0', buckets: bucketArgs },
+      keys: { blocks, buckets: bucketKeys, gateway },
+      args: {
+        nBlocks: blocks.length,
+        mode: look ? 'look' : 'take',
+        waiter,
+        cls,
+        registered: registered ? '1' : '0',
+        lane: laneTag(scope),
+        weight: scope.weight ?? 1,
+        fair: scope.viaGateway ? buckets.length : 0,
+        buckets: bucketArgs,
+      },
     });
   }
 
@@ -200,6 +265,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
   function forget(scope: QuotaScope, endpoint: EndpointName, cls: PriorityClass, waiter: string): void {
     const pipe = redis.pipeline();
     for (const b of bucketsFor(scope, endpoint)) pipe.zrem(bucketWaiters(b.key, cls), waiter);
+    if (scope.viaGateway) pipe.zrem(scopeKeys(scope).gatewayWaiting, `${cls}|${laneTag(scope)}|${waiter}`);
     pipe.exec().catch(() => undefined);
   }
 
@@ -212,8 +278,10 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
         const wait = await tryTake(scope, endpoint, look, cls, waiter, registered);
         if (wait === 0) return;
         registered = true;
-        // A little jitter so that processes waiting on the same bucket do not all ask at once.
-        await sleep(Math.min(wait, POLL_MAX_MS) + Math.floor(Math.random() * 20), signal);
+        // The wait is until a slot that can be this waiter's frees (the fair order ranks lanes);
+        // 0–2 ms of jitter only keeps two waiters of one lane from asking in the same millisecond —
+        // each millisecond of delay past the slot is capacity lost.
+        await sleep(Math.min(wait, POLL_MAX_MS) + Math.floor(Math.random() * 3), signal);
       }
     } catch (err) {
       if (registered) forget(scope, endpoint, cls, waiter);
@@ -229,7 +297,12 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       let key = endpointBlock(scope, endpoint);
       if (info.status === 429) {
         blockMs = info.retryAfterMs ?? 1000;
-        if (info.origin === 'gateway') key = gatewayBlock(scope);
+        if (info.origin === 'gateway') {
+          key = gatewayBlock(scope);
+          // The gateway counted more than its limit in one of its windows: the spread between our
+          // grants and its count is wider than the margin (a slower network, a busier machine).
+          gatewayMargin = Math.min(GATEWAY_MARGIN_MAX_MS, gatewayMargin + GATEWAY_MARGIN_STEP_MS);
+        }
       } else if (info.remaining === 0 && info.resetMs !== undefined) {
         blockMs = info.resetMs;
       }
@@ -246,7 +319,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       const [b, st, gw] = await Promise.all([
         count(scopeKeys(scope).burst(endpoint), 1000 + limits.burstPaddingMs),
         count(steadyLog(scope, endpoint), 60_000 + limits.steadyPaddingMs),
-        scope.viaGateway ? count(scopeKeys(scope).gatewayBurst, 1000 + limits.burstPaddingMs) : Promise.resolve(0),
+        scope.viaGateway ? count(scopeKeys(scope).gatewayBurst, gatewayWindow()) : Promise.resolve(0),
       ]);
       return {
         burst: Math.max(0, l.burst - b),
@@ -279,6 +352,18 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       });
       return { windowMs: SHARE_WINDOW_MS, total: { live, bulk }, endpoints };
     },
+    async gatewayUse(scope) {
+      const [sec, usec] = await redis.time();
+      const since = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - SHARE_WINDOW_MS;
+      const members = await redis.zrangebyscore(scopeKeys(scope).gatewayMinute, since, '+inf');
+      const lanes: Record<string, number> = {};
+      for (const m of members) {
+        const lane = untag(m.slice(0, m.lastIndexOf('|')));
+        lanes[lane] = (lanes[lane] ?? 0) + 1;
+      }
+      return { windowMs: SHARE_WINDOW_MS, calls: members.length, lanes };
+    },
+    gatewayMarginMs: () => gatewayMargin,
     async blockedFor(scope, endpoint) {
       const ms = await Promise.all([redis.pttl(endpointBlock(scope, endpoint)), scope.viaGateway ? redis.pttl(gatewayBlock(scope)) : -2]);
       return Math.max(0, ...ms);

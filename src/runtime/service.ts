@@ -172,6 +172,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       prefix: config.queuePrefix,
       lanes,
       governor: createQuotaGovernor(workerRedis, config.queuePrefix, governorLimits),
+      gatewayPerSecond: governorLimits.gatewayPerSecond,
       log,
       concurrency: config.worker.concurrency,
       lingerMs: config.worker.lingerMs,

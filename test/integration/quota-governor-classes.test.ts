@@ -23,8 +23,8 @@ afterAll(async () => {
   await deleteKeys(`${prefix}:*`);
 });
 
-const WINDOW_MS = 1250; // 1 s burst window + burstPaddingMs below
-const base = { burstPaddingMs: 250, steadyPaddingMs: 0, bulkMinShare: 0.2, liveGatewayReserve: 2 };
+const WINDOW_MS = 1250; // 1 s burst window + burstPaddingMs below (and the gateway's margin, the same here)
+const base = { burstPaddingMs: 250, gatewayMarginMs: 250, steadyPaddingMs: 0, bulkMinShare: 0.2, liveGatewayReserve: 2 };
 const scopeFor = (name: string): QuotaScope => ({ keyId: name, klaviyoAccount: 'acct', viaGateway: true });
 const governors = (limits: GovernorLimits): [QuotaGovernor, QuotaGovernor] => [createQuotaGovernor(a, prefix, limits), createQuotaGovernor(b, prefix, limits)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,96 @@
+/**
+ * Issue 19: lanes (Klaviyo accounts) behind one Maton key share its gateway fairly. Saturated lanes
+ * — each with takers on two connections asking again the moment they are served — get equal
+ * shares (or shares by weight), and a lane that goes idle leaves its share to the others within a
+ * second, the key staying full. Grants are read from the governor's per-key minute log.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createQuotaGovernor, GATEWAY_MARGIN_MS, type QuotaScope } from '../../src/quota/governor.ts';
+import { gatewayGrants, redisNow, saturate } from '../support/gateway-lanes.ts';
+import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+
+const prefix = uniquePrefix('gov-fair');
+const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+afterAll(async () => {
+  for (const c of conns) c.disconnect();
+  await deleteKeys(`${prefix}:*`);
+});
+
+const LIMIT = 10;
+const limits = {
+  gatewayPerSecond: LIMIT,
+  endpoints: { bulk_create_events: { burst: 1000, steady: 100_000 } },
+  burstPaddingMs: 250,
+  steadyPaddingMs: 0,
+  gatewayMarginMs: GATEWAY_MARGIN_MS,
+};
+/** Grants per second a saturated key gets once its first window is spent. */
+const FULL_RATE = (LIMIT * 1000) / (1000 + GATEWAY_MARGIN_MS);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const governors = () => conns.map((c) => createQuotaGovernor(c, prefix, limits));
+const lane = (keyId: string, name: string, weight?: number): QuotaScope => ({ keyId, klaviyoAccount: name, viaGateway: true, ...(weight ? { weight } : {}) });
+function countBy(grants: { lane: string }[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const g of grants) n[g.lane] = (n[g.lane] ?? 0) + 1;
+  return n;
+}
+
+describe('quota governor: fair shares of the gateway (real Redis)', () => {
+  it('two saturated lanes get equal shares ±5%', async () => {
+    const gs = governors();
+    const a = lane('eq', 'a');
+    const b = lane('eq', 'b');
+    // Lane a asks three times as often (3 takers to b's 1): who polls more must not get more.
+    const takers = [saturate(gs, a, 3), saturate(gs, b, 1)];
+    const t0 = await redisNow(conns[0]!);
+    await sleep(6000);
+    await Promise.all(takers.map((t) => t.stop()));
+    // After the first window (its 10 go at once, in whatever order the takers arrive).
+    const grants = (await gatewayGrants(conns[0]!, prefix, a)).filter((g) => g.t >= t0 + 1000 + GATEWAY_MARGIN_MS);
+    const n = countBy(grants);
+    const total = grants.length;
+    expect(total).toBeGreaterThanOrEqual(Math.floor(0.95 * FULL_RATE * 4.5));
+    expect(Math.abs(n['a']! / total - 0.5)).toBeLessThanOrEqual(0.05 * 0.5);
+    expect(Math.abs(n['b']! / total - 0.5)).toBeLessThanOrEqual(0.05 * 0.5);
+  }, 20_000);
+
+  it('weights: a lane of weight 2 gets twice the share of a lane of weight 1 (±5%)', async () => {
+    const gs = governors();
+    const heavy = lane('weighted', 'heavy', 2);
+    const light = lane('weighted', 'light', 1);
+    const takers = [saturate(gs, heavy, 2), saturate(gs, light, 2)];
+    const t0 = await redisNow(conns[0]!);
+    await sleep(6000);
+    await Promise.all(takers.map((t) => t.stop()));
+    const grants = (await gatewayGrants(conns[0]!, prefix, heavy)).filter((g) => g.t >= t0 + 1000 + GATEWAY_MARGIN_MS);
+    const n = countBy(grants);
+    expect(Math.abs(n['heavy']! / grants.length - 2 / 3)).toBeLessThanOrEqual(0.05 * (2 / 3));
+    expect(Math.abs(n['light']! / grants.length - 1 / 3)).toBeLessThanOrEqual(0.05 * (1 / 3));
+  }, 20_000);
+
+  it('a lane that goes idle gives its share to the others within a second, and the key stays full', async () => {
+    const gs = governors();
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => lane('idle', n)) as [QuotaScope, QuotaScope, QuotaScope];
+    const ab = [saturate(gs, a, 2), saturate(gs, b, 2)];
+    const tc = saturate(gs, c, 2);
+    await sleep(3000);
+    await tc.stop();
+    const idleAt = await redisNow(conns[0]!);
+    await sleep(3000);
+    await Promise.all(ab.map((t) => t.stop()));
+    const grants = await gatewayGrants(conns[0]!, prefix, a);
+    // Before: three equal shares.
+    const before = countBy(grants.filter((g) => g.t >= idleAt - 2000 && g.t < idleAt));
+    for (const l of ['a', 'b', 'c']) expect(before[l]).toBeGreaterThanOrEqual(5);
+    // From one second after c stopped: a and b split the whole key, c gets nothing.
+    const after = grants.filter((g) => g.t >= idleAt + 1000 && g.t < idleAt + 3000);
+    const n = countBy(after);
+    expect(n['c'] ?? 0).toBe(0);
+    expect(after.length).toBeGreaterThanOrEqual(Math.floor(0.95 * FULL_RATE * 2));
+    expect(Math.abs(n['a']! / after.length - 0.5)).toBeLessThanOrEqual(0.05 * 0.5 + 1 / after.length);
+    // And no slot left unused for c in the second after it stopped (at most one: the grant in flight).
+    const firstSecond = grants.filter((g) => g.t >= idleAt && g.t < idleAt + 1000);
+    expect(firstSecond.length).toBeGreaterThanOrEqual(Math.floor(FULL_RATE) - 1);
+  }, 20_000);
+});

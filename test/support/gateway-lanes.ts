@@ -1,0 +1,51 @@
+/**
+ * Saturated lanes for the governor's gateway tests: takers that ask for a gateway token again the
+ * moment they get one (after an optional think time), on real Redis, until stopped. The grants are
+ * read back from the governor's per-key minute log, in Redis time (`gatewayGrants`).
+ */
+import type { Redis } from 'ioredis';
+import type { QuotaGovernor, QuotaScope } from '../../src/quota/governor.ts';
+import { governorKeys } from '../../src/redis-keys.ts';
+
+export interface Takers {
+  /** Stops the takers and waits until each has returned. */
+  stop(): Promise<void>;
+}
+
+/** `count` takers for `scope`, spread over `governors` (one per connection: several processes). */
+export function saturate(governors: readonly QuotaGovernor[], scope: QuotaScope, count: number, thinkMs: () => number = () => 0): Takers {
+  const ac = new AbortController();
+  const loops = Array.from({ length: count }, async (_, i) => {
+    const g = governors[i % governors.length]!;
+    while (!ac.signal.aborted) {
+      try {
+        await g.take(scope, 'bulk_create_events', ac.signal, 'live');
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        throw err;
+      }
+      const think = thinkMs();
+      if (think > 0) await new Promise((r) => setTimeout(r, think));
+    }
+  });
+  return {
+    async stop() {
+      ac.abort();
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Every gateway grant of the key in the last minute: Redis time (ms) and lane, oldest first. */
+export async function gatewayGrants(redis: Redis, prefix: string, scope: QuotaScope): Promise<{ t: number; lane: string }[]> {
+  const raw = await redis.zrange(governorKeys(prefix, scope).gatewayMinute, '0', '-1', 'WITHSCORES');
+  const out: { t: number; lane: string }[] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push({ t: Number(raw[i + 1]), lane: raw[i]!.slice(0, raw[i]!.lastIndexOf('|')) });
+  return out;
+}
+
+/** Redis's clock (ms): the clock the grants are logged in. */
+export async function redisNow(redis: Redis): Promise<number> {
+  const [s, us] = await redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
