@@ -179,6 +179,8 @@ const WindowLimit = z.object({ burst: z.number().int().min(1), steady: z.number(
 const LimitsSchema = z
   .object({
     gatewayPerSecond: z.number().int().min(1).optional(),
+    /** The gateway window's margin over 1 s (src/quota/governor.ts GATEWAY_MARGIN_MS): smaller packs a key tighter. */
+    gatewayMarginMs: z.number().int().min(0).max(1000).optional(),
     endpoints: z.partialRecord(z.enum(Object.keys(ENDPOINTS) as [EndpointName, ...EndpointName[]]), WindowLimit).optional(),
   })
   .strict();

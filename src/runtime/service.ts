@@ -116,6 +116,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const governorLimits = {
     ...DEFAULT_LIMITS,
     gatewayPerSecond: file.limits.gatewayPerSecond ?? DEFAULT_LIMITS.gatewayPerSecond,
+    gatewayMarginMs: file.limits.gatewayMarginMs ?? DEFAULT_LIMITS.gatewayMarginMs,
     endpoints: file.limits.endpoints ?? {},
     bulkMinShare: file.priorities.bulkMinShare,
     liveGatewayReserve: file.priorities.liveGatewayReserve,

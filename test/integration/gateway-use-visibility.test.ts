@@ -83,8 +83,8 @@ describe('gateway use per key and lane share', () => {
     expect(Object.fromEntries(shares.map((x) => [x.labels['lane'], x.value]))).toEqual({ default: lane('default').share, shop_b: lane('shop_b').share });
 
     const text = renderStatus(s);
-    expect(text).toMatch(new RegExp(`key ${k.key} +${calls.length} +\\d+ % of 10/s`));
-    expect(text).toMatch(/ {2}shop_b +1 +\d+ +\d+ %/);
+    expect(text).toMatch(new RegExp(`key ${k.key} +${calls.length} +[\\d.]+ % of 10/s`));
+    expect(text).toMatch(/ {2}shop_b +1 +\d+ +[\d.]+ %/);
     expect(text).not.toMatch(/limits delivery/);
     // A saturated key says what to do about it.
     expect(renderStatus({ ...s, gatewayKeys: [{ ...k, utilisation: 0.95, saturated: true }] })).toMatch(/is at 95 % of its 10 requests\/s: it limits delivery/);
