@@ -11,15 +11,20 @@
 -- next, and each grant moves the lane's finish tag on by 1/weight and V to the granted start tag.
 -- A lane that is not first is told when the slot that will be its own frees (its rank among the
 -- waiting lanes, counted along the log's expiries), so waiters sleep until their turn, not poll.
--- The fair bucket's grants are also paced, one per window/limit (`~T` in the tags hash: the next
--- grant's theoretical time, GCRA with one slot of tolerance): without it the sliding log keeps
--- replaying its first burst — 10 slots freeing in the same millisecond, taken by whoever asks
--- first — and the order could only ever apply to the first of them.
+-- The fair bucket's grants are also paced, one per window/limit per class (`~T<cls>` in the tags
+-- hash: the class's next grant's theoretical time, GCRA with one slot of tolerance): without it
+-- the sliding log keeps replaying its first burst — 10 slots freeing in the same millisecond, taken
+-- by whoever asks first — and the order could only ever apply to the first of them. Bulk is always
+-- paced. Live is paced only while another lane's live work waits for the key, the one case where
+-- the order has anyone to be fair to: otherwise a live call takes a free slot of the window at once
+-- (bulk leaves live the gateway's reserve; classes keep separate schedules, so bulk's pacing never
+-- delays live). The sliding log alone keeps every grant, paced or not, within the limit.
 --
 -- KEYS[1..n] blocks      the block keys (PTTL = ms blocked): the endpoint's, then the gateway's
 -- KEYS[n+1..] buckets    per bucket, 4 keys: its log, bulk's own log, live waiters, bulk waiters
 -- KEYS[..] gateway       when ARGV fair > 0, 3 more keys: waiting lanes (sorted set of
---                        `<cls>|<lane>|<waiter>` by deadline), lanes' tags (hash, `~V` = V),
+--                        `<cls>|<lane>|<waiter>` by deadline), lanes' tags (hash, `~V` = V,
+--                        `~Tlive`/`~Tbulk` = each class's pacing schedule),
 --                        the key's minute log (`<lane>|<waiter>:<i>` by grant time, 60 s)
 -- ARGV[1] nBlocks        how many of KEYS are blocks
 -- ARGV[2] mode           'take' (take a token when free) or 'look' (only say when one is free)
@@ -70,7 +75,10 @@ local nb = (#KEYS - nBlocks - fairKeys) / BUCKET_KEYS
 local fq, vt, minute = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
 local myStart = 0
 local V = 0
--- Lanes of my class that wait for the fair bucket and go before me.
+-- Lanes of my class that wait for the fair bucket and go before me; `others` counts every other
+-- lane of my class waiting for it, before me or not.
+local others = 0
+local paced = false
 local function ahead()
   redis.call('ZREMRANGEBYSCORE', fq, '-inf', now)
   V = tonumber(redis.call('HGET', vt, '~V') or '0')
@@ -85,6 +93,7 @@ local function ahead()
     local c, l = string.match(m, '^([^|]*)|([^|]*)|')
     if c == cls and l ~= lane and not seen[l] then
       seen[l] = true
+      others = others + 1
       local s = start(l)
       if s < myStart or (s == myStart and l < lane) then n = n + 1 end
     end
@@ -117,10 +126,13 @@ for i = 1, nb do
   local rank = 0
   if i == fair then
     rank = ahead()
-    local step = window / limit
-    local tat = tonumber(redis.call('HGET', vt, '~T') or '0')
-    local pw = math.ceil(tat - step + rank * step - now)
-    if pw > w then w = pw end
+    paced = bulk or others > 0
+    if paced then
+      local step = window / limit
+      local tat = tonumber(redis.call('HGET', vt, '~T' .. cls) or '0')
+      local pw = math.ceil(tat - step + rank * step - now)
+      if pw > w then w = pw end
+    end
   end
   local free = cap - count
   if free < 0 then free = 0 end
@@ -169,12 +181,19 @@ if fair > 0 then
   if myStart > V then V = myStart end
   local a = HEAD_ARGS + BUCKET_ARGS * (fair - 1)
   local step = tonumber(ARGV[a + 2]) / tonumber(ARGV[a + 1])
-  local tat = tonumber(redis.call('HGET', vt, '~T') or '0')
-  -- Idle (more than a step behind): start the schedule afresh, one grant now and the next a step
-  -- on (no burst to replay). Behind by less: keep the schedule, so a grant made late by its
-  -- waiter's wake-up costs the key nothing (the next may follow at once).
-  if tat < now - step then tat = now + step end
-  redis.call('HSET', vt, lane, tostring(myStart + 1 / weight), '~V', tostring(V), '~T', tostring(tat + step))
+  local tat = tonumber(redis.call('HGET', vt, '~T' .. cls) or '0')
+  if paced then
+    -- Idle (more than a step behind): start the schedule afresh, one grant now and the next a step
+    -- on (no burst to replay). Behind by less: keep the schedule, so a grant made late by its
+    -- waiter's wake-up costs the key nothing (the next may follow at once).
+    if tat < now - step then tat = now + step end
+    tat = tat + step
+  elseif tat < now + 2 * step then
+    -- Unpaced (live, no other lane waiting): the next paced grant a step after this one, not
+    -- behind a run of unpaced grants (the schedule never runs ahead of the last grant + a step).
+    tat = now + 2 * step
+  end
+  redis.call('HSET', vt, lane, tostring(myStart + 1 / weight), '~V', tostring(V), '~T' .. cls, tostring(tat))
   redis.call('PEXPIRE', vt, 10 * MINUTE_MS)
   redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - MINUTE_MS)
   redis.call('ZADD', minute, now, lane .. '|' .. waiter .. ':' .. fair)

@@ -4,6 +4,7 @@
  * read back from the governor's per-key minute log, in Redis time (`gatewayGrants`).
  */
 import type { Redis } from 'ioredis';
+import type { PriorityClass } from '../../src/priority.ts';
 import type { QuotaGovernor, QuotaScope } from '../../src/quota/governor.ts';
 import { governorKeys } from '../../src/redis-keys.ts';
 
@@ -12,14 +13,20 @@ export interface Takers {
   stop(): Promise<void>;
 }
 
-/** `count` takers for `scope`, spread over `governors` (one per connection: several processes). */
-export function saturate(governors: readonly QuotaGovernor[], scope: QuotaScope, count: number, thinkMs: () => number = () => 0): Takers {
+/** `count` takers for `scope`, spread over `governors` (one per connection: several processes), of class `cls`. */
+export function saturate(
+  governors: readonly QuotaGovernor[],
+  scope: QuotaScope,
+  count: number,
+  thinkMs: () => number = () => 0,
+  cls: PriorityClass = 'live',
+): Takers {
   const ac = new AbortController();
   const loops = Array.from({ length: count }, async (_, i) => {
     const g = governors[i % governors.length]!;
     while (!ac.signal.aborted) {
       try {
-        await g.take(scope, 'bulk_create_events', ac.signal, 'live');
+        await g.take(scope, 'bulk_create_events', ac.signal, cls);
       } catch (err) {
         if (ac.signal.aborted) return;
         throw err;
