@@ -14,16 +14,19 @@
 -- The fair bucket's grants are also paced, one per window/limit per class (`~T<cls>` in the tags
 -- hash: the class's next grant's theoretical time, GCRA with one slot of tolerance): without it
 -- the sliding log keeps replaying its first burst — 10 slots freeing in the same millisecond, taken
--- by whoever asks first — and the order could only ever apply to the first of them. Bulk is always
--- paced. Live is paced only while another lane's live work waits for the key, the one case where
--- the order has anyone to be fair to: otherwise a live call takes a free slot of the window at once
--- (bulk leaves live the gateway's reserve; classes keep separate schedules, so bulk's pacing never
--- delays live). The sliding log alone keeps every grant, paced or not, within the limit.
+-- by whoever asks first — and the order could only ever apply to the first of them. A class is
+-- paced only while another lane's work of that class waits for the key, the one case where the
+-- order has anyone to be fair to: otherwise a call takes a free slot of the window at once. So a
+-- live call finds its free slot (bulk leaves live the gateway's reserve) without waiting for
+-- anyone's pacing — the classes' schedules are separate, bulk's never delays live — and a lane alone
+-- on its key is not paced at all. The sliding log alone keeps every grant, paced or not, within
+-- the limit.
 --
 -- KEYS[1..n] blocks      the block keys (PTTL = ms blocked): the endpoint's, then the gateway's
 -- KEYS[n+1..] buckets    per bucket, 4 keys: its log, bulk's own log, live waiters, bulk waiters
 -- KEYS[..] gateway       when ARGV fair > 0, 3 more keys: waiting lanes (sorted set of
---                        `<cls>|<lane>|<waiter>` by deadline), lanes' tags (hash, `~V` = V,
+--                        `<cls>|<lane>|<waiter>` by deadline; `<waiter>` = `~`: granted lately),
+--                        lanes' tags (hash, `~V` = V,
 --                        `~Tlive`/`~Tbulk` = each class's pacing schedule),
 --                        the key's minute log (`<lane>|<waiter>:<i>` by grant time, 60 s)
 -- ARGV[1] nBlocks        how many of KEYS are blocks
@@ -76,7 +79,9 @@ local fq, vt, minute = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
 local myStart = 0
 local V = 0
 -- Lanes of my class that wait for the fair bucket and go before me; `others` counts every other
--- lane of my class waiting for it, before me or not.
+-- lane of my class that competes for it: waiting, before me or not, or granted within the last
+-- FAIR_LAPSE_MS (its `<cls>|<lane>|~` entry: a busy lane asks again right after each grant, and in
+-- that moment it must still count, or the lanes waiting with it would take the key unpaced).
 local others = 0
 local paced = false
 local function ahead()
@@ -88,14 +93,19 @@ local function ahead()
     return f
   end
   myStart = start(lane)
-  local n, seen = 0, {}
+  local n, waiting, competing = 0, {}, {}
   for _, m in ipairs(redis.call('ZRANGE', fq, 0, -1)) do
-    local c, l = string.match(m, '^([^|]*)|([^|]*)|')
-    if c == cls and l ~= lane and not seen[l] then
-      seen[l] = true
-      others = others + 1
-      local s = start(l)
-      if s < myStart or (s == myStart and l < lane) then n = n + 1 end
+    local c, l, w = string.match(m, '^([^|]*)|([^|]*)|(.*)$')
+    if c == cls and l ~= lane then
+      if not competing[l] then
+        competing[l] = true
+        others = others + 1
+      end
+      if w ~= '~' and not waiting[l] then
+        waiting[l] = true
+        local s = start(l)
+        if s < myStart or (s == myStart and l < lane) then n = n + 1 end
+      end
     end
   end
   return n
@@ -126,7 +136,7 @@ for i = 1, nb do
   local rank = 0
   if i == fair then
     rank = ahead()
-    paced = bulk or others > 0
+    paced = others > 0
     if paced then
       local step = window / limit
       local tat = tonumber(redis.call('HGET', vt, '~T' .. cls) or '0')
@@ -189,11 +199,13 @@ if fair > 0 then
     if tat < now - step then tat = now + step end
     tat = tat + step
   elseif tat < now + 2 * step then
-    -- Unpaced (live, no other lane waiting): the next paced grant a step after this one, not
+    -- Unpaced (no other lane of the class waiting): the next paced grant a step after this one, not
     -- behind a run of unpaced grants (the schedule never runs ahead of the last grant + a step).
     tat = now + 2 * step
   end
   redis.call('HSET', vt, lane, tostring(myStart + 1 / weight), '~V', tostring(V), '~T' .. cls, tostring(tat))
+  redis.call('ZADD', fq, now + FAIR_LAPSE_MS, cls .. '|' .. lane .. '|~')
+  redis.call('PEXPIRE', fq, WANT_TTL_MS)
   redis.call('PEXPIRE', vt, 10 * MINUTE_MS)
   redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - MINUTE_MS)
   redis.call('ZADD', minute, now, lane .. '|' .. waiter .. ':' .. fair)
