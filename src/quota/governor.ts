@@ -122,6 +122,12 @@ export const DEFAULT_LIMITS: GovernorLimits = {
  * among the waiting lanes, counted along the log's expiries), so waiters sleep until their turn.
  * A lane that stops asking lapses from the order within FAIR_LAPSE_MS of its next ask, and its
  * share goes to the others (test/integration/quota-gateway-fairness.test.ts).
+ * While lanes of a class compete (another lane's work of the class waits, or was granted in the
+ * last FAIR_LAPSE_MS), that class's grants are also paced, one per window/limit, on a schedule of
+ * its own: so the order applies to every slot, not only the first of a burst. A class with no
+ * competing lane is not paced: a lane alone on its key runs as before issue 19, and a live call
+ * that finds a free gateway slot takes it at once — bulk's pacing never delays it (the bound of
+ * issue 12, quota-governor-classes (3)).
  * Every gateway grant also goes into a 60 s log per key, tagged with its lane: the key's
  * utilisation and each lane's share in /ops/status, metrics and `relay status` (`gatewayUse`).
  */
