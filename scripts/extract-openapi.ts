@@ -2,7 +2,7 @@
  * Extracts the subset of Klaviyo's OpenAPI spec this project uses into
  * `src/klaviyo/openapi/operations.json`, and copies the spec's MIT licence beside it.
  *
- *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write)
+ *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write; then npx biome format --write the JSON)
  *   npx tsx scripts/extract-openapi.ts --check [path-to-stable.json]   (exit 1 if the committed file differs)
  *
  * `npm run openapi:check` runs the check against a copy of the full spec outside the repository
@@ -139,9 +139,13 @@ const output = {
 
 const text = `${JSON.stringify(sorted(output as unknown as Json), null, 2)}\n`;
 if (check) {
-  const committed = readFileSync(resolve(outDir, 'operations.json'), 'utf8');
+  // The committed file is biome-formatted (short arrays on one line): compare its content, written
+  // out the way this script writes it (key order included).
+  const committed = `${JSON.stringify(JSON.parse(readFileSync(resolve(outDir, 'operations.json'), 'utf8')), null, 2)}\n`;
   if (committed !== text) {
-    console.error(`src/klaviyo/openapi/operations.json differs from what ${specPath} gives: re-run npx tsx scripts/extract-openapi.ts`);
+    console.error(
+      `src/klaviyo/openapi/operations.json differs from what ${specPath} gives: re-run npx tsx scripts/extract-openapi.ts, then npx biome format --write src/klaviyo/openapi/operations.json`,
+    );
     process.exit(1);
   }
   console.log(`operations.json matches ${specPath}`);
