@@ -2,7 +2,7 @@
  * Extracts the subset of Klaviyo's OpenAPI spec this project uses into
  * `src/klaviyo/openapi/operations.json`, and copies the spec's MIT licence beside it.
  *
- *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write)
+ *   npx tsx scripts/extract-openapi.ts [path-to-stable.json]           (write; then npx biome format --write the JSON)
  *   npx tsx scripts/extract-openapi.ts --check [path-to-stable.json]   (exit 1 if the committed file differs)
  *
  * `npm run openapi:check` runs the check against a copy of the full spec outside the repository
@@ -11,7 +11,8 @@
  * subset.
  *
  * Source: https://github.com/klaviyo/openapi `openapi/stable.json`, revision 2026-07-15 (MIT).
- * For every operation we call we keep its method, path, `x-klaviyo-ratelimit` and request-body
+ * For every operation we call (the endpoints of src/klaviyo/endpoints.ts, under Klaviyo's
+ * operationId) we keep its method, path, `x-klaviyo-ratelimit` and, for BODY_ENDPOINTS, request-body
  * schema, plus the closure of the `components.schemas` those schemas reference. `$ref`s stay
  * as `#/components/schemas/X`, so the file compiles as-is with ajv once `nullable` is handled
  * (see src/klaviyo/openapi/validate.ts). Output is deterministic (sorted keys) so a re-run
@@ -20,58 +21,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** Operations with a request body (the ones validateRequestBody serves) … */
-const BODY_OPERATIONS = [
-  'create_event',
-  'bulk_create_events',
-  'create_or_update_profile',
-  'create_profile',
-  'update_profile',
-  'bulk_import_profiles',
-  'add_profiles_to_list',
-  'remove_profiles_from_list',
-  'bulk_subscribe_profiles',
-  'bulk_unsubscribe_profiles',
-  'bulk_suppress_profiles',
-  'bulk_unsuppress_profiles',
-  'request_profile_deletion',
-  'create_webhook',
-  'update_webhook',
-  'bulk_create_catalog_items',
-  'bulk_update_catalog_items',
-  'bulk_delete_catalog_items',
-  'bulk_create_catalog_variants',
-  'bulk_update_catalog_variants',
-  'bulk_delete_catalog_variants',
-  'bulk_create_catalog_categories',
-  'bulk_update_catalog_categories',
-  'bulk_delete_catalog_categories',
-  'create_back_in_stock_subscription',
-  'bulk_create_coupon_codes',
-] as const;
-
-/** … and the operations without a body we also call (kept for their path and rate limit). */
-const READ_OPERATIONS = [
-  'get_profiles',
-  'get_accounts',
-  'get_bulk_import_profiles_job',
-  'get_errors_for_bulk_import_profiles_job',
-  'get_webhook_topics',
-  'get_webhooks',
-  'get_webhook',
-  'delete_webhook',
-  'get_bulk_create_catalog_items_job',
-  'get_bulk_update_catalog_items_job',
-  'get_bulk_delete_catalog_items_job',
-  'get_bulk_create_variants_job',
-  'get_bulk_update_variants_job',
-  'get_bulk_delete_variants_job',
-  'get_bulk_create_categories_job',
-  'get_bulk_update_categories_job',
-  'get_bulk_delete_categories_job',
-  'get_bulk_create_coupon_codes_job',
-] as const;
+import { BODY_ENDPOINTS, ENDPOINTS, type EndpointName, operationIdOf } from '../src/klaviyo/endpoints.ts';
 
 const REVISION = '2026-07-15';
 const JSON_API = 'application/vnd.api+json';
@@ -151,7 +101,10 @@ function sorted(node: Json): Json {
 const operations: JsonObject = {};
 const closure = new Set<string>();
 
-for (const operationId of [...BODY_OPERATIONS, ...READ_OPERATIONS]) {
+const withBody: ReadonlySet<EndpointName> = new Set(BODY_ENDPOINTS);
+
+for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
+  const operationId = operationIdOf(name);
   const { method, path, op } = findOperation(operationId);
   const entry: JsonObject = {
     operationId,
@@ -161,7 +114,7 @@ for (const operationId of [...BODY_OPERATIONS, ...READ_OPERATIONS]) {
   };
   const content = (op['requestBody'] as JsonObject | undefined)?.['content'] as JsonObject | undefined;
   const bodySchema = (content?.[JSON_API] as JsonObject | undefined)?.['schema'];
-  if ((BODY_OPERATIONS as readonly string[]).includes(operationId)) {
+  if (withBody.has(name)) {
     if (bodySchema === undefined) throw new Error(`${operationId} has no ${JSON_API} request body`);
     entry['requestBody'] = { contentType: JSON_API, schema: bodySchema };
     collectRefs(bodySchema, closure);
@@ -186,9 +139,13 @@ const output = {
 
 const text = `${JSON.stringify(sorted(output as unknown as Json), null, 2)}\n`;
 if (check) {
-  const committed = readFileSync(resolve(outDir, 'operations.json'), 'utf8');
+  // The committed file is biome-formatted (short arrays on one line): compare its content, written
+  // out the way this script writes it (key order included).
+  const committed = `${JSON.stringify(JSON.parse(readFileSync(resolve(outDir, 'operations.json'), 'utf8')), null, 2)}\n`;
   if (committed !== text) {
-    console.error(`src/klaviyo/openapi/operations.json differs from what ${specPath} gives: re-run npx tsx scripts/extract-openapi.ts`);
+    console.error(
+      `src/klaviyo/openapi/operations.json differs from what ${specPath} gives: re-run npx tsx scripts/extract-openapi.ts, then npx biome format --write src/klaviyo/openapi/operations.json`,
+    );
     process.exit(1);
   }
   console.log(`operations.json matches ${specPath}`);

@@ -241,13 +241,14 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
     });
   }
 
+  /** `log` is the lane's (it names the lane on every line). */
   function watch<D extends WatchedJobData>(worker: Worker<D, unknown>, kind: JobKind, log: Logger): Worker {
     // A completed job's items are done: from now on a resend of any of them is a duplicate at ingest.
     worker.on('completed', (job, result) => {
       markCompleted(job, kind, worker.qualifiedName).catch((err) => log.warn({ err }, 'could not mark items done'));
       // Finished: its bytes no longer count against queued-bytes limits (a lost release is healed, src/ingest/queued-bytes.ts).
       releaseQueuedBytes(deps.connection, deps.prefix, job).catch((err) => log.warn({ err }, 'could not release queued bytes'));
-      log.info({ jobId: job.id, queue: worker.name, lane: job.data.lane, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
+      log.info({ jobId: job.id, queue: worker.name, attempt: job.attemptsMade, items: job.data.items.length, result }, 'job completed');
     });
     worker.on('failed', (job, err) => {
       if (err.name === 'DelayedError') return;
@@ -257,7 +258,7 @@ export async function startWorkers(deps: WorkerRuntimeDeps): Promise<WorkerRunti
       const dead = (job?.data as { dead?: { error: ItemError }[] } | undefined)?.dead;
       const status = dead?.[dead.length - 1]?.error.status;
       log[final ? 'warn' : 'info'](
-        { jobId: job?.id, queue: worker.name, lane: job?.data.lane, attempt: job?.attemptsMade, ...(status !== undefined ? { status } : {}), err: err.message },
+        { jobId: job?.id, queue: worker.name, attempt: job?.attemptsMade, ...(status !== undefined ? { status } : {}), err: err.message },
         final ? 'job failed: dead letter' : 'job will be retried',
       );
     });

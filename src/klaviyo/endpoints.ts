@@ -5,53 +5,12 @@
  * (klaviyo/openapi stable.json, revision 2026-07-15): a fixed 1 s "burst" window and a
  * fixed 60 s "steady" window, per Klaviyo account. The simulator enforces them and the
  * quota governor stays under them; both read this one table.
+ *
+ * This file owns the list of operations: scripts/extract-openapi.ts extracts the spec subset
+ * (src/klaviyo/openapi/operations.json) for exactly these endpoints, with a request-body schema
+ * for those in BODY_ENDPOINTS, and src/klaviyo/openapi/operations.ts derives its operationId
+ * types from them.
  */
-export type EndpointName =
-  | 'create_event'
-  | 'bulk_create_events'
-  | 'create_or_update_profile'
-  | 'create_profile'
-  | 'update_profile'
-  | 'bulk_import_profiles'
-  | 'get_bulk_import_profiles_job'
-  | 'get_bulk_import_profiles_job_errors'
-  | 'add_profiles_to_list'
-  | 'remove_profiles_from_list'
-  | 'bulk_subscribe_profiles'
-  | 'bulk_unsubscribe_profiles'
-  | 'bulk_suppress_profiles'
-  | 'bulk_unsuppress_profiles'
-  | 'request_profile_deletion'
-  | 'get_profiles'
-  | 'get_accounts'
-  | 'get_webhook_topics'
-  | 'get_webhooks'
-  | 'create_webhook'
-  | 'get_webhook'
-  | 'update_webhook'
-  | 'delete_webhook'
-  | 'bulk_create_catalog_items'
-  | 'get_bulk_create_catalog_items_job'
-  | 'bulk_update_catalog_items'
-  | 'get_bulk_update_catalog_items_job'
-  | 'bulk_delete_catalog_items'
-  | 'get_bulk_delete_catalog_items_job'
-  | 'bulk_create_catalog_variants'
-  | 'get_bulk_create_variants_job'
-  | 'bulk_update_catalog_variants'
-  | 'get_bulk_update_variants_job'
-  | 'bulk_delete_catalog_variants'
-  | 'get_bulk_delete_variants_job'
-  | 'bulk_create_catalog_categories'
-  | 'get_bulk_create_categories_job'
-  | 'bulk_update_catalog_categories'
-  | 'get_bulk_update_categories_job'
-  | 'bulk_delete_catalog_categories'
-  | 'get_bulk_delete_categories_job'
-  | 'create_back_in_stock_subscription'
-  | 'bulk_create_coupon_codes'
-  | 'get_bulk_create_coupon_codes_job';
-
 export interface EndpointSpec {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Path template under the API root, `{id}` for a path parameter. */
@@ -64,7 +23,7 @@ export interface EndpointSpec {
   readonly maxItems?: number;
 }
 
-export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
+const TABLE = {
   create_event: { method: 'POST', path: '/api/events', burst: 350, steady: 3500 },
   bulk_create_events: { method: 'POST', path: '/api/event-bulk-create-jobs', burst: 10, steady: 150, maxItems: 1000 },
   create_or_update_profile: { method: 'POST', path: '/api/profile-import', burst: 75, steady: 750 },
@@ -116,7 +75,58 @@ export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   create_back_in_stock_subscription: { method: 'POST', path: '/api/back-in-stock-subscriptions', burst: 350, steady: 3500 },
   bulk_create_coupon_codes: { method: 'POST', path: '/api/coupon-code-bulk-create-jobs', burst: 75, steady: 750, maxItems: 1000 },
   get_bulk_create_coupon_codes_job: { method: 'GET', path: '/api/coupon-code-bulk-create-jobs/{id}', burst: 75, steady: 750 },
-};
+} satisfies Record<string, EndpointSpec>;
+
+/** An endpoint's name: Klaviyo's operationId, but for the renames below. */
+export type EndpointName = keyof typeof TABLE;
+
+export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = TABLE;
+
+/**
+ * The endpoints whose request carries a JSON:API body, validated against the spec's schema
+ * (src/klaviyo/openapi). The method does not tell: list removal's DELETE has a body,
+ * DELETE /api/webhooks/{id} has none.
+ */
+export const BODY_ENDPOINTS = [
+  'create_event',
+  'bulk_create_events',
+  'create_or_update_profile',
+  'create_profile',
+  'update_profile',
+  'bulk_import_profiles',
+  'add_profiles_to_list',
+  'remove_profiles_from_list',
+  'bulk_subscribe_profiles',
+  'bulk_unsubscribe_profiles',
+  'bulk_suppress_profiles',
+  'bulk_unsuppress_profiles',
+  'request_profile_deletion',
+  'create_webhook',
+  'update_webhook',
+  'bulk_create_catalog_items',
+  'bulk_update_catalog_items',
+  'bulk_delete_catalog_items',
+  'bulk_create_catalog_variants',
+  'bulk_update_catalog_variants',
+  'bulk_delete_catalog_variants',
+  'bulk_create_catalog_categories',
+  'bulk_update_catalog_categories',
+  'bulk_delete_catalog_categories',
+  'create_back_in_stock_subscription',
+  'bulk_create_coupon_codes',
+] as const satisfies readonly EndpointName[];
+
+/** Klaviyo's operationId of the endpoints whose name differs from it. */
+const OPERATION_ID_RENAMES = {
+  get_bulk_import_profiles_job_errors: 'get_errors_for_bulk_import_profiles_job',
+} as const satisfies Partial<Record<EndpointName, string>>;
+
+/** Klaviyo's operationId of an endpoint (its key in the OpenAPI spec and in operations.json). */
+export type OperationIdOf<N extends EndpointName> = N extends keyof typeof OPERATION_ID_RENAMES ? (typeof OPERATION_ID_RENAMES)[N] : N;
+
+export function operationIdOf<N extends EndpointName>(name: N): OperationIdOf<N> {
+  return ((OPERATION_ID_RENAMES as Partial<Record<EndpointName, string>>)[name] ?? name) as OperationIdOf<N>;
+}
 
 /** Klaviyo's cap on coupon-code bulk create jobs queued at once, per account (OAS bulk_create_coupon_codes). */
 export const MAX_QUEUED_COUPON_JOBS = 100;

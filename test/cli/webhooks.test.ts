@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRelayConfig } from '../../src/relay-config.ts';
-import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
+import { deliverSigned } from '../support/klaviyo-delivery.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
 import { noStack, type Run, runRelay } from '../support/relay-cli.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -43,25 +43,8 @@ afterAll(async () => {
 });
 
 /** A delivery signed with `secret`, sent to the relay as Klaviyo would. */
-async function signedDelivery(webhookId: string, secret: string): Promise<number> {
-  const body = JSON.stringify({
-    data: [{ topic: 'event:klaviyo.clicked_email', external_id: `manual-${Date.now()}`, payload: { data: { type: 'event', id: 'x' } } }],
-    meta: { klaviyo_webhook_id: webhookId },
-  });
-  const ts = new Date().toUTCString();
-  const res = await fetch(`${h.service.url}/webhooks/klaviyo`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'klaviyo-webhook-id': webhookId,
-      'klaviyo-timestamp': ts,
-      'klaviyo-signature': klaviyoSignature(secret, body, ts),
-    },
-    body,
-  });
-  await res.text();
-  return res.status;
-}
+const signedDelivery = async (webhookId: string, secret: string): Promise<number> =>
+  (await deliverSigned(h.service.url!, webhookId, secret, { topic: 'event:klaviyo.clicked_email' })).status;
 
 describe('relay webhooks: a subscription from creation to deletion', () => {
   let id: string;

@@ -8,59 +8,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
-import { BODY_OPERATION_IDS, OPENAPI, type OperationId } from '../../src/klaviyo/openapi/operations.ts';
+import { BODY_ENDPOINTS, ENDPOINTS, type EndpointName, operationIdOf } from '../../src/klaviyo/endpoints.ts';
+import { BODY_OPERATION_IDS, OPENAPI } from '../../src/klaviyo/openapi/operations.ts';
 import { validateRequestBody } from '../../src/klaviyo/openapi/validate.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** endpoints.ts names that differ from Klaviyo's operationIds. */
-const OPERATION_OF: Record<EndpointName, OperationId> = {
-  create_event: 'create_event',
-  bulk_create_events: 'bulk_create_events',
-  create_or_update_profile: 'create_or_update_profile',
-  create_profile: 'create_profile',
-  update_profile: 'update_profile',
-  bulk_import_profiles: 'bulk_import_profiles',
-  get_bulk_import_profiles_job: 'get_bulk_import_profiles_job',
-  get_bulk_import_profiles_job_errors: 'get_errors_for_bulk_import_profiles_job',
-  add_profiles_to_list: 'add_profiles_to_list',
-  remove_profiles_from_list: 'remove_profiles_from_list',
-  bulk_subscribe_profiles: 'bulk_subscribe_profiles',
-  bulk_unsubscribe_profiles: 'bulk_unsubscribe_profiles',
-  bulk_suppress_profiles: 'bulk_suppress_profiles',
-  bulk_unsuppress_profiles: 'bulk_unsuppress_profiles',
-  request_profile_deletion: 'request_profile_deletion',
-  get_profiles: 'get_profiles',
-  get_accounts: 'get_accounts',
-  get_webhook_topics: 'get_webhook_topics',
-  get_webhooks: 'get_webhooks',
-  create_webhook: 'create_webhook',
-  get_webhook: 'get_webhook',
-  update_webhook: 'update_webhook',
-  delete_webhook: 'delete_webhook',
-  bulk_create_catalog_items: 'bulk_create_catalog_items',
-  bulk_update_catalog_items: 'bulk_update_catalog_items',
-  bulk_delete_catalog_items: 'bulk_delete_catalog_items',
-  bulk_create_catalog_variants: 'bulk_create_catalog_variants',
-  bulk_update_catalog_variants: 'bulk_update_catalog_variants',
-  bulk_delete_catalog_variants: 'bulk_delete_catalog_variants',
-  bulk_create_catalog_categories: 'bulk_create_catalog_categories',
-  bulk_update_catalog_categories: 'bulk_update_catalog_categories',
-  bulk_delete_catalog_categories: 'bulk_delete_catalog_categories',
-  get_bulk_create_catalog_items_job: 'get_bulk_create_catalog_items_job',
-  get_bulk_update_catalog_items_job: 'get_bulk_update_catalog_items_job',
-  get_bulk_delete_catalog_items_job: 'get_bulk_delete_catalog_items_job',
-  get_bulk_create_variants_job: 'get_bulk_create_variants_job',
-  get_bulk_update_variants_job: 'get_bulk_update_variants_job',
-  get_bulk_delete_variants_job: 'get_bulk_delete_variants_job',
-  get_bulk_create_categories_job: 'get_bulk_create_categories_job',
-  get_bulk_update_categories_job: 'get_bulk_update_categories_job',
-  get_bulk_delete_categories_job: 'get_bulk_delete_categories_job',
-  create_back_in_stock_subscription: 'create_back_in_stock_subscription',
-  bulk_create_coupon_codes: 'bulk_create_coupon_codes',
-  get_bulk_create_coupon_codes_job: 'get_bulk_create_coupon_codes_job',
-};
 
 const templ = (path: string) => path.replace(/\{\w+\}/g, '{}');
 
@@ -82,8 +34,13 @@ describe('operations.json', () => {
   it('is the subset of revision 2026-07-15 with every operation we call', () => {
     expect(OPENAPI.source.revision).toBe('2026-07-15');
     const ids = Object.keys(OPENAPI.operations).sort();
-    expect(ids).toEqual([...new Set(Object.values(OPERATION_OF))].sort());
+    const names = Object.keys(ENDPOINTS) as EndpointName[];
+    expect(ids).toEqual([...new Set(names.map(operationIdOf))].sort());
+    // A request-body schema for exactly the endpoints endpoints.ts says carry one.
+    const withBody = new Set<string>(BODY_ENDPOINTS);
+    for (const name of names) expect(OPENAPI.operations[operationIdOf(name)].requestBody !== undefined, name).toBe(withBody.has(name));
     for (const id of BODY_OPERATION_IDS) expect(OPENAPI.operations[id].requestBody, id).toBeDefined();
+    expect(operationIdOf('get_bulk_import_profiles_job_errors')).toBe('get_errors_for_bulk_import_profiles_job');
   });
 
   it('carries exactly the referenced component schemas', () => {
@@ -103,7 +60,7 @@ describe('operations.json', () => {
 
   it('agrees with endpoints.ts on method, path and limits', () => {
     for (const [name, ep] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
-      const op = OPENAPI.operations[OPERATION_OF[name]];
+      const op = OPENAPI.operations[operationIdOf(name)];
       expect(ep.method, name).toBe(op.method);
       expect(templ(ep.path), name).toBe(templ(op.path));
       expect(`${ep.burst}/s`, name).toBe(op['x-klaviyo-ratelimit']?.burst);

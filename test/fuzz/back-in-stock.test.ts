@@ -6,9 +6,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { BackInStockSchema } from '../../src/model/back-in-stock.ts';
 import type { Harness } from '../support/harness.ts';
-import { assertStillServing, decodeJson, fuzzRoute, fuzzSeed, RUNS, startFuzzHarness, type RouteSpec } from './support/fuzz.ts';
+import { assertStillServing, fuzzRoute, fuzzSeed, RUNS, startFuzzHarness } from './support/fuzz.ts';
 import { anyText, BAD, email, phone, printableId, REMOVE, type FieldSpec } from './support/gen.ts';
-import { V1_STATUS, v1Bodies, v1Cases, validSingleOrBatch, type PathCase } from './support/v1.ts';
+import { schemaOk, v1Bodies, v1Cases, v1Route, validSingleOrBatch, type PathCase } from './support/v1.ts';
 
 const seed = fuzzSeed('back-in-stock.test.ts');
 
@@ -64,19 +64,7 @@ const path: fc.Arbitrary<PathCase> = fc.oneof(
   },
 );
 
-const backInStockRoute: RouteSpec = {
-  name: 'POST /v1/back-in-stock',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, raw) => {
-    const d = decodeJson(raw);
-    if (!d.ok) return [d.defect];
-    return validSingleOrBatch(d.value, 'subscriptions', 1000, (item) => BackInStockSchema.safeParse(item).success) ? [] : ['invalid'];
-  },
-  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
-};
+const backInStockRoute = v1Route('POST /v1/back-in-stock', (v) => validSingleOrBatch(v, 'subscriptions', 1000, schemaOk(BackInStockSchema)), 'ids');
 
 describe(`fuzz POST /v1/back-in-stock (FUZZ_SEED=${seed})`, () => {
   it(`${RUNS} random requests: never 5xx; errors are JSON; a rejected request creates no job`, async () => {

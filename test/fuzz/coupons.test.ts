@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { CouponCodesSchema } from '../../src/model/coupon-codes.ts';
 import type { Harness } from '../support/harness.ts';
-import { assertStillServing, decodeJson, fuzzRoute, fuzzSeed, RUNS, startFuzzHarness, type RouteSpec } from './support/fuzz.ts';
+import { assertStillServing, fuzzRoute, fuzzSeed, RUNS, startFuzzHarness } from './support/fuzz.ts';
 import { BAD, evilSegment, klaviyoId, REMOVE, transportSegment, type FieldSpec } from './support/gen.ts';
-import { V1_STATUS, v1Bodies, v1Cases, type PathCase } from './support/v1.ts';
+import { schemaOk, v1Bodies, v1Cases, v1Route, type PathCase } from './support/v1.ts';
 
 const seed = fuzzSeed('coupons.test.ts');
 
@@ -69,19 +69,7 @@ const path: fc.Arbitrary<PathCase> = fc.oneof(
   { weight: 1, arbitrary: transportSegment.map((id) => ({ path: `/v1/coupons/${id}/codes`, defects: [], transport: true })) },
 );
 
-const couponsRoute: RouteSpec = {
-  name: 'POST /v1/coupons/{couponId}/codes',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, raw) => {
-    const d = decodeJson(raw);
-    if (!d.ok) return [d.defect];
-    return CouponCodesSchema.safeParse(d.value).success ? [] : ['invalid'];
-  },
-  accepted: (_c, _b, reply: { id: string }) => [reply.id],
-};
+const couponsRoute = v1Route('POST /v1/coupons/{couponId}/codes', schemaOk(CouponCodesSchema), 'id');
 
 describe(`fuzz POST /v1/coupons/{couponId}/codes (FUZZ_SEED=${seed})`, () => {
   it(`${RUNS} random requests: never 5xx; errors are JSON; a rejected request creates no job; no coupon id steers a path`, async () => {

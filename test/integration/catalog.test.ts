@@ -2,7 +2,9 @@
  * Issue 15: catalog upserts and deletes, and full sync with change detection — through the relay
  * (real Redis, real HTTP) to the simulator's catalog bulk jobs over a real socket.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LINE_BYTES } from '../../src/http/routes/catalog.ts';
 import { catalogState, type CatalogState } from '../../src/sim/catalog-store.ts';
 import { settleCatalog } from '../../src/sim/handlers/catalog.ts';
 import { CONNECTION, RELAY_KEY, startHarness, type Harness } from '../support/harness.ts';
@@ -233,5 +235,94 @@ describe('catalog sync with change detection', () => {
     expect(bad.body.deletes_skipped).toMatch(/nothing is deleted/);
     await settled();
     expect(catalog().items.has(cid('S-10'))).toBe(true);
+  });
+});
+
+/**
+ * Posts an NDJSON body in separate writes, `gapMs` apart, so the relay reads it in (at least)
+ * those chunks. Answers the status and body, and whether the request was written whole before the
+ * answer came (a refusal mid-body answers without reading the rest).
+ */
+function syncInChunks(
+  chunks: (string | Buffer)[],
+  query = '?sync_id=reading-1',
+  gapMs = 150,
+): Promise<{ status: number; body: any; connection: string | undefined }> {
+  const url = new URL(`${h.service.url}/v1/catalog/sync${query}`);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(
+      url,
+      { method: 'POST', headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' } },
+      (res) => {
+        answered = true;
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(parts).toString()), connection: res.headers.connection }));
+        res.on('error', reject);
+      },
+    );
+    // Writing after the relay answered (and closed) may fail: only an error before the answer counts.
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    void (async () => {
+      for (const [i, chunk] of chunks.entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
+        if (answered) return;
+        req.write(chunk);
+      }
+      req.end();
+    })();
+  });
+}
+
+describe('catalog sync: reading NDJSON', () => {
+  const line = (id: string) => JSON.stringify({ type: 'item', ...item(id) });
+
+  it('takes CRLF line ends, a leading BOM, a character split across chunks, blank lines and a last line without newline', async () => {
+    const body = Buffer.from(`\uFEFF${line('RD-1')}\r\n${JSON.stringify({ type: 'item', ...item('RD-2', 'Café') })}\r\n\r\n\n${line('RD-3')}`);
+    // The title's é (two bytes) arrives in two chunks.
+    const cut = body.indexOf(Buffer.from('é')) + 1;
+    const r = await syncInChunks([body.subarray(0, cut), body.subarray(cut)]);
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ received: 3, invalid: 0 });
+    await settled();
+    expect(catalog().items.get(cid('RD-2'))?.attributes['title']).toBe('Café');
+  });
+
+  it('refuses a line longer than MAX_LINE_BYTES and takes the lines after it', async () => {
+    // Checked on the part of a line that arrived without its end (socket reads are ≤ 64 KB): twice the limit is surely caught.
+    const long = `{"type":"item","id":"RD-LONG","title":"${'x'.repeat(2 * MAX_LINE_BYTES)}"}`;
+    const r = await syncInChunks([`${line('RD-4')}\n`, `${long}\n${line('RD-5')}\n`, 'y'.repeat(2 * MAX_LINE_BYTES)]);
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({
+      error: 'invalid_lines',
+      received: 4,
+      invalid: 2,
+      problems: [
+        { line: 2, field: '', message: `is longer than ${MAX_LINE_BYTES} bytes` },
+        { line: 4, field: '', message: `is longer than ${MAX_LINE_BYTES} bytes` },
+      ],
+    });
+    await settled();
+  });
+
+  it('stops at a body that is not UTF-8 (400), naming the lines taken before; also at a truncated character at the end', async () => {
+    const r = await syncInChunks([`${line('RD-6')}\n${line('RD-7')}\n`, Buffer.from([0x7b, 0xff, 0xfe, 0x0a]), `${line('RD-8')}\n`]);
+    // The rest of the body is not read: the connection closes after the answer.
+    expect(r).toEqual({
+      status: 400,
+      body: { error: 'invalid_body', message: 'The body is not UTF-8; the 2 line(s) before it were taken' },
+      connection: 'close',
+    });
+    const truncated = await syncInChunks([`${line('RD-9')}\n`, Buffer.from([0x7b, 0xc3])]);
+    expect(truncated).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_body', message: 'The body is not UTF-8; the 1 line(s) before it were taken' },
+    });
+    await settled();
+    expect(catalog().items.has(cid('RD-7'))).toBe(true);
+    expect(catalog().items.has(cid('RD-8'))).toBe(false);
   });
 });

@@ -7,12 +7,11 @@
  * does (the old one retires a minute later); a 403 permission_denied does not pause the lane; the
  * per-webhook gauges.
  */
-import { randomUUID } from 'node:crypto';
+import { deliverSigned } from '../support/klaviyo-delivery.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statsKey, webhookPendingKey } from '../../src/redis-keys.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { CONFIRMED_TAIL_MS } from '../../src/webhooks/klaviyo-secrets.ts';
-import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
 import { createWebhookSecretStore } from '../../src/webhooks/secret-store.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
@@ -48,24 +47,7 @@ async function ops(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: res.status, body: await res.json() };
 }
 
-async function deliver(webhookId: string, secret: string, meta: Record<string, unknown> = {}): Promise<{ status: number; body: any }> {
-  const body = JSON.stringify({
-    data: [{ topic: 'event:klaviyo.opened_email', external_id: randomUUID(), payload: { data: { type: 'event', id: 'e1' } } }],
-    meta: { klaviyo_webhook_id: webhookId, ...meta },
-  });
-  const ts = new Date().toUTCString();
-  const res = await fetch(`${h.service.url}/webhooks/klaviyo`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'klaviyo-webhook-id': webhookId,
-      'klaviyo-timestamp': ts,
-      'klaviyo-signature': klaviyoSignature(secret, body, ts),
-    },
-    body,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const deliver = (webhookId: string, secret: string, meta: Record<string, unknown> = {}) => deliverSigned(h.service.url!, webhookId, secret, { meta });
 
 const stats = async () => redis.hgetall(statsKey(h.prefix, 'webhooks'));
 

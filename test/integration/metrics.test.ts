@@ -152,6 +152,11 @@ describe('logs', () => {
     const jobs = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'job completed');
     expect(jobs.length).toBeGreaterThan(0);
     expect(jobs[0]).toMatchObject({ jobId: expect.any(String), queue: `events.default.live.${RELAY_SOURCE}`, lane: 'default', attempt: 1 });
+    // Each key once per line (a key written twice is kept or dropped as the log's reader pleases).
+    for (const l of lines) {
+      const keys = [...l.matchAll(/[{,]"([^"\\]+)":/g)].map((m) => m[1]!);
+      expect(keys.length - new Set(keys).size, l).toBe(0);
+    }
     const all = lines.join('\n');
     expect(all).not.toContain(RELAY_KEY);
     expect(all).not.toContain(MATON_KEY);

@@ -11,8 +11,8 @@
  * memory whole: its valid lines are accepted batch by batch, and invalid ones are listed in the
  * answer (422, with the counts) rather than failing what was already taken.
  *
- * The sync route reads its own body, so it is mounted before the /v1 middleware (which buffers a
- * body up to RELAY_MAX_BODY_BYTES): authenticated first, by bearer key only — a Standard Webhooks
+ * The sync route reads its own body (request-body.ts: readLines for NDJSON, readBody for JSON), so
+ * it is mounted before the /v1 middleware (which buffers a body up to RELAY_MAX_BODY_BYTES): authenticated first, by bearer key only — a Standard Webhooks
  * signature covers the whole body, which a streamed sync cannot wait for before accepting lines.
  */
 import { type Context, Hono } from 'hono';
@@ -25,7 +25,7 @@ import { type EnqueueOr503Deps, enqueueOr503 } from '../enqueue-or-503.ts';
 import { jsonError, zodIssues } from '../errors.ts';
 import { authenticate, type AuthEnv } from '../middleware/authenticate.ts';
 import type { JsonBodyEnv } from '../middleware/json-body.ts';
-import { readBody } from '../request-body.ts';
+import { LINE_TOO_LONG, NOT_UTF8, readBody, readLines } from '../request-body.ts';
 import type { V1Env } from '../middleware/v1.ts';
 import { parseSingleOrBatch } from '../parse-batch.ts';
 
@@ -145,14 +145,16 @@ export function catalogSyncRoutes(deps: CatalogSyncRouteDeps) {
     );
     return enqueueOr503(c, deps, async () => {
       if (ndjson) {
-        const problem = await readLines(
-          c.req.raw.body,
-          (line) => session.line(line),
-          (m) => session.reject(m),
-        );
-        if (problem) {
+        let notUtf8 = false;
+        for await (const line of readLines(c, MAX_LINE_BYTES)) {
+          if (line === LINE_TOO_LONG) session.reject(`is longer than ${MAX_LINE_BYTES} bytes`);
+          else if (line === NOT_UTF8)
+            notUtf8 = true; // the last: the rest of the body is not read
+          else await session.line(line);
+        }
+        if (notUtf8) {
           const s = await session.finish();
-          return jsonError(c, 400, 'invalid_body', `${problem}; the ${s.received} line(s) before it were taken`);
+          return jsonError(c, 400, 'invalid_body', `The body is not UTF-8; the ${s.received} line(s) before it were taken`);
         }
       } else {
         const raw = await readBody(c, deps.maxBodyBytes);
@@ -186,51 +188,4 @@ export function catalogSyncRoutes(deps: CatalogSyncRouteDeps) {
     });
   });
   return app;
-}
-
-/**
- * Reads an NDJSON body line by line as it arrives. Returns a problem that ends the body (not
- * UTF-8), or undefined. A line over MAX_LINE_BYTES is reported and skipped.
- */
-async function readLines(
-  stream: ReadableStream<Uint8Array> | null,
-  onLine: (line: string) => Promise<void>,
-  onTooLong: (message: string) => void,
-): Promise<string | undefined> {
-  if (!stream) return undefined;
-  const reader = stream.getReader();
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let buf = '';
-  let skipping = false;
-  const take = async (line: string) => {
-    if (skipping) {
-      skipping = false;
-      return;
-    }
-    await onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
-  };
-  for (;;) {
-    const { done, value } = await reader.read();
-    try {
-      buf += done ? decoder.decode() : decoder.decode(value, { stream: true });
-    } catch {
-      await reader.cancel().catch(() => undefined);
-      return 'The body is not UTF-8';
-    }
-    // Lines are cut with one pass over what arrived, then the rest kept once: no copy per line.
-    let start = 0;
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', start)) {
-      await take(buf.slice(start, nl));
-      start = nl + 1;
-    }
-    buf = buf.slice(start);
-    if (!skipping && buf.length > MAX_LINE_BYTES) {
-      onTooLong(`is longer than ${MAX_LINE_BYTES} bytes`);
-      skipping = true;
-    }
-    if (skipping) buf = '';
-    if (done) break;
-  }
-  if (buf.length > 0) await take(buf);
-  return undefined;
 }

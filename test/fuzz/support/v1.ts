@@ -166,78 +166,53 @@ function bodyVerdict(body: Buffer, valid: (v: unknown) => boolean): Defect[] {
   return valid(d.value) ? [] : ['invalid'];
 }
 
-const schemaOk = (schema: z.ZodType) => (item: unknown) => schema.safeParse(item).success;
+export const schemaOk = (schema: z.ZodType) => (item: unknown) => schema.safeParse(item).success;
 
-export const eventsRoute: RouteSpec = {
-  name: 'POST /v1/events',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, body) => bodyVerdict(body, (v) => validSingleOrBatch(v, 'events', 1000, schemaOk(EventSchema))),
-  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
-};
+/**
+ * A /v1 route's spec: the common statuses, a body `valid` decides once it is JSON, and the item ids
+ * its 2xx answer names (`ids` for routes that take batches of items, `id` for one request id).
+ */
+export function v1Route(name: string, valid: (v: unknown, c: Case) => boolean, answer: 'ids' | 'id'): RouteSpec {
+  return {
+    name,
+    ok: 202,
+    statusFor: V1_STATUS,
+    classifiedStatuses: [400],
+    mustSee: [202, 400, 401, 404, 413, 415],
+    classify: (c, body) => bodyVerdict(body, (v) => valid(v, c)),
+    accepted: answer === 'ids' ? (_c, _b, reply: { ids: string[] }) => reply.ids : (_c, _b, reply: { id: string }) => [reply.id],
+  };
+}
 
-export const profilesRoute: RouteSpec = {
-  name: 'POST /v1/profiles',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, body) => bodyVerdict(body, (v) => validSingleOrBatch(v, 'profiles', 1000, schemaOk(ProfileUpsertSchema))),
-  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
-};
+export const eventsRoute = v1Route('POST /v1/events', (v) => validSingleOrBatch(v, 'events', 1000, schemaOk(EventSchema)), 'ids');
 
-export const ordersRoute: RouteSpec = {
-  name: 'POST /v1/orders',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, body) => bodyVerdict(body, (v) => validSingleOrBatch(v, 'orders', 100, schemaOk(OrderSchema))),
-  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
-};
+export const profilesRoute = v1Route('POST /v1/profiles', (v) => validSingleOrBatch(v, 'profiles', 1000, schemaOk(ProfileUpsertSchema)), 'ids');
 
-export const listsRoute: RouteSpec = {
-  name: 'POST|DELETE /v1/lists/{listId}/members',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (c, body) =>
-    bodyVerdict(body, (v) => {
-      const p = ListMembersSchema.safeParse(v);
-      if (!p.success) return false;
-      const { consent, global, profiles } = p.data;
-      const remove = c.method === 'DELETE';
-      // The README's rules: `global` only on an unsubscribe; email consent needs an email, SMS a phone.
-      if (global && !(remove && consent)) return false;
-      if (consent?.email === true && profiles.some((m) => !m.email)) return false;
-      if (consent?.sms === true && profiles.some((m) => !m.phone_number)) return false;
-      return true;
-    }),
-  accepted: (_c, _b, reply: { id: string }) => [reply.id],
-};
+export const ordersRoute = v1Route('POST /v1/orders', (v) => validSingleOrBatch(v, 'orders', 100, schemaOk(OrderSchema)), 'ids');
 
-export const deletionsRoute: RouteSpec = {
-  name: 'POST /v1/privacy/deletions',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, body) => bodyVerdict(body, (v) => validSingleOrBatch(v, 'deletions', MAX_DELETIONS_PER_REQUEST, schemaOk(DeletionSchema))),
-  accepted: (_c, _b, reply: { ids: string[] }) => reply.ids,
-};
+export const listsRoute = v1Route(
+  'POST|DELETE /v1/lists/{listId}/members',
+  (v, c) => {
+    const p = ListMembersSchema.safeParse(v);
+    if (!p.success) return false;
+    const { consent, global, profiles } = p.data;
+    const remove = c.method === 'DELETE';
+    // The README's rules: `global` only on an unsubscribe; email consent needs an email, SMS a phone.
+    if (global && !(remove && consent)) return false;
+    if (consent?.email === true && profiles.some((m) => !m.email)) return false;
+    if (consent?.sms === true && profiles.some((m) => !m.phone_number)) return false;
+    return true;
+  },
+  'id',
+);
 
-export const suppressionsRoute: RouteSpec = {
-  name: 'POST|DELETE /v1/suppressions',
-  ok: 202,
-  statusFor: V1_STATUS,
-  classifiedStatuses: [400],
-  mustSee: [202, 400, 401, 404, 413, 415],
-  classify: (_c, body) => bodyVerdict(body, schemaOk(SuppressionsSchema)),
-  accepted: (_c, _b, reply: { id: string }) => [reply.id],
-};
+export const deletionsRoute = v1Route(
+  'POST /v1/privacy/deletions',
+  (v) => validSingleOrBatch(v, 'deletions', MAX_DELETIONS_PER_REQUEST, schemaOk(DeletionSchema)),
+  'ids',
+);
+
+export const suppressionsRoute = v1Route('POST|DELETE /v1/suppressions', schemaOk(SuppressionsSchema), 'id');
 
 /**
  * The mix of bodies for a /v1 route: valid-but-unusual ones, batches (when the route takes them),
