@@ -17,9 +17,8 @@
  *     semantic rules (400) — one error per offending item, each with a pointer;
  *  9. the endpoint handler (which may still answer 400/404/409).
  */
-import { KLAVIYO_LIMITS, type EndpointName } from '../klaviyo/endpoints.ts';
-import { validateRequestBody, type BodyOperationId } from '../klaviyo/openapi/validate.ts';
-import { BODY_OPERATION_IDS } from '../klaviyo/openapi/operations.ts';
+import { BODY_ENDPOINTS, KLAVIYO_LIMITS, operationIdOf, type EndpointName } from '../klaviyo/endpoints.ts';
+import { validateRequestBody } from '../klaviyo/openapi/validate.ts';
 import { onePerItem } from './body-items.ts';
 import type { Faults, FaultRuleState } from './faults.ts';
 import type { ConnectionRegistry } from './connections.ts';
@@ -56,7 +55,8 @@ export interface SimCore {
 
 const REVISION = /^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$/;
 /** Operations whose request has a body (DELETE /api/webhooks/{id} has none; list removal's DELETE has one). */
-const WITH_BODY: ReadonlySet<string> = new Set(BODY_OPERATION_IDS);
+const WITH_BODY: ReadonlySet<EndpointName> = new Set(BODY_ENDPOINTS);
+const takesBody = (ep: EndpointName): ep is (typeof BODY_ENDPOINTS)[number] => WITH_BODY.has(ep);
 
 /** A webhook's secret_key in a recorded body is masked: /__sim/requests shows bodies. */
 function withoutSecrets(body: unknown): unknown {
@@ -250,7 +250,7 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
   try {
     // 8. Body.
     let body: unknown;
-    if (WITH_BODY.has(ep)) {
+    if (takesBody(ep)) {
       const mediaType = (req.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
       if (!BODY_CONTENT_TYPES.has(mediaType)) {
         return klaviyo(
@@ -269,7 +269,7 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
       const p = parseBody();
       if (!p.ok) return klaviyo(400, [klaviyoError(400, 'Malformed JSON in the request body.', { code: 'parse_error', source: { pointer: '/' } })], rl);
       body = p.value;
-      const schema = validateRequestBody(ep as BodyOperationId, body);
+      const schema = validateRequestBody(operationIdOf(ep), body);
       if (!schema.ok) {
         const errors = onePerItem(ep, schema.errors).map((e) => klaviyoError(400, `${e.pointer}: ${e.message}`, { source: { pointer: e.pointer } }));
         return klaviyo(400, errors, rl);

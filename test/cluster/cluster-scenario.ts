@@ -20,8 +20,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { TestCerts } from '../support/test-certs.ts';
-import { ENDPOINTS, type EndpointName } from '../../src/klaviyo/endpoints.ts';
-import { OPENAPI } from '../../src/klaviyo/openapi/operations.ts';
+import { BODY_ENDPOINTS, ENDPOINTS } from '../../src/klaviyo/endpoints.ts';
 import { ARTIFACTS, freePort, Scenario, sleep, type Proc } from '../faults/harness.ts';
 import { StopWaiting, waitUntil } from '../support/wait.ts';
 
@@ -275,9 +274,9 @@ export class ClusterScenario extends Scenario {
    * (their own windows, checked with the rest), compiles them all before the relay runs.
    */
   async warmUpSim(): Promise<void> {
-    for (const [name, spec] of Object.entries(ENDPOINTS) as [EndpointName, (typeof ENDPOINTS)[EndpointName]][]) {
-      // Only operations with a request body have a validator to compile (DELETE /api/webhooks/{id} has none).
-      if (!(OPENAPI.operations as Record<string, { requestBody?: unknown } | undefined>)[name]?.requestBody) continue;
+    // Only operations with a request body have a validator to compile (DELETE /api/webhooks/{id} has none).
+    for (const name of BODY_ENDPOINTS) {
+      const spec = ENDPOINTS[name];
       const res = await fetch(`${this.simUrl}/klaviyo${spec.path.replace('{id}', 'Warmup1')}`, {
         method: spec.method,
         headers: {
