@@ -15,8 +15,9 @@
 -- hash: the class's next grant's theoretical time, GCRA with one slot of tolerance): without it
 -- the sliding log keeps replaying its first burst — 10 slots freeing in the same millisecond, taken
 -- by whoever asks first — and the order could only ever apply to the first of them. A class is
--- paced only while another lane's work of that class waits for the key, the one case where the
--- order has anyone to be fair to: otherwise a call takes a free slot of the window at once. So a
+-- paced only while another lane's work of that class waits for the key (or was granted in the
+-- last FAIR_LAPSE_MS), the one case where the order has anyone to be fair to: otherwise a call
+-- takes a free slot of the window at once. So a
 -- live call finds its free slot (bulk leaves live the gateway's reserve) without waiting for
 -- anyone's pacing — the classes' schedules are separate, bulk's never delays live — and a lane alone
 -- on its key is not paced at all. The sliding log alone keeps every grant, paced or not, within
