@@ -31,9 +31,10 @@
 -- ARGV[7] digests        the items' digests, DIGEST_BYTES bytes each, concatenated, in the same order
 -- ARGV[8] jobRefs        per planned job, "<queue>/<jobId>", space-separated
 -- ARGV[9] perJob         items per planned job: item i (from 0) goes to job floor(i / perJob)
--- ARGV[10] sizes         per item, its bytes (whole numbers), space-separated
+-- ARGV[10] sizes         the items' bytes in runs, space-separated: `<bytes>*<items>` is that many
+--                        items of that size each, in order (the items of a request share its bytes)
 -- ARGV[11] queueBytes    the byte counter of the queue the jobs go to (`<bullPrefix>:<queue>:qbytes`)
--- Returns { per item 1 (claimed) or 0 (duplicate), per planned job "<generation>:<number>" or '' when none of its items was claimed }.
+-- Returns { one character per item, in order: "1" claimed or "0" duplicate; per planned job "<generation>:<number>" or '' when none of its items was claimed }.
 local DONE = 'done'
 local DIGEST_BYTES = 10
 local GENERATIONS = 1
@@ -50,7 +51,10 @@ local gen = math.floor(now / genMs)
 local jobs = {}
 for j in string.gmatch(ARGV[8], '%S+') do jobs[#jobs + 1] = j end
 local sizes = {}
-for n in string.gmatch(ARGV[10] or '', '%S+') do sizes[#sizes + 1] = tonumber(n) end
+for size, count in string.gmatch(ARGV[10], '(%d+)%*(%d+)') do
+  size = tonumber(size)
+  for _ = 1, tonumber(count) do sizes[#sizes + 1] = size end
+end
 
 local function jobKey(v)
   local q, id = string.match(v, '^([^/]+)/(.+)$')
@@ -70,23 +74,25 @@ local function table_of(g)
   if tb then return tb end
   local meta = mp .. g .. ':m'
   local v = redis.call('HMGET', meta, 'n', 'l', 's')
-  -- `bp`: the prefix of its buckets' names, built once (number to text costs Lua a sprintf each time).
-  tb = { g = g, meta = meta, n = tonumber(v[1]) or 0, level = tonumber(v[2]) or 0, split = tonumber(v[3]) or 0, jobs = mp .. g .. ':j', bp = mp .. g .. ':b:', dirty = false }
+  -- `bp`: the prefix of its buckets' names, built once; `m`: 2^level. Lua turns a number into text
+  -- with a floating-point printf (its costliest step per item in a profile of the claim), so names
+  -- are built with string.format('%d') (the same digits for these whole numbers) and only once each.
+  local level = tonumber(v[2]) or 0
+  tb = { g = g, meta = meta, n = tonumber(v[1]) or 0, level = level, m = 2 ^ level, split = tonumber(v[3]) or 0, jobs = mp .. g .. ':j', bp = mp .. g .. ':b:', dirty = false }
   tables[g] = tb
   return tb
 end
 local function bucket_of(tb, h)
-  local m = 2 ^ tb.level
-  local a = h % m
-  if a < tb.split then a = h % (m * 2) end
-  return tb.bp .. a
+  local a = h % tb.m
+  if a < tb.split then a = h % (tb.m * 2) end
+  return tb.bp .. string.format('%d', a)
 end
 -- Each key of a generation expires once no lookup can reach it.
 local expireAt = (gen + GENERATIONS + 1) * genMs + 60000
 local function split_one(tb)
-  local m = 2 ^ tb.level
-  local from = tb.bp .. tb.split
-  local to = tb.bp .. (tb.split + m)
+  local m = tb.m
+  local from = tb.bp .. string.format('%d', tb.split)
+  local to = tb.bp .. string.format('%d', tb.split + m)
   local all = redis.call('HGETALL', from)
   local moved, pairs = {}, {}
   for i = 1, #all, 2 do
@@ -104,6 +110,7 @@ local function split_one(tb)
   tb.split = tb.split + 1
   if tb.split == m then
     tb.level = tb.level + 1
+    tb.m = m * 2
     tb.split = 0
   end
 end
@@ -115,7 +122,8 @@ local numbered, kept = {}, {}
 local function job_number(c)
   local j = numbered[c]
   if j then return j end
-  j = redis.call('HINCRBY', cur.meta, 'j', 1)
+  -- As text: a number argument is turned into text again by every command it is passed to.
+  j = string.format('%d', redis.call('HINCRBY', cur.meta, 'j', 1))
   redis.call('HSET', cur.jobs, j, jobs[c])
   numbered[c] = j
   return j
@@ -178,15 +186,15 @@ for i = 1, math.floor(#digests / DIGEST_BYTES) do
     redis.call('HSET', b, d, j)
   end
   if dup then
-    out[i] = 0
+    out[i] = '0'
   else
     if cur.n == 1 then
       redis.call('PEXPIREAT', b, expireAt)
     end
-    while cur.n > BUCKET_LOAD * (2 ^ cur.level + cur.split) do split_one(cur) end
+    while cur.n > BUCKET_LOAD * (cur.m + cur.split) do split_one(cur) end
     cur.dirty = true
     kept[c] = true
-    out[i] = 1
+    out[i] = '1'
     bytes = bytes + (sizes[i] or 0)
   end
 end
@@ -206,4 +214,4 @@ for c = 1, #jobs do
     numbers[c] = ''
   end
 end
-return { out, numbers }
+return { table.concat(out), numbers }
