@@ -6,7 +6,7 @@
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
  * reports every figure beside a baseline measured in the same run:
  *   - ingest, single-event requests: our API vs a minimal Hono + zod + queue.add handler;
- *   - ingest, 1,000-event requests;
+ *   - ingest, 1,000-event requests (results in bench/results/<date>[-quick]-batch.json when it runs alone);
  *   - delivery at steady state vs the ceiling the limits allow, and vs the naive design (one job
  *     per event, one create_event per job, no governor);
  *   - a backlog draining (full mode: 1,000,000 events) with worker memory sampled;
@@ -511,8 +511,8 @@ async function main() {
     limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event },
   };
   mkdirSync('bench/results', { recursive: true });
-  // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained'].includes([...only][0]!) ? `-${[...only][0]}` : '';
+  // A priority run on its own (20 minutes) must not overwrite the day's other results (nor a batch run the day's ingest ones).
+  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained', 'batch'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);
