@@ -7,7 +7,7 @@
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
  * reports every figure beside a baseline measured in the same run:
  *   - ingest, single-event requests: our API vs a minimal Hono + zod + queue.add handler;
- *   - ingest, 1,000-event requests;
+ *   - ingest, 1,000-event requests (results in bench/results/<date>[-quick]-batch.json when it runs alone);
  *   - delivery at steady state vs the ceiling the limits allow, and vs the naive design (one job
  *     per event, one create_event per job, no governor);
  *   - a backlog draining (full mode: 1,000,000 events) with worker memory sampled;
@@ -173,13 +173,17 @@ async function ingestBatch() {
   const redis = await startRedis();
   const ours = await startApi(relayEnv(redis.url, 'http://127.0.0.1:9'));
   const before = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+  const redisCpu0 = cpuMs(redis.proc.pid);
   const r = await measureLoad(ours.proc.pid, { url: `${ours.url}/v1/events`, connections: 8, duration: T.batchS, body: batchBody(1000), headers: auth });
+  const redisCpuUsPerEvent = r.requests > 0 ? ((cpuMs(redis.proc.pid) - redisCpu0) * 1000) / (r.requests * 1000) : 0;
   const after = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
   const events = r.requests * 1000;
   row('ingest, 1,000-event requests: events/s (8 conns)', fmt(r.rps * 1000), '', '');
   row('ingest, 1,000-event requests: p50 / p99 latency ms', `${r.latencyMs.p50} / ${r.latencyMs.p99}`, '', '');
   // CPU per event: what a busy shared machine does not distort as much as a rate (events/s per API core = 10⁶ / this).
   row('ingest, 1,000-event requests: API CPU µs per event', fmt(r.cpuUsPerRequest / 1000, 1), '', '');
+  // Redis shares the machine's cores with the API: its CPU per event bounds the rate as much.
+  row('ingest, 1,000-event requests: Redis CPU µs per event', fmt(redisCpuUsPerEvent, 1), '', '');
   row('Redis bytes per queued event (jobs + dedupe memory)', fmt((after - before) / events), '', '');
   await ours.proc.stop();
   // The same with the API on both cores (RELAY_API_PROCESSES=2): ingest is CPU-bound.
@@ -190,6 +194,7 @@ async function ingestBatch() {
     oneProcess: { ...r, eventsPerSecond: r.rps * 1000 },
     twoProcesses: { ...r2, eventsPerSecond: r2.rps * 1000 },
     redisBytesPerEvent: (after - before) / events,
+    redisCpuUsPerEvent,
   };
   redis.client.disconnect();
   await stopAll();
@@ -527,8 +532,9 @@ async function main() {
     limits: { gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND, bulkCreateEvents: ENDPOINTS.bulk_create_events, createEvent: ENDPOINTS.create_event },
   };
   mkdirSync('bench/results', { recursive: true });
-  // A priority run on its own (20 minutes) must not overwrite the day's other results.
-  const alone = only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained', 'accounts'].includes([...only][0]!) ? `-${[...only][0]}` : '';
+  // A priority run on its own (20 minutes) must not overwrite the day's other results (nor a batch run the day's ingest ones).
+  const alone =
+    only.size === 1 && ['priority', 'segment', 'catalog', 'encryption', 'retained', 'accounts', 'batch'].includes([...only][0]!) ? `-${[...only][0]}` : '';
   const file = `bench/results/${date}${quick ? '-quick' : ''}${baselineOnly ? '-baseline' : ''}${alone}.json`;
   writeFileSync(file, `${JSON.stringify({ meta, table, results }, null, 2)}\n`);
   process.stdout.write(`\n${out}\n\n${meta.mode} run, ${meta.seconds.toFixed(0)} s, ${meta.cpus} cores, ${meta.node}; JSON: ${file}\n`);

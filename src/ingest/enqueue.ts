@@ -94,12 +94,16 @@ const CLAIM = luaScript({
   name: 'enqueue-claim',
   keys: ['route'],
   args: ['memoryPrefix', 'itemKeyPrefix', 'legacyJobs', 'bullPrefix', 'windowMs', 'items', 'digests', 'jobRefs', 'perJob', 'sizes', 'queueBytes'],
+  // `claimed`: one character per item, '1' claimed or '0' a duplicate (a string is cheaper to send and read than 1,000 integers).
   reply: (raw) => {
-    const [claimed, places] = raw as [number[], string[]];
+    const [claimed, places] = raw as [string, string[]];
     return { claimed, places };
   },
   constants: { DONE, DIGEST_BYTES, GENERATIONS, BUCKET_LOAD },
 });
+
+/** '1' in the claim's reply. */
+const CLAIMED = 0x31;
 
 export function createJobWriter<I extends EnqueueItem, D extends object>(redis: Redis, queues: Queues, dedupTtlMs: number, spec: JobSpec<I, D>): JobWriter<I> {
   // Defined now, before any traffic (see LuaScript.define); the claim is auto-pipelined with the
@@ -126,25 +130,41 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
 
   async function flush(g: Group): Promise<void> {
     // An item twice (in one request, or in two concurrent ones) is one item: the first wins.
-    // Each item carries its share of its request's bytes (`sizes`, aligned with `all`), a whole
-    // number: a job's size is the sum of its items', exactly what the counters are given.
-    const first = new Map<string, I>();
+    // `slots[c][n]` is where call c's n-th item is in `all`, or -1 for a repeat (a duplicate to its
+    // caller). Each item carries its share of its request's bytes (`sizes`, aligned with `all`), a
+    // whole number: a job's size is the sum of its items', exactly what the counters are given.
+    // The claim gets the sizes as runs (`<bytes>*<items>`): a request's items share one size.
+    const seen = new Set<string>();
     const all: I[] = [];
     const sizes: number[] = [];
+    const runs: string[] = [];
+    const slots: Int32Array[] = [];
     // A job continues the trace of the call its first item came with (tracing on only: no map otherwise).
     let traceOf: Map<I, string> | undefined;
     for (const c of g.calls) {
       const share = c.items.length > 0 ? Math.max(1, Math.round(c.bytes / c.items.length)) : 0;
-      for (const it of c.items) {
-        if (first.has(it.k)) continue;
-        first.set(it.k, it);
+      const at = new Int32Array(c.items.length);
+      let run = 0;
+      for (let n = 0; n < c.items.length; n++) {
+        const it = c.items[n]!;
+        if (seen.has(it.k)) {
+          at[n] = -1;
+          if (run > 0) runs.push(`${share}*${run}`);
+          run = 0;
+          continue;
+        }
+        seen.add(it.k);
+        at[n] = all.length;
         all.push(it);
         sizes.push(share);
+        run++;
         if (c.tp) {
           traceOf ??= new Map();
           traceOf.set(it, c.tp);
         }
       }
+      if (run > 0) runs.push(`${share}*${run}`);
+      slots.push(at);
     }
 
     // Jobs are planned over all the items, so that a retry of the same request names the same
@@ -162,10 +182,12 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
         sizes: sizes.slice(i, i + perJob),
       });
     }
+    // Which of `all` are now this flush's to add (not duplicates): all of them without dedupe.
+    let claimed: string | undefined;
     let planned: (PlannedJob<I> & { sizes: number[]; place?: string })[] = chunks;
     if (dedupTtlMs > 0 && all.length > 0) {
       const keys = all.map((it) => it.k);
-      const { claimed, places } = await CLAIM.run(redis, {
+      const reply = await CLAIM.run(redis, {
         keys: { route: claimRouteKey(queues.prefix, kind, lane) },
         args: {
           memoryPrefix: dedupeMemoryPrefix(queues.prefix, kind, lane),
@@ -177,25 +199,32 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
           digests: digestsOf(keys),
           jobRefs: chunks.map((c) => jobRef(g.ref, c.jobId)).join(' '),
           perJob,
-          sizes: sizes.join(' '),
+          sizes: runs.join(' '),
           // BullMQ's qualifiedName of the queue the jobs go to is `<bullPrefix>:<queue>`; the workers
           // release from that queue's counter (releaseQueuedBytes), so the claim must count in it.
           queueBytes: queueBytesKey(`${queues.bullPrefix(kind, lane)}:${queueName(g.ref)}`),
         },
       });
-      let i = 0;
-      planned = chunks
-        .map((c, n) => {
-          const items: I[] = [];
-          const kept: number[] = [];
-          c.items.forEach((it, j) => {
-            if (claimed[i++] !== 1) return;
-            items.push(it);
-            kept.push(c.sizes[j]!);
-          });
-          return { jobId: c.jobId, items, sizes: kept, place: places[n] || undefined };
-        })
-        .filter((c) => c.items.length > 0);
+      claimed = reply.claimed;
+      const places = reply.places;
+      planned = [];
+      chunks.forEach((c, n) => {
+        const base = n * perJob;
+        // The common case, every item new: the chunk as planned.
+        const dup = claimed!.indexOf('0', base);
+        if (dup === -1 || dup >= base + c.items.length) {
+          if (c.items.length > 0) planned.push({ ...c, place: places[n] || undefined });
+          return;
+        }
+        const items: I[] = [];
+        const kept: number[] = [];
+        c.items.forEach((it, j) => {
+          if (claimed!.charCodeAt(base + j) !== CLAIMED) return;
+          items.push(it);
+          kept.push(c.sizes[j]!);
+        });
+        if (items.length > 0) planned.push({ jobId: c.jobId, items, sizes: kept, place: places[n] || undefined });
+      });
     }
     if (planned.length > 0) {
       await spec.prepare?.(g.ref, planned);
@@ -229,21 +258,17 @@ export function createJobWriter<I extends EnqueueItem, D extends object>(redis: 
       }
     }
 
-    const jobOf = new Map<I, string>();
-    for (const p of planned) for (const it of p.items) jobOf.set(it, p.jobId);
-    for (const c of g.calls) {
+    // Each call: its items that were first (in the flush) and claimed are enqueued, in the job of their chunk.
+    g.calls.forEach((c, n) => {
       let enqueued = 0;
       const jobIds = new Set<string>();
-      for (const it of c.items) {
-        const jobId = jobOf.get(it);
-        if (jobId !== undefined) {
-          enqueued++;
-          jobIds.add(jobId);
-          jobOf.delete(it); // counted once, for the first call that carried it
-        }
+      for (const i of slots[n]!) {
+        if (i < 0 || (claimed !== undefined && claimed.charCodeAt(i) !== CLAIMED)) continue;
+        enqueued++;
+        jobIds.add(chunks[Math.floor(i / perJob)]!.jobId);
       }
       c.resolve({ enqueued, duplicates: c.items.length - enqueued, jobIds: [...jobIds] });
-    }
+    });
   }
 
   return {

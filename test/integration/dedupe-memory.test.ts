@@ -94,6 +94,38 @@ describe('the dedupe memory', () => {
     expect(await w.enqueue(t, items)).toMatchObject({ enqueued: 3, duplicates: 0 });
   });
 
+  it('in the next generation: a duplicate found in the older one leaves nothing in the current one; a stale older entry moves to the current one', async () => {
+    const windowMs = 1500;
+    const w = writerOn(redis, windowMs);
+    const t = target('older');
+    const mp = dedupeMemoryPrefix(prefix, 'events', 'older');
+    // Claim early in a generation, then resend in the next one.
+    const g0 = await generationNow(windowMs);
+    await waitUntil('a new generation', async () => (await generationNow(windowMs)) > g0, { timeoutMs: 5000, intervalMs: 10 });
+    const items = keys(3);
+    const first = await w.enqueue(t, items);
+    expect(first).toMatchObject({ enqueued: 3, duplicates: 0 });
+    const g1 = await generationNow(windowMs);
+    await waitUntil('the next generation', async () => (await generationNow(windowMs)) > g1, { timeoutMs: 5000, intervalMs: 10 });
+    expect(await w.enqueue(t, items)).toMatchObject({ enqueued: 0, duplicates: 3 });
+    const g2 = g1 + 1;
+    // The claim wrote each digest into the current generation first and took it back: no digest,
+    // no job-table entry, and the counters (written for the job numbers taken) expire.
+    expect(Number((await redis.hget(`${mp}${g2}:m`, 'n')) ?? 0)).toBe(0);
+    expect(await redis.hlen(`${mp}${g2}:j`)).toBe(0);
+    expect(await redis.exists(`${mp}${g2}:b:0`)).toBe(0);
+    expect(await redis.pttl(`${mp}${g2}:m`)).toBeGreaterThan(0);
+    // The job is gone without being done (as if removed by hand): the older entries are stale, and
+    // a resend claims the items again, in the current generation.
+    await queues.get(queueRef('events', 'older', 'live', 'src')).remove(first.jobIds[0]!);
+    const again = await w.enqueue(t, items);
+    expect(again).toMatchObject({ enqueued: 3, duplicates: 0 });
+    expect(await redis.hlen(`${mp}${g1}:b:0`)).toBe(0);
+    expect(Number(await redis.hget(`${mp}${g2}:m`, 'n'))).toBe(3);
+    expect(await redis.hlen(`${mp}${g2}:b:0`)).toBe(3);
+    expect(await w.enqueue(t, items)).toMatchObject({ enqueued: 0, duplicates: 3 });
+  });
+
   it('the same request from two connections at once (two API processes): every item in one job, once', async () => {
     const t = target('race');
     const items = keys(400);

@@ -31,6 +31,8 @@ interface Case {
 }
 
 const s = (v: unknown) => JSON.stringify(v);
+/** 1,000 events, ~150 KB: parsed in pieces from its bytes. */
+const large = s({ events: Array.from({ length: 1000 }, (_, i) => ({ ...ok, id: `v-${i}`, properties: { Items: [{ sku: 'a' }, { sku: `b-${i}` }] } })) });
 const cases: Case[] = [
   { name: 'bad JSON', body: '{"event": "Placed Order",', status: 400, error: 'invalid_json', field: '(body)' },
   { name: 'JSON array body', body: s([ok]), status: 400, error: 'validation_failed', field: '(body)' },
@@ -108,6 +110,17 @@ const cases: Case[] = [
     index: 1,
   },
   { name: 'batch with a non-object', body: s({ events: [ok, 'nope'] }), status: 400, error: 'validation_failed', field: 'events[1]', index: 1 },
+  // Large batches (over 120 KB: parsed from the bytes in pieces, src/http/parse-large-batch.ts): the same answers.
+  { name: 'large batch, bad JSON at the end', body: `${large.slice(0, -3)}]}`, status: 400, error: 'invalid_json', field: '(body)' },
+  {
+    name: 'large batch with one bad item',
+    body: large.replace('"v-700"', '"v-700","value":"1"'),
+    status: 400,
+    error: 'validation_failed',
+    field: 'events[700].value',
+    index: 700,
+  },
+  { name: 'large batch with a key after the array', body: `${large.slice(0, -1)},"more":[{"a":1}]}`, status: 400, error: 'validation_failed', field: 'more' },
 ];
 
 describe('POST /v1/events rejects bad input', () => {
@@ -125,6 +138,27 @@ describe('POST /v1/events rejects bad input', () => {
       expect(fields.some((f) => f === c.field || f.startsWith(`${c.field}.`) || f.startsWith(`${c.field}[`))).toBe(true);
     }
     if (c.index !== undefined) expect(body.issues!.every((i) => i.index === c.index)).toBe(true);
+  });
+
+  it('a large batch: a JSON error worded as JSON.parse words it for the whole text; a BOM is dropped as for any body', async () => {
+    const at = large.indexOf('{"id":"v-600"');
+    const bad = `${large.slice(0, at)}{${large.slice(at)}`;
+    let expected = '';
+    try {
+      JSON.parse(bad);
+    } catch (err) {
+      expected = (err as Error).message;
+    }
+    const res = await fetch(`${h.service.url}/v1/events`, { method: 'POST', headers: { ...auth, ...json }, body: bad });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_json', message: `The body is not valid JSON: ${expected}` });
+    const bom = await fetch(`${h.service.url}/v1/events`, {
+      method: 'POST',
+      headers: { ...auth, ...json },
+      body: `\ufeff${large.replace('"v-3"', '"v-3","value":"x"')}`,
+    });
+    expect(bom.status).toBe(400);
+    expect(await bom.json()).toMatchObject({ error: 'validation_failed', issues: [{ field: 'events[3].value', index: 3 }] });
   });
 
   it('GET on the ingest route is not found, with a JSON error', async () => {

@@ -7,17 +7,30 @@
  * only once the sender is authenticated (or, for a signature, its headers checked), so only they
  * can make the API buffer that much.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Context, MiddlewareHandler } from 'hono';
 import { jsonError } from '../errors.ts';
 import { header } from '../header.ts';
+import { LARGE_BODY_BYTES, parseLargeBatch } from '../parse-large-batch.ts';
 import { decodeUtf8, readBody } from '../request-body.ts';
 
-/** `bodyBytes`: the body's size as received (what queued-bytes limits count; src/ingest/queued-bytes.ts). */
-export type JsonBodyEnv = { Variables: { rawBody: string; body: unknown; bodyBytes: number } };
+/**
+ * `bodyBytes`: the body's size as received (what queued-bytes limits count; src/ingest/queued-bytes.ts).
+ * `rawBytes`: set, with `rawBody` empty, for a large body the chain needs no text of (`text`
+ * below): parseJson reads it from the bytes (src/http/parse-large-batch.ts).
+ */
+export type JsonBodyEnv = { Variables: { rawBody: string; rawBytes?: Uint8Array; body: unknown; bodyBytes: number } };
 
 export const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, opts: { requireJsonType?: boolean } = {}): MiddlewareHandler<E> {
+/**
+ * `text`: whether anything before parseJson needs the body as text (a signature over it); when it
+ * says no, a large body is kept as bytes only (`rawBytes`). Without it the text is always made.
+ */
+export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(
+  maxBytes: number,
+  opts: { requireJsonType?: boolean; text?: (c: Context<E>) => boolean } = {},
+): MiddlewareHandler<E> {
   const requireJsonType = opts.requireJsonType ?? true;
   return async function rawBody(c, next) {
     if (requireJsonType) {
@@ -42,9 +55,15 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
       c.header('Connection', 'close');
       return tooLarge(c, maxBytes);
     }
-    const text = decodeUtf8(bytes);
-    if (text === undefined) return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
-    c.set('rawBody', text);
+    if (bytes.byteLength >= LARGE_BODY_BYTES && opts.text?.(c) === false) {
+      if (!isUtf8(bytes)) return invalidEncoding(c);
+      c.set('rawBytes', bytes);
+      c.set('rawBody', '');
+    } else {
+      const text = decodeUtf8(bytes);
+      if (text === undefined) return invalidEncoding(c);
+      c.set('rawBody', text);
+    }
     c.set('bodyBytes', bytes.byteLength);
     await next();
   };
@@ -53,12 +72,18 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(maxBytes: number, o
 export function parseJson<E extends JsonBodyEnv = JsonBodyEnv>(): MiddlewareHandler<E> {
   return async function parseJson(c, next) {
     try {
-      c.set('body', JSON.parse(c.get('rawBody')));
+      const bytes = c.get('rawBytes');
+      // From the bytes in pieces when it can; otherwise (and for its errors) the whole text, as ever.
+      c.set('body', bytes ? (parseLargeBatch(bytes)?.value ?? JSON.parse(decodeUtf8(bytes)!)) : JSON.parse(c.get('rawBody')));
     } catch (err) {
       return jsonError(c, 400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`, [{ field: '(body)', message: 'is not valid JSON' }]);
     }
     await next();
   };
+}
+
+function invalidEncoding(c: Context) {
+  return jsonError(c, 400, 'invalid_encoding', 'The body is not valid UTF-8');
 }
 
 function tooLarge(c: Context, maxBytes: number) {

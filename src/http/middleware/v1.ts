@@ -27,7 +27,8 @@ export interface V1MiddlewareDeps {
 
 /** The chain, in order: `v1.use('*', ...v1Middleware(deps))`. */
 export function v1Middleware(deps: V1MiddlewareDeps): MiddlewareHandler<V1Env>[] {
-  const readRaw = rawBody<V1Env>(deps.maxBodyBytes);
+  // Only a signed request's body is needed as text before it is parsed (its HMAC).
+  const readRaw = rawBody<V1Env>(deps.maxBodyBytes, { text: (c) => c.get('signed') !== undefined });
   const parse = parseJson<V1Env>();
   const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
   return [
