@@ -13,9 +13,6 @@ export type BodyOperationId = OperationIdOf<(typeof BODY_ENDPOINTS)[number]>;
 /** Every operationId this project calls (one per endpoint of endpoints.ts). */
 export type OperationId = OperationIdOf<EndpointName>;
 
-/** Operations without a request body (reads, and DELETE /api/webhooks/{id}). */
-export type ReadOperationId = Exclude<OperationId, BodyOperationId>;
-
 export interface OpenApiOperation {
   readonly operationId: OperationId;
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
