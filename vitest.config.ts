@@ -10,7 +10,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    maxWorkers: 2,
+    maxWorkers: 3,
     // Longest files first (test/support/longest-first.ts): a fresh checkout has no timings of its own.
     sequence: { sequencer: LongestFirst },
   },
