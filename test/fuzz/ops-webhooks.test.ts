@@ -203,16 +203,20 @@ const onlyKeys = (v: Record<string, unknown>, keys: string[]) => Object.keys(v).
 const LANE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /** The README's rules for a create (routes/ops-webhooks.ts), and Klaviyo's for a topic it knows. */
+/** Zod's string lengths count code points, not UTF-16 units (an emoji is one): seed 1712017735's
+ * description of 990 emoji (1,980 units) is within its 1,000. */
+const chars = (s: string) => [...s].length;
+
 function validCreate(v: unknown): boolean {
   if (!isObj(v) || !onlyKeys(v, ['url', 'topics', 'name', 'description', 'lane', 'reveal'])) return false;
   const u = v.url;
-  if (typeof u !== 'string' || u.length > 2048 || !URL.canParse(u)) return false;
+  if (typeof u !== 'string' || chars(u) > 2048 || !URL.canParse(u)) return false;
   const p = new URL(u);
   if (!(p.protocol === 'https:' || (p.protocol === 'http:' && LOOPBACK.test(p.hostname))) || p.username !== '' || p.password !== '') return false;
   if (!Array.isArray(v.topics) || v.topics.length < 1 || v.topics.length > 100) return false;
   if (!v.topics.every((t) => typeof t === 'string' && t.length >= 3 && t.length <= 200 && TOPIC.test(t))) return false;
-  if (v.name !== undefined && (typeof v.name !== 'string' || v.name.trim().length < 1 || v.name.trim().length > 100)) return false;
-  if (v.description !== undefined && (typeof v.description !== 'string' || v.description.length > 1000)) return false;
+  if (v.name !== undefined && (typeof v.name !== 'string' || v.name.trim().length < 1 || chars(v.name.trim()) > 100)) return false;
+  if (v.description !== undefined && (typeof v.description !== 'string' || chars(v.description) > 1000)) return false;
   if (v.lane !== undefined && (typeof v.lane !== 'string' || !LANE.test(v.lane))) return false;
   if (v.reveal !== undefined && typeof v.reveal !== 'boolean') return false;
   return true;
