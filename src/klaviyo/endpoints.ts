@@ -82,6 +82,19 @@ export type EndpointName = keyof typeof TABLE;
 
 export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = TABLE;
 
+/** The catalog bulk job operations (their resource objects sit at `/data/attributes/<items|variants|categories>/data/<i>`). */
+export const CATALOG_BULK_ENDPOINTS = [
+  'bulk_create_catalog_items',
+  'bulk_update_catalog_items',
+  'bulk_delete_catalog_items',
+  'bulk_create_catalog_variants',
+  'bulk_update_catalog_variants',
+  'bulk_delete_catalog_variants',
+  'bulk_create_catalog_categories',
+  'bulk_update_catalog_categories',
+  'bulk_delete_catalog_categories',
+] as const satisfies readonly EndpointName[];
+
 /**
  * The endpoints whose request carries a JSON:API body, validated against the spec's schema
  * (src/klaviyo/openapi). The method does not tell: list removal's DELETE has a body,
@@ -103,15 +116,7 @@ export const BODY_ENDPOINTS = [
   'request_profile_deletion',
   'create_webhook',
   'update_webhook',
-  'bulk_create_catalog_items',
-  'bulk_update_catalog_items',
-  'bulk_delete_catalog_items',
-  'bulk_create_catalog_variants',
-  'bulk_update_catalog_variants',
-  'bulk_delete_catalog_variants',
-  'bulk_create_catalog_categories',
-  'bulk_update_catalog_categories',
-  'bulk_delete_catalog_categories',
+  ...CATALOG_BULK_ENDPOINTS,
   'create_back_in_stock_subscription',
   'bulk_create_coupon_codes',
 ] as const satisfies readonly EndpointName[];
@@ -139,19 +144,6 @@ export const WEBHOOK_ENDPOINTS = [
   'get_webhook',
   'update_webhook',
   'delete_webhook',
-] as const satisfies readonly EndpointName[];
-
-/** The catalog bulk job operations (their resource objects sit at `/data/attributes/<items|variants|categories>/data/<i>`). */
-export const CATALOG_BULK_ENDPOINTS = [
-  'bulk_create_catalog_items',
-  'bulk_update_catalog_items',
-  'bulk_delete_catalog_items',
-  'bulk_create_catalog_variants',
-  'bulk_update_catalog_variants',
-  'bulk_delete_catalog_variants',
-  'bulk_create_catalog_categories',
-  'bulk_update_catalog_categories',
-  'bulk_delete_catalog_categories',
 ] as const satisfies readonly EndpointName[];
 
 /** The gateway's own limit: requests per second per Maton API key, across all connections. */

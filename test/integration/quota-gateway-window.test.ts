@@ -16,7 +16,7 @@ import { createQuotaGovernor, type QuotaScope } from '../../src/quota/governor.t
 // default is 250): the property holds for any margin, and a small one is where it is hardest to keep.
 const GATEWAY_MARGIN_MS = 40;
 import { FixedWindow } from '../../src/sim/fixed-window.ts';
-import { gatewayGrants, saturate } from '../support/gateway-lanes.ts';
+import { gatewayGrants, gatewayOnlyLimits, saturate } from '../support/gateway-lanes.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
 const prefix = uniquePrefix('gov-window');
@@ -26,15 +26,8 @@ afterAll(async () => {
   await deleteKeys(`${prefix}:*`);
 });
 
-const LIMIT = 10;
-// Only the gateway binds: the endpoint's own windows are far wider than 10/s.
-const limits = {
-  gatewayPerSecond: LIMIT,
-  endpoints: { bulk_create_events: { burst: 1000, steady: 100_000 } },
-  burstPaddingMs: 250,
-  steadyPaddingMs: 0,
-  gatewayMarginMs: GATEWAY_MARGIN_MS,
-};
+const limits = gatewayOnlyLimits(GATEWAY_MARGIN_MS);
+const LIMIT = limits.gatewayPerSecond;
 const RUN_MS = 1600;
 
 /** The most arrivals any fixed 1-s window holds when the windows start at `offset` (mod 1,000). */

@@ -8,6 +8,17 @@ import type { PriorityClass } from '../../src/priority.ts';
 import type { QuotaGovernor, QuotaScope } from '../../src/quota/governor.ts';
 import { governorKeys } from '../../src/redis-keys.ts';
 
+/** Limits where only the gateway binds (the endpoint's own windows are far wider than 10/s). */
+export function gatewayOnlyLimits(gatewayMarginMs: number) {
+  return {
+    gatewayPerSecond: 10,
+    endpoints: { bulk_create_events: { burst: 1000, steady: 100_000 } },
+    burstPaddingMs: 250,
+    steadyPaddingMs: 0,
+    gatewayMarginMs,
+  };
+}
+
 export interface Takers {
   /** Stops the takers and waits until each has returned. */
   stop(): Promise<void>;

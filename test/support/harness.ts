@@ -84,14 +84,7 @@ export async function startHarness(
         headers: { authorization: `Bearer ${RELAY_KEY}`, 'content-type': 'application/json', ...init.headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON: keep the text so the assertion shows it */
-      }
-      return { status: res.status, body: parsed };
+      return readReply(res);
     },
     queue: (kind, cls = 'live', source = RELAY_SOURCE) => service.queues.get(queueRef(kind, DEFAULT_LANE, cls, source)),
     async close() {
@@ -101,4 +94,16 @@ export async function startHarness(
       rmSync(ownSpool, { recursive: true, force: true });
     },
   };
+}
+
+/** A response's status and body: parsed JSON, or the text when it is not JSON (so an assertion shows it). */
+export async function readReply(res: Response): Promise<{ status: number; body: any }> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { status: res.status, body: parsed };
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { klaviyoSignature } from '../../src/webhooks/klaviyo-signature.ts';
+import { readReply } from './harness.ts';
 
 export interface SignedDelivery {
   readonly topic?: string;
@@ -31,12 +32,5 @@ export async function deliverSigned(
     },
     body,
   });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Not JSON: the test reads the text.
-  }
-  return { status: res.status, body: parsed };
+  return readReply(res);
 }
