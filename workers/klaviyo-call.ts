@@ -18,7 +18,7 @@ import { KlaviyoApiError } from '../src/errors.ts';
 import type { QuotaScope } from '../src/lanes.ts';
 import type { Logger } from '../src/log.ts';
 import { REQUEUE, type SendResult } from './batcher.ts';
-import type { QuotaGovernor } from '../src/quota/governor.ts';
+import type { Grant, QuotaGovernor } from '../src/quota/governor.ts';
 import type { PriorityClass } from '../src/priority.ts';
 import { classify, DELIVERED, outcomeOf, toItemError, type ItemOutcome } from './retry-policy.ts';
 import { SpanKind, tracingOn, withSpan } from '../src/tracing/tracer.ts';
@@ -85,16 +85,15 @@ async function untracedCall<S extends z.ZodType | undefined = undefined>(
 export const YIELDED: ItemOutcome = Object.freeze({ kind: 'yield' });
 
 /**
- * Waits for the quota token of one call. False when `signal` aborted first — the workers are
- * stopping, and the items go back to their jobs untouched rather than wait for a token that may
- * be a minute away (the bulk endpoints' steady windows).
+ * Waits for the quota token of one call (pass it as the request's `grant`). Undefined when
+ * `signal` aborted first — the workers are stopping, and the items go back to their jobs untouched
+ * rather than wait for a token that may be a minute away (the bulk endpoints' steady windows).
  */
-export async function takeToken(deps: CallDeps, endpoint: EndpointName, signal?: AbortSignal): Promise<boolean> {
+export async function takeToken(deps: CallDeps, endpoint: EndpointName, signal?: AbortSignal): Promise<Grant | undefined> {
   try {
-    await deps.governor.take(deps.scope, endpoint, signal, deps.cls ?? 'live');
-    return true;
+    return await deps.governor.take(deps.scope, endpoint, signal, deps.cls ?? 'live');
   } catch (err) {
-    if (signal?.aborted) return false;
+    if (signal?.aborted) return undefined;
     throw err;
   }
 }
@@ -119,9 +118,10 @@ export async function sendIsolating<I>(
 ): Promise<SendResult<ItemOutcome>[]> {
   const req = build(items);
   const payload = JSON.stringify(req.body);
-  if (!(await takeToken(deps, req.endpoint, signal))) return items.map(() => YIELDED);
+  const grant = await takeToken(deps, req.endpoint, signal);
+  if (!grant) return items.map(() => YIELDED);
   try {
-    await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: payload }, items.length);
+    await call(deps, { endpoint: req.endpoint, pathParams: req.pathParams, body: payload, grant }, items.length);
     return items.map(() => DELIVERED);
   } catch (err) {
     if (classify(err) === 'rate-limited') return items.map((): SendResult<ItemOutcome> => REQUEUE);
@@ -191,9 +191,9 @@ export async function callWithQuota<S extends z.ZodType | undefined = undefined>
 ): Promise<KlaviyoResponse<S extends z.ZodType ? z.infer<S> : undefined>> {
   if (opts.body !== undefined && typeof opts.body !== 'string') opts = { ...opts, body: JSON.stringify(opts.body) };
   for (;;) {
-    await deps.governor.take(deps.scope, opts.endpoint, opts.signal, deps.cls ?? 'live');
+    const grant = await deps.governor.take(deps.scope, opts.endpoint, opts.signal, deps.cls ?? 'live');
     try {
-      return await call(deps, opts);
+      return await call(deps, { ...opts, grant });
     } catch (err) {
       if (classify(err) !== 'rate-limited') throw err;
     }

@@ -46,8 +46,8 @@ export function startLaneControl(deps: {
       const mine = (await redis.set(lanePauseProbeKey(queues.prefix, lane.name), '1', 'PX', deps.probeIntervalMs, 'NX')) === 'OK';
       if (!mine) continue;
       try {
-        await deps.governor.take(lane.scope, 'get_accounts');
-        await client.request({ endpoint: 'get_accounts', schema: AccountsSchema });
+        const grant = await deps.governor.take(lane.scope, 'get_accounts');
+        await client.request({ endpoint: 'get_accounts', schema: AccountsSchema, grant });
         await resumeLane(redis, queues, lane.name);
         log.warn({ lane: lane.name, pausedForMs: Date.now() - info.since }, 'lane resumed: the credentials work again');
         deps.onChange?.(lane.name, false);

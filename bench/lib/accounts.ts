@@ -10,8 +10,9 @@
  *  - the key's gateway use (calls/s at the simulator over the same windows ÷ 10/s) and 429s;
  *  - at the simulator, the most gateway calls any 1,000 ms held, at every alignment (a sliding
  *    count over the arrival times it logged), beside the gateway's own fixed-window peak;
- *  - the spread between the governor's grant (Redis TIME, its per-key minute log) and the
- *    simulator's arrival time (same machine clock), which the gateway margin must cover.
+ *  - the spread between the governor's log of each call (Redis TIME in its per-key minute log: the
+ *    moment the request left, `Grant.sent`) and the simulator's arrival time (same machine clock),
+ *    which the gateway margin must cover.
  * Four accounts at their full rate fill the key exactly (4 × 2.5 calls/s = 10/s): the check of
  * packing. Six oversubscribe it: the check of fairness.
  */
@@ -212,7 +213,7 @@ export async function accountsScenario(opts: { quick: boolean; runs: number; six
     );
     if (r.grantToArrivalMs)
       row(
-        `accounts, 4 on one key, run ${i + 1}: grant → gateway arrival ms, min / p99 / max (spread)`,
+        `accounts, 4 on one key, run ${i + 1}: send (logged) → gateway arrival ms, min / p99 / max (spread)`,
         `${r.grantToArrivalMs.min} / ${r.grantToArrivalMs.p99} / ${r.grantToArrivalMs.max} (${r.grantToArrivalMs.spread})`,
         '',
         '',

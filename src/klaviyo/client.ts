@@ -51,6 +51,8 @@ export interface RequestOptions<S extends z.ZodType | undefined> {
   readonly signal?: AbortSignal;
   /** Absolute URL to call instead of the endpoint's path (pagination). Must already point at our base. */
   readonly url?: string;
+  /** The quota token this request spends (src/quota/governor.ts `Grant`): told the moment the request leaves. */
+  readonly grant?: { sent(): void };
 }
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -102,16 +104,12 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
     const url = opts.url ?? buildUrl(opts.endpoint, opts.pathParams, opts.query);
     const timeout = AbortSignal.timeout(target.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     let res: Response;
     let text: string;
     try {
-      res = await fetchImpl(url, {
-        method: spec.method,
-        headers,
-        body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
-        signal,
-        redirect: 'manual',
-      });
+      opts.grant?.sent();
+      res = await fetchImpl(url, { method: spec.method, headers, body, signal, redirect: 'manual' });
       text = await res.text();
     } catch (err) {
       if (timeout.aborted) throw new KlaviyoTransportError('timeout', opts.endpoint, { cause: err });
@@ -134,8 +132,9 @@ export function createKlaviyoClient(target: KlaviyoTarget, fetchImpl: FetchLike 
     opts: RequestOptions<S> & { schema: S },
   ): AsyncGenerator<z.infer<S>> {
     let url: string | undefined = opts.url;
-    for (;;) {
-      const page = await request({ ...opts, url });
+    for (let first = true; ; first = false) {
+      // The grant is the first page's: a later page must not move its entry again.
+      const page = await request({ ...opts, url, grant: first ? opts.grant : undefined });
       yield page.data as z.infer<S>;
       const next = (page.data as { links?: { next?: string | null } }).links?.next;
       if (!next) return;

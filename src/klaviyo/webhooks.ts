@@ -21,7 +21,7 @@ export type WebhookEndpoint = (typeof WEBHOOK_ENDPOINTS)[number];
 
 export interface WebhookPacer {
   /** Resolves once a call to `endpoint` may leave, having taken its token; rejects when `signal` aborts (the wait only: a call that left is answered). */
-  take(endpoint: WebhookEndpoint, signal?: AbortSignal): Promise<void>;
+  take(endpoint: WebhookEndpoint, signal?: AbortSignal): Promise<{ sent(): void }>;
   /** An answer's rate-limit headers (a 429's Retry-After holds the endpoint). */
   observe(endpoint: WebhookEndpoint, info: RateLimitInfo & { status: number; origin?: 'gateway' | 'klaviyo' }): Promise<void>;
 }
@@ -127,10 +127,10 @@ export function createWebhooksApi(client: KlaviyoClient, pacer: WebhookPacer): W
     signal?: AbortSignal,
   ) {
     for (let attempt = 0; ; attempt++) {
-      await pacer.take(endpoint, signal);
+      const grant = await pacer.take(endpoint, signal);
       try {
         // Not aborted once sent: a change Klaviyo may have applied must be known (the client's timeout still ends it).
-        const res = await client.request({ endpoint, ...opts });
+        const res = await client.request({ endpoint, ...opts, grant });
         await pacer.observe(endpoint, { ...res.rateLimit, status: res.status });
         return res;
       } catch (err) {

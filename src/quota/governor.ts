@@ -52,21 +52,25 @@ export interface GovernorLimits {
 export const DEFAULT_PRIORITY_LIMITS = { bulkMinShare: 0.2, liveGatewayReserve: 2 } as const;
 
 /**
- * The gateway window's margin (issue 19). A sliding log of 10 grants per (1,000 + m) ms means any
- * 1,000 ms of *arrivals* holds at most 10 when every request's delay from grant to the gateway's
- * count lies within a spread of m ms — whatever the gateway's fixed windows' alignment
+ * The gateway window's margin (issue 19). A sliding log of 10 entries per (1,000 + m) ms means any
+ * 1,000 ms of *arrivals* holds at most 10 when every request's delay from its entry's time to the
+ * gateway's count lies within a spread of m ms — whatever the gateway's fixed windows' alignment
  * (test/integration/quota-gateway-window.test.ts checks it at random alignments and jitters).
- * The default stays the old 250 ms (a key at most 8 requests/s): on the shared 2-core build machine the
- * spread from grant to arrival was measured at p99 234–319 ms, max 440–532 ms, under load, and 40 ms
- * there let 11 calls into one gateway second (a 429) in every four-account run. `limits.gatewayMarginMs`
- * in RELAY_CONFIG packs tighter where the spread is known to be small (40 ms: 10/1.04 = 9.6/s), and
- * `npm run bench -- --only=accounts` reports the spread to choose it by. Until that is measured on a
- * machine with cores to spare, the safe margin is the default (issue 19).
+ * An entry is written at the grant and moved to the moment the request leaves (`Grant.sent`,
+ * src/lua/quota-sent.lua), so a worker's stall between the two — 300–500 ms measured on an
+ * overloaded machine, the cause of the 429s at a 40 ms margin then — is not part of the spread.
+ * What is left (the socket, the network, the gateway's queueing) measured 1–13 ms from grant to
+ * the simulator's count on a quiet 2-core machine (`npm run bench -- --only=accounts`, which reports
+ * it); 40 ms is three times that and packs a key to 10/1.04 = 9.6 requests/s. A gateway 429, or a
+ * send so late its entry had left the log, widens the margin (`observe`, `Grant.sent`); it narrows
+ * back after GATEWAY_MARGIN_RELAX_MS without either. `limits.gatewayMarginMs` sets the base.
  */
-export const GATEWAY_MARGIN_MS = 250;
+export const GATEWAY_MARGIN_MS = 40;
 /** A gateway 429 means the spread outgrew the margin: widen it by this, up to the old fixed pad. */
 const GATEWAY_MARGIN_STEP_MS = 20;
 const GATEWAY_MARGIN_MAX_MS = 250;
+/** A widened margin narrows back by a step after this long without a reason to widen (a passing overload). */
+export const GATEWAY_MARGIN_RELAX_MS = 5 * 60_000;
 
 export const DEFAULT_LIMITS: GovernorLimits = {
   gatewayPerSecond: GATEWAY_REQUESTS_PER_SECOND,
@@ -140,6 +144,12 @@ const TAKE = luaScript({
   reply: Number,
   constants: { WANT_TTL_MS: 2 * POLL_MAX_MS },
 });
+const SENT = luaScript({
+  name: 'quota-sent',
+  keys: ['log', 'minute'],
+  args: ['member', 'minuteMember', 'window'],
+  reply: Number,
+});
 
 /** Calls per class over the last 60 s (from the steady windows' logs). */
 export interface ClassShare {
@@ -169,7 +179,7 @@ export interface QuotaGovernor {
    * since the time between the grant and the arrival at Klaviyo is what the padding must cover.
    * `cls` (default live) decides who goes first when both classes want the same bucket.
    */
-  take(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<void>;
+  take(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<Grant>;
   /** Resolves once a token is available, without taking it (batchers wait here, then fill). */
   waitFree(scope: QuotaScope, endpoint: EndpointName, signal?: AbortSignal, cls?: PriorityClass): Promise<void>;
   /** Feeds a response's rate-limit headers back: a 429 blocks the bucket that answered. */
@@ -185,6 +195,17 @@ export interface QuotaGovernor {
   /** The gateway window's margin in use by this process (ms). */
   gatewayMarginMs(): number;
 }
+
+/** A token taken. */
+export interface Grant {
+  /**
+   * The request is leaving now: call right before it is sent. Moves the grant's entry in the
+   * gateway's logs to this moment (see GATEWAY_MARGIN_MS); nothing for a call not via the gateway.
+   * Never waits and never fails the call: without Redis the entry stays at the grant's time.
+   */
+  sent(): void;
+}
+const NOTHING_TO_STAMP: Grant = Object.freeze({ sent: () => undefined });
 
 /** A lane's id in the fair order and the minute log: its Klaviyo account, with the separator escaped. */
 export const laneTag = (scope: QuotaScope) => scope.klaviyoAccount.replaceAll('%', '%25').replaceAll('|', '%7C');
@@ -206,19 +227,35 @@ export function bulkMinimum(share: number, limit: number): number {
 
 export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: GovernorLimits = DEFAULT_LIMITS): QuotaGovernor {
   TAKE.define(redis);
+  SENT.define(redis);
   const scopeKeys = (scope: QuotaScope) => governorKeys(prefix, scope);
   const gatewayBlock = (s: QuotaScope) => scopeKeys(s).gatewayBlock;
   const endpointBlock = (s: QuotaScope, e: EndpointName) => scopeKeys(s).endpointBlock(e);
   const steadyLog = (s: QuotaScope, e: EndpointName) => scopeKeys(s).steady(e);
   const minShare = limits.bulkMinShare ?? DEFAULT_PRIORITY_LIMITS.bulkMinShare;
   const reserve = limits.liveGatewayReserve ?? DEFAULT_PRIORITY_LIMITS.liveGatewayReserve;
-  let gatewayMargin = limits.gatewayMarginMs ?? GATEWAY_MARGIN_MS;
-  const gatewayWindow = () => 1000 + gatewayMargin;
+  const baseMargin = limits.gatewayMarginMs ?? GATEWAY_MARGIN_MS;
+  let gatewayMargin = baseMargin;
+  let marginChangedAt = 0;
+  /** Evidence that the spread outgrew the margin (a gateway 429, a send that outlasted its entry). */
+  const widenMargin = () => {
+    gatewayMargin = Math.min(Math.max(GATEWAY_MARGIN_MAX_MS, baseMargin), gatewayMargin + GATEWAY_MARGIN_STEP_MS);
+    marginChangedAt = Date.now();
+  };
+  const gatewayWindow = () => {
+    if (gatewayMargin > baseMargin && Date.now() - marginChangedAt >= GATEWAY_MARGIN_RELAX_MS) {
+      gatewayMargin = Math.max(baseMargin, gatewayMargin - GATEWAY_MARGIN_STEP_MS);
+      marginChangedAt = Date.now();
+    }
+    return 1000 + gatewayMargin;
+  };
 
   function limitsFor(e: EndpointName) {
     return limits.endpoints[e] ?? ENDPOINTS[e];
   }
 
+  /** The gateway's bucket's position (1-based, as the Lua numbers them) among a call's buckets: after the endpoint's two. */
+  const GATEWAY_BUCKET = 3;
   function bucketsFor(scope: QuotaScope, endpoint: EndpointName): Bucket[] {
     const l = limitsFor(endpoint);
     const bucket = (key: string, limit: number, windowMs: number, bulkLimit = limit): Bucket => ({
@@ -276,14 +313,34 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     pipe.exec().catch(() => undefined);
   }
 
-  async function until(scope: QuotaScope, endpoint: EndpointName, look: boolean, cls: PriorityClass, signal?: AbortSignal): Promise<void> {
+  /** How a grant's request says it leaves: its gateway entries (the gateway bucket is last, see bucketsFor) move to now. */
+  function grantOf(scope: QuotaScope, waiter: string): Grant {
+    if (!scope.viaGateway) return NOTHING_TO_STAMP;
+    const i = GATEWAY_BUCKET;
+    const k = scopeKeys(scope);
+    const window = gatewayWindow();
+    return {
+      sent() {
+        SENT.run(redis, {
+          keys: { log: k.gatewayBurst, minute: k.gatewayMinute },
+          args: { member: `${waiter}:${i}`, minuteMember: `${laneTag(scope)}|${waiter}:${i}`, window },
+        })
+          .then((moved) => {
+            if (moved === 0) widenMargin();
+          })
+          .catch(() => undefined);
+      },
+    };
+  }
+
+  async function until(scope: QuotaScope, endpoint: EndpointName, look: boolean, cls: PriorityClass, signal?: AbortSignal): Promise<string> {
     const waiter = randomBytes(6).toString('base64url');
     let registered = false;
     try {
       for (;;) {
         signal?.throwIfAborted();
         const wait = await tryTake(scope, endpoint, look, cls, waiter, registered);
-        if (wait === 0) return;
+        if (wait === 0) return waiter;
         registered = true;
         // The wait is until a slot that can be this waiter's frees (the fair order ranks lanes);
         // 0–2 ms of jitter only keeps two waiters of one lane from asking in the same millisecond —
@@ -297,8 +354,10 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
   }
 
   return {
-    take: (scope, endpoint, signal, cls = 'live') => until(scope, endpoint, false, cls, signal),
-    waitFree: (scope, endpoint, signal, cls = 'live') => until(scope, endpoint, true, cls, signal),
+    take: async (scope, endpoint, signal, cls = 'live') => grantOf(scope, await until(scope, endpoint, false, cls, signal)),
+    async waitFree(scope, endpoint, signal, cls = 'live') {
+      await until(scope, endpoint, true, cls, signal);
+    },
     async observe(scope, endpoint, info) {
       let blockMs = 0;
       let key = endpointBlock(scope, endpoint);
@@ -307,8 +366,8 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
         if (info.origin === 'gateway') {
           key = gatewayBlock(scope);
           // The gateway counted more than its limit in one of its windows: the spread between our
-          // grants and its count is wider than the margin (a slower network, a busier machine).
-          gatewayMargin = Math.min(GATEWAY_MARGIN_MAX_MS, gatewayMargin + GATEWAY_MARGIN_STEP_MS);
+          // sends and its count is wider than the margin (a slower network, a busier machine).
+          widenMargin();
         }
       } else if (info.remaining === 0 && info.resetMs !== undefined) {
         blockMs = info.resetMs;

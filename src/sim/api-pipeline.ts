@@ -206,7 +206,9 @@ export async function handleApiRequest(core: SimCore, req: Request, mode: Mode):
     if (!credentialOk || gatewayKey === undefined || accountId === undefined) return gateway(401, 'Invalid API key', {}, 'gateway_auth');
     const conn = core.connections.resolve(accountId);
     if (conn !== 'ok') return gateway(400, 'No Klaviyo connection found', {}, 'gateway_connection');
-    const g = core.limits.checkGateway(gatewayKey, opts.now());
+    // Counted when the request arrived, as a gateway counts at its edge: not after this process
+    // read the body and ran the faults (its own event loop's delay is no part of the relay's timing).
+    const g = core.limits.checkGateway(gatewayKey, arrivedAt);
     if (!g.allowed) {
       core.counters.throttledGateway++;
       return gateway(429, 'Rate limit exceeded', { 'retry-after': String(g.retryAfterS) }, 'gateway_throttled');

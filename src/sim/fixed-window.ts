@@ -14,7 +14,9 @@ export class FixedWindow {
   constructor(readonly sizeMs: number) {}
 
   private roll(now: number): void {
-    const start = Math.floor(now / this.sizeMs) * this.sizeMs;
+    // Callers may pass arrival times slightly out of order (a request's body is read before it is
+    // counted): a time in an earlier window counts in the current one, never reopens the old one.
+    const start = Math.max(this.start, Math.floor(now / this.sizeMs) * this.sizeMs);
     if (start !== this.start) {
       this.start = start;
       this.n = 0;

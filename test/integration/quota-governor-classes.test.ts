@@ -78,7 +78,7 @@ function peak(times: number[], ms: number): number {
   return best;
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
+async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = Date.now();
   await fn();
   return Date.now() - t0;

@@ -29,12 +29,13 @@ export function backInStockProcessor(deps: CallDeps, hooks: JobHooks, stopping: 
       for (let i = next++; i < items.length; i = next++) {
         const body = JSON.stringify(backInStockBody(decodeBackInStockItem(items[i]!).subscription));
         for (;;) {
-          if (!(await takeToken(deps, 'create_back_in_stock_subscription', stopping))) {
+          const grant = await takeToken(deps, 'create_back_in_stock_subscription', stopping);
+          if (!grant) {
             outcomes[i] = YIELDED;
             break;
           }
           try {
-            await call(deps, { endpoint: 'create_back_in_stock_subscription', body });
+            await call(deps, { endpoint: 'create_back_in_stock_subscription', body, grant });
             outcomes[i] = DELIVERED;
           } catch (err) {
             // A 429 blocked the lane in the governor: wait for the next token, no attempt spent.

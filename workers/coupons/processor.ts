@@ -186,9 +186,10 @@ async function create(deps: CallDeps, items: readonly StoredCouponCodeItem[], st
   });
   while (posted.length > 0) {
     const body = JSON.stringify(couponCodesBody(posted.map((it) => it.c)));
-    if (!(await takeToken(deps, 'bulk_create_coupon_codes', stopping))) return { kind: 'yield' };
+    const grant = await takeToken(deps, 'bulk_create_coupon_codes', stopping);
+    if (!grant) return { kind: 'yield' };
     try {
-      const res = await call(deps, { endpoint: 'bulk_create_coupon_codes', body, schema: CouponCodeJobSchema }, posted.length);
+      const res = await call(deps, { endpoint: 'bulk_create_coupon_codes', body, schema: CouponCodeJobSchema, grant }, posted.length);
       return { kind: 'created', jobId: res.data.data.id, posted, refused: [...refused.values()] };
     } catch (err) {
       // A 429 blocked the lane in the governor: the next token comes after Retry-After.
@@ -225,8 +226,9 @@ async function poll(deps: CouponProcessorDeps, jobId: string): Promise<Polled> {
   for (;;) {
     if (deps.stopping?.aborted) return { kind: 'yield' };
     try {
-      if (!(await takeToken(deps.call, 'get_bulk_create_coupon_codes_job', deps.stopping))) return { kind: 'yield' };
-      const res = await call(deps.call, { endpoint: 'get_bulk_create_coupon_codes_job', pathParams: { id: jobId }, schema: CouponCodeJobSchema });
+      const grant = await takeToken(deps.call, 'get_bulk_create_coupon_codes_job', deps.stopping);
+      if (!grant) return { kind: 'yield' };
+      const res = await call(deps.call, { endpoint: 'get_bulk_create_coupon_codes_job', pathParams: { id: jobId }, schema: CouponCodeJobSchema, grant });
       const a = res.data.data.attributes;
       if (a.status === 'complete') return { kind: 'complete', failedCount: a.failed_count ?? 0, errors: a.errors ?? [] };
       if (a.status === 'cancelled') return { kind: 'cancelled' };

@@ -40,9 +40,10 @@ export function eventSender(deps: CallDeps): Pick<BatcherOptions<EventItem, Item
 
   async function sendSingle(item: EventItem, signal: AbortSignal): Promise<SendResult<ItemOutcome>> {
     const payload = JSON.stringify(createEventBody({ uniqueId: item.key, event: item.event }, revision));
-    if (!(await takeToken(deps, 'create_event', signal))) return YIELDED;
+    const grant = await takeToken(deps, 'create_event', signal);
+    if (!grant) return YIELDED;
     try {
-      await call(deps, { endpoint: 'create_event', body: payload });
+      await call(deps, { endpoint: 'create_event', body: payload, grant });
       return DELIVERED;
     } catch (err) {
       return classify(err) === 'rate-limited' ? REQUEUE : outcomeOf(err);

@@ -28,9 +28,9 @@ export async function bulkImport(
 ): Promise<SendResult<ItemOutcome>[]> {
   let jobId: string;
   const payload = JSON.stringify(bulkImportBody(items.map((it) => (it.operation as Upsert).profile)));
-  await deps.governor.take(deps.scope, 'bulk_import_profiles', undefined, deps.cls ?? 'live');
+  const grant = await deps.governor.take(deps.scope, 'bulk_import_profiles', undefined, deps.cls ?? 'live');
   try {
-    const res = await call(deps, { endpoint: 'bulk_import_profiles', body: payload, schema: BulkImportJobSchema }, items.length);
+    const res = await call(deps, { endpoint: 'bulk_import_profiles', body: payload, schema: BulkImportJobSchema, grant }, items.length);
     jobId = res.data.data.id;
   } catch (err) {
     if (classify(err) === 'rate-limited') return items.map((): SendResult<ItemOutcome> => REQUEUE);
@@ -61,8 +61,9 @@ export async function bulkImport(
 
   const outcomes: (ItemOutcome | Promise<ItemOutcome>)[] = items.map(() => DELIVERED);
   try {
-    await deps.governor.take(deps.scope, 'get_bulk_import_profiles_job_errors', undefined, deps.cls ?? 'live');
+    const grant = await deps.governor.take(deps.scope, 'get_bulk_import_profiles_job_errors', undefined, deps.cls ?? 'live');
     for await (const page of deps.client.paginate({
+      grant,
       endpoint: 'get_bulk_import_profiles_job_errors',
       pathParams: { id: jobId },
       schema: ImportErrorsPageSchema,
