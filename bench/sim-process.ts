@@ -8,6 +8,7 @@
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createSimulator, startSimulator } from '../src/sim/index.ts';
 import { watchArrivals } from './lib/arrival-watch.ts';
 
@@ -33,6 +34,15 @@ if (process.env.SIM_WATCH === '1') {
   process.stdout.write(`${running.url}\n`);
   close = () => running.close();
 }
+// The simulator's own event-loop delay, printed every 5 s (`loop-delay-ms p99=<n> max=<n>`): a
+// request is counted when its handler runs, so a stalled loop bunches arrivals that were spread
+// out on the wire — the benchmark reports it beside the gateway counts it qualifies.
+const loop = monitorEventLoopDelay({ resolution: 5 });
+loop.enable();
+setInterval(() => {
+  process.stdout.write(`loop-delay-ms p99=${(loop.percentile(99) / 1e6).toFixed(1)} max=${(loop.max / 1e6).toFixed(1)}\n`);
+  loop.reset();
+}, 5000).unref();
 const stop = () => void close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

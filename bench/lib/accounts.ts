@@ -50,6 +50,10 @@ export interface AccountsRun {
   gatewayMaxAnyAlignment: number;
   arrivalsChecked: number;
   grantToArrivalMs: { pairs: number; min: number; p50: number; p99: number; p999: number; max: number; spread: number } | undefined;
+  /** The 1,000 ms with the most arrivals: each arrival (ms after the window's first) and the sim's time to answer it. */
+  busiestSecond: { at: number; arrivals: { dt: number; account: string; ms: number }[]; logged: number[] } | undefined;
+  /** The simulator's own event-loop delay over the measured minutes (ms): a stalled loop bunches arrivals. */
+  simLoopDelayMs: { p99: number; max: number };
   drainSeconds: number;
   unansweredLoadRequests: number;
 }
@@ -97,7 +101,9 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
   let firstAt = 0;
   let steadyEnd = 0;
   let arrivals: number[] = [];
+  let recorded: { at: number; account: string; durationMs: number }[] = [];
   let grants: number[] = [];
+  const loopMark = sim.proc.output().length;
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
     const stats = await simStats(sim.url);
@@ -110,8 +116,11 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
     // simulator saw arrive and what the governor granted: the last 2,000 calls and 60 s of grants.
     if (firstAt && !steadyEnd && t >= firstAt + 121_000) {
       steadyEnd = t;
-      const res = (await (await fetch(`${sim.url}/__sim/requests?limit=2000`)).json()) as { requests: { at: number; mode: string }[] };
-      arrivals = res.requests.filter((r) => r.mode === 'gateway').map((r) => r.at);
+      const res = (await (await fetch(`${sim.url}/__sim/requests?limit=2000`)).json()) as {
+        requests: { at: number; mode: string; account: string; durationMs: number }[];
+      };
+      recorded = res.requests.filter((r) => r.mode === 'gateway');
+      arrivals = recorded.map((r) => r.at);
       const keys = await redis.client.keys('relay:gov:*:gateway:60s');
       grants = keys.length === 1 ? (await redis.client.zrange(keys[0]!, '0', '-1', 'WITHSCORES')).filter((_, i) => i % 2 === 1).map(Number) : [];
     }
@@ -140,10 +149,33 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
   // Every alignment at once: the most arrivals any window [a_i, a_i + 1000) holds.
   arrivals.sort((x, y) => x - y);
   let maxAny = 0;
+  let busiestAt = -1;
   for (let i = 0, j = 0; i < arrivals.length; i++) {
     while (j < arrivals.length && arrivals[j]! < arrivals[i]! + 1000) j++;
-    maxAny = Math.max(maxAny, j - i);
+    if (j - i > maxAny) {
+      maxAny = j - i;
+      busiestAt = arrivals[i]!;
+    }
   }
+  recorded.sort((x, y) => x.at - y.at);
+  const busiestSecond =
+    busiestAt < 0
+      ? undefined
+      : {
+          at: busiestAt,
+          arrivals: recorded
+            .filter((r) => r.at >= busiestAt && r.at < busiestAt + 1000)
+            .map((r) => ({ dt: r.at - busiestAt, account: r.account, ms: r.durationMs })),
+          // The governor's log around it (the minute log read at the end of the first steady minute: empty if the window is outside it).
+          logged: grants.filter((g) => g >= busiestAt - 100 && g < busiestAt + 1100).map((g) => g - busiestAt),
+        };
+  const delays = [
+    ...sim.proc
+      .output()
+      .slice(loopMark)
+      .matchAll(/loop-delay-ms p99=(\S+) max=(\S+)/g),
+  ];
+  const simLoopDelayMs = { p99: Math.max(0, ...delays.map((m) => Number(m[1]))), max: Math.max(0, ...delays.map((m) => Number(m[2]))) };
   const result: AccountsRun = {
     accounts: n,
     eventsPerAccount: perAccount,
@@ -156,6 +188,8 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
     gatewayMaxAnyAlignment: maxAny,
     arrivalsChecked: arrivals.length,
     grantToArrivalMs: spread(grants, arrivals),
+    busiestSecond,
+    simLoopDelayMs,
     drainSeconds: (last.t - firstAt) / 1000,
     unansweredLoadRequests: unanswered,
   };
