@@ -39,6 +39,8 @@ export interface GovernorLimits {
    * widens it by itself if the gateway ever answers 429 (see `observe`).
    */
   readonly gatewayMarginMs?: number;
+  /** How long a widened margin stays before it narrows a step (default GATEWAY_MARGIN_RELAX_MS). */
+  readonly gatewayMarginRelaxMs?: number;
   readonly steadyPaddingMs: number;
   /**
    * Bulk's guaranteed share of every bucket while live also wants it (RELAY_CONFIG
@@ -243,7 +245,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     marginChangedAt = Date.now();
   };
   const gatewayWindow = () => {
-    if (gatewayMargin > baseMargin && Date.now() - marginChangedAt >= GATEWAY_MARGIN_RELAX_MS) {
+    if (gatewayMargin > baseMargin && Date.now() - marginChangedAt >= (limits.gatewayMarginRelaxMs ?? GATEWAY_MARGIN_RELAX_MS)) {
       gatewayMargin = Math.max(baseMargin, gatewayMargin - GATEWAY_MARGIN_STEP_MS);
       marginChangedAt = Date.now();
     }

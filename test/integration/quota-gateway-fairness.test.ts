@@ -4,25 +4,15 @@
  * shares (or shares by weight), and a lane that goes idle leaves its share to the others within a
  * second, the key staying full. Grants are read from the governor's per-key minute log.
  */
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQuotaGovernor, GATEWAY_MARGIN_MS, type QuotaScope } from '../../src/quota/governor.ts';
-import { gatewayGrants, gatewayOnlyLimits, redisNow, saturate } from '../support/gateway-lanes.ts';
-import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { gatewayGrants, gatewayRig, redisNow, saturate } from '../support/gateway-lanes.ts';
 
-const prefix = uniquePrefix('gov-fair');
-const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
-afterAll(async () => {
-  for (const c of conns) c.disconnect();
-  await deleteKeys(`${prefix}:*`);
-});
-
-const limits = gatewayOnlyLimits(GATEWAY_MARGIN_MS);
-const LIMIT = limits.gatewayPerSecond;
+const { prefix, conns, limits, limit: LIMIT } = gatewayRig('gov-fair', GATEWAY_MARGIN_MS);
 /**
  * How long saturated lanes run in the share tests: long enough that ±5% of a share is more than one
- * grant (at the default 250 ms margin a key grants 8/s: 4.75 s of 6 held 38, where ±5% of a half is
- * ±0.95 grants and only an exact split passed; 8.75 s hold about 70).
+ * grant (at a 250 ms margin a key granted 8/s: 4.75 s of 6 held 38, where ±5% of a half is ±0.95
+ * grants and only an exact split passed; at the 40 ms default 8.75 s hold about 84).
  */
 const RUN_MS = 10_000;
 /** Grants per second a saturated key gets once its first window is spent. */

@@ -6,22 +6,12 @@
  * and ten grants a window after the original grant put 11 into one second — what the overloaded
  * four-account benchmark saw (grant → arrival p99 234–319 ms against a 40 ms margin, 429s).
  */
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQuotaGovernor, GATEWAY_MARGIN_MS, type QuotaScope } from '../../src/quota/governor.ts';
-import { gatewayOnlyLimits } from '../support/gateway-lanes.ts';
-import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { gatewayRig } from '../support/gateway-lanes.ts';
 import { waitUntil } from '../support/wait.ts';
 
-const prefix = uniquePrefix('gov-sent');
-const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
-afterAll(async () => {
-  for (const c of conns) c.disconnect();
-  await deleteKeys(`${prefix}:*`);
-});
-
-const limits = gatewayOnlyLimits(GATEWAY_MARGIN_MS);
-const LIMIT = limits.gatewayPerSecond;
+const { prefix, conns, limits, limit: LIMIT } = gatewayRig('gov-sent', GATEWAY_MARGIN_MS);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The most sends any 1,000 ms holds, at every alignment (a sliding count). */
@@ -74,6 +64,20 @@ describe('quota governor: a grant is logged when its request leaves (real Redis)
     await sleep(1000 + GATEWAY_MARGIN_MS + 200);
     grant.sent();
     await waitUntil('the margin to widen', () => g.gatewayMarginMs() === GATEWAY_MARGIN_MS + 20, { timeoutMs: 2000 });
+  });
+
+  it('a widened margin narrows back a step at a time once nothing widens it', async () => {
+    const g = createQuotaGovernor(conns[0]!, prefix, { ...limits, gatewayMarginRelaxMs: 300 });
+    const scope: QuotaScope = { keyId: 'relax', klaviyoAccount: 'lane0', viaGateway: true };
+    const late = await g.take(scope, 'bulk_create_events');
+    await sleep(1000 + GATEWAY_MARGIN_MS + 200);
+    late.sent();
+    await waitUntil('the margin to widen', () => g.gatewayMarginMs() === GATEWAY_MARGIN_MS + 20, { timeoutMs: 2000 });
+    (await g.take(scope, 'bulk_create_events')).sent();
+    expect(g.gatewayMarginMs()).toBe(GATEWAY_MARGIN_MS + 20);
+    await sleep(350);
+    (await g.take(scope, 'bulk_create_events')).sent();
+    expect(g.gatewayMarginMs()).toBe(GATEWAY_MARGIN_MS);
   });
 
   it('a prompt send keeps the margin', async () => {

@@ -8,26 +8,16 @@
  * alignments of the simulator's own fixed-window counter (src/sim/fixed-window.ts).
  */
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQuotaGovernor, type QuotaScope } from '../../src/quota/governor.ts';
 
 // The tightest margin a deployment may configure (limits.gatewayMarginMs: 40 packs a key to 9.6/s; the
 // default is 250): the property holds for any margin, and a small one is where it is hardest to keep.
 const GATEWAY_MARGIN_MS = 40;
 import { FixedWindow } from '../../src/sim/fixed-window.ts';
-import { gatewayGrants, gatewayOnlyLimits, saturate } from '../support/gateway-lanes.ts';
-import { deleteKeys, REDIS_URL, uniquePrefix } from '../support/redis.ts';
+import { gatewayGrants, gatewayRig, saturate } from '../support/gateway-lanes.ts';
 
-const prefix = uniquePrefix('gov-window');
-const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
-afterAll(async () => {
-  for (const c of conns) c.disconnect();
-  await deleteKeys(`${prefix}:*`);
-});
-
-const limits = gatewayOnlyLimits(GATEWAY_MARGIN_MS);
-const LIMIT = limits.gatewayPerSecond;
+const { prefix, conns, limits, limit: LIMIT } = gatewayRig('gov-window', GATEWAY_MARGIN_MS);
 const RUN_MS = 1600;
 
 /** The most arrivals any fixed 1-s window holds when the windows start at `offset` (mod 1,000). */

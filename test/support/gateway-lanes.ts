@@ -3,10 +3,12 @@
  * moment they get one (after an optional think time), on real Redis, until stopped. The grants are
  * read back from the governor's per-key minute log, in Redis time (`gatewayGrants`).
  */
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import type { PriorityClass } from '../../src/priority.ts';
 import type { QuotaGovernor, QuotaScope } from '../../src/quota/governor.ts';
 import { governorKeys } from '../../src/redis-keys.ts';
+import { deleteKeys, REDIS_URL, uniquePrefix } from './redis.ts';
 
 /** Limits where only the gateway binds (the endpoint's own windows are far wider than 10/s). */
 export function gatewayOnlyLimits(gatewayMarginMs: number) {
@@ -17,6 +19,21 @@ export function gatewayOnlyLimits(gatewayMarginMs: number) {
     steadyPaddingMs: 0,
     gatewayMarginMs,
   };
+}
+
+/**
+ * A gateway test file's setup: its own key prefix, two connections (two processes' worth of
+ * governors), gateway-only limits at `gatewayMarginMs`; connections and keys go when the file ends.
+ */
+export function gatewayRig(name: string, gatewayMarginMs: number) {
+  const prefix = uniquePrefix(name);
+  const conns = [new Redis(REDIS_URL), new Redis(REDIS_URL)] as const;
+  afterAll(async () => {
+    for (const c of conns) c.disconnect();
+    await deleteKeys(`${prefix}:*`);
+  });
+  const limits = gatewayOnlyLimits(gatewayMarginMs);
+  return { prefix, conns, limits, limit: limits.gatewayPerSecond };
 }
 
 export interface Takers {

@@ -51,15 +51,16 @@ describe('bulk at its minimum', () => {
   });
 
   it('on the gateway: a full minute of its padded 1 s window, bulk at 2 a second', () => {
-    // 10/s through a 1.25 s window lets 480 calls through in 60 s; bulk's minimum is 2 per window (96 a minute).
-    const full = calls({ create_event: { live: 380, bulk: 0 }, bulk_create_events: { live: 0, bulk: 90 } });
+    // 10/s through a 1.04 s window (the default 40 ms margin) lets 577 calls through in 60 s; bulk's
+    // minimum is 2 per window (115 a minute).
+    const full = calls({ create_event: { live: 450, bulk: 0 }, bulk_create_events: { live: 0, bulk: 100 } });
     expect(laneShare({ calls: full, items, bulkHasWork: true, viaGateway: true, limits }).bulkHeldOn).toEqual(['gateway']);
     // The same calls without the gateway (Klaviyo direct): no gateway bucket to be held on.
     expect(laneShare({ calls: full, items, bulkHasWork: true, viaGateway: false, limits }).bulkHeldOn).toEqual([]);
     // Bulk got more than its minimum of the gateway.
     expect(
       laneShare({
-        calls: calls({ create_event: { live: 330, bulk: 0 }, bulk_create_events: { live: 0, bulk: 140 } }),
+        calls: calls({ create_event: { live: 400, bulk: 0 }, bulk_create_events: { live: 0, bulk: 150 } }),
         items,
         bulkHasWork: true,
         viaGateway: true,
