@@ -35,14 +35,15 @@ import {
   invalidUtf8,
   jsonishText,
   jsonProps,
-  noiseHeaders,
   phone,
   printableId,
   randomBytes,
   transportSegment,
   word,
-  WRONG_METHODS,
   type BodyCase,
+  methodCase,
+  chunkedCase,
+  noiseCase,
 } from './support/gen.ts';
 
 const seed = fuzzSeed('flow-webhooks.test.ts');
@@ -137,13 +138,10 @@ const cases: fc.Arbitrary<Case> = fc
     body,
     secret: secretHeader,
     name,
-    method: fc.oneof(
-      { weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) },
-      { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) },
-    ),
+    method: methodCase(['POST']),
     ctype: fc.constantFrom<string | null>(...GOOD_CONTENT_TYPES, ...BAD_CONTENT_TYPES),
-    chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
+    chunked: chunkedCase,
+    noise: noiseCase(),
   })
   .map(({ body, secret, name, method, ctype, chunked, noise }): Case => {
     const noBody = method.m === 'GET' || method.m === 'HEAD';

@@ -35,15 +35,16 @@ import {
   isoTime,
   jsonishText,
   jsonProps,
-  noiseHeaders,
   randomBytes,
   REMOVE,
   unknownField,
   word,
-  WRONG_METHODS,
   wrongField,
   type BodyCase,
   type FieldSpec,
+  methodCase,
+  chunkedCase,
+  noiseCase,
 } from './support/gen.ts';
 
 const seed = fuzzSeed('klaviyo-webhooks.test.ts');
@@ -205,14 +206,11 @@ const cases: fc.Arbitrary<Case> = fc
         arbitrary: fc.constantFrom('/webhooks/klaviyo\\', '/webhooks/klavi\u00ffo').map((p) => ({ path: p, defects: [] as Defect[], transport: true })),
       },
     ),
-    method: fc.oneof(
-      { weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) },
-      { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) },
-    ),
+    method: methodCase(['POST']),
     // Klaviyo's content type is not checked (the signature is the check): any will do.
     ctype: fc.constantFrom<string | null>(...GOOD_CONTENT_TYPES, ...BAD_CONTENT_TYPES),
-    chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-    noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
+    chunked: chunkedCase,
+    noise: noiseCase(),
   })
   .map(({ body, sig, path, method, ctype, chunked, noise }): Case => {
     const noBody = method.m === 'GET' || method.m === 'HEAD';

@@ -36,6 +36,9 @@ import {
   unknownField,
   wrongField,
   type BodyCase,
+  methodCase,
+  chunkedCase,
+  noiseCase,
 } from './support/gen.ts';
 
 const seed = fuzzSeed('ops-webhooks.test.ts');
@@ -137,12 +140,9 @@ function cases(opts: {
         { weight: 10, arbitrary: fc.constantFrom(...GOOD_CONTENT_TYPES).map((t) => ({ t: t as string | null, bad: false })) },
         { weight: 1, arbitrary: fc.constantFrom(...BAD_CONTENT_TYPES).map((t) => ({ t, bad: true })) },
       ),
-      method: fc.oneof(
-        { weight: 14, arbitrary: fc.constantFrom(...opts.methods).map((m) => ({ m, bad: false })) },
-        { weight: 1, arbitrary: fc.constantFrom(...opts.wrongMethods).map((m) => ({ m, bad: true })) },
-      ),
-      chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders.filter((n) => !('origin' in n)) }),
+      method: methodCase(opts.methods, opts.wrongMethods),
+      chunked: chunkedCase,
+      noise: noiseCase(noiseHeaders.filter((n) => !('origin' in n))),
     })
     .map(({ body, path, auth, ctype, method, chunked, noise }): Case => {
       const noBody = ['GET', 'HEAD', 'OPTIONS'].includes(method.m);

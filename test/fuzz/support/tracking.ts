@@ -28,14 +28,15 @@ import {
   jsonishText,
   jsonProps,
   klaviyoId,
-  noiseHeaders,
   phone,
   printableId,
   randomBytes,
   transportSegment,
   word,
-  WRONG_METHODS,
   type BodyCase,
+  methodCase,
+  chunkedCase,
+  noiseCase,
 } from './gen.ts';
 
 const DAY = 86_400_000;
@@ -322,12 +323,9 @@ export function trackingCases(kind: RequestKind): fc.Arbitrary<Case> {
         { weight: 8, arbitrary: fc.constant<string | null>('application/json') },
         { weight: 1, arbitrary: fc.constantFrom(null, 'text/plain', 'application/octet-stream') },
       ),
-      method: fc.oneof(
-        { weight: 14, arbitrary: fc.constant({ m: 'POST', bad: false }) },
-        { weight: 1, arbitrary: fc.constantFrom(...WRONG_METHODS).map((m) => ({ m: m as string, bad: true })) },
-      ),
-      chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
+      method: methodCase(['POST']),
+      chunked: chunkedCase,
+      noise: noiseCase(),
     })
     .map(({ body, path, auth: a, enc, ctype, method, chunked, noise }): Case => {
       const noBody = method.m === 'GET' || method.m === 'HEAD' || method.m === 'OPTIONS';

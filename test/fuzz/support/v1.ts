@@ -20,14 +20,15 @@ import {
   hugeString,
   invalidUtf8,
   jsonishText,
-  noiseHeaders,
   randomBytes,
   unknownField,
-  WRONG_METHODS,
   wrongField,
   type BodyCase,
   type FieldSpec,
   type Path,
+  methodCase,
+  chunkedCase,
+  noiseCase,
 } from './gen.ts';
 
 interface Auth {
@@ -86,7 +87,6 @@ export interface PathCase {
  * method, a wrong path or chunked framing mixed in (each on its own and together).
  */
 export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<PathCase>; body: fc.Arbitrary<BodyCase> }): fc.Arbitrary<Case> {
-  const wrongMethods = WRONG_METHODS.filter((m) => !opts.methods.includes(m));
   return fc
     .record({
       body: opts.body,
@@ -96,12 +96,9 @@ export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<P
         { weight: 10, arbitrary: fc.constantFrom(...GOOD_CONTENT_TYPES).map((t) => ({ t: t as string | null, bad: false })) },
         { weight: 1, arbitrary: fc.constantFrom(...BAD_CONTENT_TYPES).map((t) => ({ t, bad: true })) },
       ),
-      method: fc.oneof(
-        { weight: 14, arbitrary: fc.constantFrom(...opts.methods).map((m) => ({ m, bad: false })) },
-        { weight: 1, arbitrary: fc.constantFrom(...wrongMethods).map((m) => ({ m: m as string, bad: true })) },
-      ),
-      chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-      noise: fc.oneof({ weight: 5, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: noiseHeaders }),
+      method: methodCase(opts.methods),
+      chunked: chunkedCase,
+      noise: noiseCase(),
     })
     .map(({ body, path, auth, ctype, method, chunked, noise }): Case => {
       // The relay reads no body on GET, HEAD and OPTIONS (so none is sent: a signature would cover it).
