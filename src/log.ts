@@ -48,10 +48,6 @@ function maskDeep(v: unknown, depth = 0): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskDeep(x, depth + 1)]));
 }
 
-/**
- * JSON logs. Keys that can hold secrets are redacted by path; emails and phone numbers in any
- * logged value (Klaviyo's error details often quote them) are masked unless `pii` is set.
- */
 /** Lines are written in runs of this many bytes (or every FLUSH_MS), not one write per line. */
 const LOG_RUN_BYTES = 4096;
 const FLUSH_MS = 250;
@@ -74,6 +70,10 @@ function bufferedStdout(): pino.DestinationStream {
   return dest;
 }
 
+/**
+ * JSON logs. Keys that can hold secrets are redacted by path; emails and phone numbers in any
+ * logged value (Klaviyo's error details often quote them) are masked unless `pii` is set.
+ */
 export function createLogger(level: string, opts: { pii?: boolean } = {}, destination: pino.DestinationStream = bufferedStdout()): Logger {
   return pino(
     {

@@ -21,6 +21,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND } from '../../src/klaviyo/endpoints.ts';
+import { busiestWindow } from '../../test/support/sliding-window.ts';
 import { waitUntil } from '../../test/support/wait.ts';
 import { callsMade, delivered, load, relayEnv, simStats, startApi, startRedis, startSim, startWorker, stopAll } from './procs.ts';
 
@@ -146,20 +147,13 @@ async function run(n: number, perAccount: number, workers: number, log: (m: stri
   const gatewayCallsPerSecond = (to.calls - from.calls) / seconds;
   const peaks = (stats as unknown as { peaks?: { gateway?: Record<string, { perSecond: number; sentPerSecond: number }> } }).peaks;
   const gatewayPeakFixedSecond = Math.max(0, ...Object.values(peaks?.gateway ?? {}).map((p) => p.sentPerSecond));
-  // Every alignment at once: the most arrivals any window [a_i, a_i + 1000) holds.
+  // Sorted: spread() pairs them with the grants in order. Every alignment at once: the most
+  // arrivals any window [a_i, a_i + 1000) holds.
   arrivals.sort((x, y) => x - y);
-  let maxAny = 0;
-  let busiestAt = -1;
-  for (let i = 0, j = 0; i < arrivals.length; i++) {
-    while (j < arrivals.length && arrivals[j]! < arrivals[i]! + 1000) j++;
-    if (j - i > maxAny) {
-      maxAny = j - i;
-      busiestAt = arrivals[i]!;
-    }
-  }
+  const { count: maxAny, at: busiestAt } = busiestWindow(arrivals, 1000);
   recorded.sort((x, y) => x.at - y.at);
   const busiestSecond =
-    busiestAt < 0
+    maxAny === 0
       ? undefined
       : {
           at: busiestAt,

@@ -289,7 +289,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
       bucketArgs.push(b.limit, b.windowMs, b.bulkLimit, b.bulkMin);
     }
     const k = scopeKeys(scope);
-    // The gateway's bucket is last (bucketsFor): the one granted in the fair order.
+    // The gateway's bucket (GATEWAY_BUCKET, last in bucketsFor): the one granted in the fair order.
     const gateway = scope.viaGateway ? [k.gatewayWaiting, k.gatewayTags, k.gatewayMinute] : [];
     return TAKE.run(redis, {
       keys: { blocks, buckets: bucketKeys, gateway },
@@ -301,7 +301,7 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
         registered: registered ? '1' : '0',
         lane: laneTag(scope),
         weight: scope.weight ?? 1,
-        fair: scope.viaGateway ? buckets.length : 0,
+        fair: scope.viaGateway ? GATEWAY_BUCKET : 0,
         buckets: bucketArgs,
       },
     });
@@ -315,17 +315,16 @@ export function createQuotaGovernor(redis: RedisClient, prefix: string, limits: 
     pipe.exec().catch(() => undefined);
   }
 
-  /** How a grant's request says it leaves: its gateway entries (the gateway bucket is last, see bucketsFor) move to now. */
+  /** How a grant's request says it leaves: its entries in the gateway's logs (named as the Lua names them) move to now. */
   function grantOf(scope: QuotaScope, waiter: string): Grant {
     if (!scope.viaGateway) return NOTHING_TO_STAMP;
-    const i = GATEWAY_BUCKET;
     const k = scopeKeys(scope);
     const window = gatewayWindow();
     return {
       sent() {
         SENT.run(redis, {
           keys: { log: k.gatewayBurst, minute: k.gatewayMinute },
-          args: { member: `${waiter}:${i}`, minuteMember: `${laneTag(scope)}|${waiter}:${i}`, window },
+          args: { member: `${waiter}:${GATEWAY_BUCKET}`, minuteMember: `${laneTag(scope)}|${waiter}:${GATEWAY_BUCKET}`, window },
         })
           .then((moved) => {
             if (moved === 0) widenMargin();

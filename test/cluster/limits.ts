@@ -6,6 +6,7 @@
  */
 import { ENDPOINTS, GATEWAY_REQUESTS_PER_SECOND, type EndpointName } from '../../src/klaviyo/endpoints.ts';
 import type { SimStatsView } from '../faults/harness.ts';
+import { busiestWindow } from '../support/sliding-window.ts';
 
 export interface LimitsVerdict {
   readonly throttled: { gateway: number; klaviyo: number };
@@ -105,13 +106,10 @@ export class BucketWatch {
 
   /** The most grants in any sliding `windowMs` interval, and in any fixed (epoch-aligned) second. */
   peaks(windowMs: number): { sliding: number; slidingAt: number; fixedSecond: number; fixedAt: number; total: number } {
-    const t = [...this.grants.values()].sort((a, b) => a - b);
-    let sliding = 0;
-    let slidingAt = 0;
-    for (let i = 0, j = 0; i < t.length; i++) {
-      while (t[i]! - t[j]! >= windowMs) j++;
-      if (i - j + 1 > sliding) [sliding, slidingAt] = [i - j + 1, t[j]!];
-    }
+    const t = [...this.grants.values()];
+    const busiest = busiestWindow(t, windowMs);
+    const sliding = busiest.count;
+    const slidingAt = sliding > 0 ? busiest.at : 0;
     const bySecond = new Map<number, number>();
     for (const x of t) bySecond.set(Math.floor(x / 1000), (bySecond.get(Math.floor(x / 1000)) ?? 0) + 1);
     let fixedSecond = 0;
