@@ -22,23 +22,8 @@ export const REDACT_PATHS = [
 // Linear-time masking (a logged value may quote a 100 KB property); see mask-pii.ts.
 export { maskPii };
 
-/**
- * Marks a log object whose every value the relay itself chose (the access line: route pattern,
- * method, status, duration, a request id of `[\w.:-]`, a configured source name): no user data
- * can be in it, so it is written without the walk below. The walk cost the per-request access
- * line most of its time (issue 18: the default `info` level cost a third of ingest throughput).
- * A symbol key: pino's serialiser never writes it.
- */
-const NO_USER_DATA = Symbol('no user data');
-
-export function withoutUserData<T extends object>(obj: T): T {
-  (obj as Record<symbol, boolean>)[NO_USER_DATA] = true;
-  return obj;
-}
-
 function maskDeep(v: unknown, depth = 0): unknown {
   if (typeof v === 'string') return maskPii(v);
-  if (depth === 0 && v !== null && typeof v === 'object' && (v as Record<symbol, unknown>)[NO_USER_DATA] === true) return v;
   if (v === null || typeof v !== 'object') return v;
   // Past 8 levels the rest is not walked (bounded work per line) and not shown either: returning it
   // as it was would log whatever emails sit deeper unmasked.

@@ -46,9 +46,9 @@ export function defaultJobOptions(p: JobPolicy): JobsOptions {
 /**
  * Defines BullMQ's Lua commands on a connection now, before any traffic. BullMQ defines them when
  * the first Queue on a connection opens, and queues open mid-traffic (one per class and source,
- * the first time a source sends). On the API's auto-pipelined connection a command defined while
- * a pipeline waits is missing from that pipeline (ioredis copies a connection's commands into a
- * pipeline when it creates it): the first add sent into it failed ('pipeline[functionName] is not
+ * the first time a source sends). On an auto-pipelining connection (the API's was one until issue
+ * 18) a command defined while a pipeline waits is missing from that pipeline (ioredis copies a
+ * connection's commands into a pipeline when it creates it): the first add sent into it failed ('pipeline[functionName] is not
  * a function') and broke the pipeline ('results[i] is not iterable', uncaught; its other commands
  * never answered). Seen on a cluster, where BullMQ's version check can come back from another
  * node before that pipeline goes out (test/cluster/auto-pipeline.suite.ts). Same cause as our

@@ -106,8 +106,7 @@ const CLAIM = luaScript({
 const CLAIMED = 0x31;
 
 export function createJobWriter<I extends EnqueueItem, D extends object>(redis: Redis, queues: Queues, dedupTtlMs: number, spec: JobSpec<I, D>): JobWriter<I> {
-  // Defined now, before any traffic (see LuaScript.define); the claim is auto-pipelined with the
-  // rest of the tick on the API's connection.
+  // Defined now, before any traffic (see LuaScript.define): safe on an auto-pipelining connection too.
   CLAIM.define(redis);
   defineQueuedBytesCommands(redis);
   const perJob = spec.itemsPerJob ?? MAX_ITEMS_PER_JOB;

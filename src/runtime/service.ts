@@ -144,8 +144,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     opts.api && config.ingest.spoolMaxBytes > 0 ? await Spool.open(config.ingest.spoolDir, config.instanceId, config.ingest.spoolMaxBytes) : undefined;
   const apiRedis: Redis | undefined = opts.api ? createRedis(config.redis, 'api') : undefined;
   const workerRedis: Redis | undefined = opts.workers ? createRedis(config.redis, 'worker') : undefined;
-  // Find and replay use the dedupe memory's scripts on the API's auto-pipelined connection: defined
-  // before traffic (defined on the first find, it broke a pending pipeline: a 500 under load).
+  // Find and replay use the dedupe memory's scripts on the API's connection: defined before traffic
+  // (when it auto-pipelined, defining them on the first find broke a pending pipeline: a 500 under load).
   if (apiRedis) defineDedupeMemoryScripts(apiRedis);
   const queues = new Queues((apiRedis ?? workerRedis)!, config.queuePrefix, policy);
 

@@ -21,7 +21,8 @@ let worker: Redis;
 let api: Redis;
 beforeAll(async () => {
   worker = testRedis();
-  api = createRedis(REDIS_URL, 'api') as Redis; // auto-pipelines, as the API's connection does
+  // The API's connection does not auto-pipeline (src/redis.ts); scripts must still work on one that does.
+  api = createRedis(REDIS_URL, 'api', { enableAutoPipelining: true }) as Redis;
   await Promise.all([waitForRedis(worker, 10_000), waitForRedis(api, 10_000)]);
   for (const c of [worker, api]) {
     ECHO.define(c);
