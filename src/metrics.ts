@@ -14,23 +14,13 @@
  * its values are as many as the sources ever configured (src/ops/source-label.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HttpMetrics } from './http-metrics.ts';
 
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpRequests = new Counter({
-    name: 'relay_http_requests_total',
-    help: 'HTTP requests answered, by route, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
-    name: 'relay_http_request_duration_seconds',
-    help: 'Time to answer an HTTP request, by route and method',
-    labelNames: ['route', 'method'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  /** Per-request counts and durations, kept cheaply (src/http-metrics.ts: on every request's path). */
+  readonly http = new HttpMetrics(this.registry);
   readonly klaviyoRequests = new Counter({
     name: 'relay_klaviyo_requests_total',
     help: 'Calls to Klaviyo (through the gateway or direct), by lane, endpoint and HTTP status (0 = no answer)',

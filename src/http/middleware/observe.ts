@@ -34,8 +34,7 @@ export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHa
       const route = c.req.routePath || 'unmatched';
       const status = c.res.status;
       const seconds = (performance.now() - started) / 1000;
-      metrics?.httpRequests.inc({ route, method: c.req.method, status: String(status) });
-      metrics?.httpDuration.observe({ route, method: c.req.method }, seconds);
+      metrics?.http.record(route, c.req.method, status, seconds);
       const source = (c.get as (k: string) => { name?: string } | undefined)('source')?.name;
       access({ requestId, method: c.req.method, route, status, ms: Math.round(seconds * 10_000) / 10, source });
     }
