@@ -6,7 +6,6 @@
 import { Hono } from 'hono';
 import { metricsScrapeAllowed } from '../metrics-auth.ts';
 import { jsonError } from './errors.ts';
-import { closeIfBodyUnread } from './middleware/close-unread.ts';
 import { observe, type RequestEnv } from './middleware/observe.ts';
 import { traceRequest } from './middleware/trace-request.ts';
 import { tracingOn } from '../tracing/tracer.ts';
@@ -49,7 +48,6 @@ export function createApp(deps: AppDeps) {
   // Not mounted at all while tracing is off: requests cost what they did.
   if (tracingOn()) app.use('*', traceRequest());
   app.use('*', observe(deps.log, deps.metrics));
-  app.use('*', closeIfBodyUnread());
   if (deps.metrics) {
     const metrics = deps.metrics;
     // No label carries an email, id or key; open unless RELAY_METRICS_TOKEN is set.

@@ -18,37 +18,42 @@ export interface EnqueueOr503Deps {
   readonly metrics?: Metrics;
 }
 
-export async function enqueueOr503(c: Context, deps: EnqueueOr503Deps, work: () => Promise<Response>): Promise<Response> {
+export function enqueueOr503(c: Context, deps: EnqueueOr503Deps, work: () => Promise<Response>): Promise<Response> {
+  // A promise chain, not an async frame that waits on Redis with the request (issue 18).
   try {
-    return await work();
+    return work().catch((err: unknown) => answerFailure(c, deps, err));
   } catch (err) {
-    if (err instanceof SourceLimitedError) {
-      deps.metrics?.sourceLimited.inc({ source: err.source, limit: err.limit });
-      c.header('Retry-After', String(err.retryAfterS));
-      return jsonError(c, 429, err.code, err.message);
-    }
-    if (err instanceof BacklogFullError) {
-      c.header('Retry-After', '30');
-      return jsonError(c, 503, 'backlog_full', `${err.message}; retry later with the same ids`);
-    }
-    if (err instanceof SpoolFullError) {
-      deps.log.error({ err: err.message }, 'Redis is unavailable and the local spool is full');
-      c.header('Retry-After', '10');
-      return jsonError(c, 503, 'unavailable', 'Redis is unavailable and the local spool is full; retry later with the same ids');
-    }
-    if (err instanceof OrderedWorkUnavailableError) {
-      c.header('Retry-After', '2');
-      return jsonError(
-        c,
-        503,
-        'unavailable',
-        'Redis is unavailable; profile and list operations are not spooled locally, so that they keep their order — retry with the same ids',
-      );
-    }
-    deps.log.error({ err }, 'enqueue failed');
-    c.header('Retry-After', '5');
-    return jsonError(c, 503, 'unavailable', 'The queue is unavailable; retry with the same ids (they are deduplicated)');
+    return Promise.resolve(answerFailure(c, deps, err));
   }
+}
+
+function answerFailure(c: Context, deps: EnqueueOr503Deps, err: unknown): Response {
+  if (err instanceof SourceLimitedError) {
+    deps.metrics?.sourceLimited.inc({ source: err.source, limit: err.limit });
+    c.header('Retry-After', String(err.retryAfterS));
+    return jsonError(c, 429, err.code, err.message);
+  }
+  if (err instanceof BacklogFullError) {
+    c.header('Retry-After', '30');
+    return jsonError(c, 503, 'backlog_full', `${err.message}; retry later with the same ids`);
+  }
+  if (err instanceof SpoolFullError) {
+    deps.log.error({ err: err.message }, 'Redis is unavailable and the local spool is full');
+    c.header('Retry-After', '10');
+    return jsonError(c, 503, 'unavailable', 'Redis is unavailable and the local spool is full; retry later with the same ids');
+  }
+  if (err instanceof OrderedWorkUnavailableError) {
+    c.header('Retry-After', '2');
+    return jsonError(
+      c,
+      503,
+      'unavailable',
+      'Redis is unavailable; profile and list operations are not spooled locally, so that they keep their order — retry with the same ids',
+    );
+  }
+  deps.log.error({ err }, 'enqueue failed');
+  c.header('Retry-After', '5');
+  return jsonError(c, 503, 'unavailable', 'The queue is unavailable; retry with the same ids (they are deduplicated)');
 }
 
 /** `{"spooled": true}` in a 2xx when Redis was away and the work went to the local spool. */

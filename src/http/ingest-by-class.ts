@@ -61,6 +61,8 @@ export async function ingestByClass<M extends Method>(
       share(part.length),
       admitted,
     );
+  // One class (nearly every request): its call's promise as it is, with no frame waiting on it (issue 18).
+  if (parts.length === 1) return send(parts[0]![0], parts[0]![1]);
   const results = await Promise.all(parts.map(([cls, part]) => send(cls, part)));
   if (results.length === 0) return { enqueued: 0, duplicates: 0, jobIds: [] };
   if (results.length === 1) return results[0]!;

@@ -141,18 +141,23 @@ export function createDurableIngest(
     );
   }
 
-  async function accept(rec: SpoolRecord, admitted = false): Promise<EnqueueResult> {
-    if (!admitted) {
-      const pending = checks(rec.m, rec.o, [{ cls: rec.o.cls ?? 'live', items: rec.items.length }], rec.b ?? 0);
-      if (pending) await pending;
+  // Promise chains rather than async functions: these wait as long as Redis takes, and a suspended
+  // async frame per request is more for the garbage collector to copy meanwhile (issue 18).
+  function accept(rec: SpoolRecord, admitted = false): Promise<EnqueueResult> {
+    try {
+      const pending = admitted ? undefined : checks(rec.m, rec.o, [{ cls: rec.o.cls ?? 'live', items: rec.items.length }], rec.b ?? 0);
+      return pending ? pending.then(() => store(rec)) : store(rec);
+    } catch (err) {
+      return Promise.reject(err); // a check that refused (BacklogFullError): a rejection, as from an async function
     }
+  }
+
+  function store(rec: SpoolRecord): Promise<EnqueueResult> {
     // Profile operations go straight to Redis, past any spooled events (events are not ordered
     // against them); everything else queues behind what is spooled.
     const ordered = rec.m === 'profileOps';
-    if (!ordered && spool?.active) return toSpool(rec);
-    try {
-      return await viaRedis(rec);
-    } catch (err) {
+    if (!ordered && spool?.active) return spooledNow(rec);
+    return viaRedis(rec).catch((err: unknown) => {
       const reason = err instanceof Error ? err.message : String(err);
       if (ordered) {
         log.warn({ err: reason, items: rec.items.length }, 'Redis did not take profile operations; answered 503');
@@ -161,6 +166,15 @@ export function createDurableIngest(
       if (!spool) throw err;
       log.warn({ err: reason, items: rec.items.length }, 'Redis did not take the work; spooled it locally');
       return toSpool(rec);
+    });
+  }
+
+  /** toSpool, with a full spool's SpoolFullError as a rejection. */
+  function spooledNow(rec: SpoolRecord): Promise<EnqueueResult> {
+    try {
+      return Promise.resolve(toSpool(rec));
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 

@@ -65,7 +65,8 @@ export function rawBody<E extends JsonBodyEnv = JsonBodyEnv>(
       c.set('rawBody', text);
     }
     c.set('bodyBytes', bytes.byteLength);
-    await next();
+    // Returned, not awaited: nothing here runs after the route, so no frame waits for it.
+    return next();
   };
 }
 
@@ -78,7 +79,7 @@ export function parseJson<E extends JsonBodyEnv = JsonBodyEnv>(): MiddlewareHand
     } catch (err) {
       return jsonError(c, 400, 'invalid_json', `The body is not valid JSON: ${(err as Error).message}`, [{ field: '(body)', message: 'is not valid JSON' }]);
     }
-    await next();
+    return next();
   };
 }
 

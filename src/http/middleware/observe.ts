@@ -9,6 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { accessLog } from '../access-log.ts';
+import { closeIfBodyUnread } from './close-unread.ts';
 import { header } from '../header.ts';
 
 export type RequestEnv = { Variables: { requestId: string } };
@@ -29,6 +30,7 @@ export function observe(log: Logger, metrics: Metrics | undefined): MiddlewareHa
     else c.header('X-Request-Id', requestId);
     try {
       await next();
+      closeIfBodyUnread(c);
     } finally {
       if (!outgoing) echoRequestId(c, requestId);
       const route = c.req.routePath || 'unmatched';
