@@ -127,6 +127,21 @@ describe('a replayed signed request', () => {
 });
 
 describe('a first attempt that failed', () => {
+  it('refused by a check inside the /v1 chain (its body is not JSON): the id is released, and the corrected retry is accepted', async () => {
+    // The JSON check answers inside the one middleware the /v1 chain runs as (middleware/v1.ts);
+    // its 400 must be what the signature step sees when it settles the id — not a default 200,
+    // which kept the id as accepted and answered the corrected retry as a replay.
+    const t = tag();
+    const id = `msg_${t}`;
+    const broken = '{"event": "Checkout Started", ';
+    expect(await send(h, broken, signed(broken, id))).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    const body = eventBody(t);
+    const retry = await send(h, body, signed(body, id));
+    expect(retry).toMatchObject({ status: 202, body: { accepted: 1 } });
+    expect(retry.body.replayed).toBeUndefined();
+    expect(await eventsFor(h, t)).toBe(1);
+  });
+
   it("releases the id: the sender's retry is processed, not answered as a replay", async () => {
     const hh = await startHarness({ name: 'replay-backlog', workers: false, file, env: { RELAY_MAX_QUEUED_JOBS: '1' } });
     extra.push(() => hh.close());

@@ -1,7 +1,8 @@
 /**
  * One log line and one metric sample per request: route (the matched pattern, never the raw
  * path, which can carry ids), method, status, duration, request id. The request id is the
- * caller's `X-Request-Id` when it sends one, else generated, and is echoed back.
+ * caller's `X-Request-Id` when it sends one, else generated, and is echoed back. Once the answer
+ * exists, a body left unread closes the connection (close-unread.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
