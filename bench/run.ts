@@ -6,7 +6,8 @@
  * Drives the real service (compiled, in its own processes) over HTTP with a load generator in
  * its own process, against the simulator enforcing Klaviyo's and the gateway's real limits, and
  * reports every figure beside a baseline measured in the same run:
- *   - ingest, single-event requests: our API vs a minimal Hono + zod + queue.add handler;
+ *   - ingest, single-event requests: our API vs a minimal Hono + zod + queue.add handler (both
+ *     warmed up, then five alternated rounds: the best of each and the median of the pairs);
  *   - ingest, 1,000-event requests (results in bench/results/<date>[-quick]-batch.json when it runs alone);
  *   - delivery at steady state vs the ceiling the limits allow, and vs the naive design (one job
  *     per event, one create_event per job, no governor);
