@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Harness } from '../support/harness.ts';
 import {
+  assembleCase,
   assertStillServing,
   decodeJson,
   fuzzRoute,
@@ -220,20 +221,19 @@ const cases: fc.Arbitrary<Case> = fc
     if (!noBody) defects.push(...body.defects);
     const headers: Record<string, string> = { ...noise, ...sig.headers };
     if (ctype !== null) headers['content-type'] = ctype;
-    return {
-      gen: [body.gen, sig.bad && 'bad-sig', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path', path.transport && 'transport']
-        .filter(Boolean)
-        .join('+'),
+    return assembleCase({
+      labels: [body.gen, sig.bad && 'bad-sig', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path', path.transport && 'transport'],
+      noBody,
       method: method.m,
       path: path.path,
       headers,
-      payload: noBody ? undefined : body.payload,
-      chunked: !noBody && chunked,
+      payload: body.payload,
+      chunked,
       defects,
       verdict: body.verdict,
       sign: sig.sign,
       transport: path.transport,
-    };
+    });
   });
 
 /** The README's verification, on the decoded body: a data array of {topic, external_id} strings, and meta's webhook id equal to the header. */

@@ -18,7 +18,7 @@ import { webhookPendingKey } from '../../src/redis-keys.ts';
 import { parseRelayConfig } from '../../src/relay-config.ts';
 import { CONNECTION, startHarness, type Harness } from '../support/harness.ts';
 import { testRedis } from '../support/redis.ts';
-import { decodeJson, fuzzSeed, MAX_BODY, render, RUNS, runFuzz, type Case, type Defect, type RouteSpec } from './support/fuzz.ts';
+import { assembleCase, decodeJson, fuzzSeed, MAX_BODY, render, RUNS, runFuzz, type Case, type Defect, type RouteSpec } from './support/fuzz.ts';
 import {
   anyText,
   arbitraryJson,
@@ -160,18 +160,17 @@ function cases(opts: {
       }
       const headers: Record<string, string> = { ...noise, ...auth.headers };
       if (ctype.t !== null) headers['content-type'] = ctype.t;
-      return {
-        gen: [body.gen, auth.bad && 'bad-auth', ctype.bad && 'bad-ctype', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path']
-          .filter(Boolean)
-          .join('+'),
+      return assembleCase({
+        labels: [body.gen, auth.bad && 'bad-auth', ctype.bad && 'bad-ctype', method.bad && `method-${method.m}`, path.defects.length > 0 && 'bad-path'],
+        noBody,
         method: method.m,
         path: path.path,
         headers,
-        payload: noBody ? undefined : body.payload,
-        chunked: !noBody && chunked,
+        payload: body.payload,
+        chunked,
         defects,
         verdict: body.verdict,
-      };
+      });
     });
 }
 

@@ -149,6 +149,17 @@ export interface Case {
   readonly transport?: boolean;
 }
 
+/**
+ * A case as every suite puts one together: its `gen` label joins the names of what made it (the
+ * `false` ones left out), and a method that sends no body carries no payload and no chunking.
+ */
+export function assembleCase(
+  parts: { readonly labels: readonly (string | false | undefined)[]; readonly noBody: boolean; readonly chunked: boolean } & Omit<Case, 'gen' | 'chunked'>,
+): Case {
+  const { labels, noBody, chunked, payload, ...rest } = parts;
+  return { ...rest, gen: labels.filter(Boolean).join('+'), payload: noBody ? undefined : payload, chunked: !noBody && chunked };
+}
+
 export function render(p: Payload | undefined): Buffer | undefined {
   if (!p) return undefined;
   switch (p.t) {

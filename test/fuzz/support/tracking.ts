@@ -17,7 +17,7 @@ import { MAX_BATCH_BYTES, type MessageType } from '../../../src/model/segment-me
 import { configSourceId } from '../../../src/sources.ts';
 import { DEFAULT_TRACKING, mapRequest, type RequestKind } from '../../../src/tracking/map.ts';
 import { RELAY_KEY, RELAY_SOURCE } from '../../support/harness.ts';
-import { render, TRACKING_KEY, TRACKING_SETTINGS, type Case, type Defect, type Payload, type RouteSpec } from './fuzz.ts';
+import { assembleCase, render, TRACKING_KEY, TRACKING_SETTINGS, type Case, type Defect, type Payload, type RouteSpec } from './fuzz.ts';
 import {
   anyText,
   arbitraryJson,
@@ -340,8 +340,8 @@ export function trackingCases(kind: RequestKind): fc.Arbitrary<Case> {
       if (a.bad || (a.header === undefined && a.bodyKey === undefined)) defects.push('auth');
       if (method.bad) defects.push('method');
       if (!noBody) defects.push(...body.defects, ...encoded.defects);
-      return {
-        gen: [
+      return assembleCase({
+        labels: [
           body.gen,
           enc.how !== 'plain' && enc.how,
           a.bad && 'bad-auth',
@@ -349,19 +349,18 @@ export function trackingCases(kind: RequestKind): fc.Arbitrary<Case> {
           method.bad && `method-${method.m}`,
           path.defects.length > 0 && 'bad-path',
           path.transport && 'transport',
-        ]
-          .filter(Boolean)
-          .join('+'),
+        ],
+        noBody,
         method: method.m,
         path: path.path,
         headers,
-        payload: noBody ? undefined : encoded.payload,
-        chunked: !noBody && chunked,
+        payload: encoded.payload,
+        chunked,
         defects,
         // A body the generator broke on purpose says so; the rest is for the classifier.
         verdict: encoded.defects.length > 0 ? encoded.defects : undefined,
         transport: path.transport,
-      };
+      });
     });
 }
 

@@ -9,7 +9,7 @@ import { OrderSchema } from '../../../src/model/order.ts';
 import { ListMembersSchema, ProfileUpsertSchema } from '../../../src/model/profile-requests.ts';
 import { DeletionSchema, MAX_DELETIONS_PER_REQUEST, SuppressionsSchema } from '../../../src/model/privacy-requests.ts';
 import { RELAY_KEY } from '../../support/harness.ts';
-import { decodeJson, type Case, type Defect, type RouteSpec, type Signing } from './fuzz.ts';
+import { assembleCase, decodeJson, type Case, type Defect, type RouteSpec, type Signing } from './fuzz.ts';
 import {
   arbitraryJson,
   BAD_CONTENT_TYPES,
@@ -112,27 +112,26 @@ export function v1Cases(opts: { methods: readonly string[]; path: fc.Arbitrary<P
       }
       const headers: Record<string, string> = { ...noise, ...auth.headers };
       if (ctype.t !== null) headers['content-type'] = ctype.t;
-      return {
-        gen: [
+      return assembleCase({
+        labels: [
           body.gen,
           auth.bad && 'bad-auth',
           ctype.bad && 'bad-ctype',
           method.bad && `method-${method.m}`,
           path.defects.length > 0 && 'bad-path',
           path.transport && 'transport',
-        ]
-          .filter(Boolean)
-          .join('+'),
+        ],
+        noBody,
         method: method.m,
         path: path.path,
         headers,
-        payload: noBody ? undefined : body.payload,
-        chunked: !noBody && chunked,
+        payload: body.payload,
+        chunked,
         defects,
         verdict: body.verdict,
         sign: auth.sign,
         transport: path.transport,
-      };
+      });
     });
 }
 
